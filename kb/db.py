@@ -1,0 +1,145 @@
+"""Where the KB lives: database URL, engine, sessions, migrations and the KB revision."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.models import Revision
+
+DEFAULT_DB_URL = "sqlite:///var/kb.sqlite"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached or is not usable; the message says which URL and what to do."""
+
+
+def resolve_url(url: str | None = None) -> str:
+    """--db beats KB_DB_URL beats the default SQLite file under ./var/."""
+    url = url or os.environ.get("KB_DB_URL") or DEFAULT_DB_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+_engines: dict[str, Engine] = {}
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """One engine per URL; SQLite files get their folder created; unreachable servers fail fast."""
+    url = resolve_url(url)
+    if url in _engines:
+        return _engines[url]
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url)
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, connect_args=_connect_args(url))
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DatabaseError(f"cannot open database {redact(url)}: {reason}") from exc
+    _engines[url] = engine
+    return engine
+
+
+def _connect_args(url: str) -> dict:
+    return {"connect_timeout": 5} if url.startswith("postgresql") else {}
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str | None = None, target: str = "head") -> str:
+    """Bring the schema to `target` (default head) and return the revision id now in force."""
+    from alembic import command
+
+    engine = get_engine(url)
+    cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, target)
+    return schema_version(engine)
+
+
+def schema_version(engine: Engine) -> str | None:
+    if not inspect(engine).has_table("alembic_version"):
+        return None
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def require_schema(engine: Engine) -> None:
+    if schema_version(engine) is None:
+        raise DatabaseError(f"{redact(engine.url.render_as_string(hide_password=False))} has no KB schema: run `kb init` first")
+
+
+@contextmanager
+def session_scope(url: str | None = None, *, migrate_first: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error, so nothing is half-written."""
+    if migrate_first:
+        migrate(url)
+    engine = get_engine(url)
+    require_schema(engine)
+    session = sessionmaker(engine, expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def kb_revision(session: Session) -> int:
+    """The single integer that grows with every ingest that changed anything (0 for an empty KB)."""
+    return session.scalar(select(func.max(Revision.id))) or 0
+
+
+__all__ = [
+    "DatabaseError", "DEFAULT_DB_URL", "resolve_url", "get_engine", "migrate", "session_scope",
+    "kb_revision", "require_schema", "dispose_engines", "OperationalError",
+]

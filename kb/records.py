@@ -1,0 +1,142 @@
+"""What every ingester produces: plain records, validated and hashed before anything is written.
+
+A `Record` is one entity (drug, disease or exam) as one origin describes it. The store keeps one
+contribution per (entity, origin), so the same disease from the xywy crawl and from CMeKG sit side by
+side, and re-ingesting one origin replaces only what that origin said.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+from kb.names import clean_text, dedupe_aliases, normalize_name
+
+ENTITY_TYPES = ("drug", "disease", "exam")
+
+# Canonical drug-label section kinds, in label order, with the headers that mean them.
+DRUG_SECTIONS: dict[str, tuple[str, ...]] = {
+    "药品名称": ("药品名称", "通用名称", "名称"),
+    "成份": ("成份", "成分", "主要成份", "主要成分", "组成"),
+    "性状": ("性状",),
+    "适应症": ("适应症", "适应证", "功能主治", "主治", "作用类别", "功能与主治"),
+    "规格": ("规格",),
+    "用法用量": ("用法用量", "用法与用量", "用量用法", "用法"),
+    "不良反应": ("不良反应", "副作用"),
+    "禁忌": ("禁忌", "禁忌症", "禁忌证", "禁用"),
+    "注意事项": ("注意事项", "警告", "警示语"),
+    "孕妇及哺乳期妇女用药": ("孕妇及哺乳期妇女用药", "孕妇用药", "哺乳期妇女用药"),
+    "儿童用药": ("儿童用药",),
+    "老年用药": ("老年用药", "老年患者用药"),
+    "药物相互作用": ("药物相互作用", "相互作用"),
+    "药物过量": ("药物过量", "过量"),
+    "临床试验": ("临床试验",),
+    "药理毒理": ("药理毒理", "药理作用", "毒理研究", "药理学"),
+    "药代动力学": ("药代动力学", "药动学"),
+    "贮藏": ("贮藏", "储藏", "贮存", "保存"),
+    "包装": ("包装",),
+    "有效期": ("有效期",),
+    "执行标准": ("执行标准",),
+    "批准文号": ("批准文号",),
+    "生产企业": ("生产企业", "生产厂家", "企业名称"),
+}
+
+# Canonical disease section kinds. List-valued kinds also become links (see LINK_KINDS).
+DISEASE_SECTIONS = (
+    "概述", "症状", "检查", "常用药物", "就诊科室", "并发症", "病因", "预防", "易感人群",
+    "传播途径", "治疗方式", "治疗周期", "治愈率", "发病率", "医保", "治疗费用", "护理", "饮食",
+    "宜吃", "忌吃", "ICD10",
+)
+EXAM_SECTIONS = ("概述", "相关疾病", "检查项目", "正常值", "临床意义", "注意事项", "检查过程")
+
+# Disease/exam list sections that are relations to other entities: section kind -> (relation, target type).
+LINK_KINDS: dict[str, tuple[str, str]] = {
+    "症状": ("disease_symptom", "symptom"),
+    "检查": ("disease_exam", "exam"),
+    "常用药物": ("disease_drug", "drug"),
+    "并发症": ("disease_complication", "disease"),
+    "相关疾病": ("exam_disease", "disease"),
+}
+
+_HEADER_TO_KIND = {normalize_name(h): kind for kind, headers in DRUG_SECTIONS.items() for h in headers}
+
+
+def drug_section_kind(header: str) -> str | None:
+    """Map a label header as written ("功能与主治", "【用法与用量】") to its canonical kind, or None."""
+    return _HEADER_TO_KIND.get(normalize_name(header))
+
+
+class RecordError(ValueError):
+    """A record that cannot be ingested; the message names where it came from and what is wrong."""
+
+    def __init__(self, where: str, problem: str):
+        super().__init__(f"{where}: {problem}")
+        self.where = where
+        self.problem = problem
+
+
+@dataclass
+class Section:
+    kind: str  # canonical kind, e.g. "适应症"
+    text: str  # the text as the source gave it (cleaned of width and spacing noise)
+    items: list[str] = field(default_factory=list)  # extracted items, e.g. symptom names
+    title: str | None = None  # the header as written, when it differs from the kind
+
+
+@dataclass
+class Record:
+    type: str  # "drug" | "disease" | "exam"
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    approval_number: str | None = None  # 国药准字, drugs only
+    otc_class: str | None = None  # "OTC" | "Rx" | "甲类OTC" | "乙类OTC", drugs only
+    where: str = ""  # "path:line 12" / "path#record 3", for error messages; not part of the content
+
+    def validate(self) -> "Record":
+        """Clean in place and return self, or raise RecordError naming `where` and the problem."""
+        where = self.where or "record"
+        if self.type not in ENTITY_TYPES:
+            raise RecordError(where, f"unknown entity type {self.type!r} (expected one of {', '.join(ENTITY_TYPES)})")
+        self.name = clean_text(self.name or "")
+        if not normalize_name(self.name):
+            raise RecordError(where, f"{self.type} has no name")
+        if len(self.name) > 200:
+            raise RecordError(where, f"name is {len(self.name)} characters long; is a header missing?")
+        self.aliases = dedupe_aliases(self.name, self.aliases)
+        kept = []
+        for s in self.sections:
+            if not s.kind:
+                raise RecordError(where, f"{self.name}: a section has no kind")
+            s.text = clean_text(s.text or "")
+            s.items = [i for i in (clean_text(x) for x in s.items if isinstance(x, str)) if i]
+            s.items = list(dict.fromkeys(s.items))
+            if s.text or s.items:
+                kept.append(s)
+        self.sections = kept
+        if not self.sections and not self.aliases:
+            raise RecordError(where, f"{self.type} {self.name!r} has no content (no sections)")
+        return self
+
+    @property
+    def norm_name(self) -> str:
+        return normalize_name(self.name)
+
+    def content(self) -> dict:
+        data = asdict(self)
+        data.pop("where")
+        return data
+
+    def content_hash(self) -> str:
+        """Hash of everything the record says; equal hashes mean re-ingesting changes nothing."""
+        blob = json.dumps(self.content(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def section(self, kind: str) -> Section | None:
+        return next((s for s in self.sections if s.kind == kind), None)
+
+
+def text_of_items(items: list[str]) -> str:
+    """How a list section reads as text: "发热、咳嗽、咽痛"."""
+    return "、".join(items)

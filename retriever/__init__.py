@@ -1,0 +1,1 @@
+"""The KB as passages, indexed for hybrid retrieval: entity names, BM25 and dense vectors, fused."""
