@@ -1,0 +1,247 @@
+"""`kb`: create, fill and inspect the knowledge base.
+
+Every command takes --db (or env KB_DB_URL; default sqlite:///var/kb.sqlite); reporting commands take
+--json and then print exactly one JSON document on stdout. Exit codes: 0 ok, 1 failure (the message
+names the file/record), 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kb import db as kbdb
+from kb.queries import export_records, find_entities, kb_stats
+from kb.store import IngestError, SourceBatch, file_hash, ingest
+
+app = typer.Typer(help="依据 yiju knowledge base: init, ingest, stats, show, export.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
+
+LICENSE_NOTES = {
+    "xywy": "xywy (寻医问药) disease crawl; no license declared: research and evaluation input only",
+    "medical-json": "QASystemOnMedicalKG medical.json; no license declared: research and evaluation input only",
+    "cmekg": "CMeKG from the pycmekg package (package says MIT; upstream data license unclear)",
+}
+
+
+def fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def emit(data: dict) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.command()
+def init(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Create the KB schema, or migrate an existing KB to the newest schema."""
+    try:
+        version = kbdb.migrate(db)
+        with kbdb.session_scope(db) as session:
+            revision = kbdb.kb_revision(session)
+    except kbdb.DatabaseError as exc:
+        fail(str(exc))
+    url = kbdb.redact(kbdb.resolve_url(db))
+    if json_out:
+        emit({"db": url, "schema": version, "kb_revision": revision})
+    else:
+        out.print(f"KB ready at {url} (schema {version}, revision {revision})")
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not any(
+            part.startswith(".") for part in p.relative_to(path).parts) and not p.name.lower().startswith("readme"))
+    if path.is_file():
+        return [path]
+    fail(f"{path}: no such file or directory")
+    return []
+
+
+def _read_batches(paths: list[Path], fmt: str | None, origin: str | None, license_note: str | None,
+                  source: str | None) -> list[SourceBatch]:
+    from kb import formats
+
+    batches = []
+    if source == "cmekg":
+        from kb.formats import cmekg
+
+        records = list(cmekg.read())
+        batches.append(SourceBatch(uri=cmekg.package_uri(), format="cmekg", origin=origin or "cmekg",
+                                   content_hash=cmekg.package_hash(), records=records,
+                                   license_note=license_note or LICENSE_NOTES["cmekg"]))
+    elif source:
+        fail(f"unknown --source {source!r} (known: cmekg)")
+    for path in paths:
+        for file in _files(path):
+            file_fmt = fmt or formats.detect_format(file)
+            if file_fmt not in formats.FORMATS:
+                fail(f"unknown --format {file_fmt!r} (known: {', '.join(formats.FORMATS)})")
+            records = list(formats.FORMATS[file_fmt](file))
+            batches.append(SourceBatch(uri=str(file), format=file_fmt, origin=origin or file_fmt,
+                                       content_hash=file_hash(file), records=records,
+                                       license_note=license_note or LICENSE_NOTES.get(file_fmt)))
+    return batches
+
+
+def _run_after_ingest_hooks(db: str | None) -> dict:
+    """Let other packages react to a changed KB (the retriever updates its index) without kb importing them."""
+    results = {}
+    for ep in entry_points(group="yiju.after_ingest"):
+        try:
+            results[ep.name] = ep.load()(kbdb.resolve_url(db))
+        except Exception as exc:  # the KB change has landed; a failed index update must not hide that
+            err.print(f"[yellow]warning:[/yellow] after-ingest hook {ep.name} failed: {exc}")
+            results[ep.name] = {"error": str(exc)}
+    return results
+
+
+@app.command("ingest")
+def ingest_cmd(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders to ingest")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="label | json | medical-json | xywy (default: detect per file)")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="Ingest a packaged source: cmekg")] = None,
+    origin: Annotated[Optional[str], typer.Option("--origin", help="Name this source's contributions (default: the format). Re-ingesting an origin replaces what it said.")] = None,
+    license_note: Annotated[Optional[str], typer.Option("--license", help="License/provenance note stored with the source")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Write the valid records and report the rejected ones")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing")] = False,
+    update_index: Annotated[bool, typer.Option("--update-index/--no-update-index", help="Update an existing retrieval index afterwards")] = True,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ingest drug labels, JSON/JSONL records, medical.json, the xywy crawl or CMeKG, idempotently."""
+    from kb.formats import FormatError
+    from kb.records import RecordError
+
+    if not paths and not source:
+        err.print("nothing to ingest: give PATH... or --source cmekg")
+        raise typer.Exit(2)
+    try:
+        kbdb.migrate(db)
+        batches = _read_batches(paths or [], format, origin, license_note, source)
+        total = sum(len(b.records) for b in batches)
+        with Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, disable=json_out or total < 2000, transient=True) as bar:
+            task = bar.add_task("records", total=total)
+            with kbdb.session_scope(db) as session:
+                report = ingest(session, batches, skip_invalid=skip_invalid, dry_run=dry_run,
+                                progress=lambda n: bar.advance(task, n))
+    except (FormatError, RecordError, IngestError, kbdb.DatabaseError, OSError, UnicodeDecodeError) as exc:
+        fail(str(exc))
+    hooks = _run_after_ingest_hooks(db) if report.changed and update_index and not dry_run else {}
+    result = report.to_json() | {"files": len([b for b in batches if b.format != "cmekg"]), "records": total,
+                                 "after_ingest": hooks}
+    if json_out:
+        emit(result)
+        return
+    verb = "would change" if dry_run else "changed"
+    table = Table(title=f"kb ingest ({'dry run' if dry_run else 'done'})")
+    for col in ("type", "added", "updated", "unchanged"):
+        table.add_column(col, justify="right" if col != "type" else "left")
+    for etype, counts in sorted(report.by_type.items()):
+        table.add_row(etype, str(counts["added"]), str(counts["updated"]), str(counts["unchanged"]))
+    out.print(table)
+    for problem in report.rejected[:20]:
+        err.print(f"[yellow]rejected:[/yellow] {problem}", highlight=False)
+    if len(report.rejected) > 20:
+        err.print(f"... and {len(report.rejected) - 20} more rejected")
+    out.print(f"{total} records from {len(batches)} source(s): {report.added} added, {report.updated} updated, "
+              f"{report.unchanged} unchanged, {len(report.rejected)} rejected; {verb} KB revision "
+              f"{report.revision_before} -> {report.revision}")
+    for name, res in hooks.items():
+        out.print(f"after-ingest {name}: {res}")
+
+
+@app.command()
+def stats(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Counts of entities, sections, links and sources, and the KB revision."""
+    try:
+        with kbdb.session_scope(db) as session:
+            data = kb_stats(session)
+    except kbdb.DatabaseError as exc:
+        fail(str(exc))
+    if json_out:
+        emit(data)
+        return
+    table = Table(title=f"KB revision {data['kb_revision']}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in data["entities"].items():
+        table.add_row(f"{key}s", str(value))
+    for key in ("sections", "aliases", "links", "links_resolved", "sources"):
+        table.add_row(key, str(data[key]))
+    out.print(table)
+    for origin, n in data["contributions_by_origin"].items():
+        out.print(f"origin {origin}: {n} entities")
+
+
+@app.command()
+def show(
+    name: Annotated[str, typer.Argument(help="Entity name or alias")],
+    type: Annotated[Optional[str], typer.Option("--type", help="drug | disease | exam | symptom")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show an entity: sections, aliases, links (both ways) and provenance."""
+    try:
+        with kbdb.session_scope(db) as session:
+            found = find_entities(session, name, type)
+    except kbdb.DatabaseError as exc:
+        fail(str(exc))
+    if not found:
+        fail(f"no entity named {name!r} in the KB (try `kb stats` or another spelling)")
+    if json_out:
+        emit({"matches": found})
+        return
+    for ent in found:
+        out.rule(f"{ent['name']} ({ent['type']} #{ent['id']})")
+        if ent["aliases"]:
+            out.print("别名: " + "、".join(ent["aliases"]))
+        for s in ent["sections"]:
+            out.print(f"[bold]【{s['kind']}】[/bold] [dim]({s['origin']})[/dim]", highlight=False)
+            out.print(s["text"], highlight=False)
+        for rel, names in ent["links"].items():
+            out.print(f"[bold]{rel}[/bold]: " + "、".join(names), highlight=False)
+        for src in ent["sources"]:
+            out.print(f"[dim]source: {src['origin']} {src['uri']} ({src['format']}, revision {src['revision']})[/dim]")
+
+
+@app.command()
+def export(
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write (default stdout)")] = None,
+    type: Annotated[Optional[str], typer.Option("--type", help="Only this entity type")] = None,
+    origin: Annotated[Optional[str], typer.Option("--origin", help="Only this origin's contributions")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Export the KB as JSONL in the project's record format (re-ingestable with `kb ingest`)."""
+    try:
+        with kbdb.session_scope(db) as session:
+            lines = [json.dumps(r, ensure_ascii=False) for r in export_records(session, type, origin)]
+    except kbdb.DatabaseError as exc:
+        fail(str(exc))
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if output:
+        tmp = output.with_suffix(output.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)  # never leave a half-written export behind
+        err.print(f"wrote {len(lines)} records to {output}")
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    app()
