@@ -20,7 +20,8 @@ from rich.table import Table
 
 from kb import db as kbdb
 from kb.queries import export_records, find_entities, kb_stats
-from kb.store import IngestError, SourceBatch, file_hash, ingest
+from kb.sources import read_files, read_package
+from kb.store import IngestError, ingest
 
 app = typer.Typer(help="依据 yiju knowledge base: init, ingest, stats, show, export.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -29,13 +30,6 @@ err = Console(stderr=True)
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
-
-LICENSE_NOTES = {
-    "xywy": "xywy (寻医问药) disease crawl; no license declared: research and evaluation input only",
-    "medical-json": "QASystemOnMedicalKG medical.json; no license declared: research and evaluation input only",
-    "cmekg": "CMeKG from the pycmekg package (package says MIT; upstream data license unclear)",
-}
-
 
 def fail(message: str) -> None:
     err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
@@ -60,42 +54,6 @@ def init(db: DbOpt = None, json_out: JsonOpt = False) -> None:
         emit({"db": url, "schema": version, "kb_revision": revision})
     else:
         out.print(f"KB ready at {url} (schema {version}, revision {revision})")
-
-
-def _files(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and not any(
-            part.startswith(".") for part in p.relative_to(path).parts) and not p.name.lower().startswith("readme"))
-    if path.is_file():
-        return [path]
-    fail(f"{path}: no such file or directory")
-    return []
-
-
-def _read_batches(paths: list[Path], fmt: str | None, origin: str | None, license_note: str | None,
-                  source: str | None) -> list[SourceBatch]:
-    from kb import formats
-
-    batches = []
-    if source == "cmekg":
-        from kb.formats import cmekg
-
-        records = list(cmekg.read())
-        batches.append(SourceBatch(uri=cmekg.package_uri(), format="cmekg", origin=origin or "cmekg",
-                                   content_hash=cmekg.package_hash(), records=records,
-                                   license_note=license_note or LICENSE_NOTES["cmekg"]))
-    elif source:
-        fail(f"unknown --source {source!r} (known: cmekg)")
-    for path in paths:
-        for file in _files(path):
-            file_fmt = fmt or formats.detect_format(file)
-            if file_fmt not in formats.FORMATS:
-                fail(f"unknown --format {file_fmt!r} (known: {', '.join(formats.FORMATS)})")
-            records = list(formats.FORMATS[file_fmt](file))
-            batches.append(SourceBatch(uri=str(file), format=file_fmt, origin=origin or file_fmt,
-                                       content_hash=file_hash(file), records=records,
-                                       license_note=license_note or LICENSE_NOTES.get(file_fmt)))
-    return batches
 
 
 def _run_after_ingest_hooks(db: str | None) -> dict:
@@ -132,7 +90,9 @@ def ingest_cmd(
         raise typer.Exit(2)
     try:
         kbdb.migrate(db)
-        batches = _read_batches(paths or [], format, origin, license_note, source)
+        batches = read_files(paths or [], format, origin, license_note)
+        if source:
+            batches.insert(0, read_package(source, origin, license_note))
         total = sum(len(b.records) for b in batches)
         with Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=json_out or total < 2000, transient=True) as bar:
