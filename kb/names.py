@@ -23,9 +23,14 @@ def normalize_name(name: str) -> str:
     return _DROP.sub("", to_halfwidth(name)).lower()
 
 
+# Full-width digits, Latin letters, "．" and "％" (as in "０．５ｇ", "５％") fold to ASCII in display text;
+# Chinese punctuation (，：；（）) and circled numbers (①) are kept as written.
+_WIDE_ALNUM = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), 0xFF0E, 0xFF05]}
+
+
 def clean_text(text: str) -> str:
-    """Display text: width-folded, runs of spaces collapsed, trimmed (line breaks kept)."""
-    text = to_halfwidth(text).replace("\r\n", "\n").replace("\r", "\n")
+    """Display text: full-width digits and letters folded, runs of spaces collapsed, trimmed (line breaks kept)."""
+    text = text.translate(_WIDE_ALNUM).replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"[ \t\u3000]+", " ", text)
     text = re.sub(r"\n\s*\n+", "\n", text)
     return text.strip()

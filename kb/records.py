@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from kb.names import clean_text, dedupe_aliases, normalize_name
 
@@ -93,10 +94,19 @@ class Record:
     approval_number: str | None = None  # 国药准字, drugs only
     otc_class: str | None = None  # "OTC" | "Rx" | "甲类OTC" | "乙类OTC", drugs only
     where: str = ""  # "path:line 12" / "path#record 3", for error messages; not part of the content
+    problem: str | None = None  # set by a reader that could not parse this record; validate() reports it
+
+    @classmethod
+    def invalid(cls, error: RecordError, type: str = "drug") -> "Record":
+        """A placeholder for a record a reader could not parse, so the reader can go on with the file
+        and the store decides (reject the batch, or skip it with --skip-invalid)."""
+        return cls(type, "", where=error.where, problem=error.problem)
 
     def validate(self) -> "Record":
         """Clean in place and return self, or raise RecordError naming `where` and the problem."""
         where = self.where or "record"
+        if self.problem:
+            raise RecordError(where, self.problem)
         if self.type not in ENTITY_TYPES:
             raise RecordError(where, f"unknown entity type {self.type!r} (expected one of {', '.join(ENTITY_TYPES)})")
         self.name = clean_text(self.name or "")
@@ -126,6 +136,7 @@ class Record:
     def content(self) -> dict:
         data = asdict(self)
         data.pop("where")
+        data.pop("problem")
         return data
 
     def content_hash(self) -> str:
@@ -135,6 +146,14 @@ class Record:
 
     def section(self, kind: str) -> Section | None:
         return next((s for s in self.sections if s.kind == kind), None)
+
+
+def parse_or_invalid(build: Callable[[], Record]) -> Record:
+    """`build()`, or an invalid placeholder carrying its RecordError (see `Record.invalid`)."""
+    try:
+        return build()
+    except RecordError as exc:
+        return Record.invalid(exc)
 
 
 def text_of_items(items: list[str]) -> str:

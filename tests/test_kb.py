@@ -129,3 +129,105 @@ def test_record_validation_names_the_record():
         Record("herb", "x", where="medical_3.json#record 17").validate()
     with pytest.raises(RecordError, match="has no content"):
         Record("exam", "血常规", where="x").validate()
+
+
+# --- the `kb` command line, as a user runs it -------------------------------------------------
+
+import json as _json
+
+from typer.testing import CliRunner
+
+from kb.cli import app
+
+runner = CliRunner()
+
+LABEL = """【药品名称】
+通用名称：布洛芬缓释胶囊
+商品名称：芬必得
+英文名称：Ibuprofen Sustained Release Capsules
+【适应症】用于缓解轻至中度疼痛如头痛、关节痛、偏头痛、牙痛、肌肉痛、神经痛、痛经。也用于普通感冒或流行性感冒引起的发热。
+【用法用量】口服。成人，一次1粒，一日2次（早晚各一次）。
+【禁忌】对其他非甾体抗炎药过敏者禁用。
+"""
+
+
+def kb_cli(*args: str):
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def stats(url: str) -> dict:
+    code, out, _ = kb_cli("stats", "--json", "--db", url)
+    assert code == 0
+    return _json.loads(out)
+
+
+def test_cli_ingest_is_idempotent_and_a_changed_label_updates_one_drug(db_url, tmp_path):
+    label = tmp_path / "ibuprofen.txt"
+    label.write_text(LABEL, encoding="utf-8")
+    code, out, _ = kb_cli("ingest", str(label), "--db", db_url, "--json")
+    assert code == 0 and _json.loads(out)["added"] == 1
+    code, out, _ = kb_cli("ingest", str(label), "--db", db_url, "--json")
+    report = _json.loads(out)
+    assert (report["added"], report["updated"], report["unchanged"], report["revision"]) == (0, 0, 1, 1)
+
+    label.write_text(LABEL.replace("一日2次", "一日3次"), encoding="utf-8")
+    code, out, _ = kb_cli("ingest", str(label), "--db", db_url, "--json", "--dry-run")
+    assert _json.loads(out)["updated"] == 1 and stats(db_url)["kb_revision"] == 1
+    code, out, _ = kb_cli("ingest", str(label), "--db", db_url, "--json")
+    assert _json.loads(out)["updated"] == 1 and stats(db_url)["kb_revision"] == 2
+
+    code, out, _ = kb_cli("show", "芬必得", "--db", db_url, "--json")
+    drug = _json.loads(out)["matches"][0]
+    assert drug["name"] == "布洛芬缓释胶囊" and "布洛芬" in drug["aliases"]
+    assert any("一日3次" in s["text"] for s in drug["sections"] if s["kind"] == "用法用量")
+    assert drug["sources"][0]["uri"] == str(label)
+
+
+def test_export_round_trips(sqlite_url, tmp_path):
+    label = tmp_path / "ibuprofen.txt"
+    label.write_text(LABEL, encoding="utf-8")
+    kb_cli("ingest", str(label), "--db", sqlite_url)
+    exported = tmp_path / "kb.jsonl"
+    assert kb_cli("export", "-o", str(exported), "--db", sqlite_url)[0] == 0
+    other = f"sqlite:///{tmp_path / 'copy.sqlite'}"
+    code, out, _ = kb_cli("ingest", str(exported), "--db", other, "--origin", "label", "--json")
+    assert code == 0 and _json.loads(out)["added"] == 1
+    assert kb_cli("export", "--db", other)[1] == exported.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("truncated.jsonl", '{"type": "drug", "name": "x", "sections": {"适应症": "y"}}\n{"type": "drug", "na',
+     "truncated.jsonl:line 2"),
+    ("noname.txt", "【成份】阿莫西林。\n【适应症】感染。\n", "noname.txt:line 1: drug label has no 通用名称"),
+    ("binary.bin", b"\x00\x01\x02\xff\xfe" * 50, "binary.bin"),
+    ("notes.txt", "今天天气很好，我们去公园散步。\n", "notes.txt: unknown format"),
+])
+def test_malformed_input_is_one_line_exit_1_and_nothing_written(db_url, tmp_path, name, content, message):
+    good = tmp_path / "good.txt"
+    good.write_text(LABEL, encoding="utf-8")
+    bad = tmp_path / name
+    bad.write_bytes(content) if isinstance(content, bytes) else bad.write_text(content, encoding="utf-8")
+    kb_cli("init", "--db", db_url)
+    code, _, err = kb_cli("ingest", str(good), str(bad), "--db", db_url)
+    assert code == 1
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert stats(db_url)["kb_revision"] == 0 and stats(db_url)["drugs"] == 0
+
+
+def test_skip_invalid_writes_the_good_and_lists_the_rejected(sqlite_url, tmp_path):
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"type": "exam", "name": "血常规", "sections": {"概述": "血液细胞检查"}}\n'
+                     '{"type": "exam", "nmae": "尿常规"}\n', encoding="utf-8")
+    code, out, _ = kb_cli("ingest", str(mixed), "--db", sqlite_url, "--skip-invalid", "--json")
+    report = _json.loads(out)
+    assert code == 0 and report["added"] == 1 and report["rejected"] == 1
+    assert "mixed.jsonl:line 2" in report["rejected_records"][0] and "nmae" in report["rejected_records"][0]
+
+
+def test_unreachable_database_is_one_line_exit_1(tmp_path):
+    code, _, err = kb_cli("stats", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    assert code == 1 and "cannot open database" in err and "Traceback" not in err
+    code, _, err = kb_cli("ingest", "--source", "nosuch", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}")
+    assert code == 1 and "unknown --source" in err
