@@ -28,11 +28,25 @@ def normalize_name(name: str) -> str:
 _WIDE_ALNUM = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), 0xFF0E, 0xFF05]}
 
 
+_WIDE = re.compile("[\uff05\uff0e\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_SPACES = re.compile(r"[ \t\u3000]{2,}|[\t\u3000]")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_ANY_MESS = re.compile("[\uff05\uff0e\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\r\t\u3000]|  |\n\\s*\n")
+
+
 def clean_text(text: str) -> str:
     """Display text: full-width digits and letters folded, runs of spaces collapsed, trimmed (line breaks kept)."""
-    text = text.translate(_WIDE_ALNUM).replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[ \t\u3000]+", " ", text)
-    text = re.sub(r"\n\s*\n+", "\n", text)
+    # Fast path: ingest cleans ~500k strings for the xywy crawl alone, and most need nothing.
+    if not _ANY_MESS.search(text):
+        return text.strip()
+    if _WIDE.search(text):
+        text = text.translate(_WIDE_ALNUM)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _SPACES.search(text):
+        text = re.sub(r"[ \t\u3000]+", " ", text)
+    if "\n" in text:
+        text = _BLANK_LINES.sub("\n", text)
     return text.strip()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 from kb.names import clean_text, dedupe_aliases, normalize_name
@@ -114,11 +114,13 @@ class Record:
             raise RecordError(where, f"{self.type} has no name")
         if len(self.name) > 200:
             raise RecordError(where, f"name is {len(self.name)} characters long; is a header missing?")
-        self.aliases = dedupe_aliases(self.name, self.aliases)
+        self.aliases = [a for a in dedupe_aliases(self.name, self.aliases) if len(a) <= 255]
         kept = []
         for s in self.sections:
-            if not s.kind:
-                raise RecordError(where, f"{self.name}: a section has no kind")
+            if not s.kind or len(s.kind) > 64:
+                raise RecordError(where, f"{self.name}: section kind {s.kind[:80]!r} is empty or longer than 64 characters")
+            if s.title and len(s.title) > 255:
+                s.title = s.title[:255]
             s.text = clean_text(s.text or "")
             s.items = [i for i in (clean_text(x) for x in s.items if isinstance(x, str)) if i]
             s.items = list(dict.fromkeys(s.items))
@@ -134,14 +136,16 @@ class Record:
         return normalize_name(self.name)
 
     def content(self) -> dict:
-        data = asdict(self)
-        data.pop("where")
-        data.pop("problem")
-        return data
+        """Everything the record says (not where it was read from), as plain JSON-able data."""
+        return {
+            "type": self.type, "name": self.name, "aliases": self.aliases,
+            "approval_number": self.approval_number, "otc_class": self.otc_class,
+            "sections": [[s.kind, s.text, s.items, s.title] for s in self.sections],
+        }
 
     def content_hash(self) -> str:
         """Hash of everything the record says; equal hashes mean re-ingesting changes nothing."""
-        blob = json.dumps(self.content(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        blob = json.dumps(self.content(), ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def section(self, kind: str) -> Section | None:

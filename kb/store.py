@@ -9,12 +9,14 @@ batch lands together with its new KB revision and provenance rows, or nothing do
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from kb.db import kb_revision
@@ -172,13 +174,12 @@ def ingest(
     source_ids = _record_sources(session, batches, revision)
 
     new = [p for p in changed if p.entity_id is None]
-    for chunk in _chunks(new):
-        ids = session.execute(
-            insert(Entity.__table__).returning(Entity.__table__.c.id, sort_by_parameter_order=True),
-            [_entity_row(p.record, revision) for p in chunk],
-        ).scalars().all()
-        for p, entity_id in zip(chunk, ids):
-            p.entity_id = entity_id
+    bulk_insert(session, Entity.__table__, [_entity_row(p.record, revision) for p in new])
+    if new:  # read the ids back by the unique (type, norm_name): RETURNING goes row by row on SQLite
+        created = {(t, n): i for i, t, n in session.execute(
+            select(Entity.id, Entity.type, Entity.norm_name).where(Entity.created_revision == revision))}
+        for p in new:
+            p.entity_id = created[(p.record.type, p.record.norm_name[:255])]
 
     old = [p for p in changed if p.contribution_id is not None]
     old_ids = [p.contribution_id for p in old]
@@ -192,14 +193,14 @@ def ingest(
               "source_id": source_ids[id(p.batch)]} for p in chunk],
         )
     fresh = [p for p in changed if p.contribution_id is None]
-    for chunk in _chunks(fresh):
-        ids = session.execute(
-            insert(Contribution.__table__).returning(Contribution.__table__.c.id, sort_by_parameter_order=True),
-            [{"entity_id": p.entity_id, "origin": p.batch.origin, "source_id": source_ids[id(p.batch)],
-              "content_hash": p.content_hash, "revision": revision} for p in chunk],
-        ).scalars().all()
-        for p, cid in zip(chunk, ids):
-            p.contribution_id = cid
+    bulk_insert(session, Contribution.__table__, [
+        {"entity_id": p.entity_id, "origin": p.batch.origin, "source_id": source_ids[id(p.batch)],
+         "content_hash": p.content_hash, "revision": revision} for p in fresh])
+    if fresh:
+        made = {(e, o): c for c, e, o in session.execute(
+            select(Contribution.id, Contribution.entity_id, Contribution.origin).where(Contribution.revision == revision))}
+        for p in fresh:
+            p.contribution_id = made[(p.entity_id, p.batch.origin)]
 
     updated_entities = [p for p in changed if p.status == "updated"]
     for chunk in _chunks(updated_entities):
@@ -216,7 +217,8 @@ def ingest(
                         "norm_alias": normalize_name(a)} for a in r.aliases]
         for pos, s in enumerate(r.sections):
             section_rows.append({"entity_id": p.entity_id, "contribution_id": p.contribution_id, "kind": s.kind,
-                                 "title": s.title, "text": s.text, "items": s.items, "position": pos})
+                                 "title": s.title, "text": s.text, "items": _to_json(s.items),
+                                 "position": pos})
             if s.kind in LINK_KINDS:
                 relation, target_type = LINK_KINDS[s.kind]
                 for item in s.items:
@@ -227,8 +229,7 @@ def ingest(
                                           "target_name": item, "target_norm": norm, "target_id": None})
     _ensure_symptoms(session, link_rows, existing, revision)
     for table, rows in ((Alias, alias_rows), (Section, section_rows), (Link, link_rows)):
-        for chunk in _chunks(rows):
-            session.execute(insert(table.__table__), chunk)
+        bulk_insert(session, table.__table__, rows)
     resolve_links(session)
     report.changed_entity_ids = sorted(p.entity_id for p in changed)
     return report
@@ -249,36 +250,35 @@ def _ensure_symptoms(session: Session, link_rows: list[dict], existing: dict, re
             missing.setdefault(row["target_norm"], row["target_name"])
     rows = [{"type": "symptom", "name": name, "norm_name": norm, "approval_number": None, "otc_class": None,
              "created_revision": revision, "updated_revision": revision} for norm, name in missing.items()]
-    for chunk in _chunks(rows):
-        session.execute(insert(Entity.__table__), chunk)
+    bulk_insert(session, Entity.__table__, rows)
     for norm in missing:
         existing[("symptom", norm)] = True
 
 
 def resolve_links(session: Session) -> int:
-    """Point unresolved links at the entity of that type whose name, or else alias, matches."""
-    by_name = (
-        select(Entity.id)
-        .where(and_(Entity.type == Link.target_type, Entity.norm_name == Link.target_norm))
-        .limit(1)
-        .scalar_subquery()
-    )
+    """Point unresolved links at the entity of that type whose name, or else alias, matches.
+
+    UPDATE ... FROM a join (not a correlated subquery per row): PostgreSQL takes seconds otherwise.
+    """
+    opts = {"synchronize_session": False}
     n = session.execute(
-        update(Link).where(Link.target_id.is_(None)).values(target_id=by_name),
-        execution_options={"synchronize_session": False},
+        update(Link)
+        .where(Link.target_id.is_(None), Entity.type == Link.target_type, Entity.norm_name == Link.target_norm)
+        .values(target_id=Entity.id),
+        execution_options=opts,
     ).rowcount
     by_alias = (
-        select(Alias.entity_id)
+        select(Entity.type, Alias.norm_alias, func.min(Alias.entity_id).label("entity_id"))
         .join(Entity, Entity.id == Alias.entity_id)
-        .where(and_(Entity.type == Link.target_type, Alias.norm_alias == Link.target_norm))
-        .order_by(Alias.entity_id)
-        .limit(1)
-        .scalar_subquery()
+        .group_by(Entity.type, Alias.norm_alias)
+        .subquery()
     )
-    session.execute(
-        update(Link).where(Link.target_id.is_(None)).values(target_id=by_alias),
-        execution_options={"synchronize_session": False},
-    )
+    n += session.execute(
+        update(Link)
+        .where(Link.target_id.is_(None), by_alias.c.type == Link.target_type, by_alias.c.norm_alias == Link.target_norm)
+        .values(target_id=by_alias.c.entity_id),
+        execution_options=opts,
+    ).rowcount
     return n
 
 
@@ -294,6 +294,35 @@ def _record_sources(session: Session, batches: list[SourceBatch], revision: int)
             session.flush()
         ids[id(batch)] = found.id
     return ids
+
+
+_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def bulk_insert(session: Session, table, rows: list[dict]) -> None:
+    """INSERT many rows through the driver's executemany, skipping SQLAlchemy's per-row bind processing.
+
+    Values must already be in driver form (JSON columns as JSON text). This is ~5x faster than
+    session.execute(insert(table), rows) for the ~350k section/link rows of one xywy ingest; on
+    PostgreSQL it is a COPY in the same transaction.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    columns = list(rows[0])
+    if conn.dialect.name == "postgresql":  # COPY is ~10x faster than executemany on PostgreSQL
+        getter = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(getter(row))
+        return
+    compiled = insert(table).inline().compile(dialect=conn.dialect, column_keys=columns)
+    order = compiled.positiontup  # the driver's positional parameter order (qmark on SQLite)
+    as_tuple = itemgetter(*order) if order and len(order) > 1 else None
+    for chunk in _chunks(rows):
+        params = list(map(as_tuple, chunk)) if as_tuple else chunk
+        conn.exec_driver_sql(str(compiled), params)
 
 
 def _chunks(rows: list, size: int = CHUNK):

@@ -70,6 +70,9 @@ def classify(facts: dict[str, list[str]]) -> str | None:
     return None
 
 
+MAX_KIND = 64  # sections.kind is VARCHAR(64)
+
+
 def to_record(name: str, facts: dict[str, list[str]], entity_type: str) -> Record:
     kinds = {"drug": DRUG_KINDS, "disease": DISEASE_KINDS, "exam": EXAM_KINDS}[entity_type]
     aliases: list[str] = []
@@ -83,7 +86,10 @@ def to_record(name: str, facts: dict[str, list[str]], entity_type: str) -> Recor
             aliases.extend(values)
             continue
         kind = kinds.get(predicate) or (drug_section_kind(predicate) if entity_type == "drug" else None) or predicate
-        merged.setdefault(kind, []).extend(values)
+        if len(kind) > MAX_KIND:  # "诊断依据_<a whole sentence>": the sentence is content, not a kind
+            kind, _, detail = kind.partition("_")
+            values = [f"{detail[:200]}：{v}" for v in values]
+        merged.setdefault(kind[:MAX_KIND], []).extend(values)
         if kind != predicate:
             titles.setdefault(kind, predicate)
     sections = [_section(kind, values, titles.get(kind)) for kind, values in merged.items()]
