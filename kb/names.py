@@ -50,6 +50,18 @@ def clean_text(text: str) -> str:
     return text.strip()
 
 
+_ASCII_TO_CJK = {",": "，", ":": "：", ";": "；", "?": "？", "!": "！", "(": "（", ")": "）"}
+_CJK = "\u4e00-\u9fff\u3001-\u303f\uff08\uff09\uff0c\uff1a\uff1b"
+# List numbering "(1)" is left alone; other punctuation touching Chinese text becomes full-width.
+_PUNCT_NEAR_CJK = re.compile(f"\\(\\d{{1,2}}\\)|(?<=[{_CJK}])[,:;?!()]|[,:;?!()](?=[{_CJK}])")
+
+
+def restore_cjk_punctuation(text: str) -> str:
+    """Undo NFKC's folding of Chinese punctuation where it touches Chinese text: "用法:口服,一次1粒"
+    -> "用法：口服，一次1粒"; "1,000" and "(PT)" between Latin letters stay as they are."""
+    return _PUNCT_NEAR_CJK.sub(lambda m: _ASCII_TO_CJK.get(m.group(0), m.group(0)), text)
+
+
 def dedupe_aliases(name: str, aliases: list[str]) -> list[str]:
     """Aliases in first-seen order, without blanks, without the name itself and without repeats."""
     seen = {normalize_name(name)}

@@ -69,7 +69,7 @@ def test_label_name_aliases_sections_and_approval(tmp_path):
     assert kinds == ["药品名称", "成份", "适应症", "用法用量", "不良反应", "禁忌", "批准文号"]
     assert drug.section("不良反应").items == ["恶心、呕吐", "皮疹", "药物热"]
     assert drug.section("适应症").items[1:] == ["溶血链球菌、肺炎链球菌所致中耳炎、鼻窦炎、咽炎", "大肠埃希菌所致的泌尿生殖道感染"]
-    assert "用法:口服" in drug.section("用法用量").text  # "用法：" inside 用法用量 is text, not a new section
+    assert "用法：口服" in drug.section("用法用量").text  # "用法：" inside 用法用量 is text, not a new section
     assert drug.where.endswith("amoxicillin.txt:line 2")  # the title line starts the label
 
 
@@ -93,7 +93,7 @@ def test_full_width_and_spaced_headers(tmp_path):
     assert drug.name == "维生素C片"
     assert drug.section("成份").text == "维生素C"
     # A colon header in a 【】-style label is text of the section above it ("用法：", "禁用：" usually are).
-    assert drug.section("用法用量").text == "一次1片\n功能主治:预防坏血病"
+    assert drug.section("用法用量").text == "一次1片\n功能主治：预防坏血病"
     assert drug.aliases == ["维生素C"]
 
 

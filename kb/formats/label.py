@@ -2,7 +2,8 @@
 
 Labels come from package inserts, PDFs and web pages, so the same header is written many ways:
 "【适应症】", "【 适应症 】", "[适应症]", "［适应症］", "适应症：", "功能主治:". Everything is width-folded
-first (NFKC), then a line is a header when its bracketed or colon-terminated prefix is a known label
+first (NFKC) so that one set of patterns finds the structure, and section text gets its Chinese
+punctuation back afterwards (`restore_cjk_punctuation`); then a line is a header when its bracketed or colon-terminated prefix is a known label
 header (`kb.records.drug_section_kind`). Bracketed headers are unambiguous, so an unknown bracketed
 header (【核准日期】) still opens a section of its own; a colon prefix counts only when it is a known
 header, because "注意：" or "用法：" inside a section is text, not structure.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.formats.common import normalize_otc, read_text
-from kb.names import clean_text, normalize_name, to_halfwidth
+from kb.names import clean_text, normalize_name, restore_cjk_punctuation, to_halfwidth
 from kb.records import Record, RecordError, Section, drug_section_kind, parse_or_invalid
 
 NAME = "药品名称"
@@ -319,7 +320,7 @@ def _record(label: _Label, path: Path) -> Record:
     merged: dict[str, Section] = {}  # a kind written twice (适应症 and 功能主治) is one section
     approval = None
     for s in label.sections:
-        text = "\n".join(s.lines).strip()
+        text = restore_cjk_punctuation("\n".join(s.lines).strip())
         if s.kind == "批准文号" and text and approval is None:
             m = _APPROVAL.search(text)
             approval = re.sub(r"\s+", "", m.group(0)) if m else text.splitlines()[0].strip()
