@@ -1,1 +1,20 @@
-"""The KB as passages, indexed for hybrid retrieval: entity names, BM25 and dense vectors, fused."""
+"""The KB as passages, indexed for hybrid retrieval: entity names, BM25 and dense vectors, fused.
+
+    from retriever import Retriever, build_index, update_index
+    build_index("sqlite:///var/kb.sqlite", "var/index")
+    r = Retriever.load("var/index")
+    result = r.search("阿莫西林有什么副作用？", k=5)   # RetrievalResult with cited passages
+
+Nothing here imports a CLI module; `retriever.cli` is the `retriever` command.
+"""
+
+from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
+from retriever.index import (
+    CHANNELS, DEFAULT_INDEX_DIR, Retriever, RetrieverError, StaleIndexError, build_index, update_after_ingest,
+    update_index,
+)
+
+__all__ = [
+    "Retriever", "build_index", "update_index", "update_after_ingest", "RetrieverError", "StaleIndexError",
+    "Passage", "EntityMention", "RetrievalHit", "RetrievalResult", "CHANNELS", "DEFAULT_INDEX_DIR",
+]

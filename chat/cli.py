@@ -1,0 +1,208 @@
+"""`chat`: ask the KB, in a browser (default), one-shot, or through an OpenAI-compatible API.
+
+    chat                               Gradio UI on http://127.0.0.1:7860
+    chat ask "阿莫西林的副作用有哪些？" [--json]
+    chat serve --port 8000             POST /v1/chat/completions (streaming and not), sources attached
+    chat eval [--json]                 triage, refusal and citation rates on the evaluation sets
+    chat calibrate                     support thresholds per intent, from the retriever's templated questions
+
+Every command takes --db (env KB_DB_URL; default sqlite:///var/kb.sqlite), --index (default var/index),
+--generator (extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL) and --k. Exit codes: 0 ok,
+1 failure (one line saying what and what to do), 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from local paths or packages, never a hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+app = typer.Typer(help="依据 yiju chat: answers that cite the knowledge base.", invoke_without_command=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="KB URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]
+IndexOpt = Annotated[str, typer.Option("--index", help="Retrieval index folder")]
+GenOpt = Annotated[str, typer.Option("--generator", "-g",
+                                     help="extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL")]
+KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to retrieve")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    sys.stderr.write(f"chat: error: {message}\n")
+    raise typer.Exit(code)
+
+
+def emit(data: dict) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answers: bool = True):
+    """The pipeline, or a one-line failure naming what is missing (no index, no KB, no model)."""
+    from kb.db import DatabaseError
+
+    from chat.generators import GeneratorError
+    from chat.pipeline import Pipeline
+
+    try:
+        from retriever.store import RetrieverError
+    except ImportError:  # pragma: no cover - the retriever package is part of the distribution
+        RetrieverError = RuntimeError  # noqa: N806
+    try:
+        return Pipeline.load(db, index, generator, k, log_answers=log_answers)
+    except (RetrieverError, DatabaseError, GeneratorError, FileNotFoundError, ValueError) as exc:
+        fail(f"{str(exc).splitlines()[0]}")
+    except Exception as exc:  # one line, never a traceback
+        fail(f"cannot start the pipeline: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+
+@app.callback()
+def main(ctx: typer.Context, db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive",
+         k: KOpt = 5) -> None:
+    """With no command: the Gradio UI on 127.0.0.1."""
+    if ctx.invoked_subcommand is None:
+        ui(db=db, index=index, generator=generator, k=k)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Chinese")],
+    db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive", k: KOpt = 5,
+    json_out: JsonOpt = False,
+    history: Annotated[Optional[Path], typer.Option(help="JSON file of earlier messages [{role, content}]")] = None,
+    debug: Annotated[bool, typer.Option(help="Include retrieval and support details in --json")] = False,
+    log: Annotated[bool, typer.Option("--log/--no-log", help="Write the answer to the KB's answer log")] = True,
+) -> None:
+    """Answer one question from the KB, with citations."""
+    if not question.strip():
+        fail("the question is empty; usage: chat ask \"阿莫西林的副作用有哪些？\"", 2)
+    messages = []
+    if history:
+        try:
+            messages = json.loads(history.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            fail(f"{history}: not a readable JSON list of messages ({exc})")
+    pipeline = load_pipeline(db, index, generator, k, log_answers=log)
+    try:
+        answer = pipeline.answer(question, messages)
+    except Exception as exc:
+        fail(f"could not answer: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    if json_out:
+        emit(answer.to_json(debug=debug))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()
+    out.print(answer.text, highlight=False, markup=False)
+    if answer.citations:
+        table = Table(title="来源", show_lines=False)
+        for col in ("n", "entity", "section", "source", "passage id"):
+            table.add_column(col)
+        for c in answer.citations:
+            table.add_row(str(c.n), c.entity, c.section, c.source, c.passage_id)
+        out.print(table)
+    err = Console(stderr=True)
+    for w in answer.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    err.print(f"[dim]{answer.generator} · KB revision {answer.kb_revision} · "
+              f"{answer.timings_ms.get('total', 0):.0f} ms[/dim]", highlight=False)
+
+
+@app.command()
+def ui(db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive", k: KOpt = 5,
+       host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only)")] = "127.0.0.1",
+       port: Annotated[int, typer.Option(help="Port")] = 7860) -> None:
+    """The Gradio chat: streaming answers, a sources panel, retrieval debugging, settings."""
+    pipeline = load_pipeline(db, index, generator, k)
+    from chat.ui import build_ui, launch
+
+    try:
+        launch(build_ui(pipeline), host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc}")
+
+
+@app.command()
+def serve(db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive", k: KOpt = 5,
+          host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port")] = 8000) -> None:
+    """OpenAI-compatible API: POST /v1/chat/completions (stream or not), sources in the response."""
+    pipeline = load_pipeline(db, index, generator, k)
+    import uvicorn
+
+    from chat.api import create_app
+
+    try:
+        uvicorn.run(create_app(pipeline), host=host, port=port, log_level="warning")
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc}")
+
+
+@app.command("eval")
+def eval_cmd(
+    db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive", k: KOpt = 5,
+    json_out: JsonOpt = False,
+    templated: Annotated[int, typer.Option(help="Templated in-KB questions to sample (0: none)")] = 300,
+    seed: Annotated[int, typer.Option(help="Sampling seed")] = 0,
+) -> None:
+    """Rates on the evaluation sets: red-flag triage, refusal of out-of-KB questions, citations of in-KB ones."""
+    from chat.evaluation import evaluate, print_report
+
+    pipeline = load_pipeline(db, index, generator, k, log_answers=False)
+    try:
+        report = evaluate(pipeline, templated=templated, seed=seed)
+    except Exception as exc:
+        fail(f"evaluation failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    if json_out:
+        emit(report)
+    else:
+        print_report(report)
+    if not report.get("passed", True):
+        raise typer.Exit(1)
+
+
+@app.command()
+def calibrate(
+    db: DbOpt = None, index: IndexOpt = "var/index", k: KOpt = 5, json_out: JsonOpt = False,
+    per_intent: Annotated[int, typer.Option(help="Templated questions per intent")] = 60,
+    seed: Annotated[int, typer.Option(help="Sampling seed")] = 0,
+    write: Annotated[bool, typer.Option("--write/--dry-run", help="Save the thresholds next to the index")] = True,
+) -> None:
+    """Support thresholds per intent from templated in-KB and out-of-KB questions; saved in the index folder."""
+    from chat.evaluation import calibrate_thresholds
+
+    pipeline = load_pipeline(db, index, "extractive", k, log_answers=False)
+    try:
+        thresholds, report = calibrate_thresholds(pipeline, per_intent=per_intent, seed=seed)
+    except Exception as exc:
+        fail(f"calibration failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    if write:
+        report["written"] = str(thresholds.save(index))
+    if json_out:
+        emit(report)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="support thresholds")
+        for col in ("intent", "threshold", "in-KB questions", "in-KB below", "out-of-KB above"):
+            table.add_column(col)
+        for intent, row in report["by_intent"].items():
+            table.add_row(intent, f"{row['threshold']:.2f}", str(row["n"]), f"{row['in_kb_below']:.1%}",
+                          f"{row['out_of_kb_above']:.1%}")
+        Console().print(table)
+        if write:
+            Console(stderr=True).print(f"written to {report['written']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

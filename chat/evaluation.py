@@ -1,0 +1,210 @@
+"""How well the pipeline keeps its promises, measured on fixed sets (`chat eval`, `chat calibrate`).
+
+    triage        red-flag phrasings triaged as emergencies (want >= 98%), and look-alike
+                  non-emergencies ("去年运动后胸痛过一次") triaged as emergencies (want <= 10%)
+    refusal       out-of-KB questions (unknown drugs and diseases, non-medical) refused (want >= 95%);
+                  templated in-KB questions refused (want <= 3%)
+    citations     templated in-KB questions whose citations are all passages of the asked entity and
+                  section (want >= 98%), and citations that resolve to a passage of the index (want 100%)
+
+The sets live in chat/eval_sets/*.jsonl. Out-of-KB questions name a `subject`; one the KB turns out to
+have (CMeKG knows many drugs) is skipped and counted, not scored.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from chat.support import DEFAULT_THRESHOLD, Thresholds, residue, support_score
+from chat.triage import triage
+
+SETS = Path(__file__).resolve().parent / "eval_sets"
+TARGETS = {
+    "redflag_urgent_rate": (">=", 0.98),
+    "nonemergency_urgent_rate": ("<=", 0.10),
+    "out_of_kb_refusal_rate": (">=", 0.95),
+    "in_kb_refusal_rate": ("<=", 0.03),
+    "citation_precision": (">=", 0.98),
+    "citations_resolved_rate": (">=", 1.0),
+}
+
+
+def load_set(name: str) -> list[dict]:
+    path = SETS / f"{name}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def in_kb(pipeline, subject: str) -> bool:
+    """True when the KB has an entity called `subject` (or a name inside it, as the linker sees it)."""
+    return bool(subject) and any(m.entity_type in ("drug", "disease", "exam")
+                                 for m in pipeline.retriever.link_entities(subject))
+
+
+def evaluate_triage() -> dict:
+    red, calm = load_set("redflag"), load_set("nonemergency")
+    missed = [r["question"] for r in red if not triage(r["question"]).urgent]
+    false_alarms = [r["question"] for r in calm if triage(r["question"]).urgent]
+    return {"redflag_n": len(red), "redflag_urgent_rate": 1 - len(missed) / len(red), "redflag_missed": missed,
+            "nonemergency_n": len(calm), "nonemergency_urgent_rate": len(false_alarms) / len(calm),
+            "nonemergency_false_alarms": false_alarms}
+
+
+def evaluate_out_of_kb(pipeline) -> dict:
+    rows = load_set("out_of_kb")
+    scored, skipped, answered = 0, [], []
+    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        if in_kb(pipeline, r.get("subject", "")):
+            skipped.append(r["question"])
+            continue
+        a = pipeline.answer(r["question"])
+        scored += 1
+        by_kind[r["kind"]][1] += 1
+        if a.refused:
+            by_kind[r["kind"]][0] += 1
+        else:
+            answered.append({"question": r["question"], "entities": a.entities, "mode": a.mode,
+                             "reason": a.debug.get("support", {}).get("reason")})
+    return {"out_of_kb_n": scored, "out_of_kb_skipped_in_kb": skipped,
+            "out_of_kb_refusal_rate": (scored - len(answered)) / scored if scored else 0.0,
+            "out_of_kb_by_kind": {k: {"refused": v[0], "n": v[1]} for k, v in by_kind.items()},
+            "out_of_kb_answered": answered}
+
+
+def templated(pipeline, n: int, seed: int = 0):
+    from retriever.evaluation import templated_questions
+
+    return templated_questions(pipeline.retriever, n=n, seed=seed)
+
+
+def evaluate_in_kb(pipeline, n: int = 300, seed: int = 0) -> dict:
+    """Templated questions: refusals, whether citations stay on the asked entity and section, whether they resolve."""
+    from retriever.evaluation import TEMPLATES
+
+    questions = templated(pipeline, n, seed)
+    refused, off_target, unresolved, total_citations = [], [], [], 0
+    latencies = []
+    for q in questions:
+        t = time.perf_counter()
+        a = pipeline.answer(q.question)
+        latencies.append((time.perf_counter() - t) * 1000)
+        if a.refused:
+            refused.append({"question": q.question, "reason": a.debug.get("support", {}).get("reason")})
+            continue
+        sections = TEMPLATES[(q.entity_type, q.intent)][0]
+        bad = [c for c in a.citations
+               if c.passage_id not in q.gold_passage_ids and not (c.entity == q.entity_name and c.section in sections)]
+        if bad or not a.citations:
+            off_target.append({"question": q.question, "cited": [f"{c.entity} · {c.section}" for c in a.citations]})
+        for c in a.citations:
+            total_citations += 1
+            p = pipeline.retriever.passage(c.passage_id)
+            if p is None or p.text != c.text:
+                unresolved.append(c.passage_id)
+    answered = len(questions) - len(refused)
+    return {
+        "in_kb_n": len(questions), "in_kb_refusal_rate": len(refused) / len(questions) if questions else 0.0,
+        "in_kb_refused": refused[:30],
+        "citation_precision": (answered - len(off_target)) / answered if answered else 0.0,
+        "citation_off_target": off_target[:30],
+        "citations_checked": total_citations,
+        "citations_resolved_rate": 1 - len(unresolved) / total_citations if total_citations else 1.0,
+        "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
+        "latency_ms_p95": round(_percentile(latencies, 95), 1) if latencies else None,
+    }
+
+
+def evaluate(pipeline, templated: int = 300, seed: int = 0) -> dict:
+    report = {"kb_revision": pipeline.kb_revision, "generator": pipeline.generator.name, "k": pipeline.k}
+    report |= evaluate_triage()
+    report |= evaluate_out_of_kb(pipeline)
+    if templated:
+        report |= evaluate_in_kb(pipeline, templated, seed)
+    checks = {}
+    for key, (op, target) in TARGETS.items():
+        if key in report:
+            value = report[key]
+            checks[key] = {"value": round(value, 4), "target": f"{op} {target}",
+                           "ok": value >= target if op == ">=" else value <= target}
+    report["checks"] = checks
+    report["passed"] = all(c["ok"] for c in checks.values())
+    return report
+
+
+def print_report(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()
+    table = Table(title=f"chat eval · {report['generator']} · KB revision {report['kb_revision']}")
+    for col in ("metric", "value", "target", ""):
+        table.add_column(col)
+    for key, c in report["checks"].items():
+        table.add_row(key, f"{c['value']:.1%}", c["target"], "ok" if c["ok"] else "[red]FAIL[/red]")
+    out.print(table)
+    out.print(f"red flags {report['redflag_n']} · non-emergencies {report['nonemergency_n']} · "
+              f"out-of-KB {report['out_of_kb_n']} (skipped as in KB: {len(report['out_of_kb_skipped_in_kb'])}) · "
+              f"templated in-KB {report.get('in_kb_n', 0)} · p95 {report.get('latency_ms_p95')} ms")
+    for label, key in (("missed red flags", "redflag_missed"), ("false alarms", "nonemergency_false_alarms"),
+                       ("answered out-of-KB", "out_of_kb_answered"), ("refused in-KB", "in_kb_refused"),
+                       ("off-target citations", "citation_off_target")):
+        if report.get(key):
+            out.print(f"[bold]{label}[/bold]: " + "; ".join(
+                x if isinstance(x, str) else x["question"] for x in report[key][:10]), highlight=False)
+
+
+def calibrate_thresholds(pipeline, per_intent: int = 60, seed: int = 0) -> tuple[Thresholds, dict]:
+    """Per intent, the support score (without entity linking) of templated in-KB questions' best gold hit
+    and of out-of-KB questions' best hit; the threshold sits where in-KB questions are kept (at most 3%
+    below it) while as many out-of-KB questions as possible fall below."""
+    from retriever.evaluation import TEMPLATES
+
+    intents = sorted({intent for (_, intent) in TEMPLATES})
+    questions = templated(pipeline, per_intent * len(intents), seed)
+    inside: dict[str, list[float]] = defaultdict(list)
+    for q in questions:
+        result = pipeline.retriever.search(q.question, k=pipeline.k)
+        about = residue(q.question, [], pipeline.cues)
+        scores = [support_score(about, h.passage, h.channel_scores.get("dense")) for h in result.hits
+                  if h.passage.id in q.gold_passage_ids]
+        inside[q.intent].append(max(scores) if scores else 0.0)
+    outside: list[float] = []
+    for r in load_set("out_of_kb"):
+        if in_kb(pipeline, r.get("subject", "")):
+            continue
+        result = pipeline.retriever.search(r["question"], k=pipeline.k)
+        about = residue(r["question"], [], pipeline.cues)
+        outside.append(max((support_score(about, h.passage, h.channel_scores.get("dense")) for h in result.hits),
+                           default=0.0))
+    thresholds = Thresholds(by_intent={}, calibrated_on={"per_intent": per_intent, "seed": seed,
+                                                          "kb_revision": pipeline.kb_revision,
+                                                          "out_of_kb": len(outside)})
+    report = {"by_intent": {}, "out_of_kb_n": len(outside)}
+    for intent in intents:
+        scores = sorted(inside.get(intent, []))
+        if not scores:
+            continue
+        # the highest threshold that keeps >= 97% of in-KB questions, but never below the default's floor
+        keep_from = scores[int(len(scores) * 0.03)] if len(scores) >= 10 else scores[0]
+        threshold = max(min(keep_from, 0.95), DEFAULT_THRESHOLD * 0.8)
+        thresholds.by_intent[intent] = round(threshold, 3)
+        report["by_intent"][intent] = {
+            "threshold": threshold, "n": len(scores),
+            "in_kb_below": sum(s < threshold for s in scores) / len(scores),
+            "out_of_kb_above": sum(s >= threshold for s in outside) / len(outside) if outside else 0.0,
+            "in_kb_p05": scores[int(len(scores) * 0.05)],
+        }
+    report["thresholds"] = thresholds.by_intent
+    return thresholds, report
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]

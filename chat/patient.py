@@ -1,0 +1,192 @@
+"""What the user has told us about the patient, and the label warnings those facts trigger.
+
+Facts (age, sex, pregnancy, breastfeeding, allergies, current drugs, duration) are read from every user
+message of the conversation with plain patterns, so a fact said three turns ago still counts. They
+are used for safety, never for dosing: a drug whose 禁忌 names a stated allergy or pregnancy is
+flagged with a quote of the label, and so is an interaction between a drug being asked about and a
+drug the user already takes, when either label names the other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from retriever.hits import EntityMention, Passage
+
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+              "半": 0.5, "几": 3}
+_NUM = r"(\d{1,3}(?:\.\d)?|[一二两三四五六七八九十半几]{1,3})"
+_AGE = re.compile(_NUM + r"\s*(?:周)?岁")
+_AGE_MONTHS = re.compile(_NUM + r"\s*个(?:多)?月(?:大|的(?:宝宝|孩子|婴儿|小孩))")
+_DURATION = re.compile(r"(?:已经|持续|有|快|都)?" + _NUM + r"\s*(?:个)?(?:多)?(天|日|周|星期|个月|月|年|小时)(?:多)?(?:了|左右|以来)")
+_PREGNANT = re.compile(r"(怀孕|孕妇|孕期|孕早期|孕中期|孕晚期|妊娠|怀了(?:宝宝|孩子)?|孕\d{1,2}周|有喜)")
+_NOT_PREGNANT = re.compile(r"(没有?怀孕|未怀孕|不是孕妇|没怀|非孕)")
+_BREASTFEEDING = re.compile(r"(哺乳|喂奶|母乳|喂母乳)")
+_MALE = re.compile(r"(男性|男的|我是男|男士|先生|男，|男,|^男)")
+_FEMALE = re.compile(r"(女性|女的|我是女|女士|女，|女,|^女)")
+_ALLERGY = re.compile(r"(?:对)?([\u4e00-\u9fffA-Za-z0-9]{1,12}?)(?:类药物|类药|类|药物|药)?(?:都)?过敏")
+_ALLERGY_STOP = re.compile(r"^(我|我对|对|有|是|会|曾|曾经|以前|之前|吃|用|会不会|容易|他|她|孩子|宝宝|药物|食物|皮肤|季节性|什么|严重)+")
+_NO_ALLERGY = re.compile(r"(没有|无|否认)(什么)?(药物)?过敏")
+_TAKING = re.compile(r"(?:在吃|正在吃|在服用|正在服用|一直吃|一直在吃|长期服用|长期吃|每天吃|在用|正在用|服用着|吃着)"
+                     r"([^，。,；;？?！!]{1,30})")
+
+
+@dataclass
+class PatientFacts:
+    age_years: float | None = None
+    sex: str | None = None  # "男" | "女"
+    pregnant: bool | None = None
+    breastfeeding: bool = False
+    allergies: list[str] = field(default_factory=list)
+    drugs: list[str] = field(default_factory=list)  # names as the KB has them when linked
+    duration: str | None = None
+
+    def summary(self) -> str:
+        """"女，32岁，怀孕，对青霉素过敏，正在服用华法林钠片" (empty when nothing is known)."""
+        parts = []
+        if self.sex:
+            parts.append(self.sex)
+        if self.age_years is not None:
+            age = self.age_years
+            parts.append(f"{round(age * 12)}个月" if age < 1 else f"{age:g}岁")
+        if self.pregnant:
+            parts.append("怀孕")
+        if self.breastfeeding:
+            parts.append("哺乳期")
+        if self.allergies:
+            parts.append("对" + "、".join(self.allergies) + "过敏")
+        if self.drugs:
+            parts.append("正在服用" + "、".join(self.drugs))
+        if self.duration:
+            parts.append("持续" + self.duration)
+        return "，".join(parts)
+
+    def to_json(self) -> dict:
+        return {"age_years": self.age_years, "sex": self.sex, "pregnant": self.pregnant,
+                "breastfeeding": self.breastfeeding, "allergies": self.allergies, "drugs": self.drugs,
+                "duration": self.duration}
+
+
+def _number(text: str) -> float | None:
+    if re.fullmatch(r"\d+(\.\d)?", text):
+        return float(text)
+    if text in _CN_DIGITS:
+        return float(_CN_DIGITS[text])
+    if text.startswith("十"):  # 十二
+        return 10 + _CN_DIGITS.get(text[1:], 0)
+    if len(text) >= 2 and text[1] == "十":  # 二十, 三十五
+        return _CN_DIGITS.get(text[0], 0) * 10 + _CN_DIGITS.get(text[2:], 0)
+    return None
+
+
+def extract_facts(messages: list[str], link: Callable[[str], list[EntityMention]] | None = None) -> PatientFacts:
+    """Facts from the user's messages, later messages overriding earlier ones."""
+    facts = PatientFacts()
+    for text in messages:
+        if m := _AGE.search(text):
+            facts.age_years = _number(m.group(1))
+        elif m := _AGE_MONTHS.search(text):
+            months = _number(m.group(1))
+            facts.age_years = months / 12 if months is not None else None
+        if _MALE.search(text):
+            facts.sex = "男"
+        if _FEMALE.search(text):
+            facts.sex = "女"
+        if _NOT_PREGNANT.search(text):
+            facts.pregnant = False
+        elif _PREGNANT.search(text):
+            facts.pregnant, facts.sex = True, "女"
+        if _BREASTFEEDING.search(text):
+            facts.breastfeeding, facts.sex = True, "女"
+        if not _NO_ALLERGY.search(text):
+            for m in _ALLERGY.finditer(text):
+                allergen = _ALLERGY_STOP.sub("", m.group(1))
+                if len(allergen) >= 2 and allergen not in facts.allergies:
+                    facts.allergies.append(allergen)
+        for m in _TAKING.finditer(text):
+            span = m.group(1)
+            names = [e.entity_name for e in (link(span) if link else []) if e.entity_type == "drug"]
+            for name in names or ([span.strip()] if not link else []):
+                if name not in facts.drugs:
+                    facts.drugs.append(name)
+        if m := _DURATION.search(text):
+            facts.duration = m.group(1) + m.group(2)
+    return facts
+
+
+@dataclass
+class SafetyFlag:
+    """A label sentence that matters for this patient, quoted with the passage it comes from."""
+
+    drug: str
+    reason: str  # "对青霉素过敏", "怀孕", "正在服用华法林钠片"
+    quote: str  # the sentence of the label, verbatim
+    passage: Passage
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[。；;！!？?\n])", text) if s.strip()]
+
+
+def _quote(passage: Passage, pattern: str) -> str | None:
+    for sentence in _sentences(passage.body):
+        if re.search(pattern, sentence):
+            return sentence
+    return None
+
+
+_FORM = re.compile(r"(缓释|控释|肠溶|分散|咀嚼|泡腾|口腔崩解)?(片|胶囊|颗粒|注射液|口服液|口服溶液|混悬液|干混悬剂|软膏|乳膏|"
+                   r"滴眼液|滴剂|丸|散|糖浆|气雾剂|吸入剂|贴剂)$")
+_SALT = re.compile(r"^(盐酸|硫酸|马来酸|苯磺酸|琥珀酸|酒石酸|甲磺酸|枸橼酸|富马酸|醋酸)|(钠|钾|钙|镁)$")
+
+
+def core_names(name: str) -> list[str]:
+    """The names a label may use for a drug product: "华法林钠片" -> 华法林钠片, 华法林钠, 华法林."""
+    names = [name]
+    bare = _FORM.sub("", name)
+    if bare and bare != name:
+        names.append(bare)
+    salt_free = _SALT.sub("", bare)
+    if len(salt_free) >= 2 and salt_free not in names:
+        names.append(salt_free)
+    return names
+
+
+def check_drug_safety(facts: PatientFacts, asked: list[tuple[int, str]], taking: list[tuple[int, str]],
+                      passages_of: Callable[[int, str], list[Passage]]) -> list[SafetyFlag]:
+    """Label sentences that concern this patient, for each drug (entity id, name) being asked about.
+
+    `taking` are the drugs the user already takes, linked to the KB; an interaction is flagged when
+    either label names the other drug. `passages_of(entity_id, section)` gives a drug's passages."""
+    flags: list[SafetyFlag] = []
+
+    def add(drug_id: int, drug: str, reason: str, sections: tuple[str, ...], pattern: str) -> bool:
+        for section in sections:
+            for passage in passages_of(drug_id, section):
+                if quote := _quote(passage, pattern):
+                    flags.append(SafetyFlag(drug, reason, quote, passage))
+                    return True
+        return False
+
+    def names_pattern(name: str) -> str:
+        return "(" + "|".join(re.escape(n) for n in core_names(name)) + ")"
+
+    for drug_id, name in asked:
+        for allergen in facts.allergies:
+            core = re.sub(r"(类|药物|药)$", "", allergen)
+            add(drug_id, name, f"对{allergen}过敏", ("禁忌", "注意事项"), re.escape(core) + r".{0,12}(过敏|禁用|慎用)")
+        if facts.pregnant:
+            add(drug_id, name, "怀孕", ("禁忌", "孕妇及哺乳期妇女用药", "注意事项"), r"(孕妇|妊娠|孕期|怀孕)")
+        if facts.breastfeeding:
+            add(drug_id, name, "哺乳期", ("禁忌", "孕妇及哺乳期妇女用药"), r"(哺乳|乳汁|授乳)")
+        if facts.age_years is not None and facts.age_years < 12:
+            add(drug_id, name, "儿童", ("禁忌", "儿童用药"), r"(儿童|小儿|婴儿|新生儿|岁以下)")
+        for other_id, other in taking:
+            if other_id == drug_id:
+                continue
+            sections = ("药物相互作用", "禁忌", "注意事项")
+            if not add(drug_id, name, f"正在服用{other}", sections, names_pattern(other)):
+                add(other_id, other, f"正在服用{other}、同时问到{name}", sections, names_pattern(name))
+    return flags

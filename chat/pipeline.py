@@ -1,0 +1,412 @@
+"""The answer pipeline, top to bottom:
+
+    question (+ conversation)
+      1. red-flag triage         emergencies get "call 120 now" first; self-harm gets a crisis line only
+      2. patient facts           age, sex, pregnancy, allergies, current drugs, from every user turn
+      3. inquiry                 a symptom description is narrowed down with questions (chat.inquiry)
+      4. follow-up rewrite       "它的副作用呢？" -> "阿莫西林胶囊的副作用呢？"
+      5. retrieve                entities, intent, hybrid search (retriever)
+      6. support check           which passages answer it; none -> refuse, with what to ask instead
+      7. safety flags            label sentences that concern this patient (allergy, pregnancy, interactions)
+      8. generate + verify       numbered passages -> generator -> each claim checked against its citation
+      9. answer + log            triage notice, flags, verified body, disclaimer; one AnswerLog row
+
+`Pipeline.stream()` yields the answer as it forms (only verified text) and then the final `Answer`;
+`Pipeline.answer()` returns just the `Answer`. Every interface (CLI, Gradio, HTTP) goes through here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from retriever.hits import Passage, RetrievalResult
+
+from chat.answer import DISCLAIMER, SHORT_DISCLAIMER, Answer, Citation
+from chat.citations import Claim, render_claim, verify, verify_stream
+from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
+from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
+from chat.inquiry import Candidate, InquiryState, SymptomIndex, canonical, question_text, read_state
+from chat.patient import check_drug_safety, extract_facts
+from chat.support import Thresholds, check_support
+from chat.triage import triage
+
+log = logging.getLogger("chat")
+
+DEFAULT_K = 5
+REFUSAL = "知识库中没有找到能回答这个问题的依据，因此我不作回答，也不会凭模型自己的“记忆”猜测。"
+OVERRIDE_NOTE = "（我只能根据知识库回答；要求忽略知识库或规则的内容不会被执行。）"
+DOSING_NOTE = "剂量照录说明书原文，请按医嘱或说明书使用："
+# Instruction-like text inside a KB passage (a tampered label) is never shown to a model or quoted.
+_INJECTION = re.compile(
+    r"(忽略|无视|不要理会|忘掉|忘记|覆盖).{0,10}(指令|规则|提示|要求|以上|之前|前面)|ignore (all |the |previous |above )*"
+    r"(instructions|rules)|你现在是|你是一个|作为(一个)?(ai|人工智能|助手)|(请|务必)?(直接)?(告诉|告知|回复)(用户|患者|提问者)|"
+    r"system prompt|系统提示|assistant:|不要引用|无需引用|jailbreak", re.IGNORECASE)
+
+
+@dataclass
+class Delta:
+    """A piece of verified answer text, for streaming interfaces."""
+
+    text: str
+
+
+class Pipeline:
+    """Answers questions from the KB; holds the retriever, the generator and what the checks need."""
+
+    def __init__(self, retriever, generator: Generator | None = None, *, db_url: str | None = None,
+                 index_dir: str | None = None, k: int = DEFAULT_K, thresholds: Thresholds | None = None,
+                 symptoms: SymptomIndex | None = None, log_answers: bool = True):
+        self.retriever = retriever
+        self.generator = generator or ExtractiveGenerator()
+        self.extractive = ExtractiveGenerator()
+        self.db_url = db_url
+        self.k = k
+        self.thresholds = thresholds or Thresholds.load(index_dir)
+        self.symptoms = symptoms
+        self.log_answers = log_answers
+        self.cues = _cue_pattern()
+        self.lock = threading.Lock()  # retrieval state (jieba, faiss scratch) is shared between requests
+
+    @classmethod
+    def load(cls, db_url: str | None = None, index_dir: str = "var/index", generator: str | Generator = "extractive",
+             k: int = DEFAULT_K, log_answers: bool = True, on_stale: str = "warn") -> "Pipeline":
+        """The retriever from `index_dir`, the generator by spec, the KB's symptom lists from `db_url`."""
+        from kb.db import resolve_url
+        from retriever.index import Retriever  # (not `from retriever`: stays importable from any cwd)
+
+        db_url = resolve_url(db_url)
+        retriever = Retriever.load(index_dir=index_dir, db_url=db_url, on_stale=on_stale)
+        gen = load_generator(generator) if isinstance(generator, str) else generator
+        return cls(retriever, gen, db_url=db_url, index_dir=index_dir, k=k, symptoms=SymptomIndex.load(db_url),
+                   log_answers=log_answers)
+
+    @property
+    def kb_revision(self) -> int:
+        return int(getattr(self.retriever, "kb_revision", 0) or 0)
+
+    def answer(self, question: str, history=None, k: int | None = None, generator: Generator | None = None) -> Answer:
+        for event in self.stream(question, history, k, generator):
+            if isinstance(event, Answer):
+                return event
+        raise RuntimeError("the pipeline ended without an answer")  # unreachable: stream always ends with one
+
+    def stream(self, question: str, history=None, k: int | None = None,
+               generator: Generator | None = None) -> Iterator[Delta | Answer]:
+        """Deltas of verified text, then the Answer; the Answer's text is exactly the deltas joined."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        generator = generator or self.generator
+        messages = normalize_messages(history)
+        asked = question
+        question = clean_text(question)
+        if not question:
+            raise ValueError("the question is empty")
+        answer = Answer(question=asked, text="", generator=generator.name, kb_revision=self.kb_revision)
+        say = lambda text, paragraph=True: _say(answer, text, paragraph)  # noqa: E731  (appends and yields)
+
+        # 1. red-flag triage, before anything else
+        t = time.perf_counter()
+        flagged = triage(question)
+        timings["triage"] = _ms(t)
+        answer.triage = flagged.level
+        yield from say(flagged.message)
+        if flagged.level == "crisis":
+            answer.mode = "triage"
+            yield from say(SHORT_DISCLAIMER)
+            yield self._finish(answer, started, timings)
+            return
+        if asks_to_override(question):
+            yield from say(OVERRIDE_NOTE)
+
+        # 2. patient facts from every user turn
+        user_turns = [m["content"] for m in messages if m["role"] == "user"] + [question]
+        with self.lock:
+            facts = extract_facts(user_turns, link=self._link)
+            mentions = self._link(question)
+        answer.debug["patient"] = facts.to_json()
+
+        # 3. inquiry: a symptom description that names no drug, disease or exam (not in an emergency)
+        if self.symptoms is not None and not flagged.level:
+            state = read_state(self.symptoms, messages + [{"role": "user", "content": question}])
+            named = any(m.entity_type in ("drug", "disease", "exam") for m in mentions)
+            if state.active and (state.pending or not named):
+                yield from self._inquire(answer, state, started, timings)
+                return
+
+        # 4. follow-up rewrite
+        with self.lock:
+            subject = topic(messages, self._link) if messages else None
+            rewritten = rewrite_followup(question, mentions, subject, bool(self._intents(question)))
+        answer.rewritten = rewritten
+        query = rewritten or question
+
+        # 5. retrieve
+        t = time.perf_counter()
+        with self.lock:
+            result: RetrievalResult = self.retriever.search(query, k=k or self.k)
+        timings["retrieve"] = _ms(t)
+        answer.intents = list(result.intents)
+        answer.warnings += list(result.warnings)
+        answer.debug["retrieval"] = _debug_hits(result)
+
+        # 6. support check: no support, no answer
+        t = time.perf_counter()
+        overview = ("禁忌", "孕妇及哺乳期妇女用药") if (facts.allergies or facts.pregnant) else ()
+        support = check_support(query, result, self._passages_of, self.thresholds, self.cues, overview)
+        timings["support"] = _ms(t)
+        answer.entities = [m.entity_name for m in support.entities]
+        answer.debug["support"] = {"ok": support.ok, "reason": support.reason, "score": round(support.score, 3),
+                                   "passages": [p.id for p in support.passages], "scores": support.scores[:10]}
+        if not support.ok:
+            answer.refused = True
+            if not flagged.level:  # in an emergency the call-120 notice is the answer
+                yield from say(_join(REFUSAL, support.suggestion))
+            yield from say(SHORT_DISCLAIMER)
+            yield self._finish(answer, started, timings)
+            return
+
+        # 7. safety flags: label sentences about this patient's allergies, pregnancy, age, other drugs
+        passages = _quarantine(support.passages, answer)
+        numbered = {n: p for n, p in enumerate(passages, 1)}
+        drugs = [(m.entity_id, m.entity_name) for m in support.entities if m.entity_type == "drug"]
+        with self.lock:
+            taking = [(m.entity_id, m.entity_name) for name in facts.drugs for m in self._link(name)
+                      if m.entity_type == "drug"]
+        flags = check_drug_safety(facts, drugs, taking, self._passages_of) if drugs else []
+        answer.safety_flags = [f"- 您提到{f.reason}：{f.drug}的说明书（{f.passage.section}）写明“{f.quote}”"
+                               f"[{_number_of(f.passage, numbered)}]" for f in flags]
+        if flags:
+            yield from say("⚠️ 用药安全提示：\n" + "\n".join(answer.safety_flags))
+
+        # 8. generate with numbered passages; each claim is verified as soon as it is complete
+        dosing = support.intent == "用法用量"
+        if dosing and not isinstance(generator, ExtractiveGenerator):
+            generator = self.extractive  # doses are quoted from the label, never paraphrased by a model
+            answer.warnings.append("dosing question: the label is quoted instead of generated")
+        if dosing:
+            yield from say(DOSING_NOTE)
+        request = GenerationRequest(query, passages, list(result.intents), facts.summary())
+        answerable = {n: numbered[n] for n in range(1, len(passages) + 1)}
+        t = time.perf_counter()
+        kept: list[Claim] = []
+        removed: list[Claim] = []
+        try:
+            for claim in verify_stream(generator.stream(request), answerable, removed.append):
+                if not kept:
+                    timings["first_claim"] = _ms(started)
+                    # the body is a new paragraph, or the line under the dosing note
+                    yield from say(("\n" if dosing else "") + render_claim(claim), paragraph=not dosing)
+                else:
+                    yield from say(_separator(kept[-1], claim) + render_claim(claim), paragraph=False)
+                kept.append(claim)
+        except GeneratorError as exc:
+            answer.warnings.append(str(exc))
+        timings["generate"] = _ms(t)
+        if not kept and not isinstance(generator, ExtractiveGenerator):
+            # nothing the model said could be verified: quote the KB rather than show nothing (or guess)
+            answer.warnings.append(f"{generator.name}: no generated sentence was supported; the KB is quoted instead")
+            kept = verify("".join(self.extractive.stream(request)), answerable).kept
+            yield from say(_render_body(kept))
+        answer.removed_claims = [f"{c.raw} ({c.problem})" for c in removed]
+
+        # 9. notes, disclaimer, citations, log
+        if not kept:
+            answer.refused = True
+            yield from say(REFUSAL)
+        if removed:
+            yield from say(f"（已删除 {len(removed)} 句无法由所引资料核实的生成内容。）")
+        if answer.debug.get("quarantined"):
+            yield from say("（所引资料中有一段疑似指令的文字，已略去。）")
+        yield from say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
+        cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in flags}
+        answer.citations = [Citation.of(n, numbered[n]) for n in sorted(cited)]
+        yield self._finish(answer, started, timings)
+
+    # -- inquiry -----------------------------------------------------------------------------------------
+
+    def _inquire(self, answer: Answer, state: InquiryState, started: float, timings: dict) -> Iterator[Delta | Answer]:
+        t = time.perf_counter()
+        step = self.symptoms.next_step(state)
+        timings["inquiry"] = _ms(t)
+        answer.debug["inquiry"] = {
+            "present": state.present, "absent": state.absent, "asked": state.asked, "reason": step.reason,
+            "candidates": [{"name": c.name, "posterior": round(c.posterior, 3), "matched": c.matched}
+                           for c in step.candidates[:8]],
+            "next": step.symptom, "gain_bits": round(step.gain, 3),
+        }
+        if not step.candidates:
+            answer.refused = True
+            yield from _say(answer, _join(REFUSAL, "知识库中没有列出这些症状的疾病；请把不适告诉医生，"
+                                                   "或到医院全科或内科就诊。", SHORT_DISCLAIMER))
+        elif not step.done:
+            answer.mode = "inquiry"
+            yield from _say(answer, f"您提到的症状：{'、'.join(state.present)}。"
+                                    + question_text(step.symptom, len(state.asked) + 1))
+        else:
+            answer.mode = "diagnosis"
+            yield from self._possible_conditions(answer, state, step.candidates)
+        yield self._finish(answer, started, timings)
+
+    def _possible_conditions(self, answer: Answer, state: InquiryState, candidates: list[Candidate]) -> Iterator[Delta]:
+        """Possible conditions, each with its symptoms, department and usual exams, every line cited and
+        verified. Never a diagnosis: the heading says so and the answer ends with "see a doctor"."""
+        shown = [c for c in candidates[:3] if c.posterior >= 0.05] or candidates[:1]
+        numbered: dict[int, Passage] = {}
+        blocks: list[tuple[Candidate, str]] = []
+        for c in shown:
+            claims = []
+            for section, phrase in (("症状", "的症状包括"), ("就诊科室", "的就诊科室："), ("检查", "的检查：")):
+                passages = self._passages_of(c.disease_id, section)
+                lists = [p for p in passages if p.items]
+                if not lists:
+                    continue
+                if section == "症状":
+                    matched = set(c.matched)
+                    passage = next((p for p in lists if matched & {canonical(_norm(i)) for i in p.items}), lists[0])
+                    items = [i for i in passage.items if canonical(_norm(i)) in matched] or list(passage.items[:4])
+                else:
+                    passage, items = lists[0], list(lists[0].items[:4])
+                claims.append(f"{c.name}{phrase}{'、'.join(items)}。[{_number_of(passage, numbered)}]")
+            blocks.append((c, "".join(claims)))
+        checked = verify("".join(text for _, text in blocks), numbered)
+        heading = (f"根据您描述的症状（{'、'.join(state.present)}"
+                   + (f"；没有{'、'.join(state.absent)}" if state.absent else "")
+                   + "），知识库中症状相符的疾病有以下几种。这只是可能的方向，不是诊断：")
+        yield from _say(answer, heading)
+        for c, _ in blocks:
+            mine = [cl for cl in checked.kept if cl.text.startswith(c.name)]
+            if mine:
+                yield from _say(answer, f"**{c.name}**（与您所说的{'、'.join(c.matched)}相符）\n"
+                                        + "".join(render_claim(cl) for cl in mine))
+        yield from _say(answer, "建议到上面列出的科室就诊，由医生面诊和检查后确诊；症状加重时请及时就医。")
+        yield from _say(answer, DISCLAIMER)
+        answer.citations = [Citation.of(n, numbered[n]) for n in sorted(checked.cited)]
+        answer.removed_claims = [f"{c.raw} ({c.problem})" for c in checked.removed]
+        answer.refused = not checked.kept
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    def _link(self, text: str):
+        return self.retriever.link_entities(text)
+
+    def _intents(self, text: str) -> list[str]:
+        return self.retriever.detect_intent(text)
+
+    def _passages_of(self, entity_id: int, section: str | None = None) -> list[Passage]:
+        return list(self.retriever.passages_of(entity_id, section))
+
+    def _finish(self, answer: Answer, started: float, timings: dict) -> Answer:
+        timings["total"] = _ms(started)
+        answer.timings_ms = timings
+        if self.log_answers:
+            t = time.perf_counter()
+            try:
+                answer.log_id = write_log(self.db_url, answer)
+            except Exception as exc:  # an audit-log failure must not lose the user's answer; it is reported
+                answer.warnings.append(f"answer log not written: {str(exc).splitlines()[0][:200]}")
+                log.warning("answer log not written: %s", exc)
+            timings["log"] = _ms(t)
+        return answer
+
+
+def write_log(db_url: str | None, answer: Answer) -> int:
+    """One AnswerLog row: enough to audit the answer later against the KB revision it cited."""
+    from kb.db import session_scope
+    from kb.models import AnswerLog
+
+    with session_scope(db_url) as session:
+        row = AnswerLog(
+            question=answer.question[:20000], answer=answer.text, cited_passage_ids=answer.cited_passage_ids,
+            kb_revision=answer.kb_revision, generator=answer.generator[:255],
+            latency_ms=round(answer.timings_ms.get("total", 0.0), 2), refused=answer.refused, triage=answer.triage,
+            extra={"rewritten": answer.rewritten, "intents": answer.intents, "entities": answer.entities,
+                   "mode": answer.mode, "removed_claims": answer.removed_claims,
+                   "safety_flags": answer.safety_flags, "warnings": answer.warnings,
+                   "citations": [{"n": c.n, "passage_id": c.passage_id, "kb_revision": c.kb_revision}
+                                 for c in answer.citations]},
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
+    """Passages with instruction-like sentences removed (recorded in the answer's debug data)."""
+    out = []
+    for p in passages:
+        if not _INJECTION.search(p.text):
+            out.append(p)
+            continue
+        kept = [s for s in re.split(r"(?<=[。！？!?；;\n])", p.text) if not _INJECTION.search(s)]
+        answer.debug.setdefault("quarantined", []).append(p.id)
+        out.append(dataclasses.replace(p, text="".join(kept) or f"{p.entity_name} · {p.section}："))
+    return out
+
+
+def _number_of(passage: Passage, numbered: dict[int, Passage]) -> int:
+    """The passage's number in this answer, adding it when it is not numbered yet."""
+    for n, p in numbered.items():
+        if p.id == passage.id:
+            return n
+    n = len(numbered) + 1
+    numbered[n] = passage
+    return n
+
+
+_LIST_ITEM = re.compile(r"^\s*(\d{1,2}[.．、)）]|[-•·])")
+
+
+def _separator(previous: Claim | None, claim: Claim) -> str:
+    """A new line where the cited passage changes or a numbered item begins."""
+    if previous is None:
+        return ""
+    return "\n" if previous.cited[:1] != claim.cited[:1] or _LIST_ITEM.match(claim.text) else ""
+
+
+def _render_body(claims: list[Claim]) -> str:
+    return "".join(_separator(claims[i - 1] if i else None, c) + render_claim(c) for i, c in enumerate(claims))
+
+
+def _cue_pattern():
+    try:
+        from retriever.intent import CUES
+    except ImportError:
+        return None
+    cues = sorted({c for _, _, cs in CUES for c in cs}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(c) for c in cues)) if cues else None
+
+
+def _debug_hits(result: RetrievalResult) -> list[dict]:
+    return [{"rank": h.rank, "passage_id": h.passage.id, "entity": h.passage.entity_name,
+             "section": h.passage.section, "score": round(h.score, 4), "channels": h.channel_ranks,
+             "boosts": h.boosts, "text": h.passage.text[:120]} for h in result.hits]
+
+
+def _norm(text: str) -> str:
+    from kb.names import normalize_name
+
+    return normalize_name(text)
+
+
+def _say(answer: Answer, text: str, paragraph: bool = True) -> Iterator[Delta]:
+    """Append `text` to the answer (as a new paragraph unless told otherwise) and yield it as a Delta."""
+    if not text:
+        return
+    if paragraph and answer.text:
+        text = "\n\n" + text.lstrip("\n")
+    answer.text += text
+    yield Delta(text)
+
+
+def _join(*parts: str) -> str:
+    return "\n\n".join(p.strip("\n") for p in parts if p and p.strip())
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000

@@ -1,0 +1,138 @@
+"""The Gradio app: a streaming chat, a sources panel with every cited passage, a retrieval-debug tab and
+settings (generator, top-k). Bound to 127.0.0.1 unless told otherwise: it is a local tool, not a
+public service.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+
+import gradio as gr
+
+from chat.answer import Answer
+from chat.generators import GeneratorError, load_generator
+from chat.pipeline import Delta, Pipeline
+
+EXAMPLES = ["阿莫西林的副作用有哪些？", "布洛芬缓释胶囊怎么吃？", "它孕妇能用吗？", "高血压挂什么科？",
+            "我发烧咳嗽两天了", "我对青霉素过敏，能吃阿莫西林吗？"]
+GENERATORS = ["extractive", "gemma-270m"]
+CSS = """
+#sources .source {border-left: 3px solid #3b82f6; padding: 4px 10px; margin: 8px 0; background: #f8fafc;}
+#sources .source .head {font-weight: 600;}
+#sources .source .meta {color: #475569; font-size: 0.85em;}
+#sources .source blockquote {margin: 4px 0; white-space: pre-wrap;}
+"""
+EMPTY_SOURCES = "<div class='placeholder'>回答引用的知识库资料会显示在这里（实体、章节与来源）。</div>"
+
+
+def sources_html(answer: Answer | None) -> str:
+    if answer is None:
+        return EMPTY_SOURCES
+    if not answer.citations:
+        note = "本次回答没有引用资料" + ("（知识库中没有依据，已拒答）" if answer.refused else "") + "。"
+        return f"<div class='placeholder'>{note}</div>"
+    parts = [f"<div class='count'>引用 {len(answer.citations)} 段资料 · KB 修订 {answer.kb_revision}</div>"]
+    for c in answer.citations:
+        parts.append(
+            f"<div class='source' data-n='{c.n}' data-passage='{html.escape(c.passage_id)}'>"
+            f"<div class='head'>[{c.n}] {html.escape(c.entity)} · {html.escape(c.section)}</div>"
+            f"<div class='meta'>来源：{html.escape(c.source)} · 修订 {c.kb_revision} · {html.escape(c.passage_id)}</div>"
+            f"<blockquote>{html.escape(c.text)}</blockquote></div>")
+    return "\n".join(parts)
+
+
+def debug_rows(answer: Answer | None) -> list[list]:
+    if answer is None:
+        return []
+    return [[h["rank"], h["entity"], h["section"], h["score"], str(h["channels"]), h["passage_id"], h["text"]]
+            for h in answer.debug.get("retrieval", [])]
+
+
+def debug_info(answer: Answer | None) -> dict:
+    if answer is None:
+        return {}
+    return {"rewritten": answer.rewritten, "intents": answer.intents, "entities": answer.entities,
+            "mode": answer.mode, "refused": answer.refused, "triage": answer.triage,
+            "support": answer.debug.get("support"), "inquiry": answer.debug.get("inquiry"),
+            "patient": answer.debug.get("patient"), "removed_claims": answer.removed_claims,
+            "warnings": answer.warnings, "timings_ms": answer.timings_ms, "generator": answer.generator}
+
+
+def build_ui(pipeline: Pipeline) -> gr.Blocks:
+    generators = {pipeline.generator.name: pipeline.generator}
+    loading = threading.Lock()
+
+    def generator_for(spec: str):
+        with loading:  # gemma-270m takes most of a minute to load; load it once, on first use
+            if spec not in generators:
+                generators[spec] = load_generator(spec)
+            return generators[spec]
+
+    def respond(message: str, history: list, spec: str, k: float):
+        message = (message or "").strip()
+        if not message:
+            yield gr.update(), history, gr.update(), gr.update(), gr.update()
+            return
+        prior = list(history or [])
+        shown = prior + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
+        yield "", shown, gr.update(), gr.update(), gr.update()
+        try:
+            generator = generator_for(spec)
+        except GeneratorError as exc:
+            shown[-1] = {"role": "assistant", "content": f"无法加载生成器 {spec}：{exc}"}
+            yield "", shown, gr.update(), gr.update(), gr.update()
+            return
+        text = ""
+        try:
+            for event in pipeline.stream(message, prior, int(k), generator):
+                if isinstance(event, Delta):
+                    text += event.text
+                    shown[-1] = {"role": "assistant", "content": text}
+                    yield "", shown, gr.update(), gr.update(), gr.update()
+                else:
+                    shown[-1] = {"role": "assistant", "content": event.text}
+                    yield "", shown, sources_html(event), debug_info(event), debug_rows(event)
+        except Exception as exc:  # the UI keeps working; the message says what went wrong
+            shown[-1] = {"role": "assistant", "content": f"出错了：{type(exc).__name__}: {exc}"}
+            yield "", shown, gr.update(), gr.update(), gr.update()
+
+    with gr.Blocks(title="依据 yiju · 有出处的医药问答") as demo:
+        gr.Markdown("## 依据 yiju · 有出处的医药问答\n"
+                    "回答只来自知识库，每句话标注出处 [n]；知识库没有依据时直接说明。"
+                    "急症请立即拨打 **120**。内容仅供参考，不能替代医生。")
+        with gr.Tabs():
+            with gr.Tab("问答"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(label="对话", height=480, elem_id="chatbot", buttons=["copy"])
+                        question = gr.Textbox(placeholder="例如：阿莫西林的副作用有哪些？（Enter 发送）",
+                                              show_label=False, elem_id="question", lines=1, max_lines=4)
+                        with gr.Row():
+                            send = gr.Button("提问", variant="primary", elem_id="send")
+                            clear = gr.Button("清空对话", elem_id="clear")
+                        gr.Examples(EXAMPLES, inputs=question, label="示例问题")
+                    with gr.Column(scale=2):
+                        gr.Markdown("### 来源")
+                        sources = gr.HTML(EMPTY_SOURCES, elem_id="sources")
+            with gr.Tab("检索调试"):
+                info = gr.JSON(label="改写、意图、支持度、问诊与核实", elem_id="debug-info")
+                hits = gr.Dataframe(headers=["rank", "entity", "section", "score", "channels", "passage id", "text"],
+                                    label="检索结果（融合排序）", elem_id="debug-hits", wrap=True)
+            with gr.Tab("设置"):
+                spec = gr.Dropdown(list(dict.fromkeys([pipeline.generator.name, *GENERATORS])),
+                                   value=pipeline.generator.name, allow_custom_value=True, label="生成器",
+                                   info="extractive：直接引用知识库（默认，即时）；gemma-270m：本地小模型（首次加载约一分钟）；"
+                                        "也可填 hf:路径[+适配器] 或 openai:URL", elem_id="generator")
+                k = gr.Slider(1, 20, value=pipeline.k, step=1, label="检索条数 top-k", elem_id="top-k")
+        outputs = [question, chatbot, sources, info, hits]
+        send.click(respond, [question, chatbot, spec, k], outputs)
+        question.submit(respond, [question, chatbot, spec, k], outputs)
+        clear.click(lambda: ("", [], EMPTY_SOURCES, {}, []), None, outputs)
+    return demo
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
+    return demo.queue(default_concurrency_limit=4).launch(
+        server_name=host, server_port=port, css=CSS, show_error=True, prevent_thread_lock=not block,
+        footer_links=[], quiet=not block)

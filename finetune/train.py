@@ -1,0 +1,389 @@
+"""LoRA / P-tuning v2 (prefix tuning) / QLoRA on chat-messages JSONL, in one plain training loop.
+
+`train()` is the whole of it; its arguments are the `finetune train` CLI. The loop runs under
+accelerate, so the same command scales to several GPUs with `accelerate launch -m finetune.cli train`
+or `torchrun --nproc-per-node N -m finetune.cli train` (each process takes its share of the batches).
+Every checkpoint folder holds the adapter, the tokenizer with its chat template, `hparams.json` and
+`trainer_state.pt` (optimizer, schedule, step) so that `--resume` continues where it stopped; the
+output folder keeps `metrics.jsonl` and `loss.png`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import resource
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from finetune.data import read_jsonl
+from finetune.model import (
+    answer_loss, collate, encode, load_model, load_tokenizer, stop_token_ids, target_modules_for, turn_end,
+)
+
+log = logging.getLogger("finetune")
+PROMPT_STYLE = "finetune.prompts v1 (numbered passages + question -> answer citing [n]; the model's chat template)"
+
+
+@dataclass
+class TrainReport:
+    out_dir: str
+    steps: int
+    examples_seen: int
+    tokens_seen: int
+    answer_tokens_seen: int
+    train_loss: float | None
+    dev_loss: float | None
+    seconds: float
+    tokens_per_second: float
+    peak_memory_mb: float
+    dropped_too_long: int
+    stopped_by: str
+    trainable_params: int
+    checkpoint: str
+    model: object = field(default=None, repr=False, compare=False)  # the tuned peft model, in memory
+
+
+def train(
+    model: Path,
+    data: Path,
+    out_dir: Path = Path("var/finetune/run"),
+    method: Literal["lora", "prefix"] = "lora",
+    lora_r: int = 16,
+    lora_alpha: int = 32,
+    lora_dropout: float = 0.05,
+    target_modules: str | None = None,
+    num_virtual_tokens: int = 16,
+    quantize: Literal["nf4"] | None = None,
+    max_seq_len: int = 512,
+    micro_batch_size: int = 4,
+    grad_accum: int = 4,
+    learning_rate: float = 2e-4,
+    weight_decay: float = 0.0,
+    warmup_steps: int = 10,
+    epochs: float = 1.0,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+    max_examples: int | None = None,
+    save_interval: int = 100,
+    eval_interval: int = 50,
+    eval_examples: int = 32,
+    log_interval: int = 5,
+    resume: Path | None = None,
+    chat_template: str | None = None,
+    dtype: str = "float32",
+    threads: int | None = None,
+    seed: int = 1337,
+    trust_remote_code: bool = False,
+) -> TrainReport:
+    """Tune an adapter on chat-messages examples; loss only on the assistant's answer tokens.
+
+    Args:
+        model: Local folder of a transformers causal LM (LLaMA, Qwen, ChatGLM, Gemma, ...). Never a hub id.
+        data: A JSONL file of {"messages": [...]} examples, or a folder with train.jsonl (and dev.jsonl,
+            whose first `eval_examples` rows give the dev loss), as `finetune data` / `convert` write.
+        out_dir: Where checkpoints (step-NNNNNN/, final/), metrics.jsonl and loss.png go.
+        method: "lora" (low-rank adapters) or "prefix" (P-tuning v2: trained key/value prefixes in every
+            layer, as the ChatGLM2 seed did).
+        lora_r: LoRA rank.
+        lora_alpha: LoRA scaling numerator (the update is scaled by alpha / r).
+        lora_dropout: Dropout on the LoRA input.
+        target_modules: Comma-separated module names to adapt, or "all-linear"; default: chosen per
+            architecture (attention and MLP projections), else every linear layer but the output head.
+        num_virtual_tokens: Prefix length for --method prefix.
+        quantize: "nf4" loads the base model in 4 bits for QLoRA (needs CUDA and bitsandbytes).
+        max_seq_len: Longer examples are dropped (and counted), never cut: a cut answer loses its end
+            of turn, and a model that never sees it does not stop.
+        micro_batch_size: Examples per forward pass (per process).
+        grad_accum: Micro-batches per optimizer step; the effective batch is their product (x processes).
+        learning_rate: Peak learning rate (AdamW) after warmup; cosine decay to 10% of it.
+        weight_decay: AdamW weight decay on the adapter parameters.
+        warmup_steps: Optimizer steps of linear warmup.
+        epochs: Passes over the training data (fractions allowed) when --max-steps is not given.
+        max_steps: Optimizer steps to run; sets the length of the cosine schedule.
+        max_minutes: Stop (and save) after this much wall time even if steps remain.
+        max_examples: Use only the first N training examples (after a seeded shuffle).
+        save_interval: Save a resumable checkpoint every N optimizer steps.
+        eval_interval: Compute the dev loss every N optimizer steps (0: only at the end).
+        eval_examples: Dev examples in the dev loss.
+        log_interval: Print loss, throughput and memory every N optimizer steps.
+        resume: A checkpoint folder (step-NNNNNN) to continue from, or "auto" for the latest in out_dir.
+        chat_template: A Jinja chat template (file or string) for tokenizers that have none.
+        dtype: Weight dtype of the base model: float32 (CPU default), bfloat16 or float16 (GPU).
+        threads: torch CPU threads (default: torch's choice).
+        seed: Seed for data order, dropout and initialisation.
+        trust_remote_code: Allow the model folder's own code (ChatGLM, Baichuan, InternLM need it).
+    """
+    hparams = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()}
+    from accelerate import Accelerator
+    from peft import LoraConfig, PrefixTuningConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    accelerator = Accelerator(gradient_accumulation_steps=grad_accum)
+    out_dir = Path(out_dir)
+    say = accelerator.print
+
+    tokenizer = load_tokenizer(model, chat_template, trust_remote_code)
+    train_rows, dev_rows = _load_data(Path(data), eval_examples)
+    random.Random(seed).shuffle(train_rows)
+    if max_examples:
+        train_rows = train_rows[:max_examples]
+    encoded = [encode(tokenizer, r["messages"], max_seq_len) for r in train_rows]
+    dropped = sum(e is None for e in encoded)
+    encoded = [e for e in encoded if e is not None]
+    dev = [e for e in (encode(tokenizer, r["messages"], max_seq_len) for r in dev_rows) if e is not None]
+    if not encoded:
+        raise ValueError(f"{data}: no training example fits in --max-seq-len {max_seq_len}")
+    n_tok = [len(e["input_ids"]) for e in encoded]
+    say(f"data: {len(encoded)} train examples ({dropped} dropped as longer than {max_seq_len} tokens), "
+        f"{len(dev)} dev; mean {sum(n_tok) / len(n_tok):.0f} tokens, "
+        f"answer {sum(sum(l != -100 for l in e['labels']) for e in encoded) / len(encoded):.0f}; "
+        f"turn end {turn_end(tokenizer)!r}, stop ids {stop_token_ids(tokenizer)}")
+
+    base = load_model(model, dtype=dtype, quantize=quantize, trust_remote_code=trust_remote_code)
+    if quantize:
+        base = prepare_model_for_kbit_training(base)
+    if method == "lora":
+        targets = target_modules_for(base, target_modules)
+        peft_config = LoraConfig(task_type=TaskType.CAUSAL_LM, r=lora_r, lora_alpha=lora_alpha,
+                                 lora_dropout=lora_dropout, target_modules=targets)
+        hparams["target_modules"] = targets
+    elif method == "prefix":
+        peft_config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=num_virtual_tokens)
+    else:
+        raise ValueError(f"unknown --method {method!r} (lora or prefix)")
+    net = get_peft_model(base, peft_config)
+    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in net.parameters())
+    say(f"model: {model} ({getattr(base.config, 'model_type', '?')}), {method}: {trainable:,} trainable of "
+        f"{total:,} parameters ({100 * trainable / total:.2f}%)")
+
+    batches_per_epoch = math.ceil(len(encoded) / micro_batch_size)
+    steps_per_epoch = max(1, batches_per_epoch // (grad_accum * accelerator.num_processes))
+    total_steps = max_steps or max(1, int(epochs * steps_per_epoch))
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=learning_rate,
+                                  weight_decay=weight_decay)
+    scheduler = _cosine(optimizer, warmup_steps, total_steps)
+    net, optimizer = accelerator.prepare(net, optimizer)
+
+    step, history = 0, []
+    if resume:
+        ckpt = _latest_checkpoint(out_dir) if str(resume) == "auto" else Path(resume)
+        if ckpt is None:
+            say(f"resume: no checkpoint in {out_dir}; starting fresh")
+        else:
+            step, history = _load_checkpoint(ckpt, accelerator.unwrap_model(net), optimizer, scheduler)
+            say(f"resume: from {ckpt} at step {step}")
+    hparams.update(total_steps=total_steps, prompt_style=PROMPT_STYLE, turn_end=turn_end(tokenizer),
+                   stop_token_ids=stop_token_ids(tokenizer), trainable_params=trainable,
+                   train_examples=len(encoded), base_model=str(model))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = open(out_dir / "metrics.jsonl", "a", encoding="utf-8") if accelerator.is_main_process else None
+    batches = _batches(encoded, micro_batch_size, seed, accelerator, skip=step * grad_accum)
+    net.train()
+    t0 = time.perf_counter()
+    tokens = answer_tokens = examples = 0
+    loss_sum = loss_n = 0.0
+    stopped_by = "steps"
+    train_loss = dev_loss = None
+    while step < total_steps:
+        t_step = time.perf_counter()
+        step_loss = step_tokens = 0.0
+        for _ in range(grad_accum):
+            batch = {k: v.to(accelerator.device) for k, v in collate(next(batches), tokenizer.pad_token_id).items()}
+            with accelerator.accumulate(net):
+                loss, n = answer_loss(net, batch)
+                accelerator.backward(loss / max(n, 1) / grad_accum)
+                optimizer.step()  # accelerate defers the real step to the last micro-batch
+                optimizer.zero_grad()
+            step_loss += loss.item()
+            step_tokens += n
+            tokens += int(batch["attention_mask"].sum())
+            answer_tokens += n
+            examples += batch["input_ids"].shape[0]
+        scheduler.step()
+        step += 1
+        loss_sum += step_loss
+        loss_n += step_tokens
+        train_loss = step_loss / max(step_tokens, 1)
+        row = {"step": step, "loss": round(train_loss, 4), "lr": scheduler.get_last_lr()[0],
+               "seconds": round(time.perf_counter() - t0, 1), "step_seconds": round(time.perf_counter() - t_step, 2)}
+        if eval_interval and step % eval_interval == 0 and dev:
+            dev_loss = row["dev_loss"] = round(_dev_loss(net, dev, micro_batch_size, tokenizer.pad_token_id,
+                                                         accelerator), 4)
+        history.append(row)
+        if metrics:
+            metrics.write(json.dumps(row) + "\n")
+            metrics.flush()
+        if step % log_interval == 0 or step == 1:
+            elapsed = time.perf_counter() - t0
+            say(f"step {step}/{total_steps} loss {loss_sum / max(loss_n, 1):.4f}"
+                + (f" dev {dev_loss:.4f}" if dev_loss is not None else "")
+                + f" lr {row['lr']:.2e} | {tokens / elapsed:.0f} tok/s, {examples / elapsed:.2f} ex/s, "
+                  f"{row['step_seconds']:.1f} s/step | peak mem {_peak_mb():.0f} MB", file=sys.stderr)
+            loss_sum = loss_n = 0.0
+        if save_interval and step % save_interval == 0 and step < total_steps:
+            _save(accelerator, net, tokenizer, optimizer, scheduler, out_dir / f"step-{step:06d}", step, hparams, history)
+        if max_minutes and time.perf_counter() - t0 > max_minutes * 60:
+            stopped_by = "time"
+            say(f"stopping at step {step}: --max-minutes {max_minutes} reached", file=sys.stderr)
+            break
+
+    if dev:
+        dev_loss = round(_dev_loss(net, dev, micro_batch_size, tokenizer.pad_token_id, accelerator), 4)
+        if history:
+            history[-1]["dev_loss"] = dev_loss
+    final = out_dir / "final"
+    _save(accelerator, net, tokenizer, optimizer, scheduler, final, step, hparams, history)
+    elapsed = time.perf_counter() - t0
+    if metrics:
+        metrics.close()
+        plot_loss(history, out_dir / "loss.png")
+    return TrainReport(str(out_dir), step, examples, tokens, answer_tokens, train_loss, dev_loss, round(elapsed, 1),
+                       round(tokens / max(elapsed, 1e-9), 1), round(_peak_mb(), 1), dropped, stopped_by, trainable,
+                       str(final), accelerator.unwrap_model(net))
+
+
+def _load_data(data: Path, eval_examples: int) -> tuple[list[dict], list[dict]]:
+    if data.is_dir():
+        train_file, dev_file = data / "train.jsonl", data / "dev.jsonl"
+        if not train_file.exists():
+            raise FileNotFoundError(f"{data}: no train.jsonl (write one with `finetune data` or `finetune convert`)")
+        dev_rows = read_jsonl(dev_file)[:eval_examples] if dev_file.exists() else []
+        return read_jsonl(train_file), dev_rows
+    if not data.exists():
+        raise FileNotFoundError(f"{data}: no such file")
+    return read_jsonl(data), []
+
+
+def _cosine(optimizer, warmup: int, total: int):
+    """Linear warmup, then cosine decay to 10% of the peak learning rate."""
+    warmup = min(warmup, max(total - 1, 0))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _batches(encoded: list[dict], size: int, seed: int, accelerator, skip: int = 0):
+    """Endless micro-batches: each epoch shuffled, then grouped by length to save padding; this process's share."""
+    epoch = 0
+    produced = 0
+    while True:
+        rng = random.Random(seed + epoch)
+        order = list(range(len(encoded)))
+        rng.shuffle(order)
+        chunks = [order[i:i + size * 64] for i in range(0, len(order), size * 64)]
+        batches = []
+        for chunk in chunks:
+            chunk.sort(key=lambda i: len(encoded[i]["input_ids"]))
+            batches += [chunk[i:i + size] for i in range(0, len(chunk), size)]
+        rng.shuffle(batches)
+        for j, b in enumerate(batches):
+            if j % accelerator.num_processes != accelerator.process_index:
+                continue
+            produced += 1
+            if produced <= skip:
+                continue
+            yield [encoded[i] for i in b]
+        epoch += 1
+
+
+@torch.no_grad()
+def _dev_loss(net, dev: list[dict], size: int, pad_id: int, accelerator) -> float:
+    net.eval()
+    total = n = 0.0
+    for i in range(0, len(dev), size):
+        batch = {k: v.to(accelerator.device) for k, v in collate(dev[i:i + size], pad_id).items()}
+        loss, k = answer_loss(net, batch)
+        total += loss.item()
+        n += k
+    net.train()
+    return total / max(n, 1)
+
+
+def _peak_mb() -> float:
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _save(accelerator, net, tokenizer, optimizer, scheduler, folder: Path, step: int, hparams: dict,
+          history: list[dict]) -> None:
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    model = accelerator.unwrap_model(net)
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    (folder / "hparams.json").write_text(json.dumps({**hparams, "step": step}, ensure_ascii=False, indent=2,
+                                                    default=str), encoding="utf-8")
+    torch.save({"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "history": history, "torch_rng": torch.get_rng_state()}, folder / "trainer_state.pt")
+    plot_loss(history, folder / "loss.png")
+
+
+def _latest_checkpoint(out_dir: Path) -> Path | None:
+    steps = sorted(out_dir.glob("step-*/trainer_state.pt"))
+    return steps[-1].parent if steps else None
+
+
+def _load_checkpoint(folder: Path, model, optimizer, scheduler) -> tuple[int, list[dict]]:
+    from peft import set_peft_model_state_dict
+    from peft.utils import load_peft_weights
+
+    if not (folder / "trainer_state.pt").exists():
+        raise FileNotFoundError(f"{folder}: no trainer_state.pt (resume from a step-NNNNNN folder of `finetune train`)")
+    set_peft_model_state_dict(model, load_peft_weights(str(folder)))
+    state = torch.load(folder / "trainer_state.pt", weights_only=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"], state["history"]
+
+
+def plot_loss(history: list[dict], path: Path) -> None:
+    """Training loss per step (with a moving average) and dev loss, as a PNG."""
+    if not history:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h["step"] for h in history]
+    loss = [h["loss"] for h in history]
+    w = max(1, len(loss) // 20)
+    smooth = [sum(loss[max(0, i - w + 1): i + 1]) / len(loss[max(0, i - w + 1): i + 1]) for i in range(len(loss))]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, loss, alpha=0.3, label="train loss")
+    ax.plot(steps, smooth, label=f"train loss ({w}-step mean)")
+    dev = [(h["step"], h["dev_loss"]) for h in history if "dev_loss" in h]
+    if dev:
+        ax.plot(*zip(*dev), "o-", label="dev loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy per answer token")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report_json(report: TrainReport) -> dict:
+    return {f.name: getattr(report, f.name) for f in fields(report) if f.name != "model"}

@@ -1,0 +1,214 @@
+"""`retriever`: build, update, debug, eval and stats for the retrieval index.
+
+Every reporting command takes --json (one JSON document on stdout; logs and progress on stderr),
+--db URL and --index DIR. Exit codes: 0 ok, 1 the command failed (one line on stderr says why), 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kb.db import DatabaseError, resolve_url
+from retriever.index import CHANNELS, DEFAULT_INDEX_DIR, Retriever, RetrieverError, build_index, update_index
+from retriever.report import result_to_dict
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Build, update, inspect and evaluate the retrieval index over the KB.")
+out = Console()
+err = Console(stderr=True)
+
+DbOpt = typer.Option(None, "--db", help="KB database URL (default: KB_DB_URL, else sqlite:///var/kb.sqlite)")
+IndexOpt = typer.Option(Path(DEFAULT_INDEX_DIR), "--index", help="index folder")
+JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
+StaleOpt = typer.Option("warn", "--on-stale", help="when the KB has moved past the index: warn, fail or ignore")
+
+
+@contextmanager
+def _failures():
+    """Known failures become one line on stderr and exit 1; anything else is a bug and keeps its traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    warnings.simplefilter("ignore")  # stale-index warnings are reported in the output instead
+    try:
+        yield
+    except (RetrieverError, DatabaseError, ValueError, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        raise typer.Exit(1) from None
+
+
+def _emit_json(doc) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _load(index: Path, db: str | None, on_stale: str) -> Retriever:
+    if on_stale not in ("warn", "fail", "ignore"):
+        raise typer.BadParameter("--on-stale must be warn, fail or ignore")
+    return Retriever.load(index, db_url=db, on_stale=on_stale)
+
+
+@app.command()
+def build(
+    db: Optional[str] = DbOpt,
+    index: Path = IndexOpt,
+    encoder: str = typer.Option("use", help="use | hash | path of a local sentence-transformers model"),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="reuse an interrupted build of the same KB revision"),
+    workers: int = typer.Option(0, help="processes for tokenising and embedding (0: 2, or 1 on one core)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Build the whole index from the KB (passages, BM25, dense vectors) and print its manifest."""
+    with _failures():
+        manifest = build_index(db, index, encoder=encoder, resume=resume, progress=True, workers=workers or None)
+        if as_json:
+            _emit_json(manifest)
+            return
+        table = Table(title=f"index {index}", show_header=False)
+        for key in ("passages", "kb_revision", "encoder", "dimension", "dense_index", "build_seconds",
+                    "passages_per_second", "stages", "generation", "built_at"):
+            table.add_row(key, str(manifest.get(key)))
+        out.print(table)
+
+
+@app.command()
+def update(db: Optional[str] = DbOpt, index: Path = IndexOpt, as_json: bool = JsonOpt) -> None:
+    """Bring the index up to the KB's revision, touching only the passages of entities that changed."""
+    with _failures():
+        report = update_index(db, index)
+        if as_json:
+            _emit_json(report)
+            return
+        touched = report["added"] + report["replaced"] + report["removed"]
+        out.print(f"KB revision {report['kb_revision_before']} -> {report['kb_revision']}: "
+                  f"{report['entities']} entities re-read, {touched} passages touched "
+                  f"(added {report['added']}, replaced {report['replaced']}, removed {report['removed']}), "
+                  f"{report['unchanged']} unchanged, {report['seconds']} s")
+
+
+@app.command()
+def debug(
+    question: str = typer.Argument(..., help="the question to retrieve for"),
+    k: int = typer.Option(10, "--k", help="hits to show per channel and fused"),
+    db: Optional[str] = DbOpt,
+    index: Path = IndexOpt,
+    on_stale: str = StaleOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show how a question is retrieved: linked entities, intent, each channel's top hits with raw
+    scores, the fused ranking with its boosts, passage texts and time per stage."""
+    with _failures():
+        r = _load(index, db, on_stale)
+        result = r.rank(question, CHANNELS, keep_rankings=True)
+        channel_hits = {}
+        for channel, ranking in result.rankings.items():
+            passages = r.store.by_rows([row for row, _ in ranking[:k]])
+            channel_hits[channel] = [
+                {"rank": i, "score": round(score, 4), "id": passages[row].id, "text": passages[row].text}
+                for i, (row, score) in enumerate(ranking[:k], start=1) if row in passages
+            ]
+        doc = result_to_dict(result, k)
+        doc["channels"] = channel_hits
+        if as_json:
+            _emit_json(doc)
+            return
+        out.print(f"[bold]question[/bold] {question[:200]!r}")
+        ents = ", ".join(f"{m.surface}→{m.entity_name} ({m.entity_type} {m.entity_id})" for m in result.entities)
+        out.print(f"[bold]entities[/bold] {ents or '—'}")
+        out.print(f"[bold]intent[/bold]   {', '.join(result.intents) or '—'}")
+        for w in result.warnings:
+            out.print(f"[yellow]warning:[/yellow] {w}")
+        for channel, hits in channel_hits.items():
+            table = Table(title=f"{channel} (alone)", title_justify="left")
+            for col in ("rank", "score", "passage", "text"):
+                table.add_column(col, overflow="fold")
+            for h in hits:
+                table.add_row(str(h["rank"]), f"{h['score']:.4f}", h["id"], h["text"][:80])
+            out.print(table)
+        table = Table(title="fused", title_justify="left")
+        for col in ("rank", "score", "channel ranks", "boosts", "passage", "text"):
+            table.add_column(col, overflow="fold")
+        for h in result.hits[:k]:
+            table.add_row(str(h.rank), f"{h.score:.4f}", " ".join(f"{c}:{n}" for c, n in h.channel_ranks.items()),
+                          " ".join(f"{b}+{v:.3f}" for b, v in h.boosts.items()) or "—", h.passage.id,
+                          h.passage.text[:120])
+        out.print(table)
+        out.print("[bold]time[/bold] " + "  ".join(f"{s} {ms:.1f} ms" for s, ms in result.timings_ms.items()))
+
+
+@app.command(name="eval")
+def eval_(
+    n: int = typer.Option(2000, "--n", help="templated questions to generate"),
+    seed: int = typer.Option(0, help="sampling seed"),
+    db: Optional[str] = DbOpt,
+    index: Path = IndexOpt,
+    on_stale: str = StaleOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Generate templated questions from the indexed KB and report Recall@1/5/10 and MRR@10 overall and
+    per intent, for each channel alone and fused, in one run."""
+    from rich.progress import Progress
+
+    from retriever.evaluation import evaluate, templated_questions
+
+    with _failures():
+        r = _load(index, db, on_stale)
+        questions = templated_questions(r, n=n, seed=seed)
+        if not questions:
+            raise RetrieverError(f"the index at {index} has no passages to ask about")
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("questions", total=len(questions))
+            report = evaluate(r, questions, progress=lambda i: bar.advance(task, i))
+        report.update(index=str(index), kb_revision=r.kb_revision, encoder=r.manifest["encoder"], seed=seed,
+                      examples=[{"question": q.question, "intent": q.intent, "gold": list(q.gold_passage_ids[:3])}
+                                for q in questions[:5]])
+        if as_json:
+            _emit_json(report)
+            return
+        table = Table(title=f"{report['questions']} templated questions, KB revision {r.kb_revision}")
+        for col in ("channel", "R@1", "R@5", "R@10", "MRR@10"):
+            table.add_column(col, justify="right")
+        for c, m in report["channels"].items():
+            o = m["overall"]
+            table.add_row(c, *(f"{o[x]:.3f}" for x in ("recall@1", "recall@5", "recall@10", "mrr@10")))
+        out.print(table)
+        table = Table(title="Recall@5 by intent")
+        table.add_column("intent")
+        table.add_column("n", justify="right")
+        for c in report["channels"]:
+            table.add_column(c, justify="right")
+        for intent, count in report["by_intent_count"].items():
+            table.add_row(intent, str(count), *(f"{report['channels'][c]['by_intent'][intent]['recall@5']:.3f}"
+                                                for c in report["channels"]))
+        out.print(table)
+
+
+@app.command()
+def stats(db: Optional[str] = DbOpt, index: Path = IndexOpt, on_stale: str = StaleOpt, as_json: bool = JsonOpt) -> None:
+    """What the index holds: manifest, passages by type, origin and section, sizes, staleness."""
+    with _failures():
+        s = _load(index, db, on_stale).stats()
+        if as_json:
+            _emit_json(s)
+            return
+        table = Table(title=f"index {index} ({resolve_url(db) if db else s['manifest'].get('db_url')})", show_header=False)
+        m = s["manifest"]
+        for key in ("passages", "entities", "linker_keys", "bm25_vocabulary", "dense_vectors"):
+            table.add_row(key, str(s[key]))
+        for key in ("kb_revision", "encoder", "dimension", "dense_index", "built_at", "updated_at", "build_seconds"):
+            table.add_row(key, str(m.get(key)))
+        table.add_row("size", f"{s['size_bytes'] / 1e6:.1f} MB")
+        table.add_row("by type", ", ".join(f"{k} {v}" for k, v in s["by_type"].items()))
+        table.add_row("by origin", ", ".join(f"{k} {v}" for k, v in s["by_origin"].items()))
+        table.add_row("stale", s["kb_stale"] or "no")
+        out.print(table)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,176 @@
+"""Templated questions with known answers, and Recall@k / MRR@10 for every channel in one run.
+
+A question is made from an entity and a section the KB has for it ("{药品}有哪些不良反应？" for a drug
+with a 不良反应 section); its gold passages are that entity's passages of that section (any origin,
+any chunk). `finetune` builds its training questions from the same generator.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from retriever.hits import Passage
+
+# (entity type, intent) -> (gold sections, templates). The first template is the formal one, the
+# rest are the colloquial ways people ask; {name} is the entity's KB name.
+TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("drug", "适应症"): (("适应症",), (
+        "{name}的适应症是什么？", "{name}能治什么病？", "{name}是治什么的", "{name}有什么用？", "{name}主治什么")),
+    ("drug", "不良反应"): (("不良反应",), (
+        "{name}有哪些不良反应？", "吃{name}有什么副作用？", "{name}的副作用大吗", "用了{name}会有什么不良反应")),
+    ("drug", "用法用量"): (("用法用量",), (
+        "{name}的用法用量是什么？", "{name}怎么吃？", "{name}一次吃多少", "{name}一天吃几次")),
+    ("drug", "禁忌"): (("禁忌",), (
+        "{name}有哪些禁忌？", "哪些人不能用{name}？", "什么人禁用{name}")),
+    ("drug", "注意事项"): (("注意事项",), (
+        "{name}有哪些注意事项？", "服用{name}要注意什么？", "用{name}需要注意什么")),
+    ("drug", "药物相互作用"): (("药物相互作用",), (
+        "{name}有哪些药物相互作用？", "{name}能和其他药一起吃吗？", "{name}不能和什么药同服")),
+    ("drug", "成份"): (("成份",), ("{name}的成份是什么？", "{name}里面有什么成分", "{name}含有什么")),
+    ("disease", "症状"): (("症状", "临床症状及体征"), (
+        "{name}有哪些症状？", "{name}有什么表现？", "得了{name}会有什么症状", "{name}的早期征兆是什么")),
+    ("disease", "检查"): (("检查",), (
+        "{name}需要做哪些检查？", "怀疑{name}要查什么？", "{name}怎么诊断", "{name}要做什么检查")),
+    ("disease", "就诊科室"): (("就诊科室",), (
+        "{name}挂什么科？", "{name}看哪个科", "得了{name}去医院挂哪个科")),
+    ("disease", "常用药物"): (("常用药物", "相关药物"), (
+        "{name}常用什么药？", "{name}吃什么药好？", "{name}用什么药治疗")),
+    ("disease", "并发症"): (("并发症",), ("{name}有哪些并发症？", "{name}会引起什么并发症", "{name}会导致什么后果")),
+    ("disease", "病因"): (("病因",), ("{name}的病因是什么？", "{name}是什么原因引起的？", "为什么会得{name}")),
+    ("disease", "预防"): (("预防",), ("如何预防{name}？", "{name}怎么预防", "怎样才能避免{name}")),
+    ("exam", "临床意义"): (("临床意义", "相关疾病"), (
+        "{name}用于检查什么？", "{name}能查出什么病？", "做{name}有什么意义", "{name}查的是什么")),
+}
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    question: str
+    intent: str  # the section kind asked for (the gold sections' main kind)
+    entity_id: int
+    entity_name: str
+    entity_type: str
+    gold_passage_ids: tuple[str, ...]
+    template: str
+
+
+def _passage_index(source) -> dict[tuple[int, str], list[tuple[str, str, str]]]:
+    """(entity id, section) -> [(passage id, entity type, entity name)] from a Session, a Retriever or Passages."""
+    index: dict[tuple[int, str], list[tuple[str, str, str]]] = defaultdict(list)
+    store = getattr(source, "store", None)
+    if store is not None:  # a Retriever: read the four columns needed, not 300k Passage objects
+        rows = store.iter_rows("id, entity_id, entity_type, entity_name, section")
+    else:
+        if isinstance(source, Session):
+            from retriever.passages import kb_passages
+
+            source = kb_passages(source)
+        rows = ((p.id, p.entity_id, p.entity_type, p.entity_name, p.section) for p in source)
+    for pid, eid, etype, name, section in rows:
+        index[(eid, section)].append((pid, etype, name))
+    return index
+
+
+def templated_questions(source: "Session | Iterable[Passage] | object", n: int = 2000, seed: int = 0,
+                        intents: Iterable[str] | None = None) -> list[EvalQuestion]:
+    """`n` questions spread evenly over the (type, intent) templates the KB can answer, each about a
+    different entity where possible; deterministic for a given KB and seed.
+
+    source: a SQLAlchemy Session on the KB, a loaded `Retriever`, or an iterable of Passages.
+    intents: restrict to these intents (default: all in TEMPLATES).
+    """
+    rng = random.Random(seed)
+    index = _passage_index(source)
+    wanted = set(intents) if intents is not None else None
+    pools: list[tuple[tuple[str, str], list[tuple[int, str, tuple[str, ...]]]]] = []
+    for (etype, intent), (sections, templates) in TEMPLATES.items():
+        if wanted is not None and intent not in wanted:
+            continue
+        by_entity: dict[int, tuple[str, list[str]]] = {}
+        for (eid, section), found in index.items():
+            if section in sections and found[0][1] == etype:
+                name, ids = by_entity.setdefault(eid, (found[0][2], []))
+                ids.extend(pid for pid, _, _ in found)
+        pool = [(eid, name, tuple(sorted(ids))) for eid, (name, ids) in sorted(by_entity.items())
+                if _askable(name)]
+        if pool:
+            rng.shuffle(pool)
+            pools.append(((etype, intent), pool))
+    questions: list[EvalQuestion] = []
+    cursor = [0] * len(pools)
+    while len(questions) < n and pools:
+        progressed = False
+        for i, ((etype, intent), pool) in enumerate(pools):
+            if len(questions) >= n:
+                break
+            if cursor[i] >= len(pool):
+                continue
+            eid, name, gold = pool[cursor[i]]
+            cursor[i] += 1
+            progressed = True
+            template = rng.choice(TEMPLATES[(etype, intent)][1])
+            questions.append(EvalQuestion(template.format(name=name), intent, eid, name, etype, gold, template))
+        if not progressed:
+            break
+    return questions
+
+
+def _askable(name: str) -> bool:
+    """Names nobody would type into a question (very long, or mostly punctuation) make no test."""
+    return 2 <= len(name) <= 30
+
+
+def _first_gold_rank(ranked: list, gold: set) -> int | None:
+    for rank, x in enumerate(ranked, start=1):
+        if x in gold:
+            return rank
+    return None
+
+
+def evaluate(retriever, questions: list[EvalQuestion], channels: tuple[str, ...] = ("entity", "bm25", "dense"),
+             progress: Callable[[int], None] | None = None) -> dict:
+    """Recall@1/5/10 and MRR@10, overall and per intent, for each channel alone and for the fusion of
+    all of them (plus the reranker when the retriever has one), all from one ranking per question."""
+    names = list(channels) + ["fused"]
+    ranks: dict[str, list[int | None]] = {c: [] for c in names}
+    latency: list[float] = []
+    for q in questions:
+        gold = set(q.gold_passage_ids)
+        t = time.perf_counter()
+        result = retriever.rank(q.question, channels, keep_rankings=True)
+        latency.append((time.perf_counter() - t) * 1000)
+        gold_rows = set(retriever.store.rows_of_ids(list(gold)).values())
+        for c in channels:
+            ranks[c].append(_first_gold_rank([row for row, _ in result.rankings.get(c, [])[:10]], gold_rows))
+        ranks["fused"].append(_first_gold_rank([h.passage.id for h in result.hits[:10]], gold))
+        if progress:
+            progress(1)
+    report = {"questions": len(questions), "channels": {}}
+    intents = sorted({q.intent for q in questions}, key=lambda i: list(k[1] for k in TEMPLATES).index(i))
+    for c in names:
+        report["channels"][c] = {
+            "overall": _metrics(ranks[c]),
+            "by_intent": {i: _metrics([r for r, q in zip(ranks[c], questions) if q.intent == i]) for i in intents},
+        }
+    report["by_intent_count"] = {i: sum(q.intent == i for q in questions) for i in intents}
+    latency.sort()
+    if latency:
+        report["latency_ms"] = {"p50": round(latency[len(latency) // 2], 2),
+                                "p95": round(latency[min(len(latency) - 1, int(len(latency) * 0.95))], 2)}
+    return report
+
+
+def _metrics(ranks: list[int | None]) -> dict[str, float]:
+    n = len(ranks) or 1
+    return {
+        "recall@1": round(sum(r is not None and r <= 1 for r in ranks) / n, 4),
+        "recall@5": round(sum(r is not None and r <= 5 for r in ranks) / n, 4),
+        "recall@10": round(sum(r is not None and r <= 10 for r in ranks) / n, 4),
+        "mrr@10": round(sum(1 / r for r in ranks if r is not None and r <= 10) / n, 4),
+    }

@@ -1,0 +1,128 @@
+"""Entity linking: KB names and aliases found in a question (Aho-Corasick, longest match wins).
+
+Matching runs on `kb.names.normalize_name` forms, so "ＡＭＯＸＩＣＩＬＬＩＮ", "阿莫西林 胶囊" and
+"阿莫西林胶囊" all match; positions are mapped back to the question as written. Besides names and
+aliases the automaton knows each drug's name without its dosage form ("布洛芬缓释胶囊" -> "布洛芬"),
+because people ask about "布洛芬", not about the capsule; such a bare name links all the products that
+share it (up to `MAX_PER_KEY`), and never shadows an entity that is really called that.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import ahocorasick
+
+from kb.names import normalize_name
+from retriever.hits import EntityMention
+from retriever.passages import EntityName
+
+MAX_PER_KEY = 8
+# Dosage forms, longest first so that "肠溶胶囊" is stripped whole.
+DOSAGE_FORMS = sorted({
+    "胶囊", "软胶囊", "硬胶囊", "肠溶胶囊", "缓释胶囊", "控释胶囊", "片", "肠溶片", "缓释片", "控释片", "分散片",
+    "咀嚼片", "泡腾片", "含片", "薄膜衣片", "糖衣片", "口腔崩解片", "颗粒", "颗粒剂", "冲剂", "口服液", "口服溶液",
+    "糖浆", "合剂", "注射液", "注射剂", "粉针剂", "丸", "滴丸", "水丸", "蜜丸", "大蜜丸", "小蜜丸", "浓缩丸", "散",
+    "软膏", "乳膏", "霜", "凝胶", "滴眼液", "眼膏", "滴鼻液", "滴耳液", "喷雾剂", "气雾剂", "栓", "贴", "贴剂",
+    "贴膏", "膏药", "混悬液", "干混悬剂", "混悬剂", "酊", "搽剂", "洗剂", "溶液", "片剂", "胶丸", "膏", "茶", "酒",
+}, key=len, reverse=True)
+_PREFIXES = ("注射用", "复方")  # "注射用头孢曲松钠" is asked about as "头孢曲松钠"; 复方 is kept (it differs)
+_ASCII = re.compile(r"^[0-9a-z .+\-]+$")
+_ASCII_CHAR = re.compile(r"[0-9a-z]")
+
+
+def bare_drug_name(name: str) -> str | None:
+    """The drug's name without its dosage form, or None when there is nothing to strip."""
+    norm = normalize_name(name)
+    stripped = norm
+    if stripped.startswith("注射用"):
+        stripped = stripped[3:]
+    for form in DOSAGE_FORMS:
+        if stripped.endswith(form) and len(stripped) - len(form) >= 2:
+            stripped = stripped[: -len(form)]
+            break
+    stripped = re.sub(r"[0-9.]+(mg|g|ml|%)?$", "", stripped)  # "阿司匹林肠溶片100mg"
+    return stripped if stripped != norm and len(stripped) >= 2 else None
+
+
+def _normalize_with_positions(text: str) -> tuple[str, list[int]]:
+    """normalize_name applied char by char, with the question index each normalised char came from."""
+    out, where = [], []
+    for i, ch in enumerate(text):
+        for n in normalize_name(ch):
+            out.append(n)
+            where.append(i)
+    return "".join(out), where
+
+
+def _usable(key: str) -> bool:
+    """Too-short keys would link noise: one Chinese character, or fewer than 3 Latin letters."""
+    if len(key) < 2 or key.isdigit():
+        return False
+    return not (_ASCII.match(key) and len(key) < 3)
+
+
+class EntityLinker:
+    """Finds the KB's drug, disease and exam names and aliases in text."""
+
+    def __init__(self, names: Iterable[EntityName]):
+        exact: dict[str, list[tuple[int, str, str]]] = {}
+        bare: dict[str, list[tuple[int, str, str]]] = {}
+        for e in names:
+            target = (e.entity_id, e.entity_type, e.name)
+            for surface in (e.name, *e.aliases):
+                key = normalize_name(surface)
+                if _usable(key):
+                    found = exact.setdefault(key, [])
+                    if target not in found:
+                        found.append(target)
+            if e.entity_type == "drug":
+                key = bare_drug_name(e.name)
+                if key and _usable(key):
+                    bare.setdefault(key, []).append(target)
+        self.automaton = ahocorasick.Automaton()
+        for key, targets in exact.items():
+            self.automaton.add_word(key, (key, True, tuple(targets[:MAX_PER_KEY])))
+        for key, targets in bare.items():
+            if key not in exact:
+                self.automaton.add_word(key, (key, False, tuple(targets[:MAX_PER_KEY])))
+        self.size = len(exact) + len(bare)
+        if self.size:
+            self.automaton.make_automaton()
+
+    def link(self, text: str) -> list[EntityMention]:
+        """Mentions in order of appearance; overlapping matches resolve to the longest (then the leftmost)."""
+        if not self.size or not text:
+            return []
+        norm, where = _normalize_with_positions(text)
+        matches = []
+        for end, (key, is_exact, targets) in self.automaton.iter(norm):
+            start = end - len(key) + 1
+            if _ASCII_CHAR.match(key[0]) and start > 0 and _ASCII_CHAR.match(norm[start - 1]):
+                continue  # "ace" inside "replace": Latin names match whole words only
+            if _ASCII_CHAR.match(key[-1]) and end + 1 < len(norm) and _ASCII_CHAR.match(norm[end + 1]):
+                continue
+            matches.append((start, end + 1, is_exact, targets))
+        matches.sort(key=lambda m: (-(m[1] - m[0]), not m[2], m[0]))
+        taken = [False] * len(norm)
+        chosen = []
+        for start, end, is_exact, targets in matches:
+            if any(taken[start:end]):
+                continue
+            taken[start:end] = [True] * (end - start)
+            chosen.append((start, end, targets))
+        mentions = []
+        for start, end, targets in sorted(chosen):
+            q_start, q_end = where[start], where[end - 1] + 1
+            for entity_id, entity_type, name in targets:
+                mentions.append(EntityMention(text[q_start:q_end], q_start, q_end, entity_id, entity_type, name))
+        return mentions
+
+
+def mask_mentions(text: str, mentions: list[EntityMention]) -> str:
+    """The text with mentioned names blanked out, so that words inside names do not read as intent cues."""
+    chars = list(text)
+    for m in mentions:
+        chars[m.start : m.end] = [" "] * (m.end - m.start)
+    return "".join(chars)

@@ -1,0 +1,224 @@
+"""Training behaviour on a tiny random model with a locally trained tokenizer (seconds, no downloads).
+
+What a user would notice: the loss falls, the saved adapter is the trained one, merging changes
+nothing, the tuned model stops at the end of its turn instead of rambling, prefix tuning works too.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+transformers = pytest.importorskip("transformers")
+
+from finetune.model import (  # noqa: E402
+    IGNORE, collate, encode, generate, load_for_inference, merge, stop_token_ids, target_modules_for, turn_end,
+)
+from chat.generators import SYSTEM_PROMPT  # noqa: E402
+from finetune.prompts import REFUSAL, rag_messages  # noqa: E402
+from retriever.hits import Passage  # noqa: E402
+from finetune.train import train  # noqa: E402
+
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\n' + m['content'] + '<|end|>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+)
+DRUGS = ["阿莫西林", "布洛芬", "头孢克肟", "氯雷他定", "奥美拉唑", "二甲双胍", "硝苯地平", "阿司匹林"]
+ITEMS = ["中耳炎", "咽炎", "发热", "头痛", "胃溃疡", "糖尿病", "高血压", "过敏性鼻炎", "皮疹", "恶心"]
+
+
+def corpus_lines() -> list[str]:
+    rng = random.Random(0)
+    lines = [SYSTEM_PROMPT, REFUSAL]
+    for _ in range(300):
+        d, a, b = rng.choice(DRUGS), rng.choice(ITEMS), rng.choice(ITEMS)
+        lines += [f"{d}的适应病症包括：{a}、{b}[1]。", f"[2] {d} · 适应症：用于{a}、{b}等。", f"问题：{d}有哪些不良反应？"]
+    return lines
+
+
+def passage(eid: int, name: str, section: str, body: str) -> Passage:
+    return Passage(f"e{eid}:{section}:demo:0", eid, "drug", name, section, f"{name} · {section}：{body}", "demo", 1, "h")
+
+
+def examples(n: int = 4) -> list[dict]:
+    out = []
+    for i in range(n):
+        d, a, b = DRUGS[i], ITEMS[i], ITEMS[i + 3]
+        passages = [passage(i, d, "适应症", f"用于{a}、{b}。"), passage(i + 1, DRUGS[i + 1], "不良反应", f"{ITEMS[i + 4]}。")]
+        out.append({"messages": rag_messages(f"{d}的适应病症是什么？", passages, f"{d}的适应病症包括：{a}、{b}。[1]")})
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 2-layer LLaMA (hidden 48) and a byte-level BPE tokenizer trained here, saved as a model folder.
+
+    initializer_range 0.3: with the usual 0.02 the frozen output head is so small that no adapter can
+    move the logits, and nothing could be overfitted.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    specials = ["<pad>", "<unk>", "<bos>", "<eos>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(corpus_lines(), trainers.BpeTrainer(
+        vocab_size=700, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                                  unk_token="<unk>", additional_special_tokens=specials[4:])
+    tok.chat_template = CHAT_TEMPLATE
+    tok.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, initializer_range=0.3,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    data = folder / "data"
+    data.mkdir()
+    with open(data / "train.jsonl", "w", encoding="utf-8") as f:
+        for ex in examples():
+            f.write(json.dumps(ex, ensure_ascii=False) + "\n")
+    (data / "dev.jsonl").write_text((data / "train.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lora_run(tiny, tmp_path_factory):
+    """LoRA overfitted on 4 examples (the shared run for the tests below)."""
+    out = tmp_path_factory.mktemp("lora-run")
+    report = train(tiny, tiny / "data", out, method="lora", lora_r=8, lora_alpha=16, lora_dropout=0.0,
+                   micro_batch_size=4, grad_accum=1, learning_rate=2e-2, warmup_steps=2, max_steps=60,
+                   save_interval=30, eval_interval=30, log_interval=100, threads=2, seed=0)
+    return report, out
+
+
+def logits(model, tok, text="阿莫西林的适应病症是什么？"):
+    ids = tok(text, return_tensors="pt").input_ids
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+def test_chat_template_end_of_turn_is_a_stop_token(tiny):
+    from finetune.model import load_tokenizer
+
+    tok = load_tokenizer(tiny)
+    assert turn_end(tok) == "<|end|>\n"
+    assert stop_token_ids(tok) == [tok.convert_tokens_to_ids("<|end|>"), tok.eos_token_id]
+
+
+def test_labels_cover_only_the_answer_and_its_end_of_turn(tiny):
+    from finetune.model import load_tokenizer
+
+    tok = load_tokenizer(tiny)
+    ex = encode(tok, examples(1)[0]["messages"])
+    answer_ids = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE]
+    assert tok.decode(answer_ids) == "阿莫西林的适应病症包括：中耳炎、头痛。[1]<|end|>\n"
+    assert ex["labels"][: len(ex["labels"]) - len(answer_ids)] == [IGNORE] * (len(ex["labels"]) - len(answer_ids))
+    assert encode(tok, examples(1)[0]["messages"], max_len=10) is None  # too long: dropped, never cut
+    batch = collate([ex, encode(tok, examples(2)[1]["messages"])], tok.pad_token_id)
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape
+
+
+def test_loss_falls_when_overfitting(lora_run):
+    report, out = lora_run
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert history[0]["loss"] > 3.0
+    assert report.train_loss < 0.2 * history[0]["loss"]
+    assert (out / "loss.png").stat().st_size > 1000
+    hp = json.loads((out / "final" / "hparams.json").read_text())
+    assert hp["lora_r"] == 8 and hp["step"] == 60 and hp["stop_token_ids"] and "prompt_style" in hp
+    assert (out / "step-000030" / "trainer_state.pt").exists()
+
+
+def test_adapter_save_and_reload_give_the_same_logits(tiny, lora_run):
+    report, out = lora_run
+    model, tok = load_for_inference(tiny, out / "final")
+    base, _ = load_for_inference(tiny)
+    report.model.eval()
+    trained = logits(report.model, tok)
+    assert torch.allclose(logits(model, tok), trained, atol=1e-5)
+    assert not torch.allclose(logits(base, tok), trained, atol=1e-2)  # the adapter does something
+
+
+def test_merged_equals_unmerged(tiny, lora_run, tmp_path):
+    _, out = lora_run
+    merged_dir = merge(tiny, out / "final", tmp_path / "merged")
+    merged, tok = load_for_inference(merged_dir)
+    unmerged, _ = load_for_inference(tiny, out / "final")
+    assert torch.allclose(logits(merged, tok), logits(unmerged, tok), atol=1e-4)
+    assert (merged_dir / "tokenizer_config.json").exists()
+    assert json.loads((merged_dir / "generation_config.json").read_text())["eos_token_id"] == stop_token_ids(tok)
+
+
+def test_generation_with_the_adapter_stops_at_end_of_turn(tiny, lora_run):
+    _, out = lora_run
+    ex = examples()[0]["messages"]
+    model, tok = load_for_inference(tiny, out / "final")
+    g = generate(model, tok, ex[:-1], max_new_tokens=80)
+    assert g.stopped and g.new_tokens < 80
+    assert g.text == ex[-1]["content"]
+    base, _ = load_for_inference(tiny)
+    assert not generate(base, tok, ex[:-1], max_new_tokens=20).stopped  # untrained: runs to the limit
+
+
+def test_resume_continues_from_a_checkpoint(tiny, lora_run, tmp_path):
+    _, out = lora_run
+    import shutil
+
+    shutil.copytree(out / "step-000030", tmp_path / "step-000030")
+    report = train(tiny, tiny / "data", tmp_path, lora_r=8, lora_alpha=16, lora_dropout=0.0, micro_batch_size=4,
+                   grad_accum=1, learning_rate=2e-2, warmup_steps=2, max_steps=32, resume="auto",
+                   eval_interval=0, log_interval=100, seed=0)
+    assert report.steps == 32
+    assert json.loads((tmp_path / "final" / "hparams.json").read_text())["step"] == 32
+
+
+def test_prefix_tuning_trains_and_reloads(tiny, tmp_path):
+    report = train(tiny, tiny / "data", tmp_path, method="prefix", num_virtual_tokens=8, micro_batch_size=4,
+                   grad_accum=1, learning_rate=3e-1, warmup_steps=1, max_steps=40, eval_interval=0,
+                   log_interval=100, save_interval=0, seed=0)
+    history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert report.train_loss < 0.5 * history[0]["loss"]  # 768 parameters: slower than LoRA, but it learns
+    model, tok = load_for_inference(tiny, tmp_path / "final")
+    report.model.eval()
+    ids = tok("阿莫西林", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, report.model(input_ids=ids).logits, atol=1e-5)
+    from finetune.model import ModelError
+
+    with pytest.raises(ModelError, match="cannot be merged"):
+        merge(tiny, tmp_path / "final", tmp_path / "merged")
+
+
+def test_target_modules_are_chosen_per_architecture(tiny):
+    from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
+
+    llama = AutoModelForCausalLM.from_pretrained(tiny)
+    assert target_modules_for(llama) == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert target_modules_for(llama, "q_proj,v_proj") == ["q_proj", "v_proj"]
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50))
+    assert target_modules_for(gpt2) == ["c_attn", "c_proj", "c_fc"]
+
+
+def test_cli_train_reports_json_and_bad_input_exits_1(tiny, tmp_path):
+    from typer.testing import CliRunner
+
+    from finetune.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--model", str(tiny), "--data", str(tiny / "data"), "--out",
+                                 str(tmp_path / "run"), "--max-steps", "2", "--micro-batch-size", "2",
+                                 "--grad-accum", "1", "--eval-interval", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    assert doc["steps"] == 2 and doc["checkpoint"].endswith("final") and doc["tokens_per_second"] > 0
+    result = runner.invoke(app, ["train", "--model", str(tmp_path / "nope"), "--data", str(tiny / "data")])
+    assert result.exit_code == 1 and "no such model folder" in result.output
+    assert runner.invoke(app, ["train", "--model", str(tiny), "--data", str(tiny / "data"),
+                               "--method", "adapter"]).exit_code == 2

@@ -1,0 +1,308 @@
+"""The retriever on a small KB built in a temp folder: passages, channels, fusion, index lifecycle, CLI.
+
+Most tests use the hashing encoder (instant); one builds with the real USE encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from kb.db import migrate, session_scope
+from kb.records import Record, Section
+from kb.store import SourceBatch, ingest
+from retriever import Retriever, RetrieverError, StaleIndexError, build_index, update_index
+from retriever.cli import app
+from retriever.evaluation import evaluate, templated_questions
+from retriever.intent import detect_intent
+from retriever.passages import CHUNK_CHARS, chunk_text
+
+LONG_CAUSE = "百日咳的病原菌是百日咳鲍特菌，常称百日咳杆菌。" * 40
+
+
+def records() -> list[Record]:
+    return [
+        Record("drug", "阿莫西林胶囊", ["Amoxicillin Capsules", "阿莫仙"], [
+            Section("适应症", "适用于敏感菌所致的呼吸道感染，如中耳炎、鼻窦炎、咽炎、扁桃体炎等上呼吸道感染。"),
+            Section("用法用量", "口服。成人一次0.5g，每6～8小时1次，一日剂量不超过4g。"),
+            Section("不良反应", "恶心、呕吐、腹泻及假膜性肠炎等胃肠道反应；皮疹、药物热和哮喘等过敏反应。"),
+            Section("禁忌", "青霉素过敏及青霉素皮肤试验阳性患者禁用。"),
+        ]),
+        Record("drug", "布洛芬缓释胶囊", ["芬必得", "Ibuprofen"], [
+            Section("适应症", "用于缓解轻至中度疼痛如头痛、关节痛、偏头痛、牙痛、肌肉痛、神经痛、痛经。也用于普通感冒或流行性感冒引起的发热。"),
+            Section("不良反应", "少数病人可出现恶心、呕吐、胃烧灼感或轻度消化不良、胃肠道溃疡及出血。"),
+            Section("药物相互作用", "本品与其他解热、镇痛、抗炎药物同用时可增加胃肠道不良反应。"),
+        ]),
+        Record("drug", "对乙酰氨基酚片", ["扑热息痛"], [
+            Section("适应症", "用于普通感冒或流行性感冒引起的发热，也用于缓解轻至中度疼痛。"),
+            Section("不良反应", "偶见皮疹、荨麻疹、药热及粒细胞减少；长期大量用药会导致肝肾功能异常。"),
+        ]),
+        Record("disease", "感冒", [], [
+            Section("概述", "感冒是常见的急性上呼吸道病毒性感染性疾病，多由鼻病毒、副流感病毒引起。"),
+            Section("症状", "鼻塞、流涕、咽痛、发热", ["鼻塞", "流涕", "咽痛", "发热"]),
+            Section("检查", "血常规", ["血常规"]),
+            Section("就诊科室", "内科、呼吸内科", ["内科", "呼吸内科"]),
+            Section("常用药物", "布洛芬缓释胶囊、对乙酰氨基酚片", ["布洛芬缓释胶囊", "对乙酰氨基酚片"]),
+        ]),
+        Record("disease", "百日咳", [], [
+            Section("症状", "阵发性痉挛性咳嗽、鸡鸣样吸气吼声", ["阵发性痉挛性咳嗽", "鸡鸣样吸气吼声"]),
+            Section("病因", LONG_CAUSE),
+            Section("就诊科室", "儿科", ["儿科"]),
+        ]),
+        Record("disease", "小儿支气管肺炎", [], [
+            Section("症状", "发热、咳嗽、气促", ["发热", "咳嗽", "气促"]),
+            Section("检查", "胸部X线检查、血常规", ["胸部X线检查", "血常规"]),
+        ]),
+        Record("exam", "血常规", ["血液常规检查"], [
+            Section("临床意义", "用于判断感染类型：白细胞升高多提示细菌感染，淋巴细胞升高多提示病毒感染。"),
+            Section("正常值", "白细胞计数(4-10)×10^9/L"),
+        ]),
+    ]
+
+
+def ingest_records(url: str, recs: list[Record], uri: str = "test.json", content: str = "v1") -> None:
+    with session_scope(url) as s:
+        ingest(s, [SourceBatch(uri, "json", "json", content, recs)])
+
+
+@pytest.fixture()
+def kb_url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
+    migrate(url)
+    ingest_records(url, records())
+    return url
+
+
+@pytest.fixture()
+def built(kb_url, tmp_path):
+    index_dir = tmp_path / "index"
+    build_index(kb_url, index_dir, encoder="hash", progress=False, workers=1)
+    return kb_url, index_dir
+
+
+def top(r: Retriever, question: str, **kw) -> str:
+    result = r.search(question, k=5, **kw)
+    assert result.hits, f"no hits for {question!r}: {result.warnings}"
+    return result.hits[0].passage.id
+
+
+def test_passages_are_self_contained_chunked_and_stable(built, tmp_path):
+    kb_url, index_dir = built
+    r = Retriever.load(index_dir, db_url=kb_url)
+    [indication] = r.passages_of(r.link_entities("阿莫西林胶囊")[0].entity_id, "适应症")
+    assert indication.text.startswith("阿莫西林胶囊 · 适应症：适用于敏感菌")
+    assert indication.body.startswith("适用于敏感菌")
+    assert indication.id == f"e{indication.entity_id}:适应症:json:0"
+    assert indication.source == "json · test.json" and indication.kb_revision == 1
+    cause = r.passages_of(r.link_entities("百日咳")[0].entity_id, "病因")
+    assert len(cause) > 1 and all(p.text.startswith("百日咳 · 病因：") for p in cause)
+    assert all(len(p.body) <= CHUNK_CHARS for p in cause)
+    assert all(p.body.endswith("。") for p in cause), "chunks end at sentence boundaries"
+    ids = {p.id for p in cause}
+    # a rebuild gives the same ids
+    build_index(kb_url, tmp_path / "index2", encoder="hash", progress=False, workers=1)
+    r2 = Retriever.load(tmp_path / "index2", db_url=kb_url)
+    assert {p.id for p in r2.passages_of(cause[0].entity_id, "病因")} == ids
+    assert r2.passage(indication.id).text == indication.text
+
+
+def test_chunk_text_splits_long_sentences_without_losing_text():
+    text = "很长的一句话，" * 100 + "。短句。"
+    chunks = chunk_text(text, 50)
+    assert all(len(c) <= 50 for c in chunks)
+    assert "".join(chunks) == text
+
+
+def test_linking_is_width_insensitive_and_prefers_the_longest_name(built):
+    kb_url, index_dir = built
+    r = Retriever.load(index_dir, db_url=kb_url)
+    names = lambda q: [(m.surface, m.entity_name) for m in r.link_entities(q)]  # noqa: E731
+    assert names("ＡＭＯＸＩＣＩＬＬＩＮ capsules怎么吃") == [("ＡＭＯＸＩＣＩＬＬＩＮ capsules", "阿莫西林胶囊")]
+    assert names("芬必得的副作用") == [("芬必得", "布洛芬缓释胶囊")]
+    assert names("布洛芬能和扑热息痛一起吃吗") == [("布洛芬", "布洛芬缓释胶囊"), ("扑热息痛", "对乙酰氨基酚片")]
+    assert names("小儿支气管肺炎要做什么检查") == [("小儿支气管肺炎", "小儿支气管肺炎")]
+    m = r.link_entities("请问，感冒了怎么办")[0]
+    assert "请问，感冒了怎么办"[m.start : m.end] == "感冒"
+
+
+def test_intent_reads_the_question_for_the_linked_type():
+    assert detect_intent("有什么副作用") == ["不良反应"]
+    assert detect_intent("挂什么科", ["disease"]) == ["就诊科室"]
+    assert detect_intent("不能吃什么", ["disease"])[0] == "忌吃"
+    assert detect_intent("哪些人不能吃", ["drug"])[0] == "禁忌"
+    assert detect_intent("有哪些症状", ["disease"])[0] == "症状"
+    assert detect_intent("用于检查什么", ["exam"])[0] == "临床意义"
+    assert detect_intent("你好") == []
+
+
+@pytest.mark.parametrize("question, entity, section", [
+    ("阿莫西林胶囊的适应症是什么？", "阿莫西林胶囊", "适应症"),
+    ("吃芬必得有什么副作用？", "布洛芬缓释胶囊", "不良反应"),
+    ("感冒有哪些症状？", "感冒", "症状"),
+    ("百日咳挂什么科", "百日咳", "就诊科室"),
+    ("血常规用于检查什么？", "血常规", "临床意义"),
+])
+def test_fused_search_ranks_the_asked_section_of_the_named_entity_first(built, question, entity, section):
+    kb_url, index_dir = built
+    r = Retriever.load(index_dir, db_url=kb_url)
+    result = r.search(question, k=5)
+    best = result.hits[0]
+    assert (best.passage.entity_name, best.passage.section) == (entity, section)
+    assert best.boosts.get("entity") and best.boosts.get("section")
+    assert set(best.channel_ranks) >= {"entity", "bm25"}
+    assert result.kb_revision == 1 and not result.warnings
+    assert set(result.timings_ms) >= {"link", "intent", "entity", "bm25", "dense", "fuse", "total"}
+
+
+def test_each_channel_works_alone(built):
+    kb_url, index_dir = built
+    r = Retriever.load(index_dir, db_url=kb_url)
+    for channel in ("entity", "bm25", "dense"):
+        result = r.search("阿莫西林胶囊的不良反应", k=3, channels=(channel,))
+        assert result.hits and all(set(h.channel_ranks) == {channel} for h in result.hits)
+    assert top(r, "阿莫西林胶囊的不良反应", channels=("bm25",)).endswith(":不良反应:json:0")
+    with pytest.raises(ValueError, match="unknown channel"):
+        r.search("感冒", channels=("sparse",))
+
+
+def test_real_use_encoder_retrieves_by_meaning(kb_url, tmp_path):
+    manifest = build_index(kb_url, tmp_path / "use", encoder="use", progress=False, workers=1)
+    assert (manifest["encoder"], manifest["dimension"]) == ("use-multilingual-v3", 512)
+    r = Retriever.load(tmp_path / "use", db_url=kb_url)
+    vec = r.encoder.encode(["阿莫西林的副作用", "感冒"])
+    assert vec.shape == (2, 512) and np.allclose(np.linalg.norm(vec, axis=1), 1, atol=1e-4)
+    hit = r.search("感冒有什么症状", k=3, channels=("dense",)).hits[0].passage
+    assert (hit.entity_name, hit.section) == ("感冒", "症状")
+    assert top(r, "阿莫西林胶囊的适应症是什么？").endswith(":适应症:json:0")
+
+
+def test_adversarial_questions_never_raise(built):
+    kb_url, index_dir = built
+    r = Retriever.load(index_dir, db_url=kb_url)
+    for q in ["", "   ", "😀😷🤒", "'; DROP TABLE passages; --", "SELECT * FROM entities WHERE 1=1",
+              "感冒" * 5000, "\x00\n\t", "阿莫西林" + "😀" * 3000]:
+        result = r.search(q, k=5)
+        assert isinstance(result.hits, list)
+        assert result.timings_ms["total"] < 5000
+    assert r.search("", k=5).warnings == ["empty question: nothing to search for"]
+    assert r.search("😀😷", k=5).hits == []
+    assert r.search("感冒" * 5000, k=5).hits[0].passage.entity_name == "感冒"
+
+
+def test_stale_index_warns_and_fails_clearly(built):
+    kb_url, index_dir = built
+    ingest_records(kb_url, [Record("disease", "流感", [], [Section("症状", "高热", ["高热"])])], "flu.json", "v1")
+    with pytest.warns(UserWarning, match="KB revision 1 .* at revision 2: run `retriever update`"):
+        r = Retriever.load(index_dir, db_url=kb_url)
+    assert any("retriever update" in w for w in r.search("感冒", k=1).warnings)
+    with pytest.raises(StaleIndexError, match="retriever update"):
+        Retriever.load(index_dir, db_url=kb_url, on_stale="fail")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Retriever.load(index_dir, db_url=kb_url, on_stale="ignore")
+
+
+def test_update_touches_only_the_changed_entity_and_queries_see_new_text(built):
+    kb_url, index_dir = built
+    r = Retriever.load(index_dir, db_url=kb_url)
+    before = {p.id: p for e in r.store.entity_names() for p in r.passages_of(e.entity_id)}
+    changed = records()[1]  # 布洛芬缓释胶囊: a new label text, one section dropped
+    changed.sections = [Section("适应症", "用于缓解轻至中度疼痛，新版说明书：也用于类风湿关节炎。"), changed.sections[1]]
+    ingest_records(kb_url, [changed], "ibuprofen-label.txt", "v2")
+    report = update_index(kb_url, index_dir)
+    assert report["entities"] == 1 and report["kb_revision"] == 2
+    assert (report["added"], report["replaced"], report["removed"]) == (0, 1, 1)
+    ibuprofen = r.link_entities("布洛芬缓释胶囊")[0].entity_id
+    assert report["entity_ids"] == [ibuprofen]
+    r.refresh()
+    after = {p.id: p for e in r.store.entity_names() for p in r.passages_of(e.entity_id)}
+    assert {pid for pid in before if pid not in after} == {f"e{ibuprofen}:药物相互作用:json:0"}
+    assert [pid for pid in after if after[pid] != before.get(pid)] == [f"e{ibuprofen}:适应症:json:0"]
+    result = r.search("布洛芬缓释胶囊能治类风湿关节炎吗", k=3)
+    assert "类风湿关节炎" in result.hits[0].passage.text and not result.warnings
+    assert update_index(kb_url, index_dir)["added"] == 0  # nothing more to do
+
+
+def test_failed_build_keeps_the_old_index_and_resumes(built, monkeypatch):
+    kb_url, index_dir = built
+    import retriever.index as index_mod
+
+    ingest_records(kb_url, [Record("disease", "流感", [], [Section("症状", "高热、肌肉酸痛", ["高热", "肌肉酸痛"])])],
+                   "flu.json", "v1")
+    real = index_mod._write_bm25
+    monkeypatch.setattr(index_mod, "_write_bm25", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        build_index(kb_url, index_dir, encoder="hash", progress=False, workers=1)
+    assert list(index_dir.glob("build-r2-*.partial"))
+    r = Retriever.load(index_dir, db_url=kb_url, on_stale="ignore")  # the old generation still serves
+    assert r.kb_revision == 1 and r.search("感冒的症状", k=1).hits
+    monkeypatch.setattr(index_mod, "_write_bm25", real)
+    manifest = build_index(kb_url, index_dir, encoder="hash", progress=False, workers=1)
+    assert manifest["kb_revision"] == 2 and "passages_s" not in manifest["stages"]  # passages were reused
+    assert not list(index_dir.glob("build-*.partial")) and len(list(index_dir.glob("gen-*"))) == 1
+    assert Retriever.load(index_dir, db_url=kb_url).search("流感有哪些症状", k=1).hits[0].passage.entity_name == "流感"
+
+
+def test_templated_questions_and_eval_report_every_channel(built):
+    kb_url, index_dir = built
+    r = Retriever.load(index_dir, db_url=kb_url)
+    qs = templated_questions(r, n=30, seed=1)
+    assert qs == templated_questions(r, n=30, seed=1)
+    assert {q.intent for q in qs} >= {"适应症", "不良反应", "症状", "检查", "就诊科室", "临床意义"}
+    for q in qs:
+        assert q.entity_name in q.question and q.gold_passage_ids
+        assert all(r.passage(pid).entity_id == q.entity_id for pid in q.gold_passage_ids)
+    with session_scope(kb_url) as s:
+        assert {q.question for q in templated_questions(s, n=30, seed=1)} == {q.question for q in qs}
+    report = evaluate(r, qs)
+    assert set(report["channels"]) == {"entity", "bm25", "dense", "fused"}
+    assert report["channels"]["fused"]["overall"]["recall@5"] == 1.0
+    assert set(report["channels"]["fused"]["by_intent"]) == {q.intent for q in qs}
+
+
+def test_cli_json_commands(built, tmp_path):
+    kb_url, index_dir = built
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(app, [*args, "--db", kb_url, "--index", str(index_dir), "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    stats = run("stats")
+    assert stats["passages"] == stats["manifest"]["passages"] > 10 and stats["kb_stale"] is None
+    debug = run("debug", "芬必得有什么副作用", "--k", "3")
+    assert debug["entities"][0]["entity_name"] == "布洛芬缓释胶囊" and debug["intents"] == ["不良反应"]
+    assert set(debug["channels"]) == {"entity", "bm25", "dense"} and len(debug["hits"]) == 3
+    assert debug["hits"][0]["passage"]["section"] == "不良反应" and "fuse" in debug["timings_ms"]
+    ev = run("eval", "--n", "20")
+    assert ev["questions"] == 20 and ev["channels"]["fused"]["overall"]["mrr@10"] > 0.8
+    assert run("update")["added"] == 0
+    rebuilt = run("build", "--encoder", "hash", "--workers", "1")
+    assert rebuilt["passages"] == stats["passages"]
+
+    missing = runner.invoke(app, ["stats", "--index", str(tmp_path / "nowhere"), "--db", kb_url])
+    assert missing.exit_code == 1 and "run `retriever build` first" in missing.stderr
+    assert runner.invoke(app, ["debug"]).exit_code == 2
+
+
+def test_langchain_adapter_returns_documents(built):
+    pytest.importorskip("langchain_core")
+    from retriever.langchain_adapter import YijuRetriever
+
+    kb_url, index_dir = built
+    lc = YijuRetriever.from_index(str(index_dir), db_url=kb_url, k=2)
+    docs = lc.invoke("感冒挂什么科")
+    assert len(docs) == 2 and docs[0].metadata["section"] == "就诊科室"
+    assert docs[0].page_content.startswith("感冒 · 就诊科室：")
+
+
+def test_missing_index_and_unknown_encoder_are_clear_errors(kb_url, tmp_path):
+    with pytest.raises(RetrieverError, match="run `retriever build` first"):
+        Retriever.load(tmp_path / "none")
+    with pytest.raises(ValueError, match="never downloaded"):
+        build_index(kb_url, tmp_path / "x", encoder="BAAI/bge-small-zh", progress=False)
