@@ -143,6 +143,7 @@ class HFGenerator:
         self.base_model = (not self.tokenizer.chat_template) if base_model is None else base_model
         self.lock = threading.Lock()  # one generation at a time: two would only halve each other's speed
         self.generation = dict(do_sample=False, repetition_penalty=1.3, no_repeat_ngram_size=4)
+        self.max_new_tokens = 256  # a cap on top of the request's own limit
 
     def prompt(self, request: GenerationRequest) -> str:
         if self.base_model:
@@ -150,16 +151,23 @@ class HFGenerator:
         return self.tokenizer.apply_chat_template(chat_messages(request), tokenize=False, add_generation_prompt=True)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+        torch = self.torch
         inputs = self.tokenizer(self.prompt(request), return_tensors="pt")
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
+        stop = threading.Event()
         errors: list[BaseException] = []
+
+        class Stop(StoppingCriteria):  # lets the reader end generation early (a base model rambling on)
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool)
 
         def run():
             try:
-                with self.torch.inference_mode():
-                    self.model.generate(**inputs, max_new_tokens=request.max_new_tokens, streamer=streamer,
+                with torch.inference_mode():
+                    self.model.generate(**inputs, max_new_tokens=min(request.max_new_tokens, self.max_new_tokens),
+                                        streamer=streamer, stopping_criteria=StoppingCriteriaList([Stop()]),
                                         pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
                                         **self.generation)
             except BaseException as exc:  # surfaced below, in the caller's thread
@@ -169,11 +177,18 @@ class HFGenerator:
         with self.lock:
             thread = threading.Thread(target=run, daemon=True)
             thread.start()
-            for piece in streamer:
-                if self.base_model and "问题：" in piece:
-                    break  # a base model starts a new question-answer pair: the answer is over
-                yield piece
-            thread.join()
+            seen = ""
+            try:
+                for piece in streamer:
+                    seen += piece
+                    if self.base_model and re.search(r"(问题：|资料：|\n\s*\n\s*\n)", seen):
+                        break  # a base model moves on to a new question or document: the answer is over
+                    yield piece
+            finally:
+                stop.set()
+                for _ in streamer:  # drain, so that generate() is not blocked on a full queue
+                    pass
+                thread.join()
         if errors:
             raise GeneratorError(f"{self.name} failed while generating: {errors[0]}")
 
@@ -187,6 +202,7 @@ def gemma_270m(threads: int | None = None) -> HFGenerator:
     path = package.assemble()  # joins the package's chunks into ~/.cache once, checking the sha256
     gen = HFGenerator(str(path.parent), gguf_file=path.name, name="gemma-270m", base_model=True, threads=threads)
     gen.generation = dict(do_sample=False, repetition_penalty=1.3, no_repeat_ngram_size=3)
+    gen.max_new_tokens = 96  # ~10 tokens/s on 2 CPU cores: about ten seconds per answer
     return gen
 
 

@@ -157,7 +157,14 @@ class Pipeline:
 
         # 6. support check: no support, no answer
         t = time.perf_counter()
-        overview = ("禁忌", "孕妇及哺乳期妇女用药") if (facts.allergies or facts.pregnant) else ()
+        with self.lock:
+            taking = [(m.entity_id, m.entity_name) for name in facts.drugs for m in self._link(name)
+                      if m.entity_type == "drug"]
+        asked_about = [m for m in result.entities if m.entity_id not in {i for i, _ in taking}]
+        if asked_about and len(asked_about) < len(result.entities):
+            result.entities = asked_about  # "我在吃华法林，布洛芬能吃吗": the question is about 布洛芬
+        overview = (("药物相互作用",) if taking else ()) + (
+            ("禁忌", "孕妇及哺乳期妇女用药") if (facts.allergies or facts.pregnant) else ())
         support = check_support(query, result, self._passages_of, self.thresholds, self.cues, overview)
         timings["support"] = _ms(t)
         answer.entities = [m.entity_name for m in support.entities]
@@ -175,9 +182,6 @@ class Pipeline:
         passages = _quarantine(support.passages, answer)
         numbered = {n: p for n, p in enumerate(passages, 1)}
         drugs = [(m.entity_id, m.entity_name) for m in support.entities if m.entity_type == "drug"]
-        with self.lock:
-            taking = [(m.entity_id, m.entity_name) for name in facts.drugs for m in self._link(name)
-                      if m.entity_type == "drug"]
         flags = check_drug_safety(facts, drugs, taking, self._passages_of) if drugs else []
         answer.safety_flags = [f"- 您提到{f.reason}：{f.drug}的说明书（{f.passage.section}）写明“{f.quote}”"
                                f"[{_number_of(f.passage, numbered)}]" for f in flags]

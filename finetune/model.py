@@ -144,7 +144,8 @@ def stop_token_ids(tokenizer) -> list[int]:
 
 
 def encode(tokenizer, messages: Sequence[dict], max_len: int | None = None) -> dict | None:
-    """input_ids and labels for one conversation: labels only on the assistant turns (incl. end of turn).
+    """input_ids and labels for one conversation: labels only on the assistant turns (incl. end of turn,
+    and EOS after the last one).
 
     Each assistant turn is found by rendering the conversation up to it, so it works with any chat
     template whose renders are prefixes of each other. Returns None when the example is longer than
@@ -165,6 +166,12 @@ def encode(tokenizer, messages: Sequence[dict], max_len: int | None = None) -> d
         ids += context + answer
         labels += [IGNORE] * len(context) + answer
         done = full
+    # The end-of-turn token is what generation should stop on; EOS after the last answer as well makes
+    # the adapter stop under a generator that waits for EOS only (transformers' default, chat's hf).
+    eos = tokenizer.eos_token_id
+    if eos is not None and labels and labels[-1] != IGNORE and eos not in ids[-4:]:
+        ids.append(eos)
+        labels.append(eos)
     if not any(l != IGNORE for l in labels) or (max_len and len(ids) > max_len):
         return None
     return {"input_ids": ids, "labels": labels}

@@ -41,7 +41,7 @@ def _failures():
     try:
         yield
     except (RetrieverError, DatabaseError, ValueError, FileNotFoundError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        sys.stderr.write(f"error: {exc}\n")  # one line, never wrapped, so scripts can grep it
         raise typer.Exit(1) from None
 
 

@@ -199,7 +199,7 @@ def embed(texts: list[str], encoder: Encoder, cache: EmbeddingCache | None = Non
     """
     unique = list(dict.fromkeys(texts))
     keys = [text_key(t) for t in unique]
-    vectors: dict[bytes, np.ndarray] = cache.lookup(keys) if cache else {}
+    vectors: dict[bytes, np.ndarray] = cache.lookup(keys) if cache is not None else {}
     if progress and vectors:
         progress(len(vectors))
     todo = [(k, t) for k, t in zip(keys, unique) if k not in vectors]
@@ -208,7 +208,7 @@ def embed(texts: list[str], encoder: Encoder, cache: EmbeddingCache | None = Non
     def done(batch, vecs):
         for (k, _), v in zip(batch, vecs):
             vectors[k] = v
-        if cache:
+        if cache is not None:  # (an empty cache is falsy: it has __len__)
             cache.store([k for k, _ in batch], vecs)
         if progress:
             progress(len(batch))

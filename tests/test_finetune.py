@@ -118,7 +118,7 @@ def test_labels_cover_only_the_answer_and_its_end_of_turn(tiny):
     tok = load_tokenizer(tiny)
     ex = encode(tok, examples(1)[0]["messages"])
     answer_ids = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l != IGNORE]
-    assert tok.decode(answer_ids) == "阿莫西林的适应病症包括：中耳炎、头痛。[1]<|end|>\n"
+    assert tok.decode(answer_ids) == "阿莫西林的适应病症包括：中耳炎、头痛。[1]<|end|>\n<eos>"
     assert ex["labels"][: len(ex["labels"]) - len(answer_ids)] == [IGNORE] * (len(ex["labels"]) - len(answer_ids))
     assert encode(tok, examples(1)[0]["messages"], max_len=10) is None  # too long: dropped, never cut
     batch = collate([ex, encode(tok, examples(2)[1]["messages"])], tok.pad_token_id)
@@ -222,3 +222,26 @@ def test_cli_train_reports_json_and_bad_input_exits_1(tiny, tmp_path):
     assert result.exit_code == 1 and "no such model folder" in result.output
     assert runner.invoke(app, ["train", "--model", str(tiny), "--data", str(tiny / "data"),
                                "--method", "adapter"]).exit_code == 2
+
+
+def test_eval_runs_chat_generators_side_by_side(tiny, lora_run, tmp_path):
+    from finetune.data import Question
+    from finetune.evaluate import bar_chart, make_generator, markdown_table, run, summarize
+
+    _, out = lora_run
+    d, a, b = DRUGS[0], ITEMS[0], ITEMS[3]
+    q = Question(f"{d}的适应病症是什么？", 0, "drug", d, "适应症", [a, b], "")
+    shown = [passage(0, d, "适应症", f"用于{a}、{b}。"), passage(1, DRUGS[1], "不良反应", f"{ITEMS[4]}。")]
+    generators = [make_generator("extractive"), make_generator(f"base=hf:{tiny}@closed", max_new_tokens=8),
+                  make_generator(f"hf:{tiny}+{out / 'final'}", max_new_tokens=40)]
+    results = run(generators, [q], lambda question, k: shown[:k], k=2, unanswerable=1, log_path=tmp_path / "a.jsonl")
+    summary = {label: summarize(rows) for label, rows in results.items()}
+    assert list(summary) == ["extractive", "base", "tiny-llama0 + LoRA lora-run0 + retrieval"]
+    tuned = results["tiny-llama0 + LoRA lora-run0 + retrieval"][0]
+    assert tuned.answer == f"{d}的适应病症包括：{a}、{b}。[1]" and tuned.stopped  # the tuned answer, cited
+    assert summary["tiny-llama0 + LoRA lora-run0 + retrieval"]["criterion_3"] == 1.0
+    assert summary["tiny-llama0 + LoRA lora-run0 + retrieval"]["citation_precision"] == 1.0
+    assert summary["extractive"]["criterion_1"] == 1.0 and summary["extractive"]["unanswerable"] == 1
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 6
+    bar_chart(summary, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").stat().st_size > 1000 and "| base | 1 |" in markdown_table(summary)

@@ -6,6 +6,8 @@ Most tests use the hashing encoder (instant); one builds with the real USE encod
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import warnings
 
 import numpy as np
@@ -69,19 +71,38 @@ def ingest_records(url: str, recs: list[Record], uri: str = "test.json", content
         ingest(s, [SourceBatch(uri, "json", "json", content, recs)])
 
 
-@pytest.fixture()
-def kb_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """One KB and one index per module; tests that change them get copies (see `built`)."""
+    root = tmp_path_factory.mktemp("retriever")
+    url = f"sqlite:///{root / 'kb.sqlite'}"
     migrate(url)
     ingest_records(url, records())
-    return url
+    build_index(url, root / "index", encoder="hash", progress=False, workers=1)
+    return root
+
+
+@pytest.fixture(scope="module")
+def shared(base):
+    """(kb url, index dir, loaded Retriever) for tests that only read."""
+    url = f"sqlite:///{base / 'kb.sqlite'}"
+    return url, base / "index", Retriever.load(base / "index", db_url=url)
 
 
 @pytest.fixture()
-def built(kb_url, tmp_path):
-    index_dir = tmp_path / "index"
-    build_index(kb_url, index_dir, encoder="hash", progress=False, workers=1)
-    return kb_url, index_dir
+def built(base, tmp_path):
+    """A private copy of the KB and its index, for tests that ingest, update or rebuild."""
+    src, dst = sqlite3.connect(base / "kb.sqlite"), sqlite3.connect(tmp_path / "kb.sqlite")
+    src.backup(dst)  # not a file copy: the KB runs in WAL mode and its latest pages live in the -wal file
+    src.close()
+    dst.close()
+    shutil.copytree(base / "index", tmp_path / "index")
+    return f"sqlite:///{tmp_path / 'kb.sqlite'}", tmp_path / "index"
+
+
+@pytest.fixture()
+def kb_url(built):
+    return built[0]
 
 
 def top(r: Retriever, question: str, **kw) -> str:
@@ -117,9 +138,8 @@ def test_chunk_text_splits_long_sentences_without_losing_text():
     assert "".join(chunks) == text
 
 
-def test_linking_is_width_insensitive_and_prefers_the_longest_name(built):
-    kb_url, index_dir = built
-    r = Retriever.load(index_dir, db_url=kb_url)
+def test_linking_is_width_insensitive_and_prefers_the_longest_name(shared):
+    kb_url, index_dir, r = shared
     names = lambda q: [(m.surface, m.entity_name) for m in r.link_entities(q)]  # noqa: E731
     assert names("ＡＭＯＸＩＣＩＬＬＩＮ capsules怎么吃") == [("ＡＭＯＸＩＣＩＬＬＩＮ capsules", "阿莫西林胶囊")]
     assert names("芬必得的副作用") == [("芬必得", "布洛芬缓释胶囊")]
@@ -146,9 +166,8 @@ def test_intent_reads_the_question_for_the_linked_type():
     ("百日咳挂什么科", "百日咳", "就诊科室"),
     ("血常规用于检查什么？", "血常规", "临床意义"),
 ])
-def test_fused_search_ranks_the_asked_section_of_the_named_entity_first(built, question, entity, section):
-    kb_url, index_dir = built
-    r = Retriever.load(index_dir, db_url=kb_url)
+def test_fused_search_ranks_the_asked_section_of_the_named_entity_first(shared, question, entity, section):
+    kb_url, index_dir, r = shared
     result = r.search(question, k=5)
     best = result.hits[0]
     assert (best.passage.entity_name, best.passage.section) == (entity, section)
@@ -158,9 +177,8 @@ def test_fused_search_ranks_the_asked_section_of_the_named_entity_first(built, q
     assert set(result.timings_ms) >= {"link", "intent", "entity", "bm25", "dense", "fuse", "total"}
 
 
-def test_each_channel_works_alone(built):
-    kb_url, index_dir = built
-    r = Retriever.load(index_dir, db_url=kb_url)
+def test_each_channel_works_alone(shared):
+    kb_url, index_dir, r = shared
     for channel in ("entity", "bm25", "dense"):
         result = r.search("阿莫西林胶囊的不良反应", k=3, channels=(channel,))
         assert result.hits and all(set(h.channel_ranks) == {channel} for h in result.hits)
@@ -180,9 +198,8 @@ def test_real_use_encoder_retrieves_by_meaning(kb_url, tmp_path):
     assert top(r, "阿莫西林胶囊的适应症是什么？").endswith(":适应症:json:0")
 
 
-def test_adversarial_questions_never_raise(built):
-    kb_url, index_dir = built
-    r = Retriever.load(index_dir, db_url=kb_url)
+def test_adversarial_questions_never_raise(shared):
+    kb_url, index_dir, r = shared
     for q in ["", "   ", "😀😷🤒", "'; DROP TABLE passages; --", "SELECT * FROM entities WHERE 1=1",
               "感冒" * 5000, "\x00\n\t", "阿莫西林" + "😀" * 3000]:
         result = r.search(q, k=5)
@@ -221,7 +238,8 @@ def test_update_touches_only_the_changed_entity_and_queries_see_new_text(built):
     r.refresh()
     after = {p.id: p for e in r.store.entity_names() for p in r.passages_of(e.entity_id)}
     assert {pid for pid in before if pid not in after} == {f"e{ibuprofen}:药物相互作用:json:0"}
-    assert [pid for pid in after if after[pid] != before.get(pid)] == [f"e{ibuprofen}:适应症:json:0"]
+    assert [pid for pid in after if after[pid].text != before[pid].text] == [f"e{ibuprofen}:适应症:json:0"]
+    assert after[f"e{ibuprofen}:不良反应:json:0"].source == "json · ibuprofen-label.txt"  # same text, new provenance
     result = r.search("布洛芬缓释胶囊能治类风湿关节炎吗", k=3)
     assert "类风湿关节炎" in result.hits[0].passage.text and not result.warnings
     assert update_index(kb_url, index_dir)["added"] == 0  # nothing more to do
@@ -247,9 +265,8 @@ def test_failed_build_keeps_the_old_index_and_resumes(built, monkeypatch):
     assert Retriever.load(index_dir, db_url=kb_url).search("流感有哪些症状", k=1).hits[0].passage.entity_name == "流感"
 
 
-def test_templated_questions_and_eval_report_every_channel(built):
-    kb_url, index_dir = built
-    r = Retriever.load(index_dir, db_url=kb_url)
+def test_templated_questions_and_eval_report_every_channel(shared):
+    kb_url, index_dir, r = shared
     qs = templated_questions(r, n=30, seed=1)
     assert qs == templated_questions(r, n=30, seed=1)
     assert {q.intent for q in qs} >= {"适应症", "不良反应", "症状", "检查", "就诊科室", "临床意义"}
@@ -279,8 +296,8 @@ def test_cli_json_commands(built, tmp_path):
     assert debug["entities"][0]["entity_name"] == "布洛芬缓释胶囊" and debug["intents"] == ["不良反应"]
     assert set(debug["channels"]) == {"entity", "bm25", "dense"} and len(debug["hits"]) == 3
     assert debug["hits"][0]["passage"]["section"] == "不良反应" and "fuse" in debug["timings_ms"]
-    ev = run("eval", "--n", "20")
-    assert ev["questions"] == 20 and ev["channels"]["fused"]["overall"]["mrr@10"] > 0.8
+    ev = run("eval", "--n", "15")
+    assert ev["questions"] == 15 and ev["channels"]["fused"]["overall"]["mrr@10"] > 0.8
     assert run("update")["added"] == 0
     rebuilt = run("build", "--encoder", "hash", "--workers", "1")
     assert rebuilt["passages"] == stats["passages"]
@@ -290,12 +307,11 @@ def test_cli_json_commands(built, tmp_path):
     assert runner.invoke(app, ["debug"]).exit_code == 2
 
 
-def test_langchain_adapter_returns_documents(built):
+def test_langchain_adapter_returns_documents(shared):
     pytest.importorskip("langchain_core")
     from retriever.langchain_adapter import YijuRetriever
 
-    kb_url, index_dir = built
-    lc = YijuRetriever.from_index(str(index_dir), db_url=kb_url, k=2)
+    lc = YijuRetriever(retriever=shared[2], k=2)
     docs = lc.invoke("感冒挂什么科")
     assert len(docs) == 2 and docs[0].metadata["section"] == "就诊科室"
     assert docs[0].page_content.startswith("感冒 · 就诊科室：")
