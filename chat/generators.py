@@ -185,9 +185,7 @@ class HFGenerator:
                         break  # a base model moves on to a new question or document: the answer is over
                     yield piece
             finally:
-                stop.set()
-                for _ in streamer:  # drain, so that generate() is not blocked on a full queue
-                    pass
+                stop.set()  # generation ends at the next token (the streamer's queue never blocks it)
                 thread.join()
         if errors:
             raise GeneratorError(f"{self.name} failed while generating: {errors[0]}")

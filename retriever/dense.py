@@ -24,11 +24,18 @@ import faiss
 import numpy as np
 
 from retriever.encoders import EmbeddingCache, Encoder, embed, normalize_rows
-from retriever.intent import section_phrase
+from retriever.intent import section_cues
 
 W_NAME, W_SECTION, W_BODY = 1.0, 0.8, 0.7
-HEAD_CHARS = 32
+HEAD_CHARS = 24
 MAX_ITEMS = 12
+# List sections whose items say what the passage is about to someone who does not know the entity's
+# name ("咳嗽、发热" -> which disease?). Items of other lists (成份 herbs, 规格, 贮藏 ...) are not worth
+# their embedding time: the name and section terms carry those passages.
+ITEM_SECTIONS = {
+    "症状", "临床症状及体征", "相关症状", "适应症", "功效", "检查", "常用药物", "相关药物", "并发症", "病因",
+    "不良反应", "禁忌", "治疗方式", "易感人群", "相关疾病", "注意事项", "药物相互作用", "就诊科室",
+}
 FLAT_LIMIT = 20_000  # below this many passages search is exact; above, an IVF index keeps queries ~1 ms
 NPROBE = 24
 
@@ -48,7 +55,7 @@ class PassageFields:
 def body_texts(p: PassageFields) -> list[str]:
     """The texts whose embeddings make the body term: items of a list, or the opening of a text."""
     if p.items and all(len(i) <= 20 for i in p.items[:MAX_ITEMS]):
-        return list(p.items[:MAX_ITEMS])
+        return list(p.items[:MAX_ITEMS]) if p.section in ITEM_SECTIONS else []
     if p.chunk == 0 and p.body:
         return [p.body[:HEAD_CHARS]]
     return []
@@ -56,24 +63,38 @@ def body_texts(p: PassageFields) -> list[str]:
 
 def compose_vectors(fields: list[PassageFields], encoder: Encoder, cache: EmbeddingCache | None,
                     progress: Callable[[int], None] | None = None, workers: int = 1,
-                    on_total: Callable[[int], None] | None = None) -> np.ndarray:
-    """(len(fields), dim) unit vectors, embedding each distinct name, phrase, item and opening once."""
+                    on_total: Callable[[int], None] | None = None,
+                    weights: tuple[float, float, float] = (W_NAME, W_SECTION, W_BODY)) -> np.ndarray:
+    """(len(fields), dim) unit vectors, embedding each distinct name, cue, item and opening once."""
+    w_name, w_section, w_body = weights
     names = [f.entity_name for f in fields]
-    phrases = [section_phrase(f.section) for f in fields]
+    sections = {f.section: section_cues(f.section) for f in fields}
     bodies = [body_texts(f) for f in fields]
-    texts = list(dict.fromkeys(names + phrases + [t for b in bodies for t in b]))
+    texts = list(dict.fromkeys(names + [c for cues in sections.values() for c in cues] + [t for b in bodies for t in b]))
     if on_total:
         on_total(len(texts))
     vecs = embed(texts, encoder, cache, progress=progress, workers=workers)
     index = {t: i for i, t in enumerate(texts)}
-    name_ix = np.fromiter((index[n] for n in names), dtype=np.int64, count=len(fields))
-    phrase_ix = np.fromiter((index[p] for p in phrases), dtype=np.int64, count=len(fields))
-    out = W_NAME * vecs[name_ix] + W_SECTION * vecs[phrase_ix]
-    for row, body in enumerate(bodies):
-        if body:
-            b = vecs[[index[t] for t in body]].mean(axis=0)
-            out[row] += W_BODY * b / max(float(np.linalg.norm(b)), 1e-6)
-    return normalize_rows(out)
+
+    def mean_of(group: list[str]) -> np.ndarray:
+        v = vecs[[index[t] for t in group]].mean(axis=0)
+        return v / max(float(np.linalg.norm(v)), 1e-6)
+
+    # A section is the centroid of the ways it is asked for ("能治什么", "主治", "适应症" ...).
+    section_names = list(sections)
+    section_mat = np.stack([mean_of(sections[s]) for s in section_names]) if sections else None
+    section_ix = {s: i for i, s in enumerate(section_names)}
+    out = np.empty((len(fields), encoder.dim), dtype=np.float32)
+    for start in range(0, len(fields), 20_000):  # in slices: a 300k x 512 temporary is 600 MB
+        part = fields[start : start + 20_000]
+        rows = slice(start, start + len(part))
+        out[rows] = w_name * vecs[[index[f.entity_name] for f in part]]
+        out[rows] += w_section * section_mat[[section_ix[f.section] for f in part]]
+        for i, body in enumerate(bodies[rows], start=start):
+            if body:
+                out[i] += w_body * mean_of(body)
+        out[rows] = normalize_rows(out[rows])
+    return out
 
 
 class DenseIndex:

@@ -15,6 +15,9 @@ RRF_K = 60
 CHANNEL_WEIGHTS = {"entity": 1.0, "bm25": 1.0, "dense": 1.0}
 BOOST_ENTITY = 0.01  # about the gap between ranks 1 and 9 of one channel
 BOOST_SECTION = 0.015  # for the first intent; the n-th intent gets BOOST_SECTION / n
+# The asked section *of a named entity* is the answer the question spells out: it must beat a
+# passage of the same entity that BM25 and dense happen to agree on (they rarely see the section).
+BOOST_SECTION_OF_ENTITY = 0.04
 
 
 @dataclass
@@ -47,6 +50,7 @@ def fuse(rankings: dict[str, list[tuple[int, float]]], row_meta: dict[int, tuple
         if entity_id in linked:
             f.boosts["entity"] = BOOST_ENTITY
         if section in intents:
-            f.boosts["section"] = BOOST_SECTION / (intents.index(section) + 1)
+            boost = BOOST_SECTION_OF_ENTITY if entity_id in linked else BOOST_SECTION
+            f.boosts["section"] = boost / (intents.index(section) + 1)
         f.score += sum(f.boosts.values())
     return sorted(fused.values(), key=lambda f: (-f.score, f.row))

@@ -42,7 +42,7 @@ from retriever.linking import EntityLinker, mask_mentions
 from retriever.rerank import RERANK_DEPTH, load_reranker
 from retriever.passages import PASSAGE_TYPES, EntityName, kb_entity_names, read_sections, section_passages
 from retriever.store import (
-    FORMAT, PassageStore, RetrieverError, StaleIndexError, next_generation, read_manifest,
+    FORMAT, PassageStore, RetrieverError, unpack_tokens, StaleIndexError, next_generation, read_manifest,
     remove_old_generations, slug, write_manifest,
 )
 from retriever.tokenizer import Tokenizer
@@ -236,7 +236,7 @@ def _write_bm25(store: PassageStore, gen_dir: Path) -> None:
     rows, corpus = [], []
     for row, tokens in store.iter_rows("row, tokens"):
         rows.append(row)
-        corpus.append([vocab.setdefault(t, len(vocab)) for t in tokens.split()])
+        corpus.append([vocab.setdefault(t, len(vocab)) for t in unpack_tokens(tokens)])
     if not rows:
         return
     vocab.setdefault("", len(vocab))  # bm25s scores an all-unknown query against this empty token

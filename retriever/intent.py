@@ -57,7 +57,7 @@ CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
                                   "去哪看", "哪科", "就诊")),
     (("并发症",), ("disease",), ("并发症", "并发", "引起什么", "导致什么", "会引起", "会导致", "后果", "危害",
                                 "引发什么", "合并")),
-    (("病因",), ("disease",), ("病因", "原因", "为什么会", "为什么得", "怎么引起", "怎么得的", "怎么会", "诱因",
+    (("病因",), ("disease",), ("病因", "原因", "什么原因", "为什么会", "为什么得", "怎么引起", "怎么得的", "怎么会", "诱因",
                               "引起的", "导致的", "由什么", "怎么得", "成因", "什么引起", "发病机制")),
     (("预防",), ("disease",), ("预防", "怎么防", "如何防", "避免", "防止", "怎样防")),
     (("易感人群",), ("disease",), ("易感", "容易得", "什么人容易", "哪些人容易", "好发", "高发人群", "多发",
@@ -90,6 +90,9 @@ CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
 ]
 
 TYPES = ("drug", "disease", "exam")
+# Cues that only say "tell me about it": they count when the question names no other section, so
+# "X是什么原因引起的" asks for 病因, not for 概述 and 病因.
+WEAK_CUES = {"是什么", "什么是", "是啥", "怎么回事", "介绍", "是什么病"}
 
 # cue -> {type: [sections]} (one cue may appear in several rows: "注意什么" for drugs and diseases)
 _CUE_MAP: dict[str, dict[str, list[str]]] = {}
@@ -115,6 +118,15 @@ for _sections, _types, _cues in CUES:
     words += [c for c in _cues[:4] if c not in words]
 
 
+def section_cues(section: str, limit: int = 12) -> list[str]:
+    """The section's name and the ways questions ask for it (for the dense section embedding)."""
+    cues = [section]
+    for sections, _types, row_cues in CUES:
+        if sections[0] == section:
+            cues += [c for c in row_cues if c not in cues and c not in WEAK_CUES]
+    return cues[:limit]
+
+
 def section_phrase(section: str) -> str:
     """What a section is called in questions, for embedding: the kind itself and its first few cues."""
     return " ".join(SECTION_WORDS.get(section, [section])[:4])
@@ -134,10 +146,12 @@ def detect_intent(question: str, entity_types: Iterable[str] | None = None) -> l
     """
     types = tuple(t for t in TYPES if t in set(entity_types or ())) or TYPES
     found: list[str] = []
+    weak: list[str] = []
     for m in _cue_pattern(types).finditer(question.lower()):
+        into = weak if m.group(0) in WEAK_CUES else found
         by_type = _CUE_MAP[m.group(0)]
         for t in types:
             for section in by_type.get(t, ()):
-                if section not in found:
-                    found.append(section)
-    return found
+                if section not in into:
+                    into.append(section)
+    return found or weak

@@ -69,6 +69,7 @@ class EntityLinker:
     def __init__(self, names: Iterable[EntityName]):
         exact: dict[str, list[tuple[int, str, str]]] = {}
         bare: dict[str, list[tuple[int, str, str]]] = {}
+        by_name: set[tuple[str, int]] = set()
         for e in names:
             target = (e.entity_id, e.entity_type, e.name)
             for surface in (e.name, *e.aliases):
@@ -77,10 +78,17 @@ class EntityLinker:
                     found = exact.setdefault(key, [])
                     if target not in found:
                         found.append(target)
+            by_name.add((normalize_name(e.name), e.entity_id))
             if e.entity_type == "drug":
                 key = bare_drug_name(e.name)
                 if key and _usable(key):
                     bare.setdefault(key, []).append(target)
+        for key, targets in exact.items():
+            # The entity *called* that shadows those that only list it as an alias: "头孢克洛咀嚼片"
+            # is the product of that name, not the brand "迪素" whose 通用名 it is.
+            named = [t for t in targets if (key, t[0]) in by_name]
+            if named:
+                targets[:] = named
         self.automaton = ahocorasick.Automaton()
         for key, targets in exact.items():
             self.automaton.add_word(key, (key, True, tuple(targets[:MAX_PER_KEY])))
