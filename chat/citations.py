@@ -141,7 +141,7 @@ def _has_number(number: str, passage_text: str) -> bool:
 
 def _negations_ok(claim: str, passage_text: str) -> str:
     """The first negation of the claim (with the character after it) that the passage lacks, or ""."""
-    for m in re.finditer(r"(不|无|未|禁|忌|勿|非|没|避免|停用|慎用)(.?)", claim):
+    for m in re.finditer(r"(避免|停用|慎用)|(不|无|未|禁|忌|勿|非|没)([\u4e00-\u9fff]?)", claim):
         phrase = m.group(0)
         if phrase not in passage_text:
             return phrase

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from kb.db import session_scope
-from kb.models import Entity, Link
+from kb.models import Entity, Link, Section
 from kb.names import normalize_name
 
 P_LISTED = 0.7  # chance a patient with the disease reports a symptom the KB lists for it
@@ -31,6 +31,9 @@ MAX_QUESTIONS = 3
 CONFIDENT = 0.6  # posterior of the leading disease at which no more questions are asked
 MIN_GAIN = 0.05  # bits; below this a question is not worth the user's time
 TOP_CANDIDATES = 15
+PRIOR_WEIGHT = 0.5  # how much a disease's incidence (发病率) counts: common things are common, but symptoms decide
+MAX_ASKED_CHARS = 6  # "初发性或维持性睡眠障碍失眠症" is a KB term, not a question to put to a patient
+VAGUE = {"感染", "疼痛", "炎症", "发炎", "不适", "异常", "病变", "损伤", "症状", "疾病"}  # not worth asking about
 
 QUESTION_MARK = "您是否有「"
 _ASKED = re.compile(r"您是否有「([^」]+)」")
@@ -39,7 +42,7 @@ _ASKED = re.compile(r"您是否有「([^」]+)」")
 SYNONYMS = (
     ("发热", "发烧", "高烧", "高热"), ("低热", "低烧"), ("头痛", "头疼", "脑袋疼"), ("腹泻", "拉肚子", "拉稀", "闹肚子"),
     ("腹痛", "肚子疼", "肚子痛"), ("胃痛", "胃疼"), ("咽痛", "嗓子疼", "嗓子痛", "喉咙痛", "喉咙疼", "咽喉痛", "咽喉疼痛"),
-    ("流涕", "流鼻涕", "流鼻水"), ("喷嚏", "打喷嚏"), ("恶心", "想吐", "反胃"), ("呕吐", "吐了", "恶心与呕吐"),
+    ("流涕", "流鼻涕", "流鼻水"), ("喷嚏", "打喷嚏"), ("恶心", "想吐", "反胃"), ("呕吐", "吐了", "还吐", "又吐", "老吐", "一直吐", "吐奶", "恶心与呕吐"),
     ("食欲不振", "没胃口", "不想吃饭", "吃不下饭", "食欲减退"), ("失眠", "睡不着"), ("心悸", "心慌"),
     ("呼吸困难", "喘不上气", "喘不过气"), ("乏力", "浑身没劲", "没力气", "没劲", "疲乏", "无力"),
     ("全身酸痛", "浑身疼", "浑身酸痛", "肌肉酸痛"), ("咳痰", "有痰"), ("皮疹", "起疹子", "出疹子"), ("瘙痒", "发痒", "很痒"),
@@ -54,6 +57,14 @@ def canonical(term: str) -> str:
     return CANONICAL.get(term, term)
 
 
+# Words around a symptom description that are not symptoms ("我最近老是头疼，两天了，怎么办").
+_FILLER = re.compile(
+    r"([0-9一二两三四五六七八九十几半]+\s*(个)?(多)?(天|日|周|星期|月|年|小时|次)(了|多|左右)?|"
+    r"我的|我|孩子|宝宝|小孩|儿子|女儿|老人|老公|老婆|妈妈|爸爸|我妈|我爸|家人|他|她|最近|这几天|近来|近期|老是|总是|经常|"
+    r"一直|有点|有些|有时|偶尔|感觉|觉得|出现|开始|还有|还|也|又|和|跟|并且|而且|伴有|伴|了|的|很|特别|非常|比较|"
+    r"晚上|早上|白天|夜里|今天|昨天|身体|浑身|全身|怎么办|怎么回事|是什么病|什么病|什么原因|吃什么药|要紧吗|严重吗|"
+    r"需要|去医院|医院|看|挂|哪个科|什么科|请问|医生|有|没有|没|不|是|吗|呢|啊|呀|吧|得|就|都)")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]")
 _NEG_BEFORE = re.compile(r"(没有|没|不|无|未|否认|也没)[^，。,；;]{0,1}$")
 _YES = re.compile(r"^\s*(有|是|是的|对|嗯|有的|有点|有一点|会|偶尔有|经常|好像有|yes|y)\b|^\s*(有|是|对|嗯)")
 _NO = re.compile(r"^\s*(没有|没|无|不|否|不是|没感觉|no|n)\b|^\s*(没|无|不)")
@@ -73,6 +84,8 @@ class InquiryState:
     absent: list[str] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)  # symptoms we asked about, in order
     pending: str | None = None  # the symptom the last assistant message asked about
+    child: bool | None = None  # the patient is a child (True), an adult (False), or unknown
+    sex: str | None = None
 
     @property
     def active(self) -> bool:
@@ -93,14 +106,21 @@ class Step:
 class SymptomIndex:
     """Which symptoms the KB lists for which disease, and the vocabulary to spot them in text."""
 
-    def __init__(self, diseases: dict[int, str], symptoms: dict[int, set[str]]):
+    def __init__(self, diseases: dict[int, str], symptoms: dict[int, set[str]],
+                 incidence: dict[int, float] | None = None):
         self.diseases = diseases
         self.symptoms = symptoms
+        # log prior from the KB's 发病率 where it gives one; the median for the rest; uniform when none does
+        rates = {d: r for d, r in (incidence or {}).items() if d in diseases and r > 0}
+        median = sorted(rates.values())[len(rates) // 2] if rates else 1.0
+        self.log_prior = {d: PRIOR_WEIGHT * math.log(rates.get(d, median)) for d in diseases}
         self.frequency = Counter(s for ss in symptoms.values() for s in ss)
         self.vocabulary = sorted(
             {s for s in self.frequency if len(s) >= 2} | {w for w, c in CANONICAL.items() if c in self.frequency},
             key=len, reverse=True,
         )
+        # In a big KB, a "symptom" listed for one or two diseases is often a stray word ("电影", "汽车").
+        self.min_frequency = 3 if len(diseases) > 500 else 1
         self.by_symptom: dict[str, list[int]] = {}
         for disease_id, ss in symptoms.items():
             for s in ss:
@@ -116,11 +136,17 @@ class SymptomIndex:
                 .where(Entity.type == "disease", Link.relation == "disease_symptom"))
         diseases: dict[int, str] = {}
         symptoms: dict[int, set[str]] = {}
+        incidence: dict[int, float] = {}
         with session_scope(db_url) as session:
             for disease_id, name, symptom in session.execute(stmt):
                 diseases[disease_id] = name
                 symptoms.setdefault(disease_id, set()).add(canonical(normalize_name(symptom)))
-        return cls(diseases, symptoms)
+            rates = select(Section.entity_id, Section.text).where(Section.kind == "发病率")
+            for disease_id, text in session.execute(rates):
+                m = re.search(r"(\d+(?:\.\d+)?)\s*%", text or "")
+                if m and disease_id not in incidence:
+                    incidence[disease_id] = float(m.group(1)) / 100
+        return cls(diseases, symptoms, incidence)
 
     def find(self, text: str) -> tuple[list[str], list[str]]:
         """KB symptom terms said to be present and said to be absent in `text`, longest match first."""
@@ -134,11 +160,33 @@ class SymptomIndex:
             for i in range(start, end):
                 taken[i] = True
             term = canonical(surface)
-            if term not in self.frequency:
+            if self.frequency.get(term, 0) < self.min_frequency:
                 continue
             negated = _NEG_BEFORE.search(text[max(0, start - 3):start])
             (absent if negated else present).append(term)
         return list(dict.fromkeys(present)), list(dict.fromkeys(absent))
+
+    def is_symptom(self, name: str) -> bool:
+        return self.frequency.get(canonical(normalize_name(name)), 0) >= self.min_frequency
+
+    def describes_symptoms(self, text: str, cues: re.Pattern | None = None) -> bool:
+        """True when the text is (mostly) a symptom description: once its symptoms, filler words and
+        asking words are taken out, little is left ("我发烧咳嗽两天了" yes; "体位性心动过速综合征怎么
+        预防" no: it names a disease that merely contains a symptom)."""
+        text = normalize_name(text) if text else ""
+        present, absent = self.find(text)
+        if not present and not absent:
+            return False
+        rest = text
+        for surface, _ in self._matches(text):
+            if self.frequency.get(canonical(surface), 0) >= self.min_frequency:
+                rest = rest.replace(surface, " ")
+        if cues is not None:
+            rest = cues.sub(" ", rest)
+        rest = _FILLER.sub(" ", rest)
+        left = len(_HAN_RUN.findall(rest))
+        said = sum(len(s) for s in present + absent)
+        return left <= 2 or said / (said + left) >= 0.6
 
     def _matches(self, text: str) -> list[tuple[str, int]]:
         found = []
@@ -152,14 +200,14 @@ class SymptomIndex:
         return found
 
     def rank(self, state: InquiryState) -> list[Candidate]:
-        """Diseases listing at least one present symptom, by posterior (uniform prior over them)."""
-        ids = {d for s in state.present for d in self.by_symptom.get(s, ())}
+        """Diseases listing at least one present symptom and plausible for this patient, by posterior."""
+        ids = {d for s in state.present for d in self.by_symptom.get(s, ()) if plausible(self.diseases[d], state)}
         if not ids:
             return []
         logp = {}
         for d in ids:
             listed = self.symptoms[d]
-            lp = sum(math.log(P_LISTED if s in listed else P_UNLISTED) for s in state.present)
+            lp = self.log_prior[d] + sum(math.log(P_LISTED if s in listed else P_UNLISTED) for s in state.present)
             lp += sum(math.log(1 - P_LISTED if s in listed else 1 - P_UNLISTED) for s in state.absent)
             logp[d] = lp
         top = max(logp.values())
@@ -186,8 +234,9 @@ class SymptomIndex:
         """The unasked symptom whose answer is expected to reduce the entropy over candidates most."""
         total = sum(c.posterior for c in candidates)
         p = {c.disease_id: c.posterior / total for c in candidates}
-        known = set(state.present) | set(state.absent) | set(state.asked)
-        options = Counter(s for c in candidates for s in self.symptoms[c.disease_id] if s not in known)
+        known = set(state.present) | set(state.absent) | set(state.asked) | VAGUE
+        options = Counter(s for c in candidates for s in self.symptoms[c.disease_id]
+                          if s not in known and 2 <= len(s) <= MAX_ASKED_CHARS)
         h0 = _entropy(p.values())
         best, best_gain = None, 0.0
         for symptom in sorted(options, key=lambda s: (-options[s], s)):
@@ -199,6 +248,25 @@ class SymptomIndex:
             if h0 - h > best_gain + 1e-9:
                 best, best_gain = symptom, h0 - h
         return best, best_gain
+
+
+_CHILD_ONLY = re.compile(r"(小儿|儿童|婴儿|婴幼儿|新生儿|早产儿|幼儿|先天性)")
+_ADULT_ONLY = re.compile(r"(成人|老年|妊娠|产后|产褥|经前|更年期|绝经|围绝经|孕|职业性)")
+_FEMALE_ONLY = re.compile(r"(妇|经前|月经|痛经|闭经|妊娠|产后|产褥|子宫|宫颈|卵巢|阴道|外阴|输卵管|孕|乳腺|绝经|更年期)")
+_MALE_ONLY = re.compile(r"(前列腺|睾丸|阴茎|精索|阴囊|男性不育|勃起)")
+
+
+def plausible(disease: str, state: InquiryState) -> bool:
+    """Whether a disease's name fits the patient: no 经前期综合征 for a child, no 前列腺炎 for a woman."""
+    if state.child is True and _ADULT_ONLY.search(disease):
+        return False
+    if state.child is False and _CHILD_ONLY.search(disease) and "先天性" not in disease:
+        return False
+    if state.sex == "男" and _FEMALE_ONLY.search(disease):
+        return False
+    if state.sex == "女" and _MALE_ONLY.search(disease):
+        return False
+    return True
 
 
 def _automaton(words: list[str]):
@@ -239,7 +307,7 @@ def is_answer(text: str) -> bool | None:
     return None
 
 
-def read_state(index: SymptomIndex, messages: list[dict]) -> InquiryState:
+def read_state(index: SymptomIndex, messages: list[dict], cues: re.Pattern | None = None) -> InquiryState:
     """The inquiry in progress at the end of `messages` (OpenAI-style dicts, the new user turn last).
 
     An inquiry is the run of turns since the user first described symptoms, as long as every assistant
@@ -259,6 +327,8 @@ def read_state(index: SymptomIndex, messages: list[dict]) -> InquiryState:
         if m["role"] != "user":
             continue
         present, absent = index.find(m["content"])
+        if not pending and not state.present and not index.describes_symptoms(m["content"], cues):
+            present, absent = [], []  # a question that merely contains a symptom word does not start an inquiry
         if pending:
             reply = is_answer(m["content"])
             if reply is True and pending not in present:

@@ -24,6 +24,7 @@ _DURATION = re.compile(r"(?:已经|持续|有|快|都)?" + _NUM + r"\s*(?:个)?(
 _PREGNANT = re.compile(r"(怀孕|孕妇|孕期|孕早期|孕中期|孕晚期|妊娠|怀了(?:宝宝|孩子)?|孕\d{1,2}周|有喜)")
 _NOT_PREGNANT = re.compile(r"(没有?怀孕|未怀孕|不是孕妇|没怀|非孕)")
 _BREASTFEEDING = re.compile(r"(哺乳|喂奶|母乳|喂母乳)")
+_CHILD = re.compile(r"(孩子|宝宝|小孩|儿子|女儿|婴儿|新生儿|娃)")
 _MALE = re.compile(r"(男性|男的|我是男|男士|先生|男，|男,|^男)")
 _FEMALE = re.compile(r"(女性|女的|我是女|女士|女，|女,|^女)")
 _ALLERGY = re.compile(r"(?:对)?([\u4e00-\u9fffA-Za-z0-9]{1,12}?)(?:类药物|类药|类|药物|药)?(?:都)?过敏")
@@ -42,6 +43,14 @@ class PatientFacts:
     allergies: list[str] = field(default_factory=list)
     drugs: list[str] = field(default_factory=list)  # names as the KB has them when linked
     duration: str | None = None
+    about_child: bool = False  # the user speaks of their child ("孩子", "宝宝", "儿子")
+
+    @property
+    def child(self) -> bool | None:
+        """True for a child, False for an adult, None when nothing says."""
+        if self.age_years is not None:
+            return self.age_years < 14
+        return True if self.about_child else None
 
     def summary(self) -> str:
         """"女，32岁，怀孕，对青霉素过敏，正在服用华法林钠片" (empty when nothing is known)."""
@@ -66,7 +75,7 @@ class PatientFacts:
     def to_json(self) -> dict:
         return {"age_years": self.age_years, "sex": self.sex, "pregnant": self.pregnant,
                 "breastfeeding": self.breastfeeding, "allergies": self.allergies, "drugs": self.drugs,
-                "duration": self.duration}
+                "duration": self.duration, "child": self.child}
 
 
 def _number(text: str) -> float | None:
@@ -90,6 +99,8 @@ def extract_facts(messages: list[str], link: Callable[[str], list[EntityMention]
         elif m := _AGE_MONTHS.search(text):
             months = _number(m.group(1))
             facts.age_years = months / 12 if months is not None else None
+        if _CHILD.search(text):
+            facts.about_child = True
         if _MALE.search(text):
             facts.sex = "男"
         if _FEMALE.search(text):

@@ -31,7 +31,8 @@ from chat.answer import DISCLAIMER, SHORT_DISCLAIMER, Answer, Citation
 from chat.citations import Claim, render_claim, verify, verify_stream
 from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
-from chat.inquiry import Candidate, InquiryState, SymptomIndex, canonical, question_text, read_state
+from chat.inquiry import (Candidate, InquiryState, SymptomIndex, asked_symptom, canonical, is_answer, question_text,
+                          read_state)
 from chat.patient import check_drug_safety, extract_facts
 from chat.support import Thresholds, check_support
 from chat.triage import triage
@@ -71,6 +72,8 @@ class Pipeline:
         self.symptoms = symptoms
         self.log_answers = log_answers
         self.cues = _cue_pattern()
+        tokenizer = getattr(getattr(retriever, "tokenizer", None), "jieba", None)  # knows the KB's names
+        self.cut = tokenizer.lcut if tokenizer is not None else None
         self.lock = threading.Lock()  # retrieval state (jieba, faiss scratch) is shared between requests
 
     @classmethod
@@ -110,12 +113,18 @@ class Pipeline:
         answer = Answer(question=asked, text="", generator=generator.name, kb_revision=self.kb_revision)
         say = lambda text, paragraph=True: _say(answer, text, paragraph)  # noqa: E731  (appends and yields)
 
-        # 1. red-flag triage, before anything else
+        # 1. red-flag triage, before anything else (a "有" that confirms an asked-about 惊厥 counts too)
         t = time.perf_counter()
-        flagged = triage(question)
+        confirmed = _confirmed_symptom(messages, question)
+        flagged = triage(question + (f"，有{confirmed}" if confirmed else ""))
         timings["triage"] = _ms(t)
         answer.triage = flagged.level
         yield from say(flagged.message)
+        if flagged.level and confirmed and len(question) <= 12:
+            answer.mode = "triage"  # the reply was only "有": the emergency notice is the whole answer
+            yield from say(SHORT_DISCLAIMER)
+            yield self._finish(answer, started, timings)
+            return
         if flagged.level == "crisis":
             answer.mode = "triage"
             yield from say(SHORT_DISCLAIMER)
@@ -133,9 +142,9 @@ class Pipeline:
 
         # 3. inquiry: a symptom description that names no drug, disease or exam (not in an emergency)
         if self.symptoms is not None and not flagged.level:
-            state = read_state(self.symptoms, messages + [{"role": "user", "content": question}])
-            named = any(m.entity_type in ("drug", "disease", "exam") for m in mentions)
-            if state.active and (state.pending or not named):
+            state = read_state(self.symptoms, messages + [{"role": "user", "content": question}], self.cues)
+            state.child, state.sex = facts.child, facts.sex
+            if state.active and (state.pending or not self._names_something(question, mentions)):
                 yield from self._inquire(answer, state, started, timings)
                 return
 
@@ -165,7 +174,7 @@ class Pipeline:
             result.entities = asked_about  # "我在吃华法林，布洛芬能吃吗": the question is about 布洛芬
         overview = (("药物相互作用",) if taking else ()) + (
             ("禁忌", "孕妇及哺乳期妇女用药") if (facts.allergies or facts.pregnant) else ())
-        support = check_support(query, result, self._passages_of, self.thresholds, self.cues, overview)
+        support = check_support(query, result, self._passages_of, self.thresholds, self.cues, overview, self.cut)
         timings["support"] = _ms(t)
         answer.entities = [m.entity_name for m in support.entities]
         answer.debug["support"] = {"ok": support.ok, "reason": support.reason, "score": round(support.score, 3),
@@ -296,6 +305,17 @@ class Pipeline:
 
     # -- helpers -----------------------------------------------------------------------------------------
 
+    def _names_something(self, question: str, mentions) -> bool:
+        """True when the question is about a named drug, disease or exam rather than describing symptoms.
+        Big KBs have diseases called "咳嗽" or "头痛": naming one of those with no more than "怎么办" is
+        still a symptom description ("咳嗽是什么原因引起的" asks about the KB entry)."""
+        named = [m for m in mentions if m.entity_type in ("drug", "disease", "exam")]
+        if not named:
+            return False
+        symptom_like = all(m.entity_type == "disease" and self.symptoms.is_symptom(m.surface) for m in named)
+        generic = set(self._intents(question)) <= {"治疗方式"}  # no cue, or only "怎么办"
+        return not (symptom_like and generic)
+
     def _link(self, text: str):
         return self.retriever.link_entities(text)
 
@@ -338,6 +358,13 @@ def write_log(db_url: str | None, answer: Answer) -> int:
         session.add(row)
         session.flush()
         return row.id
+
+
+def _confirmed_symptom(messages: list[dict], question: str) -> str | None:
+    """The symptom the last assistant message asked about, when this reply says "有"."""
+    last = next((m["content"] for m in reversed(messages) if m["role"] == "assistant"), "")
+    symptom = asked_symptom(last)
+    return symptom if symptom and is_answer(question) is True else None
 
 
 def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from retriever.hits import EntityMention, Passage, RetrievalResult
 
-from chat.citations import bigrams
 
 THRESHOLDS_FILE = "chat-support.json"
 DEFAULT_THRESHOLD = 0.8
-LEXICAL_WEIGHT = 0.75  # the rest is dense cosine, when the retriever reports it
+LEXICAL_WEIGHT = 0.85  # the rest is dense cosine, when the retriever reports it
 MAX_PASSAGES = 3  # per entity: enough for a long section, few enough for a compact prompt
 
 # What to answer when a question names an entity but no section ("阿莫西林" alone).
@@ -42,6 +42,7 @@ _AFTER_NAME_OK = re.compile(
     r"片|粒|胶囊|颗粒|口服液|缓释|肠溶|注射|混悬|软膏|乳膏|滴|喷|糖浆|丸|散|剂|贴|栓|的话|怎么|如何|应该|需要|每|这个|那个|"
     r"禁忌|适应|用法|用量|不良|成份|成分|症状|检查|就诊|科室|并发|病因|预防|治疗|饮食|护理|说明|作用|功效)")
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
+_WORD = re.compile(r"[\w\u4e00-\u9fff]")
 # How drug and disease names end: glued characters that end like this make another name.
 _NAME_END = re.compile(r"(片|胶囊|颗粒|注射液|口服液|丸|散|膏|剂|液|钾|钠|钙|镁|锌|铁|酸|盐|素|醇|酮|胺|嗪|唑|啶|林|霉|肽|韦|"
                        r"尼|单抗|炎|病|症|癌|瘤|综合征|感染|损伤|结石|中毒|综合症|畸形|缺乏|障碍|衰竭|梗死|出血|囊肿|溃疡)$")
@@ -51,6 +52,8 @@ _ASKING = re.compile(
     r"怎样|为什么|可以|能不能|能否|能|会不会|会|是否|吗|呢|吧|啊|呀|的|了|是|有|和|与|及|我|你|他|她|它|谁|"
     r"多少|多久|几|哪|要|需要|应该|不|没|就|都|还|也|又|这|那|个|种|些|给|对|在|用|吃)"
 )
+ASKING_WORDS = set(_ASKING.pattern.strip("()").split("|")) | {"一起", "什么样", "多长时间", "还是", "需不需要",
+                                                              "怎样才能", "如何才能", "才能", "应该"}
 
 
 @dataclass
@@ -92,6 +95,33 @@ class Support:
     scores: list[dict] = field(default_factory=list)  # per-hit support scores, for the debug tab
 
 
+# Ways people ask about a drug that name no section ("甲硝唑吃了能喝酒吗", "吃阿莫西林会拉肚子吗"): used only
+# when a drug is named and the retriever's intent cues found nothing.
+DRUG_QUESTIONS: tuple[tuple[tuple[str, ...], re.Pattern], ...] = (
+    (("注意事项", "药物相互作用", "禁忌"), re.compile(r"(喝酒|饮酒|酒精|喝了酒|喝点酒|抽烟|吸烟|开车|驾驶)")),
+    (("用法用量",), re.compile(r"(怎么冲|冲服|冲泡|怎么泡|泡水|怎么喷|怎么涂|怎么擦|用多久|吃多久|多长时间吃)")),
+    (("不良反应",), re.compile(r"(会[^，。？?！!]{1,8}(吗|么|不)|犯困|嗜睡|掉头发|伤肾|伤肝|依赖|成瘾|上瘾|发胖|长胖)")),
+    (("禁忌", "注意事项"), re.compile(r"(能|可以|可不可以|能不能)(吃|用|服|喝)")),
+)
+DRUG_SECTIONS = {"适应症", "用法用量", "不良反应", "禁忌", "注意事项", "药物相互作用", "孕妇及哺乳期妇女用药",
+                 "儿童用药", "老年用药", "成份", "规格", "贮藏", "药理毒理", "药代动力学", "药物过量", "性状", "有效期"}
+
+
+def refine(question: str, result: RetrievalResult) -> None:
+    """When a drug is named: read the drug questions above, and drop other mentions for a drug section
+    ("吃阿莫西林会拉肚子吗" links 拉肚子 to 急性腹泻, but asks about 阿莫西林's side effects)."""
+    drugs = [m for m in result.entities if m.entity_type == "drug"]
+    if not drugs:
+        return
+    if not result.intents:
+        for sections, pattern in DRUG_QUESTIONS:
+            if pattern.search(question):
+                result.intents = list(sections)
+                break
+    if result.intents and result.intents[0] in DRUG_SECTIONS:
+        result.entities = drugs
+
+
 def choose_entities(result: RetrievalResult) -> list[EntityMention]:
     """One entity per name in the question: a bare name ("布洛芬") links several products; take the one
     retrieval ranked highest."""
@@ -114,6 +144,42 @@ def choose_entities(result: RetrievalResult) -> list[EntityMention]:
     return out
 
 
+def _weak(m: EntityMention) -> bool:
+    """A short stem of a longer product name ("太阳" for 太阳膏), not the entity's name itself."""
+    return len(m.surface) <= 2 and m.surface != m.entity_name and m.entity_type == "drug"
+
+
+def contained_name(question: str, result: RetrievalResult, cues: re.Pattern | None, cut=None) -> list[EntityMention]:
+    """A retrieved entity most of whose name the question spells out and that is all the question is
+    about ("华法林" for 华法林钠片, "阿托伐他汀" for 阿托伐他汀钙片): people drop salts and dosage forms
+    the linker may not know. "尼帕病毒感染" shares only "病毒感染" with 新型冠状病毒感染: no."""
+    for hit in result.hits:
+        p = hit.passage
+        if p.entity_type not in OVERVIEW:
+            continue
+        span = _longest_common(question, p.entity_name)
+        core = re.sub(r"(片|胶囊|颗粒|注射液|口服液|散|丸|膏|剂|液)$", "", p.entity_name)
+        if len(span) < 3 or len(span) < 0.6 * len(core):
+            continue
+        start = question.find(span)
+        mention = EntityMention(span, start, start + len(span), p.entity_id, p.entity_type, p.entity_name)
+        if sum(len(run) for run in _HAN.findall(residue(question, [mention], cues, cut))) <= 1:
+            return [mention]
+    return []
+
+
+def _longest_common(a: str, b: str) -> str:
+    """The longest substring of `a` that is also in `b` (names are short: quadratic is fine)."""
+    best = ""
+    for i in range(len(a)):
+        for j in range(i + len(best) + 1, len(a) + 1):
+            if a[i:j] in b:
+                best = a[i:j]
+            else:
+                break
+    return best
+
+
 def glued_name(question: str, mention: EntityMention, cues: re.Pattern | None = None) -> str | None:
     """The longer name the mention is part of, when characters glued to it name something else
     (the glued part ends where an asking word or an intent cue begins: "肺炎挂什么科" glues nothing)."""
@@ -130,46 +196,64 @@ def glued_name(question: str, mention: EntityMention, cues: re.Pattern | None = 
     return mention.surface + glued if len(glued) >= 2 and _NAME_END.search(glued) else None
 
 
-def residue(question: str, mentions: list[EntityMention], cues: re.Pattern | None) -> str:
-    """What the question is about once names, intent cues and asking words are taken out."""
+def residue(question: str, mentions: list[EntityMention], cues: re.Pattern | None, cut=None) -> str:
+    """What the question is about once names, intent cues and asking words are taken out.
+
+    `cut` splits text into words (the retriever's jieba, which knows the KB's names): asking words are then
+    removed as whole words, so the "他" of 阿托伐他汀 stays. Without it, they are removed as substrings."""
     chars = list(question)
     for m in mentions:
         chars[m.start:m.end] = [" "] * (m.end - m.start)
     text = "".join(chars)
     if cues is not None:
         text = cues.sub(" ", text)
-    return _ASKING.sub(" ", text)
+    if cut is None:
+        return _ASKING.sub(" ", text)
+    # single characters left between cues ("大" of "副作用大吗") say nothing about the topic
+    return " ".join(w for w in cut(text) if len(w.strip()) > 1 and w not in ASKING_WORDS and _WORD.search(w))
 
 
 def support_score(about: str, passage: Passage, dense: float | None = None) -> float:
-    """How well a passage covers what the question is about: bigram coverage, blended with the dense
-    cosine when there is one."""
-    want = bigrams(about)
-    if not want:
-        lexical = 0.0
-    else:
-        lexical = len(want & bigrams(passage.entity_name + " " + passage.text)) / len(want)
+    """How well a passage covers what the question is about: the share of its words (by characters)
+    that the passage contains whole, blended with the dense cosine when there is one. Whole words, not
+    bigrams: "尼帕 病毒感染" must not pass on "病毒感染" alone."""
+    words = [w for w in _norm(about).split() if len(w) >= 2]
+    if not words:
+        return 0.0
+    text = _norm(passage.entity_name + " " + passage.text)
+    lexical = sum(len(w) for w in words if w in text) / sum(len(w) for w in words)
     if dense is None:
         return lexical
     return LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(0.0, dense)
 
 
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
 def check_support(question: str, result: RetrievalResult, passages_of, thresholds: Thresholds,
-                  cues: re.Pattern | None = None, overview: tuple[str, ...] = ()) -> Support:
+                  cues: re.Pattern | None = None, overview: tuple[str, ...] = (), cut=None) -> Support:
     """Decide what (if anything) supports an answer; see the module docstring.
 
     `passages_of(entity_id, section)` gives an entity's passages of a section, in chunk order."""
+    refine(question, result)
     intents = list(result.intents)
     if len(intents) > 1 and intents[0] == "概述":  # "是什么" is in most questions; a specific cue wins
         intents = intents[1:] + intents[:1]
     intent = intents[0] if intents else None
-    entities = choose_entities(result)
+    entities = choose_entities(result) or contained_name(question, result, cues, cut)
     for m in entities:
         longer = glued_name(question, m, cues)
         if longer:
             return Support(False, [], f"「{longer}」 is not in the KB (only 「{m.entity_name}」 is)", entities=entities,
                            intent=intent, suggestion=f"知识库中没有「{longer}」；如果您想问的是「{m.entity_name}」，"
                                                      f"请直接用这个名称提问。")
+    if entities and not intents and all(_weak(m) for m in entities):
+        # "太阳系有几颗行星" links "太阳" (the bare name of 太阳膏): a two-character product stem with
+        # nothing asked about it is too weak to answer on
+        m = entities[0]
+        return Support(False, [], f"only the weak mention 「{m.surface}」 of {m.entity_name}", 0.0, entities, intent,
+                       suggestion=f"如果您想问「{m.entity_name}」，请写出完整名称和想了解的内容（如适应症、用法用量）。")
     if entities:
         passages, missing = [], []
         for m in entities:
@@ -186,7 +270,7 @@ def check_support(question: str, result: RetrievalResult, passages_of, threshold
         return Support(False, [], f"{m.entity_name} has no {'/'.join(intents[:2])} in the KB", 0.0, entities, intent,
                        suggestion=(f"知识库中「{m.entity_name}」没有关于{'、'.join(intents[:1])}的内容"
                                    + (f"；可以问它的{'、'.join(have[:5])}。" if have else "。")))
-    about = residue(question, [], cues)
+    about = residue(question, [], cues, cut)
     scored = []
     for hit in result.hits:
         dense = hit.channel_scores.get("dense")

@@ -255,6 +255,7 @@ def evaluate(
     max_new_tokens: Annotated[int, typer.Option(help="Generation budget per answer.")] = 96,
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the question sample.")] = 0,
+    append: Annotated[bool, typer.Option(help="Add to the results already in --out (same questions) instead of replacing them.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON document.")] = False,
 ) -> None:
     """Score generators on held-out templated questions: QiZhenGPT criteria 1-3, precision, citations, refusals."""
@@ -279,25 +280,34 @@ def evaluate(
     if any(retrieval for _, s, retrieval in specs):
         r = _retriever(index, db)
         search = lambda q, n: [h.passage for h in r.search(q, n).hits]  # noqa: E731
+    cases = ev.cases_for(qs, search, k, unanswerable)
     out.mkdir(parents=True, exist_ok=True)
     answers = out / "answers.jsonl"
-    answers.write_text("", encoding="utf-8")
     summary = {}
+    if append and (out / "results.json").exists():
+        before = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        if (before.get("questions"), before.get("split"), before.get("seed", seed)) != (len(qs), split, seed):
+            _fail(f"{out}/results.json was made with other questions; use another --out or drop --append")
+        summary = before["summary"]
+    else:
+        answers.write_text("", encoding="utf-8")
     for spec in generator:
         try:
             g = ev.make_generator(spec, max_new_tokens, threads)
         except (ModelError, OSError, ValueError) as e:
             _fail(f"{spec}: {str(e).splitlines()[0]}")
         t0 = time.perf_counter()
-        rows = ev.run([g], qs, search, k, unanswerable, progress=None if as_json else
+        rows = ev.run([g], cases, progress=None if as_json else
                       (lambda m: err.print(m, end="\r", highlight=False)), log_path=answers)[g.label]
-        summary[g.label] = {"spec": g.spec, "retrieval": g.retrieval, **ev.summarize(rows),
+        summary[g.label] = {"spec": g.spec, "retrieval": g.retrieval, "max_new_tokens": max_new_tokens,
+                            **ev.summarize(rows),
                             "seconds": round(time.perf_counter() - t0, 1)}
         err.print(f"{g.label}: done in {summary[g.label]['seconds']:.0f} s" + " " * 20, highlight=False)
         del g
     table = ev.markdown_table(summary)
     (out / "results.md").write_text(table + "\n", encoding="utf-8")
-    (out / "results.json").write_text(json.dumps({"questions": len(qs), "split": split, "summary": summary},
+    (out / "results.json").write_text(json.dumps({"questions": len(qs), "split": split, "seed": seed,
+                                                  "unanswerable": unanswerable, "summary": summary},
                                                  ensure_ascii=False, indent=2), encoding="utf-8")
     ev.bar_chart(summary, out / "results.png")
     if as_json:

@@ -175,57 +175,83 @@ def make_generator(spec: str, max_new_tokens: int = 96, threads: int | None = No
     else:
         gen = load_generator(rest)
     tokenizer = getattr(gen, "tokenizer", None)
-    count = (lambda text: len(tokenizer(text, add_special_tokens=False).input_ids)) if tokenizer else (lambda _: 0)
+    model = getattr(gen, "model", None)
+
+    def run_model(prompt: str) -> tuple[str, int, bool]:
+        # chat's prompt and generation settings, run here rather than through `stream()`'s thread and
+        # streamer: the same tokens, plus an exact count of them and whether the model stopped.
+        import torch
+
+        enc = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                 **gen.generation)
+        new = out[0, enc["input_ids"].shape[1]:]
+        text = tokenizer.decode(new, skip_special_tokens=True)
+        if getattr(gen, "base_model", False) and "问题：" in text:
+            text = text.split("问题：", 1)[0]  # as chat's stream() does for base-model prompts
+        return text.strip(), len(new), len(new) < max_new_tokens
 
     if retrieval:
         def answer(question: str, passages: Sequence) -> tuple[str, int, bool]:
             request = GenerationRequest(question=question, passages=[clip(p, passage_chars) for p in passages],
                                         max_new_tokens=max_new_tokens)
-            text = "".join(gen.stream(request)).strip()
-            n = count(text)
-            return text, n, n < max_new_tokens
+            if model is not None and hasattr(gen, "prompt"):
+                return run_model(gen.prompt(request))
+            return "".join(gen.stream(request)).strip(), 0, True
     else:
-        if tokenizer is None:
+        if model is None:
             raise ValueError(f"{spec}: closed-book needs a local model (hf:PATH)")
-        import torch
 
         def answer(question: str, passages: Sequence) -> tuple[str, int, bool]:
-            prompt = tokenizer.apply_chat_template(closed_book_messages(question), tokenize=False,
-                                                   add_generation_prompt=True)
-            enc = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
-            with torch.inference_mode():
-                out = gen.model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                         **gen.generation)
-            new = out[0, enc["input_ids"].shape[1]:]
-            return tokenizer.decode(new, skip_special_tokens=True).strip(), len(new), len(new) < max_new_tokens
+            return run_model(tokenizer.apply_chat_template(closed_book_messages(question), tokenize=False,
+                                                           add_generation_prompt=True))
 
     return Generator(label, rest, retrieval, answer)
 
 
-def run(generators: Sequence[Generator], questions: Sequence[Question], search: Callable[[str, int], list] | None,
-        k: int = 3, unanswerable: int = 0, progress: Callable[[str], None] | None = None,
-        log_path: Path | None = None) -> dict[str, list[Scored]]:
-    """Ask every question of every generator; the same passages for every generator of a question."""
-    if any(g.retrieval for g in generators) and search is None:
-        raise ValueError("a generator with retrieval needs a retriever index (--index)")
-    cases = []  # (question, passages, answerable, retrieval seconds)
+@dataclass
+class Case:
+    """One question with the passages every generator with retrieval is shown."""
+
+    question: Question
+    passages: list
+    answerable: bool
+    search_s: float
+
+
+def cases_for(questions: Sequence[Question], search: Callable[[str, int], list] | None, k: int = 3,
+              unanswerable: int = 0) -> list[Case]:
+    """Retrieve once per question (before any model is loaded); the first `unanswerable` questions are
+    asked again with every passage of the asked entity and section removed."""
+    cases = []
     for i, q in enumerate(list(questions) + list(questions[:unanswerable])):
         answerable = i < len(questions)
         t = time.perf_counter()
         passages = list(search(q.question, k + (0 if answerable else 8))) if search else []
         if not answerable:
-            passages = [p for p in passages if not (p.entity_id == q.entity_id and p.section == q.section)][:k]
-        cases.append((q, passages[:k], answerable, time.perf_counter() - t))
+            passages = [p for p in passages if not (p.entity_id == q.entity_id and p.section == q.section)]
+        cases.append(Case(q, passages[:k], answerable, time.perf_counter() - t))
+    return cases
+
+
+def run(generators: Sequence[Generator], cases: Sequence[Case], progress: Callable[[str], None] | None = None,
+        log_path: Path | None = None) -> dict[str, list[Scored]]:
+    """Ask every case of every generator; the same passages for every generator of a question."""
+    if any(g.retrieval for g in generators) and cases and not any(c.passages for c in cases):
+        raise ValueError("generators with retrieval need passages: pass a retriever index")
     results: dict[str, list[Scored]] = {}
     log = open(log_path, "a", encoding="utf-8") if log_path else None
     for g in generators:
         rows = results.setdefault(g.label, [])
-        for j, (q, passages, answerable, t_search) in enumerate(cases):
-            shown = passages if g.retrieval else []
+        for j, c in enumerate(cases):
+            if not g.retrieval and not c.answerable:
+                continue  # without passages an "unanswerable" case is the same question again
+            shown = c.passages if g.retrieval else []
             t = time.perf_counter()
-            text, new_tokens, stopped = g.answer(q.question, shown)
-            latency = time.perf_counter() - t + (t_search if g.retrieval else 0.0)
-            row = score(g.label, q, text, shown, latency, new_tokens, stopped, answerable)
+            text, new_tokens, stopped = g.answer(c.question.question, shown)
+            latency = time.perf_counter() - t + (c.search_s if g.retrieval else 0.0)
+            row = score(g.label, c.question, text, shown, latency, new_tokens, stopped, c.answerable)
             rows.append(row)
             if log:
                 log.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")

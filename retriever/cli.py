@@ -187,6 +187,15 @@ def eval_(
             table.add_row(intent, str(count), *(f"{report['channels'][c]['by_intent'][intent]['recall@5']:.3f}"
                                                 for c in report["channels"]))
         out.print(table)
+        table = Table(title="MRR@10 by how the question names the entity")
+        table.add_column("named by")
+        table.add_column("n", justify="right")
+        for c in report["channels"]:
+            table.add_column(c, justify="right")
+        for form, count in report["by_name_form_count"].items():
+            table.add_row(form, str(count), *(f"{report['channels'][c]['by_name_form'][form]['mrr@10']:.3f}"
+                                              for c in report["channels"]))
+        out.print(table)
 
 
 @app.command()

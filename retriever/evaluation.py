@@ -49,6 +49,10 @@ TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+ALIAS_SHARE = 0.2  # questions that name the entity by an alias (brand, English or other name)
+BARE_SHARE = 0.15  # drug questions that drop the dosage form ("布洛芬" for "布洛芬缓释胶囊")
+
+
 @dataclass(frozen=True)
 class EvalQuestion:
     question: str
@@ -58,6 +62,8 @@ class EvalQuestion:
     entity_type: str
     gold_passage_ids: tuple[str, ...]
     template: str
+    surface: str = ""  # how the question names the entity (the name, an alias or the bare drug name)
+    name_form: str = "name"  # name | alias | bare
 
 
 def _passage_index(source) -> dict[tuple[int, str], list[tuple[str, str, str]]]:
@@ -77,16 +83,50 @@ def _passage_index(source) -> dict[tuple[int, str], list[tuple[str, str, str]]]:
     return index
 
 
+def _other_names(source) -> dict[int, list[tuple[str, str]]]:
+    """entity id -> [(surface, "alias" | "bare")] that name that entity and no other one, so a
+    question using them still has exactly one right answer. Empty for a plain iterable of Passages."""
+    from kb.names import normalize_name
+    from retriever.linking import bare_drug_name
+
+    store = getattr(source, "store", None)
+    if store is not None:
+        names = store.entity_names()
+    elif isinstance(source, Session):
+        from retriever.passages import kb_entity_names
+
+        names = kb_entity_names(source)
+    else:
+        return {}
+    owners: dict[str, set[int]] = defaultdict(set)
+    forms: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for e in names:
+        owners[normalize_name(e.name)].add(e.entity_id)
+        for alias in e.aliases:
+            owners[normalize_name(alias)].add(e.entity_id)
+            forms[e.entity_id].append((alias, "alias"))
+        bare = bare_drug_name(e.name) if e.entity_type == "drug" else None
+        if bare:
+            owners[bare].add(e.entity_id)
+            forms[e.entity_id].append((bare, "bare"))
+    return {eid: [(s, f) for s, f in found if owners[normalize_name(s)] == {eid} and _askable(s)]
+            for eid, found in forms.items()}
+
+
 def templated_questions(source: "Session | Iterable[Passage] | object", n: int = 2000, seed: int = 0,
-                        intents: Iterable[str] | None = None) -> list[EvalQuestion]:
+                        intents: Iterable[str] | None = None, variants: bool = True) -> list[EvalQuestion]:
     """`n` questions spread evenly over the (type, intent) templates the KB can answer, each about a
     different entity where possible; deterministic for a given KB and seed.
 
     source: a SQLAlchemy Session on the KB, a loaded `Retriever`, or an iterable of Passages.
     intents: restrict to these intents (default: all in TEMPLATES).
+    variants: name some entities the way people do: by an alias (brand or English name, about
+        ALIAS_SHARE of questions) or, for drugs, without the dosage form (BARE_SHARE); only names
+        that belong to that one entity are used.
     """
     rng = random.Random(seed)
     index = _passage_index(source)
+    other_names = _other_names(source) if variants else {}
     wanted = set(intents) if intents is not None else None
     pools: list[tuple[tuple[str, str], list[tuple[int, str, tuple[str, ...]]]]] = []
     for (etype, intent), (sections, templates) in TEMPLATES.items():
@@ -115,7 +155,16 @@ def templated_questions(source: "Session | Iterable[Passage] | object", n: int =
             cursor[i] += 1
             progressed = True
             template = rng.choice(TEMPLATES[(etype, intent)][1])
-            questions.append(EvalQuestion(template.format(name=name), intent, eid, name, etype, gold, template))
+            surface, form = name, "name"
+            roll = rng.random()
+            aliases = [s for s, f in other_names.get(eid, ()) if f == "alias"]
+            bare = [s for s, f in other_names.get(eid, ()) if f == "bare"]
+            if roll < ALIAS_SHARE and aliases:
+                surface, form = rng.choice(aliases), "alias"
+            elif roll < ALIAS_SHARE + BARE_SHARE and bare:
+                surface, form = bare[0], "bare"
+            questions.append(EvalQuestion(template.format(name=surface), intent, eid, name, etype, gold, template,
+                                          surface, form))
         if not progressed:
             break
     return questions
@@ -158,7 +207,12 @@ def evaluate(retriever, questions: list[EvalQuestion], channels: tuple[str, ...]
             "overall": _metrics(ranks[c]),
             "by_intent": {i: _metrics([r for r, q in zip(ranks[c], questions) if q.intent == i]) for i in intents},
         }
+    forms = [f for f in ("name", "alias", "bare") if any(q.name_form == f for q in questions)]
+    for c in names:
+        report["channels"][c]["by_name_form"] = {
+            f: _metrics([r for r, q in zip(ranks[c], questions) if q.name_form == f]) for f in forms}
     report["by_intent_count"] = {i: sum(q.intent == i for q in questions) for i in intents}
+    report["by_name_form_count"] = {f: sum(q.name_form == f for q in questions) for f in forms}
     latency.sort()
     if latency:
         report["latency_ms"] = {"p50": round(latency[len(latency) // 2], 2),

@@ -226,7 +226,7 @@ def test_cli_train_reports_json_and_bad_input_exits_1(tiny, tmp_path):
 
 def test_eval_runs_chat_generators_side_by_side(tiny, lora_run, tmp_path):
     from finetune.data import Question
-    from finetune.evaluate import bar_chart, make_generator, markdown_table, run, summarize
+    from finetune.evaluate import bar_chart, cases_for, make_generator, markdown_table, run, summarize
 
     _, out = lora_run
     d, a, b = DRUGS[0], ITEMS[0], ITEMS[3]
@@ -234,7 +234,9 @@ def test_eval_runs_chat_generators_side_by_side(tiny, lora_run, tmp_path):
     shown = [passage(0, d, "适应症", f"用于{a}、{b}。"), passage(1, DRUGS[1], "不良反应", f"{ITEMS[4]}。")]
     generators = [make_generator("extractive"), make_generator(f"base=hf:{tiny}@closed", max_new_tokens=8),
                   make_generator(f"hf:{tiny}+{out / 'final'}", max_new_tokens=40)]
-    results = run(generators, [q], lambda question, k: shown[:k], k=2, unanswerable=1, log_path=tmp_path / "a.jsonl")
+    cases = cases_for([q], lambda question, k: shown[:k], k=2, unanswerable=1)
+    assert [p.id for p in cases[1].passages] == [shown[1].id]  # the gold passage is withheld
+    results = run(generators, cases, log_path=tmp_path / "a.jsonl")
     summary = {label: summarize(rows) for label, rows in results.items()}
     assert list(summary) == ["extractive", "base", "tiny-llama0 + LoRA lora-run0 + retrieval"]
     tuned = results["tiny-llama0 + LoRA lora-run0 + retrieval"][0]

@@ -246,3 +246,18 @@ def test_xywy_and_cmekg_give_50k_examples_with_no_shared_entity(tmp_path):
     stats = write_splits(make_examples(fs, None, closed_book=2), tmp_path / "out")
     dispose_engines()
     assert stats["examples"] >= 50_000 and stats["entities_shared_across_splits"] == 0
+
+
+def test_cli_convert_reports_bad_rows_as_json(tmp_path):
+    from typer.testing import CliRunner
+
+    from finetune.cli import app
+
+    f = write(tmp_path / "med.json", '{"content": "头痛怎么办？", "summary": "多休息。"}\n{broken\n')
+    result = CliRunner().invoke(app, ["convert", str(f), "-f", "med2023", "--out", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    assert doc["converted"] == 1 and doc["bad"] == 1 and doc["files"][0]["bad_by_reason"] == {"broken JSON line": 1}
+    assert sum(doc["splits"].values()) == 1
+    result = CliRunner().invoke(app, ["convert", str(tmp_path / "nope.json"), "-f", "med2023", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "no such file" in result.output

@@ -271,10 +271,11 @@ def test_templated_questions_and_eval_report_every_channel(shared):
     assert qs == templated_questions(r, n=30, seed=1)
     assert {q.intent for q in qs} >= {"适应症", "不良反应", "症状", "检查", "就诊科室", "临床意义"}
     for q in qs:
-        assert q.entity_name in q.question and q.gold_passage_ids
+        assert q.surface in q.question and q.gold_passage_ids
         assert all(r.passage(pid).entity_id == q.entity_id for pid in q.gold_passage_ids)
     with session_scope(kb_url) as s:
         assert {q.question for q in templated_questions(s, n=30, seed=1)} == {q.question for q in qs}
+    assert {q.name_form for q in templated_questions(r, n=60, seed=3)} >= {"name", "alias"}
     report = evaluate(r, qs)
     assert set(report["channels"]) == {"entity", "bm25", "dense", "fused"}
     assert report["channels"]["fused"]["overall"]["recall@5"] == 1.0
