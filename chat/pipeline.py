@@ -271,7 +271,7 @@ class Pipeline:
         verified. Never a diagnosis: the heading says so and the answer ends with "see a doctor"."""
         shown = [c for c in candidates[:3] if c.posterior >= 0.05] or candidates[:1]
         numbered: dict[int, Passage] = {}
-        blocks: list[tuple[Candidate, str]] = []
+        blocks = []
         for c in shown:
             claims = []
             for section, phrase in (("症状", "的症状包括"), ("就诊科室", "的就诊科室："), ("检查", "的检查：")):
@@ -286,22 +286,21 @@ class Pipeline:
                 else:
                     passage, items = lists[0], list(lists[0].items[:4])
                 claims.append(f"{c.name}{phrase}{'、'.join(items)}。[{_number_of(passage, numbered)}]")
-            blocks.append((c, "".join(claims)))
-        checked = verify("".join(text for _, text in blocks), numbered)
+            blocks.append((c, verify("".join(claims), numbered)))
         heading = (f"根据您描述的症状（{'、'.join(state.present)}"
                    + (f"；没有{'、'.join(state.absent)}" if state.absent else "")
                    + "），知识库中症状相符的疾病有以下几种。这只是可能的方向，不是诊断：")
         yield from _say(answer, heading)
-        for c, _ in blocks:
-            mine = [cl for cl in checked.kept if cl.text.startswith(c.name)]
-            if mine:
+        for c, checked in blocks:
+            if checked.kept:
                 yield from _say(answer, f"**{c.name}**（与您所说的{'、'.join(c.matched)}相符）\n"
-                                        + "".join(render_claim(cl) for cl in mine))
+                                        + "".join(render_claim(cl) for cl in checked.kept))
         yield from _say(answer, "建议到上面列出的科室就诊，由医生面诊和检查后确诊；症状加重时请及时就医。")
         yield from _say(answer, DISCLAIMER)
-        answer.citations = [Citation.of(n, numbered[n]) for n in sorted(checked.cited)]
-        answer.removed_claims = [f"{c.raw} ({c.problem})" for c in checked.removed]
-        answer.refused = not checked.kept
+        cited = sorted({n for _, checked in blocks for n in checked.cited})
+        answer.citations = [Citation.of(n, numbered[n]) for n in cited]
+        answer.removed_claims = [f"{cl.raw} ({cl.problem})" for _, checked in blocks for cl in checked.removed]
+        answer.refused = not cited
 
     # -- helpers -----------------------------------------------------------------------------------------
 

@@ -35,6 +35,13 @@ OVERVIEW = {
     "disease": ("概述", "症状", "就诊科室"),
     "exam": ("概述", "临床意义", "检查项目"),
 }
+# Where a label without the asked section says it instead (CMeKG entries have no 孕妇及哺乳期妇女用药 but a 禁忌
+# that names 孕妇). Only for these: a question about 不良反应 is never answered with another section.
+FALLBACK = {
+    "孕妇及哺乳期妇女用药": ("禁忌", "注意事项"),
+    "儿童用药": ("禁忌", "注意事项"),
+    "老年用药": ("注意事项", "禁忌"),
+}
 # Words that may follow a name without making it another entity's name ("高血压患者", "布洛芬片").
 _AFTER_NAME_OK = re.compile(
     r"^(的|和|与|跟|及|或|能|可|是|有|会|怎|吃|用|对|在|治|为|要|不|吗|呢|么|了|一|多|什|哪|啥|几|副|孕|儿|老|过|"
@@ -123,24 +130,27 @@ def refine(question: str, result: RetrievalResult) -> None:
 
 
 def choose_entities(result: RetrievalResult) -> list[EntityMention]:
-    """One entity per name in the question: a bare name ("布洛芬") links several products; take the one
-    retrieval ranked highest."""
+    """One entity per name in the question, in question order: a bare name ("布洛芬") links several
+    products; the one retrieval ranked highest comes first (see `alternatives` for the others)."""
+    return [group[0] for group in mention_groups(result)]
+
+
+def mention_groups(result: RetrievalResult) -> list[list[EntityMention]]:
+    """The linked entities grouped by the name in the question, each group best-ranked first."""
     rank = {}
     for hit in result.hits:
         rank.setdefault(hit.passage.entity_id, hit.rank)
-    chosen: dict[tuple[int, int], EntityMention] = {}
+    groups: dict[tuple[int, int], list[EntityMention]] = {}
     for m in result.entities:
-        if m.entity_type not in OVERVIEW:
-            continue
-        key = (m.start, m.end)
-        best = chosen.get(key)
-        if best is None or rank.get(m.entity_id, 10**6) < rank.get(best.entity_id, 10**6):
-            chosen[key] = m
-    seen, out = set(), []
-    for m in sorted(chosen.values(), key=lambda m: m.start):
-        if m.entity_id not in seen:
-            seen.add(m.entity_id)
-            out.append(m)
+        if m.entity_type in OVERVIEW:
+            groups.setdefault((m.start, m.end), []).append(m)
+    out, seen = [], set()
+    for key in sorted(groups):
+        group = sorted(groups[key], key=lambda m: (rank.get(m.entity_id, 10**6), m.entity_id))
+        group = [m for m in group if m.entity_id not in seen]
+        if group:
+            seen.add(group[0].entity_id)
+            out.append(group)
     return out
 
 
@@ -180,6 +190,28 @@ def _longest_common(a: str, b: str) -> str:
     return best
 
 
+# Words that end whatever stands before a name ("得了", "孕妇", "吃"): what is left, glued to the name, is
+# part of a longer name ("嗜酸性" + 食管炎, "自身免疫性" + 脑炎), which makes it another disease.
+_BEFORE_NAME_STOP = re.compile(
+    r"(的|了|是|得|患|有|我|你|他|她|和|与|跟|及|或|在|对|吃|用|服|喝|做|查|治|防|因|为|说|问|请|想|把|被|给|从|"
+    r"孕妇|老人|小孩|孩子|宝宝|儿童|婴儿|老年人|病人|患者|女性|男性|妈妈|爸爸|老公|老婆|朋友|家人|最近|一直|经常|"
+    r"这种|这个|那种|一种|常见|普通|轻微|轻度|严重|什么|怎么|如何|哪些|哪种|为什么|怀疑|诊断|确诊|禁用|慎用|避免|预防|"
+    r"服用|使用|注射|口服|外用|治疗|检查|得了|患了|患有)")
+
+
+def glued_prefix(question: str, mention: EntityMention, cues: re.Pattern | None = None) -> str | None:
+    """The longer name the mention ends, when characters before it name something else (see above)."""
+    run = re.search(r"[\u4e00-\u9fffA-Za-z0-9\-]+$", question[: mention.start])
+    if not run:
+        return None
+    text = run.group(0)
+    ends = [m.end() for m in _BEFORE_NAME_STOP.finditer(text)]
+    if cues is not None:
+        ends += [m.end() for m in cues.finditer(text)]
+    glued = text[max(ends):] if ends else text
+    return glued + mention.surface if len(glued) >= 2 else None
+
+
 def glued_name(question: str, mention: EntityMention, cues: re.Pattern | None = None) -> str | None:
     """The longer name the mention is part of, when characters glued to it name something else
     (the glued part ends where an asking word or an intent cue begins: "肺炎挂什么科" glues nothing)."""
@@ -209,8 +241,19 @@ def residue(question: str, mentions: list[EntityMention], cues: re.Pattern | Non
         text = cues.sub(" ", text)
     if cut is None:
         return _ASKING.sub(" ", text)
-    # single characters left between cues ("大" of "副作用大吗") say nothing about the topic
-    return " ".join(w for w in cut(text) if len(w.strip()) > 1 and w not in ASKING_WORDS and _WORD.search(w))
+    words: list[str] = []
+    glue = False  # jieba cuts a name it does not know into characters ("人/偏/肺"): put them back together
+    for w in cut(text):
+        if not w.strip() or w in ASKING_WORDS or not _WORD.search(w):
+            glue = False
+            continue
+        if len(w) == 1 and glue and len(words[-1]) < 8:
+            words[-1] += w
+        else:
+            words.append(w)
+        glue = len(w) == 1
+    # a single character left between cues ("大" of "副作用大吗") says nothing about the topic
+    return " ".join(w for w in words if len(w) > 1)
 
 
 def support_score(about: str, passage: Passage, dense: float | None = None) -> float:
@@ -243,7 +286,7 @@ def check_support(question: str, result: RetrievalResult, passages_of, threshold
     intent = intents[0] if intents else None
     entities = choose_entities(result) or contained_name(question, result, cues, cut)
     for m in entities:
-        longer = glued_name(question, m, cues)
+        longer = glued_prefix(question, m, cues) or glued_name(question, m, cues)
         if longer:
             return Support(False, [], f"「{longer}」 is not in the KB (only 「{m.entity_name}」 is)", entities=entities,
                            intent=intent, suggestion=f"知识库中没有「{longer}」；如果您想问的是「{m.entity_name}」，"
@@ -256,10 +299,15 @@ def check_support(question: str, result: RetrievalResult, passages_of, threshold
                        suggestion=f"如果您想问「{m.entity_name}」，请写出完整名称和想了解的内容（如适应症、用法用量）。")
     if entities:
         passages, missing = [], []
-        for m in entities:
-            found = _entity_passages(m, intents, result, passages_of, overview)
-            if found:
-                passages += found
+        alternatives = {g[0].entity_id: g for g in mention_groups(result)}
+        for i, m in enumerate(entities):
+            # a bare name links several products ("头孢克肟" -> 胶囊, 片, 颗粒): the first that has the section
+            for candidate in alternatives.get(m.entity_id, [m]):
+                found = _entity_passages(candidate, intents, result, passages_of, overview)
+                if found:
+                    passages += found
+                    entities[i] = candidate
+                    break
             else:
                 missing.append(m)
         if passages:
@@ -278,8 +326,9 @@ def check_support(question: str, result: RetrievalResult, passages_of, threshold
     scored.sort(key=lambda x: -x[0])
     threshold = thresholds.of(intent)
     debug = [{"passage_id": h.passage.id, "support": round(s, 3)} for s, h in scored]
-    best = scored[0][0] if scored else 0.0
-    keep = [h.passage for s, h in scored if s >= threshold and (not intents or h.passage.section in intents)]
+    asked = [(s, h) for s, h in scored if not intents or h.passage.section in intents]
+    best = asked[0][0] if asked else 0.0  # the best passage of an asked section: others cannot answer
+    keep = [h.passage for s, h in asked if s >= threshold]
     if keep:
         top_entity = keep[0].entity_id
         keep = [p for p in keep if p.entity_id == top_entity][:MAX_PASSAGES]
@@ -301,7 +350,8 @@ def _entity_passages(m: EntityMention, intents: list[str], result: RetrievalResu
                      overview: tuple[str, ...] = ()) -> list[Passage]:
     """The entity's passages of the first asked section it has; without an intent, its overview
     (`overview` sections first: the pipeline puts 禁忌 there when the patient has an allergy)."""
-    sections = intents or list(dict.fromkeys([*overview, *OVERVIEW[m.entity_type]]))
+    sections = list(dict.fromkeys([*intents, *(s for i in intents[:1] for s in FALLBACK.get(i, ()))])) if intents \
+        else list(dict.fromkeys([*overview, *OVERVIEW[m.entity_type]]))
     for section in sections:
         found = passages_of(m.entity_id, section)
         if found:
