@@ -210,13 +210,14 @@ class OpenAIGenerator:
     The model is $YIJU_OPENAI_MODEL, or else the first one the server lists at /v1/models; the key, if the
     server wants one, is $OPENAI_API_KEY."""
 
-    def __init__(self, url: str, model: str | None = None, timeout: float = 120.0):
+    def __init__(self, url: str, model: str | None = None, timeout: float = 120.0, transport=None):
         import httpx
 
         base = url.rstrip("/")
         self.base = base if base.endswith("/v1") else base + "/v1"
         key = os.environ.get("OPENAI_API_KEY")
-        self.client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {key}"} if key else {})
+        self.client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {key}"} if key else {},
+                                   transport=transport)
         self.model = model or os.environ.get("YIJU_OPENAI_MODEL") or self._first_model()
         self.name = f"openai:{url}"
 

@@ -130,6 +130,7 @@ def summarize(rows: Sequence[Scored]) -> dict:
         "answers_with_citation": sum(r.citations > 0 for r in ans) / n,
         "refusal_rate": sum(r.refused for r in ans) / n,
         "stopped_rate": sum(r.stopped for r in rows) / (len(rows) or 1),
+        "new_tokens_mean": statistics.fmean(r.new_tokens for r in rows) if rows else None,
         "latency_mean_s": statistics.fmean(lat) if lat else None,
         "latency_p50_s": statistics.median(lat) if lat else None,
     }
@@ -267,7 +268,7 @@ METRICS = [("criterion_1", "C1 ≥1 item"), ("criterion_2", "C2 ≥1/2"), ("crit
            ("item_precision", "item precision"), ("citation_precision", "citation precision"),
            ("answers_with_citation", "cites ≥1"), ("refusal_rate", "refusals"),
            ("refusal_when_unsupported", "refuses unsupported"), ("stopped_rate", "stops"),
-           ("latency_mean_s", "latency s")]
+           ("new_tokens_mean", "tokens/answer"), ("latency_mean_s", "latency s")]
 
 
 def markdown_table(summary: dict[str, dict]) -> str:
@@ -278,7 +279,8 @@ def markdown_table(summary: dict[str, dict]) -> str:
         cells = []
         for key, _ in cols:
             v = s.get(key)
-            cells.append("–" if v is None else f"{v:.2f}" if key == "latency_mean_s" else f"{100 * v:.1f}%")
+            cells.append("–" if v is None else f"{v:.1f}" if key in ("latency_mean_s", "new_tokens_mean")
+                         else f"{100 * v:.1f}%")
         lines.append(f"| {label} | {s['questions']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -286,6 +286,27 @@ def test_generated_claims_that_the_passages_do_not_support_are_removed(pipeline)
     assert "成人一次0.5g" in dose.text.replace(",", "，")  # dosing quotes the label, whatever the model says
 
 
+def test_openai_generator_streams_from_a_compatible_server_and_is_verified(pipeline):
+    import httpx
+
+    from chat.generators import OpenAIGenerator
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"data": [{"id": "qwen-test"}]})
+        body = json.loads(request.content)
+        assert body["stream"] and body["model"] == "qwen-test" and "[1]" in body["messages"][1]["content"]
+        pieces = ["恶心、呕吐、腹泻", "等胃肠道反应。[1]", "还能治愈感冒。[1]"]
+        sse = "".join(f"data: {json.dumps({'choices': [{'delta': {'content': p}}]}, ensure_ascii=False)}\n\n"
+                      for p in pieces) + "data: [DONE]\n\n"
+        return httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
+
+    generator = OpenAIGenerator("http://llm.local:8000", transport=httpx.MockTransport(server))
+    a = pipeline.answer("阿莫西林有哪些不良反应？", generator=generator)
+    assert a.generator == "openai:http://llm.local:8000"
+    assert "恶心、呕吐、腹泻等胃肠道反应。[1]" in a.text and "感冒" not in a.text and len(a.removed_claims) == 1
+
+
 def test_answers_are_logged_for_audit(pipeline, tiny_kb):
     from sqlalchemy import select
 
