@@ -100,7 +100,7 @@ def test_full_width_and_spaced_headers(tmp_path):
 def test_otc_classes_and_injection_prefix():
     [inj] = label.parse_text("甲类非处方药\n【药品名称】注射用头孢曲松钠\n【适应症】敏感菌感染。")
     assert inj.otc_class == "甲类OTC"
-    assert inj.name == "注射用头孢曲松钠" and inj.aliases == ["头孢曲松钠"]
+    assert inj.name == "注射用头孢曲松钠" and inj.aliases == ["头孢曲松钠", "头孢曲松"]
     [rx] = label.parse_text("处方药\n【药品名称】\n通用名称：头孢克肟分散片\n【适应症】感染")
     assert rx.otc_class == "Rx" and rx.aliases == ["头孢克肟"]
 
@@ -292,3 +292,14 @@ def test_cmekg_drugs_diseases_exams():
     assert gout.type == "disease" and gout.section("ICD10").text == "M10"
     assert gout.section("常用药物").title == "药物治疗" and gout.where == "cmekg#痛风"
     assert by_name["尿素检查"].type == "exam" and by_name["尿素检查"].section("相关疾病").items
+
+
+def test_drug_name_aliases_drop_dosage_form_and_salt_but_not_other_substances():
+    from kb.formats.label import drug_name_aliases
+
+    assert drug_name_aliases("盐酸二甲双胍片") == ["盐酸二甲双胍", "二甲双胍"]
+    assert drug_name_aliases("硫酸氢氯吡格雷片") == ["硫酸氢氯吡格雷", "氯吡格雷"]
+    assert drug_name_aliases("华法林钠片") == ["华法林钠", "华法林"]
+    assert drug_name_aliases("琥珀酸亚铁片") == ["琥珀酸亚铁"]  # 亚铁 is not the drug's name
+    assert drug_name_aliases("氯化钾缓释片") == ["氯化钾"]
+    assert drug_name_aliases("葡萄糖酸钙片") == ["葡萄糖酸钙"]

@@ -84,6 +84,33 @@ def strip_dosage_form(name: str) -> str | None:
     return stripped
 
 
+# Salt prefixes and cation suffixes that people leave out: "盐酸二甲双胍片" is asked about as "二甲双胍".
+SALT_PREFIXES = ("硫酸氢", "盐酸", "硫酸", "磷酸", "苯磺酸", "马来酸", "琥珀酸", "酒石酸", "富马酸", "甲磺酸",
+                 "枸橼酸", "氢溴酸", "醋酸", "乳酸", "门冬氨酸")
+CATION_SUFFIXES = ("钠", "钾", "钙")
+
+
+def drug_name_aliases(name: str) -> list[str]:
+    """The shorter names a drug is asked by: without the dosage form, then without the salt.
+
+    "盐酸二甲双胍片" -> ["盐酸二甲双胍", "二甲双胍"]; "华法林钠片" -> ["华法林钠", "华法林"].
+    A remainder under three characters or ending in 化/酸/氢 ("氯化钾", "葡萄糖酸钙", "琥珀酸亚铁")
+    is a different substance's name, not a short name, and is not offered.
+    """
+    out = []
+    current = strip_dosage_form(name) or name.strip()
+    if current != name.strip():
+        out.append(current)
+    for prefix in SALT_PREFIXES:
+        if current.startswith(prefix) and len(current) - len(prefix) >= 3:
+            current = current[len(prefix):]
+            out.append(current)
+            break
+    if current.endswith(CATION_SUFFIXES) and len(current) >= 4 and current[-2] not in "化酸氢":
+        out.append(current[:-1])
+    return out
+
+
 def split_items(text: str) -> list[str]:
     """A list-like section ("1.发热；2.咳嗽。") as short items: split on 。；; and list numbering."""
     text = re.sub(r"\(\d{1,2}\)|(?<![\w(.])\d{1,2}\)|(?<![\w.])\d{1,2}[.、](?!\d)", "\n", text)
@@ -313,9 +340,7 @@ def _record(label: _Label, path: Path) -> Record:
     for other in (label.first_name_line, label.title):
         if other and normalize_name(other) != normalize_name(name):
             aliases.append(other)
-    bare = strip_dosage_form(clean_text(name))
-    if bare:
-        aliases.append(bare)
+    aliases += drug_name_aliases(clean_text(name))
 
     merged: dict[str, Section] = {}  # a kind written twice (适应症 and 功能主治) is one section
     approval = None
