@@ -110,7 +110,8 @@ def bench_gemma(args) -> dict:
                      "pipeline_s": round(time.perf_counter() - t, 2),
                      "pipeline_first_delta_s": round(first_verified or 0, 2),
                      "claims_removed": len(answer.removed_claims), "refused": answer.refused,
-                     "kb_quoted_instead": any("quoted instead" in w for w in answer.warnings)})
+                     "label_quoted_for_dose": any(w.startswith("dosing question") for w in answer.warnings),
+                     "kb_quoted_instead": any("no generated sentence" in w for w in answer.warnings)})
     return {"load_s": round(load_s, 1), "runs": runs,
             "ttft_s_median": statistics.median(r["ttft_s"] for r in runs) if runs else None,
             "tokens_per_s_median": statistics.median(r["tokens_per_s"] for r in runs) if runs else None}
@@ -150,7 +151,8 @@ def main() -> None:
         for r in g["runs"]:
             print(f"  {r['question']}: TTFT {r['ttft_s']} s, {r['tokens']} tokens at {r['tokens_per_s']} tok/s; "
                   f"pipeline {r['pipeline_s']} s, {r['claims_removed']} claims removed"
-                  + (", KB quoted instead" if r["kb_quoted_instead"] else ""))
+                  + (", KB quoted instead" if r["kb_quoted_instead"] else "")
+                  + (", dose: label quoted" if r["label_quoted_for_dose"] else ""))
 
 
 if __name__ == "__main__":

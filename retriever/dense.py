@@ -26,7 +26,7 @@ import numpy as np
 from retriever.encoders import EmbeddingCache, Encoder, embed, normalize_rows
 from retriever.intent import section_cues
 
-W_NAME, W_SECTION, W_BODY = 1.0, 0.8, 0.7
+W_NAME, W_SECTION, W_BODY = 1.0, 0.8, 0.2
 HEAD_CHARS = 24
 MAX_ITEMS = 12
 # List sections whose items say what the passage is about to someone who does not know the entity's

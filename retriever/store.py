@@ -86,14 +86,14 @@ class PassageStore:
         self.db.close()
 
     # --- writing (build and update) ---
-    def add_passages(self, passages: Iterable[tuple[Passage, int, list[str]]], start_row: int) -> int:
-        """Insert (passage, contribution id, tokens) rows from `start_row` on; returns the next free row."""
+    def add_passages(self, passages: Iterable[tuple[Passage, int, bytes]], start_row: int) -> int:
+        """Insert (passage, contribution id, packed tokens) rows from `start_row` on; returns the next free row."""
         row = start_row
         batch = []
         for p, contribution_id, tokens in passages:
             batch.append((row, p.id, p.entity_id, p.entity_type, p.entity_name, p.section, origin_of(p.id), p.chunk,
                           p.text, p.source, p.kb_revision, p.content_hash, json.dumps(list(p.items), ensure_ascii=False),
-                          pack_tokens(tokens), contribution_id))
+                          tokens, contribution_id))
             row += 1
             if len(batch) >= 5000:
                 self._insert(batch)

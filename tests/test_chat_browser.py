@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_chat import build_tiny_kb
+from tests.test_chat import build_tiny_kb
 
 pytestmark = pytest.mark.browser
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -32,6 +32,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def ui_url(tmp_path_factory):
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is absent: .ci/run must apt-get install chromium")
         pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium")
     pytest.importorskip("playwright")
     from chat.pipeline import Pipeline

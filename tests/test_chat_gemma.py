@@ -12,7 +12,7 @@ import re
 import pytest
 
 from chat.citations import split_claims, verify
-from test_chat import build_tiny_kb
+from tests.test_chat import build_tiny_kb
 
 pytestmark = pytest.mark.slow
 
