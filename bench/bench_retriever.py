@@ -126,8 +126,8 @@ def main() -> None:
     print(f"load: {report['load_seconds']} s; query process peak RSS {report['query_process_peak_rss_mb']} MB")
     print(f"{'channel':8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  ({len(questions)} queries, "
           f"load avg {report['machine']['load_avg_1m']} -> {report['machine']['load_avg_1m_after']} on {os.cpu_count()} cores)")
-    for name, l in latency.items():
-        print(f"{name:8} {l['p50_ms']:8.2f} {l['p95_ms']:8.2f} {l['max_ms']:8.2f}")
+    for name, lat in latency.items():
+        print(f"{name:8} {lat['p50_ms']:8.2f} {lat['p95_ms']:8.2f} {lat['max_ms']:8.2f}")
 
 
 if __name__ == "__main__":

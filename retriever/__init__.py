@@ -10,7 +10,13 @@ Nothing here imports a CLI module; `retriever.cli` is the `retriever` command.
 
 from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
 from retriever.index import (
-    CHANNELS, DEFAULT_INDEX_DIR, Retriever, RetrieverError, StaleIndexError, build_index, update_after_ingest,
+    CHANNELS,
+    DEFAULT_INDEX_DIR,
+    Retriever,
+    RetrieverError,
+    StaleIndexError,
+    build_index,
+    update_after_ingest,
     update_index,
 )
 

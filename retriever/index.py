@@ -17,8 +17,8 @@ import fcntl
 import json
 import logging
 import os
-import shutil
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -34,24 +34,35 @@ from sqlalchemy import select
 from kb.db import DatabaseError, kb_revision, redact, resolve_url, session_scope
 from kb.models import Contribution, Entity
 from retriever.dense import DenseIndex, PassageFields, compose_vectors
-from retriever.encoders import EmbeddingCache, Encoder, MAX_QUERY_CHARS, load_encoder
+from retriever.encoders import MAX_QUERY_CHARS, EmbeddingCache, Encoder, load_encoder
 from retriever.fusion import fuse
 from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
-from retriever.intent import detect_intent, expansion_terms
+from retriever.intent import asks_which_disease, detect_intent, expansion_terms
 from retriever.linking import EntityLinker, mask_mentions
+from retriever.passages import PASSAGE_TYPES, kb_entity_names, read_sections, section_passages
 from retriever.rerank import RERANK_DEPTH, load_reranker
-from retriever.passages import PASSAGE_TYPES, EntityName, kb_entity_names, read_sections, section_passages
 from retriever.store import (
-    FORMAT, PassageStore, RetrieverError, pack_tokens, unpack_tokens, StaleIndexError, next_generation, read_manifest,
-    remove_old_generations, slug, write_manifest,
+    FORMAT,
+    PassageStore,
+    RetrieverError,
+    StaleIndexError,
+    next_generation,
+    pack_tokens,
+    read_manifest,
+    remove_old_generations,
+    slug,
+    unpack_tokens,
+    write_manifest,
 )
 from retriever.tokenizer import Tokenizer
 
 log = logging.getLogger("retriever")
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 DEFAULT_INDEX_DIR = "var/index"
 CHANNELS = ("entity", "bm25", "dense")
 DEPTH = 50  # candidates per channel that go into fusion
+REVERSE_WEIGHTS = {"bm25": 1.0, "dense": 0.3}  # fusion weights for "which disease has these symptoms?"
 MAX_BM25_CHARS = 1000  # a 10k-character question is tokenised by its start
 MAX_ALIASES_INDEXED = 5
 _WORDS = re.compile(r"[\w\u4e00-\u9fff]")  # \w covers CJK too; emoji and punctuation are not words
@@ -533,6 +544,14 @@ class Retriever:
                                  f"not {self._encoder.id}; rebuild or pass the same encoder")
         return self._encoder
 
+    def warm(self) -> "Retriever":
+        """Load the encoder and run one query through every channel, so the first real question does
+        not pay for start-up (USE takes about a second to load)."""
+        if self.dense is not None:
+            _ = self.encoder
+        self.rank("感冒", CHANNELS)
+        return self
+
     def db_url(self) -> str:
         return resolve_url(self._db_url or os.environ.get("KB_DB_URL") or self.manifest.get("db_url"))
 
@@ -651,6 +670,12 @@ class Retriever:
         timings["link"] = _ms(t)
         t = time.perf_counter()
         intents = self.detect_intent(question, mentions)
+        subjects, weights = mentions, None
+        if asks_which_disease(mask_mentions(question, mentions), len({m.entity_id for m in mentions})):
+            # The names found describe the case ("发热、咳嗽"), they are not what is asked about: look for
+            # diseases whose symptoms match, and let no named entity pull its own passages up. Dense
+            # vectors are mostly name and section (see retriever.dense), so BM25 leads here.
+            intents, subjects, weights = ["症状"], [], REVERSE_WEIGHTS
         timings["intent"] = _ms(t)
         if not _WORDS.search(question):
             warnings_.append("the question has no words to search for" if question.strip() else
@@ -660,14 +685,14 @@ class Retriever:
         for channel in channels:
             t = time.perf_counter()
             if channel == "entity":
-                rankings[channel] = self.rank_entity(mentions, intents, depth)
+                rankings[channel] = self.rank_entity(subjects, intents, depth)
             elif channel == "bm25":
                 rankings[channel] = self.rank_bm25(question, depth)
             else:
                 rankings[channel] = self.rank_dense(question, depth)
             timings[channel] = _ms(t)
         t = time.perf_counter()
-        linked = {m.entity_id for m in mentions}
+        linked = {m.entity_id for m in subjects}
         if len(channels) <= 1:
             only = rankings[channels[0]] if channels else []
             ch = channels[0] if channels else "none"
@@ -678,7 +703,7 @@ class Retriever:
             with self._lock:
                 meta = self.store.row_meta(rows)
             scored = [(f.row, f.score, f.channel_ranks, f.channel_scores, f.boosts)
-                      for f in fuse(rankings, meta, linked, intents)]
+                      for f in fuse(rankings, meta, linked, intents, weights)]
         timings["fuse"] = _ms(t)
         t = time.perf_counter()
         with self._lock:

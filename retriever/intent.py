@@ -137,6 +137,23 @@ def expansion_terms(section: str) -> list[str]:
     return SECTION_WORDS.get(section, [section])[:4]
 
 
+# "Which disease is it?": the question describes and asks us to name ("咳嗽、发热、气促是什么病？").
+_WHICH_DISEASE = re.compile(r"(?:得了|患了|可能|会是|属于)?(?:是|得)?(?:什么|哪种|哪一种|哪类|啥)(?:病|疾病|毛病)")
+# Words that frame such a question without describing anything.
+_FILLER = re.compile(r"[我你他她还又也和与及、，,。.？?！!；;：:\s]|出现|总是|经常|老是|有点|有些|一直|最近|感觉|觉得|请问|"
+                     r"医生|怎么|回事|了|的|是|有|会|得")
+
+
+def asks_which_disease(masked_question: str, mentions: int) -> bool:
+    """True when the question describes symptoms and asks which disease it is, rather than asking
+    about a disease it names: "头痛恶心是什么病" (describes) vs "百日咳是什么病" (names). `masked_question`
+    has the linked names blanked out; `mentions` is how many distinct entities were linked."""
+    if not _WHICH_DISEASE.search(masked_question):
+        return False
+    rest = _FILLER.sub("", _WHICH_DISEASE.sub("", masked_question))
+    return mentions != 1 or len(rest) >= 2
+
+
 def detect_intent(question: str, entity_types: Iterable[str] | None = None) -> list[str]:
     """Section kinds the question asks about, most likely first ([] when it names none).
 

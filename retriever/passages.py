@@ -115,6 +115,9 @@ def section_passages(s: SectionContent, limit: int = CHUNK_CHARS) -> list[Passag
         item_bodies[0] = (item_bodies[0][0], tuple(items))
     if s.section in LIST_FIRST or not text_bodies:
         bodies = item_bodies + text_bodies
+    elif all(i in "\n".join(texts) for i in items):
+        # Items a label parser cut out of the text ("1. …" clauses) would only repeat it.
+        bodies = [(text_bodies[0][0], tuple(items))] + text_bodies[1:]
     else:
         bodies = text_bodies + item_bodies
     out = []

@@ -183,7 +183,8 @@ class PassageStore:
                 for eid, t, n, a in self.db.execute("SELECT entity_id, type, name, aliases FROM entities")]
 
     def contributions(self) -> dict[int, tuple[int, int]]:
-        return {cid: (eid, rev) for cid, eid, rev in self.db.execute("SELECT id, entity_id, revision FROM contributions")}
+        rows = self.db.execute("SELECT id, entity_id, revision FROM contributions")
+        return {cid: (eid, rev) for cid, eid, rev in rows}
 
 
 # --- the index folder ---
@@ -206,6 +207,7 @@ def write_manifest(index_dir: Path, manifest: dict) -> None:
         json.dump(manifest, f, ensure_ascii=False, indent=2)
         f.flush()
         os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the manifest is for everyone who reads the index
     os.replace(tmp, index_dir / MANIFEST)
 
 

@@ -20,7 +20,7 @@ from kb.store import SourceBatch, ingest
 from retriever import Retriever, RetrieverError, StaleIndexError, build_index, update_index
 from retriever.cli import app
 from retriever.evaluation import evaluate, templated_questions
-from retriever.intent import detect_intent
+from retriever.intent import asks_which_disease, detect_intent
 from retriever.passages import CHUNK_CHARS, chunk_text
 
 LONG_CAUSE = "百日咳的病原菌是百日咳鲍特菌，常称百日咳杆菌。" * 40
@@ -149,6 +149,15 @@ def test_linking_is_width_insensitive_and_prefers_the_longest_name(shared):
     assert "请问，感冒了怎么办"[m.start : m.end] == "感冒"
 
 
+def test_which_disease_questions_search_symptoms_not_the_named_symptoms(shared):
+    kb_url, index_dir, r = shared
+    result = r.search("我发热、咳嗽，还气促，是得了什么病？", k=3)
+    assert result.intents == ["症状"]
+    assert (result.hits[0].passage.entity_name, result.hits[0].passage.section) == ("小儿支气管肺炎", "症状")
+    assert not result.hits[0].boosts.get("entity")
+    assert asks_which_disease("恶心呕吐是什么病", 0) and not asks_which_disease("   是什么病？", 1)
+
+
 def test_intent_reads_the_question_for_the_linked_type():
     assert detect_intent("有什么副作用") == ["不良反应"]
     assert detect_intent("挂什么科", ["disease"]) == ["就诊科室"]
@@ -245,6 +254,19 @@ def test_update_touches_only_the_changed_entity_and_queries_see_new_text(built):
     assert update_index(kb_url, index_dir)["added"] == 0  # nothing more to do
 
 
+def test_kb_ingest_hook_updates_the_default_index_of_the_same_kb(built, tmp_path, monkeypatch):
+    from retriever import update_after_ingest
+
+    kb_url, index_dir = built
+    monkeypatch.chdir(tmp_path)
+    assert update_after_ingest(kb_url) is None  # no ./var/index here: nothing to do
+    build_index(kb_url, "var/index", encoder="hash", progress=False, workers=1)
+    ingest_records(kb_url, [Record("disease", "流感", [], [Section("症状", "高热", ["高热"])])], "flu.json", "v1")
+    report = update_after_ingest(kb_url)
+    assert (report["added"], report["entities"], report["kb_revision"]) == (1, 1, 2)
+    assert update_after_ingest(f"sqlite:///{tmp_path / 'other.sqlite'}") is None  # an index of another KB
+
+
 def test_failed_build_keeps_the_old_index_and_resumes(built, monkeypatch):
     kb_url, index_dir = built
     import retriever.index as index_mod
@@ -256,6 +278,9 @@ def test_failed_build_keeps_the_old_index_and_resumes(built, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         build_index(kb_url, index_dir, encoder="hash", progress=False, workers=1)
     assert list(index_dir.glob("build-r2-*.partial"))
+    from retriever.encoders import EmbeddingCache, HashingEncoder
+
+    assert len(EmbeddingCache(index_dir / "embeddings" / "hash-256.sqlite", HashingEncoder())) > 0  # kept for the resume
     r = Retriever.load(index_dir, db_url=kb_url, on_stale="ignore")  # the old generation still serves
     assert r.kb_revision == 1 and r.search("感冒的症状", k=1).hits
     monkeypatch.setattr(index_mod, "_write_bm25", real)
@@ -323,3 +348,33 @@ def test_missing_index_and_unknown_encoder_are_clear_errors(kb_url, tmp_path):
         Retriever.load(tmp_path / "none")
     with pytest.raises(ValueError, match="never downloaded"):
         build_index(kb_url, tmp_path / "x", encoder="BAAI/bge-small-zh", progress=False)
+
+
+def test_reranker_reorders_the_fused_top_hits(shared):
+    kb_url, index_dir, _ = shared
+
+    class PrefersDosage:  # any object with score(question, texts) is a reranker
+        def score(self, question, texts):
+            return [1.0 if "用法用量" in t else 0.0 for t in texts]
+
+    r = Retriever.load(index_dir, db_url=kb_url, reranker=PrefersDosage())
+    result = r.search("阿莫西林胶囊的不良反应", k=3)
+    assert result.hits[0].passage.section == "用法用量" and "rerank" in result.timings_ms
+    assert [h.rank for h in result.hits] == [1, 2, 3] and result.hits[0].channel_scores["rerank"] == 1.0
+
+
+def test_sentence_transformers_folder_by_local_path(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    from retriever.encoders import load_encoder
+
+    chars = sorted(set("阿莫西林的副作用感冒症状是什么"))
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]) + "\n")
+    transformers.BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
+    config = transformers.BertConfig(vocab_size=len(chars) + 5, hidden_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=64)
+    transformers.BertModel(config).save_pretrained(tmp_path)
+    encoder = load_encoder(str(tmp_path))
+    vectors = encoder.encode(["阿莫西林的副作用", "感冒症状"])
+    assert encoder.dim == 32 and encoder.id == f"st:{tmp_path.name}"
+    assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
