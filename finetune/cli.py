@@ -253,6 +253,7 @@ def evaluate(
     unanswerable: Annotated[int, typer.Option(help="Extra questions asked without their gold passages.")] = 0,
     k: Annotated[int, typer.Option(help="Passages per prompt.")] = 3,
     max_new_tokens: Annotated[int, typer.Option(help="Generation budget per answer.")] = 96,
+    decoding: Annotated[str, typer.Option(help="chat: chat's generation settings (repetition penalty, n-gram block); greedy: plain greedy.")] = "chat",
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the question sample.")] = 0,
     append: Annotated[bool, typer.Option(help="Add to the results already in --out (same questions) instead of replacing them.")] = False,
@@ -264,6 +265,9 @@ def evaluate(
     from finetune.model import ModelError
     from kb.db import DatabaseError, session_scope
 
+    if decoding not in ev.DECODING:
+        err.print(f"--decoding must be chat or greedy, not {decoding!r}")
+        raise typer.Exit(2)
     try:
         specs = [ev.parse_spec(g) for g in generator]
     except ValueError as e:
@@ -293,13 +297,14 @@ def evaluate(
         answers.write_text("", encoding="utf-8")
     for spec in generator:
         try:
-            g = ev.make_generator(spec, max_new_tokens, threads)
+            g = ev.make_generator(spec, max_new_tokens, threads, decoding=decoding)
         except (ModelError, OSError, ValueError) as e:
             _fail(f"{spec}: {str(e).splitlines()[0]}")
         t0 = time.perf_counter()
         rows = ev.run([g], cases, progress=None if as_json else
                       (lambda m: err.print(m, end="\r", highlight=False)), log_path=answers)[g.label]
         summary[g.label] = {"spec": g.spec, "retrieval": g.retrieval, "max_new_tokens": max_new_tokens,
+                            "decoding": decoding,
                             **ev.summarize(rows),
                             "seconds": round(time.perf_counter() - t0, 1)}
         err.print(f"{g.label}: done in {summary[g.label]['seconds']:.0f} s" + " " * 20, highlight=False)

@@ -159,14 +159,21 @@ def parse_spec(spec: str) -> tuple[str, str, bool]:
     return label, rest, not closed
 
 
+DECODING = ("chat", "greedy")
+
+
 def make_generator(spec: str, max_new_tokens: int = 96, threads: int | None = None,
-                   passage_chars: int = PASSAGE_CHARS) -> Generator:
+                   passage_chars: int = PASSAGE_CHARS, decoding: str = "chat") -> Generator:
     """A generator by spec, built from chat's generators so that eval measures what chat runs.
 
     With retrieval, the passages are clipped as in training (`passage_chars`) and chat's own prompt
-    and generation settings are used. Closed-book (`@closed`) uses the same loaded model with
-    `closed_book_messages` and chat's generation settings.
+    is used. Closed-book (`@closed`) uses the same loaded model with `closed_book_messages`.
+    `decoding="chat"` generates with chat's settings (greedy with its repetition penalty and
+    n-gram block); `"greedy"` is plain greedy decoding, what a tuned model was trained to produce:
+    a repetition penalty over the prompt also penalises copying the passages and their [n] marks.
     """
+    if decoding not in DECODING:
+        raise ValueError(f"unknown decoding {decoding!r} (chat or greedy)")
     from chat.generators import GenerationRequest, HFGenerator, load_generator
 
     label, rest, retrieval = parse_spec(spec)
@@ -185,8 +192,9 @@ def make_generator(spec: str, max_new_tokens: int = 96, threads: int | None = No
 
         enc = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
         with torch.inference_mode():
+            settings = gen.generation if decoding == "chat" else {"do_sample": False}
             out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 **gen.generation)
+                                 **settings)
         new = out[0, enc["input_ids"].shape[1]:]
         text = tokenizer.decode(new, skip_special_tokens=True)
         if getattr(gen, "base_model", False) and "问题：" in text:

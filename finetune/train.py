@@ -29,7 +29,8 @@ from finetune.model import (
 )
 
 log = logging.getLogger("finetune")
-PROMPT_STYLE = "finetune.prompts v1 (numbered passages + question -> answer citing [n]; the model's chat template)"
+PROMPT_STYLE = ("chat.generators.chat_messages via finetune.prompts.rag_messages (chat's system prompt, passages "
+                "[n] clipped to 120 chars, question -> answer citing [n]); rendered by the model's chat template")
 
 
 @dataclass
@@ -228,7 +229,7 @@ def train(
         if step % log_interval == 0 or step == 1:
             elapsed = time.perf_counter() - t0
             say(f"step {step}/{total_steps} loss {loss_sum / max(loss_n, 1):.4f}"
-                + (f" dev {dev_loss:.4f}" if dev_loss is not None else "")
+                + (f" dev {row['dev_loss']:.4f}" if "dev_loss" in row else "")
                 + f" lr {row['lr']:.2e} | {tokens / elapsed:.0f} tok/s, {examples / elapsed:.2f} ex/s, "
                   f"{row['step_seconds']:.1f} s/step | peak mem {_peak_mb():.0f} MB", file=sys.stderr)
             loss_sum = loss_n = 0.0

@@ -144,11 +144,15 @@ _FILLER = re.compile(r"[我你他她还又也和与及、，,。.？?！!；;：
                      r"医生|怎么|回事|了|的|是|有|会|得")
 
 
+# ... unless the disease asked for is what a named drug treats or an exam finds ("能治什么病", "能查出什么病").
+_ABOUT_SUBJECT = re.compile(r"(?:治|查|防|疗|诊断|用于|查出|检查|引起|导致|引发|并发)(?:哪些|什么|哪种|啥)(?:病|疾病)")
+
+
 def asks_which_disease(masked_question: str, mentions: int) -> bool:
     """True when the question describes symptoms and asks which disease it is, rather than asking
     about a disease it names: "头痛恶心是什么病" (describes) vs "百日咳是什么病" (names). `masked_question`
     has the linked names blanked out; `mentions` is how many distinct entities were linked."""
-    if not _WHICH_DISEASE.search(masked_question):
+    if not _WHICH_DISEASE.search(masked_question) or _ABOUT_SUBJECT.search(masked_question):
         return False
     rest = _FILLER.sub("", _WHICH_DISEASE.sub("", masked_question))
     return mentions != 1 or len(rest) >= 2

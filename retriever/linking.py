@@ -29,6 +29,8 @@ DOSAGE_FORMS = sorted({
 }, key=len, reverse=True)
 _PREFIXES = ("注射用", "复方")  # "注射用头孢曲松钠" is asked about as "头孢曲松钠"; 复方 is kept (it differs)
 _ASCII = re.compile(r"^[0-9a-z .+\-]+$")
+# Normalisation drops punctuation, so "肥厚、皮肤" would read as "厚皮"; a name never spans these.
+_SEPARATORS = re.compile(r"[、，,。；;！!？?：:\n]")
 _ASCII_CHAR = re.compile(r"[0-9a-z]")
 
 
@@ -110,6 +112,10 @@ class EntityLinker:
             if _ASCII_CHAR.match(key[0]) and start > 0 and _ASCII_CHAR.match(norm[start - 1]):
                 continue  # "ace" inside "replace": Latin names match whole words only
             if _ASCII_CHAR.match(key[-1]) and end + 1 < len(norm) and _ASCII_CHAR.match(norm[end + 1]):
+                continue
+            if _SEPARATORS.search(text, where[start], where[end] + 1) and not any(
+                _SEPARATORS.search(name) for _, _, name in targets
+            ):
                 continue
             matches.append((start, end + 1, is_exact, targets))
         matches.sort(key=lambda m: (-(m[1] - m[0]), not m[2], m[0]))

@@ -156,6 +156,8 @@ def test_which_disease_questions_search_symptoms_not_the_named_symptoms(shared):
     assert (result.hits[0].passage.entity_name, result.hits[0].passage.section) == ("小儿支气管肺炎", "症状")
     assert not result.hits[0].boosts.get("entity")
     assert asks_which_disease("恶心呕吐是什么病", 0) and not asks_which_disease("   是什么病？", 1)
+    assert not asks_which_disease("    能治什么病？", 1) and not asks_which_disease("   能查出什么病", 1)
+    assert r.search("阿莫西林胶囊能治什么病？", k=1).hits[0].passage.section == "适应症"
 
 
 def test_intent_reads_the_question_for_the_linked_type():
