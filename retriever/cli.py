@@ -105,8 +105,11 @@ def debug(
     on_stale: str = StaleOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Show how a question is retrieved: linked entities, intent, each channel's top hits with raw
-    scores, the fused ranking with its boosts, passage texts and time per stage."""
+    """Show how a question is retrieved, stage by stage.
+
+    Linked entities, detected intent, each channel's top hits with rank and raw score, the fused
+    ranking with its boosts, passage texts and the time per stage.
+    """
     with _failures():
         r = _load(index, db, on_stale)
         r.warm()  # load the encoder first, so the timings below are a query's, not start-up's
@@ -158,8 +161,11 @@ def eval_(
     on_stale: str = StaleOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Generate templated questions from the indexed KB and report Recall@1/5/10 and MRR@10 overall and
-    per intent, for each channel alone and fused, in one run."""
+    """Recall@1/5/10 and MRR@10 of every channel and of fusion, on questions generated from the KB.
+
+    Templated questions (per intent, some naming the entity by an alias or bare drug name) and,
+    reported apart, questions that describe a disease by its symptoms and name nothing.
+    """
     from rich.progress import Progress
 
     from retriever.evaluation import evaluate, symptom_questions, templated_questions
