@@ -44,6 +44,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk ingests update several indexes at once
+    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 

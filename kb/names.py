@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Punctuation and spacing that differ between sources but never distinguish two entities.
 _DROP = re.compile(r"[\s·•・\u00b7\u3000\-_/\\,，、;；:：'\"“”‘’()（）\[\]【】<>《》〈〉]+")
@@ -14,6 +15,7 @@ def to_halfwidth(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+@lru_cache(maxsize=262_144)  # link targets repeat: 130k links of the xywy crawl name ~30k symptoms
 def normalize_name(name: str) -> str:
     """The key under which an entity or alias is stored and looked up.
 
@@ -54,6 +56,9 @@ _ASCII_TO_CJK = {",": "，", ":": "：", ";": "；", "?": "？", "!": "！", "("
 _CJK = "\u4e00-\u9fff\u3001-\u303f\uff08\uff09\uff0c\uff1a\uff1b"
 # List numbering "(1)" is left alone; other punctuation touching Chinese text becomes full-width.
 _PUNCT_NEAR_CJK = re.compile(f"\\(\\d{{1,2}}\\)|(?<=[{_CJK}])[,:;?!()]|[,:;?!()](?=[{_CJK}])")
+
+
+clean_item = lru_cache(maxsize=262_144)(clean_text)  # short list items (symptoms, drugs) repeat a lot
 
 
 def restore_cjk_punctuation(text: str) -> str:

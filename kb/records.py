@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from kb.names import clean_text, dedupe_aliases, normalize_name
+from kb.names import clean_item, clean_text, dedupe_aliases, normalize_name
 
 ENTITY_TYPES = ("drug", "disease", "exam")
 
@@ -122,7 +122,7 @@ class Record:
             if s.title and len(s.title) > 255:
                 s.title = s.title[:255]
             s.text = clean_text(s.text or "")
-            s.items = [i for i in (clean_text(x) for x in s.items if isinstance(x, str)) if i]
+            s.items = [i for i in (clean_item(x) for x in s.items if isinstance(x, str)) if i]
             s.items = list(dict.fromkeys(s.items))
             if s.text or s.items:
                 kept.append(s)
