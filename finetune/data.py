@@ -204,7 +204,7 @@ def _rag_example(fact: Fact, question: str, passages: PassageSource, split: str,
         counters["rag_skipped_no_gold_passage"] += 1
         return None
     hits = [h.passage for h in passages.search(question, k + 4).hits]
-    is_gold = lambda p: p.entity_id == fact.entity_id and p.section == fact.section  # noqa: E731
+    is_gold = lambda p: p.entity_id == fact.entity_id and p.section == fact.section
     # Distractors from the same split only, so a held-out entity never appears in a training prompt.
     distractors = [p for p in hits if not is_gold(p)
                    and (p.entity_id == fact.entity_id or split_of(p.entity_type, p.entity_name) == split)]

@@ -272,6 +272,32 @@ def run(generators: Sequence[Generator], cases: Sequence[Case], progress: Callab
     return results
 
 
+def rescore(rows: Sequence[dict], questions: Sequence[Question]) -> dict[str, list[Scored]]:
+    """Score saved answers (answers.jsonl rows) again with the current rules, without generating.
+
+    Questions are matched by text (rebuild them with the same KB, split, count and seed); the shown
+    passages are recovered from their ids ("e{entity_id}:{section}:{origin}:{chunk}")."""
+    by_text = {q.question: q for q in questions}
+    results: dict[str, list[Scored]] = {}
+    for row in rows:
+        q = by_text.get(row["question"])
+        if q is None:
+            raise ValueError(f"answers.jsonl asks {row['question']!r}, which is not among the rebuilt questions; "
+                             "use the same --questions, --split, --types and --seed as the run")
+        passages = [_passage_stub(pid) for pid in row["passage_ids"]]
+        results.setdefault(row["generator"], []).append(
+            score(row["generator"], q, row["answer"], passages, row["latency_s"], row["new_tokens"], row["stopped"],
+                  row["answerable"]))
+    return results
+
+
+def _passage_stub(passage_id: str):
+    from retriever.hits import Passage
+
+    entity, section, *_ = passage_id.split(":")
+    return Passage(passage_id, int(entity.lstrip("e")), "", "", section, "", "", 0, "")
+
+
 METRICS = [("criterion_1", "C1 ≥1 item"), ("criterion_2", "C2 ≥1/2"), ("criterion_3", "C3 ≥2/3"),
            ("item_precision", "item precision"), ("citation_precision", "citation precision"),
            ("answers_with_citation", "cites ≥1"), ("refusal_rate", "refusals"),

@@ -60,4 +60,7 @@ def cited_numbers(answer: str) -> list[int]:
 
 
 def is_refusal(answer: str) -> bool:
-    return any(m in answer for m in REFUSAL_MARKERS)
+    """An answer that declines says so first; a marker later on (a base model echoing chat's system
+    prompt, "资料中没有的内容不要回答") is not a refusal."""
+    first = re.split(r"[。！？!?\n]", answer.strip(), maxsplit=1)[0]
+    return any(m in first for m in REFUSAL_MARKERS)

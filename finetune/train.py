@@ -25,7 +25,14 @@ import torch
 
 from finetune.data import read_jsonl
 from finetune.model import (
-    answer_loss, collate, encode, load_model, load_tokenizer, stop_token_ids, target_modules_for, turn_end,
+    answer_loss,
+    collate,
+    encode,
+    load_model,
+    load_tokenizer,
+    stop_token_ids,
+    target_modules_for,
+    turn_end,
 )
 
 log = logging.getLogger("finetune")

@@ -10,7 +10,15 @@ import pytest
 
 from finetune.corpora import ConvertReport, CorpusError, convert, parse_bianque
 from finetune.data import (
-    TEMPLATES, Fact, Question, eval_questions, facts, make_examples, read_jsonl, split_of, write_splits,
+    TEMPLATES,
+    Fact,
+    Question,
+    eval_questions,
+    facts,
+    make_examples,
+    read_jsonl,
+    split_of,
+    write_splits,
 )
 from finetune.evaluate import answer_items, markdown_table, parse_spec, score, summarize
 from finetune.prompts import REFUSAL, cited_numbers, is_refusal
@@ -230,17 +238,18 @@ def test_generator_specs():
 @pytest.mark.slow
 def test_xywy_and_cmekg_give_50k_examples_with_no_shared_entity(tmp_path):
     """`finetune data` on the xywy crawl + CMeKG (closed-book + paraphrase, as the CLI's --no-rag run)."""
-    from conftest import shared_data
-
     from kb.db import dispose_engines, session_scope
     from kb.sources import read_files, read_package
     from kb.store import ingest
+    from tests.conftest import shared_data
 
     folder = shared_data("xywy-disease-kb")
     pytest.importorskip("pyCMeKG")
     url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
-    with session_scope(url, migrate_first=True) as session:
-        ingest(session, read_files([folder]) + [read_package("cmekg")], skip_invalid=True)
+    with session_scope(url, migrate_first=True) as session:  # one ingest per source, as `kb ingest` does
+        ingest(session, read_files([folder]), skip_invalid=True)
+    with session_scope(url) as session:
+        ingest(session, [read_package("cmekg")], skip_invalid=True)
     with session_scope(url) as session:
         fs = facts(session)
     stats = write_splits(make_examples(fs, None, closed_book=2), tmp_path / "out")
@@ -261,3 +270,17 @@ def test_cli_convert_reports_bad_rows_as_json(tmp_path):
     assert sum(doc["splits"].values()) == 1
     result = CliRunner().invoke(app, ["convert", str(tmp_path / "nope.json"), "-f", "med2023", "--out", str(tmp_path)])
     assert result.exit_code == 1 and "no such file" in result.output
+
+
+def test_a_system_prompt_echo_is_not_a_refusal_and_rescoring_is_stable():
+    from dataclasses import asdict
+
+    from chat.generators import SYSTEM_PROMPT
+    from finetune.evaluate import rescore
+
+    assert not is_refusal(SYSTEM_PROMPT + " 发热、咳嗽")
+    assert is_refusal("资料中没有相关信息。") and is_refusal("知识库中没有找到能回答这个问题的依据")
+    passages = [p(7, "症状"), p(8, "症状")]
+    rows = [asdict(score("g", q(), "感冒的典型症状包括：发热。[1][2]", passages, 0.5))]
+    again = rescore(rows, [q()])["g"][0]
+    assert asdict(again) == rows[0]
