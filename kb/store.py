@@ -175,7 +175,9 @@ def ingest(
     source_ids = _record_sources(session, batches, revision)
 
     new = [p for p in changed if p.entity_id is None]
-    bulk_insert(session, Entity.__table__, [_entity_row(p.record, revision) for p in new])
+    # Two origins in one call may both bring the same new entity: insert it once.
+    first_of = {(p.record.type, p.record.norm_name): p for p in reversed(new)}
+    bulk_insert(session, Entity.__table__, [_entity_row(p.record, revision) for p in first_of.values()])
     if new:  # read the ids back by the unique (type, norm_name): RETURNING goes row by row on SQLite
         created = {(t, n): i for i, t, n in session.execute(
             select(Entity.id, Entity.type, Entity.norm_name).where(Entity.created_revision == revision))}

@@ -231,3 +231,14 @@ def test_unreachable_database_is_one_line_exit_1(tmp_path):
     assert code == 1 and "cannot open database" in err and "Traceback" not in err
     code, _, err = kb_cli("ingest", "--source", "nosuch", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}")
     assert code == 1 and "unknown --source" in err
+
+
+def test_one_call_with_two_origins_naming_the_same_new_entity(db_url):
+    migrate(db_url)
+    with session_scope(db_url) as s:
+        report = ingest(s, [SourceBatch("a.json", "xywy", "xywy", "a", [cold()]),
+                            SourceBatch("b.json", "cmekg", "cmekg", "b", [cold()])])
+    assert report.added == 2  # one per origin's contribution
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(Disease)) == 1
+        assert len(s.scalar(select(Disease)).contributions) == 2
