@@ -142,7 +142,14 @@ class HFGenerator:
         self.name = name or f"hf:{path}" + (f"+{adapter}" if adapter else "")
         self.base_model = (not self.tokenizer.chat_template) if base_model is None else base_model
         self.lock = threading.Lock()  # one generation at a time: two would only halve each other's speed
-        self.generation = dict(do_sample=False, repetition_penalty=1.3, no_repeat_ngram_size=4)
+        # A chat model answers by copying passages and their [n] marks: a repetition penalty (which also
+        # counts the prompt) punishes exactly that. Base models ramble without one (see gemma_270m).
+        self.generation = dict(do_sample=False) if not self.base_model else dict(
+            do_sample=False, repetition_penalty=1.3, no_repeat_ngram_size=4)
+        vocab = self.tokenizer.get_vocab()
+        # Stop at the template's end of turn as well as at EOS: a tuned adapter ends its answers there.
+        self.stop_ids = sorted({i for i in [self.tokenizer.eos_token_id, *(vocab.get(t) for t in END_OF_TURN)]
+                                if i is not None})
         self.max_new_tokens = 256  # a cap on top of the request's own limit
 
     def prompt(self, request: GenerationRequest) -> str:
@@ -154,7 +161,8 @@ class HFGenerator:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         torch = self.torch
-        inputs = self.tokenizer(self.prompt(request), return_tensors="pt")
+        # A chat template writes its own <bos>; letting the tokenizer add another confuses Gemma.
+        inputs = self.tokenizer(self.prompt(request), return_tensors="pt", add_special_tokens=self.base_model)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
         stop = threading.Event()
         errors: list[BaseException] = []
@@ -169,6 +177,7 @@ class HFGenerator:
                     self.model.generate(**inputs, max_new_tokens=min(request.max_new_tokens, self.max_new_tokens),
                                         streamer=streamer, stopping_criteria=StoppingCriteriaList([Stop()]),
                                         pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                                        eos_token_id=self.stop_ids or None,
                                         **self.generation)
             except BaseException as exc:  # surfaced below, in the caller's thread
                 errors.append(exc)
@@ -189,6 +198,9 @@ class HFGenerator:
                 thread.join()
         if errors:
             raise GeneratorError(f"{self.name} failed while generating: {errors[0]}")
+
+
+END_OF_TURN = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>", "<|user|>")
 
 
 def gemma_270m(threads: int | None = None) -> HFGenerator:
