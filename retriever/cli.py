@@ -59,6 +59,17 @@ def _load(index: Path, db: str | None, on_stale: str) -> Retriever:
     return Retriever.load(index, db_url=db, on_stale=on_stale)
 
 
+def _overall_table(title: str, channels: dict) -> Table:
+    """Recall@1/5/10 and MRR@10 of each channel, one row a channel."""
+    table = Table(title=title)
+    for col in ("channel", "R@1", "R@5", "R@10", "MRR@10"):
+        table.add_column(col, justify="right")
+    for c, m in channels.items():
+        o = m["overall"]
+        table.add_row(c, *(f"{o[x]:.3f}" for x in ("recall@1", "recall@5", "recall@10", "mrr@10")))
+    return table
+
+
 @app.command()
 def build(
     db: Optional[str] = DbOpt,
@@ -188,13 +199,8 @@ def eval_(
         if as_json:
             _emit_json(report)
             return
-        table = Table(title=f"{report['questions']} templated questions, KB revision {r.kb_revision}")
-        for col in ("channel", "R@1", "R@5", "R@10", "MRR@10"):
-            table.add_column(col, justify="right")
-        for c, m in report["channels"].items():
-            o = m["overall"]
-            table.add_row(c, *(f"{o[x]:.3f}" for x in ("recall@1", "recall@5", "recall@10", "mrr@10")))
-        out.print(table)
+        out.print(_overall_table(f"{report['questions']} templated questions, KB revision {r.kb_revision}",
+                                 report["channels"]))
         table = Table(title="Recall@5 by intent")
         table.add_column("intent")
         table.add_column("n", justify="right")
@@ -206,13 +212,9 @@ def eval_(
         out.print(table)
         if "symptom_questions" in report:
             sq = report["symptom_questions"]
-            table = Table(title=f"{sq['questions']} questions naming 3 symptoms and no entity (\"咳嗽、发热、气促是什么病？\")")
-            for col in ("channel", "R@1", "R@5", "R@10", "MRR@10"):
-                table.add_column(col, justify="right")
-            for c, m in sq["channels"].items():
-                o = m["overall"]
-                table.add_row(c, *(f"{o[x]:.3f}" for x in ("recall@1", "recall@5", "recall@10", "mrr@10")))
-            out.print(table)
+            out.print(_overall_table(
+                f"{sq['questions']} questions naming 3 symptoms and no entity (\"咳嗽、发热、气促是什么病？\")",
+                sq["channels"]))
         table = Table(title="MRR@10 by how the question names the entity")
         table.add_column("named by")
         table.add_column("n", justify="right")
