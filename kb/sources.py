@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kb import formats
-from kb.store import SourceBatch, file_hash
+from kb.store import SourceBatch, file_hash, gc_paused
 
 LICENSE_NOTES = {
     "xywy": "xywy (寻医问药) disease crawl; no license declared: research and evaluation input only",
@@ -19,6 +19,7 @@ LICENSE_NOTES = {
 PACKAGED_SOURCES = ("cmekg",)
 
 
+@gc_paused()
 def read_files(paths: list[Path], fmt: str | None = None, origin: str | None = None,
                license_note: str | None = None) -> list[SourceBatch]:
     """One batch per file under `paths`, each file's format detected unless `fmt` is given."""
@@ -38,6 +39,7 @@ def read_files(paths: list[Path], fmt: str | None = None, origin: str | None = N
     return batches
 
 
+@gc_paused()
 def read_package(name: str, origin: str | None = None, license_note: str | None = None) -> SourceBatch:
     """A source that ships as a Python package (CMeKG from `pycmekg`)."""
     if name != "cmekg":

@@ -8,6 +8,8 @@ batch lands together with its new KB revision and provenance rows, or nothing do
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import re
@@ -76,6 +78,24 @@ class IngestError(ValueError):
         self.problems = problems
 
 
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while building many acyclic objects (records, row dicts).
+
+    Reading and storing the xywy crawl allocates millions of strings, lists and dicts; each of the
+    collector's full passes walks all of them though none is ever part of a cycle (reference counting
+    frees them). Pausing it makes parse + store ~20% faster (docs/kb.md). Nested uses are fine; the
+    collector is re-enabled only if it was enabled on entry.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def file_hash(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -104,6 +124,7 @@ def _merge(into: Record, other: Record) -> None:
     into.validate()
 
 
+@gc_paused()
 def ingest(
     session: Session,
     batches: Iterable[SourceBatch],
