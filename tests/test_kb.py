@@ -242,3 +242,13 @@ def test_one_call_with_two_origins_naming_the_same_new_entity(db_url):
     with session_scope(db_url) as s:
         assert s.scalar(select(func.count()).select_from(Disease)) == 1
         assert len(s.scalar(select(Disease)).contributions) == 2
+
+
+def test_section_items_with_quotes_and_control_characters_round_trip(db_url):
+    items = ['含"引号"的项', "反斜杠\\项", "换\n行", "普通项", "a\",\"b"]
+    record = Record("disease", "测试病", [], [RSection("症状", "", items), RSection("检查", "", ["血常规"])])
+    migrate(db_url)
+    run(db_url, [record])
+    with session_scope(db_url) as s:
+        stored = s.scalars(select(Section.items).join(Entity).where(Entity.name == "测试病").order_by(Section.position))
+        assert list(stored) == [items, ["血常规"]]
