@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -192,8 +192,6 @@ class Link(Base):
 
     source_entity: Mapped[Entity] = relationship(foreign_keys=[from_id], back_populates="links_out")
     target_entity: Mapped[Entity | None] = relationship(foreign_keys=[target_id], back_populates="links_in")
-
-    __table_args__ = (Index("ix_links_target", "target_type", "target_norm"),)
 
 
 class AnswerLog(Base):

@@ -41,10 +41,34 @@ def test_schema_from_migrations_matches_models(db_url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    assert migrate(db_url) == "0001"
+    assert migrate(db_url) == "0002"
     with get_engine(db_url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_upgrade_from_the_first_schema_keeps_the_data_and_downgrade_works(db_url):
+    """A KB made by an earlier release upgrades in place: its rows survive and ingest goes on."""
+    assert migrate(db_url, "0001") == "0001"
+    run(db_url, [amoxicillin(), cold()])
+    assert migrate(db_url) == "0002"
+    assert run(db_url, [amoxicillin(), cold()]).changed == 0
+    assert run(db_url, [cbc()]).added == 1
+    with session_scope(db_url) as s:
+        unresolved = s.scalars(select(Link.target_name).where(Link.target_id.is_(None))).all()
+        assert unresolved == ["对乙酰氨基酚片"]  # the one link whose target is not in this KB
+    from alembic import command
+
+    from kb.db import alembic_config, schema_version
+
+    engine = get_engine(db_url)
+    with engine.begin() as conn:
+        cfg = alembic_config(db_url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert schema_version(engine) == "0001"
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(Entity)) == 3 + 3  # and the 3 symptoms
 
 
 def test_reingest_is_a_noop_and_a_change_bumps_the_revision(db_url):
