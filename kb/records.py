@@ -122,8 +122,8 @@ class Record:
             if s.title and len(s.title) > 255:
                 s.title = s.title[:255]
             s.text = clean_text(s.text or "")
-            s.items = [i for i in (clean_item(x) for x in s.items if isinstance(x, str)) if i]
-            s.items = list(dict.fromkeys(s.items))
+            if s.items:
+                s.items = list(dict.fromkeys(item for x in s.items if isinstance(x, str) and (item := clean_item(x))))
             if s.text or s.items:
                 kept.append(s)
         self.sections = kept

@@ -15,7 +15,6 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -198,7 +197,8 @@ def ingest(
     new = [p for p in changed if p.entity_id is None]
     # Two origins in one call may both bring the same new entity: insert it once.
     first_of = {(p.record.type, p.record.norm_name): p for p in reversed(new)}
-    bulk_insert(session, Entity.__table__, [_entity_row(p.record, revision) for p in first_of.values()])
+    bulk_insert(session, Entity.__table__, ENTITY_COLUMNS,
+                [_entity_row(p.record.type, p.record.name, p.record, revision) for p in first_of.values()])
     if new:  # read the ids back by the unique (type, norm_name): RETURNING goes row by row on SQLite
         created = {(t, n): i for i, t, n in session.execute(
             select(Entity.id, Entity.type, Entity.norm_name).where(Entity.created_revision == revision))}
@@ -217,9 +217,8 @@ def ingest(
               "source_id": source_ids[id(p.batch)]} for p in chunk],
         )
     fresh = [p for p in changed if p.contribution_id is None]
-    bulk_insert(session, Contribution.__table__, [
-        {"entity_id": p.entity_id, "origin": p.batch.origin, "source_id": source_ids[id(p.batch)],
-         "content_hash": p.content_hash, "revision": revision} for p in fresh])
+    bulk_insert(session, Contribution.__table__, ("entity_id", "origin", "source_id", "content_hash", "revision"),
+                [(p.entity_id, p.batch.origin, source_ids[id(p.batch)], p.content_hash, revision) for p in fresh])
     if fresh:
         made = {(e, o): c for c, e, o in session.execute(
             select(Contribution.id, Contribution.entity_id, Contribution.origin).where(Contribution.revision == revision))}
@@ -234,47 +233,49 @@ def ingest(
               "approval_number": p.record.approval_number, "otc_class": p.record.otc_class} for p in chunk],
         )
 
+    # Rows as tuples in the order of the *_COLUMNS below: ~300k section and link rows for the xywy crawl.
     alias_rows, section_rows, link_rows = [], [], []
     for p in changed:
-        r = p.record
-        alias_rows += [{"entity_id": p.entity_id, "contribution_id": p.contribution_id, "alias": a,
-                        "norm_alias": normalize_name(a)} for a in r.aliases]
-        for pos, s in enumerate(r.sections):
-            section_rows.append({"entity_id": p.entity_id, "contribution_id": p.contribution_id, "kind": s.kind,
-                                 "title": s.title, "text": s.text, "items": _to_json(s.items),
-                                 "position": pos})
+        eid, cid = p.entity_id, p.contribution_id
+        alias_rows += [(eid, cid, a, normalize_name(a)) for a in p.record.aliases]
+        for pos, s in enumerate(p.record.sections):
+            section_rows.append((eid, cid, s.kind, s.title, s.text, _to_json(s.items), pos))
             if s.kind in LINK_KINDS:
                 relation, target_type = LINK_KINDS[s.kind]
                 for item in s.items:
                     norm = normalize_name(item)
                     if norm and len(item) <= 255:
-                        link_rows.append({"relation": relation, "from_id": p.entity_id,
-                                          "contribution_id": p.contribution_id, "target_type": target_type,
-                                          "target_name": item, "target_norm": norm, "target_id": None})
+                        link_rows.append((relation, eid, cid, target_type, item, norm))
     _ensure_symptoms(session, link_rows, existing, revision)
-    for table, rows in ((Alias, alias_rows), (Section, section_rows), (Link, link_rows)):
-        bulk_insert(session, table.__table__, rows)
+    bulk_insert(session, Alias.__table__, ALIAS_COLUMNS, alias_rows)
+    bulk_insert(session, Section.__table__, SECTION_COLUMNS, section_rows)
+    bulk_insert(session, Link.__table__, LINK_COLUMNS, link_rows)
     resolve_links(session)
     report.changed_entity_ids = sorted(p.entity_id for p in changed)
     return report
 
 
-def _entity_row(record: Record, revision: int) -> dict:
-    return {"type": record.type, "name": record.name[:255], "norm_name": record.norm_name[:255],
-            "approval_number": record.approval_number, "otc_class": record.otc_class,
-            "created_revision": revision, "updated_revision": revision}
+ENTITY_COLUMNS = ("type", "name", "norm_name", "approval_number", "otc_class", "created_revision", "updated_revision")
+ALIAS_COLUMNS = ("entity_id", "contribution_id", "alias", "norm_alias")
+SECTION_COLUMNS = ("entity_id", "contribution_id", "kind", "title", "text", "items", "position")
+LINK_COLUMNS = ("relation", "from_id", "contribution_id", "target_type", "target_name", "target_norm")
+
+
+def _entity_row(etype: str, name: str, record: Record | None, revision: int) -> tuple:
+    """A row for ENTITY_COLUMNS; `record` is None for entities only named by others (symptoms)."""
+    drug = (record.approval_number, record.otc_class) if record else (None, None)
+    return (etype, name[:255], normalize_name(name)[:255], *drug, revision, revision)
 
 
 def _ensure_symptoms(session: Session, link_rows: list[dict], existing: dict, revision: int) -> None:
     """Symptoms are named by diseases only; create the ones not yet in the KB so every
     disease-symptom link resolves."""
     missing = {}
-    for row in link_rows:
-        if row["target_type"] == "symptom" and ("symptom", row["target_norm"]) not in existing:
-            missing.setdefault(row["target_norm"], row["target_name"])
-    rows = [{"type": "symptom", "name": name, "norm_name": norm, "approval_number": None, "otc_class": None,
-             "created_revision": revision, "updated_revision": revision} for norm, name in missing.items()]
-    bulk_insert(session, Entity.__table__, rows)
+    for _, _, _, target_type, name, norm in link_rows:
+        if target_type == "symptom" and ("symptom", norm) not in existing:
+            missing.setdefault(norm, name)
+    bulk_insert(session, Entity.__table__, ENTITY_COLUMNS,
+                [_entity_row("symptom", name, None, revision) for name in missing.values()])
     for norm in missing:
         existing[("symptom", norm)] = True
 
@@ -334,30 +335,33 @@ def _to_json(items: list[str]) -> str:
     return f'["{joined}"]'
 
 
-def bulk_insert(session: Session, table, rows: list[dict]) -> None:
-    """INSERT many rows through the driver's executemany, skipping SQLAlchemy's per-row bind processing.
+def bulk_insert(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT many rows (tuples in `columns` order) through the driver, skipping SQLAlchemy's per-row
+    bind processing.
 
     Values must already be in driver form (JSON columns as JSON text). This is ~5x faster than
-    session.execute(insert(table), rows) for the ~350k section/link rows of one xywy ingest; on
-    PostgreSQL it is a COPY in the same transaction.
+    session.execute(insert(table), dicts) for the ~300k section/link rows of one xywy ingest. SQLite
+    gets an executemany; PostgreSQL a COPY (~10x faster than its executemany), in the same transaction.
     """
     if not rows:
         return
+    if len(rows[0]) != len(columns):
+        raise ValueError(f"{table.name}: rows have {len(rows[0])} values for {len(columns)} columns")
     conn = session.connection()
-    columns = list(rows[0])
-    if conn.dialect.name == "postgresql":  # COPY is ~10x faster than executemany on PostgreSQL
-        getter = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
         with conn.connection.driver_connection.cursor() as cur:
-            with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            with cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(getter(row))
+                    copy.write_row(row)
         return
-    compiled = insert(table).inline().compile(dialect=conn.dialect, column_keys=columns)
-    order = compiled.positiontup  # the driver's positional parameter order (qmark on SQLite)
-    as_tuple = itemgetter(*order) if order and len(order) > 1 else None
+    compiled = insert(table).inline().compile(dialect=conn.dialect, column_keys=list(columns))
+    if compiled.positiontup != list(columns):  # a driver with named parameters: SQLAlchemy's own path
+        for chunk in _chunks(rows):
+            conn.execute(insert(table), [dict(zip(columns, row)) for row in chunk])
+        return
     for chunk in _chunks(rows):
-        params = list(map(as_tuple, chunk)) if as_tuple else chunk
-        conn.exec_driver_sql(str(compiled), params)
+        conn.exec_driver_sql(str(compiled), chunk)
 
 
 def _chunks(rows: list, size: int = CHUNK):

@@ -107,7 +107,7 @@ def strings(value: object) -> list[str]:
     if isinstance(value, str):
         return [value] if value.strip() else []
     if isinstance(value, Iterable) and not isinstance(value, (dict, bytes)):
-        return [str(v).strip() for v in value if isinstance(v, (str, int, float)) and str(v).strip()]
+        return [text for v in value if isinstance(v, (str, int, float)) and (text := str(v).strip())]
     return []
 
 
@@ -122,7 +122,7 @@ def text_section(kind: str, value: object) -> Section | None:
 
 def list_section(kind: str, items: Iterable[str], text: str | None = None) -> Section | None:
     """A list section (symptoms, exams, drugs ...): items deduplicated, text "、"-joined unless given."""
-    items = list(dict.fromkeys(i.strip() for i in items if i and i.strip()))
+    items = list(dict.fromkeys(item for i in items if i and (item := i.strip())))
     if not items and not (text and text.strip()):
         return None
     return Section(kind=kind, text=(text or "").strip() or text_of_items(items), items=items)
