@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -204,6 +204,7 @@ def ingest(
             select(Entity.id, Entity.type, Entity.norm_name).where(Entity.created_revision == revision))}
         for p in new:
             p.entity_id = created[(p.record.type, p.record.norm_name[:255])]
+        existing.update(created)
 
     old = [p for p in changed if p.contribution_id is not None]
     old_ids = [p.contribution_id for p in old]
@@ -233,20 +234,18 @@ def ingest(
               "approval_number": p.record.approval_number, "otc_class": p.record.otc_class} for p in chunk],
         )
 
+    _create_symptoms(session, changed, existing, revision)
     # Rows as tuples in the order of the *_COLUMNS below: ~300k section and link rows for the xywy crawl.
+    # A link to an entity the KB knows by name (`existing`, now with this ingest's) is resolved here, which
+    # spares updating ~100k rows afterwards; resolve_links() does aliases and the links left unresolved.
     alias_rows, section_rows, link_rows = [], [], []
     for p in changed:
         eid, cid = p.entity_id, p.contribution_id
         alias_rows += [(eid, cid, a, normalize_name(a)) for a in p.record.aliases]
-        for pos, s in enumerate(p.record.sections):
-            section_rows.append((eid, cid, s.kind, s.title, s.text, _to_json(s.items), pos))
-            if s.kind in LINK_KINDS:
-                relation, target_type = LINK_KINDS[s.kind]
-                for item in s.items:
-                    norm = normalize_name(item)
-                    if norm and len(item) <= 255:
-                        link_rows.append((relation, eid, cid, target_type, item, norm))
-    _ensure_symptoms(session, link_rows, existing, revision)
+        section_rows += [(eid, cid, s.kind, s.title, s.text, _to_json(s.items), pos)
+                         for pos, s in enumerate(p.record.sections)]
+        link_rows += [(relation, eid, cid, target_type, name, norm, existing.get((target_type, norm)))
+                      for relation, target_type, name, norm in _link_targets(p.record)]
     bulk_insert(session, Alias.__table__, ALIAS_COLUMNS, alias_rows)
     bulk_insert(session, Section.__table__, SECTION_COLUMNS, section_rows)
     bulk_insert(session, Link.__table__, LINK_COLUMNS, link_rows)
@@ -258,7 +257,7 @@ def ingest(
 ENTITY_COLUMNS = ("type", "name", "norm_name", "approval_number", "otc_class", "created_revision", "updated_revision")
 ALIAS_COLUMNS = ("entity_id", "contribution_id", "alias", "norm_alias")
 SECTION_COLUMNS = ("entity_id", "contribution_id", "kind", "title", "text", "items", "position")
-LINK_COLUMNS = ("relation", "from_id", "contribution_id", "target_type", "target_name", "target_norm")
+LINK_COLUMNS = ("relation", "from_id", "contribution_id", "target_type", "target_name", "target_norm", "target_id")
 
 
 def _entity_row(etype: str, name: str, record: Record | None, revision: int) -> tuple:
@@ -267,17 +266,33 @@ def _entity_row(etype: str, name: str, record: Record | None, revision: int) -> 
     return (etype, name[:255], normalize_name(name)[:255], *drug, revision, revision)
 
 
-def _ensure_symptoms(session: Session, link_rows: list[dict], existing: dict, revision: int) -> None:
-    """Symptoms are named by diseases only; create the ones not yet in the KB so every
-    disease-symptom link resolves."""
+def _link_targets(record: Record) -> Iterator[tuple[str, str, str, str]]:
+    """(relation, target type, target name as written, its normalised name) for each relation the
+    record states in its list sections (LINK_KINDS)."""
+    for s in record.sections:
+        if s.kind in LINK_KINDS:
+            relation, target_type = LINK_KINDS[s.kind]
+            for item in s.items:
+                norm = normalize_name(item)
+                if norm and len(item) <= 255:
+                    yield relation, target_type, item, norm
+
+
+def _create_symptoms(session: Session, changed: list[_Pending], existing: dict, revision: int) -> None:
+    """Symptoms are named by diseases only; create the ones not yet in the KB, and add their ids to
+    `existing`, so every disease-symptom link resolves."""
     missing = {}
-    for _, _, _, target_type, name, norm in link_rows:
-        if target_type == "symptom" and ("symptom", norm) not in existing:
-            missing.setdefault(norm, name)
+    for p in changed:
+        for _, target_type, name, norm in _link_targets(p.record):
+            if target_type == "symptom" and ("symptom", norm) not in existing:
+                missing.setdefault(norm, name)
+    if not missing:
+        return
     bulk_insert(session, Entity.__table__, ENTITY_COLUMNS,
                 [_entity_row("symptom", name, None, revision) for name in missing.values()])
-    for norm in missing:
-        existing[("symptom", norm)] = True
+    existing.update(((t, n), i) for i, t, n in session.execute(
+        select(Entity.id, Entity.type, Entity.norm_name)
+        .where(Entity.type == "symptom", Entity.created_revision == revision)))
 
 
 def resolve_links(session: Session) -> int:
