@@ -30,10 +30,15 @@ def normalize_name(name: str) -> str:
 _WIDE_ALNUM = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), 0xFF0E, 0xFF05]}
 
 
-_WIDE = re.compile("[\uff05\uff0e\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_WIDE_CHARS = "\uff05\uff0e\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
+_WIDE = re.compile(f"[{_WIDE_CHARS}]")
 _SPACES = re.compile(r"[ \t\u3000]{2,}|[\t\u3000]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
-_ANY_MESS = re.compile("[\uff05\uff0e\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\r\t\u3000]|  |\n\\s*\n")
+# Anything clean_text would change: a wide character, \r, \t, an ideographic space, two spaces or a
+# blank line. It starts with one character class so that `re` skips clean text at C speed; the plain
+# alternation "[...]|  |\n\s*\n" takes twice as long over the xywy crawl's 18M characters.
+_ODD = f"{_WIDE_CHARS}\r\t\u3000"
+_ANY_MESS = re.compile(f"[{_ODD} \n](?:(?<=[{_ODD}])|(?<= ) |(?<=\n)\\s*\n)")
 
 
 def clean_text(text: str) -> str:

@@ -303,3 +303,19 @@ def test_drug_name_aliases_drop_dosage_form_and_salt_but_not_other_substances():
     assert drug_name_aliases("琥珀酸亚铁片") == ["琥珀酸亚铁"]  # 亚铁 is not the drug's name
     assert drug_name_aliases("氯化钾缓释片") == ["氯化钾"]
     assert drug_name_aliases("葡萄糖酸钙片") == ["葡萄糖酸钙"]
+
+
+@pytest.mark.parametrize("raw,clean", [
+    ("阿莫西林胶囊", "阿莫西林胶囊"),  # clean text comes back as it is (the fast path)
+    ("  一次 0.5g \n", "一次 0.5g"),
+    ("一次０．５ｇ，每日３次", "一次0.5g，每日3次"),  # wide digits fold, Chinese punctuation stays
+    ("口服\t一次  1片", "口服 一次 1片"),
+    ("第一段\n  \n\n第二段", "第一段\n第二段"),
+    ("a\r\nb\rc", "a\nb\nc"),
+    ("空格\u3000全角", "空格 全角"),
+    ("单个 空格 与\n换行", "单个 空格 与\n换行"),
+])
+def test_clean_text(raw, clean):
+    from kb.names import clean_text
+
+    assert clean_text(raw) == clean
