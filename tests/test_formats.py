@@ -70,6 +70,7 @@ def test_label_name_aliases_sections_and_approval(tmp_path):
     assert drug.section("不良反应").items == ["恶心、呕吐", "皮疹", "药物热"]
     assert drug.section("适应症").items[1:] == ["溶血链球菌、肺炎链球菌所致中耳炎、鼻窦炎、咽炎", "大肠埃希菌所致的泌尿生殖道感染"]
     assert "用法：口服" in drug.section("用法用量").text  # "用法：" inside 用法用量 is text, not a new section
+    assert "每6～8小时1次" in drug.section("用法用量").text  # the dose range's full-width tilde as written
     assert drug.where.endswith("amoxicillin.txt:line 2")  # the title line starts the label
 
 

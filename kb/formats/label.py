@@ -157,7 +157,9 @@ def _prepare(line: str) -> str:
     for circled, plain in _CIRCLED.items():
         if circled in line:
             line = line.replace(circled, plain)
-    return to_halfwidth(line).rstrip()
+    # The full-width tilde of dose ranges ("每6～8小时") is kept as the label wrote it; NFKC would make it
+    # "~", which no Chinese label prints and restore_cjk_punctuation cannot tell from a written "~".
+    return "～".join(map(to_halfwidth, line.split("～"))).rstrip()
 
 
 def _lines(lines: list[str]) -> Iterator[tuple[int, str]]:
