@@ -70,6 +70,18 @@ def _overall_table(title: str, channels: dict) -> Table:
     return table
 
 
+def _breakdown_table(title: str, label: str, report: dict, group: str, metric: str) -> Table:
+    """One metric of each channel per group of questions (report[f"{group}_count"] holds the groups)."""
+    table = Table(title=title)
+    table.add_column(label)
+    table.add_column("n", justify="right")
+    for c in report["channels"]:
+        table.add_column(c, justify="right")
+    for name, count in report[f"{group}_count"].items():
+        table.add_row(name, str(count), *(f"{m[group][name][metric]:.3f}" for m in report["channels"].values()))
+    return table
+
+
 @app.command()
 def build(
     db: Optional[str] = DbOpt,
@@ -201,29 +213,14 @@ def eval_(
             return
         out.print(_overall_table(f"{report['questions']} templated questions, KB revision {r.kb_revision}",
                                  report["channels"]))
-        table = Table(title="Recall@5 by intent")
-        table.add_column("intent")
-        table.add_column("n", justify="right")
-        for c in report["channels"]:
-            table.add_column(c, justify="right")
-        for intent, count in report["by_intent_count"].items():
-            table.add_row(intent, str(count), *(f"{report['channels'][c]['by_intent'][intent]['recall@5']:.3f}"
-                                                for c in report["channels"]))
-        out.print(table)
+        out.print(_breakdown_table("Recall@5 by intent", "intent", report, "by_intent", "recall@5"))
         if "symptom_questions" in report:
             sq = report["symptom_questions"]
             out.print(_overall_table(
                 f"{sq['questions']} questions naming 3 symptoms and no entity (\"咳嗽、发热、气促是什么病？\")",
                 sq["channels"]))
-        table = Table(title="MRR@10 by how the question names the entity")
-        table.add_column("named by")
-        table.add_column("n", justify="right")
-        for c in report["channels"]:
-            table.add_column(c, justify="right")
-        for form, count in report["by_name_form_count"].items():
-            table.add_row(form, str(count), *(f"{report['channels'][c]['by_name_form'][form]['mrr@10']:.3f}"
-                                              for c in report["channels"]))
-        out.print(table)
+        out.print(_breakdown_table("MRR@10 by how the question names the entity", "named by", report,
+                                   "by_name_form", "mrr@10"))
 
 
 @app.command()
