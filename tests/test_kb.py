@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from kb.db import get_engine, kb_revision, migrate, session_scope
 from kb.models import Base, Disease, Drug, Entity, Exam, Link, Section, Source, Symptom
@@ -276,3 +276,26 @@ def test_section_items_with_quotes_and_control_characters_round_trip(db_url):
     with session_scope(db_url) as s:
         stored = s.scalars(select(Section.items).join(Entity).where(Entity.name == "测试病").order_by(Section.position))
         assert list(stored) == [items, ["血常规"]]
+
+
+def test_bulk_insert_with_columns_out_of_table_order(sqlite_url):
+    """Rows whose column order is not the driver's parameter order go through SQLAlchemy's own insert
+    (the path for drivers with named parameters); the fast path must not scramble them."""
+    from kb.models import Alias
+    from kb.store import bulk_insert
+
+    migrate(sqlite_url)
+    run(sqlite_url, [cold()])
+    with session_scope(sqlite_url) as s:
+        eid, cid = s.execute(text("SELECT entity_id, id FROM contributions")).one()
+        bulk_insert(s, Alias.__table__, ("alias", "norm_alias", "entity_id", "contribution_id"),
+                    [("伤风", "伤风", eid, cid), ("上感", "上感", eid, cid)])
+        bulk_insert(s, Alias.__table__, ("entity_id", "contribution_id", "alias", "norm_alias"),
+                    [(eid, cid, "普通感冒", "普通感冒")])
+    with session_scope(sqlite_url) as s:
+        got = s.execute(text("SELECT alias, norm_alias, entity_id FROM aliases ORDER BY id")).all()
+    assert [tuple(r) for r in got] == [("感冒", "感冒", eid), ("伤风", "伤风", eid), ("上感", "上感", eid),
+                                       ("普通感冒", "普通感冒", eid)]
+    with pytest.raises(ValueError, match="aliases: rows have 2 values for 4 columns"):
+        with session_scope(sqlite_url) as s:
+            bulk_insert(s, Alias.__table__, ("entity_id", "contribution_id", "alias", "norm_alias"), [(eid, cid)])
