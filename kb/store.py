@@ -195,16 +195,17 @@ def ingest(
     source_ids = _record_sources(session, batches, revision)
 
     new = [p for p in changed if p.entity_id is None]
-    # Two origins in one call may both bring the same new entity: insert it once.
-    first_of = {(p.record.type, p.record.norm_name): p for p in reversed(new)}
-    bulk_insert(session, Entity.__table__, ENTITY_COLUMNS,
-                [_entity_row(p.record.type, p.record.name, p.record, revision) for p in first_of.values()])
-    if new:  # read the ids back by the unique (type, norm_name): RETURNING goes row by row on SQLite
-        created = {(t, n): i for i, t, n in session.execute(
-            select(Entity.id, Entity.type, Entity.norm_name).where(Entity.created_revision == revision))}
+    # Two origins in one call may both bring the same new entity: insert it once. Symptoms the changed
+    # records name but the KB lacks are created with them, so every disease-symptom link resolves.
+    first_of = {(p.record.type, p.record.norm_name): p.record for p in reversed(new)}
+    rows = [_entity_row(r.type, r.name, revision, r.approval_number, r.otc_class) for r in first_of.values()]
+    rows += [_entity_row("symptom", name, revision) for name in _missing_symptoms(changed, existing)]
+    bulk_insert(session, Entity.__table__, ENTITY_COLUMNS, rows)
+    if rows:  # read the ids back by the unique (type, norm_name): RETURNING goes row by row on SQLite
+        existing.update(((t, n), i) for i, t, n in session.execute(
+            select(Entity.id, Entity.type, Entity.norm_name).where(Entity.created_revision == revision)))
         for p in new:
-            p.entity_id = created[(p.record.type, p.record.norm_name[:255])]
-        existing.update(created)
+            p.entity_id = existing[(p.record.type, p.record.norm_name[:255])]
 
     old = [p for p in changed if p.contribution_id is not None]
     old_ids = [p.contribution_id for p in old]
@@ -234,7 +235,6 @@ def ingest(
               "approval_number": p.record.approval_number, "otc_class": p.record.otc_class} for p in chunk],
         )
 
-    _create_symptoms(session, changed, existing, revision)
     # Rows as tuples in the order of the *_COLUMNS below: ~300k section and link rows for the xywy crawl.
     # A link to an entity the KB knows by name (`existing`, now with this ingest's) is resolved here, which
     # spares updating ~100k rows afterwards; resolve_links() does aliases and the links left unresolved.
@@ -260,10 +260,10 @@ SECTION_COLUMNS = ("entity_id", "contribution_id", "kind", "title", "text", "ite
 LINK_COLUMNS = ("relation", "from_id", "contribution_id", "target_type", "target_name", "target_norm", "target_id")
 
 
-def _entity_row(etype: str, name: str, record: Record | None, revision: int) -> tuple:
-    """A row for ENTITY_COLUMNS; `record` is None for entities only named by others (symptoms)."""
-    drug = (record.approval_number, record.otc_class) if record else (None, None)
-    return (etype, name[:255], normalize_name(name)[:255], *drug, revision, revision)
+def _entity_row(etype: str, name: str, revision: int, approval_number: str | None = None,
+                otc_class: str | None = None) -> tuple:
+    """A row for ENTITY_COLUMNS."""
+    return (etype, name[:255], normalize_name(name)[:255], approval_number, otc_class, revision, revision)
 
 
 def _link_targets(record: Record) -> Iterator[tuple[str, str, str, str]]:
@@ -278,21 +278,15 @@ def _link_targets(record: Record) -> Iterator[tuple[str, str, str, str]]:
                     yield relation, target_type, item, norm
 
 
-def _create_symptoms(session: Session, changed: list[_Pending], existing: dict, revision: int) -> None:
-    """Symptoms are named by diseases only; create the ones not yet in the KB, and add their ids to
-    `existing`, so every disease-symptom link resolves."""
+def _missing_symptoms(changed: list[_Pending], existing: dict) -> list[str]:
+    """Names of the symptoms the changed records link to that the KB does not hold, one per normalised
+    name. Symptoms are named by diseases only; they have no record of their own."""
     missing = {}
     for p in changed:
         for _, target_type, name, norm in _link_targets(p.record):
             if target_type == "symptom" and ("symptom", norm) not in existing:
                 missing.setdefault(norm, name)
-    if not missing:
-        return
-    bulk_insert(session, Entity.__table__, ENTITY_COLUMNS,
-                [_entity_row("symptom", name, None, revision) for name in missing.values()])
-    existing.update(((t, n), i) for i, t, n in session.execute(
-        select(Entity.id, Entity.type, Entity.norm_name)
-        .where(Entity.type == "symptom", Entity.created_revision == revision)))
+    return list(missing.values())
 
 
 def resolve_links(session: Session) -> int:
