@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from chat.evaluation import percentile
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 QUESTIONS = [
@@ -26,11 +28,6 @@ QUESTIONS = [
     "二甲双胍的禁忌是什么？", "我对青霉素过敏，能吃阿莫西林吗？", "瑞德西韦的副作用是什么？", "今天天气怎么样？",
     "我胸口痛，一直出冷汗", "血常规能查出什么？", "它孕妇能用吗？", "我发烧咳嗽两天了",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def bench_extractive(args) -> dict:

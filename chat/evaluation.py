@@ -130,7 +130,7 @@ def evaluate_in_kb(pipeline, n: int = 300, seed: int = 0) -> dict:
         "citations_checked": total_citations,
         "citations_resolved_rate": 1 - len(unresolved) / total_citations if total_citations else 1.0,
         "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
-        "latency_ms_p95": round(_percentile(latencies, 95), 1) if latencies else None,
+        "latency_ms_p95": round(percentile(latencies, 95), 1) if latencies else None,
     }
 
 
@@ -224,7 +224,8 @@ def calibrate_thresholds(pipeline, per_intent: int = 60, seed: int = 0) -> tuple
     return thresholds, report
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank q-th percentile (q in 0..100); 0.0 for no values."""
     ordered = sorted(values)
     if not ordered:
         return 0.0
