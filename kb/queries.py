@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import islice
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -80,7 +81,8 @@ def export_records(session: Session, type: str | None = None, origin: str | None
         stmt = stmt.where(Entity.type == type)
     if origin:
         stmt = stmt.where(Contribution.origin == origin)
-    for contribs in _batched(session.scalars(stmt), 2000):
+    rows = iter(session.scalars(stmt))
+    while contribs := list(islice(rows, 2000)):
         ids = [c.id for c in contribs]
         sections = defaultdict(list)
         for s in session.scalars(select(Section).where(Section.contribution_id.in_(ids)).order_by(Section.position)):
@@ -102,14 +104,3 @@ def export_records(session: Session, type: str | None = None, origin: str | None
                 for s in sections[c.id]
             ]
             yield record
-
-
-def _batched(iterable, n):
-    batch = []
-    for x in iterable:
-        batch.append(x)
-        if len(batch) == n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -25,6 +25,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 
 import bm25s
@@ -202,13 +203,8 @@ def _with_tokens(pairs: Iterator[tuple[Passage, int]], tokenizer: Tokenizer, ali
     batch_size = 2000
 
     def batches():
-        batch = []
-        for pair in pairs:
-            batch.append(pair)
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
-        if batch:
+        rest = iter(pairs)
+        while batch := list(islice(rest, batch_size)):
             yield batch
 
     docs_of = lambda b: [bm25_document(p, aliases.get(p.entity_id, ())) for p, _ in b]  # noqa: E731
