@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kb.formats import label, medical_json, xywy, yiju_json
-from kb.formats.common import FormatError, decode
+from kb.formats.common import FormatError, decode, read_bytes
 from kb.names import normalize_name
 from kb.records import DRUG_SECTIONS, Record, drug_section_kind
 
@@ -42,13 +42,7 @@ _COLON_HEADER = re.compile(r"^\s*([\u4e00-\u9fff ]{2,12}?)\s*[:：]", re.M)
 def detect_format(path: Path) -> str:
     """The FORMATS key for `path`, judged from its first 64 KiB; FormatError naming the file if none fits."""
     path = Path(path)
-    try:
-        with path.open("rb") as f:
-            head = f.read(SNIFF_BYTES)
-    except FileNotFoundError:
-        raise FormatError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FormatError(f"{path}: is a directory, not a file") from None
+    head = read_bytes(path, SNIFF_BYTES)
     if not head.strip():
         raise FormatError(f"{path}: file is empty")
     # Only labels may be GB18030 (pasted from Windows tools); JSON readers will insist on UTF-8.

@@ -29,18 +29,23 @@ def read_text(path: Path, gb18030_ok: bool = False) -> str:
     GB18030 is only accepted where the caller says so (drug labels pasted from Windows tools are
     often saved in it); JSON is UTF-8 by definition, so guessing there would hide real corruption.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise FormatError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FormatError(f"{path}: is a directory, not a file") from None
-    text, encoding = decode(path, data, gb18030_ok)
+    text, encoding = decode(path, read_bytes(path), gb18030_ok)
     if encoding == "gb18030":
         log.warning("%s: not UTF-8; read as GB18030", path)
     if not text.strip():
         raise FormatError(f"{path}: file is empty")
     return text
+
+
+def read_bytes(path: Path, limit: int = -1) -> bytes:
+    """The file's bytes (its first `limit` bytes when limit >= 0), or a FormatError naming the file."""
+    try:
+        with path.open("rb") as f:
+            return f.read(limit)
+    except FileNotFoundError:
+        raise FormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise FormatError(f"{path}: is a directory, not a file") from None
 
 
 def decode(path: Path, data: bytes, gb18030_ok: bool = False, partial: bool = False) -> tuple[str, str]:
