@@ -23,6 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
+from retriever.store import select_in
+
 log = logging.getLogger("retriever")
 
 MAX_QUERY_CHARS = 256  # a 10k-character "question" is encoded by its start, not for seconds
@@ -179,11 +181,8 @@ class EmbeddingCache:
     def lookup(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         found = {}
         with self.lock:
-            for i in range(0, len(keys), 900):
-                chunk = keys[i : i + 900]
-                q = f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(chunk))})"
-                for key, blob in self.db.execute(q, chunk):
-                    found[key] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+            for key, blob in select_in(self.db, "SELECT key, vec FROM vectors WHERE key IN ({})", keys):
+                found[key] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
         return found
 
     def store(self, keys: list[bytes], vectors: np.ndarray) -> None:

@@ -333,9 +333,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
                 tokenizer.add_word(w)
         tokenizer.save(new_dir / "jieba.freq")
         gone = removed_rows + [row for row, _, _ in replaced]
-        for i in range(0, len(gone), 900):
-            chunk = gone[i : i + 900]
-            store.db.execute(f"DELETE FROM passages WHERE row IN ({','.join('?' * len(chunk))})", chunk)
+        store.db.executemany("DELETE FROM passages WHERE row=?", [(row,) for row in gone])
         for row, p, cid in refreshed:
             store.db.execute("UPDATE passages SET source=?, kb_revision=?, contribution_id=? WHERE row=?",
                              (p.source, p.kb_revision, cid, row))

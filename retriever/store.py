@@ -66,6 +66,17 @@ def origin_of(passage_id: str) -> str:
     return passage_id.rsplit(":", 2)[-2]
 
 
+SQLITE_MAX_PARAMS = 900  # bound parameters per statement; older SQLite builds stop at 999
+
+
+def select_in(db: sqlite3.Connection, sql: str, values: list) -> Iterator[tuple]:
+    """The rows of `sql` for every value, where `sql` has one "IN ({})" for the values: run in chunks
+    that stay under SQLite's bound-parameter limit."""
+    for i in range(0, len(values), SQLITE_MAX_PARAMS):
+        chunk = values[i : i + SQLITE_MAX_PARAMS]
+        yield from db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+
+
 def row_to_passage(r: tuple) -> Passage:
     return Passage(id=r[1], entity_id=r[2], entity_type=r[3], entity_name=r[4], section=r[5], chunk=r[7],
                    text=r[8], source=r[9], kb_revision=r[10], content_hash=r[11], items=tuple(json.loads(r[12])))
@@ -134,25 +145,15 @@ class PassageStore:
         return (self.db.execute("SELECT max(row) FROM passages").fetchone()[0] or 0) + 1
 
     def by_rows(self, rows: list[int]) -> dict[int, Passage]:
-        out = {}
-        for i in range(0, len(rows), 900):
-            chunk = rows[i : i + 900]
-            q = f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE row IN ({','.join('?' * len(chunk))})"
-            for r in self.db.execute(q, chunk):
-                out[r[0]] = row_to_passage(r)
-        return out
+        return {r[0]: row_to_passage(r)
+                for r in select_in(self.db, f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE row IN ({{}})", rows)}
 
     def by_id(self, passage_id: str) -> Passage | None:
         r = self.db.execute(f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE id=?", (passage_id,)).fetchone()
         return row_to_passage(r) if r else None
 
     def rows_of_ids(self, ids: list[str]) -> dict[str, int]:
-        out = {}
-        for i in range(0, len(ids), 900):
-            chunk = ids[i : i + 900]
-            q = f"SELECT id, row FROM passages WHERE id IN ({','.join('?' * len(chunk))})"
-            out.update(dict(self.db.execute(q, chunk)))
-        return out
+        return dict(select_in(self.db, "SELECT id, row FROM passages WHERE id IN ({})", ids))
 
     def of_entities(self, entity_ids: list[int], section: str | None = None) -> list[tuple[int, Passage]]:
         out = []
