@@ -153,8 +153,17 @@ def eval_cmd(
     json_out: JsonOpt = False,
     templated: Annotated[int, typer.Option(help="Templated in-KB questions to sample (0: none)")] = 300,
     seed: Annotated[int, typer.Option(help="Sampling seed")] = 0,
+    real: Annotated[Optional[Path], typer.Option(
+        help="Real questions instead: a Toyhom CSV (department,title,ask,answer) or JSONL {question, reference}")] = None,
+    n: Annotated[Optional[int], typer.Option("--n", min=1, help="With --real: questions to sample (default all)")] = None,
+    report_path: Annotated[Optional[Path], typer.Option(
+        "--report", help="With --real: write N sampled answers beside the references to this markdown file")] = None,
+    report_n: Annotated[int, typer.Option("--report-n", min=1, help="With --report: answers in it")] = 30,
 ) -> None:
-    """Rates on the evaluation sets: red-flag triage, refusal of out-of-KB questions, citations of in-KB ones."""
+    """Rates on the evaluation sets (triage, refusal, citations), or with --real on real questions:
+    refused / asked back / emergency / answered, reference overlap, latency."""
+    if real is not None:
+        return _eval_real(real, db, index, generator, k, json_out, n, seed, report_path, report_n)
     from chat.evaluation import evaluate, print_report
 
     pipeline = load_pipeline(db, index, generator, k, log_answers=False)
@@ -168,6 +177,37 @@ def eval_cmd(
         print_report(report)
     if not report.get("passed", True):
         raise typer.Exit(1)
+
+
+def _eval_real(path: Path, db, index, generator, k, json_out, n, seed, report_path, report_n) -> None:
+    from chat.real_questions import RealQuestionsError, evaluate_real, print_summary, read_questions, sample, write_report
+
+    try:
+        questions = sample(read_questions(path), n, seed)
+    except RealQuestionsError as exc:
+        fail(str(exc))
+    if not questions:
+        fail(f"{path}: no questions in it")
+    pipeline = load_pipeline(db, index, generator, k, log_answers=False)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    try:
+        with Progress(transient=True, console=Console(stderr=True)) as bar:
+            task = bar.add_task("answering", total=len(questions))
+            report, rows = evaluate_real(pipeline, questions, progress=lambda: bar.advance(task))
+    except Exception as exc:
+        fail(f"evaluation failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    report |= {"source": str(path), "seed": seed, "kb_revision": pipeline.kb_revision,
+               "generator": pipeline.generator.name}
+    if report_path:
+        report["report"] = str(write_report(report_path, report, rows, report_n, seed, str(path)))
+    if json_out:
+        emit(report)
+    else:
+        print_summary(report, str(path))
+        if report_path:
+            sys.stderr.write(f"report written to {report_path}\n")
 
 
 @app.command()
