@@ -119,8 +119,12 @@ def ingest_cmd(
         err.print(f"[yellow]rejected:[/yellow] {problem}", highlight=False)
     if len(report.rejected) > 20:
         err.print(f"... and {len(report.rejected) - 20} more rejected")
+    if report.skipped:
+        err.print(f"[dim]{len(report.skipped)} alias-only record(s) skipped: their entity is not in this KB "
+                  f"(e.g. {report.skipped[0].split(': ', 1)[-1]})[/dim]", highlight=False)
     out.print(f"{total} records from {len(batches)} source(s): {report.added} added, {report.updated} updated, "
-              f"{report.unchanged} unchanged, {len(report.rejected)} rejected; {verb} KB revision "
+              f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+              + (f", {len(report.skipped)} skipped" if report.skipped else "") + f"; {verb} KB revision "
               f"{report.revision_before} -> {report.revision}")
     for name, res in hooks.items():
         out.print(f"after-ingest {name}: {res}")

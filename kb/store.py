@@ -52,6 +52,8 @@ class IngestReport:
     revision: int = 0
     dry_run: bool = False
     changed_entity_ids: list[int] = field(default_factory=list)
+    # alias-only records for entities the KB does not have: names are attached, never an empty entity made
+    skipped: list[str] = field(default_factory=list)
     by_type: dict[str, Counter] = field(default_factory=dict)
 
     @property
@@ -63,7 +65,8 @@ class IngestReport:
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
             "merged": self.merged, "rejected": len(self.rejected), "rejected_records": self.rejected,
             "revision_before": self.revision_before, "revision": self.revision, "dry_run": self.dry_run,
-            "changed_entities": len(self.changed_entity_ids),
+            "changed_entities": len(self.changed_entity_ids), "skipped": len(self.skipped),
+            "skipped_records": self.skipped,
             "by_type": {t: dict(c) for t, c in self.by_type.items()},
         }
 
@@ -170,6 +173,12 @@ def ingest(
             .where(Contribution.origin.in_(origins))
         )
     } if origins else {}
+    brought = {key[:2] for key, p in pending.items() if p.record.sections}
+    for key, p in list(pending.items()):
+        if not p.record.sections and key[:2] not in existing and key[:2] not in brought:
+            report.skipped.append(f"{p.batch.uri}: {p.record.type} {p.record.name!r} is not in the KB "
+                                  "(an alias-only record adds names to an entity, it does not create one)")
+            del pending[key]
     for (etype, norm, origin), p in pending.items():
         p.entity_id = existing.get((etype, norm))
         if p.entity_id is None:
