@@ -64,3 +64,4 @@ class RetrievalResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     kb_revision: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. stale index
+    analysis: object = None  # the retriever.analysis.QueryAnalysis the search read (read-only)

@@ -38,10 +38,12 @@ from retriever.dense import DenseIndex, PassageFields, compose_vectors
 from retriever.encoders import MAX_QUERY_CHARS, EmbeddingCache, Encoder, load_encoder
 from retriever.fusion import fuse
 from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
-from retriever.intent import asks_which_disease, detect_intent, expansion_terms
-from retriever.linking import EntityLinker, mask_mentions
+from retriever.analysis import QueryAnalysis, analyze, is_weak
+from retriever.intent import expansion_terms
+from retriever.linking import EntityLinker
 from retriever.passages import PASSAGE_TYPES, kb_entity_names, read_sections, section_passages
 from retriever.rerank import RERANK_DEPTH, load_reranker
+from retriever.symptoms import SymptomIndex
 from retriever.store import (
     FORMAT,
     PassageStore,
@@ -499,6 +501,7 @@ class Retriever:
         self.store = PassageStore(gen / "passages.sqlite", readonly=True)
         self.tokenizer = Tokenizer.load(gen / "jieba.freq")
         self.linker = EntityLinker(self.store.entity_names())
+        self.symptoms = SymptomIndex.from_store(self.store)
         self.bm25, self.bm25_rows = None, None
         if (gen / "bm25").exists():
             self.bm25 = bm25s.BM25.load(str(gen / "bm25"), mmap=False)
@@ -579,11 +582,19 @@ class Retriever:
     def link_entities(self, question: str) -> list[EntityMention]:
         return self.linker.link(question or "")
 
-    def detect_intent(self, question: str, mentions: list[EntityMention] | None = None) -> list[str]:
-        question = question or ""
-        mentions = self.link_entities(question) if mentions is None else mentions
-        types = list(dict.fromkeys(m.entity_type for m in mentions))
-        return detect_intent(mask_mentions(question, mentions), types)
+    def analyze(self, question: str) -> QueryAnalysis:
+        """The one analysis of a message: topics, asked sections, findings, unknown names (see
+        `retriever.analysis`). `search` and `rank` take it instead of the text, so a caller that
+        analysed a message once never has it analysed again."""
+        question = question if isinstance(question, str) else str(question or "")
+        with self._lock:
+            mentions = self.link_entities(question)
+            # a short stem ("正气" of 正气片) must not hide a misspelt longer name ("霍香正气水")
+            near = self.linker.near_misses(question, [m for m in mentions if not is_weak(m)])
+            mentions = [m for m in mentions if not any(n.start < m.end and m.start < n.end for n in near)]
+            corrected = tuple(dict.fromkeys((m.surface, m.entity_name) for m in near))
+            mentions = sorted(mentions + near, key=lambda m: m.start)
+            return analyze(question, mentions, self.symptoms, self.tokenizer.jieba.lcut, corrected)
 
     def passage(self, passage_id: str) -> Passage | None:
         with self._lock:
@@ -636,7 +647,7 @@ class Retriever:
         return self.dense.search(query, depth)
 
     # --- search ---
-    def search(self, question: str, k: int = 5, channels: Sequence[str] = CHANNELS) -> RetrievalResult:
+    def search(self, question: str | QueryAnalysis, k: int = 5, channels: Sequence[str] = CHANNELS) -> RetrievalResult:
         """The k best passages for `question`: fused over `channels`, or one channel's own ranking when
         only one is given. Never raises on odd input: an empty question gives no hits and a warning."""
         if isinstance(channels, str):
@@ -644,13 +655,12 @@ class Retriever:
         unknown = [c for c in channels if c not in CHANNELS]
         if unknown:
             raise ValueError(f"unknown channel {unknown[0]!r}; channels are {', '.join(CHANNELS)}")
-        question = question if isinstance(question, str) else str(question or "")
         self._maybe_refresh()
         result = self.rank(question, channels)
         result.hits = result.hits[:k] if k > 0 else []
         return result
 
-    def rank(self, question: str, channels: Sequence[str] = CHANNELS, depth: int = DEPTH,
+    def rank(self, question: str | QueryAnalysis, channels: Sequence[str] = CHANNELS, depth: int = DEPTH,
              keep_rankings: bool = False) -> RetrievalResult:
         """Like `search` but returns every fused candidate; with `keep_rankings` the per-channel rankings
         are attached as `result.rankings` (what `retriever eval` and `debug` read)."""
@@ -660,17 +670,16 @@ class Retriever:
         if stale:
             warnings_.append(stale)
         t = time.perf_counter()
-        mentions = self.link_entities(question)
-        timings["link"] = _ms(t)
-        t = time.perf_counter()
-        intents = self.detect_intent(question, mentions)
-        subjects, weights = mentions, None
-        if asks_which_disease(mask_mentions(question, mentions), len({m.entity_id for m in mentions})):
-            # The names found describe the case ("发热、咳嗽"), they are not what is asked about: look for
-            # diseases whose symptoms match, and let no named entity pull its own passages up. Dense
-            # vectors are mostly name and section (see retriever.dense), so BM25 leads here.
+        analysis = question if isinstance(question, QueryAnalysis) else self.analyze(question)
+        question = analysis.question
+        timings["analyze"] = _ms(t)
+        intents, subjects, weights = list(analysis.intents), list(analysis.topics), None
+        if analysis.kind in ("which_disease", "findings"):
+            # The message describes the case ("发热、咳嗽"); what it names is not what is asked about: look
+            # for diseases whose symptoms match, and let no named entity pull its own passages up. Dense
+            # vectors are mostly name and section (see retriever.dense) and near useless on descriptions
+            # (R@10 0.03), so BM25 leads here.
             intents, subjects, weights = ["症状"], [], REVERSE_WEIGHTS
-        timings["intent"] = _ms(t)
         if not _WORDS.search(question):
             warnings_.append("the question has no words to search for" if question.strip() else
                              "empty question: nothing to search for")
@@ -713,8 +722,9 @@ class Retriever:
         timings["total"] = round(sum(timings.values()), 3)
         if question.strip() and not hits:
             warnings_.append("no passage matches the question")
-        result = RetrievalResult(question=question, hits=hits, entities=mentions, intents=intents,
-                                 timings_ms=timings, kb_revision=self.kb_revision, warnings=warnings_)
+        result = RetrievalResult(question=question, hits=hits, entities=list(analysis.topics), intents=intents,
+                                 timings_ms=timings, kb_revision=self.kb_revision, warnings=warnings_,
+                                 analysis=analysis)
         if keep_rankings:
             result.rankings = rankings  # type: ignore[attr-defined]
         return result

@@ -54,7 +54,8 @@ CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
     (("常用药物", "相关药物"), ("disease",), ("用药", "吃什么药", "用什么药", "什么药", "药物", "哪些药", "吃药",
                                            "药物治疗", "买什么药", "用哪些药", "吃啥药", "哪种药")),
     (("就诊科室",), ("disease",), ("科室", "挂什么科", "挂哪个科", "挂号", "哪个科", "什么科", "看什么科", "看哪个科",
-                                  "去哪看", "哪科", "就诊")),
+                                  "去哪看", "哪科", "就诊", "哪家医院", "医院哪家", "哪个医院", "什么医院", "哪里治", "去哪里看", "哪里看",
+                                  "哪家好")),
     (("并发症",), ("disease",), ("并发症", "并发", "引起什么", "导致什么", "会引起", "会导致", "后果", "危害",
                                 "引发什么", "合并")),
     (("病因",), ("disease",), ("病因", "原因", "什么原因", "为什么会", "为什么得", "怎么引起", "怎么得的", "怎么会", "诱因",
@@ -87,9 +88,30 @@ CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
     (("相关疾病", "临床意义"), ("exam",), ("相关疾病", "什么病", "哪些病", "哪些疾病", "什么疾病")),
     (("相关症状",), ("exam",), ("相关症状", "什么症状", "哪些症状")),
     (("检查过程",), ("exam",), ("过程", "怎么做", "流程", "步骤", "疼不疼", "痛不痛")),
+    (("注意事项", "检查过程"), ("exam",), ("空腹", "禁食", "憋尿", "检查前", "抽血前", "能喝水", "能吃饭", "吃早饭", "吃早餐")),
 ]
 
 TYPES = ("drug", "disease", "exam")
+DRUG_SECTIONS = {"适应症", "用法用量", "不良反应", "禁忌", "注意事项", "药物相互作用", "孕妇及哺乳期妇女用药",
+                 "儿童用药", "老年用药", "成份", "规格", "贮藏", "药理毒理", "药代动力学", "药物过量", "性状", "有效期"}
+# Ways people ask about a drug that name no section ("甲硝唑吃了能喝酒吗", "布洛芬一次吃了6粒会怎么样"): read
+# only when a drug is named and no cue above matched.
+DRUG_QUESTIONS: tuple[tuple[tuple[str, ...], re.Pattern], ...] = (
+    (("药物过量", "用法用量"), re.compile(r"(一次|一下子|一口气|一共|不小心|多)(吃|服|喝|用)了?\s*[0-9一二两三四五六七八九十几]+\s*"
+                                       r"(粒|片|颗|袋|支|瓶|板|盒|包)|吃(多|过量)了|多吃了")),
+    (("注意事项", "药物相互作用", "禁忌"), re.compile(r"(喝酒|饮酒|酒精|喝了酒|喝点酒|抽烟|吸烟|开车|驾驶)")),
+    (("用法用量",), re.compile(r"(怎么冲|冲服|冲泡|怎么泡|泡水|怎么喷|怎么涂|怎么擦|用多久|吃多久|多长时间吃|空腹|饭前|饭后)")),
+    (("不良反应",), re.compile(r"(会[^，。？?！!]{1,8}(吗|么|不)|犯困|嗜睡|掉头发|伤肾|伤肝|依赖|成瘾|上瘾|发胖|长胖)")),
+    (("禁忌", "注意事项"), re.compile(r"(能|可以|可不可以|能不能)(吃|用|服|喝|打)")),
+)
+
+
+def drug_question_intents(text: str) -> list[str]:
+    """The sections a drug question without a section cue asks for ([] when none of the ways above)."""
+    for sections, pattern in DRUG_QUESTIONS:
+        if pattern.search(text):
+            return list(sections)
+    return []
 # Cues that only say "tell me about it": they count when the question names no other section, so
 # "X是什么原因引起的" asks for 病因, not for 概述 and 病因.
 WEAK_CUES = {"是什么", "什么是", "是啥", "怎么回事", "介绍", "是什么病"}
@@ -110,6 +132,11 @@ def _cue_pattern(types: tuple[str, ...]) -> re.Pattern:
     cue that matters wins ("哪些症状" is an exam cue; asked about a disease, "症状" must match instead)."""
     cues = [c for c, by_type in _CUE_MAP.items() if any(t in by_type for t in types)]
     return re.compile("|".join(re.escape(c) for c in sorted(cues, key=len, reverse=True)))
+
+def cue_pattern() -> re.Pattern:
+    """Every cue of every type, longest first (to take cues out of a question's residue)."""
+    return _cue_pattern(TYPES)
+
 
 # The words a section goes by, for BM25 expansion and the dense section phrase ("不良反应 副作用 副反应").
 SECTION_WORDS: dict[str, list[str]] = {}

@@ -19,6 +19,9 @@ from retriever.hits import EntityMention
 from retriever.passages import EntityName
 
 MAX_PER_KEY = 8
+# Shortest names a near-miss spelling may link to: drug names are long and misspelt often; short disease
+# names are one character away from too many words.
+NEAR_MISS_MIN = {"drug": 4, "disease": 5, "exam": 5}
 # Dosage forms, longest first so that "肠溶胶囊" is stripped whole.
 DOSAGE_FORMS = sorted({
     "胶囊", "软胶囊", "硬胶囊", "肠溶胶囊", "缓释胶囊", "控释胶囊", "片", "肠溶片", "缓释片", "控释片", "分散片",
@@ -100,6 +103,15 @@ class EntityLinker:
         self.size = len(exact) + len(bare)
         if self.size:
             self.automaton.make_automaton()
+        # near misses: every name with one character blanked ("复方甲氧那*") -> the entities of that name
+        self.near: dict[str, set[tuple[int, str, str]]] = {}
+        for e in names:
+            bare = bare_drug_name(e.name) if e.entity_type == "drug" else None
+            for form in dict.fromkeys(f for f in (e.name, bare, *e.aliases) if f):
+                if NEAR_MISS_MIN.get(e.entity_type, 99) <= len(form) <= 12 and not _ASCII_CHAR.search(form):
+                    for i in range(len(form)):
+                        self.near.setdefault(form[:i] + "*" + form[i + 1:], set()).add(
+                            (e.entity_id, e.entity_type, e.name))
 
     def link(self, text: str) -> list[EntityMention]:
         """Mentions in order of appearance; overlapping matches resolve to the longest (then the leftmost)."""
@@ -132,6 +144,37 @@ class EntityLinker:
             for entity_id, entity_type, name in targets:
                 mentions.append(EntityMention(text[q_start:q_end], q_start, q_end, entity_id, entity_type, name))
         return mentions
+
+
+    def near_misses(self, text: str, mentions: list[EntityMention]) -> list[EntityMention]:
+        """Names written with one wrong character ("复方甲氧那名" for 复方甲氧那明), outside the spans
+        already linked. Only a whole segment counts (the characters between words that are never part of
+        a name, `retriever.words.NON_NAME_GLUE`), and only when one KB product is that close: a part of a
+        longer phrase that happens to be one character off a name is not a misspelling of it."""
+        from retriever.words import NON_NAME_GLUE
+
+        taken = [False] * len(text)
+        for m in mentions:
+            taken[m.start:m.end] = [True] * (m.end - m.start)
+        found: list[EntityMention] = []
+        for run in re.finditer(r"[\u4e00-\u9fff]+", text):
+            a, b = run.span()
+            cuts = [a] + [x for g in NON_NAME_GLUE.finditer(text, a, b) for x in g.span()] + [b]
+            for start, end in zip(cuts[::2], cuts[1::2]):
+                span = text[start:end]
+                if not 4 <= len(span) <= 12 or any(taken[start:end]):
+                    continue
+                targets = set()
+                for i in range(len(span)):
+                    targets |= self.near.get(span[:i] + "*" + span[i + 1:], set())
+                if targets and len({_product(name) for _, _, name in targets}) == 1:
+                    found += [EntityMention(span, start, end, eid, etype, name) for eid, etype, name in targets]
+        return sorted(found, key=lambda m: m.start)
+
+
+def _product(name: str) -> str:
+    """One key for the dosage forms of one drug (a near miss may match 胶囊 and 片 alike)."""
+    return bare_drug_name(name) or normalize_name(name)
 
 
 def mask_mentions(text: str, mentions: list[EntityMention]) -> str:

@@ -185,7 +185,7 @@ def test_fused_search_ranks_the_asked_section_of_the_named_entity_first(shared, 
     assert best.boosts.get("entity") and best.boosts.get("section")
     assert set(best.channel_ranks) >= {"entity", "bm25"}
     assert result.kb_revision == 1 and not result.warnings
-    assert set(result.timings_ms) >= {"link", "intent", "entity", "bm25", "dense", "fuse", "total"}
+    assert set(result.timings_ms) >= {"analyze", "entity", "bm25", "dense", "fuse", "total"}
 
 
 def test_each_channel_works_alone(shared):

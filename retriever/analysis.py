@@ -1,0 +1,270 @@
+"""Query analysis: what a message is about and what it asks, decided once, read-only afterwards.
+
+    analysis = retriever.analyze("我有慢性胃炎，最近胃胀、没有反酸，胃苏颗粒能吃吗？")
+    analysis.topics    -> the KB entities the message asks about (慢性胃炎 here: the KB has no 胃苏颗粒)
+    analysis.intents   -> the sections asked, read from the asking clause ("能吃吗": 禁忌, 注意事项)
+    analysis.present / .absent -> findings reported (胃胀) and denied (反酸): a denied finding is never a topic
+    analysis.unknown   -> names the KB lacks, glued to a name it has ("胃苏颗粒")
+    analysis.kind      -> "entity" (asks about a named thing), "findings" (describes symptoms), "which_disease",
+                          or "open" (names nothing the KB knows)
+
+Everything downstream (retrieval channels and fusion weights, the chat's support check, inquiry and
+sentence selection) reads this object and never changes it. Rules, in the order they apply:
+
+- Linking: KB names and aliases (the colloquial-name list is KB data: 羊羔疯 -> 癫痫), longest match;
+  a near-miss spelling of a name of four or more characters links too and is reported in `corrected`
+  ("复方甲氧那名" -> 复方甲氧那明: the answer says "您是不是指…").
+- A mention inside "我在吃…" is a drug the patient takes (`taking`), context for safety, not the topic,
+  unless nothing else is asked about.
+- A disease mention that is a symptom word ("头痛", "腹泻") and is denied ("不腹泻") or only described
+  with "怎么办" is a finding, not a topic.
+- Glue: characters stuck to a name can make another name. After a drug ("阿莫西林" + "克拉维酸钾"),
+  they make another product: the mention is dropped and the longer name reported as unknown (a dose
+  of the wrong product is worse than none). Before a disease, a modifier ending in 性/型 ("反流性"
+  + 胃炎) makes a narrower disease the KB lacks: the broader entry is still the topic and the answer
+  says so (`broader`). Numbers, measure words, times and people ("两片丙戊酸钠", "男54近几个月小便",
+  "周四去卫生") glue nothing.
+- Intents come from the asking clauses (those with a question mark or a question word), so words of
+  the story ("去检查了", "孩子") do not turn into sections; a specific cue beats a general one
+  ("手术要多少钱" asks 治疗费用).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from retriever.hits import EntityMention
+from retriever.intent import DRUG_SECTIONS, asks_which_disease, detect_intent, drug_question_intents
+from retriever.linking import DOSAGE_FORMS, mask_mentions
+from retriever.symptoms import Finding, SymptomIndex
+from retriever.words import (ASKING_WORDS, BEFORE_NAME_STOP, HAN, NON_NAME_GLUE, WORD_CHAR, asking_pattern,
+                             is_asking_clause)
+
+TOPIC_TYPES = ("drug", "disease", "exam")
+_TAKING = re.compile(r"(?:在吃|正在吃|在服用|正在服用|一直吃|一直在吃|长期服用|长期吃|每天吃|在用|正在用|服用着|吃着|在打|吃了)"
+                     r"([^，。,；;？?！!]{1,30})")
+_NEGATED = re.compile(r"(没有|没|不|无|未|否认|并无)[^，。,；;、]{0,1}$")
+# Endings of a name part: what is glued after a drug and ends like this is another product's name.
+_PRODUCT_END = re.compile(r"(片|胶囊|颗粒|注射液|口服液|丸|散|膏|剂|液|钾|钠|钙|镁|锌|铁|酸|盐|素|醇|酮|胺|嗪|唑|啶|林|"
+                          r"霉|肽|韦|尼|单抗|水|茶|冲剂)$")
+_DISEASE_END = re.compile(r"(炎|病|症|癌|瘤|综合征|综合症|感染|损伤|结石|中毒|畸形|缺乏|障碍|衰竭|梗死|出血|囊肿|溃疡)$")
+_FORM_FIRST = re.compile("(缓释|控释|肠溶|分散|咀嚼|泡腾|口腔崩解|薄膜衣|" + "|".join(DOSAGE_FORMS) + ")")
+# A modifier that makes a narrower disease: "反流性", "二型", "急性" (when the KB lacks the longer name).
+_MODIFIER = re.compile(r"([\u4e00-\u9fff]{1,6}(性|型))$")
+_CLAUSE = re.compile(r"[^。！？!?；;，,\n]+[。！？!?；;，,\n]*")
+# A specific cue beats these: "手术要多少钱" asks 治疗费用, "饮食要注意什么" asks 饮食.
+GENERAL_INTENTS = ("治疗方式", "护理", "概述")
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    """The read-only result of analysing one message (see the module docstring)."""
+
+    question: str
+    mentions: tuple[EntityMention, ...] = ()  # everything linked, every candidate entity of each name
+    topics: tuple[EntityMention, ...] = ()  # what is asked about (candidates of one name share a span)
+    intents: tuple[str, ...] = ()  # asked sections, most likely first
+    findings: tuple[Finding, ...] = ()
+    kind: str = "open"  # "entity" | "findings" | "which_disease" | "open"
+    taking: tuple[EntityMention, ...] = ()  # drugs the patient says they take
+    unknown: tuple[str, ...] = ()  # names the KB lacks, glued to a KB name
+    broader: tuple[tuple[str, str], ...] = ()  # (narrower name asked, KB entry used instead)
+    corrected: tuple[tuple[str, str], ...] = ()  # (as written, KB name) for near-miss spellings
+    parts: tuple[str, ...] = ()  # the asking clauses, in order
+    about: str = ""  # the words left once cues and asking words are removed (for support scores and focus)
+    notes: tuple[str, ...] = field(default=())  # why, for `retriever debug`
+
+    @property
+    def present(self) -> list[str]:
+        return list(dict.fromkeys(f.term for f in self.findings if f.present))
+
+    @property
+    def absent(self) -> list[str]:
+        present = set(self.present)
+        return list(dict.fromkeys(f.term for f in self.findings if not f.present and f.term not in present))
+
+    @property
+    def topic_types(self) -> list[str]:
+        return list(dict.fromkeys(m.entity_type for m in self.topics))
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "intents": list(self.intents),
+                "topics": [f"{m.surface}->{m.entity_name}" for m in self.topics],
+                "taking": [m.entity_name for m in self.taking], "present": self.present, "absent": self.absent,
+                "unknown": list(self.unknown), "broader": [list(b) for b in self.broader],
+                "corrected": [list(c) for c in self.corrected], "parts": list(self.parts), "about": self.about,
+                "notes": list(self.notes)}
+
+
+def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex | None, cut=None,
+            corrected: tuple[tuple[str, str], ...] = ()) -> QueryAnalysis:
+    """The analysis of `question` given its linked `mentions` (`EntityLinker.link`, fuzzy matches
+    included), the index's findings vocabulary and the tokenizer's `cut` (for the residue)."""
+    notes: list[str] = []
+    mentions = [m for m in mentions if m.entity_type in TOPIC_TYPES]
+    findings = tuple(symptoms.findings(question)) if symptoms is not None else ()
+    taking = _taking(question, mentions)
+    topics = [m for m in mentions if m not in taking]
+
+    # denied findings are not topics ("不咳嗽" does not ask about 咳嗽); neither is a symptom-word disease
+    denied = [f for f in findings if not f.present]
+    kept = []
+    for m in topics:
+        if m.entity_type == "disease" and (any(f.start <= m.start and m.end <= f.end for f in denied)
+                                           or _NEGATED.search(question[max(0, m.start - 3):m.start])):
+            notes.append(f"「{m.surface}」 is denied: a finding, not a topic")
+            continue
+        kept.append(m)
+    topics = kept
+
+    unknown, broader = [], []
+    spans = sorted({(m.start, m.end) for m in mentions})
+    kept = []
+    for m in topics:
+        after = _glued_after(question, m, spans)
+        before = _glued_before(question, m, spans)
+        if after and m.entity_type == "drug" and _PRODUCT_END.search(after):
+            unknown.append(m.surface + after)
+            notes.append(f"「{m.surface}{after}」 is another product than {m.entity_name}")
+            continue
+        if after and (_PRODUCT_END.search(after) or _DISEASE_END.search(after)):
+            unknown.append(after if len(after) >= 3 else m.surface + after)
+        if before and m.entity_type == "disease":
+            broader.append((before + m.surface, m.entity_name))
+        kept.append(m)
+    topics = kept
+
+    masked = mask_mentions(question, mentions)
+    asking = [c.span() for c in _CLAUSE.finditer(question) if is_asking_clause(c.group(0))]
+    parts = tuple(question[a:b].strip() for a, b in asking)
+    # names in an asking clause first: "我有高血压，…，胃苏颗粒能吃吗" asks about 胃苏颗粒
+    topics.sort(key=lambda m: (not any(a <= m.start < b for a, b in asking), m.start))
+    types = list(dict.fromkeys(m.entity_type for m in topics)) or list(dict.fromkeys(m.entity_type for m in taking))
+    intents = _intents(masked, question, parts, types)
+    weak = [m for m in topics if is_weak(m)]
+    if weak and not (intents and intents[0] in DRUG_SECTIONS):
+        # "小便" is an alias of the CMeKG entry 人尿: a two-character alias of a drug, with no drug section
+        # asked, is a word of the story, not the drug
+        notes += [f"「{m.surface}」 is only a short alias of {m.entity_name}" for m in weak]
+        topics = [m for m in topics if m not in weak]
+        types = list(dict.fromkeys(m.entity_type for m in topics))
+        intents = _intents(masked, question, parts, types)
+    if topics and any(m.entity_type == "drug" for m in topics) and intents and intents[0] in DRUG_SECTIONS:
+        # "吃阿莫西林会拉肚子吗" links 拉肚子 too, but asks about the drug
+        topics = [m for m in topics if m.entity_type == "drug"]
+    if not topics and taking and intents:
+        topics, taking = taking, []  # "我在吃华法林，要注意什么": the drug taken is what is asked about
+
+    # symptom-word diseases ("头痛、头晕") with nothing asked about them but "怎么办" describe, they do not name
+    present = [f for f in findings if f.present]
+    if topics and symptoms is not None and len({f.term for f in present}) >= 2 and all(
+            m.entity_type == "disease" and symptoms.is_symptom(m.surface) for m in topics) \
+            and set(intents) <= {"治疗方式", "概述", "病因"}:
+        notes.append("the names are symptom words with no section asked: a description")
+        topics = []
+
+    distinct = len({m.entity_id for m in mentions})
+    if asks_which_disease(masked, distinct) and (present or distinct != 1):
+        kind = "which_disease"
+    elif topics:
+        kind = "entity"
+    elif present:
+        kind = "findings"
+    else:
+        kind = "open"
+    return QueryAnalysis(
+        question=question, mentions=tuple(mentions), topics=tuple(topics), intents=tuple(intents),
+        findings=findings, kind=kind, taking=tuple(taking), unknown=tuple(dict.fromkeys(unknown)),
+        broader=tuple(dict.fromkeys(broader)), corrected=tuple(corrected), parts=parts,
+        about=residue(question, [], cut), notes=tuple(notes))
+
+
+def _taking(question: str, mentions: list[EntityMention]) -> list[EntityMention]:
+    """Drug mentions inside "在吃…" spans, when the message also names something else to ask about."""
+    spans = [(m.start(1), m.end(1)) for m in _TAKING.finditer(question)]
+    inside = [m for m in mentions if m.entity_type == "drug" and any(a <= m.start < b for a, b in spans)]
+    return inside if len({m.entity_id for m in mentions} - {m.entity_id for m in inside}) else []
+
+
+def _glued_after(question: str, m: EntityMention, spans: list[tuple[int, int]]) -> str:
+    """Han characters stuck after a name up to the next name, asking word or glue-free word."""
+    run = HAN.match(question, m.end)
+    if not run:
+        return ""
+    tail = run.group(0)
+    nxt = min((a for a, _ in spans if a >= m.end), default=None)
+    if nxt is not None:
+        tail = tail[: max(0, nxt - m.end)]
+    if _FORM_FIRST.match(tail):
+        return ""  # "布洛芬胶囊", "阿莫西林片": the same drug in a dosage form, not another product
+    cut = NON_NAME_GLUE.search(tail)
+    if cut:
+        tail = tail[: cut.start()]
+    return tail if len(tail) >= 2 else ""
+
+
+def _glued_before(question: str, m: EntityMention, spans: list[tuple[int, int]]) -> str:
+    """A modifier ending in 性/型 right before a disease name ("反流性", "二型"), else ""."""
+    start = max((b for _, b in spans if b <= m.start), default=0)
+    head = question[start:m.start]
+    found = _MODIFIER.search(head)
+    if not found:
+        return ""
+    modifier = found.group(1)
+    stop = list(BEFORE_NAME_STOP.finditer(modifier))
+    if stop:
+        modifier = modifier[stop[-1].end():]
+    return modifier if len(modifier) >= 2 else ""
+
+
+def _intents(masked: str, question: str, parts: tuple[str, ...], types: list[str]) -> list[str]:
+    """Sections asked, read from the asking clauses (the whole message when none asks): an overdose
+    first ("一次吃了6粒"), then the cues, a specific cue before a general one; for a drug, the ways of
+    asking that name no section ("能喝酒吗") when no cue does."""
+    scope = "，".join(mask_part(masked, question, p) for p in parts) if parts else masked
+    intents = detect_intent(scope, types)
+    if "drug" in types:
+        asked = drug_question_intents(scope)
+        if asked[:1] == ["药物过量"]:
+            intents = asked + [i for i in intents if i not in asked]
+        elif not intents:
+            intents = asked
+    specific = [i for i in intents if i not in GENERAL_INTENTS]
+    return specific + [i for i in intents if i in GENERAL_INTENTS]
+
+
+def is_weak(m: EntityMention) -> bool:
+    """A short alias or stem of a drug ("小便" for 人尿, "太阳" for 太阳膏), not the drug's own name."""
+    return m.entity_type == "drug" and len(m.surface) <= 2 and m.surface != m.entity_name
+
+
+def mask_part(masked: str, question: str, part: str) -> str:
+    """The masked text of one clause of the question."""
+    i = question.find(part)
+    return masked[i:i + len(part)] if i >= 0 else part
+
+
+def residue(question: str, mentions: list[EntityMention], cut=None) -> str:
+    """What the question is about once names, intent cues and asking words are taken out.
+
+    `cut` splits text into words (the retriever's jieba, which knows the KB's names): asking words are then
+    removed as whole words, so the "他" of 阿托伐他汀 stays. Without it, they are removed as substrings."""
+    from retriever.intent import cue_pattern
+
+    text = cue_pattern().sub(" ", mask_mentions(question, mentions))
+    if cut is None:
+        return asking_pattern().sub(" ", text)
+    words: list[str] = []
+    glue = False  # jieba cuts a name it does not know into characters ("人/偏/肺"): put them back together
+    for w in cut(text):
+        if not w.strip() or w in ASKING_WORDS or not WORD_CHAR.search(w):
+            glue = False
+            continue
+        if len(w) == 1 and glue and len(words[-1]) < 8:
+            words[-1] += w
+        else:
+            words.append(w)
+        glue = len(w) == 1
+    # a single character left between cues ("大" of "副作用大吗") says nothing about the topic
+    return " ".join(w for w in words if len(w) > 1)

@@ -1,0 +1,267 @@
+"""Findings: the symptoms a message reports or denies, and the KB diseases that list them.
+
+The index is part of the retrieval index: it is read from the passage store (the items of each
+disease's 症状 passages, and 发病率 for a prior), so it carries the KB revision of the index and is
+refreshed whenever the index is (`Retriever.refresh`), never built from the KB on its own.
+
+Diseases are ranked by the findings with a naive-Bayes posterior: a symptom the KB lists for a disease
+is likely to be reported by someone who has it, an unlisted one unlikely; a disease implausible for
+the patient (经前期综合征 for a child, 前列腺炎 for a woman) is left out. `best_question` is the
+unasked symptom whose answer would tell the leading candidates apart best (information gain).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from kb.names import normalize_name
+
+P_LISTED = 0.7  # chance a patient with the disease reports a symptom the KB lists for it
+P_UNLISTED = 0.02  # ... and one it does not list
+MAX_QUESTIONS = 3
+CONFIDENT = 0.6  # posterior of the leading disease at which no more questions are asked
+MIN_GAIN = 0.05  # bits; below this a question is not worth the user's time
+TOP_CANDIDATES = 15
+PRIOR_WEIGHT = 0.5  # how much a disease's incidence (发病率) counts: common things are common, but symptoms decide
+MAX_ASKED_CHARS = 6  # "初发性或维持性睡眠障碍失眠症" is a KB term, not a question to put to a patient
+VAGUE = {"感染", "疼痛", "炎症", "发炎", "不适", "异常", "病变", "损伤", "症状", "疾病"}  # not worth asking about
+
+# Words for one symptom, the term shown first: KB lists and users say "发热" and "发烧" alike, so both
+# are read as the first word of their group wherever they appear.
+SYNONYMS = (
+    ("发热", "发烧", "高烧", "高热"), ("低热", "低烧"), ("头痛", "头疼", "脑袋疼"), ("腹泻", "拉肚子", "拉稀", "闹肚子"),
+    ("腹痛", "肚子疼", "肚子痛"), ("胃痛", "胃疼"), ("咽痛", "嗓子疼", "嗓子痛", "喉咙痛", "喉咙疼", "咽喉痛", "咽喉疼痛",
+                                                       "咽东西疼", "咽东西痛", "吞咽痛", "吞咽疼痛"),
+    ("流涕", "流鼻涕", "流鼻水"), ("喷嚏", "打喷嚏"), ("恶心", "想吐", "反胃"),
+    ("呕吐", "吐了", "还吐", "又吐", "老吐", "一直吐", "吐奶", "恶心与呕吐"),
+    ("食欲不振", "没胃口", "不想吃饭", "吃不下饭", "食欲减退", "没有食欲", "不想吃东西", "吃不下东西"), ("失眠", "睡不着"),
+    ("心悸", "心慌"), ("呼吸困难", "喘不上气", "喘不过气"), ("乏力", "浑身没劲", "没力气", "没劲", "疲乏", "无力"),
+    ("全身酸痛", "浑身疼", "浑身酸痛", "肌肉酸痛"), ("咳痰", "有痰"), ("皮疹", "起疹子", "出疹子"), ("瘙痒", "发痒", "很痒"),
+    ("胸痛", "胸口疼", "胸口痛"), ("关节痛", "关节疼"), ("腰痛", "腰疼"), ("多饮", "喝水多"), ("多尿", "尿多"),
+    ("体重下降", "瘦了", "变瘦", "消瘦", "体重减轻"), ("尿痛", "小便疼", "尿尿疼"), ("尿频", "老想尿", "小便次数多", "尿次数多", "小便频繁", "夜尿多"),
+    ("鼻塞", "鼻子堵"), ("头晕", "头昏"), ("咳嗽", "干咳"), ("发绀", "紫绀"), ("气短", "气急"),
+    ("腹胀", "肚子胀", "胀气"), ("胃胀", "胃胀气", "胃部胀"), ("反酸", "泛酸", "返酸"), ("嗳气", "打嗝", "打饱嗝"),
+    ("便秘", "大便干", "解不出大便"), ("黑便", "大便发黑", "拉黑便"),
+)
+CANONICAL = {word: group[0] for group in SYNONYMS for word in group}
+# A finding is denied when one of these stands right before it ("没有发烧", "不咳嗽", "无肿胀", "否认胸痛").
+_NEGATION_BEFORE = re.compile(r"(没有|没|不|无|未|否认|也没|并无|未见)[^，。,；;、]{0,1}$")
+# A denied finding carries its denial over a plain list: "没有恶心、呕吐" denies both.
+_LIST_JOIN = re.compile(r"^[、和或及也与/ ]{1,2}$")
+
+
+def canonical(term: str) -> str:
+    return CANONICAL.get(term, term)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A KB symptom term the message reports (present) or denies, where it was written."""
+
+    term: str
+    start: int
+    end: int
+    present: bool
+
+
+@dataclass
+class Candidate:
+    disease_id: int
+    name: str
+    posterior: float
+    matched: list[str]  # present symptoms the KB lists for it
+
+
+@dataclass
+class InquiryState:
+    present: list[str] = field(default_factory=list)  # KB symptom terms the user has
+    absent: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # symptoms we asked about, in order
+    pending: str | None = None  # the symptom the last assistant message asked about
+    child: bool | None = None  # the patient is a child (True), an adult (False), or unknown
+    sex: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.present)
+
+
+@dataclass
+class Step:
+    """What the inquiry does next: ask about `symptom`, or finish with `candidates`."""
+
+    candidates: list[Candidate]
+    symptom: str | None = None
+    gain: float = 0.0
+    done: bool = False
+    reason: str = ""
+
+
+class SymptomIndex:
+    """Which symptoms the KB lists for which disease, and the vocabulary to spot them in text."""
+
+    def __init__(self, diseases: dict[int, str], symptoms: dict[int, set[str]],
+                 incidence: dict[int, float] | None = None):
+        self.diseases = diseases
+        self.symptoms = symptoms
+        # log prior from the KB's 发病率 where it gives one; the median for the rest; uniform when none does
+        rates = {d: r for d, r in (incidence or {}).items() if d in diseases and r > 0}
+        median = sorted(rates.values())[len(rates) // 2] if rates else 1.0
+        self.log_prior = {d: PRIOR_WEIGHT * math.log(rates.get(d, median)) for d in diseases}
+        self.frequency = Counter(s for ss in symptoms.values() for s in ss)
+        # In a big KB, a "symptom" listed for one or two diseases is often a stray word ("电影", "汽车").
+        self.min_frequency = 3 if len(diseases) > 500 else 1
+        self.by_symptom: dict[str, list[int]] = {}
+        for disease_id, ss in symptoms.items():
+            for s in ss:
+                self.by_symptom.setdefault(s, []).append(disease_id)
+        words = {s for s, c in self.frequency.items() if len(s) >= 2 and c >= self.min_frequency}
+        words |= {w for w, c in CANONICAL.items() if self.frequency.get(c, 0) >= self.min_frequency}
+        self.automaton = ahocorasick.Automaton()
+        for w in words:
+            self.automaton.add_word(w, w)
+        self.size = len(words)
+        if words:
+            self.automaton.make_automaton()
+
+    @classmethod
+    def from_store(cls, store) -> "SymptomIndex":
+        """The diseases' 症状 items and 发病率 of a passage store (see the module docstring)."""
+        diseases: dict[int, str] = {}
+        symptoms: dict[int, set[str]] = {}
+        incidence: dict[int, float] = {}
+        rows = store.db.execute("SELECT entity_id, entity_name, items FROM passages "
+                                "WHERE entity_type = 'disease' AND section = '症状' AND items != '[]'")
+        for disease_id, name, items in rows:
+            diseases[disease_id] = name
+            found = symptoms.setdefault(disease_id, set())
+            for item in json.loads(items):
+                term = canonical(normalize_name(item.rstrip(".…")))
+                if len(term) >= 2:
+                    found.add(term)
+        for disease_id, text in store.db.execute("SELECT entity_id, text FROM passages WHERE section = '发病率'"):
+            m = re.search(r"(\d+(?:\.\d+)?)\s*%", text or "")
+            if m and disease_id not in incidence:
+                incidence[disease_id] = float(m.group(1)) / 100
+        return cls(diseases, symptoms, incidence)
+
+    def findings(self, text: str) -> list[Finding]:
+        """KB symptom terms in `text`, longest match first, each reported or denied, in text order.
+        Positions are those of `text` (matching is on lower-cased text of the same length)."""
+        if not self.size or not text:
+            return []
+        lowered = text.lower()
+        matches = sorted(((end - len(w) + 1, w) for end, w in self.automaton.iter(lowered)),
+                         key=lambda m: (-len(m[1]), m[0]))
+        taken = [False] * len(text)
+        found: list[Finding] = []
+        for start, surface in matches:
+            end = start + len(surface)
+            if any(taken[start:end]):
+                continue
+            taken[start:end] = [True] * (end - start)
+            negated = bool(_NEGATION_BEFORE.search(lowered[max(0, start - 4):start]))
+            found.append(Finding(canonical(surface), start, end, not negated))
+        found.sort(key=lambda f: f.start)
+        for i in range(1, len(found)):  # "没有恶心、呕吐": the denial runs over the list
+            before, f = found[i - 1], found[i]
+            if not before.present and f.present and _LIST_JOIN.match(lowered[before.end:f.start]):
+                found[i] = Finding(f.term, f.start, f.end, False)
+        return found
+
+    def find(self, text: str) -> tuple[list[str], list[str]]:
+        """(present, absent) KB symptom terms of `text`, each once, in text order."""
+        present, absent = [], []
+        for f in self.findings(text):
+            into = present if f.present else absent
+            if f.term not in into:
+                into.append(f.term)
+        return present, [t for t in absent if t not in present]
+
+    def is_symptom(self, name: str) -> bool:
+        return self.frequency.get(canonical(normalize_name(name)), 0) >= self.min_frequency
+
+    def rank(self, state: InquiryState) -> list[Candidate]:
+        """Diseases listing at least one present symptom and plausible for this patient, by posterior."""
+        ids = {d for s in state.present for d in self.by_symptom.get(s, ()) if plausible(self.diseases[d], state)}
+        if not ids:
+            return []
+        logp = {}
+        for d in ids:
+            listed = self.symptoms[d]
+            lp = self.log_prior[d] + sum(math.log(P_LISTED if s in listed else P_UNLISTED) for s in state.present)
+            lp += sum(math.log(1 - P_LISTED if s in listed else 1 - P_UNLISTED) for s in state.absent)
+            logp[d] = lp
+        top = max(logp.values())
+        weights = {d: math.exp(lp - top) for d, lp in logp.items()}
+        total = sum(weights.values())
+        ranked = sorted(weights, key=lambda d: (-weights[d], self.diseases[d]))
+        return [Candidate(d, self.diseases[d], weights[d] / total,
+                          [s for s in state.present if s in self.symptoms[d]]) for d in ranked]
+
+    def next_step(self, state: InquiryState, max_questions: int = MAX_QUESTIONS) -> Step:
+        candidates = self.rank(state)
+        if not candidates:
+            return Step([], done=True, reason="no KB disease lists these symptoms")
+        if candidates[0].posterior >= CONFIDENT:
+            return Step(candidates, done=True, reason=f"{candidates[0].name} is likely enough")
+        if len(state.asked) >= max_questions:
+            return Step(candidates, done=True, reason=f"asked {len(state.asked)} questions")
+        symptom, gain = self.best_question(candidates[:TOP_CANDIDATES], state)
+        if symptom is None or gain < MIN_GAIN:
+            return Step(candidates, done=True, reason="no question would tell the candidates apart")
+        return Step(candidates, symptom=symptom, gain=gain)
+
+    def best_question(self, candidates: list[Candidate], state: InquiryState) -> tuple[str | None, float]:
+        """The unasked symptom whose answer is expected to reduce the entropy over candidates most."""
+        total = sum(c.posterior for c in candidates)
+        p = {c.disease_id: c.posterior / total for c in candidates}
+        known = set(state.present) | set(state.absent) | set(state.asked) | VAGUE
+        options = Counter(s for c in candidates for s in self.symptoms[c.disease_id]
+                          if s not in known and 2 <= len(s) <= MAX_ASKED_CHARS
+                          and self.frequency[s] >= self.min_frequency)
+        h0 = _entropy(p.values())
+        best, best_gain = None, 0.0
+        for symptom in sorted(options, key=lambda s: (-options[s], s)):
+            yes = {d: q * (P_LISTED if symptom in self.symptoms[d] else P_UNLISTED) for d, q in p.items()}
+            p_yes = sum(yes.values())
+            no = {d: q - yes[d] for d, q in p.items()}
+            p_no = 1 - p_yes
+            h = p_yes * _entropy(_normalised(yes)) + p_no * _entropy(_normalised(no))
+            if h0 - h > best_gain + 1e-9:
+                best, best_gain = symptom, h0 - h
+        return best, best_gain
+
+
+_CHILD_ONLY = re.compile(r"(小儿|儿童|婴儿|婴幼儿|新生儿|早产儿|幼儿|先天性)")
+_ADULT_ONLY = re.compile(r"(成人|老年|妊娠|产后|产褥|经前|更年期|绝经|围绝经|孕|职业性)")
+_FEMALE_ONLY = re.compile(r"(妇|经前|月经|痛经|闭经|妊娠|产后|产褥|子宫|宫颈|卵巢|阴道|外阴|输卵管|孕|乳腺|绝经|更年期)")
+_MALE_ONLY = re.compile(r"(前列腺|睾丸|阴茎|精索|阴囊|男性不育|勃起)")
+
+
+def plausible(disease: str, state: InquiryState) -> bool:
+    """Whether a disease's name fits the patient: no 经前期综合征 for a child, no 前列腺炎 for a woman."""
+    if state.child is True and _ADULT_ONLY.search(disease):
+        return False
+    if state.child is False and _CHILD_ONLY.search(disease) and "先天性" not in disease:
+        return False
+    if state.sex == "男" and _FEMALE_ONLY.search(disease):
+        return False
+    if state.sex == "女" and _MALE_ONLY.search(disease):
+        return False
+    return True
+
+
+def _entropy(ps) -> float:
+    return -sum(q * math.log2(q) for q in ps if q > 0)
+
+
+def _normalised(weights: dict) -> list[float]:
+    total = sum(weights.values())
+    return [w / total for w in weights.values()] if total > 0 else []

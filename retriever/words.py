@@ -1,0 +1,54 @@
+"""Word lists about how people ask, in one place: asking words, and words that are never part of a name.
+
+The query analysis reads them (asking clauses, glued names, the residue of a question), the support
+score reads the residue, and nothing else keeps its own copy.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+HAN = re.compile(r"[\u4e00-\u9fff]+")
+WORD_CHAR = re.compile(r"[\w\u4e00-\u9fff]")
+
+# Words that say how a question is asked, not what it is about (removed to get a question's residue).
+ASKING = (
+    "请问", "请", "一下", "我想", "想知道", "想问", "问一下", "告诉我", "知道", "了解", "是什么", "是啥", "有哪些", "有什么",
+    "哪些", "什么", "怎么样", "怎么", "如何", "得了", "患了", "患有", "去医院", "医院", "服用", "吃了", "用了", "怀疑",
+    "早期", "大吗", "好吗", "好", "治疗", "做", "查", "看", "挂", "怎样", "为什么", "可以", "能不能", "能否", "能",
+    "会不会", "会", "是否", "吗", "呢", "吧", "啊", "呀", "的", "了", "是", "有", "和", "与", "及", "我", "你", "他",
+    "她", "它", "谁", "多少", "多久", "几", "哪", "要", "需要", "应该", "不", "没", "就", "都", "还", "也", "又", "这",
+    "那", "个", "种", "些", "给", "对", "在", "用", "吃",
+)
+ASKING_WORDS = frozenset(ASKING) | {"一起", "什么样", "多长时间", "还是", "需不需要", "怎样才能", "如何才能", "才能"}
+
+# A clause asks something when it has a question mark or one of these.
+_QUESTION = re.compile(r"[？?]|吗|呢|什么|怎么|怎样|如何|哪|多少|多久|多长|几[次天个粒片岁年月周]|是否|能否|可否|能不能|"
+                       r"可不可以|会不会|要不要|需不需要|有没有|好不好|严不严重|咋|啥|为何|为什么|请问|请教|咨询")
+
+# Never part of a drug or disease name: asking words, verbs of taking and doing, numbers and measure
+# words, times, people. Characters glued to a name are cut at the first of these.
+NON_NAME_GLUE = re.compile(
+    r"[0-9０-９]|[一二三四五六七八九十两几半]+(个|次|粒|颗|袋|天|周|月|年|岁|片|小时)|[两几半]|岁|小时|时候|星期|"
+    r"的|了|是|有|和|与|跟|及|或|能|会|怎|吃|喝|用|要|在|不|没|吗|呢|么|啥|什|哪|也|都|还|我|你|他|她|它|这|请|问|想|"
+    r"咨询|控制|造成|引起|导致|证明|男|女|孩子|宝宝|儿子|女儿|老公|老婆|妈妈|爸爸|父亲|母亲|爷爷|奶奶|患者|病人|医生|"
+    r"最近|现在|今天|昨天|以前|之前|后来|期间|以后|以来|一直|经常|总是|老是|偶尔|有时|非常|特别")
+
+
+@lru_cache(maxsize=1)
+def asking_pattern() -> re.Pattern:
+    return re.compile("|".join(re.escape(w) for w in sorted(ASKING, key=len, reverse=True)))
+
+
+def is_asking_clause(clause: str) -> bool:
+    """True when a clause asks something ("…能吃吗？", "怎么治疗") rather than tells the story."""
+    return bool(_QUESTION.search(clause))
+
+# Words that end whatever stands before a name ("得了", "孕妇", "吃"): what is left between them and the
+# name, glued to it, is a modifier of a longer name ("嗜酸性" + 食管炎, "自身免疫性" + 脑炎).
+BEFORE_NAME_STOP = re.compile(
+    r"[0-9０-９]|的|了|是|得|患|有|我|你|他|她|和|与|跟|及|或|在|对|吃|用|服|喝|做|查|治|防|因|为|说|问|请|想|把|被|给|从|"
+    r"孕妇|老人|小孩|孩子|宝宝|儿童|婴儿|老年人|病人|患者|男性|女性|妈妈|爸爸|老公|老婆|朋友|家人|最近|一直|经常|"
+    r"这种|这个|那种|一种|常见|普通|轻微|轻度|严重|什么|怎么|如何|哪些|哪种|为什么|怀疑|诊断|确诊|禁用|慎用|避免|预防|"
+    r"服用|使用|注射|口服|外用|治疗|检查|得了|患了|患有|咨询")
