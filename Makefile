@@ -4,12 +4,18 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DB ?= sqlite:///var/demo.sqlite
-INDEX ?= var/demo-index
+# The demo KB sits where every command looks by default, so the README's commands work right after `make demo`.
+DB ?= sqlite:///var/kb.sqlite
+INDEX ?= var/index
+# The full KB (demo + xywy + CMeKG + everyday names), for measuring on real questions (`make eval-real`).
+FULL_DB ?= sqlite:///var/full.sqlite
+FULL_INDEX ?= var/full-index
+COLLOQUIAL_LICENSE := yiju colloquial names (kb/colloquial): written by the yiju project, Apache-2.0; reviewed against the KB, not a clinical source
+REAL := ../shared/data/toyhom-im-sample/内科5000-6000.csv
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo demo-ask test test-slow test-browser bench clean
+.PHONY: setup demo demo-ask test test-slow test-browser bench clean full-kb eval-real
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,8 +29,24 @@ setup: $(STAMP)
 
 var/.demo-kb: $(STAMP) $(shell find kb/demo -type f 2>/dev/null)
 	$(BIN)/kb ingest kb/demo --origin demo --license "yiju demo data: written from public label knowledge, NOT for clinical use" --db $(DB) --no-update-index
+	$(BIN)/kb ingest kb/colloquial --origin colloquial --license "$(COLLOQUIAL_LICENSE)" --db $(DB) --no-update-index
 	$(BIN)/retriever build --db $(DB) --index $(INDEX)
 	touch $@
+
+# demo + xywy (../shared/data) + CMeKG (pycmekg) + everyday names -> var/full.sqlite and var/full-index (~5 min)
+var/.full-kb: $(STAMP) $(shell find kb/demo kb/colloquial -type f 2>/dev/null)
+	$(BIN)/kb ingest kb/demo --origin demo --license "yiju demo data: written from public label knowledge, NOT for clinical use" --db $(FULL_DB) --no-update-index
+	$(BIN)/kb ingest ../shared/data/xywy-disease-kb --db $(FULL_DB) --no-update-index
+	$(BIN)/kb ingest --source cmekg --db $(FULL_DB) --no-update-index
+	$(BIN)/kb ingest kb/colloquial --origin colloquial --license "$(COLLOQUIAL_LICENSE)" --db $(FULL_DB) --no-update-index
+	$(BIN)/retriever build --db $(FULL_DB) --index $(FULL_INDEX)
+	touch $@
+
+full-kb: var/.full-kb
+
+# 500 real questions of the development set through the full KB, with 30 answers beside the doctors' replies
+eval-real: var/.full-kb
+	$(BIN)/chat eval --real $(REAL) --n 500 --seed 0 --db $(FULL_DB) --index $(FULL_INDEX) --report var/real-questions.md
 
 demo-ask: var/.demo-kb
 	$(BIN)/chat ask "阿莫西林的用法用量是什么？" --db $(DB) --index $(INDEX)
@@ -45,4 +67,4 @@ test-browser: $(STAMP)
 	$(BIN)/python -m pytest -q -m browser
 
 clean:
-	rm -rf var/demo.sqlite* var/demo-index var/.demo-kb
+	rm -rf var/kb.sqlite* var/index var/.demo-kb var/full.sqlite* var/full-index var/.full-kb

@@ -159,11 +159,13 @@ def eval_cmd(
     report_path: Annotated[Optional[Path], typer.Option(
         "--report", help="With --real: write N sampled answers beside the references to this markdown file")] = None,
     report_n: Annotated[int, typer.Option("--report-n", min=1, help="With --report: answers in it")] = 30,
+    rows_path: Annotated[Optional[Path], typer.Option(
+        "--rows", help="With --real: write every question's outcome, answer and reference to this JSONL file")] = None,
 ) -> None:
     """Rates on the evaluation sets (triage, refusal, citations), or with --real on real questions:
     refused / asked back / emergency / answered, reference overlap, latency."""
     if real is not None:
-        return _eval_real(real, db, index, generator, k, json_out, n, seed, report_path, report_n)
+        return _eval_real(real, db, index, generator, k, json_out, n, seed, report_path, report_n, rows_path)
     from chat.evaluation import evaluate, print_report
 
     pipeline = load_pipeline(db, index, generator, k, log_answers=False)
@@ -179,7 +181,7 @@ def eval_cmd(
         raise typer.Exit(1)
 
 
-def _eval_real(path: Path, db, index, generator, k, json_out, n, seed, report_path, report_n) -> None:
+def _eval_real(path: Path, db, index, generator, k, json_out, n, seed, report_path, report_n, rows_path) -> None:
     from chat.real_questions import RealQuestionsError, evaluate_real, print_summary, read_questions, sample, write_report
 
     try:
@@ -202,6 +204,10 @@ def _eval_real(path: Path, db, index, generator, k, json_out, n, seed, report_pa
                "generator": pipeline.generator.name}
     if report_path:
         report["report"] = str(write_report(report_path, report, rows, report_n, seed, str(path)))
+    if rows_path:
+        rows_path.parent.mkdir(parents=True, exist_ok=True)
+        rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        report["rows"] = str(rows_path)
     if json_out:
         emit(report)
     else:

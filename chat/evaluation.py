@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from chat.support import DEFAULT_THRESHOLD, Thresholds, residue, support_score
+from chat.support import DEFAULT_THRESHOLD, Thresholds, support_score
 from chat.triage import triage
 
 SETS = Path(__file__).resolve().parent / "eval_sets"
@@ -189,7 +189,7 @@ def calibrate_thresholds(pipeline, per_intent: int = 60, seed: int = 0) -> tuple
     inside: dict[str, list[float]] = defaultdict(list)
     for q in questions:
         result = pipeline.retriever.search(q.question, k=pipeline.k)
-        about = residue(q.question, [], pipeline.cues, pipeline.cut)
+        about = pipeline.retriever.analyze(q.question).about
         scores = [support_score(about, h.passage, h.channel_scores.get("dense")) for h in result.hits
                   if h.passage.id in q.gold_passage_ids]
         inside[q.intent].append(max(scores) if scores else 0.0)
@@ -198,7 +198,7 @@ def calibrate_thresholds(pipeline, per_intent: int = 60, seed: int = 0) -> tuple
         if in_kb(pipeline, r.get("subject", "")):
             continue
         result = pipeline.retriever.search(r["question"], k=pipeline.k)
-        about = residue(r["question"], [], pipeline.cues, pipeline.cut)
+        about = pipeline.retriever.analyze(r["question"]).about
         outside.append(max((support_score(about, h.passage, h.channel_scores.get("dense")) for h in result.hits),
                            default=0.0))
     thresholds = Thresholds(by_intent={}, calibrated_on={"per_intent": per_intent, "seed": seed,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
+from chat.selection import split_sentences
 from retriever.hits import Passage
 
 MAX_SENTENCES = 8  # per passage in an extractive answer; long sections are cut, not summarised
@@ -42,6 +43,7 @@ class GenerationRequest:
     passages: list[Passage]  # numbered [1], [2], ... in this order
     intents: list[str] = field(default_factory=list)
     patient: str = ""  # PatientFacts.summary(), for context only
+    excerpts: list[tuple[int, str]] = field(default_factory=list)  # (passage number, sentence) to quote, in order
     max_new_tokens: int = 200
 
 
@@ -53,38 +55,31 @@ class Generator(Protocol):
         ...
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage body, list numbering kept with its item ("1. 恶心……。")."""
-    text = re.sub(r"\s*\n\s*", "\n", text.strip())
-    parts = [p.strip() for p in re.split(r"(?<=[。！？!?；;\n])", text) if p.strip().strip("。；;")]
-    merged: list[str] = []
-    for part in parts:
-        if merged and merged[-1].rstrip()[-1:] in ":：":
-            merged[-1] = merged[-1].rstrip() + part  # "下列感染：" belongs with the list that follows
-        else:
-            merged.append(part)
-    return merged
-
-
 class ExtractiveGenerator:
-    """Quotes the passages' sentences, each with its citation: instant, offline, says only what the KB says."""
+    """Quotes the passages' sentences, each with its citation: instant, offline, says only what the KB says.
+
+    With `request.excerpts` (the pipeline's sentence selection) it quotes those sentences in that order;
+    without, each passage's first `MAX_SENTENCES` sentences."""
 
     name = "extractive"
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
-        for n, passage in enumerate(request.passages, 1):
-            sentences = split_sentences(passage.body)
-            if not sentences:
-                continue
-            head = f"{passage.entity_name}的{passage.section}：" if passage.chunk == 0 else ""
-            for i, sentence in enumerate(sentences[:MAX_SENTENCES]):
-                sentence = sentence.rstrip("；;\n")
-                if sentence[-1] not in "。！？!?":
-                    sentence += "。"
-                yield (head if i == 0 else "") + sentence + f"[{n}]"
-            if len(sentences) > MAX_SENTENCES:
-                yield f"（{passage.section}较长，其余内容见来源[{n}]。）"
-            yield "\n"
+        excerpts = request.excerpts or [(n, s) for n, p in enumerate(request.passages, 1)
+                                        for s in split_sentences(p.body)[:MAX_SENTENCES]]
+        last = None
+        for n, sentence in excerpts:
+            passage = request.passages[n - 1]
+            if n != last:
+                if last is not None:
+                    yield "\n"
+                before = request.passages[last - 1] if last else None
+                same = before is not None and (before.entity_id, before.section) == (passage.entity_id, passage.section)
+                head = "" if same else f"{passage.entity_name}的{passage.section}："
+            sentence = sentence.rstrip("；;\n")
+            if sentence[-1] not in "。！？!?":
+                sentence += "。"
+            yield (head if n != last else "") + sentence + f"[{n}]"
+            last = n
 
 
 def render_passages(passages: list[Passage], chars: int = PASSAGE_CHARS) -> str:

@@ -42,6 +42,7 @@ class PatientFacts:
     breastfeeding: bool = False
     allergies: list[str] = field(default_factory=list)
     drugs: list[str] = field(default_factory=list)  # names as the KB has them when linked
+    drug_ids: list[tuple[int, str]] = field(default_factory=list)  # (entity id, name) of the linked ones
     duration: str | None = None
     about_child: bool = False  # the user speaks of their child ("孩子", "宝宝", "儿子")
 
@@ -118,8 +119,11 @@ def extract_facts(messages: list[str], link: Callable[[str], list[EntityMention]
                     facts.allergies.append(allergen)
         for m in _TAKING.finditer(text):
             span = m.group(1)
-            names = [e.entity_name for e in (link(span) if link else []) if e.entity_type == "drug"]
-            for name in names or ([span.strip()] if not link else []):
+            linked = [(e.entity_id, e.entity_name) for e in (link(span) if link else []) if e.entity_type == "drug"]
+            for drug in linked:
+                if drug not in facts.drug_ids:
+                    facts.drug_ids.append(drug)
+            for name in [n for _, n in linked] or ([span.strip()] if not link else []):
                 if name not in facts.drugs:
                     facts.drugs.append(name)
         if m := _DURATION.search(text):

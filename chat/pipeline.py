@@ -2,14 +2,17 @@
 
     question (+ conversation)
       1. red-flag triage         emergencies get "call 120 now" first; self-harm gets a crisis line only
-      2. patient facts           age, sex, pregnancy, allergies, current drugs, from every user turn
-      3. inquiry                 a symptom description is narrowed down with questions (chat.inquiry)
-      4. follow-up rewrite       "它的副作用呢？" -> "阿莫西林胶囊的副作用呢？"
-      5. retrieve                entities, intent, hybrid search (retriever)
+      2. query analysis          once, by the retriever: topics, asked sections, findings reported and
+                                 denied, names the KB lacks (a follow-up is made whole first: "它的副作用呢？")
+      3. patient facts           age, sex, pregnancy, allergies, current drugs, from every user turn
+      4. findings                a message that describes symptoms gets possible conditions at once
+                                 (cited), with one question that would narrow them down
+      5. retrieve                hybrid search over the analysis (retriever)
       6. support check           which passages answer it; none -> refuse, with what to ask instead
       7. safety flags            label sentences that concern this patient (allergy, pregnancy, interactions)
-      8. generate + verify       numbered passages -> generator -> each claim checked against its citation
-      9. answer + log            triage notice, flags, verified body, disclaimer; one AnswerLog row
+      8. select + generate       the sentences that answer, numbered passages -> generator -> each claim
+                                 checked against its citation
+      9. answer + log            triage notice, notes, flags, verified body, disclaimer; one AnswerLog row
 
 `Pipeline.stream()` yields the answer as it forms (only verified text) and then the final `Answer`;
 `Pipeline.answer()` returns just the `Answer`. Every interface (CLI, Gradio, HTTP) goes through here.
@@ -25,17 +28,20 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
+from retriever.analysis import QueryAnalysis
+from retriever.index import DEFAULT_INDEX_DIR
 from retriever.hits import Passage, RetrievalResult
+from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 
 from chat.answer import DISCLAIMER, SHORT_DISCLAIMER, Answer, Citation
 from chat.citations import Claim, render_claim, verify, verify_stream
 from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
-from chat.inquiry import (Candidate, InquiryState, SymptomIndex, asked_symptom, canonical, is_answer, question_text,
-                          read_state)
+from chat.inquiry import asked_symptom, is_answer, question_text, read_state
 from chat.patient import check_drug_safety, extract_facts
-from chat.support import Thresholds, check_support
-from chat.triage import triage
+from chat.selection import select
+from chat.support import Thresholds, check_support, not_in_kb
+from chat.triage import ENGLISH_ONLY_NOTE, is_english, triage
 
 log = logging.getLogger("chat")
 
@@ -57,41 +63,47 @@ class Delta:
     text: str
 
 
+OVERDOSE_NOTE = "如果已经过量服用，请立即就医或拨打 120 急救电话，并带上药盒或说明书。"
+URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
+MAX_CONDITIONS = 3
+
+
 class Pipeline:
     """Answers questions from the KB; holds the retriever, the generator and what the checks need."""
 
     def __init__(self, retriever, generator: Generator | None = None, *, db_url: str | None = None,
                  index_dir: str | None = None, k: int = DEFAULT_K, thresholds: Thresholds | None = None,
-                 symptoms: SymptomIndex | None = None, log_answers: bool = True):
+                 log_answers: bool = True):
         self.retriever = retriever
         self.generator = generator or ExtractiveGenerator()
         self.extractive = ExtractiveGenerator()
         self.db_url = db_url
         self.k = k
         self.thresholds = thresholds or Thresholds.load(index_dir)
-        self.symptoms = symptoms
         self.log_answers = log_answers
-        self.cues = _cue_pattern()
-        tokenizer = getattr(getattr(retriever, "tokenizer", None), "jieba", None)  # knows the KB's names
-        self.cut = tokenizer.lcut if tokenizer is not None else None
         self.lock = threading.Lock()  # retrieval state (jieba, faiss scratch) is shared between requests
 
     @classmethod
-    def load(cls, db_url: str | None = None, index_dir: str = "var/index", generator: str | Generator = "extractive",
-             k: int = DEFAULT_K, log_answers: bool = True, on_stale: str = "warn") -> "Pipeline":
-        """The retriever from `index_dir`, the generator by spec, the KB's symptom lists from `db_url`."""
+    def load(cls, db_url: str | None = None, index_dir: str = DEFAULT_INDEX_DIR,
+             generator: str | Generator = "extractive", k: int = DEFAULT_K, log_answers: bool = True,
+             on_stale: str = "warn") -> "Pipeline":
+        """The retriever from `index_dir` (with its findings index), the generator by spec."""
         from kb.db import resolve_url
         from retriever.index import Retriever  # (not `from retriever`: stays importable from any cwd)
 
         db_url = resolve_url(db_url)
         retriever = Retriever.load(index_dir=index_dir, db_url=db_url, on_stale=on_stale)
         gen = load_generator(generator) if isinstance(generator, str) else generator
-        return cls(retriever, gen, db_url=db_url, index_dir=index_dir, k=k, symptoms=SymptomIndex.load(db_url),
-                   log_answers=log_answers)
+        return cls(retriever, gen, db_url=db_url, index_dir=index_dir, k=k, log_answers=log_answers)
 
     @property
     def kb_revision(self) -> int:
         return int(getattr(self.retriever, "kb_revision", 0) or 0)
+
+    @property
+    def symptoms(self) -> SymptomIndex | None:
+        """The findings index of the loaded index generation (refreshed with it)."""
+        return getattr(self.retriever, "symptoms", None)
 
     def answer(self, question: str, history=None, k: int | None = None, generator: Generator | None = None) -> Answer:
         for event in self.stream(question, history, k, generator):
@@ -120,61 +132,64 @@ class Pipeline:
         timings["triage"] = _ms(t)
         answer.triage = flagged.level
         yield from say(flagged.message)
-        if flagged.level and confirmed and len(question) <= 12:
-            answer.mode = "triage"  # the reply was only "有": the emergency notice is the whole answer
+        if flagged.level == "crisis" or (flagged.level and confirmed and len(question) <= 12):
+            answer.mode = "triage"  # a crisis, or a bare "有" confirming an emergency: the notice is the answer
             yield from say(SHORT_DISCLAIMER)
             yield self._finish(answer, started, timings)
             return
-        if flagged.level == "crisis":
-            answer.mode = "triage"
+        if is_english(question):
+            answer.mode, answer.refused = "language", True
+            if not flagged.level:
+                yield from say(ENGLISH_ONLY_NOTE)
             yield from say(SHORT_DISCLAIMER)
             yield self._finish(answer, started, timings)
             return
         if asks_to_override(question):
             yield from say(OVERRIDE_NOTE)
 
-        # 2. patient facts from every user turn
+        # 2. query analysis, once (a follow-up that names nothing gets the conversation's topic back)
+        t = time.perf_counter()
+        with self.lock:
+            analysis: QueryAnalysis = self.retriever.analyze(question)
+            if messages:
+                subject = topic(messages, self._link)
+                rewritten = rewrite_followup(question, list(analysis.topics), subject, bool(analysis.intents))
+                if rewritten:
+                    answer.rewritten = rewritten
+                    analysis = self.retriever.analyze(rewritten)
+        timings["analyze"] = _ms(t)
+        answer.intents = list(analysis.intents)
+        answer.debug["analysis"] = analysis.to_json()
+
+        # 3. patient facts from every user turn
         user_turns = [m["content"] for m in messages if m["role"] == "user"] + [question]
         with self.lock:
             facts = extract_facts(user_turns, link=self._link)
-            mentions = self._link(question)
         answer.debug["patient"] = facts.to_json()
 
-        # 3. inquiry: a symptom description that names no drug, disease or exam (not in an emergency)
+        # 4. a description of symptoms: possible conditions now, one narrowing question (not in an emergency)
         if self.symptoms is not None and not flagged.level:
-            state = read_state(self.symptoms, messages + [{"role": "user", "content": question}], self.cues)
+            state = read_state(self.symptoms, messages + [{"role": "user", "content": analysis.question}])
             state.child, state.sex = facts.child, facts.sex
-            if state.active and (state.pending or not self._names_something(question, mentions)):
-                yield from self._inquire(answer, state, started, timings)
-                return
-
-        # 4. follow-up rewrite
-        with self.lock:
-            subject = topic(messages, self._link) if messages else None
-            rewritten = rewrite_followup(question, mentions, subject, bool(self._intents(question)))
-        answer.rewritten = rewritten
-        query = rewritten or question
+            replying = bool(_last_question(messages)) and analysis.kind != "entity"  # "有" to "您是否有「咳嗽」？"
+            if state.active and (replying or analysis.kind in ("findings", "which_disease")):
+                finished = yield from self._inquire(answer, state, started, timings)
+                if finished:
+                    return
 
         # 5. retrieve
         t = time.perf_counter()
         with self.lock:
-            result: RetrievalResult = self.retriever.search(query, k=k or self.k)
+            result: RetrievalResult = self.retriever.search(analysis, k=k or self.k)
         timings["retrieve"] = _ms(t)
-        answer.intents = list(result.intents)
         answer.warnings += list(result.warnings)
         answer.debug["retrieval"] = _debug_hits(result)
 
         # 6. support check: no support, no answer
         t = time.perf_counter()
-        with self.lock:
-            taking = [(m.entity_id, m.entity_name) for name in facts.drugs for m in self._link(name)
-                      if m.entity_type == "drug"]
-        asked_about = [m for m in result.entities if m.entity_id not in {i for i, _ in taking}]
-        if asked_about and len(asked_about) < len(result.entities):
-            result.entities = asked_about  # "我在吃华法林，布洛芬能吃吗": the question is about 布洛芬
-        overview = (("药物相互作用",) if taking else ()) + (
+        overview = (("药物相互作用",) if facts.drug_ids else ()) + (
             ("禁忌", "孕妇及哺乳期妇女用药") if (facts.allergies or facts.pregnant) else ())
-        support = check_support(query, result, self._passages_of, self.thresholds, self.cues, overview, self.cut)
+        support = check_support(analysis, result, self._passages_of, self.thresholds, overview)
         timings["support"] = _ms(t)
         answer.entities = [m.entity_name for m in support.entities]
         answer.debug["support"] = {"ok": support.ok, "reason": support.reason, "score": round(support.score, 3),
@@ -186,25 +201,35 @@ class Pipeline:
             yield from say(SHORT_DISCLAIMER)
             yield self._finish(answer, started, timings)
             return
+        notes = _analysis_notes(analysis, support) + support.not_covered + not_in_kb(analysis)
+        if notes:
+            yield from say("\n".join(notes))
 
         # 7. safety flags: label sentences about this patient's allergies, pregnancy, age, other drugs
         passages = _quarantine(support.passages, answer)
         numbered = {n: p for n, p in enumerate(passages, 1)}
         drugs = [(m.entity_id, m.entity_name) for m in support.entities if m.entity_type == "drug"]
+        taking = [d for d in facts.drug_ids if d[0] not in {i for i, _ in drugs}]
         flags = check_drug_safety(facts, drugs, taking, self._passages_of) if drugs else []
         answer.safety_flags = [f"- 您提到{f.reason}：{f.drug}的说明书（{f.passage.section}）写明“{f.quote}”"
                                f"[{_number_of(f.passage, numbered)}]" for f in flags]
         if flags:
             yield from say("⚠️ 用药安全提示：\n" + "\n".join(answer.safety_flags))
 
-        # 8. generate with numbered passages; each claim is verified as soon as it is complete
-        dosing = support.intent == "用法用量"
+        # 8. select the sentences that answer, generate with numbered passages; verify each claim as it completes
+        groups = tuple(g for g, on in (("child", facts.child), ("pregnant", facts.pregnant)) if on)
+        excerpts, cut_short, focused = select(analysis, passages, groups)
+        dosing = support.intent in ("用法用量", "药物过量")
         if dosing and not isinstance(generator, ExtractiveGenerator):
             generator = self.extractive  # doses are quoted from the label, never paraphrased by a model
             answer.warnings.append("dosing question: the label is quoted instead of generated")
-        if dosing:
+        lead = _lead(analysis, support, focused)
+        if lead:
+            yield from say(lead)
+        elif dosing:
             yield from say(DOSING_NOTE)
-        request = GenerationRequest(query, passages, list(result.intents), facts.summary())
+        request = GenerationRequest(analysis.question, passages, list(analysis.intents), facts.summary(),
+                                    excerpts=excerpts)
         answerable = {n: numbered[n] for n in range(1, len(passages) + 1)}
         t = time.perf_counter()
         kept: list[Claim] = []
@@ -213,8 +238,9 @@ class Pipeline:
             for claim in verify_stream(generator.stream(request), answerable, removed.append):
                 if not kept:
                     timings["first_claim"] = _ms(started)
-                    # the body is a new paragraph, or the line under the dosing note
-                    yield from say(("\n" if dosing else "") + render_claim(claim), paragraph=not dosing)
+                    # the body is a new paragraph, or the line under the lead
+                    yield from say(("\n" if (lead or dosing) else "") + render_claim(claim),
+                                   paragraph=not (lead or dosing))
                 else:
                     yield from say(_separator(kept[-1], claim) + render_claim(claim), paragraph=False)
                 kept.append(claim)
@@ -228,12 +254,17 @@ class Pipeline:
             yield from say(_render_body(kept))
         answer.removed_claims = [f"{c.raw} ({c.problem})" for c in removed]
 
-        # 9. notes, disclaimer, citations, log
+        # 9. the pipeline's own notes (never model claims), disclaimer, citations, log
         if not kept:
             answer.refused = True
             yield from say(REFUSAL)
         if removed:
             yield from say(f"（已删除 {len(removed)} 句无法由所引资料核实的生成内容。）")
+        if kept and cut_short:
+            cited = sorted({n for c in kept for n in c.cited})
+            yield from say(f"（以上摘取了与问题最相关的句子，完整内容见来源{''.join(f'[{n}]' for n in cited)}。）")
+        if "药物过量" in analysis.intents[:1]:
+            yield from say(OVERDOSE_NOTE)
         if answer.debug.get("quarantined"):
             yield from say("（所引资料中有一段疑似指令的文字，已略去。）")
         yield from say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
@@ -241,9 +272,12 @@ class Pipeline:
         answer.citations = [Citation.of(n, numbered[n]) for n in sorted(cited)]
         yield self._finish(answer, started, timings)
 
-    # -- inquiry -----------------------------------------------------------------------------------------
+    # -- findings ----------------------------------------------------------------------------------------
 
-    def _inquire(self, answer: Answer, state: InquiryState, started: float, timings: dict) -> Iterator[Delta | Answer]:
+    def _inquire(self, answer: Answer, state: InquiryState, started: float, timings: dict):
+        """Possible conditions for the findings so far, with one narrowing question while one would
+        change the list; returns False (and says nothing) when no KB disease lists these findings, so
+        that the question goes on to retrieval."""
         t = time.perf_counter()
         step = self.symptoms.next_step(state)
         timings["inquiry"] = _ms(t)
@@ -254,29 +288,26 @@ class Pipeline:
             "next": step.symptom, "gain_bits": round(step.gain, 3),
         }
         if not step.candidates:
-            answer.refused = True
-            yield from _say(answer, _join(REFUSAL, "知识库中没有列出这些症状的疾病；请把不适告诉医生，"
-                                                   "或到医院全科或内科就诊。", SHORT_DISCLAIMER))
-        elif not step.done:
-            answer.mode = "inquiry"
-            yield from _say(answer, f"您提到的症状：{'、'.join(state.present)}。"
-                                    + question_text(step.symptom, len(state.asked) + 1))
-        else:
-            answer.mode = "diagnosis"
-            yield from self._possible_conditions(answer, state, step.candidates)
+            return False
+        answer.mode = "diagnosis"
+        yield from self._possible_conditions(answer, state, step.candidates)
+        if not step.done and step.symptom:
+            yield from _say(answer, question_text(step.symptom))
+        yield from _say(answer, URGENT_SIGNS)
+        yield from _say(answer, DISCLAIMER)
         yield self._finish(answer, started, timings)
+        return True
 
     def _possible_conditions(self, answer: Answer, state: InquiryState, candidates: list[Candidate]) -> Iterator[Delta]:
-        """Possible conditions, each with its symptoms, department and usual exams, every line cited and
-        verified. Never a diagnosis: the heading says so and the answer ends with "see a doctor"."""
-        shown = [c for c in candidates[:3] if c.posterior >= 0.05] or candidates[:1]
+        """Possible conditions, each with its matching symptoms, department and usual exams, every line
+        cited and verified. Never a diagnosis: the heading says so."""
+        shown = [c for c in candidates[:MAX_CONDITIONS] if c.posterior >= 0.05] or candidates[:1]
         numbered: dict[int, Passage] = {}
         blocks = []
         for c in shown:
             claims = []
             for section, phrase in (("症状", "的症状包括"), ("就诊科室", "的就诊科室："), ("检查", "的检查：")):
-                passages = self._passages_of(c.disease_id, section)
-                lists = [p for p in passages if p.items]
+                lists = [p for p in self._passages_of(c.disease_id, section) if p.items]
                 if not lists:
                     continue
                 if section == "症状":
@@ -289,37 +320,22 @@ class Pipeline:
             blocks.append((c, verify("".join(claims), numbered)))
         heading = (f"根据您描述的症状（{'、'.join(state.present)}"
                    + (f"；没有{'、'.join(state.absent)}" if state.absent else "")
-                   + "），知识库中症状相符的疾病有以下几种。这只是可能的方向，不是诊断：")
+                   + "），知识库中症状相符的疾病有以下几种。这只是可能的方向，不是诊断，请以医生面诊为准：")
         yield from _say(answer, heading)
         for c, checked in blocks:
             if checked.kept:
                 yield from _say(answer, f"**{c.name}**（与您所说的{'、'.join(c.matched)}相符）\n"
                                         + "".join(render_claim(cl) for cl in checked.kept))
-        yield from _say(answer, "建议到上面列出的科室就诊，由医生面诊和检查后确诊；症状加重时请及时就医。")
-        yield from _say(answer, DISCLAIMER)
         cited = sorted({n for _, checked in blocks for n in checked.cited})
         answer.citations = [Citation.of(n, numbered[n]) for n in cited]
+        answer.entities = [c.name for c in shown]
         answer.removed_claims = [f"{cl.raw} ({cl.problem})" for _, checked in blocks for cl in checked.removed]
         answer.refused = not cited
 
     # -- helpers -----------------------------------------------------------------------------------------
 
-    def _names_something(self, question: str, mentions) -> bool:
-        """True when the question is about a named drug, disease or exam rather than describing symptoms.
-        Big KBs have diseases called "咳嗽" or "头痛": naming one of those with no more than "怎么办" is
-        still a symptom description ("咳嗽是什么原因引起的" asks about the KB entry)."""
-        named = [m for m in mentions if m.entity_type in ("drug", "disease", "exam")]
-        if not named:
-            return False
-        symptom_like = all(m.entity_type == "disease" and self.symptoms.is_symptom(m.surface) for m in named)
-        generic = set(self._intents(question)) <= {"治疗方式"}  # no cue, or only "怎么办"
-        return not (symptom_like and generic)
-
     def _link(self, text: str):
         return self.retriever.link_entities(text)
-
-    def _intents(self, text: str) -> list[str]:
-        return self.retriever.detect_intent(text)
 
     def _passages_of(self, entity_id: int, section: str | None = None) -> list[Passage]:
         return list(self.retriever.passages_of(entity_id, section))
@@ -359,10 +375,14 @@ def write_log(db_url: str | None, answer: Answer) -> int:
         return row.id
 
 
+def _last_question(messages: list[dict]) -> str | None:
+    """The symptom the last assistant message asked about ("您是否有「惊厥」？"), if it asked one."""
+    return asked_symptom(next((m["content"] for m in reversed(messages) if m["role"] == "assistant"), ""))
+
+
 def _confirmed_symptom(messages: list[dict], question: str) -> str | None:
     """The symptom the last assistant message asked about, when this reply says "有"."""
-    last = next((m["content"] for m in reversed(messages) if m["role"] == "assistant"), "")
-    symptom = asked_symptom(last)
+    symptom = _last_question(messages)
     return symptom if symptom and is_answer(question) is True else None
 
 
@@ -403,19 +423,31 @@ def _render_body(claims: list[Claim]) -> str:
     return "".join(_separator(claims[i - 1] if i else None, c) + render_claim(c) for i, c in enumerate(claims))
 
 
-def _cue_pattern():
-    try:
-        from retriever.intent import CUES
-    except ImportError:
-        return None
-    cues = sorted({c for _, _, cs in CUES for c in cs}, key=len, reverse=True)
-    return re.compile("|".join(re.escape(c) for c in cues)) if cues else None
-
-
 def _debug_hits(result: RetrievalResult) -> list[dict]:
     return [{"rank": h.rank, "passage_id": h.passage.id, "entity": h.passage.entity_name,
              "section": h.passage.section, "score": round(h.score, 4), "channels": h.channel_ranks,
              "boosts": h.boosts, "text": h.passage.text[:120]} for h in result.hits]
+
+
+def _analysis_notes(analysis: QueryAnalysis, support) -> list[str]:
+    """What the analysis changed about the question, said to the user before the answer."""
+    answered = {m.entity_name for m in support.entities}
+    notes = [f"您是不是指「{name}」？以下按「{name}」回答。" for written, name in analysis.corrected if name in answered]
+    notes += [f"知识库中没有「{narrow}」的专门条目，以下是「{broad}」的内容。" for narrow, broad in analysis.broader
+              if broad in answered]
+    notes += [f"知识库中没有「{name}」。" for name in analysis.unknown]
+    return notes
+
+
+def _lead(analysis: QueryAnalysis, support, focused: bool) -> str:
+    """A one-line lead for an interaction question, built only from what the selected sentences show."""
+    drugs = list(dict.fromkeys(m.entity_name for m in support.entities if m.entity_type == "drug"))
+    if support.intent != "药物相互作用" or len(drugs) < 2:
+        return ""
+    if focused:
+        return f"{'和'.join(drugs[:2])}的说明书中提到对方（或同类药）的句子如下，合用前请咨询医生或药师："
+    return (f"知识库中{'和'.join(drugs[:2])}的说明书都没有直接写明两者合用的情况；以下是它们的相互作用部分，"
+            "合用前请咨询医生或药师：")
 
 
 def _norm(text: str) -> str:

@@ -1,16 +1,17 @@
 """The support check: which passages answer the question, or why none does (and then we refuse).
 
-Two ways a question is supported:
-  - it names a KB entity (linked by the retriever) and the KB has the asked section of that entity:
-    the answer comes from those passages, whatever else retrieval found;
-  - it names none, but a retrieved passage covers what the question is about (its words once the
-    asking words are removed: "瑞德西韦的副作用是什么" is about "瑞德西韦") well enough: the
-    support score, lexical coverage blended with dense similarity, reaches the threshold of the
-    question's intent. Thresholds are calibrated on the retriever's templated questions
-    (`chat calibrate`) and kept next to the index; built-in defaults apply until then.
-A name glued to more characters ("阿莫西林克拉维酸钾" when the KB only has 阿莫西林) is a different
-product, not the one linked: that question is refused with a "did you mean" rather than answered
-about the wrong drug.
+It reads the query analysis (`retriever.analysis.QueryAnalysis`: topics, asked sections, names the KB
+lacks) and the retrieval result, and changes neither. Two ways a question is supported:
+  - it names KB entities (`analysis.topics`): the answer comes from their passages of the asked
+    section; an entity without that section is answered with its overview and one line saying what
+    the KB does not cover (the KB bears on the question, so it is not refused);
+  - it names none, but a retrieved passage covers what the question is about (`analysis.about`: its
+    words once names, cues and asking words are removed) well enough: the support score, lexical
+    coverage blended with dense similarity, reaches the threshold of the question's intent. Thresholds
+    are calibrated on the retriever's templated questions (`chat calibrate`) and kept next to the
+    index; built-in defaults apply until then.
+A name the analysis found glued to another product ("阿莫西林克拉维酸钾" when the KB only has 阿莫西林)
+is refused with a "did you mean" rather than answered about the wrong drug.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retriever.analysis import QueryAnalysis, residue
 from retriever.hits import EntityMention, Passage, RetrievalResult
-
 
 THRESHOLDS_FILE = "chat-support.json"
 DEFAULT_THRESHOLD = 0.8
 LEXICAL_WEIGHT = 0.85  # the rest is dense cosine, when the retriever reports it
 MAX_PASSAGES = 3  # per entity: enough for a long section, few enough for a compact prompt
+MAX_TOPICS = 2  # a narrative names many things; the answer is about the first two asked about
 
 # What to answer when a question names an entity but no section ("阿莫西林" alone).
 OVERVIEW = {
@@ -41,26 +43,11 @@ FALLBACK = {
     "孕妇及哺乳期妇女用药": ("禁忌", "注意事项"),
     "儿童用药": ("禁忌", "注意事项"),
     "老年用药": ("注意事项", "禁忌"),
+    "药物过量": ("注意事项",),
+    "护理": ("预防", "饮食"),
+    "治疗方式": ("常用药物",),
 }
-# Words that may follow a name without making it another entity's name ("高血压患者", "布洛芬片").
-_AFTER_NAME_OK = re.compile(
-    r"^(的|和|与|跟|及|或|能|可|是|有|会|怎|吃|用|对|在|治|为|要|不|吗|呢|么|了|一|多|什|哪|啥|几|副|孕|儿|老|过|"
-    r"患者|病人|病友|病史|发作|期间|时候|时|后|前|期|人|药|类|等|引起|导致|相关|还|也|就|都|这|那|吧|啊|呀|"
-    r"片|粒|胶囊|颗粒|口服液|缓释|肠溶|注射|混悬|软膏|乳膏|滴|喷|糖浆|丸|散|剂|贴|栓|的话|怎么|如何|应该|需要|每|这个|那个|"
-    r"禁忌|适应|用法|用量|不良|成份|成分|症状|检查|就诊|科室|并发|病因|预防|治疗|饮食|护理|说明|作用|功效)")
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
-_WORD = re.compile(r"[\w\u4e00-\u9fff]")
-# How drug and disease names end: glued characters that end like this make another name.
-_NAME_END = re.compile(r"(片|胶囊|颗粒|注射液|口服液|丸|散|膏|剂|液|钾|钠|钙|镁|锌|铁|酸|盐|素|醇|酮|胺|嗪|唑|啶|林|霉|肽|韦|"
-                       r"尼|单抗|炎|病|症|癌|瘤|综合征|感染|损伤|结石|中毒|综合症|畸形|缺乏|障碍|衰竭|梗死|出血|囊肿|溃疡)$")
-_ASKING = re.compile(
-    r"(请问|请|一下|我想|想知道|想问|问一下|告诉我|知道|了解|是什么|是啥|有哪些|有什么|哪些|什么|怎么样|怎么|如何|"
-    r"得了|患了|患有|去医院|医院|服用|吃了|用了|怀疑|早期|大吗|好吗|好|治疗|做|查|看|挂|"
-    r"怎样|为什么|可以|能不能|能否|能|会不会|会|是否|吗|呢|吧|啊|呀|的|了|是|有|和|与|及|我|你|他|她|它|谁|"
-    r"多少|多久|几|哪|要|需要|应该|不|没|就|都|还|也|又|这|那|个|种|些|给|对|在|用|吃)"
-)
-ASKING_WORDS = set(_ASKING.pattern.strip("()").split("|")) | {"一起", "什么样", "多长时间", "还是", "需不需要",
-                                                              "怎样才能", "如何才能", "才能", "应该"}
 
 
 @dataclass
@@ -96,164 +83,11 @@ class Support:
     passages: list[Passage]  # what the answer may cite, in citation order
     reason: str  # how support was found, or why not
     score: float = 0.0
-    entities: list[EntityMention] = field(default_factory=list)  # one chosen entity per name in the question
+    entities: list[EntityMention] = field(default_factory=list)  # one chosen entity per name answered about
     intent: str | None = None
     suggestion: str = ""  # for a refusal: what the user could ask instead
     scores: list[dict] = field(default_factory=list)  # per-hit support scores, for the debug tab
-
-
-# Ways people ask about a drug that name no section ("甲硝唑吃了能喝酒吗", "吃阿莫西林会拉肚子吗"): used only
-# when a drug is named and the retriever's intent cues found nothing.
-DRUG_QUESTIONS: tuple[tuple[tuple[str, ...], re.Pattern], ...] = (
-    (("注意事项", "药物相互作用", "禁忌"), re.compile(r"(喝酒|饮酒|酒精|喝了酒|喝点酒|抽烟|吸烟|开车|驾驶)")),
-    (("用法用量",), re.compile(r"(怎么冲|冲服|冲泡|怎么泡|泡水|怎么喷|怎么涂|怎么擦|用多久|吃多久|多长时间吃)")),
-    (("不良反应",), re.compile(r"(会[^，。？?！!]{1,8}(吗|么|不)|犯困|嗜睡|掉头发|伤肾|伤肝|依赖|成瘾|上瘾|发胖|长胖)")),
-    (("禁忌", "注意事项"), re.compile(r"(能|可以|可不可以|能不能)(吃|用|服|喝)")),
-)
-DRUG_SECTIONS = {"适应症", "用法用量", "不良反应", "禁忌", "注意事项", "药物相互作用", "孕妇及哺乳期妇女用药",
-                 "儿童用药", "老年用药", "成份", "规格", "贮藏", "药理毒理", "药代动力学", "药物过量", "性状", "有效期"}
-
-
-def refine(question: str, result: RetrievalResult) -> None:
-    """When a drug is named: read the drug questions above, and drop other mentions for a drug section
-    ("吃阿莫西林会拉肚子吗" links 拉肚子 to 急性腹泻, but asks about 阿莫西林's side effects)."""
-    drugs = [m for m in result.entities if m.entity_type == "drug"]
-    if not drugs:
-        return
-    if not result.intents:
-        for sections, pattern in DRUG_QUESTIONS:
-            if pattern.search(question):
-                result.intents = list(sections)
-                break
-    if result.intents and result.intents[0] in DRUG_SECTIONS:
-        result.entities = drugs
-
-
-def choose_entities(result: RetrievalResult) -> list[EntityMention]:
-    """One entity per name in the question, in question order: a bare name ("布洛芬") links several
-    products; the one retrieval ranked highest comes first (see `alternatives` for the others)."""
-    return [group[0] for group in mention_groups(result)]
-
-
-def mention_groups(result: RetrievalResult) -> list[list[EntityMention]]:
-    """The linked entities grouped by the name in the question, each group best-ranked first."""
-    rank = {}
-    for hit in result.hits:
-        rank.setdefault(hit.passage.entity_id, hit.rank)
-    groups: dict[tuple[int, int], list[EntityMention]] = {}
-    for m in result.entities:
-        if m.entity_type in OVERVIEW:
-            groups.setdefault((m.start, m.end), []).append(m)
-    out, seen = [], set()
-    for key in sorted(groups):
-        group = sorted(groups[key], key=lambda m: (rank.get(m.entity_id, 10**6), m.entity_id))
-        group = [m for m in group if m.entity_id not in seen]
-        if group:
-            seen.add(group[0].entity_id)
-            out.append(group)
-    return out
-
-
-def _weak(m: EntityMention) -> bool:
-    """A short stem of a longer product name ("太阳" for 太阳膏), not the entity's name itself."""
-    return len(m.surface) <= 2 and m.surface != m.entity_name and m.entity_type == "drug"
-
-
-def contained_name(question: str, result: RetrievalResult, cues: re.Pattern | None, cut=None) -> list[EntityMention]:
-    """A retrieved entity most of whose name the question spells out and that is all the question is
-    about ("华法林" for 华法林钠片, "阿托伐他汀" for 阿托伐他汀钙片): people drop salts and dosage forms
-    the linker may not know. "尼帕病毒感染" shares only "病毒感染" with 新型冠状病毒感染: no."""
-    for hit in result.hits:
-        p = hit.passage
-        if p.entity_type not in OVERVIEW:
-            continue
-        span = _longest_common(question, p.entity_name)
-        core = re.sub(r"(片|胶囊|颗粒|注射液|口服液|散|丸|膏|剂|液)$", "", p.entity_name)
-        if len(span) < 3 or len(span) < 0.6 * len(core):
-            continue
-        start = question.find(span)
-        mention = EntityMention(span, start, start + len(span), p.entity_id, p.entity_type, p.entity_name)
-        if sum(len(run) for run in _HAN.findall(residue(question, [mention], cues, cut))) <= 1:
-            return [mention]
-    return []
-
-
-def _longest_common(a: str, b: str) -> str:
-    """The longest substring of `a` that is also in `b` (names are short: quadratic is fine)."""
-    best = ""
-    for i in range(len(a)):
-        for j in range(i + len(best) + 1, len(a) + 1):
-            if a[i:j] in b:
-                best = a[i:j]
-            else:
-                break
-    return best
-
-
-# Words that end whatever stands before a name ("得了", "孕妇", "吃"): what is left, glued to the name, is
-# part of a longer name ("嗜酸性" + 食管炎, "自身免疫性" + 脑炎), which makes it another disease.
-_BEFORE_NAME_STOP = re.compile(
-    r"(的|了|是|得|患|有|我|你|他|她|和|与|跟|及|或|在|对|吃|用|服|喝|做|查|治|防|因|为|说|问|请|想|把|被|给|从|"
-    r"孕妇|老人|小孩|孩子|宝宝|儿童|婴儿|老年人|病人|患者|女性|男性|妈妈|爸爸|老公|老婆|朋友|家人|最近|一直|经常|"
-    r"这种|这个|那种|一种|常见|普通|轻微|轻度|严重|什么|怎么|如何|哪些|哪种|为什么|怀疑|诊断|确诊|禁用|慎用|避免|预防|"
-    r"服用|使用|注射|口服|外用|治疗|检查|得了|患了|患有)")
-
-
-def glued_prefix(question: str, mention: EntityMention, cues: re.Pattern | None = None) -> str | None:
-    """The longer name the mention ends, when characters before it name something else (see above)."""
-    run = re.search(r"[\u4e00-\u9fffA-Za-z0-9\-]+$", question[: mention.start])
-    if not run:
-        return None
-    text = run.group(0)
-    ends = [m.end() for m in _BEFORE_NAME_STOP.finditer(text)]
-    if cues is not None:
-        ends += [m.end() for m in cues.finditer(text)]
-    glued = text[max(ends):] if ends else text
-    return glued + mention.surface if len(glued) >= 2 else None
-
-
-def glued_name(question: str, mention: EntityMention, cues: re.Pattern | None = None) -> str | None:
-    """The longer name the mention is part of, when characters glued to it name something else
-    (the glued part ends where an asking word or an intent cue begins: "肺炎挂什么科" glues nothing)."""
-    after = _HAN.match(question, mention.end)
-    if not after:
-        return None
-    tail = after.group(0)
-    if len(tail) < 2 or _AFTER_NAME_OK.match(tail):
-        return None
-    ends = [m.start() for m in (re.search(r"(的|和|与|跟|及|能|可|是|有|会|怎|吃|用|对|在|治|为|要|吗|呢|么|了|"
-                                          r"什么|哪|几|多少|如何)", tail),
-                                cues.search(tail) if cues is not None else None) if m]
-    glued = tail[: min(ends)] if ends else tail
-    return mention.surface + glued if len(glued) >= 2 and _NAME_END.search(glued) else None
-
-
-def residue(question: str, mentions: list[EntityMention], cues: re.Pattern | None, cut=None) -> str:
-    """What the question is about once names, intent cues and asking words are taken out.
-
-    `cut` splits text into words (the retriever's jieba, which knows the KB's names): asking words are then
-    removed as whole words, so the "他" of 阿托伐他汀 stays. Without it, they are removed as substrings."""
-    chars = list(question)
-    for m in mentions:
-        chars[m.start:m.end] = [" "] * (m.end - m.start)
-    text = "".join(chars)
-    if cues is not None:
-        text = cues.sub(" ", text)
-    if cut is None:
-        return _ASKING.sub(" ", text)
-    words: list[str] = []
-    glue = False  # jieba cuts a name it does not know into characters ("人/偏/肺"): put them back together
-    for w in cut(text):
-        if not w.strip() or w in ASKING_WORDS or not _WORD.search(w):
-            glue = False
-            continue
-        if len(w) == 1 and glue and len(words[-1]) < 8:
-            words[-1] += w
-        else:
-            words.append(w)
-        glue = len(w) == 1
-    # a single character left between cues ("大" of "副作用大吗") says nothing about the topic
-    return " ".join(w for w in words if len(w) > 1)
+    not_covered: list[str] = field(default_factory=list)  # lines on what the KB does not cover, shown to the user
 
 
 def support_score(about: str, passage: Passage, dense: float | None = None) -> float:
@@ -274,55 +108,41 @@ def _norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def check_support(question: str, result: RetrievalResult, passages_of, thresholds: Thresholds,
-                  cues: re.Pattern | None = None, overview: tuple[str, ...] = (), cut=None) -> Support:
+def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of, thresholds: Thresholds,
+                  overview: tuple[str, ...] = ()) -> Support:
     """Decide what (if anything) supports an answer; see the module docstring.
 
-    `passages_of(entity_id, section)` gives an entity's passages of a section, in chunk order."""
-    refine(question, result)
-    intents = list(result.intents)
-    if len(intents) > 1 and intents[0] == "概述":  # "是什么" is in most questions; a specific cue wins
-        intents = intents[1:] + intents[:1]
+    `passages_of(entity_id, section)` gives an entity's passages of a section, in chunk order;
+    `overview` sections go first when no section is asked (the pipeline puts 禁忌 there for an allergy)."""
+    intents = list(analysis.intents)
     intent = intents[0] if intents else None
-    entities = choose_entities(result) or contained_name(question, result, cues, cut)
-    for m in entities:
-        longer = glued_prefix(question, m, cues) or glued_name(question, m, cues)
-        if longer:
-            return Support(False, [], f"「{longer}」 is not in the KB (only 「{m.entity_name}」 is)", entities=entities,
-                           intent=intent, suggestion=f"知识库中没有「{longer}」；如果您想问的是「{m.entity_name}」，"
-                                                     f"请直接用这个名称提问。")
-    if entities and not intents and all(_weak(m) for m in entities):
-        # "太阳系有几颗行星" links "太阳" (the bare name of 太阳膏): a two-character product stem with
-        # nothing asked about it is too weak to answer on
-        m = entities[0]
-        return Support(False, [], f"only the weak mention 「{m.surface}」 of {m.entity_name}", 0.0, entities, intent,
-                       suggestion=f"如果您想问「{m.entity_name}」，请写出完整名称和想了解的内容（如适应症、用法用量）。")
-    if entities:
-        passages, missing = [], []
-        alternatives = {g[0].entity_id: g for g in mention_groups(result)}
-        for i, m in enumerate(entities):
-            # a bare name links several products ("头孢克肟" -> 胶囊, 片, 颗粒): the first that has the section
-            for candidate in alternatives.get(m.entity_id, [m]):
-                found = _entity_passages(candidate, intents, result, passages_of, overview)
-                if found:
-                    passages += found
-                    entities[i] = candidate
-                    break
-            else:
-                missing.append(m)
+    groups = mention_groups(analysis.topics, result)[:MAX_TOPICS] or contained_name(analysis, result)
+    if not groups and analysis.unknown:
+        name = analysis.unknown[0]
+        near = [m.entity_name for m in analysis.mentions if m.surface in name][:1]
+        return Support(False, [], f"「{name}」 is not in the KB", entities=[], intent=intent,
+                       suggestion=f"知识库中没有「{name}」" + (f"；如果您想问的是「{near[0]}」，请直接用这个名称提问。"
+                                                             if near else "；请核对名称，或咨询医生、药师。"))
+    if groups:
+        passages, chosen, not_covered = [], [], []
+        for group in groups:
+            found, candidate, section = _group_passages(group, intents, result, passages_of, overview)
+            if found:
+                passages += found
+                chosen.append(candidate)
+                if intents and section not in intents and section not in FALLBACK.get(intents[0], ()):
+                    have = [s for s in _ALL_SECTIONS.get(candidate.entity_type, ()) if passages_of(candidate.entity_id, s)]
+                    not_covered.append(f"知识库中「{candidate.entity_name}」没有关于{intents[0]}的内容，以下是它的概况"
+                                       + (f"（还可以问它的{'、'.join(have[:5])}）。" if have else "。"))
         if passages:
-            return Support(True, passages, "entity+section" if intents else "entity overview", 1.0,
-                           entities, intent)
-        m = missing[0]
-        have = [s for s in _ALL_SECTIONS.get(m.entity_type, ()) if passages_of(m.entity_id, s)]
-        return Support(False, [], f"{m.entity_name} has no {'/'.join(intents[:2])} in the KB", 0.0, entities, intent,
-                       suggestion=(f"知识库中「{m.entity_name}」没有关于{'、'.join(intents[:1])}的内容"
-                                   + (f"；可以问它的{'、'.join(have[:5])}。" if have else "。")))
-    about = residue(question, [], cues, cut)
+            how = "entity+section" if intents and not not_covered else "entity overview"
+            return Support(True, passages, how, 1.0, chosen, intent, not_covered=not_covered)
+        m = groups[0][0]
+        return Support(False, [], f"{m.entity_name} has no passages in the KB", 0.0, [m], intent,
+                       suggestion=f"知识库中「{m.entity_name}」还没有可引用的内容；请咨询医生或药师。")
     scored = []
     for hit in result.hits:
-        dense = hit.channel_scores.get("dense")
-        scored.append((support_score(about, hit.passage, dense), hit))
+        scored.append((support_score(analysis.about, hit.passage, hit.channel_scores.get("dense")), hit))
     scored.sort(key=lambda x: -x[0])
     threshold = thresholds.of(intent)
     debug = [{"passage_id": h.passage.id, "support": round(s, 3)} for s, h in scored]
@@ -338,6 +158,58 @@ def check_support(question: str, result: RetrievalResult, passages_of, threshold
                               "「高血压挂什么科」；身体不适请咨询医生或药师。")
 
 
+def mention_groups(topics, result: RetrievalResult) -> list[list[EntityMention]]:
+    """The topics grouped by the name in the question (in the analysis's order: asked-about names
+    first), each group's candidates best-ranked first: a bare name ("布洛芬") links several products."""
+    rank = {}
+    for hit in result.hits:
+        rank.setdefault(hit.passage.entity_id, hit.rank)
+    groups: dict[tuple[int, int], list[EntityMention]] = {}
+    for m in topics:
+        if m.entity_type in OVERVIEW:
+            groups.setdefault((m.start, m.end), []).append(m)
+    out, seen = [], set()
+    for key in groups:  # insertion order is the analysis's order
+        group = sorted(groups[key], key=lambda m: (rank.get(m.entity_id, 10**6), m.entity_id))
+        group = [m for m in group if m.entity_id not in seen]
+        if group:
+            seen.add(group[0].entity_id)
+            out.append(group)
+    return out
+
+
+def contained_name(analysis: QueryAnalysis, result: RetrievalResult) -> list[list[EntityMention]]:
+    """A retrieved entity most of whose name the question spells out and that is all the question is
+    about ("华法林" for 华法林钠片, "阿托伐他汀" for 阿托伐他汀钙片): people drop salts and dosage forms
+    the linker may not know. "尼帕病毒感染" shares only "病毒感染" with 新型冠状病毒感染: no."""
+    question = analysis.question
+    for hit in result.hits:
+        p = hit.passage
+        if p.entity_type not in OVERVIEW:
+            continue
+        span = _longest_common(question, p.entity_name)
+        core = re.sub(r"(片|胶囊|颗粒|注射液|口服液|散|丸|膏|剂|液)$", "", p.entity_name)
+        if len(span) < 3 or len(span) < 0.6 * len(core):
+            continue
+        start = question.find(span)
+        mention = EntityMention(span, start, start + len(span), p.entity_id, p.entity_type, p.entity_name)
+        if sum(len(run) for run in _HAN.findall(residue(question, [mention]))) <= 1:
+            return [[mention]]
+    return []
+
+
+def _longest_common(a: str, b: str) -> str:
+    """The longest substring of `a` that is also in `b` (names are short: quadratic is fine)."""
+    best = ""
+    for i in range(len(a)):
+        for j in range(i + len(best) + 1, len(a) + 1):
+            if a[i:j] in b:
+                best = a[i:j]
+            else:
+                break
+    return best
+
+
 _ALL_SECTIONS = {
     "drug": ("适应症", "用法用量", "不良反应", "禁忌", "注意事项", "药物相互作用", "孕妇及哺乳期妇女用药", "儿童用药",
              "老年用药", "成份", "规格", "贮藏"),
@@ -346,17 +218,22 @@ _ALL_SECTIONS = {
 }
 
 
-def _entity_passages(m: EntityMention, intents: list[str], result: RetrievalResult, passages_of,
-                     overview: tuple[str, ...] = ()) -> list[Passage]:
-    """The entity's passages of the first asked section it has; without an intent, its overview
-    (`overview` sections first: the pipeline puts 禁忌 there when the patient has an allergy)."""
-    sections = list(dict.fromkeys([*intents, *(s for i in intents[:1] for s in FALLBACK.get(i, ()))])) if intents \
-        else list(dict.fromkeys([*overview, *OVERVIEW[m.entity_type]]))
-    for section in sections:
-        found = passages_of(m.entity_id, section)
-        if found:
-            return section_passages(found, result)
-    return []
+def _group_passages(group: list[EntityMention], intents: list[str], result: RetrievalResult, passages_of,
+                    overview: tuple[str, ...]) -> tuple[list[Passage], EntityMention, str | None]:
+    """The passages of the first candidate of a name that has the asked section (or the section's
+    fallback); failing that, the first candidate's overview. Returns (passages, candidate, section)."""
+    sections = list(dict.fromkeys([*intents, *(s for i in intents[:1] for s in FALLBACK.get(i, ()))]))
+    for candidate in group:
+        for section in sections:
+            found = passages_of(candidate.entity_id, section)
+            if found:
+                return section_passages(found, result), candidate, section
+    for candidate in group:
+        for section in dict.fromkeys([*overview, *OVERVIEW[candidate.entity_type]]):
+            found = passages_of(candidate.entity_id, section)
+            if found:
+                return section_passages(found, result), candidate, section
+    return [], group[0], None
 
 
 def section_passages(found: list[Passage], result: RetrievalResult) -> list[Passage]:
@@ -374,3 +251,19 @@ def section_passages(found: list[Passage], result: RetrievalResult) -> list[Pass
         texts = sorted(texts or lists, key=lambda p: (p.id not in ranked, p.chunk))
         chosen = sorted(texts[:MAX_PASSAGES], key=lambda p: p.chunk)
     return chosen
+
+
+# What people ask that no KB section holds: a line on whom to ask instead, next to what the KB does say.
+NOT_IN_KB = (
+    (re.compile(r"(哪家医院|医院哪家|哪个医院|什么医院|哪里治|哪家好|哪里看|推荐.{0,4}医院|医院.{0,4}推荐)"),
+     "知识库不评价或推荐具体医院；请到正规医院的相应科室就诊。"),
+    (re.compile(r"(多少钱|费用|花多少|贵不贵|报销|医保)"), "具体费用因地区和医院而异，请向就诊医院或当地医保部门咨询。"),
+    (re.compile(r"([0-9.]+\s*(mmol|umol|μmol|u/l|iu|g/l|mg/dl|拷贝|copies|次方)|化验单|报告单|指标|[一二三四五]项.{0,6}阳)",
+                re.IGNORECASE), "化验和检查的具体数值需要结合化验单、参考范围和病情，由医生当面解读。"),
+)
+
+
+def not_in_kb(analysis: QueryAnalysis) -> list[str]:
+    """Lines saying what part of the question the KB does not cover, and whom to ask."""
+    scope = "，".join(analysis.parts) or analysis.question
+    return [line for pattern, line in NOT_IN_KB if pattern.search(scope if "化验" not in line else analysis.question)]

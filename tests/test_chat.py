@@ -17,7 +17,8 @@ import pytest
 from chat.citations import numbers, split_claims, verify, verify_stream
 from chat.conversation import clean_text, rewrite_followup
 from chat.evaluation import evaluate_triage
-from chat.inquiry import InquiryState, SymptomIndex, is_answer, read_state
+from chat.inquiry import is_answer, read_state
+from retriever.symptoms import InquiryState, SymptomIndex
 from chat.patient import core_names, extract_facts
 from chat.triage import triage
 from retriever.hits import EntityMention, Passage
@@ -246,20 +247,17 @@ def test_patient_facts_flag_contraindications_and_interactions(pipeline):
     assert any("华法林" in f for f in taking.safety_flags)
 
 
-def test_symptom_description_leads_to_questions_then_cited_possible_conditions(pipeline):
+def test_symptom_description_gets_cited_possible_conditions_at_once_then_narrows_them(pipeline):
     first = pipeline.answer("我发烧两天了")
-    assert first.mode == "inquiry" and "您是否有「" in first.text and not first.citations
+    assert first.mode == "diagnosis" and not first.refused and first.citations
+    assert "不是诊断" in first.text and "发热" in first.text and "120" in first.text
+    assert all(c.section in ("症状", "就诊科室", "检查") for c in first.citations)
+    # one narrowing question, never about a finding already given
+    asked = re.search(r"您是否有「([^」]+)」", first.text)
+    assert asked and asked.group(1) != "发热"
     history = [{"role": "user", "content": "我发烧两天了"}, {"role": "assistant", "content": first.text}]
-    last = first
-    for _ in range(4):
-        last = pipeline.answer("有" if "咳" in last.text else "没有", history)
-        if last.mode != "inquiry":
-            break
-        history += [{"role": "user", "content": "有" if "咳" in history[-1]["content"] else "没有"},
-                    {"role": "assistant", "content": last.text}]
-    assert last.mode == "diagnosis", last.text
-    assert "不是诊断" in last.text and last.citations
-    assert {c.section for c in last.citations} >= {"症状", "就诊科室"}
+    second = pipeline.answer("有", history)
+    assert second.mode == "diagnosis" and asked.group(1) in second.text.split("不是诊断")[0]
 
 
 def test_instruction_inside_a_label_is_not_repeated(pipeline):

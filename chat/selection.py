@@ -1,0 +1,60 @@
+"""Sentence selection: quote the sentences that answer the question, not whole sections.
+
+A section of a label can run to twenty sentences; "布洛芬和阿司匹林能一起吃吗" is answered by the one
+or two of them that name the other drug. The focus of a question is what the query analysis left after
+taking out names, section cues and asking words ("空腹", "喝酒"), the other drugs it names (for an
+interaction, each label's sentences naming the other come first), the findings it reports, and the
+patient's group (a child's dose line before the adult's). Sentences with a focus word lead, in passage
+order; the rest follow in order, up to `MAX_SENTENCES` in all. Selection only chooses and orders whole
+sentences of the passages: every quoted sentence is still verified and cited.
+"""
+
+from __future__ import annotations
+
+import re
+
+from chat.patient import core_names
+from retriever.analysis import QueryAnalysis
+from retriever.hits import Passage
+
+MAX_SENTENCES = 6
+_GROUP_WORDS = {"child": ("儿童", "小儿", "婴儿", "幼儿", "岁以下", "岁以上"), "pregnant": ("孕妇", "妊娠", "哺乳"),
+                "elderly": ("老年", "老人")}
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage body; list numbering stays with its item ("1. 恶心……。"), and a lead-in
+    ending in a colon stays with what follows ("下列感染：…")."""
+    text = re.sub(r"\s*\n\s*", "\n", text.strip())
+    parts = [p.strip() for p in re.split(r"(?<=[。！？!?；;\n])", text) if p.strip().strip("。；;")]
+    merged: list[str] = []
+    for part in parts:
+        if merged and (merged[-1].rstrip()[-1:] in ":：" or re.fullmatch(r"[(（]?\d{1,2}[.．、)）]?", merged[-1])):
+            merged[-1] = merged[-1].rstrip() + part
+        else:
+            merged.append(part)
+    return merged
+
+
+def focus_words(analysis: QueryAnalysis, passage: Passage, groups: tuple[str, ...] = ()) -> list[str]:
+    """What a sentence of `passage` should mention to answer this question (see the module docstring)."""
+    own = passage.entity_name
+    words = [w for w in analysis.about.split()
+             if len(w) >= 2 and not re.search(r"\d", w) and w not in own and own not in w]
+    others = {m.entity_name for m in (*analysis.topics, *analysis.taking) if m.entity_id != passage.entity_id}
+    words += [n for name in others for n in core_names(name) if len(n) >= 2]
+    words += analysis.present
+    words += [w for g in groups for w in _GROUP_WORDS.get(g, ())]
+    return list(dict.fromkeys(words))
+
+
+def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, ...] = (),
+           limit: int = MAX_SENTENCES) -> tuple[list[tuple[int, str]], bool, bool]:
+    """The sentences to quote as (passage number, sentence), in the order to quote them; whether any
+    were left out; whether any matched the question's focus."""
+    scored = []  # (has focus, passage number, position, sentence)
+    for n, p in enumerate(passages, 1):
+        focus = focus_words(analysis, p, groups)
+        for i, sentence in enumerate(split_sentences(p.body)):
+            scored.append((any(w in sentence for w in focus), n, i, sentence))
+    chosen = sorted(scored, key=lambda s: (not s[0], s[1], s[2]))[:limit]
+    return [(n, sentence) for _, n, _, sentence in chosen], len(chosen) < len(scored), any(s[0] for s in chosen)
