@@ -5,10 +5,37 @@ An emergency described in the present ("胸口压着痛、一直出冷汗", "嘴
 line. The rules are plain regular expressions, because a triage that a reviewer cannot read line by
 line cannot be trusted, and because it must work with no model and in microseconds.
 
-A red-flag word alone is not an emergency: "去年运动后胸痛过一次", "没有胸痛", "胸痛的常见原因有
-哪些" mention the same words. A match is discounted when it is negated right before it, when its
-clause places it in the past or says it is over, or when the question asks about the condition in
-general (what it is, its causes, prevention) with nothing saying it is happening now.
+A red-flag word alone is not an emergency. Real questions are narratives (a title, then a description:
+"癫痫能治好吗？我儿子前两天突然抽搐，口吐白沫，送到医院检查说是癫痫…"), and most mention red-flag words
+about the past, a habit, a diagnosis or a worry. So a diagnosis named as such ("脑梗", "心梗", "癫痫发作",
+"热性惊厥") counts only when suspected or just happened ("是不是中风了", "脑出血了吗"), and each match of a
+red-flag pattern is read in its context (`explain` says which rule discounts it):
+
+    negated          right before it        "没有胸痛", "差点晕倒"
+    past             its clause             "去年胸痛过", "以前…已经好了"
+    set in the past  its sentence           "有一次…突然晕倒，四肢抽搐" (the last time word before it is a past one)
+    habitual         its sentence           "复发时神志不清，口吐白沫" (the last such word is 会/每次/发作时)
+    over             its clause or the next "发烧39度，昨天已经退烧了", "抽搐已经停了", "现在不抽了"
+    handled since    after it               "…口吐白沫，送到医院检查说是癫痫", "后来才知道是癫痫"
+    a diagnosis      its clause, before it  "医生说他是癫痫发作了"
+    hypothetical     its clause             "怕他中风了", "如果…的话", "癫痫发作会窒息吗"
+    intermittent     its clause             "有时喘不过气", "偶尔胸闷", "老是胸闷" (突然/剧烈/越来越/加重 make it
+                                            acute again, also in the next clause, but not in a habit: "他经常突然晕倒")
+    long-standing    its sentence           "有时候胸闷，几年了", "前一天胃胀…第三天…胸闷气短" (unless its clause
+                                            says it is new, or the sentence names sweating, 压榨, 左臂, 濒死…)
+    the patient is writing                  "我昨天突然晕倒" (fainting and fits only: over in minutes; yesterday's
+                                            are past too)
+    an after-effect                         "爸爸去年脑出血，现在半边身体没力气" (unless said to be new)
+
+A title is judged by the description when that mentions the same thing ("癫痫发作怎么办？…每次发作时
+口吐白沫…"). The whole question is discounted when it asks about a condition in general (what it is,
+causes, prevention, cost, which hospital) and nothing in it says it is happening now (现在, 突然, 刚才,
+怎么办…). Self-harm (chronic_ok) is discounted only by negation and the past: "经常有轻生的念头" still
+gets the crisis line.
+
+English questions get the same advice through English patterns per red flag (`RedFlag.english`), with
+negation ("no chest pain"), the past, "if" and general questions ("what causes chest pain") discounted.
+The pipeline answers other English input with ENGLISH_ONLY_NOTE (see `is_english`).
 """
 
 from __future__ import annotations
@@ -18,6 +45,8 @@ import unicodedata
 from dataclasses import dataclass
 
 EMERGENCY_CALL = "请立即拨打 120 急救电话，或马上去最近医院的急诊，不要等待线上答复。"
+EMERGENCY_CALL_EN = ("Call 120 (China) or your local emergency number now, or go to the nearest emergency "
+                     "department; do not wait for an online answer.")
 CRISIS_LINES = (
     "如果你正在想伤害自己，请现在就联系能帮助你的人：\n"
     "- 全国心理援助热线（希望24热线）：400-161-9995（24 小时）\n"
@@ -25,6 +54,11 @@ CRISIS_LINES = (
     "- 有生命危险时请立即拨打 120 或 110。\n"
     "你并不孤单，也可以马上告诉身边一个信任的人，让他陪着你。"
 )
+CRISIS_LINE_EN = ("If you are thinking about hurting yourself, please reach out now: in China call 400-161-9995 "
+                  "(24 h) or 010-82951332 (24 h); if your life is in danger call 120 or 110, or your local "
+                  "emergency number.")
+ENGLISH_ONLY_NOTE = ("yiju answers questions in Chinese only (目前仅支持中文提问). In an emergency call 120 (China) "
+                     "or your local emergency number now.")
 
 
 @dataclass(frozen=True)
@@ -35,90 +69,254 @@ class RedFlag:
     advice: str = ""  # one safe thing to do while waiting for help
     kind: str = "emergency"  # "emergency" | "crisis"
     chronic_ok: bool = False  # True: "for months" does not discount it (e.g. suicidal thoughts)
+    english: tuple[str, ...] = ()  # the same red flag asked in English: every pattern must match (lower case)
+    label_en: str = ""
+    who: str = ""  # who it happens to ("宝宝", "孕晚期"): must be named and not negated; no other discount applies
+    sequela_of: str = ""  # a known past episode of this makes the signs after-effects unless said to be new
+    transient: bool = False  # over in minutes (a faint, a fit): yesterday's is past, and the one writing is awake
 
 
+_NP = r"[^，。,；;！？!?\n]"  # any character but a clause break: "腹痛急迫，便意难忍" is two clauses
 _CHEST = r"(胸痛|胸口.{0,4}(痛|疼|闷|压|发紧)|胸疼|心口(痛|疼)|心前区(痛|疼)|胸闷|胸部(剧痛|压榨))"
-_CHEST_COMPANION = (r"(出汗|大汗|冷汗|冒汗|汗|左(臂|肩|胳膊)|下巴|后背|肩背|呼吸困难|喘不|濒死|恶心|呕吐|头晕|晕|"
-                    r"剧烈|突然|撕裂|压榨|压着|石头|喘不上|持续|一直|超过|半小时|[0-9一二三四五六七八九十几]+分钟|不缓解|面色苍白)")
+# What makes chest pain an emergency rather than 胸闷 over days: sweating, pain spreading to the arm, jaw or
+# back, crushing or tearing pain, a sense of dying, pallor, or pain that lasts (half an hour, not relieved).
+# 头晕/恶心/一直 alone are not enough: "最近总是头晕恶心胸闷" is the everyday complaint of a clinic.
+_CHEST_COMPANION = (r"((出|冒|流|淌)(了)?.{0,3}汗|大汗|冷汗|虚汗|一身汗|满头.{0,2}汗|全是汗|汗(珠|淋|如雨|湿|直流)|左(臂|肩|胳膊|手臂|上肢)|下巴|"
+                    r"(疼|痛|放射|窜|牵扯)(到|至)(后背|背|肩|左|胳膊|手臂|下巴|脖子)|剧烈|剧痛|撕裂|压榨|压着|石头|濒死|"
+                    r"要死|喘不(上|过)|透不过气|上不来气|半小时|半个小时|[0-9一二三四五六七八九十几]+分钟|不缓解|不见缓解|"
+                    r"(面色|脸色)(苍白|发白|煞白|发青|发紫))")
 _MONTHS = r"([0-9]{1,2}|[一二两三四五六七八九十]{1,2})个(多)?月"
 _KID = r"(宝宝|孩子|婴儿|小孩|儿子|女儿|娃)"
 _INFANT = rf"(婴儿|新生儿|宝宝|小宝|婴幼儿|满月|奶娃|{_MONTHS}(大|的{_KID})|{_KID}(才|刚)?{_MONTHS})"
 _YOUNG_INFANT = rf"(新生儿|满月|出生.{{0,6}}天|([0-3]|[一二两三])个(多)?月(大|的{_KID})|{_KID}(才|刚)?([0-3]|[一二两三])个(多)?月)"
 _FEVER = r"(发烧|发热|高烧|高热|烧到|体温|烧了|烧得)"
 _HIGH = r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退)"
+# A child who is a year old or more ("3岁宝宝") is no infant: a high number alone is not an emergency there.
+_AGE_YEARS = r"([1-9][0-9]?|[一两二三四五六七八九十])(周)?岁"
+_SERIOUS_CHILD = r"(抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|呼吸(急促|困难))"
+# A diagnosis named as such ("患脑梗多年", "脑出血后遗症") is no event; it is one when it is suspected or has
+# just happened ("是不是中风了", "我爸脑出血了吗", "突然中风").
+_SUSPECT = r"(是不是|怀疑|疑似|好像|好象|像是|可能是|估计是|会不会是|难道是|该不会是)"
+_STROKE_NAME = r"(中风|脑卒中|脑梗|脑出血|脑溢血|面瘫)"
+_MI_NAME = r"(心梗|心肌梗[死塞]?)"
+
+# English patterns are matched against the lower-cased question.
+_EN_CHEST = (r"(chest (pain|pains|hurts?|tightness|pressure)|pain in (my|his|her|the) chest|"
+             r"(my|his|her) chest (hurts|is tight)|crushing (pain|chest))")
+_EN_CHEST_COMPANION = (r"(sweat|clammy|left arm|(arm|jaw|back) (hurts|pain)|jaw|crushing|pressure|"
+                       r"short(ness)? of breath|can'?t breathe|breathless|nause|vomit|faint|pale|severe|\d+ ?min|"
+                       r"half an hour|an hour|won'?t go away|not going away|getting worse)")
 
 RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag("self_harm", "有伤害自己的想法", (
-        r"(想死|不想活|自杀|轻生|寻死|结束(自己的?)?生命|了结自己|割腕|跳楼|跳河|上吊|一了百了|活着没(意思|意义)|"
-        r"活不下去|伤害自己|自残|自伤|去死|不想再活|死了算了|离开这个世界|(安眠药|药).{0,8}(全吃|全部吃|一次吃|攒)|"
-        r"吃多少.{0,10}(会死|能死|致死|致命|死人)|怎么死|(死|自杀).{0,4}(方法|不痛))",
-    ), kind="crisis", chronic_ok=True),
+        r"(想死|不想活|自杀(?!身亡|死亡|去世|离世|的新闻|率)|轻生|寻死|结束(自己的?)?生命|了结自己|割腕|跳楼|跳河|上吊|一了百了|"
+        r"活着没(意思|意义)|活不下去|伤害自己|自残|自伤|(想|要|我|你|就|都)去死|不想再活|死了算了|离开这个世界|"
+        rf"(安眠药|药){_NP}{{0,8}}(全吃|全部吃|一次吃|攒)|吃多少{_NP}{{0,10}}(会死|能死|致死|致命|死人)|怎么死|"
+        rf"(死|自杀){_NP}{{0,4}}(方法|不痛))",
+    ), kind="crisis", chronic_ok=True, label_en="thoughts of self-harm", english=(
+        r"(kill(ing)? (myself|me)|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
+        r"(hurt|harm|cut)(ting|ing)? myself|(cut|slit|slashed) (my|his|her) wrists?|self[- ]harm|better off dead|"
+        r"no reason to live|take all (my|the) pills)",
+    )),
     RedFlag("chest_pain", "胸痛伴出汗等，可能是急性心肌梗死等心脏急症", (_CHEST, _CHEST_COMPANION),
-            "立即停止活动，坐下或半躺休息，不要自己开车去医院。"),
-    RedFlag("heart_attack", "疑似急性心肌梗死", (r"(心梗|心肌梗|心脏病(犯|发作)|心绞痛.{0,4}(发作|不缓解))",),
-            "立即停止活动，坐下或半躺休息，不要自己开车去医院。"),
+            "立即停止活动，坐下或半躺休息，不要自己开车去医院。", label_en="chest pain that may be a heart attack",
+            english=(_EN_CHEST, _EN_CHEST_COMPANION)),
+    RedFlag("heart_attack", "疑似急性心肌梗死", (
+        rf"({_SUSPECT}{_NP}{{0,3}}{_MI_NAME}|{_MI_NAME}(了|犯了|发作)|心脏病(犯|发作)|心绞痛.{{0,4}}(发作|不缓解))",
+    ), "立即停止活动，坐下或半躺休息，不要自己开车去医院。", label_en="a possible heart attack",
+            english=(r"(having a heart attack|had a heart attack just now|(is|am|be) a heart attack|"
+                     r"heart attack right now)",)),
     RedFlag("stroke", "疑似脑卒中（中风）", (
-        r"(口角歪|嘴(巴)?(角)?歪|口眼歪|脸(突然)?.{0,3}歪|面瘫|(一侧|半边|半身|单侧|左侧|右侧|左边|右边)(的)?"
+        r"((口角|嘴(巴)?(角)?|口眼|脸(突然)?)[^，。,]{0,4}(歪|斜)|(一侧|半边|半身|单侧|左侧|右侧|左边|右边)(的)?"
         r"(肢体|手|腿|胳膊|身体|脸|身子)?.{0,4}(无力|麻|不能动|动不了|没(有)?力|没劲|抬不起)|半身不遂|偏瘫|"
         r"说话.{0,4}(不清|含糊|不利索|大舌头)|口齿不清|言语不清|说不出话|突然(看不清|看不见|失明|眼前发黑|听不见)|"
-        r"突然.{0,6}(走路不稳|站不稳|天旋地转)|中风|脑卒中|脑梗|脑出血|脑溢血)",
-    ), "记下发病时间，让病人平躺、头偏向一侧，不要喂水喂药。"),
+        rf"突然.{{0,6}}(走路不稳|站不稳|天旋地转)|{_SUSPECT}{_NP}{{0,4}}{_STROKE_NAME}|{_STROKE_NAME}了|"
+        rf"(突然|刚才|刚刚){_NP}{{0,4}}{_STROKE_NAME})",
+    ), "记下发病时间，让病人平躺、头偏向一侧，不要喂水喂药。", label_en="a possible stroke",
+            sequela_of=rf"({_STROKE_NAME}|脑梗塞|脑血栓|偏瘫)", english=(
+        r"(face (is )?(drooping|droopy|twisted)|droop|"
+        r"one side (of (his|her|my|the) (body|face) )?(is |feels )?(weak|numb|paraly)|"
+        r"(weak|numb)(ness)? (on|in|of) (one|the (left|right)) side|"
+        r"(left|right) side (is |feels )?(weak|numb|paraly)|"
+        r"slurr|can'?t (speak|talk)|cannot (speak|talk)|unable to (speak|talk)|trouble (speaking|talking)|"
+        r"(having|had) a stroke|is it a stroke|(is|am) a stroke)",
+    )),
     RedFlag("breathing", "呼吸困难", (
-        r"(呼吸困难|喘不(上|过)气|透不过气|上不来气|喘不动|憋气|憋得|憋死|窒息|(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|"
-        r"呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵|卡)|噎住|卡住.{0,6}(喉咙|气管|嗓子)|"
-        r"(鱼刺|异物|东西|糖|果冻|硬币).{0,6}卡|哮喘.{0,8}(发作|不缓解|没用|喘不))",
-    ), "让病人坐起、解开紧身衣物；有异物卡喉可用海姆立克法。"),
+        r"(呼吸困难|喘不(上|过)气|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息|"
+        r"(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)|"
+        rf"噎住|卡住{_NP}{{0,6}}(喉咙|气管|嗓子)|(异物|糖|果冻|硬币|花生|瓜子|豆|葡萄|汤圆|年糕|药片|玩具|纽扣|珠子|东西卡住喉咙){_NP}{{0,6}}卡|"
+        r"哮喘.{0,8}(发作|不缓解|没用|喘不))",
+    ), "让病人坐起、解开紧身衣物；有异物卡喉可用海姆立克法。", label_en="trouble breathing", english=(
+        r"(can'?t breathe|cannot breathe|unable to breathe|not breathing|stopped breathing|struggling to breathe|"
+        r"(difficulty|trouble|hard time) breathing|hard to breathe|short(ness)? of breath|gasping|choking|"
+        r"(lips|face|skin) (are |is )?(turning )?(blue|purple)|turning blue)",
+    )),
     RedFlag("bleeding", "大出血", (
         r"(大出血|出血不止|血流不止|止不住血|血止不住|流血不止|血(一直|还在|不停).{0,3}(流|出|冒)|"
         r"大量(的)?(出血|流血|呕血|吐血|便血|咯血|鲜血)|吐血|呕血|咯血|喷血|血.{0,2}喷|"
         r"(便血|拉血|尿血|黑便).{0,8}(很多|大量|一直|头晕|晕|心慌)|(阴道|下身|下面).{0,6}(大量|很多|不停).{0,3}(出血|流血)|"
-        r"(流血|出血|血).{0,8}(很多|好多|一大摊|湿透|止不住|不止))",
-    ), "用干净的布用力持续按压出血处，不要松开查看。"),
+        rf"(流血|出血|(?<![高低贫])血(?![压糖脂管型液常栓清]))({_NP}{{0,8}}|[，,]{_NP}{{0,3}})"
+        r"(很多(?!药|种|次|天|年|方法)|好多(?!药|种|次|天|年|方法)|一大摊|湿透|止不住|不止)|"
+        r"(流|出|吐|咳|咯|拉|便)了?(很多|好多|一大摊|一地|大量|一大口)(的)?血|(咳|咯)(出)?(了)?(一大口|一口一口|满口|大口)(的)?血)",
+    ), "用干净的布用力持续按压出血处，不要松开查看。", label_en="heavy bleeding", english=(
+        r"(bleeding (heavily|a lot|badly|everywhere|won'?t stop|that won'?t stop|non-?stop)|won'?t stop bleeding|"
+        r"can'?t stop (the |his |her |my )?bleeding|heavy bleeding|(vomiting|throwing up|coughing up) blood|"
+        r"lots of blood|"
+        r"blood (is )?(everywhere|gushing|pouring))",
+    )),
     RedFlag("poisoning", "中毒或误服", (
-        r"(误服|误食|误吞|误喝|吞(下|了)|喝(了|下).{0,8}(农药|百草枯|敌敌畏|消毒|洗洁精|漂白|84|洁厕|酒精|甲醇|老鼠药|杀虫)|"
+        rf"(误服|误食|误吞|误喝|误吃|吞(下|了){_NP}{{0,6}}(药|片|瓶|电池|纽扣|硬币|磁|针|钉|刀片|农药|消毒|洗洁精|干燥剂|老鼠药|水银|毒)|"
+        r"喝(了|下).{0,8}(农药|百草枯|敌敌畏|消毒|洗洁精|漂白|84|洁厕|酒精|甲醇|老鼠药|杀虫)|"
         r"(吃|服)(了|下).{0,10}(一整瓶|一瓶|整瓶|一板|整板|一盒|整盒|很多片|一把|[0-9十几二三四五六七八九]+片.{0,4}(安眠|降压|退烧))|"
-        r"(吃|服)(错|多)(了)?药|过量服用|服药过量|吃药过量|(被|让).{0,3}(毒)?蛇咬|毒蘑菇|野蘑菇|煤气中毒|一氧化碳中毒|"
-        r"(食物|农药|药物|酒精|药)?中毒了|中毒.{0,4}(怎么办|急救)|(煤气|燃气|天然气).{0,4}(泄漏|漏了).{0,10}(晕|恶心|头疼|头痛|昏))",
-    ), "保留药瓶或毒物包装带去医院；不要自行催吐或喂东西，除非医生指导。"),
-    RedFlag("infant_fever", "婴幼儿高热", (_INFANT, _FEVER, _HIGH), "尽快带孩子去医院急诊；不要捂汗。"),
-    RedFlag("young_infant_fever", "三个月内婴儿发热", (_YOUNG_INFANT, _FEVER), "尽快带孩子去医院急诊；不要捂汗。"),
-    RedFlag("very_high_fever", "高热", (r"(4[0-2](\.[0-9])?|四十(一|二)?)\s*(度|℃|°)",), ""),
+        r"(吃|服)(错|多)了药|(吃|服)(错|多)药了|过量服用|服药过量|吃药过量|(被|让).{0,3}(毒)?蛇咬|毒蘑菇|野蘑菇|"
+        rf"(煤气|一氧化碳|食物|农药|药物|酒精)?中毒了|{_SUSPECT}{_NP}{{0,4}}(煤气|一氧化碳|食物|农药|药物|酒精)?中毒|"
+        r"中毒.{0,4}(怎么办|急救)|(煤气|燃气|天然气).{0,4}(泄漏|漏了).{0,10}(晕|恶心|头疼|头痛|昏))",
+    ), "保留药瓶或毒物包装带去医院；不要自行催吐或喂东西，除非医生指导。", label_en="poisoning or an overdose",
+            english=(r"(overdos|"
+                     r"swallowed (a |the |some |his |her |my )?(bleach|poison|pills|tablets|batter|detergent|medicine)|"
+                     r"took (too many|a whole|the whole|all (the|my|his|her|of)) |"
+                     r"(drank|ate|swallowed) (bleach|pesticide|detergent|poison|rat poison|antifreeze)|poisoned|"
+                     r"carbon monoxide)",)),
+    RedFlag("infant_fever", "婴幼儿高热", (_FEVER, _HIGH), "尽快带孩子去医院急诊；不要捂汗。", who=_INFANT,
+            label_en="high fever in a baby", english=(
+                r"(newborn|infant|\b\d+[- ]?(week|month)s?[- ]?old|\bbaby)", r"(fever|temperature)",
+                r"(3[89](\.\d)?|4[0-2](\.\d)?|10[2-7]|high|not feeding|won'?t feed|lethargic|floppy|limp)")),
+    RedFlag("young_infant_fever", "三个月内婴儿发热", (_FEVER,), "尽快带孩子去医院急诊；不要捂汗。", who=_YOUNG_INFANT,
+            label_en="fever in a baby under three months", english=(
+                r"(newborn|\b([1-9]|1[0-2])[- ]?weeks?[- ]?old|\b[1-3][- ]?months?[- ]?old)", r"(fever|temperature)")),
+    RedFlag("very_high_fever", "高热", (r"(4[0-2](\.[0-9])?|四十(一|二)?)\s*(度|℃|°)",), "", label_en="a very high fever",
+            english=(r"(\b4[0-2](\.\d)? ?(°|degrees|c\b)|\b10[5-7](\.\d)? ?(°|degrees|f\b))",)),
     RedFlag("unconscious", "意识障碍或抽搐", (
-        r"(昏迷|昏倒|晕倒|晕过去|不省人事|叫不醒|叫不应|意识(不清|模糊|丧失)|神志不清|没(有)?了?意识|抽搐|抽风|惊厥|"
-        r"癫痫发作|口吐白沫|没(有)?(了)?(呼吸|心跳)|心跳停|没反应|休克|倒地)",
-    ), "让病人侧躺、保持呼吸道通畅，不要往嘴里塞东西；没有呼吸心跳时立即胸外按压。"),
+        r"(昏迷|昏倒|晕倒|晕过去|不省人事|叫不醒|叫不应|意识(不清|模糊|丧失)|神志不清|没(有)?了?意识|抽搐|抽风|"
+        r"(?<![性热烧])惊厥|惊厥了|癫痫(病)?(又)?(发作|复发|犯)(了|起来)|口吐白沫|没(有)?(了)?(呼吸|心跳)|心跳停|没反应|休克|倒地)",
+    ), "让病人侧躺、保持呼吸道通畅，不要往嘴里塞东西；没有呼吸心跳时立即胸外按压。",
+            label_en="loss of consciousness or a seizure", transient=True, english=(
+                r"(unconscious|passed out|fainted|collapsed|unresponsive|not responding|won'?t wake up|not waking up|"
+                r"can'?t wake (him|her|them|my)|(having|has|had) a (seizure|fit)|seizure|seizing|convuls|"
+                r"no pulse|not breathing|stopped breathing)",)),
     RedFlag("anaphylaxis", "严重过敏反应", (
-        r"(过敏.{0,14}(喉咙|呼吸|喘|憋|全身.{0,3}(肿|疹|红)|嘴唇肿|舌头肿|脸.{0,2}肿|眼睛肿|休克|头晕|晕)|喉头水肿|过敏性休克)",
-    ), "立即停用可疑的药物或食物；有医生开的肾上腺素笔时按说明使用。"),
+        r"(过敏(?!性).{0,14}(喉咙|呼吸(困难|急促|不了|费力)|喘不|憋|全身.{0,3}(肿|疹|红)|嘴唇肿|舌头肿|脸.{0,2}肿|眼睛肿|"
+        r"休克|头晕|晕)|喉头水肿|过敏性休克)",
+    ), "立即停用可疑的药物或食物；有医生开的肾上腺素笔时按说明使用。", label_en="a severe allergic reaction",
+            english=(r"(anaphyla|allergic reaction.{0,40}(throat|breath|swell|lips|tongue|faint|dizzy)|"
+                     r"throat (is )?(closing|swelling|swollen|tight)|(tongue|lips) (is |are )?(swelling|swollen))",)),
     RedFlag("trauma", "严重外伤", (
-        r"(车祸|高处(坠落|摔)|从.{0,8}(摔下|掉下|坠落|跌落)|骨头.{0,3}(露|戳)|大面积(烧伤|烫伤)|严重(烧伤|烫伤)|"
-        r"(头|脑袋).{0,6}(撞|摔|磕).{0,12}(吐|呕|昏|晕|意识|出血)|触电|溺水|被.{0,4}(砍|捅)|刀.{0,4}(很深|扎))",
-    ), "不要随意搬动伤者（怀疑颈椎或脊柱受伤时尤其如此），按压止血。"),
+        rf"((出|遇|发生|碰上|碰到)(了)?车祸了|被(车|汽车|货车|卡车|摩托车|电动车|三轮车)(给)?撞|车祸{_NP}{{0,10}}(昏迷|流血|出血|骨折|动不了|不醒|站不起)|"
+        rf"高处(坠落|摔)|从{_NP}{{0,6}}(楼|楼梯|台阶|树|高处|房顶|屋顶|阳台|窗|梯子|脚手架|山|崖|车上){_NP}{{0,4}}(摔|掉|坠|跌)|"
+        r"骨头.{0,3}(露|戳)|大面积(烧伤|烫伤)|严重(烧伤|烫伤)|"
+        r"(头|脑袋).{0,6}(撞|摔|磕).{0,12}(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{0,4}(砍|捅)|刀.{0,4}(很深|扎))",
+    ), "不要随意搬动伤者（怀疑颈椎或脊柱受伤时尤其如此），按压止血。", label_en="a serious injury", english=(
+        r"(car (accident|crash)|hit by a (car|truck|bus)|"
+        r"fell (from|off) (a |the )?(roof|ladder|building|balcony|window|height)|bone (is )?sticking out|"
+        r"severe burn|badly burn|electrocuted|drown|stab(bed)?|head injury.{0,30}(vomit|unconscious))",
+    )),
     RedFlag("thunderclap_headache", "突发剧烈头痛", (
         r"((突然|剧烈|炸裂|撕裂|这辈子最|从来没(有)?这么|从未).{0,6}(头痛|头疼)|(头痛|头疼).{0,8}(剧烈|炸|喷射|脖子(僵|硬)|呕吐))",
-    ), ""),
+    ), "", label_en="a sudden severe headache",
+            english=(r"(worst headache|sudden(ly)?,? (a )?(severe|terrible|excruciating) headache|thunderclap)",)),
     RedFlag("acute_abdomen", "急腹症", (
-        r"((剧烈|绞痛|疼得打滚|痛得打滚|难忍|受不了|刀割).{0,6}(腹痛|肚子(痛|疼))|(腹痛|肚子(痛|疼)).{0,8}(剧烈|打滚|难忍|受不了|硬|板)|"
-        r"宫外孕)",
-    ), "暂时不要吃东西喝水，不要自行服止痛药掩盖病情。"),
+        rf"((剧烈|绞痛|疼得打滚|痛得打滚|难忍|受不了|刀割){_NP}{{0,6}}(腹痛|肚子(痛|疼))|"
+        rf"(腹痛|肚子(痛|疼)){_NP}{{0,8}}(剧烈|打滚|难忍|受不了|硬|板)|宫外孕)",
+    ), "暂时不要吃东西喝水，不要自行服止痛药掩盖病情。", label_en="severe abdominal pain", english=(
+        r"(severe|unbearable|excruciating|worst) (abdominal|stomach|belly) (pain|ache)|ectopic",)),
     RedFlag("pregnancy", "孕期急症", (
-        r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|孕晚期|孕早期|孕中期)",
         r"(出血|流血|破水|羊水|胎动(消失|减少|没了)|抽搐|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得))",
-    ), "立即去有产科的医院急诊。"),
+    ), "立即去有产科的医院急诊。", label_en="an emergency in pregnancy",
+            who=r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|孕晚期|孕早期|孕中期|怀上)", english=(
+        r"(pregnan|\d+ weeks)", r"(bleeding|water (broke|has broken)|(baby|fetus) (is )?(not|stopped) moving|"
+                                r"no (fetal )?movement|severe (pain|headache)|seizure)")),
 )
 
-# Words that discount a red-flag match (see the module docstring).
-_NEGATION = re.compile(r"((?<!有)没有|(?<!有)没|无|(?<!是)不|未|否认|并非)[^，。,；;！？!?]{0,2}$")  # not "是不是", "有没有"
-_PAST = re.compile(r"(去年|前年|几年前|多年前|年前|小时候|以前|曾经|上个月|上月|上次|那次|当年|早年|月前|"
-                   r"已经好了|现在好了|早就好了|已经好转|已经恢复|已痊愈|已经不|现在没事|后来好了|早就没事)")
-_CHRONIC = re.compile(r"(好几个月|几个月了|好几年|多年|几年了|很多年|长期|经常|反复|偶尔|一直都|老毛病|[0-9一两三四五六七八九十]+年了)")
-_INFO = re.compile(r"(是什么|什么是|有哪些|哪些|原因|为什么|为何|怎么预防|如何预防|预防|区别|的症状|表现|科普|机制|"
+# ---------------------------------------------------------------- what discounts a match (module docstring)
+_NEGATION = re.compile(r"((?<!有)没有|(?<!有)没|无|(?<![是时])不(?![停断时住])|未|否认|并非|差点|差一点|险些|几乎)"
+                       r"[^，。,；;！？!?]{0,2}$")  # not "是不是", "有没有", "时不时", "不停", "不断"
+# Said in the match's own clause: it happened before, or it is over.
+_PAST = re.compile(r"(去年|前年|几年前|多年前|年前|小时候|小的时候|年轻的时候|以前|之前|曾经|(?<![不未])曾|上个月|上月|上次|那次|当年|早年|"
+                   r"月前|已经好了|现在好了|早就好了|已经好转|已经恢复|已痊愈|已经不|现在没事|后来好了|早就没事|依稀记得|记得)")
+# Words that set the scene for the clauses after them, up to the next such word of the sentence: a past time
+# ("有一次…突然晕倒，四肢抽搐"), the present ("今天", "刚才"), or a habit ("发作时…口吐白沫，全身抽动").
+_WHEN_PAST = (r"去年|前年|几年前|多年前|年前|小时候|小的时候|年轻的时候|以前|之前|曾经|上个月|上月|上次|那次|当年|早年|月前|"
+              r"天前|周前|星期前|礼拜前|前段时间|前一段时间|前阵子|前一阵|前些天|前些日子|前几天|前两天|前天|上个?星期|上个?礼拜|"
+              r"上周|当时|那时|那天|有一天|有一次|有次|(最近|上|那)一次|[0-9]{4}年|[0-9]{1,2}月[0-9]{1,2}[日号]|"
+              r"[0-9一二三四五六七八九十]+月份")
+_WHEN_NOW = r"现在|目前|正在|刚才|刚刚|此刻|今天|今早|今晚|这次|此次|这会儿"
+_WHEN_YESTERDAY = r"昨天|昨晚|昨日"  # the present for what lasts (a stroke), the past for what passes (a faint)
+_MODAL = r"(?<![不机社学体误约聚宴晚开大一理])会(?![不诊议阴员计儿])"  # will / would / tends to; not 会不会, 社会, 一会儿
+_HABIT_WORDS = rf"{_MODAL}|每次|每当|每逢|每隔|(发作|复发|病发|犯病|发病|犯)(的)?(时|时候)"
+_SETTING = re.compile(rf"(?P<past>{_WHEN_PAST})|(?P<now>{_WHEN_NOW})|(?P<yesterday>{_WHEN_YESTERDAY})|"
+                      rf"(?P<habit>{_HABIT_WORDS})")
+_ONSET = re.compile(r".{0,3}(开始|起|以来|至今)")  # "前两天开始胸闷": ongoing since then, not a past episode
+_REALIZED = re.compile(r"了(?!就)")  # "他平时会头晕，突然晕倒了": this time it happened
+# Over: said after the match, in its clause or the next one ("发烧39度，昨天已经退烧了").
+_OVER = re.compile(r"(退烧|烧退|退了|退下去|(?<![不没未])停了|(?<![不没未])停下|止住|不抽了|不吐了|(?<![不没未])好了|好转|"
+                   r"(?<![不没未])缓解了|自行(缓解|纾|停止|恢复|好)|恢复(了|正常)|(?<![不没未])醒了|醒过来|醒来|醒后|(?<![不没未叫])清醒|"
+                   r"苏醒|没事了|没事儿|没大碍|正常了|一切正常|没(有)?再(抽|吐|流|出血|发作)|过去了|平稳|稳定了)")
+# Handled: later in the question a doctor has seen it (a diagnosis, a hospital, an ambulance), or the asker
+# learned afterwards what it was: it is not happening now.
+_HANDLED = re.compile(rf"((医院|医生|大夫|急诊|门诊|校医|诊所)(去)?{_NP}{{0,12}}(检查|诊断|确诊|说(?!过)|告诉|查出|判断|"
+                      r"发现|发觉|知道|知晓|获知|得知|看了|开了)|(医院|急诊)(里|去|进行)?(治疗|救治|抢救)|"
+                      r"诊断(为|是|出|得)|确诊|查出|检查.{0,3}(出|发现|发觉|结果|报告|后|之后|完|说|一看|知道|知晓)|"
+                      r"被告[之知]|住院|入院|出院|在医院|"
+                      r"(?<![要该用])(送|带|抬|拉)(了)?(他|她|孩子|病人|老人)?(往|到|去|进)(了)?(医院|急诊|卫生院|诊所)|"
+                      r"(送|带|去|到|进|抬|拉)(了|往|到|去|进)?(医院|急诊|卫生院|诊所)(了|后|之后|以后|检查|仔细检查|做|治疗|救治|抢救)|"
+                      r"(打|叫)了(120|救护车|急救车)|救护车|急救车|抢救|救回|(开|给)了.{0,6}药|(后来|才|方才)(知道|知晓|发现|发觉|获知|得知|晓得)|"
+                      r"(看了|看过|就去看|去看了)(医生|大夫|中医|西医|门诊|急诊))")
+_HISTORY = re.compile(r"(之前|以前|曾经|曾|早就|去年|上次|原来)$")  # "以前确诊过癫痫": what was known before, not a visit since
+# Intermittent or long-standing in the match's clause, unless it is sudden or getting worse ...
+_CHRONIC = re.compile(r"(好几个月|几个月了|好几年|多年|几年了|很多年|长期|经常|反复|偶尔|一直都|一直以来|老毛病|[0-9一两三四五六七八九十]+年了|"
+                      r"有时|有的时候|时不时|间断|间歇|不时|时常|常常|总(?![共之结体的额数量和计部统])|老是|老(觉|感|打|犯|出现)|频繁|"
+                      r"动不动|天天|每天|一阵一阵|阵发|时好时坏|反反复复|隔三差五|三天两头)")
+_ACUTE = re.compile(r"(突然|剧烈|越来越|加重|刚才|刚刚|正在|此刻)")
+_WORSE = re.compile(r"(越来越|加重)")  # said in the next clause: "时不时胸闷，越来越重"
+# ... and "他经常突然晕倒", "有时候会突然抽搐" describe a habit however sudden each time is.
+_HABITUAL = re.compile(rf"({_MODAL}|每次|每当|经常|常常|总是|老是|时常|频繁|动不动)")
+# Long-standing anywhere in the match's sentence ("有时候胸闷，几年了", "前一天胃胀…第三天…胸闷气短"), unless its
+# own clause says it is new or now, or names a red-flag companion ("胸闷几天了，今天出冷汗、左臂麻").
+_DURATION = re.compile(r"(好几个月|几个月了|好几年|多年|几年了|很多年|长期|老毛病|[0-9一两三四五六七八九十几多]+(个)?(年|月)(了|多|以来|来)|"
+                       r"第[二三四五六七八九十0-9两几]+天|前一天|头一天|[0-9一二两三四五六七八九十几多]+天(了|来|以来)|这几天|这两天|近几天|"
+                       r"几天来|好几天|连续.{0,3}天|一周了|一个星期|半个月|个把月|这段时间|一段时间|最近|近期|近来|至今|一直以来|病史)")
+_DURATION_OVERRIDE = re.compile(r"(突然|剧烈|越来越|加重|刚才|刚刚|正在|此刻|现在还|还在|今天|今早|今晚|昨天|昨晚)")
+_RED_COMPANION = re.compile(r"(冷汗|大汗|压榨|剧烈|剧痛|濒死|左臂|左(胳膊|肩|手臂)|撕裂|发紫|青紫|发绀)")
+_AGE = re.compile(r"(宝宝|孩子|婴儿|儿子|女儿|小孩|娃|怀孕|怀上|孕|出生|满|今年|岁)")  # "宝宝三个月了" is an age
+# Habitual or hypothetical in the match's clause: "癫痫发作会窒息吗", "每次都疼得受不了", "怕他中风了", "…的话".
+_HABIT = re.compile(rf"({_HABIT_WORDS}|如果|假如|万一|要是|的话|以防|预防|防止|(?<![可害恐])怕(?!是)|容易)")
+_IMMEDIATE = re.compile(r"(正在|刚才|刚刚|此刻|还在)")
+# New: "我爸去年中风，今天又突然说不出话" is a new stroke, "去年脑出血，现在半边身体没力气" an after-effect.
+_NEW = re.compile(r"(突然|刚才|刚刚|此刻|正在|又|今天|今早|今晚|越来越|加重)")
+_KNOWN = re.compile(r"(得了|得过|患了|患有|患|有过|确诊|诊断|查出|(?<!是不是)(?<!怀疑)(?<!像是)(?<!好像)有)$")
+# Who it happens to: someone who fainted or had a seizure and is writing the question is no longer unconscious.
+_PERSON = re.compile(r"(?P<other>(他|她)自己|他|她|爸|妈|父亲|母亲|孩子|儿子|女儿|闺女|宝宝|小孩|娃|爷|奶|婆婆|公公|老公|老婆|姥|外公|"
+                     r"外婆|哥|姐|弟|妹|叔|姨|舅|伯|嫂|侄|朋友|同学|同事|同桌|邻居|老人|病人|患者|亲戚|丈夫|妻子|对象|家人|员工|男子|"
+                     r"女子|媳妇|女友|男友)|(?P<self>我|本人|(?<![他她子人儿女爸妈])自己)")
+# The question asks about the condition in general (what it is, causes, cost, where to treat it).
+_INFO = re.compile(r"(是什么|什么是|有哪些|哪些|原因|为什么|为何|怎么预防|如何预防|预防|区别|不同|分辨|辨别|区分|的症状|表现|科普|机制|"
                    r"病因|概率|发病率|死亡率|能治好|后遗症|康复|护理|饮食|怎么检查|做什么检查|多久能好|"
-                   r"影响|会不会|会引起|能引起|遗传|传染|急救知识|怎么急救|如何急救|常识|知识|了解|介绍|定义|统计|电影|小说|新闻|"
-                   r"哪个|哪国|率)")
-_NOW = re.compile(r"(现在|正在|突然|刚才|刚刚|此刻|马上|赶紧|快|一直|越来越|止不住|救命|急(?![救性诊])|怎么办|在医院|送医|打120|"
+                   r"影响|会不会(?!是)|会引起|能引起|导致|致使|引发|造成|使人|让人|一定是|遗传|传染|急救知识|怎么急救|如何急救|常识|知识|"
+                   r"了解|介绍|定义|统计|电影|小说|新闻|哪个|哪国|率|"
+                   r"费用|多少钱|花多少|贵不贵|医保|报销|哪家医院|哪里治|医院哪家好|哪家好)")
+_NOW = re.compile(r"(现在|正在|突然|刚才|刚刚|此刻|马上|赶紧|快|一直|越来越|止不住|救命|急(?![救性诊促躁])|怎么办|在医院|送医|打120|"
                   r"[0-9一二两三四五六七八九十半几]+(分钟|小时|个小时)|今天|今晚|今早|昨晚|昨天)")
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+")
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+")
+_TITLE = re.compile(r"[^。！？!?；;\n]{2,60}[？?](?=.{6,})", re.S)  # "题目？描述": the title sums up the description
+
+# English: the same discounts, with English words.
+_EN_NEGATION = re.compile(r"\b(no|not|never|without|denies|deny|don'?t have|doesn'?t have|didn'?t have|free of|"
+                          r"isn'?t|wasn'?t|no longer)\b(\W+\w+){0,2}\W*$")
+_EN_PAST = re.compile(r"\b(last (year|month|week)|years ago|months ago|weeks ago|used to|"
+                      r"when i was (a )?(kid|child|young)|in the past|years back|is over|has stopped|stopped now|"
+                      r"went away|gone now|better now|is fine now|recovered)\b")
+_EN_HYPOTHETICAL = re.compile(r"\b(if|in case|whether|would|could|might|should someone|when someone)\b")
+_EN_INFO = re.compile(r"\b(what (causes|is|are|does)|what'?s the (cause|difference|treatment)|why (do|does|would)|"
+                      r"causes of|signs of|symptoms of|"
+                      r"how (to|do you|can i|can you) (prevent|recogni[sz]e|tell|treat|know)|"
+                      r"risk (of|factors)|difference between|how common|statistics|in general|is it normal|cost of|"
+                      r"how much does|which hospital|(is|are) .{0,30}common|how many|rate of)\b")
+_EN_NOW = re.compile(r"\b(now|right now|suddenly|just|currently|help|emergency|urgent|this (morning|evening)|tonight|"
+                     r"today|minutes?|is having|keeps)\b")
+_EN_CLAUSE = re.compile(r"[^.!?;,\n]+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 @dataclass
@@ -137,26 +335,174 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").lower()
 
 
-def _affirmed(pattern: str, text: str, clauses: list[tuple[int, int]], chronic_ok: bool) -> bool:
-    """True when some match of `pattern` is not negated, not in the past and (unless chronic_ok) not chronic."""
+def is_english(text: str) -> bool:
+    """True when the text is written in a Latin-script language: letters, and few or no Chinese characters
+    ("my chest hurts" yes; "阿莫西林 amoxicillin 怎么吃" and "CT检查" no)."""
+    text = normalize(text)
+    latin, cjk = len(_LATIN.findall(text)), len(_CJK.findall(text))
+    return latin >= 3 and cjk * 5 <= latin and bool(re.search(r"[a-z]{2,}", text))
+
+
+def _span(spans: list[tuple[int, int]], at: int, length: int) -> tuple[int, int]:
+    return next(((a, b) for a, b in spans if a <= at < b), (0, length))
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A normalized question cut into clauses and sentences, with its title (when it has one)."""
+    text: str
+    clauses: list[tuple[int, int]]
+    sentences: list[tuple[int, int]]
+    title_end: int  # 0: no title
+
+    @classmethod
+    def of(cls, text: str) -> _Text:
+        title = _TITLE.match(text)
+        sentences = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+        if title and len(text) - title.end() <= 20 and len(sentences) <= 3:
+            sentences = [(0, len(text))]  # "嘴角有点歪是面瘫吗？已经一个月了": the description adds to the title
+        return cls(text, [(m.start(), m.end()) for m in _CLAUSE.finditer(text)], sentences, title.end() if title else 0)
+
+
+def _setting(t: _Text, sentence_start: int, at: int, transient: bool) -> str | None:
+    """What the last scene-setting word before `at` in its sentence says: "past", "now", "habit" or None."""
+    last = None
+    for w in _SETTING.finditer(t.text, sentence_start, at):
+        if w.group("past") and _ONSET.match(t.text, w.end()):
+            continue  # "前两天开始…": since then
+        last = "past" if w.group("past") or (w.group("yesterday") and transient) else \
+            "habit" if w.group("habit") else "now"
+    return last
+
+
+def _handled_after(text: str, at: int) -> bool:
+    for h in _HANDLED.finditer(text, at):
+        if _HISTORY.search(text, max(0, h.start() - 4), h.start()) or text.startswith("过", h.end()):
+            continue  # "以前确诊过癫痫": what was known before, not a visit since
+        if re.match(r"(的)?(路上|途中)", text[h.end():]):
+            continue  # "正在送医院的路上": still an emergency, and what to do meanwhile helps
+        return True
+    return False
+
+
+def _long_standing(text: str, start: int, end: int) -> bool:
+    """A duration in text[start:end] that is not an age ("宝宝三个月了", "怀孕五个月了")."""
+    return any(not _AGE.search(text, max(0, d.start() - 6), d.start()) and not re.match(r"(大|的(宝宝|孩子))", text[d.end():])
+               for d in _DURATION.finditer(text, start, end))
+
+
+def _known_before(pattern: str, t: _Text, at: int) -> bool:
+    """True when the condition `pattern` is named before `at` as a past episode or a diagnosis ("去年脑出血",
+    "患脑梗多年", "脑梗后遗症", "中风过")."""
+    for k in re.finditer(pattern, t.text[:at]):
+        start, end = _span(t.clauses, k.start(), len(t.text))
+        s_start = _span(t.sentences, k.start(), len(t.text))[0]
+        if _PAST.search(t.text, start, end) or _setting(t, s_start, k.start(), False) == "past" \
+                or re.match(r"(过|后|以后|之后|后遗症|的后遗症)", t.text[k.end():]) \
+                or _KNOWN.search(t.text, max(0, k.start() - 4), k.start()):
+            return True
+    return False
+
+
+def _said_by_patient(t: _Text, sentence_start: int, at: int) -> bool:
+    """True when the last person named before `at` (in its sentence, else before it) is the asker: "我突然晕倒";
+    in a title, the first person named in the description ("抽搐是癫痫吗？我昨天吃饭时…")."""
+    last = None
+    for start in (sentence_start, 0):
+        for p in _PERSON.finditer(t.text, start, at):
+            last = p
+        if last:
+            break
+    if not last and at < t.title_end:
+        after = list(_PERSON.finditer(t.text, t.title_end))[:2]
+        if after:
+            last = after[1] if after[0].group("self") and len(after) > 1 and after[1].start() - after[0].end() <= 2 \
+                else after[0]  # "我家孩子": the child
+    return bool(last and last.group("self"))
+
+
+def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
+    """Why this match of a red-flag pattern is not an emergency happening now (None: it may be one)."""
+    text = t.text
+    start, end = _span(t.clauses, m.start(), len(text))
+    clause = text[start:end]
+    if _NEGATION.search(text, start, m.start()):
+        return "negated"
+    if _PAST.search(clause):
+        return "past"
+    if flag.chronic_ok:
+        return None
+    s_start, s_end = _span(t.sentences, m.start(), len(text))
+    setting = _setting(t, s_start, m.start(), flag.transient)
+    if setting == "past":
+        return "set in the past"
+    if setting == "habit" and not _IMMEDIATE.search(clause) and not _REALIZED.match(text, m.end()):
+        return "habitual"
+    if _OVER.search(text, m.end(), end) or any(_OVER.search(text, a, b) for a, b in t.clauses if a == end + 1):
+        return "over"
+    if _handled_after(text, m.end()):
+        return "handled since"
+    if _HANDLED.search(text, start, m.start()):
+        return "a diagnosis"  # "医生说他是癫痫发作了": the doctor's word for what happened
+    if _HABIT.search(clause) and not _IMMEDIATE.search(clause):
+        return "habitual or hypothetical"
+    if _CHRONIC.search(clause) and not (_ACUTE.search(clause) and not _HABITUAL.search(clause)) \
+            and (_HABITUAL.search(clause) or not any(_WORSE.search(text, a, b) for a, b in t.clauses if a == end + 1)):
+        return "intermittent"
+    if _long_standing(text, s_start, s_end) and not _DURATION_OVERRIDE.search(clause) \
+            and not _RED_COMPANION.search(text, s_start, s_end):
+        return "long-standing"
+    if flag.transient and _said_by_patient(t, s_start, m.start()):
+        return "the patient is writing"
+    if flag.sequela_of and not _NEW.search(clause) and _known_before(flag.sequela_of, t, m.start()):
+        return "an after-effect"
+    return None
+
+
+
+def _affirmed(flag: RedFlag, pattern: str, t: _Text) -> bool:
+    """True when some match of `pattern` is said of the present. A title is judged by the description
+    after it when that mentions the same thing ("癫痫发作怎么办？…每次发作时口吐白沫…")."""
+    matches = list(re.finditer(pattern, t.text))
+    if t.title_end and any(m.start() >= t.title_end for m in matches):
+        matches = [m for m in matches if m.start() >= t.title_end]
+    return any(_discount(flag, m, t) is None for m in matches)
+
+
+def _named(pattern: str, t: _Text) -> bool:
+    """True when some match of `pattern` (who it happens to) is not negated: "没有怀孕" is no pregnancy."""
+    return any(not _NEGATION.search(t.text, _span(t.clauses, m.start(), len(t.text))[0], m.start())
+               for m in re.finditer(pattern, t.text))
+
+
+def explain(question: str) -> list[tuple[str, str, str]]:
+    """(flag, matched text, why it is discounted or "affirmed") for every red-flag match: for reviewing rules."""
+    t = _Text.of(normalize(question))
+    return [(flag.name, m.group(), _discount(flag, m, t) or "affirmed")
+            for flag in RED_FLAGS for p in flag.patterns for m in re.finditer(p, t.text)]
+
+
+def _affirmed_en(pattern: str, text: str, clauses: list[tuple[int, int]], chronic_ok: bool) -> bool:
     for m in re.finditer(pattern, text):
-        start, end = next(((a, b) for a, b in clauses if a <= m.start() < b), (0, len(text)))
-        before = text[start:m.start()]
-        clause = text[start:end]
-        if _NEGATION.search(before):
+        start, end = _span(clauses, m.start(), len(text))
+        if _EN_NEGATION.search(text[start:m.start()]):
             continue
-        if _PAST.search(clause):
+        if _EN_PAST.search(text[start:end]) or (not chronic_ok and _EN_PAST.search(text, m.end())):
             continue
-        if not chronic_ok and _CHRONIC.search(clause) and not re.search(r"(突然|剧烈|越来越|加重)", clause):
+        if not chronic_ok and _EN_HYPOTHETICAL.search(text[start:end]):
             continue
         return True
     return False
 
 
-def triage(question: str) -> Triage:
-    """Which red flags the question raises, and the message to show before anything else."""
-    text = normalize(question)
-    clauses = [(m.start(), m.end()) for m in _CLAUSE.finditer(text)]
+def _fired(text: str) -> list[RedFlag]:
+    if is_english(text):
+        clauses = [(m.start(), m.end()) for m in _EN_CLAUSE.finditer(text)]
+        generic = bool(_EN_INFO.search(text)) and not _EN_NOW.search(text)
+        return [f for f in RED_FLAGS if f.english
+                and not (generic and (f.kind == "emergency" or not re.search(r"\b(i|me|my|myself)\b", text)))
+                and all(_affirmed_en(p, text, clauses, f.chronic_ok) for p in f.english)]
+    t = _Text.of(text)
     generic = bool(_INFO.search(text)) and not _NOW.search(text)
     fired = []
     for flag in RED_FLAGS:
@@ -164,20 +510,37 @@ def triage(question: str) -> Triage:
             continue
         if generic and flag.kind == "crisis" and not re.search(r"(我|自己|活着)", text):
             continue
-        if all(_affirmed(p, text, clauses, flag.chronic_ok) for p in flag.patterns):
+        if flag.name == "infant_fever" and re.search(_AGE_YEARS, text) and not re.search(_SERIOUS_CHILD, text):
+            continue  # "3岁宝宝高烧": a child, not an infant
+        if flag.who and not _named(flag.who, t):
+            continue
+        if all(_affirmed(flag, p, t) for p in flag.patterns):
             fired.append(flag)
+    return fired
+
+
+def triage(question: str) -> Triage:
+    """Which red flags the question raises, and the message to show before anything else."""
+    text = normalize(question)
+    fired = _fired(text)
     if not fired:
         return Triage(None, [], [])
+    english = is_english(text)
     crisis = any(f.kind == "crisis" for f in fired)
     emergencies = [f for f in fired if f.kind == "emergency"]
     parts = []
     if emergencies:
+        if english:
+            labels_en = ", ".join(dict.fromkeys(f.label_en or f.name for f in emergencies))
+            parts.append(f"⚠️ This may be an emergency ({labels_en}). {EMERGENCY_CALL_EN}")
         labels = "、".join(dict.fromkeys(f.label for f in emergencies))
-        parts.append(f"⚠️ 紧急提醒：您描述的情况可能是急症（{labels}）。{EMERGENCY_CALL}")
+        parts.append(("" if english else "⚠️ ") + f"紧急提醒：您描述的情况可能是急症（{labels}）。{EMERGENCY_CALL}")
         advice = [f.advice for f in emergencies if f.advice]
         if advice:
             parts.append("等待救助时：" + "".join(dict.fromkeys(advice)))
     if crisis:
-        parts.append(("⚠️ " if not emergencies else "") + CRISIS_LINES)
+        if english:
+            parts.append(("⚠️ " if not emergencies else "") + CRISIS_LINE_EN)
+        parts.append(("⚠️ " if not emergencies and not english else "") + CRISIS_LINES)
     return Triage("crisis" if crisis else "emergency", [f.name for f in fired], [f.label for f in fired],
                   "\n".join(parts))

@@ -1,0 +1,154 @@
+"""chat.triage: red flags described now fire (Chinese and English); look-alikes from real consultation
+messages do not (cost questions, events that are over, intermittent or long-standing complaints, habits,
+diagnoses, narratives handled by a doctor since); is_english; and the rate on the real development set."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.triage import ENGLISH_ONLY_NOTE, explain, is_english, triage
+from tests.conftest import shared_data
+
+RED_FLAGS_ZH = [
+    # chest pain with a red-flag companion (sweating, the left arm, lasting)
+    ("胸口压着痛、一直出冷汗", "emergency"),
+    ("胸痛半小时不缓解", "emergency"),
+    ("胸口疼，左臂发麻", "emergency"),
+    ("最近胸口压着痛，出冷汗", "emergency"),
+    ("胸闷气短好几天了，今天突然胸口剧烈疼痛，出了一身冷汗", "emergency"),
+    ("我经常胸闷，刚才突然胸口压榨样疼，左胳膊麻，出冷汗", "emergency"),
+    ("胸口压着痛，出冷汗，会不会是心梗", "emergency"),
+    # narratives: a title, then a description in the present
+    ("我爸突然说话不清楚怎么办？我爸今年65岁，有高血压好几年了，刚才吃饭的时候突然说话含糊，右边手拿不住筷子",
+     "emergency"),
+    ("胸口痛出冷汗怎么回事？我老公抽烟二十年，今天早上起来胸口压着痛，一直出冷汗，已经半个小时了", "emergency"),
+    ("脑出血怎么办？我爸刚才突然剧烈头痛，然后就吐了，现在叫不醒", "emergency"),
+    ("脑梗治疗费用多少？我妈刚才突然说话不清楚，右手抬不起来", "emergency"),  # a cost question, but now
+    # long-standing conditions with something new today
+    ("我爸有癫痫多年，今天抽搐了十几分钟还没停，叫不醒", "emergency"),
+    ("孩子发烧三天了，今天突然抽搐，叫不醒", "emergency"),
+    ("我爸去年中风了，今天又突然说不出话", "emergency"),
+    ("我爸刚才突然晕倒，现在已经醒了，但是说话不清楚", "emergency"),
+    # ages are not durations; who it happens to is named once
+    ("宝宝三个月了，发烧39度", "emergency"),
+    ("怀孕五个月了，下面出血很多", "emergency"),
+    ("老人摔倒了，头上流了很多血，止不住", "emergency"),
+    ("孩子抽搐，口吐白沫，我们正在送他去医院的路上", "emergency"),
+    ("孩子吞了一颗纽扣电池", "emergency"),
+    ("老人不停地抽搐", "emergency"),  # 不停/不断 is no negation
+    ("时不时胸闷，越来越重，出冷汗", "emergency"),  # intermittent, but getting worse
+    ("我不想活了，活着没意思", "crisis"),
+    ("有胃病吃不下饭怎么办？最近做什么事都没心思，经常有轻生的念头", "crisis"),
+]
+
+RED_FLAGS_EN = [
+    ("my father suddenly can't speak and one side is weak", "emergency"),
+    ("chest pain and sweating", "emergency"),
+    ("she is not breathing", "emergency"),
+    ("my baby has a seizure", "emergency"),
+    ("I want to kill myself", "crisis"),
+    ("My mom collapsed and is unresponsive, please help", "emergency"),
+    ("my son swallowed bleach", "emergency"),
+    ("I think my husband is having a heart attack", "emergency"),
+    ("she is bleeding heavily and it won't stop", "emergency"),
+    ("my face is drooping and my speech is slurred", "emergency"),
+    ("my baby is 3 weeks old and has a fever", "emergency"),
+    ("I feel like hurting myself", "crisis"),
+]
+
+LOOK_ALIKES = [
+    # cost and where to treat it: a general question
+    "脑中风治疗费用大概多少钱",
+    "脑梗后遗症要花多少钱",
+    "心脏搭桥手术费用多少？医保能报销吗",
+    # over
+    "发烧39度，昨天已经退烧了",
+    "宝宝发烧39度，吃了退烧药，烧退了，还要去医院吗",
+    "孩子昨天抽搐了一次，抽搐已经停了，现在精神还好",
+    "孩子刚才抽了一下，现在不抽了，睡着了",
+    "上周吐血了，后来止住了，需要做胃镜吗",
+    "吐血后来止住了",
+    # intermittent or long-standing
+    "有时喘不过气，是怎么回事",
+    "有时候胸闷，几年了",
+    "时不时心慌胸闷",
+    "偶尔胸闷气短，是心脏病吗",
+    "胃胀难受咋样缓解好？前一天胃胀干呕，第三天胃胀一直不消化，胸闷气短呼吸困难，吃了消食片，应当怎么办",
+    "最近总是头晕恶心，胸闷，是颈椎病吗",
+    "胸闷，一直头晕恶心好几天了",
+    # habits, diagnoses, after-effects, narratives handled since
+    "孩子有癫痫，每次发作时会口吐白沫，吃什么药能控制",
+    "热性惊厥用抗癫痫药物有效吗？",
+    "爸爸去年脑出血，现在半边身体没力气，康复训练怎么做",
+    "前几天晕倒了一次，去医院检查说是低血糖，平时要注意什么",
+    "癫痫能治好吗？我儿子前两天突然抽搐，口吐白沫，送到医院检查说是癫痫",
+    "我昨天突然晕倒了，醒了以后去医院查了心电图，需要再做什么检查",
+    "我高血压好几年了，吃了很多种药，血压还是高",
+    "小孩子从沙发上摔下来，哭了一会，现在玩得好好的",
+    "孩子吃鱼被鱼刺卡了，吞了口饭下去了，现在不疼了",
+    "孩子3岁，发烧38.5度，精神挺好，要不要去医院",
+    # English: negated, general, past, hypothetical
+    "what causes chest pain",
+    "I have no chest pain, just a cough",
+    "he had a stroke last year, what should he eat",
+    "what should I do if someone has a seizure",
+    "Is suicide common among teenagers?",
+]
+
+
+@pytest.mark.parametrize(("question", "level"), RED_FLAGS_ZH + RED_FLAGS_EN)
+def test_red_flags_described_now_fire(question, level):
+    assert triage(question).level == level, explain(question)
+
+
+@pytest.mark.parametrize("question", LOOK_ALIKES)
+def test_look_alikes_do_not_fire(question):
+    assert triage(question).level is None, [e for e in explain(question) if e[2] == "affirmed"]
+
+
+def test_english_red_flags_say_call_120_in_english_first():
+    chest = triage("chest pain and sweating")
+    first = chest.message.split("\n")[0]
+    assert first.startswith("⚠️") and "120" in first and "emergency" in first
+    assert "请立即拨打 120" in chest.message  # the Chinese notice follows
+    crisis = triage("I want to kill myself")
+    assert "400-161-9995" in crisis.message.split("\n")[0]
+
+
+@pytest.mark.parametrize(("text", "english"), [
+    ("my chest hurts", True),
+    ("What is the dose of amoxicillin?", True),
+    ("hello", True),
+    ("阿莫西林 amoxicillin 怎么吃", False),
+    ("What is 阿莫西林?", False),
+    ("CT检查要空腹吗", False),
+    ("HPV疫苗", False),
+    ("胸口疼", False),
+    ("ok", False),
+    ("123", False),
+    ("", False),
+])
+def test_is_english(text, english):
+    assert is_english(text) is english
+
+
+def test_english_only_note():
+    assert ENGLISH_ONLY_NOTE.startswith("yiju answers questions in Chinese only") and "120" in ENGLISH_ONLY_NOTE
+
+
+def test_explain_names_the_discount():
+    reasons = dict((m, why) for _, m, why in explain("发烧39度，昨天已经退烧了"))
+    assert reasons["发烧"] == "over"
+    assert ("unconscious", "晕倒", "set in the past") in explain("前几天晕倒了一次，去医院检查说是低血糖")
+    assert ("unconscious", "抽搐", "handled since") in explain("孩子突然抽搐，口吐白沫，送到医院检查说是癫痫")
+
+
+def test_real_consultation_questions_rarely_fire():
+    """On 7,644 real online-consultation questions (internal medicine, mostly narratives about chronic
+    conditions) the old rules fired on 329 (4.3%); what still fires must stay rare."""
+    from chat.real_questions import read_questions
+
+    questions = read_questions(shared_data("toyhom-im-sample", "内科5000-6000.csv"))
+    fired = [q.question for q in questions if triage(q.question).level]
+    assert len(questions) > 7000
+    assert len(fired) / len(questions) < 0.01, fired[:20]
