@@ -18,6 +18,7 @@ from retriever.analysis import QueryAnalysis
 from retriever.hits import Passage
 
 MAX_SENTENCES = 6
+MAX_ITEMS = 10
 _GROUP_WORDS = {"child": ("儿童", "小儿", "婴儿", "幼儿", "岁以下", "岁以上"), "pregnant": ("孕妇", "妊娠", "哺乳"),
                 "elderly": ("老年", "老人")}
 
@@ -52,9 +53,23 @@ def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, 
     """The sentences to quote as (passage number, sentence), in the order to quote them; whether any
     were left out; whether any matched the question's focus."""
     scored = []  # (has focus, passage number, position, sentence)
+    seen = set()
     for n, p in enumerate(passages, 1):
         focus = focus_words(analysis, p, groups)
         for i, sentence in enumerate(split_sentences(p.body)):
-            scored.append((any(w in sentence for w in focus), n, i, sentence))
+            if sentence in seen:
+                continue  # two origins often hold the same label sentence
+            seen.add(sentence)
+            scored.append((any(w in sentence for w in focus), n, i, _short_list(sentence, p, focus)))
     chosen = sorted(scored, key=lambda s: (not s[0], s[1], s[2]))[:limit]
     return [(n, sentence) for _, n, _, sentence in chosen], len(chosen) < len(scored), any(s[0] for s in chosen)
+
+
+def _short_list(sentence: str, passage: Passage, focus: list[str]) -> str:
+    """A long item list cut to its first `MAX_ITEMS` items, those the question mentions first (a CMeKG
+    drug list can run to forty names); other sentences unchanged."""
+    items = sentence.rstrip("。").split("、")
+    if not passage.items or len(items) <= MAX_ITEMS:
+        return sentence
+    items.sort(key=lambda i: not any(w in i or i in w for w in focus))
+    return "、".join(items[:MAX_ITEMS]) + "等。"

@@ -22,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chat.selection import focus_words
 from retriever.analysis import QueryAnalysis, residue
 from retriever.hits import EntityMention, Passage, RetrievalResult
 
@@ -126,7 +127,7 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
     if groups:
         passages, chosen, not_covered = [], [], []
         for group in groups:
-            found, candidate, section = _group_passages(group, intents, result, passages_of, overview)
+            found, candidate, section = _group_passages(group, analysis, result, passages_of, overview)
             if found:
                 passages += found
                 chosen.append(candidate)
@@ -218,16 +219,20 @@ _ALL_SECTIONS = {
 }
 
 
-def _group_passages(group: list[EntityMention], intents: list[str], result: RetrievalResult, passages_of,
+def _group_passages(group: list[EntityMention], analysis: QueryAnalysis, result: RetrievalResult, passages_of,
                     overview: tuple[str, ...]) -> tuple[list[Passage], EntityMention, str | None]:
-    """The passages of the first candidate of a name that has the asked section (or the section's
-    fallback); failing that, the first candidate's overview. Returns (passages, candidate, section)."""
+    """The passages of a candidate of a name that has the asked section (or the section's fallback);
+    failing that, the first candidate's overview. Returns (passages, candidate, section)."""
+    intents = list(analysis.intents)
     sections = list(dict.fromkeys([*intents, *(s for i in intents[:1] for s in FALLBACK.get(i, ()))]))
-    for candidate in group:
-        for section in sections:
-            found = passages_of(candidate.entity_id, section)
-            if found:
-                return section_passages(found, result), candidate, section
+    for section in sections:
+        having = [(c, found) for c in group if (found := passages_of(c.entity_id, section))]
+        if having:
+            # of the products a bare name links, one whose section speaks to the question ("布洛芬和阿司匹林":
+            # the label that names 阿司匹林) before the best-ranked one
+            candidate, found = next(((c, f) for c, f in having if any(
+                w in p.body for p in f for w in focus_words(analysis, p))), having[0])
+            return section_passages(found, result), candidate, section
     for candidate in group:
         for section in dict.fromkeys([*overview, *OVERVIEW[candidate.entity_type]]):
             found = passages_of(candidate.entity_id, section)

@@ -53,8 +53,13 @@ _FORM_FIRST = re.compile("(缓释|控释|肠溶|分散|咀嚼|泡腾|口腔崩�
 # A modifier that makes a narrower disease: "反流性", "二型", "急性" (when the KB lacks the longer name).
 _MODIFIER = re.compile(r"([\u4e00-\u9fff]{1,6}(性|型))$")
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+[。！？!?；;，,\n]*")
-# A specific cue beats these: "手术要多少钱" asks 治疗费用, "饮食要注意什么" asks 饮食.
-GENERAL_INTENTS = ("治疗方式", "护理", "概述")
+# How the names of diagnoses end (高血压, 肝硬化, 糖尿病): listed as a "symptom" of other diseases, they are
+# still what a patient has, not what they feel (头痛, 腹泻, 胃胀).
+_DIAGNOSIS = re.compile(r"(病|炎|症|癌|瘤|综合征|硬化|压|结石|溃疡|不全|衰竭|梗死|梗塞|中毒|感染|囊肿|增生|息肉|肝|疝|瘫|阳)$")
+POPULATION_SECTIONS = ("孕妇及哺乳期妇女用药", "儿童用药", "老年用药")
+_TAKE = re.compile(r"(能|可以|可不可以|能不能|是否|可否|适合|敢)(吃|用|服|喝|打|涂)|用药|吃药|服药|剂量|用量|怎么吃|怎么用|吃多少|禁用|慎用")
+# A specific cue in the same clause beats these: "手术要多少钱" asks 治疗费用, "饮食要注意什么" asks 饮食.
+_GENERAL_CUES = re.compile(r"怎么办|咋办|注意什么|要注意|需要注意|注意点|手术|怎么回事|是什么|缓解")
 
 
 @dataclass(frozen=True)
@@ -138,8 +143,12 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     masked = mask_mentions(question, mentions)
     asking = [c.span() for c in _CLAUSE.finditer(question) if is_asking_clause(c.group(0))]
     parts = tuple(question[a:b].strip() for a, b in asking)
-    # names in an asking clause first: "我有高血压，…，胃苏颗粒能吃吗" asks about 胃苏颗粒
-    topics.sort(key=lambda m: (not any(a <= m.start < b for a, b in asking), m.start))
+    # the names of the asking clauses are the topics when there are any: "我有高血压，…，胃苏颗粒能吃吗"
+    # asks about 胃苏颗粒; 高血压 stays in the question's words (a focus for choosing sentences)
+    asked = [m for m in topics if any(a <= m.start < b for a, b in asking)]
+    if asked:
+        notes += [f"「{m.surface}」 is only in the story" for m in topics if m not in asked]
+        topics = asked
     types = list(dict.fromkeys(m.entity_type for m in topics)) or list(dict.fromkeys(m.entity_type for m in taking))
     intents = _intents(masked, question, parts, types)
     weak = [m for m in topics if is_weak(m)]
@@ -159,7 +168,8 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     # symptom-word diseases ("头痛、头晕") with nothing asked about them but "怎么办" describe, they do not name
     present = [f for f in findings if f.present]
     if topics and symptoms is not None and len({f.term for f in present}) >= 2 and all(
-            m.entity_type == "disease" and symptoms.is_symptom(m.surface) for m in topics) \
+            m.entity_type == "disease" and symptoms.is_symptom(m.surface) and not _DIAGNOSIS.search(m.entity_name)
+            for m in topics) \
             and set(intents) <= {"治疗方式", "概述", "病因"}:
         notes.append("the names are symptom words with no section asked: a description")
         topics = []
@@ -176,7 +186,8 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     return QueryAnalysis(
         question=question, mentions=tuple(mentions), topics=tuple(topics), intents=tuple(intents),
         findings=findings, kind=kind, taking=tuple(taking), unknown=tuple(dict.fromkeys(unknown)),
-        broader=tuple(dict.fromkeys(broader)), corrected=tuple(corrected), parts=parts,
+        broader=tuple({broad: (narrow, broad) for narrow, broad in sorted(broader, key=lambda b: -len(b[0]))}.values()),
+        corrected=tuple(corrected), parts=parts,
         about=residue(question, [], cut), notes=tuple(notes))
 
 
@@ -223,15 +234,21 @@ def _intents(masked: str, question: str, parts: tuple[str, ...], types: list[str
     first ("一次吃了6粒"), then the cues, a specific cue before a general one; for a drug, the ways of
     asking that name no section ("能喝酒吗") when no cue does."""
     scope = "，".join(mask_part(masked, question, p) for p in parts) if parts else masked
-    intents = detect_intent(scope, types)
+    intents = []  # the first asking clause (a consultation's title) first; in a clause, a specific cue before
+    for clause in [mask_part(masked, question, p) for p in parts] or [masked]:  # a general one, the last first
+        specific = detect_intent(_GENERAL_CUES.sub(" ", clause), types, last_first=True)
+        general = detect_intent(clause, types, last_first=True)
+        intents += [i for i in dict.fromkeys(specific + general) if i not in intents]
     if "drug" in types:
         asked = drug_question_intents(scope)
         if asked[:1] == ["药物过量"]:
             intents = asked + [i for i in intents if i not in asked]
         elif not intents:
             intents = asked
-    specific = [i for i in intents if i not in GENERAL_INTENTS]
-    return specific + [i for i in intents if i in GENERAL_INTENTS]
+    if not _TAKE.search(scope):
+        # "老人胃胀怎么办" names a group but asks nothing about taking a drug: no 老年用药
+        intents = [i for i in intents if i not in POPULATION_SECTIONS]
+    return intents
 
 
 def is_weak(m: EntityMention) -> bool:

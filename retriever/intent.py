@@ -65,6 +65,8 @@ CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
                                   "什么人会得", "哪些人会得", "人群")),
     (("传播途径", "传染性"), ("disease",), ("传染", "传播", "会传给", "传人")),
     (("治疗方式",), ("disease",), ("怎么治", "怎么治疗", "如何治疗", "治疗方法", "治疗方式", "怎么办", "疗法", "手术",
+                                  "救治", "医治", "怎么调理", "如何调理", "缓解", "能好", "治好", "根治", "咋治",
+                                  "咋办", "怎么弄",
                                   "怎样治疗", "如何治")),
     (("治疗周期",), ("disease",), ("多久能好", "多长时间", "多久好", "治疗周期", "疗程", "要多久", "几天能好",
                                   "多久才能好")),
@@ -185,17 +187,20 @@ def asks_which_disease(masked_question: str, mentions: int) -> bool:
     return mentions != 1 or len(rest) >= 2
 
 
-def detect_intent(question: str, entity_types: Iterable[str] | None = None) -> list[str]:
+def detect_intent(question: str, entity_types: Iterable[str] | None = None, last_first: bool = False) -> list[str]:
     """Section kinds the question asks about, most likely first ([] when it names none).
 
     `entity_types` are the types of the entities linked in the question: cues are read for those
     types only ("不能吃" asked about a drug is 禁忌). Mask the entity names out of the question
-    first, or "小儿感冒颗粒" would read as a question about 儿童用药.
+    first, or "小儿感冒颗粒" would read as a question about 儿童用药. With `last_first` (one asking
+    clause), the cue nearest the end of the clause comes first: a Chinese question ends in what it asks
+    ("糖尿病引起的瘙痒用什么药" asks 常用药物, not 病因).
     """
     types = tuple(t for t in TYPES if t in set(entity_types or ())) or TYPES
     found: list[str] = []
     weak: list[str] = []
-    for m in _cue_pattern(types).finditer(question.lower()):
+    matches = list(_cue_pattern(types).finditer(question.lower()))
+    for m in reversed(matches) if last_first else matches:
         into = weak if m.group(0) in WEAK_CUES else found
         by_type = _CUE_MAP[m.group(0)]
         for t in types:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from kb.models import Alias, Contribution, Entity, Section, Source
 from kb.records import LINK_KINDS, text_of_items
+from retriever.symptoms import is_symptom_item
 from retriever.hits import Passage
 
 PASSAGE_TYPES = ("drug", "disease", "exam")  # symptoms have no sections: they are link targets only
@@ -100,6 +101,8 @@ class SectionContent:
 def section_passages(s: SectionContent, limit: int = CHUNK_CHARS) -> list[Passage]:
     """The passages of one section: the item list (chunked by items) and the free text (chunked by sentences)."""
     items = list(dict.fromkeys(s.items))
+    if s.section == "症状":  # crawled symptom lists carry page debris ("婚姻", "地点", truncated "…...")
+        items = [i for i in items if is_symptom_item(i)]
     item_text = text_of_items(items)
     known = set(items)
     # A text that only lists the items again ("鼻塞、流涕") adds nothing; detail paragraphs do.

@@ -31,6 +31,17 @@ TOP_CANDIDATES = 15
 PRIOR_WEIGHT = 0.5  # how much a disease's incidence (发病率) counts: common things are common, but symptoms decide
 MAX_ASKED_CHARS = 6  # "初发性或维持性睡眠障碍失眠症" is a KB term, not a question to put to a patient
 VAGUE = {"感染", "疼痛", "炎症", "发炎", "不适", "异常", "病变", "损伤", "症状", "疾病"}  # not worth asking about
+# Words the xywy crawl lists as "symptoms" that are not findings a patient reports (link texts of the page):
+# never read as a finding, never shown in a symptom list.
+NOT_SYMPTOMS = frozenset("感觉 紧张 外伤 脑外伤 婚姻 地点 溺水 烫伤 拍手 摸索 擦脸 吞咽 咀嚼 咂嘴 自主神经 智力 情绪 "
+                         "压力 性格 行为 饮食 睡眠 运动 工作 学习 生活 心理 家庭 环境 季节 天气 年龄 性别 消化 吸收 营养 排便 大便 小便 "
+                         "月经 怀孕 妊娠 遗传 感染".split())
+
+
+def is_symptom_item(item: str) -> bool:
+    """False for crawl debris in a symptom list: a truncated item ("腓肠肌强直收缩...") or a word of the page."""
+    item = item.strip()
+    return bool(item) and not item.endswith(("...", "…")) and item not in NOT_SYMPTOMS
 
 # Words for one symptom, the term shown first: KB lists and users say "发热" and "发烧" alike, so both
 # are read as the first word of their group wherever they appear.
@@ -142,8 +153,8 @@ class SymptomIndex:
             diseases[disease_id] = name
             found = symptoms.setdefault(disease_id, set())
             for item in json.loads(items):
-                term = canonical(normalize_name(item.rstrip(".…")))
-                if len(term) >= 2:
+                term = canonical(normalize_name(item))
+                if len(term) >= 2 and is_symptom_item(item):
                     found.add(term)
         for disease_id, text in store.db.execute("SELECT entity_id, text FROM passages WHERE section = '发病率'"):
             m = re.search(r"(\d+(?:\.\d+)?)\s*%", text or "")
