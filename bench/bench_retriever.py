@@ -22,23 +22,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from retriever.store import DEFAULT_INDEX_DIR  # noqa: E402  (after the path is set)
 
 FREE_FORM = [
     "发烧咳嗽流鼻涕是什么病", "孩子拉肚子吃什么药", "高血压不能吃什么", "头孢和酒一起会怎样", "胃疼挂什么科",
     "糖尿病的早期症状有哪些", "布洛芬一天最多吃几次", "孕妇感冒了可以吃什么药", "乙肝会传染吗", "失眠怎么办",
     "血常规白细胞高说明什么", "阿莫西林过敏的人能用头孢吗", "肺炎要住院多久", "痛风发作怎么缓解", "小儿咳嗽",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
-
-
-def dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
 def timed_build(db: str | None, index: str, encoder: str) -> dict:
@@ -63,7 +57,7 @@ def timed_build(db: str | None, index: str, encoder: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default=None, help="KB URL (default: KB_DB_URL or the index's own)")
-    ap.add_argument("--index", default="var/index")
+    ap.add_argument("--index", default=DEFAULT_INDEX_DIR)
     ap.add_argument("--build", action="store_true", help="time a full build first")
     ap.add_argument("--encoder", default="use")
     ap.add_argument("--queries", type=int, default=300)
@@ -76,7 +70,7 @@ def main() -> None:
         report["build"] = timed_build(args.db, args.index, args.encoder)
 
     from retriever.evaluation import templated_questions
-    from retriever.index import Retriever
+    from retriever.search import Retriever, dir_size
 
     t = time.perf_counter()
     r = Retriever.load(args.index, db_url=args.db, on_stale="ignore")
@@ -106,7 +100,7 @@ def main() -> None:
             t = time.perf_counter()
             r.search(q, k=10, channels=channels)
             times.append((time.perf_counter() - t) * 1000)
-        latency[name] = {"p50_ms": round(percentile(times, 0.5), 2), "p95_ms": round(percentile(times, 0.95), 2),
+        latency[name] = {"p50_ms": round(float(np.percentile(times, 50)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2),
                          "max_ms": round(max(times), 2), "queries": len(times)}
     report["latency"] = latency
     report["query_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -6,7 +6,7 @@
     chat eval [--json]                 triage, refusal and citation rates on the evaluation sets
     chat calibrate                     support thresholds per intent, from the retriever's templated questions
 
-Every command takes --db (env KB_DB_URL; default sqlite:///var/kb.sqlite), --index (default var/index),
+Every command takes --db (env KB_DB_URL; default sqlite:///var/kb.sqlite), --index (env YIJU_INDEX; default var/index),
 --generator (extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL) and --k. Exit codes: 0 ok,
 1 failure (one line saying what and what to do), 2 usage.
 """
@@ -21,6 +21,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from local paths or packages, never a hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -29,7 +31,7 @@ app = typer.Typer(help="依据 yiju chat: answers that cite the knowledge base."
                   add_completion=False, pretty_exceptions_enable=False)
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="KB URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]
-IndexOpt = Annotated[str, typer.Option("--index", help="Retrieval index folder")]
+IndexOpt = Annotated[str, typer.Option("--index", envvar=INDEX_ENV, help="Retrieval index folder (env YIJU_INDEX)")]
 GenOpt = Annotated[str, typer.Option("--generator", "-g",
                                      help="extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL")]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to retrieve")]
@@ -52,10 +54,7 @@ def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answer
     from chat.generators import GeneratorError
     from chat.pipeline import Pipeline
 
-    try:
-        from retriever.store import RetrieverError
-    except ImportError:  # pragma: no cover - the retriever package is part of the distribution
-        RetrieverError = RuntimeError  # noqa: N806
+    from retriever.store import RetrieverError
     try:
         return Pipeline.load(db, index, generator, k, log_answers=log_answers)
     except (RetrieverError, DatabaseError, GeneratorError, FileNotFoundError, ValueError) as exc:
@@ -65,7 +64,7 @@ def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answer
 
 
 @app.callback()
-def main(ctx: typer.Context, db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive",
+def main(ctx: typer.Context, db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive",
          k: KOpt = 5) -> None:
     """With no command: the Gradio UI on 127.0.0.1."""
     if ctx.invoked_subcommand is None:
@@ -75,7 +74,7 @@ def main(ctx: typer.Context, db: DbOpt = None, index: IndexOpt = "var/index", ge
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in Chinese")],
-    db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive", k: KOpt = 5,
+    db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
     json_out: JsonOpt = False,
     history: Annotated[Optional[Path], typer.Option(help="JSON file of earlier messages [{role, content}]")] = None,
     debug: Annotated[bool, typer.Option(help="Include retrieval and support details in --json")] = False,
@@ -118,7 +117,7 @@ def ask(
 
 
 @app.command()
-def ui(db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive", k: KOpt = 5,
+def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
        host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only)")] = "127.0.0.1",
        port: Annotated[int, typer.Option(help="Port")] = 7860) -> None:
     """The Gradio chat: streaming answers, a sources panel, retrieval debugging, settings."""
@@ -132,7 +131,7 @@ def ui(db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "ext
 
 
 @app.command()
-def serve(db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive", k: KOpt = 5,
+def serve(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
           host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port")] = 8000) -> None:
     """OpenAI-compatible API: POST /v1/chat/completions (stream or not), sources in the response."""
@@ -149,7 +148,7 @@ def serve(db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "
 
 @app.command("eval")
 def eval_cmd(
-    db: DbOpt = None, index: IndexOpt = "var/index", generator: GenOpt = "extractive", k: KOpt = 5,
+    db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
     json_out: JsonOpt = False,
     templated: Annotated[int, typer.Option(help="Templated in-KB questions to sample (0: none)")] = 300,
     seed: Annotated[int, typer.Option(help="Sampling seed")] = 0,
@@ -218,7 +217,7 @@ def _eval_real(path: Path, db, index, generator, k, json_out, n, seed, report_pa
 
 @app.command()
 def calibrate(
-    db: DbOpt = None, index: IndexOpt = "var/index", k: KOpt = 5, json_out: JsonOpt = False,
+    db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, k: KOpt = 5, json_out: JsonOpt = False,
     per_intent: Annotated[int, typer.Option(help="Templated questions per intent")] = 60,
     seed: Annotated[int, typer.Option(help="Sampling seed")] = 0,
     write: Annotated[bool, typer.Option("--write/--dry-run", help="Save the thresholds next to the index")] = True,

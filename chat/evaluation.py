@@ -19,6 +19,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from chat.support import DEFAULT_THRESHOLD, Thresholds, support_score
 from chat.triage import triage
 
@@ -130,7 +132,7 @@ def evaluate_in_kb(pipeline, n: int = 300, seed: int = 0) -> dict:
         "citations_checked": total_citations,
         "citations_resolved_rate": 1 - len(unresolved) / total_citations if total_citations else 1.0,
         "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
-        "latency_ms_p95": round(percentile(latencies, 95), 1) if latencies else None,
+        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
     }
 
 
@@ -222,12 +224,3 @@ def calibrate_thresholds(pipeline, per_intent: int = 60, seed: int = 0) -> tuple
         }
     report["thresholds"] = thresholds.by_intent
     return thresholds, report
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The nearest-rank q-th percentile (q in 0..100); 0.0 for no values."""
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]

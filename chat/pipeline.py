@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from retriever.analysis import QueryAnalysis
-from retriever.index import DEFAULT_INDEX_DIR
+from retriever.store import DEFAULT_INDEX_DIR
 from retriever.hits import Passage, RetrievalResult
 from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 
@@ -89,7 +89,7 @@ class Pipeline:
              on_stale: str = "warn") -> "Pipeline":
         """The retriever from `index_dir` (with its findings index), the generator by spec."""
         from kb.db import resolve_url
-        from retriever.index import Retriever  # (not `from retriever`: stays importable from any cwd)
+        from retriever.search import Retriever  # (not `from retriever`: stays importable from any cwd)
 
         db_url = resolve_url(db_url)
         retriever = Retriever.load(index_dir=index_dir, db_url=db_url, on_stale=on_stale)

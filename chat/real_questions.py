@@ -215,7 +215,7 @@ def print_summary(report: dict, source: str) -> None:
 def write_report(path: str | Path, report: dict, rows: list[dict], n: int, seed: int, source: str) -> Path:
     """A markdown file with `n` sampled rows: question, answer and reference side by side."""
     picked = sample([r for r in rows], n, seed)  # type: ignore[arg-type]
-    lines = [f"# Real questions: answers beside the doctors' replies", "",
+    lines = ["# Real questions: answers beside the doctors' replies", "",
              f"Source: `{source}` · {report['n']} questions · "
              f"answered {report['answered_rate']:.1%}, refused {report['refused_rate']:.1%}, "
              f"asked back {report['asked_back_rate']:.1%}, emergency {report['emergency_rate']:.1%} · "

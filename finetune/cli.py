@@ -25,13 +25,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
 err = Console(stderr=True, soft_wrap=True)  # one-line errors, however long
 DB_HELP = "KB database URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)."
-INDEX_HELP = "Retriever index folder (default var/index)."
+INDEX_HELP = "Retriever index folder (env YIJU_INDEX; default var/index)."
 
 
 def _fail(message: str) -> None:
@@ -45,10 +47,8 @@ def _emit(doc: dict, as_json: bool) -> None:
 
 
 def _retriever(index: Path, db: str | None):
-    try:
-        from retriever import Retriever
-    except ImportError:
-        _fail("the retriever package has no Retriever yet; use --no-rag (closed-book only)")
+    from retriever import Retriever
+
     if not index.exists():
         _fail(f"{index}: no retriever index; build it with `retriever build --index {index}` or pass --no-rag")
     return Retriever.load(index, db)
@@ -58,7 +58,7 @@ def _retriever(index: Path, db: str | None):
 def data(
     out: Annotated[Path, typer.Option(help="Output folder for train/dev/test.jsonl and stats.json.")] = Path("var/finetune/data"),
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    index: Annotated[Path, typer.Option(help=INDEX_HELP)] = Path("var/index"),
+    index: Annotated[Path, typer.Option(envvar=INDEX_ENV, help=INDEX_HELP)] = Path(DEFAULT_INDEX_DIR),
     rag: Annotated[bool, typer.Option(help="Add retrieval-augmented examples (needs the index).")] = True,
     closed_book: Annotated[int, typer.Option(help="Closed-book examples per (entity, section).")] = 1,
     rag_per_fact: Annotated[int, typer.Option("--rag-per-fact", help="Retrieval-augmented examples per (entity, section).")] = 1,
@@ -249,7 +249,7 @@ def merge(
 def evaluate(
     generator: Annotated[list[str], typer.Option("--generator", "-g", help="extractive | hf:PATH[+ADAPTER], @closed for closed-book, LABEL= to name it; repeatable.")],
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    index: Annotated[Path, typer.Option(help=INDEX_HELP)] = Path("var/index"),
+    index: Annotated[Path, typer.Option(envvar=INDEX_ENV, help=INDEX_HELP)] = Path(DEFAULT_INDEX_DIR),
     out: Annotated[Path, typer.Option(help="Folder for results.md, results.json, answers.jsonl and the bar chart.")] = Path("var/finetune/eval"),
     questions: Annotated[int, typer.Option(help="Held-out questions (balanced over sections).")] = 120,
     split: Annotated[str, typer.Option(help="Which entity split to ask about.")] = "test",

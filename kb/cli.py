@@ -56,12 +56,13 @@ def init(db: DbOpt = None, json_out: JsonOpt = False) -> None:
         out.print(f"KB ready at {url} (schema {version}, revision {revision})")
 
 
-def _run_after_ingest_hooks(db: str | None) -> dict:
-    """Let other packages react to a changed KB (the retriever updates its index) without kb importing them."""
+def _run_after_ingest_hooks(db: str | None, index: Path | None) -> dict:
+    """Let other packages react to a changed KB (the retriever updates the index at `index`) without kb
+    importing them."""
     results = {}
     for ep in entry_points(group="yiju.after_ingest"):
         try:
-            results[ep.name] = ep.load()(kbdb.resolve_url(db))
+            results[ep.name] = ep.load()(kbdb.resolve_url(db), index)
         except Exception as exc:  # the KB change has landed; a failed index update must not hide that
             err.print(f"[yellow]warning:[/yellow] after-ingest hook {ep.name} failed: {exc}")
             results[ep.name] = {"error": str(exc)}
@@ -78,6 +79,7 @@ def ingest_cmd(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Write the valid records and report the rejected ones")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing")] = False,
     update_index: Annotated[bool, typer.Option("--update-index/--no-update-index", help="Update an existing retrieval index afterwards")] = True,
+    index: Annotated[Optional[Path], typer.Option("--index", envvar="YIJU_INDEX", help="The retrieval index to update afterwards (env YIJU_INDEX; default var/index)")] = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -102,7 +104,7 @@ def ingest_cmd(
                                 progress=lambda n: bar.advance(task, n))
     except (FormatError, RecordError, IngestError, kbdb.DatabaseError, OSError, UnicodeDecodeError) as exc:
         fail(str(exc))
-    hooks = _run_after_ingest_hooks(db) if report.changed and update_index and not dry_run else {}
+    hooks = _run_after_ingest_hooks(db, index) if report.changed and update_index and not dry_run else {}
     result = report.to_json() | {"files": len([b for b in batches if b.format != "cmekg"]), "records": total,
                                  "after_ingest": hooks}
     if json_out:
@@ -127,7 +129,13 @@ def ingest_cmd(
               + (f", {len(report.skipped)} skipped" if report.skipped else "") + f"; {verb} KB revision "
               f"{report.revision_before} -> {report.revision}")
     for name, res in hooks.items():
-        out.print(f"after-ingest {name}: {res}")
+        if isinstance(res, dict) and res.get("updated"):
+            out.print(f"{name}: index {res['index']} updated to KB revision {res.get('kb_revision')} "
+                      f"({res.get('entities', 0)} entities re-read)")
+        elif isinstance(res, dict) and "reason" in res:
+            out.print(f"{name}: no index updated: {res['reason']}")
+        elif isinstance(res, dict) and "error" in res:
+            out.print(f"{name}: index update failed: {res['error']}")
 
 
 @app.command()

@@ -19,7 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from kb.db import DatabaseError, resolve_url
-from retriever.index import CHANNELS, DEFAULT_INDEX_DIR, Retriever, RetrieverError, build_index, update_index
+from retriever.index import build_index, update_index
+from retriever.search import CHANNELS, Retriever
+from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV, RetrieverError
 from retriever.report import result_to_dict
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -28,7 +30,7 @@ out = Console()
 err = Console(stderr=True)
 
 DbOpt = typer.Option(None, "--db", help="KB database URL (default: KB_DB_URL, else sqlite:///var/kb.sqlite)")
-IndexOpt = typer.Option(Path(DEFAULT_INDEX_DIR), "--index", help="index folder")
+IndexOpt = typer.Option(Path(DEFAULT_INDEX_DIR), "--index", envvar=INDEX_ENV, help="index folder (env YIJU_INDEX)")
 JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
 StaleOpt = typer.Option("warn", "--on-stale", help="when the KB has moved past the index: warn, fail or ignore")
 

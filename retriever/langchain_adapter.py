@@ -16,7 +16,8 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the optional extra
     raise ImportError("the LangChain adapter needs langchain-core: pip install 'yiju[langchain]'") from exc
 
-from retriever.index import CHANNELS, DEFAULT_INDEX_DIR, Retriever
+from retriever.search import CHANNELS, Retriever
+from retriever.store import DEFAULT_INDEX_DIR
 
 
 class YijuRetriever(BaseRetriever):

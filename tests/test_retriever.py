@@ -256,17 +256,42 @@ def test_update_touches_only_the_changed_entity_and_queries_see_new_text(built):
     assert update_index(kb_url, index_dir)["added"] == 0  # nothing more to do
 
 
-def test_kb_ingest_hook_updates_the_default_index_of_the_same_kb(built, tmp_path, monkeypatch):
+def test_kb_ingest_hook_updates_the_configured_index_of_the_same_kb_and_says_when_none(built, tmp_path, monkeypatch):
     from retriever import update_after_ingest
 
     kb_url, index_dir = built
     monkeypatch.chdir(tmp_path)
-    assert update_after_ingest(kb_url) is None  # no ./var/index here: nothing to do
+    monkeypatch.delenv("YIJU_INDEX", raising=False)
+    none = update_after_ingest(kb_url)  # no ./var/index here: nothing updated, and it says so
+    assert not none["updated"] and "no index at var/index" in none["reason"]
     build_index(kb_url, "var/index", encoder="hash", progress=False, workers=1)
     ingest_records(kb_url, [Record("disease", "流感", [], [Section("症状", "高热", ["高热"])])], "flu.json", "v1")
     report = update_after_ingest(kb_url)
-    assert (report["added"], report["entities"], report["kb_revision"]) == (1, 1, 2)
-    assert update_after_ingest(f"sqlite:///{tmp_path / 'other.sqlite'}") is None  # an index of another KB
+    assert report["updated"] and (report["added"], report["entities"], report["kb_revision"]) == (1, 1, 2)
+    other = update_after_ingest(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    assert not other["updated"] and "another KB" in other["reason"]
+
+
+def test_kb_ingest_from_another_folder_updates_the_index_named_by_yiju_index(built, tmp_path, monkeypatch):
+    """An ingest run from another folder finds the index through $YIJU_INDEX (or --index), not the cwd."""
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    kb_url, _ = built
+    index_dir = tmp_path / "my-index"
+    build_index(kb_url, index_dir, encoder="hash", progress=False, workers=1)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    label = elsewhere / "label.json"
+    label.write_text(json.dumps({"type": "disease", "name": "水痘", "sections": {"症状": ["发热", "皮疹"]}},
+                                ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["ingest", str(label), "--db", kb_url, "--json"],
+                                env={"YIJU_INDEX": str(index_dir)})
+    assert result.exit_code == 0, result.output
+    hook = json.loads(result.stdout)["after_ingest"]["retriever"]
+    assert hook["updated"] and hook["index"] == str(index_dir) and hook["added"] >= 1
 
 
 def test_failed_build_keeps_the_old_index_and_resumes(built, monkeypatch):
