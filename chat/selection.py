@@ -44,7 +44,8 @@ def focus_words(analysis: QueryAnalysis, passage: Passage, groups: tuple[str, ..
     others = {m.entity_name for m in (*analysis.topics, *analysis.taking) if m.entity_id != passage.entity_id}
     words += [n for name in others for n in core_names(name) if len(n) >= 2]
     words += analysis.present
-    words += [w for g in groups for w in _GROUP_WORDS.get(g, ())]
+    if passage.entity_type == "drug":  # a child's dose line before the adult's; a disease text is not a dose
+        words += [w for g in groups for w in _GROUP_WORDS.get(g, ())]
     return list(dict.fromkeys(words))
 
 
@@ -52,7 +53,7 @@ def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, 
            limit: int = MAX_SENTENCES) -> tuple[list[tuple[int, str]], bool, bool]:
     """The sentences to quote as (passage number, sentence), in the order to quote them; whether any
     were left out; whether any matched the question's focus."""
-    scored = []  # (has focus, passage number, position, sentence)
+    scored = []  # (leads, matches the focus, passage number, position, sentence)
     seen = set()
     for n, p in enumerate(passages, 1):
         focus = focus_words(analysis, p, groups)
@@ -60,9 +61,11 @@ def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, 
             if sentence in seen:
                 continue  # two origins often hold the same label sentence
             seen.add(sentence)
-            scored.append((any(w in sentence for w in focus), n, i, _short_list(sentence, p, focus)))
-    chosen = sorted(scored, key=lambda s: (not s[0], s[1], s[2]))[:limit]
-    return [(n, sentence) for _, n, _, sentence in chosen], len(chosen) < len(scored), any(s[0] for s in chosen)
+            matched = any(w in sentence for w in focus)
+            # an item list (症状, 检查, 常用药物) is the section's answer itself: it leads too
+            scored.append((matched or bool(p.items), matched, n, i, _short_list(sentence, p, focus)))
+    chosen = sorted(scored, key=lambda s: (not s[1], not s[0], s[2], s[3]))[:limit]
+    return [(n, sentence) for *_, n, _, sentence in chosen], len(chosen) < len(scored), any(s[1] for s in chosen)
 
 
 def _short_list(sentence: str, passage: Passage, focus: list[str]) -> str:
