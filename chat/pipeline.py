@@ -64,6 +64,8 @@ class Delta:
 
 
 OVERDOSE_NOTE = "如果已经过量服用，请立即就医或拨打 120 急救电话，并带上药盒或说明书。"
+DRUG_LIST_NOTE = ("以上是知识库中列出的常用药物，不是处方：是否适合您（尤其同时有其他疾病、正在服用其他药、怀孕、哺乳"
+                  "或是儿童、老人时）要由医生决定。")
 URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
 MAX_CONDITIONS = 3
 
@@ -265,6 +267,8 @@ class Pipeline:
             yield from say(f"（以上摘取了与问题最相关的句子，完整内容见来源{''.join(f'[{n}]' for n in cited)}。）")
         if "药物过量" in analysis.intents[:1]:
             yield from say(OVERDOSE_NOTE)
+        if kept and support.intent in ("常用药物", "相关药物"):
+            yield from say(DRUG_LIST_NOTE)
         if answer.debug.get("quarantined"):
             yield from say("（所引资料中有一段疑似指令的文字，已略去。）")
         yield from say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)

@@ -120,9 +120,10 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
     groups = mention_groups(analysis.topics, result)[:MAX_TOPICS] or contained_name(analysis, result)
     if not groups and analysis.unknown:
         name = analysis.unknown[0]
-        near = [m.entity_name for m in analysis.mentions if m.surface in name][:1]
+        near = [n for written, n in analysis.corrected if written == name][:1] or \
+            [m.entity_name for m in analysis.mentions if m.surface in name][:1]
         return Support(False, [], f"「{name}」 is not in the KB", entities=[], intent=intent,
-                       suggestion=f"知识库中没有「{name}」" + (f"；如果您想问的是「{near[0]}」，请直接用这个名称提问。"
+                       suggestion=f"知识库中没有「{name}」" + (f"；您是不是指「{near[0]}」？如果是，请用这个名称再问一次。"
                                                              if near else "；请核对名称，或咨询医生、药师。"))
     if groups:
         passages, chosen, not_covered = [], [], []

@@ -18,12 +18,13 @@ sentence selection) reads this object and never changes it. Rules, in the order 
   unless nothing else is asked about.
 - A disease mention that is a symptom word ("头痛", "腹泻") and is denied ("不腹泻") or only described
   with "怎么办" is a finding, not a topic.
-- Glue: characters stuck to a name can make another name. After a drug ("阿莫西林" + "克拉维酸钾"),
-  they make another product: the mention is dropped and the longer name reported as unknown (a dose
-  of the wrong product is worse than none). Before a disease, a modifier ending in 性/型 ("反流性"
-  + 胃炎) makes a narrower disease the KB lacks: the broader entry is still the topic and the answer
-  says so (`broader`). Numbers, measure words, times and people ("两片丙戊酸钠", "男54近几个月小便",
-  "周四去卫生") glue nothing.
+- Glue: characters stuck to a name can make another name. Around a drug ("阿莫西林" + "克拉维酸钾",
+  "阿兹" + "夫定") they make another product: the mention is dropped and the longer name reported as
+  unknown (a dose of the wrong product is worse than none). Before a disease, a group or stage word
+  ("小儿", "急性", "二型") narrows it: the broader entry is still the topic and the answer says so
+  (`broader`); other name-like characters ("尼帕" + 病毒感染, "嗜酸性" + 食管炎) make another disease
+  the KB lacks, which is not answered with its broad parent. Numbers, measure words, times and people
+  ("两片丙戊酸钠", "男54近几个月小便", "周四去卫生") glue nothing.
 - Intents come from the asking clauses (those with a question mark or a question word), so words of
   the story ("去检查了", "孩子") do not turn into sections; a specific cue beats a general one
   ("手术要多少钱" asks 治疗费用).
@@ -51,11 +52,20 @@ _PRODUCT_END = re.compile(r"(片|胶囊|颗粒|注射液|口服液|丸|散|膏|�
 _DISEASE_END = re.compile(r"(炎|病|症|癌|瘤|综合征|综合症|感染|损伤|结石|中毒|畸形|缺乏|障碍|衰竭|梗死|出血|囊肿|溃疡)$")
 _FORM_FIRST = re.compile("(缓释|控释|肠溶|分散|咀嚼|泡腾|口腔崩解|薄膜衣|" + "|".join(DOSAGE_FORMS) + ")")
 # A modifier that makes a narrower disease: "反流性", "二型", "急性" (when the KB lacks the longer name).
-_MODIFIER = re.compile(r"([\u4e00-\u9fff]{1,6}(性|型))$")
+_MODIFIER = re.compile(r"(小儿|儿童|婴幼儿|婴儿|新生儿|成人|老年|老年人|孕期|妊娠期|早期|晚期|中期|初期|末期|轻度|中度|重度|"
+                       r"急性|慢性|亚急性|先天性|原发性|继发性|复发性|顽固性|难治性|反复|一期|二期|三期|四期|"
+                       r"[一二三12ⅠⅡIi]+型)$")
+# What glued after a disease name starts another disease ("视神经脊髓炎" + "谱系疾病").
+_NEW_DISEASE_END = re.compile(r"(病|疾病|综合征|综合症)$")
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+[。！？!?；;，,\n]*")
 # How the names of diagnoses end (高血压, 肝硬化, 糖尿病): listed as a "symptom" of other diseases, they are
 # still what a patient has, not what they feel (头痛, 腹泻, 胃胀).
 _DIAGNOSIS = re.compile(r"(病|炎|症|癌|瘤|综合征|硬化|压|结石|溃疡|不全|衰竭|梗死|梗塞|中毒|感染|囊肿|增生|息肉|肝|疝|瘫|阳)$")
+# Someone is describing their own or a relative's complaint, or how long it has lasted.
+_PATIENT = re.compile(r"我|俺|孩子|宝宝|儿子|女儿|老公|老婆|丈夫|妻子|妈|爸|父亲|母亲|爷爷|奶奶|老人|家人|亲戚|朋友|患者|病人|"
+                      r"最近|这几天|这段时间|一直|经常|总是|老是|[0-9一二两三四五六七八九十几半]+\s*(个)?(天|周|星期|月|年|小时)|"
+                      r"怎么办|怎么回事|什么病|什么原因|要紧吗|严重吗|怎么治|吃什么药")
+_GREETING = re.compile(r"您好|你好|谢谢|多谢|请问|麻烦|打扰")
 POPULATION_SECTIONS = ("孕妇及哺乳期妇女用药", "儿童用药", "老年用药")
 _TAKE = re.compile(r"(能|可以|可不可以|能不能|是否|可否|适合|敢)(吃|用|服|喝|打|涂)|用药|吃药|服药|剂量|用量|怎么吃|怎么用|吃多少|禁用|慎用")
 # A specific cue in the same clause beats these: "手术要多少钱" asks 治疗费用, "饮食要注意什么" asks 饮食.
@@ -107,10 +117,16 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     """The analysis of `question` given its linked `mentions` (`EntityLinker.link`, fuzzy matches
     included), the index's findings vocabulary and the tokenizer's `cut` (for the residue)."""
     notes: list[str] = []
-    mentions = [m for m in mentions if m.entity_type in TOPIC_TYPES]
+    greetings = [g.span() for g in _GREETING.finditer(question)]  # "您好医生" does not name the product 好医生
+    mentions = [m for m in mentions if m.entity_type in TOPIC_TYPES
+                and not any(a < m.end and m.start < b for a, b in greetings)]
     findings = tuple(symptoms.findings(question)) if symptoms is not None else ()
     taking = _taking(question, mentions)
-    topics = [m for m in mentions if m not in taking]
+    # a drug written one character off is only suggested ("您是不是指…"): another drug's label is worse than none
+    guessed = {(m.surface, m.start) for m in mentions if (m.surface, m.entity_name) in corrected}
+    topics = [m for m in mentions if m not in taking
+              and not (m.entity_type == "drug" and (m.surface, m.start) in guessed)]
+    unknown = [m.surface for m in mentions if m.entity_type == "drug" and (m.surface, m.start) in guessed]
 
     # denied findings are not topics ("不咳嗽" does not ask about 咳嗽); neither is a symptom-word disease
     denied = [f for f in findings if not f.present]
@@ -123,20 +139,39 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
         kept.append(m)
     topics = kept
 
-    unknown, broader = [], []
+    broader = []
     spans = sorted({(m.start, m.end) for m in mentions})
-    kept = []
+    kept, glued_ends = [], set()
     for m in topics:
-        after = _glued_after(question, m, spans)
-        before = _glued_before(question, m, spans)
-        if after and m.entity_type == "drug" and _PRODUCT_END.search(after):
-            unknown.append(m.surface + after)
-            notes.append(f"「{m.surface}{after}」 is another product than {m.entity_name}")
+        if is_weak(m) or symptoms is not None and m.entity_type == "disease" and symptoms.is_symptom(m.surface) \
+                and not _DIAGNOSIS.search(m.entity_name):
+            kept.append(m)  # "两个月前腹痛": a symptom word is a finding; what stands before it names nothing
             continue
-        if after and (_PRODUCT_END.search(after) or _DISEASE_END.search(after)):
-            unknown.append(after if len(after) >= 3 else m.surface + after)
+        after = _glued_after(question, m, spans)
+        # before a name, stop at the previous name unless that one was itself glued ("人偏|肺病|毒感染"), and
+        # at a finding ("胃胀" + 干呕 are two words of a description)
+        before = _glued_before(question, m, [sp for sp in spans if sp[1] not in glued_ends]
+                               + [(f.start, f.end) for f in findings if f.end <= m.start])
+        if after and m.entity_type == "drug" and _PRODUCT_END.search(after) or before and m.entity_type == "drug":
+            unknown.append(before + m.surface + after)  # "阿莫西林" + "克拉维酸钾", "阿兹" + "夫定"
+            notes.append(f"「{before}{m.surface}{after}」 is another product than {m.entity_name}")
+            glued_ends.add(m.end)
+            continue
+        if after and m.entity_type != "drug" and _NEW_DISEASE_END.search(after):
+            unknown.append(m.surface + after)  # "视神经脊髓炎" + "谱系疾病": another disease
+            notes.append(f"「{m.surface}{after}」 is another disease than {m.entity_name}")
+            continue
+        if after and m.entity_type != "drug" and _PRODUCT_END.search(after) and len(after) >= 3:
+            unknown.append(after)  # "慢性胃炎" + "胃苏颗粒" (a product the KB lacks): said, the rest answered
         if before and m.entity_type == "disease":
-            broader.append((before + m.surface, m.entity_name))
+            if _MODIFIER.search(before):
+                # "小儿" + 手足口病, "先天性" + 高血压: the broader entry answers, and the answer says so
+                broader.append((before + m.surface, m.entity_name))
+            else:
+                unknown.append(before + m.surface)  # "尼帕" + 病毒感染: a disease the KB lacks, not 病毒感染
+                notes.append(f"「{before}{m.surface}」 is another disease than {m.entity_name}")
+                glued_ends.add(m.end)
+                continue
         kept.append(m)
     topics = kept
 
@@ -179,13 +214,15 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
         kind = "which_disease"
     elif topics:
         kind = "entity"
-    elif present:
+    elif present and not unknown and (len({f.term for f in present}) >= 2 or _PATIENT.search(question)):
+        # a description: two findings, or one said of a person or with a time ("胃胀三天了怎么办"); not
+        # "为什么天空是蓝色的", and not "尼帕病毒感染吃什么药" (about a name the KB lacks)
         kind = "findings"
     else:
         kind = "open"
     return QueryAnalysis(
         question=question, mentions=tuple(mentions), topics=tuple(topics), intents=tuple(intents),
-        findings=findings, kind=kind, taking=tuple(taking), unknown=tuple(dict.fromkeys(unknown)),
+        findings=findings, kind=kind, taking=tuple(taking), unknown=tuple(u for u in dict.fromkeys(unknown) if not any(u != v and u in v for v in unknown)),
         broader=tuple({broad: (narrow, broad) for narrow, broad in sorted(broader, key=lambda b: -len(b[0]))}.values()),
         corrected=tuple(corrected), parts=parts,
         about=residue(question, [], cut), notes=tuple(notes))
@@ -216,17 +253,17 @@ def _glued_after(question: str, m: EntityMention, spans: list[tuple[int, int]]) 
 
 
 def _glued_before(question: str, m: EntityMention, spans: list[tuple[int, int]]) -> str:
-    """A modifier ending in 性/型 right before a disease name ("反流性", "二型"), else ""."""
+    """The name-like characters stuck before a name ("反流性", "尼帕", "电子烟相关"): the Han run before it,
+    cut after the last word that ends what stands before a name and after any word that is never part
+    of one (numbers, times, people, verbs); "" when fewer than two are left."""
     start = max((b for _, b in spans if b <= m.start), default=0)
-    head = question[start:m.start]
-    found = _MODIFIER.search(head)
-    if not found:
+    run = re.search(r"[\u4e00-\u9fff]+$", question[start:m.start])
+    if not run:
         return ""
-    modifier = found.group(1)
-    stop = list(BEFORE_NAME_STOP.finditer(modifier))
-    if stop:
-        modifier = modifier[stop[-1].end():]
-    return modifier if len(modifier) >= 2 else ""
+    head = run.group(0)
+    cuts = [g.end() for g in BEFORE_NAME_STOP.finditer(head)] + [g.end() for g in NON_NAME_GLUE.finditer(head)]
+    head = head[max(cuts, default=0):]
+    return head if len(head) >= 2 else ""
 
 
 def _intents(masked: str, question: str, parts: tuple[str, ...], types: list[str]) -> list[str]:

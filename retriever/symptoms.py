@@ -35,7 +35,7 @@ VAGUE = {"感染", "疼痛", "炎症", "发炎", "不适", "异常", "病变", "
 # never read as a finding, never shown in a symptom list.
 NOT_SYMPTOMS = frozenset("感觉 紧张 外伤 脑外伤 婚姻 地点 溺水 烫伤 拍手 摸索 擦脸 吞咽 咀嚼 咂嘴 自主神经 智力 情绪 "
                          "压力 性格 行为 饮食 睡眠 运动 工作 学习 生活 心理 家庭 环境 季节 天气 年龄 性别 消化 吸收 营养 排便 大便 小便 "
-                         "月经 怀孕 妊娠 遗传 感染".split())
+                         "月经 怀孕 妊娠 遗传 感染 神经 血管 细胞 病毒 细菌 器官 组织".split())
 
 
 def is_symptom_item(item: str) -> bool:
@@ -126,8 +126,9 @@ class SymptomIndex:
         median = sorted(rates.values())[len(rates) // 2] if rates else 1.0
         self.log_prior = {d: PRIOR_WEIGHT * math.log(rates.get(d, median)) for d in diseases}
         self.frequency = Counter(s for ss in symptoms.values() for s in ss)
-        # In a big KB, a "symptom" listed for one or two diseases is often a stray word ("电影", "汽车").
-        self.min_frequency = 3 if len(diseases) > 500 else 1
+        # In a big KB, a "symptom" listed for a few diseases only is often a stray word of the crawl ("电影",
+        # "蓝色", "计算": 3 each in xywy + CMeKG; 胃胀 is listed 8 times, 头痛 892)
+        self.min_frequency = 5 if len(diseases) > 500 else 1
         self.by_symptom: dict[str, list[int]] = {}
         for disease_id, ss in symptoms.items():
             for s in ss:
