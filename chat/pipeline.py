@@ -52,7 +52,7 @@ DOSING_NOTE = "剂量照录说明书原文，请按医嘱或说明书使用："
 # Instruction-like text inside a KB passage (a tampered label) is never shown to a model or quoted.
 _INJECTION = re.compile(
     r"(忽略|无视|不要理会|忘掉|忘记|覆盖).{0,10}(指令|规则|提示|要求|以上|之前|前面)|ignore (all |the |previous |above )*"
-    r"(instructions|rules)|你现在是|你是一个|作为(一个)?(ai|人工智能|助手)|(请|务必)?(直接)?(告诉|告知|回复)(用户|患者|提问者)|"
+    r"(instructions|rules)|你现在是|你是一个|作为(一个)?(ai|人工智能|助手)|(请|务必)(直接)?(告诉|告知|回复)(用户|患者|提问者)|"
     r"system prompt|系统提示|assistant:|不要引用|无需引用|jailbreak", re.IGNORECASE)
 
 
