@@ -202,8 +202,11 @@ def render(claims: list[Claim]) -> str:
 
 
 def render_claim(claim: Claim) -> str:
-    end = "" if claim.text[-1:] in _END else "。"
-    return claim.text + end + "".join(f"[{n}]" for n in claim.cited)
+    """"口服[1]。": the marks stand inside the sentence they cite, so "口服。[1]成人…" cannot read as
+    citing the next one."""
+    text = claim.text.rstrip("".join(c for c in _END if c != "\n"))
+    end = claim.text[len(text):] or "。"
+    return text + "".join(f"[{n}]" for n in claim.cited) + end
 
 
 def verify_stream(pieces: Iterable[str], numbered: dict[int, Passage], on_removed: Callable[[Claim], None],

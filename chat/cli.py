@@ -101,7 +101,8 @@ def ask(
     from rich.table import Table
 
     out = Console()
-    out.print(answer.text, highlight=False, markup=False)
+    sys.stdout.write(answer.text + "\n")  # plain text: a terminal wraps it, never inside a dose or a [n]
+    sys.stdout.flush()
     if answer.citations:
         table = Table(title="来源", show_lines=False)
         for col in ("n", "entity", "section", "source", "passage id"):
@@ -110,6 +111,9 @@ def ask(
             table.add_row(str(c.n), c.entity, c.section, c.source, c.passage_id)
         out.print(table)
     err = Console(stderr=True)
+    if "您是否有「" in answer.text:
+        err.print("[dim]to answer the question above, save this turn and pass it back: chat ask \"有\" --history "
+                  "FILE.json (a JSON list of {role, content}; see the README)[/dim]", highlight=False)
     for w in answer.warnings:
         err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     err.print(f"[dim]{answer.generator} · KB revision {answer.kb_revision} · "
