@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from retriever.hits import EntityMention, Passage
+from retriever.words import TAKING
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
               "半": 0.5, "几": 3}
@@ -30,8 +31,6 @@ _FEMALE = re.compile(r"(女性|女的|我是女|女士|女，|女,|^女)")
 _ALLERGY = re.compile(r"(?:对)?([\u4e00-\u9fffA-Za-z0-9]{1,12}?)(?:类药物|类药|类|药物|药)?(?:都)?过敏")
 _ALLERGY_STOP = re.compile(r"^(我|我对|对|有|是|会|曾|曾经|以前|之前|吃|用|会不会|容易|他|她|孩子|宝宝|药物|食物|皮肤|季节性|什么|严重)+")
 _NO_ALLERGY = re.compile(r"(没有|无|否认)(什么)?(药物)?过敏")
-_TAKING = re.compile(r"(?:在吃|正在吃|在服用|正在服用|一直吃|一直在吃|长期服用|长期吃|每天吃|在用|正在用|服用着|吃着)"
-                     r"([^，。,；;？?！!]{1,30})")
 
 
 @dataclass
@@ -117,7 +116,7 @@ def extract_facts(messages: list[str], link: Callable[[str], list[EntityMention]
                 allergen = _ALLERGY_STOP.sub("", m.group(1))
                 if len(allergen) >= 2 and allergen not in facts.allergies:
                     facts.allergies.append(allergen)
-        for m in _TAKING.finditer(text):
+        for m in TAKING.finditer(text):
             span = m.group(1)
             linked = [(e.entity_id, e.entity_name) for e in (link(span) if link else []) if e.entity_type == "drug"]
             for drug in linked:

@@ -18,6 +18,7 @@ from retriever.analysis import QueryAnalysis
 from retriever.hits import Passage
 
 MAX_SENTENCES = 6
+MAX_CHARS = 400  # about a phone screen of answer text
 MAX_ITEMS = 10
 _GROUP_WORDS = {"child": ("儿童", "小儿", "婴儿", "幼儿", "岁以下", "岁以上"), "pregnant": ("孕妇", "妊娠", "哺乳"),
                 "elderly": ("老年", "老人")}
@@ -39,8 +40,7 @@ def split_sentences(text: str) -> list[str]:
 def focus_words(analysis: QueryAnalysis, passage: Passage, groups: tuple[str, ...] = ()) -> list[str]:
     """What a sentence of `passage` should mention to answer this question (see the module docstring)."""
     own = passage.entity_name
-    words = [w for w in analysis.about.split()
-             if len(w) >= 2 and not re.search(r"\d", w) and w not in own and own not in w]
+    words = [w for w in analysis.focus if w not in own and own not in w and w != passage.section]
     others = {m.entity_name for m in (*analysis.topics, *analysis.taking) if m.entity_id != passage.entity_id}
     words += [n for name in others for n in core_names(name) if len(n) >= 2]
     words += analysis.present
@@ -64,7 +64,12 @@ def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, 
             matched = any(w in sentence for w in focus)
             # an item list (症状, 检查, 常用药物) is the section's answer itself: it leads too
             scored.append((matched or bool(p.items), matched, n, i, _short_list(sentence, p, focus)))
-    chosen = sorted(scored, key=lambda s: (not s[1], not s[0], s[2], s[3]))[:limit]
+    chosen, chars = [], 0
+    for item in sorted(scored, key=lambda s: (not s[1], not s[0], s[2], s[3])):
+        if len(chosen) >= limit or chosen and chars + len(item[4]) > MAX_CHARS:
+            break  # a few long overview sentences are as much as a reader takes in
+        chosen.append(item)
+        chars += len(item[4])
     return [(n, sentence) for *_, n, _, sentence in chosen], len(chosen) < len(scored), any(s[1] for s in chosen)
 
 

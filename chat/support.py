@@ -49,6 +49,10 @@ FALLBACK = {
     "治疗方式": ("常用药物",),
 }
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
+FOCUS = "(focus)"  # passages found by the question's own words, not by a section
+# Focus words that name a section or a way of asking, not content to look for in the text.
+FOCUS_NOT_CONTENT = {"不良反应", "副作用", "禁忌", "症状", "表现", "病因", "原因", "检查", "用法", "用量", "剂量",
+                     "适应症", "注意事项", "饮食", "护理", "预防", "并发症", "治愈", "传染", "遗传", "医院", "科室"}
 
 
 @dataclass
@@ -132,6 +136,10 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
             if found:
                 passages += found
                 chosen.append(candidate)
+                focus = [w for w in analysis.focus if w not in FOCUS_NOT_CONTENT]
+                if not intents and focus and section != FOCUS:
+                    not_covered.append(f"知识库中「{candidate.entity_name}」的条目没有提到「{'、'.join(focus[:3])}」；"
+                                       f"以下是它的概况，具体请咨询医生。")
                 if intents and section not in intents and section not in FALLBACK.get(intents[0], ()):
                     have = [s for s in _ALL_SECTIONS.get(candidate.entity_type, ()) if passages_of(candidate.entity_id, s)]
                     not_covered.append(f"知识库中「{candidate.entity_name}」没有关于{intents[0]}的内容，以下是它的概况"
@@ -234,6 +242,13 @@ def _group_passages(group: list[EntityMention], analysis: QueryAnalysis, result:
             candidate, found = next(((c, f) for c, f in having if any(
                 w in p.body for p in f for w in focus_words(analysis, p))), having[0])
             return section_passages(found, result), candidate, section
+    focus = [w for w in analysis.focus if w not in FOCUS_NOT_CONTENT]
+    if not intents and focus:
+        # no section asked, but a word to look for ("高血压可以洗冷水浴"): the entity's sentences that say it
+        for candidate in group:
+            found = [p for p in passages_of(candidate.entity_id) if any(w in p.body for w in focus)]
+            if found:
+                return found[:MAX_PASSAGES], candidate, FOCUS
     for candidate in group:
         for section in dict.fromkeys([*overview, *OVERVIEW[candidate.entity_type]]):
             found = passages_of(candidate.entity_id, section)

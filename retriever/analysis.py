@@ -39,12 +39,10 @@ from retriever.hits import EntityMention
 from retriever.intent import DRUG_SECTIONS, asks_which_disease, detect_intent, drug_question_intents
 from retriever.linking import DOSAGE_FORMS, mask_mentions
 from retriever.symptoms import Finding, SymptomIndex
-from retriever.words import (ASKING_WORDS, BEFORE_NAME_STOP, HAN, NON_NAME_GLUE, WORD_CHAR, asking_pattern,
-                             is_asking_clause)
+from retriever.words import (ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE, TAKING, WORD_CHAR,
+                             asking_pattern, is_asking_clause)
 
 TOPIC_TYPES = ("drug", "disease", "exam")
-_TAKING = re.compile(r"(?:在吃|正在吃|在服用|正在服用|一直吃|一直在吃|长期服用|长期吃|每天吃|在用|正在用|服用着|吃着|在打|吃了)"
-                     r"([^，。,；;？?！!]{1,30})")
 _NEGATED = re.compile(r"(没有|没|不|无|未|否认|并无)[^，。,；;、]{0,1}$")
 # Endings of a name part: what is glued after a drug and ends like this is another product's name.
 _PRODUCT_END = re.compile(r"(片|胶囊|颗粒|注射液|口服液|丸|散|膏|剂|液|钾|钠|钙|镁|锌|铁|酸|盐|素|醇|酮|胺|嗪|唑|啶|林|"
@@ -88,6 +86,7 @@ class QueryAnalysis:
     corrected: tuple[tuple[str, str], ...] = ()  # (as written, KB name) for near-miss spellings
     parts: tuple[str, ...] = ()  # the asking clauses, in order
     about: str = ""  # the words left once cues and asking words are removed (for support scores and focus)
+    focus: tuple[str, ...] = ()  # what the asking clauses ask about besides names and cues ("冷水浴", "空腹")
     notes: tuple[str, ...] = field(default=())  # why, for `retriever debug`
 
     @property
@@ -109,6 +108,7 @@ class QueryAnalysis:
                 "taking": [m.entity_name for m in self.taking], "present": self.present, "absent": self.absent,
                 "unknown": list(self.unknown), "broader": [list(b) for b in self.broader],
                 "corrected": [list(c) for c in self.corrected], "parts": list(self.parts), "about": self.about,
+                "focus": list(self.focus),
                 "notes": list(self.notes)}
 
 
@@ -225,12 +225,12 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
         findings=findings, kind=kind, taking=tuple(taking), unknown=tuple(u for u in dict.fromkeys(unknown) if not any(u != v and u in v for v in unknown)),
         broader=tuple({broad: (narrow, broad) for narrow, broad in sorted(broader, key=lambda b: -len(b[0]))}.values()),
         corrected=tuple(corrected), parts=parts,
-        about=residue(question, [], cut), notes=tuple(notes))
+        about=residue(question, [], cut), focus=_focus(question, asking, mentions, cut), notes=tuple(notes))
 
 
 def _taking(question: str, mentions: list[EntityMention]) -> list[EntityMention]:
     """Drug mentions inside "在吃…" spans, when the message also names something else to ask about."""
-    spans = [(m.start(1), m.end(1)) for m in _TAKING.finditer(question)]
+    spans = [(m.start(1), m.end(1)) for m in TAKING.finditer(question)]
     inside = [m for m in mentions if m.entity_type == "drug" and any(a <= m.start < b for a, b in spans)]
     return inside if len({m.entity_id for m in mentions} - {m.entity_id for m in inside}) else []
 
@@ -299,14 +299,25 @@ def mask_part(masked: str, question: str, part: str) -> str:
     return masked[i:i + len(part)] if i >= 0 else part
 
 
-def residue(question: str, mentions: list[EntityMention], cut=None) -> str:
+def _focus(question: str, asking: list[tuple[int, int]], mentions: list[EntityMention], cut) -> tuple[str, ...]:
+    """The content words of the asking clauses (names, cues and asking words removed): "高血压可以洗冷水浴"
+    asks about 冷水浴. The story around the question ("我外公年龄不小了") is not a focus."""
+    spans = asking or [(0, len(question))]
+    masked = mask_mentions(question, mentions)
+    words = residue("，".join(masked[a:b] for a, b in spans), [], cut, keep_cues=True).split()
+    return tuple(dict.fromkeys(w for w in words if len(w) >= 2 and not re.search(r"\d", w)
+                               and not GENERAL_FOCUS.fullmatch(w)))
+
+
+def residue(question: str, mentions: list[EntityMention], cut=None, keep_cues: bool = False) -> str:
     """What the question is about once names, intent cues and asking words are taken out.
 
     `cut` splits text into words (the retriever's jieba, which knows the KB's names): asking words are then
     removed as whole words, so the "他" of 阿托伐他汀 stays. Without it, they are removed as substrings."""
     from retriever.intent import cue_pattern
 
-    text = cue_pattern().sub(" ", mask_mentions(question, mentions))
+    text = mask_mentions(question, mentions)
+    text = text if keep_cues else cue_pattern().sub(" ", text)
     if cut is None:
         return asking_pattern().sub(" ", text)
     words: list[str] = []

@@ -187,12 +187,28 @@ class Retriever:
         question = question if isinstance(question, str) else str(question or "")
         with self._lock:
             mentions = self.link_entities(question)
+            mentions += self._siblings(mentions)
             # a short stem ("正气" of 正气片) must not hide a misspelt longer name ("霍香正气水")
             near = self.linker.near_misses(question, [m for m in mentions if not is_weak(m)])
             mentions = [m for m in mentions if not any(n.start < m.end and m.start < n.end for n in near)]
             corrected = tuple(dict.fromkeys((m.surface, m.entity_name) for m in near))
             mentions = sorted(mentions + near, key=lambda m: m.start)
             return analyze(question, mentions, self.symptoms, self.tokenizer.jieba.lcut, corrected)
+
+    def _siblings(self, mentions: list[EntityMention]) -> list[EntityMention]:
+        """Entries of the same disease under the other usual name ("癫痫病" and "癫痫" come from two sources),
+        as more candidates of the same mention: the one that has the asked section answers."""
+        out, have = [], {m.entity_id for m in mentions}
+        for m in mentions:
+            if m.entity_type != "disease" or len(m.entity_name) < 2:
+                continue
+            other = m.entity_name[:-1] if m.entity_name.endswith(("病", "症")) and len(m.entity_name) >= 3 \
+                else m.entity_name + "病"
+            for s in self.linker.link(other):
+                if s.entity_type == "disease" and s.entity_name == other and s.entity_id not in have:
+                    have.add(s.entity_id)
+                    out.append(EntityMention(m.surface, m.start, m.end, s.entity_id, s.entity_type, s.entity_name))
+        return out
 
     def passage(self, passage_id: str) -> Passage | None:
         with self._lock:
