@@ -180,7 +180,9 @@ def mention_groups(topics, result: RetrievalResult) -> list[list[EntityMention]]
             groups.setdefault((m.start, m.end), []).append(m)
     out, seen = [], set()
     for key in groups:  # insertion order is the analysis's order
-        group = sorted(groups[key], key=lambda m: (rank.get(m.entity_id, 10**6), m.entity_id))
+        # the entity called what was written first (a sibling entry "肾钙乳" only when "肾钙乳症" lacks the section)
+        group = sorted(groups[key], key=lambda m: (m.entity_name != m.surface, rank.get(m.entity_id, 10**6),
+                                                   m.entity_id))
         group = [m for m in group if m.entity_id not in seen]
         if group:
             seen.add(group[0].entity_id)
