@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from retriever.analysis import QueryAnalysis
-from retriever.store import DEFAULT_INDEX_DIR
+from retriever.store import index_dir_setting
 from retriever.hits import Passage, RetrievalResult
 from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 
@@ -86,14 +86,16 @@ class Pipeline:
         self.lock = threading.Lock()  # retrieval state (jieba, faiss scratch) is shared between requests
 
     @classmethod
-    def load(cls, db_url: str | None = None, index_dir: str = DEFAULT_INDEX_DIR,
+    def load(cls, db_url: str | None = None, index_dir: str | None = None,
              generator: str | Generator = "extractive", k: int = DEFAULT_K, log_answers: bool = True,
              on_stale: str = "warn") -> "Pipeline":
-        """The retriever from `index_dir` (with its findings index), the generator by spec."""
+        """The retriever from `index_dir` (default $YIJU_INDEX, else var/index; with its findings index), the
+        generator by spec."""
         from kb.db import resolve_url
         from retriever.search import Retriever  # (not `from retriever`: stays importable from any cwd)
 
         db_url = resolve_url(db_url)
+        index_dir = index_dir or index_dir_setting()
         retriever = Retriever.load(index_dir=index_dir, db_url=db_url, on_stale=on_stale)
         gen = load_generator(generator) if isinstance(generator, str) else generator
         return cls(retriever, gen, db_url=db_url, index_dir=index_dir, k=k, log_answers=log_answers)

@@ -33,7 +33,7 @@ from retriever.fusion import fuse
 from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
 from retriever.linking import EntityLinker
 from retriever.rerank import RERANK_DEPTH, load_reranker
-from retriever.store import DEFAULT_INDEX_DIR, FORMAT, PassageStore, RetrieverError, StaleIndexError, read_manifest
+from retriever.store import FORMAT, PassageStore, RetrieverError, StaleIndexError, index_dir_setting, read_manifest
 from retriever.symptoms import SymptomIndex
 from retriever.tokenizer import Tokenizer
 
@@ -70,9 +70,9 @@ class Retriever:
         self._open()
 
     @classmethod
-    def load(cls, index_dir: str | Path = DEFAULT_INDEX_DIR, db_url: str | None = None, on_stale: str = "warn",
+    def load(cls, index_dir: str | Path | None = None, db_url: str | None = None, on_stale: str = "warn",
              encoder: Encoder | None = None, reranker=None) -> "Retriever":
-        """Open the index at `index_dir`. The KB at `db_url` (default: KB_DB_URL, else the URL the index
+        """Open the index at `index_dir` (default: $YIJU_INDEX, else var/index). The KB at `db_url` (default: KB_DB_URL, else the URL the index
         was built from) is asked for its revision: a stale index warns, raises StaleIndexError or is
         ignored, as `on_stale` says. Searching needs only the index, not the KB.
 
@@ -80,7 +80,7 @@ class Retriever:
         reranker: local cross-encoder folder (or an object with `score(question, texts)`) that rescores
             the fused top hits.
         """
-        return cls(Path(index_dir), db_url, on_stale, encoder, reranker)
+        return cls(Path(index_dir or index_dir_setting()), db_url, on_stale, encoder, reranker)
 
     # --- loading ---
     def _open(self) -> None:
