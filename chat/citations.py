@@ -17,14 +17,16 @@ answer would not.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from kb.names import fold
 from retriever.hits import Passage
 
 MIN_SUPPORT = 0.6  # share of a claim's content bigrams that must occur in its cited passages
-_CITE = re.compile(r"\s*[\[［【]\s*(\d{1,2}(?:\s*[,，、]\s*\d{1,2})*)\s*[\]］】]")
+# A citation mark: [1], ［2］, 【3】, [1,2], [1、3] (finetune scores answers with the same pattern).
+CITATION = re.compile(r"[\[［【]\s*(\d{1,2}(?:\s*[,，、]\s*\d{1,2})*)\s*[\]］】]")
+_CITE = re.compile(r"\s*" + CITATION.pattern)
 _END = "。！？!?；;\n"
 # Connective words that a composed sentence adds around quoted content; they carry no claim.
 _CONNECTIVES = re.compile(
@@ -40,8 +42,6 @@ _CN_NUMBER = re.compile(r"[零一二两三四五六七八九十百千万半]+\s*
 _PARTIAL_CITE = re.compile(r"\s*[\[［【]\s*[\d,，、\s]*$")
 
 
-def _norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
 
 
 @dataclass
@@ -111,7 +111,7 @@ def _claim_end(text: str, pos: int, final: bool = True) -> int | None:
 def bigrams(text: str) -> set[str]:
     """Character bigrams of the CJK and alphanumeric runs; single characters for one-character runs."""
     grams = set()
-    for run in re.findall(r"[\u4e00-\u9fff]+|[a-z0-9.%]+", _norm(text)):
+    for run in re.findall(r"[\u4e00-\u9fff]+|[a-z0-9.%]+", fold(text)):
         if re.match(r"[a-z0-9]", run):
             grams.add(run)
         elif len(run) == 1:
@@ -123,7 +123,7 @@ def bigrams(text: str) -> set[str]:
 
 def numbers(text: str) -> list[str]:
     """Numbers with their units, spaces removed: "一次 0.5 g" gives "0.5g"; "一日3次" gives "3次"."""
-    text = _norm(text)
+    text = fold(text)
     found = [m.group(0) for m in _NUMBER.finditer(text)] + [m.group(0) for m in _CN_NUMBER.finditer(text)]
     return [re.sub(r"\s+", "", n) for n in found]
 
@@ -168,12 +168,12 @@ def check(claim: Claim, numbered: dict[int, Passage], min_support: float = MIN_S
         return claim
     cited = [numbered[n] for n in claim.cited]
     claim.support = support(claim.text, cited)
-    joined = _norm("\n".join(p.text for p in cited))
+    joined = fold("\n".join(p.text for p in cited))
     for number in numbers(claim.text):
         if not _has_number(number, joined):
             claim.problem = f"number {number} is not in the cited passage"
             return claim
-    negation = _negations_ok(_norm(claim.text), joined)
+    negation = _negations_ok(fold(claim.text), joined)
     if negation:
         claim.problem = f"'{negation}' is not in the cited passage"
         return claim

@@ -33,7 +33,7 @@ from retriever.store import index_dir_setting
 from retriever.hits import Passage, RetrievalResult
 from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 
-from chat.answer import DISCLAIMER, SHORT_DISCLAIMER, Answer, Citation
+from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation
 from chat.citations import Claim, render_claim, verify, verify_stream
 from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
@@ -46,7 +46,6 @@ from chat.triage import ENGLISH_ONLY_NOTE, is_english, triage
 log = logging.getLogger("chat")
 
 DEFAULT_K = 5
-REFUSAL = "知识库中没有找到能回答这个问题的依据，因此我不作回答，也不会凭模型自己的“记忆”猜测。"
 OVERRIDE_NOTE = "（我只能根据知识库回答；要求忽略知识库或规则的内容不会被执行。）"
 DOSING_NOTE = "剂量照录说明书原文，请按医嘱或说明书使用："
 # Instruction-like text inside a KB passage (a tampered label) is never shown to a model or quoted.

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chat.selection import focus_words
 from retriever.analysis import QueryAnalysis, residue
+from kb.names import fold
 from retriever.hits import EntityMention, Passage, RetrievalResult
 
 THRESHOLDS_FILE = "chat-support.json"
@@ -99,18 +99,16 @@ def support_score(about: str, passage: Passage, dense: float | None = None) -> f
     """How well a passage covers what the question is about: the share of its words (by characters)
     that the passage contains whole, blended with the dense cosine when there is one. Whole words, not
     bigrams: "尼帕 病毒感染" must not pass on "病毒感染" alone."""
-    words = [w for w in _norm(about).split() if len(w) >= 2]
+    words = [w for w in fold(about).split() if len(w) >= 2]
     if not words:
         return 0.0
-    text = _norm(passage.entity_name + " " + passage.text)
+    text = fold(passage.entity_name + " " + passage.text)
     lexical = sum(len(w) for w in words if w in text) / sum(len(w) for w in words)
     if dense is None:
         return lexical
     return LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * max(0.0, dense)
 
 
-def _norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
 
 
 def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of, thresholds: Thresholds,
@@ -136,10 +134,7 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
             if found:
                 passages += found
                 chosen.append(candidate)
-                focus = [w for w in analysis.focus if w not in FOCUS_NOT_CONTENT]
-                if not intents and focus and section != FOCUS:
-                    not_covered.append(f"知识库中「{candidate.entity_name}」的条目没有提到「{'、'.join(focus[:3])}」；"
-                                       f"以下是它的概况，具体请咨询医生。")
+
                 if intents and section not in intents and section not in FALLBACK.get(intents[0], ()):
                     have = [s for s in _ALL_SECTIONS.get(candidate.entity_type, ()) if passages_of(candidate.entity_id, s)]
                     not_covered.append(f"知识库中「{candidate.entity_name}」没有关于{intents[0]}的内容，以下是它的概况"
@@ -248,7 +243,8 @@ def _group_passages(group: list[EntityMention], analysis: QueryAnalysis, result:
     if not intents and focus:
         # no section asked, but a word to look for ("高血压可以洗冷水浴"): the entity's sentences that say it
         for candidate in group:
-            found = [p for p in passages_of(candidate.entity_id) if any(w in p.body for w in focus)]
+            words = [w for w in focus if w not in candidate.entity_name]  # "血压" is in every 高血压 passage
+            found = [p for p in passages_of(candidate.entity_id) if any(w in p.body for w in words)]
             if found:
                 return found[:MAX_PASSAGES], candidate, FOCUS
     for candidate in group:

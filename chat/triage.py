@@ -41,8 +41,9 @@ The pipeline answers other English input with ENGLISH_ONLY_NOTE (see `is_english
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from kb.names import fold
 
 EMERGENCY_CALL = "请立即拨打 120 急救电话，或马上去最近医院的急诊，不要等待线上答复。"
 EMERGENCY_CALL_EN = ("Call 120 (China) or your local emergency number now, or go to the nearest emergency "
@@ -331,8 +332,7 @@ class Triage:
         return self.level is not None
 
 
-def normalize(text: str) -> str:
-    return unicodedata.normalize("NFKC", text or "").lower()
+normalize = fold  # one definition of comparing text: kb.names.fold
 
 
 def is_english(text: str) -> bool:

@@ -15,17 +15,16 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
+from chat.answer import REFUSAL  # noqa: F401  (the refusal target: the sentence chat itself says)
+from chat.citations import CITATION
 from chat.generators import GenerationRequest, chat_messages
 from retriever.hits import Passage
 
 SYSTEM_CLOSED = "你是医学知识问答助手。请简洁、准确地回答。"
-REFUSAL = "资料中没有相关信息，无法根据资料回答这个问题。"
 PASSAGE_CHARS = 120  # chat renders up to 220; shorter here keeps a CPU hour of training to ~1k examples
 
 # Phrases by which an answer declines; used to score refusals, whichever generator wrote them.
 REFUSAL_MARKERS = ("资料中没有", "没有相关信息", "无法根据", "无法回答", "知识库中没有", "未找到相关", "不能回答", "不作回答")
-# Same marks as chat.citations: [1], ［2］, 【3】, [1,2], [1、3].
-CITATION = re.compile(r"[\[［【]\s*(\d{1,2}(?:\s*[,，、]\s*\d{1,2})*)\s*[\]］】]")
 
 
 def clip(passage: Passage, max_chars: int = PASSAGE_CHARS) -> Passage:

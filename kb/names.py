@@ -10,6 +10,11 @@ from functools import lru_cache
 _DROP = re.compile(r"[\s·•・\u00b7\u3000\-_/\\,，、;；:：'\"“”‘’()（）\[\]【】<>《》〈〉]+")
 
 
+def fold(text: str) -> str:
+    """Width-folded (NFKC) and lower-cased: how text is compared, not how it is shown."""
+    return unicodedata.normalize("NFKC", text or "").lower()
+
+
 def to_halfwidth(text: str) -> str:
     """Full-width ASCII (ＡＢＣ１２３，) to half-width; NFKC also folds compatibility forms."""
     return unicodedata.normalize("NFKC", text)

@@ -168,7 +168,8 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
                 # "小儿" + 手足口病, "先天性" + 高血压: the broader entry answers, and the answer says so
                 broader.append((before + m.surface, m.entity_name))
             else:
-                unknown.append(before + m.surface)  # "尼帕" + 病毒感染: a disease the KB lacks, not 病毒感染
+                # "尼帕" + 病毒感染, "自身免疫性" + 脑炎: another disease the KB lacks, not its broad parent
+                unknown.append(before + m.surface)
                 notes.append(f"「{before}{m.surface}」 is another disease than {m.entity_name}")
                 glued_ends.add(m.end)
                 continue

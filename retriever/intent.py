@@ -90,7 +90,13 @@ CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
     (("相关疾病", "临床意义"), ("exam",), ("相关疾病", "什么病", "哪些病", "哪些疾病", "什么疾病")),
     (("相关症状",), ("exam",), ("相关症状", "什么症状", "哪些症状")),
     (("检查过程",), ("exam",), ("过程", "怎么做", "流程", "步骤", "疼不疼", "痛不痛")),
+]
+
+# Ways of asking that read as a section but say nothing about the section's text: they are read in
+# questions only, never added to what a passage is indexed under (BM25 expansion, dense section phrase).
+QUESTION_ONLY_CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
     (("注意事项", "检查过程"), ("exam",), ("空腹", "禁食", "憋尿", "检查前", "抽血前", "能喝水", "能吃饭", "吃早饭", "吃早餐")),
+    (("概述", "检查"), ("disease",), ("才算", "诊断标准", "标准是", "多少算", "怎么判断", "如何判断", "怎么确定")),
 ]
 
 TYPES = ("drug", "disease", "exam")
@@ -120,7 +126,7 @@ WEAK_CUES = {"是什么", "什么是", "是啥", "怎么回事", "介绍", "是�
 
 # cue -> {type: [sections]} (one cue may appear in several rows: "注意什么" for drugs and diseases)
 _CUE_MAP: dict[str, dict[str, list[str]]] = {}
-for _sections, _types, _cues in CUES:
+for _sections, _types, _cues in CUES + QUESTION_ONLY_CUES:
     for _cue in _cues:
         for _t in _types:
             found = _CUE_MAP.setdefault(_cue.lower(), {}).setdefault(_t, [])

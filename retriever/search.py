@@ -198,15 +198,15 @@ class Retriever:
     def _siblings(self, mentions: list[EntityMention]) -> list[EntityMention]:
         """Entries of the same disease under the other usual name ("癫痫病" and "癫痫" come from two sources),
         as more candidates of the same mention: the one that has the asked section answers."""
-        out, have = [], {m.entity_id for m in mentions}
+        out, have = [], {(m.start, m.entity_id) for m in mentions}
         for m in mentions:
             if m.entity_type != "disease" or len(m.entity_name) < 2:
                 continue
             other = m.entity_name[:-1] if m.entity_name.endswith(("病", "症")) and len(m.entity_name) >= 3 \
                 else m.entity_name + "病"
             for s in self.linker.link(other):
-                if s.entity_type == "disease" and s.entity_name == other and s.entity_id not in have:
-                    have.add(s.entity_id)
+                if s.entity_type == "disease" and s.entity_name == other and (m.start, s.entity_id) not in have:
+                    have.add((m.start, s.entity_id))
                     out.append(EntityMention(m.surface, m.start, m.end, s.entity_id, s.entity_type, s.entity_name))
         return out
 
