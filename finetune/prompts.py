@@ -15,11 +15,15 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from chat.answer import REFUSAL  # noqa: F401  (the refusal target: the sentence chat itself says)
+from chat.answer import REFUSAL
 from chat.citations import CITATION
 from chat.generators import GenerationRequest, chat_messages
 from retriever.hits import Passage
 
+__all__ = ["REFUSAL", "REFUSAL_MARKERS", "SYSTEM_CLOSED", "PASSAGE_CHARS", "CITATION", "clip", "rag_messages",
+           "closed_book_messages", "cited_numbers", "is_refusal"]
+
+# The refusal target is the sentence chat itself says (chat.answer.REFUSAL), so the tuned model learns it.
 SYSTEM_CLOSED = "你是医学知识问答助手。请简洁、准确地回答。"
 PASSAGE_CHARS = 120  # chat renders up to 220; shorter here keeps a CPU hour of training to ~1k examples
 
