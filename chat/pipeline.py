@@ -268,7 +268,7 @@ class Pipeline:
             yield from say(f"（以上摘取了与问题最相关的句子，完整内容见来源{''.join(f'[{n}]' for n in cited)}。）")
         if "药物过量" in analysis.intents[:1]:
             yield from say(OVERDOSE_NOTE)
-        if kept and support.intent in ("常用药物", "相关药物"):
+        if kept and any(c.cited and numbered[c.cited[0]].section in ("常用药物", "相关药物") for c in kept):
             yield from say(DRUG_LIST_NOTE)
         if answer.debug.get("quarantined"):
             yield from say("（所引资料中有一段疑似指令的文字，已略去。）")

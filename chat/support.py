@@ -48,6 +48,8 @@ FALLBACK = {
     "护理": ("预防", "饮食"),
     "治疗方式": ("常用药物",),
 }
+# A general question's section and what a doctor adds to it (one passage each, when the entity has it).
+BUNDLES = {"治疗方式": ("常用药物", "就诊科室"), "护理": ("饮食", "预防")}
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
 FOCUS = "(focus)"  # passages found by the question's own words, not by a section
 # Focus words that name a section or a way of asking, not content to look for in the text.
@@ -238,7 +240,12 @@ def _group_passages(group: list[EntityMention], analysis: QueryAnalysis, result:
             # the label that names 阿司匹林) before the best-ranked one
             candidate, found = next(((c, f) for c, f in having if any(
                 w in p.body for p in f for w in focus_words(analysis, p))), having[0])
-            return section_passages(found, result), candidate, section
+            chosen = section_passages(found, result)
+            if section == intents[0]:
+                # "怎么治疗" is answered the way a doctor does: the treatment, the usual drugs, whom to see
+                for more in BUNDLES.get(section, ()):
+                    chosen += section_passages(passages_of(candidate.entity_id, more), result)[:1]
+            return chosen, candidate, section
     focus = [w for w in analysis.focus if w not in FOCUS_NOT_CONTENT]
     if not intents and focus:
         # no section asked, but a word to look for ("高血压可以洗冷水浴"): the entity's sentences that say it
