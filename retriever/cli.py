@@ -132,8 +132,9 @@ def debug(
 ) -> None:
     """Show how a question is retrieved, stage by stage.
 
-    Linked entities, detected intent, each channel's top hits with rank and raw score, the fused
-    ranking with its boosts, passage texts and the time per stage.
+    The query analysis (topics, asked sections, findings reported and denied, names the KB lacks and
+    why), each channel's top hits with rank and raw score, the fused ranking with its boosts, passage
+    texts and the time per stage.
     """
     with _failures():
         r = _load(index, db, on_stale)
@@ -148,6 +149,7 @@ def debug(
             ]
         doc = result_to_dict(result, k)
         doc["channels"] = channel_hits
+        doc["analysis"] = result.analysis.to_json()
         if as_json:
             _emit_json(doc)
             return
@@ -155,6 +157,15 @@ def debug(
         ents = ", ".join(f"{m.surface}→{m.entity_name} ({m.entity_type} {m.entity_id})" for m in result.entities)
         out.print(f"[bold]entities[/bold] {ents or '—'}")
         out.print(f"[bold]intent[/bold]   {', '.join(result.intents) or '—'}")
+        a = result.analysis
+        out.print(f"[bold]analysis[/bold] {a.kind}; findings {'、'.join(a.present) or '—'}"
+                  + (f", denied {'、'.join(a.absent)}" if a.absent else "")
+                  + (f"; not in the KB {'、'.join(a.unknown)}" if a.unknown else "")
+                  + (f"; broader {'、'.join(f'{n}→{b}' for n, b in a.broader)}" if a.broader else "")
+                  + (f"; did you mean {'、'.join(f'{w}→{n}' for w, n in a.corrected)}" if a.corrected else "")
+                  + (f"; focus {'、'.join(a.focus)}" if a.focus else ""), highlight=False)
+        for note in a.notes:
+            out.print(f"[dim]  {note}[/dim]", highlight=False)
         for w in result.warnings:
             out.print(f"[yellow]warning:[/yellow] {w}")
         for channel, hits in channel_hits.items():
