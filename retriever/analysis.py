@@ -52,6 +52,7 @@ _FORM_FIRST = re.compile("(缓释|控释|肠溶|分散|咀嚼|泡腾|口腔崩�
 # A modifier that makes a narrower disease: "反流性", "二型", "急性" (when the KB lacks the longer name).
 _MODIFIER = re.compile(r"(小儿|儿童|婴幼儿|婴儿|新生儿|成人|老年|老年人|孕期|妊娠期|早期|晚期|中期|初期|末期|轻度|中度|重度|"
                        r"急性|慢性|亚急性|先天性|原发性|继发性|复发性|顽固性|难治性|反复|一期|二期|三期|四期|"
+                       r"遗传性|家族性|夜间|[一二三四1234]级|"
                        r"[一二三12ⅠⅡIi]+型)$")
 # What glued after a disease name starts another disease ("视神经脊髓炎" + "谱系疾病").
 _NEW_DISEASE_END = re.compile(r"(病|疾病|综合征|综合症)$")
@@ -141,7 +142,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
 
     broader = []
     spans = sorted({(m.start, m.end) for m in mentions})
-    kept, glued_ends = [], set()
+    kept, glued_ends, other_products = [], set(), []
     for m in topics:
         if is_weak(m) or symptoms is not None and m.entity_type == "disease" and symptoms.is_symptom(m.surface) \
                 and not _DIAGNOSIS.search(m.entity_name):
@@ -156,8 +157,9 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
             unknown.append(before + m.surface + after)  # "阿莫西林" + "克拉维酸钾", "阿兹" + "夫定"
             notes.append(f"「{before}{m.surface}{after}」 is another product than {m.entity_name}")
             glued_ends.add(m.end)
+            other_products.append(m.end)
             continue
-        if after and m.entity_type != "drug" and _NEW_DISEASE_END.search(after):
+        if after and m.entity_type != "drug" and len(after) >= 3 and _NEW_DISEASE_END.search(after):
             unknown.append(m.surface + after)  # "视神经脊髓炎" + "谱系疾病": another disease
             notes.append(f"「{m.surface}{after}」 is another disease than {m.entity_name}")
             continue
@@ -185,8 +187,8 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     if asked:
         notes += [f"「{m.surface}」 is only in the story" for m in topics if m not in asked]
         topics = asked
-    elif any(a <= end <= b for end in glued_ends for a, b in asking):
-        # "我一直拉肚子，阿莫西林克拉维酸钾能吃吗": what is asked about is the name the KB lacks; the story's
+    elif any(a <= end <= b for end in other_products for a, b in asking):
+        # "我一直拉肚子，阿莫西林克拉维酸钾能吃吗": what is asked about is a product the KB lacks; the story's
         # names are not an answer to it
         notes += [f"「{m.surface}」 is only in the story" for m in topics]
         topics = []

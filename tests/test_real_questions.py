@@ -80,6 +80,11 @@ def test_a_drug_glued_into_another_product_is_not_answered_with_the_wrong_label(
     assert "知识库中没有「阿莫西林克拉维酸钾」" in a.text
 
 
+def test_a_question_about_a_product_the_kb_lacks_is_not_answered_from_the_story(demo):
+    a = demo.answer("我一直拉肚子，不发烧，阿莫西林克拉维酸钾能吃吗？")
+    assert a.refused and not a.citations and "知识库中没有「阿莫西林克拉维酸钾」" in a.text
+
+
 def test_a_narrower_disease_is_answered_from_its_broader_entry_and_says_so(demo):
     a = demo.answer("我是二型糖尿病人，饮食需要注意什么？")  # 二型糖尿病 is an everyday name of 2型糖尿病
     assert not a.refused and ("2型糖尿病", "饮食") in cited(a) or ("2型糖尿病", "宜吃") in cited(a)
