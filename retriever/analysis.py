@@ -114,9 +114,10 @@ class QueryAnalysis:
 
 
 def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex | None, cut=None,
-            corrected: tuple[tuple[str, str], ...] = ()) -> QueryAnalysis:
+            corrected: tuple[tuple[str, str], ...] = (), common=lambda word: False) -> QueryAnalysis:
     """The analysis of `question` given its linked `mentions` (`EntityLinker.link`, fuzzy matches
-    included), the index's findings vocabulary and the tokenizer's `cut` (for the residue)."""
+    included), the index's findings vocabulary, the tokenizer's `cut` (for the residue) and `common(word)`:
+    whether a word is too common to be what a question is about (jieba's frequency; "经常", "一种")."""
     notes: list[str] = []
     greetings = [g.span() for g in _GREETING.finditer(question)]  # "您好医生" does not name the product 好医生
     mentions = [m for m in mentions if m.entity_type in TOPIC_TYPES
@@ -233,7 +234,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
         findings=findings, kind=kind, taking=tuple(taking), unknown=tuple(u for u in dict.fromkeys(unknown) if not any(u != v and u in v for v in unknown)),
         broader=tuple({broad: (narrow, broad) for narrow, broad in sorted(broader, key=lambda b: -len(b[0]))}.values()),
         corrected=tuple(corrected), parts=parts,
-        about=residue(question, [], cut), focus=_focus(question, asking, mentions, cut), notes=tuple(notes))
+        about=residue(question, [], cut), focus=_focus(question, asking, mentions, cut, common), notes=tuple(notes))
 
 
 def _taking(question: str, mentions: list[EntityMention]) -> list[EntityMention]:
@@ -307,14 +308,16 @@ def mask_part(masked: str, question: str, part: str) -> str:
     return masked[i:i + len(part)] if i >= 0 else part
 
 
-def _focus(question: str, asking: list[tuple[int, int]], mentions: list[EntityMention], cut) -> tuple[str, ...]:
+def _focus(question: str, asking: list[tuple[int, int]], mentions: list[EntityMention], cut,
+           common=lambda word: False) -> tuple[str, ...]:
     """The content words of the asking clauses (names, cues and asking words removed): "高血压可以洗冷水浴"
     asks about 冷水浴. The story around the question ("我外公年龄不小了") is not a focus."""
     spans = asking or [(0, len(question))]
     masked = mask_mentions(question, mentions)
     words = residue("，".join(masked[a:b] for a, b in spans), [], cut, keep_cues=True).split()
     return tuple(dict.fromkeys(w for w in words if len(w) >= 2 and not re.search(r"\d", w)
-                               and not GENERAL_FOCUS.fullmatch(w)))
+                               and not GENERAL_FOCUS.fullmatch(w) and not common(w)
+                               and not w.endswith(("不", "没"))))  # "严不(严重)": half an A-not-A question
 
 
 def residue(question: str, mentions: list[EntityMention], cut=None, keep_cues: bool = False) -> str:

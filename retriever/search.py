@@ -193,7 +193,8 @@ class Retriever:
             mentions = [m for m in mentions if not any(n.start < m.end and m.start < n.end for n in near)]
             corrected = tuple(dict.fromkeys((m.surface, m.entity_name) for m in near))
             mentions = sorted(mentions + near, key=lambda m: m.start)
-            return analyze(question, mentions, self.symptoms, self.tokenizer.jieba.lcut, corrected)
+            return analyze(question, mentions, self.symptoms, self.tokenizer.jieba.lcut, corrected,
+                           common=self.tokenizer.is_common)
 
     def _siblings(self, mentions: list[EntityMention]) -> list[EntityMention]:
         """Entries of the same disease under the other usual name ("癫痫病" and "癫痫" come from two sources),

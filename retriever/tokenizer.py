@@ -21,6 +21,7 @@ from kb.names import to_halfwidth
 
 jieba.setLogLevel(logging.WARNING)
 
+COMMON_FREQ = 2_000  # 喝酒 1,437, 生育 958, 空腹 90 stay content words; 经常 7,253, 一种 31,355 do not
 NAME_FREQ = 50_000  # high enough that jieba keeps a KB name whole rather than splitting it
 # Function words and question words: they say how a question is asked, not what it is about.
 STOPWORDS = frozenset(
@@ -48,6 +49,11 @@ class Tokenizer:
     def tokens(self, text: str) -> list[str]:
         text = to_halfwidth(text).lower()
         return [t for t in self.jieba.cut_for_search(text) if t not in STOPWORDS and _KEEP.match(t)]
+
+    def is_common(self, word: str) -> bool:
+        """A word of everyday Chinese ("经常", "一种", "孩子": jieba frequency >= COMMON_FREQ) or a KB name:
+        not what a question is specifically about (see `QueryAnalysis.focus`)."""
+        return self.jieba.FREQ.get(word, 0) >= COMMON_FREQ
 
     def save(self, path: Path) -> None:
         with open(path, "wb") as f:

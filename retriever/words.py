@@ -57,7 +57,7 @@ BEFORE_NAME_STOP = re.compile(
     r"像|出现|发生|复发|发作|确诊为|诊断为|查出|检查出|引发|[才算就都还又再也会能要让使把到过着留下看]")
 
 # Words of asking that say nothing about the content to look for ("效果", "方法", "严重").
-GENERAL_FOCUS = re.compile(r"效果|方法|办法|情况|问题|医生|患者|病人|严重|影响|危害|好处|东西|时间|时候|现在|平时|一般|"
+GENERAL_FOCUS = re.compile(r"效果|方法|办法|情况|问题|医生|患者|病人|严重|影响|危害|好处|东西|时间|时候|现在|平时|一般|我家|想问|"
                            r"大概|比较|注意|治疗|救治|医治|恢复|能否|是否|应该|需要|可以|有效|见效|最好|正常|身体")
 # "我在吃华法林": what follows names drugs the patient takes (context for safety, not the question's topic).
 TAKING = re.compile(r"(?:在吃|正在吃|在服用|正在服用|一直吃|一直在吃|长期服用|长期吃|每天吃|在用|正在用|服用着|吃着|在打|吃了)"
