@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from typing import Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chat.answer import Answer
 from chat.conversation import MAX_QUESTION_CHARS, normalize_messages
@@ -26,26 +28,49 @@ MAX_BODY_BYTES = 1_000_000
 MAX_MESSAGES = 100
 
 
+class ContentPart(BaseModel):
+    """One part of an OpenAI content list; only text parts carry a question."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = "text"
+    text: str = ""
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return " ".join(p.text for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI chat-completions body; fields yiju does not use (temperature, ...) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    messages: list[ChatMessage] = Field(min_length=1)
+    model: str | None = None
+    stream: bool = False
+    top_k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve (yiju extension)")
+
+    @field_validator("messages")
+    @classmethod
+    def ends_with_a_question(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        if messages[-1].role != "user" or not messages[-1].text().strip():
+            raise ValueError("the last message must be a user message with text content")
+        return messages[-MAX_MESSAGES:]
+
+    def question_and_history(self) -> tuple[str, list[dict]]:
+        messages = normalize_messages([{"role": m.role, "content": m.text()} for m in self.messages])
+        return messages[-1]["content"][: MAX_QUESTION_CHARS * 4], messages[:-1]
+
+
 def sources(answer: Answer) -> list[dict]:
     return [{"n": c.n, "passage_id": c.passage_id, "entity": c.entity, "entity_type": c.entity_type,
              "section": c.section, "source": c.source, "kb_revision": c.kb_revision, "text": c.text}
             for c in answer.citations]
-
-
-def _question_and_history(body: Any) -> tuple[str, list[dict]]:
-    """The last user message and the messages before it, or a 400 saying what is wrong with the body."""
-    if not isinstance(body, dict):
-        raise HTTPException(400, "the body must be a JSON object with a `messages` list")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise HTTPException(400, "`messages` must be a non-empty list of {role, content}")
-    messages = normalize_messages(messages[-MAX_MESSAGES:])
-    if not messages or messages[-1]["role"] != "user":
-        raise HTTPException(400, "the last message must be a user message with text content")
-    question = messages[-1]["content"]
-    if not question.strip():
-        raise HTTPException(400, "the last user message is empty")
-    return question[: MAX_QUESTION_CHARS * 4], messages[:-1]
 
 
 def create_app(pipeline: Pipeline) -> FastAPI:
@@ -54,6 +79,14 @@ def create_app(pipeline: Pipeline) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException):
         return JSONResponse({"error": {"message": exc.detail, "type": "invalid_request_error"}}, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError):
+        # pydantic says what is wrong; OpenAI clients expect a 400 with {"error": {"message", "type"}}
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ())[1:]) or "body"
+        message = f"{where}: {first.get('msg', 'invalid request')}".replace("Value error, ", "")
+        return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, 400)
 
     @app.exception_handler(Exception)
     async def any_error(_request: Request, exc: Exception):
@@ -67,21 +100,21 @@ def create_app(pipeline: Pipeline) -> FastAPI:
     def models() -> dict:
         return {"object": "list", "data": [{"id": pipeline.generator.name, "object": "model", "owned_by": "yiju"}]}
 
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:  # before anything parses it
+            return JSONResponse({"error": {"message": f"request body over {MAX_BODY_BYTES} bytes",
+                                           "type": "invalid_request_error"}}, 413)
+        return await call_next(request)
+
     @app.post("/v1/chat/completions")
-    async def completions(request: Request):
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
-            raise HTTPException(413, f"request body over {MAX_BODY_BYTES} bytes")
-        try:
-            body = json.loads(raw or b"null")
-        except ValueError as exc:
-            raise HTTPException(400, f"the body is not JSON: {exc}") from None
-        question, history = _question_and_history(body)
-        top_k = body.get("top_k") if isinstance(body.get("top_k"), int) and 0 < body["top_k"] <= 50 else None
+    async def completions(body: ChatCompletionRequest):
+        question, history = body.question_and_history()
+        top_k = body.top_k
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         model = pipeline.generator.name
-        if body.get("stream"):
+        if body.stream:
             events = pipeline.stream(question, history, top_k)
             return StreamingResponse(_sse(events, cid, created, model), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
