@@ -12,7 +12,6 @@ generator may be wrong but cannot make the answer say something the passages do 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -212,59 +211,50 @@ def gemma_270m(threads: int | None = None) -> HFGenerator:
 
 
 class OpenAIGenerator:
-    """Any OpenAI-compatible chat completions server, streamed (vLLM, Ollama, llama.cpp server, ...).
+    """Any OpenAI-compatible chat completions server, streamed (vLLM, Ollama, llama.cpp server, ...),
+    through the `openai` client: its timeouts, its retries of failed connections and 5xx/429 answers.
 
     The model is $YIJU_OPENAI_MODEL, or else the first one the server lists at /v1/models; the key, if the
     server wants one, is $OPENAI_API_KEY."""
 
-    def __init__(self, url: str, model: str | None = None, timeout: float = 120.0, transport=None):
+    def __init__(self, url: str, model: str | None = None, timeout: float = 120.0, max_retries: int = 2,
+                 transport=None):
         import httpx
+        import openai
 
         base = url.rstrip("/")
         self.base = base if base.endswith("/v1") else base + "/v1"
-        key = os.environ.get("OPENAI_API_KEY")
-        self.client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {key}"} if key else {},
-                                   transport=transport)
+        self.client = openai.OpenAI(base_url=self.base, api_key=os.environ.get("OPENAI_API_KEY") or "unused",
+                                    timeout=timeout, max_retries=max_retries,
+                                    http_client=httpx.Client(transport=transport) if transport else None)
         self.model = model or os.environ.get("YIJU_OPENAI_MODEL") or self._first_model()
         self.name = f"openai:{url}"
 
     def _first_model(self) -> str:
-        import httpx
+        import openai
 
         try:
-            r = self.client.get(self.base + "/models")
-            r.raise_for_status()
-            models = r.json().get("data") or []
-        except (httpx.HTTPError, ValueError) as exc:
+            models = list(self.client.models.list())
+        except openai.OpenAIError as exc:
             raise GeneratorError(f"cannot list models at {self.base}/models ({exc}); set YIJU_OPENAI_MODEL") from None
         if not models:
             raise GeneratorError(f"{self.base}/models lists no model; set YIJU_OPENAI_MODEL")
-        return models[0]["id"]
+        return models[0].id
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
-        import httpx
+        import openai
 
-        body = {"model": self.model, "messages": chat_messages(request), "stream": True, "temperature": 0,
-                "max_tokens": request.max_new_tokens}
         try:
-            with self.client.stream("POST", self.base + "/chat/completions", json=body) as r:
-                if r.status_code >= 400:
-                    r.read()
-                    raise GeneratorError(f"{self.base} answered {r.status_code}: {r.text[:200]}")
-                for line in r.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    try:
-                        choice = (json.loads(data).get("choices") or [{}])[0]
-                    except ValueError:
-                        continue
-                    piece = (choice.get("delta") or {}).get("content") or (choice.get("message") or {}).get("content")
-                    if piece:
-                        yield piece
-        except httpx.HTTPError as exc:
+            chunks = self.client.chat.completions.create(model=self.model, messages=chat_messages(request),
+                                                         stream=True, temperature=0,
+                                                         max_tokens=request.max_new_tokens)
+            for chunk in chunks:
+                piece = chunk.choices[0].delta.content if chunk.choices else None
+                if piece:
+                    yield piece
+        except openai.APIStatusError as exc:
+            raise GeneratorError(f"{self.base} answered {exc.status_code}: {str(exc.message)[:200]}") from None
+        except openai.OpenAIError as exc:
             raise GeneratorError(f"cannot reach {self.base}: {exc}") from None
 
 

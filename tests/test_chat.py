@@ -311,6 +311,30 @@ def test_openai_generator_streams_from_a_compatible_server_and_is_verified(pipel
     assert "恶心、呕吐、腹泻等胃肠道反应[1]。" in a.text and "感冒" not in a.text and len(a.removed_claims) == 1
 
 
+def test_openai_generator_retries_a_failing_server_and_says_when_it_is_down(pipeline):
+    import httpx
+
+    from chat.generators import OpenAIGenerator
+
+    calls = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            return httpx.Response(503, json={"error": {"message": "overloaded"}})
+        sse = f"data: {json.dumps({'choices': [{'delta': {'content': '恶心、呕吐、腹泻等胃肠道反应。[1]'}}]}, ensure_ascii=False)}\n\n"
+        return httpx.Response(200, text=sse + "data: [DONE]\n\n", headers={"content-type": "text/event-stream"})
+
+    retried = OpenAIGenerator("http://llm.local:8000", model="m", max_retries=1, transport=httpx.MockTransport(flaky))
+    a = pipeline.answer("阿莫西林有哪些不良反应？", generator=retried)
+    assert len(calls) == 2 and "恶心、呕吐、腹泻等胃肠道反应[1]。" in a.text and not a.warnings
+
+    down = OpenAIGenerator("http://llm.local:8000", model="m", max_retries=0,
+                           transport=httpx.MockTransport(lambda r: httpx.Response(500, json={"error": "boom"})))
+    b = pipeline.answer("阿莫西林有哪些不良反应？", generator=down)
+    assert any("answered 500" in w for w in b.warnings) and b.citations  # the KB is quoted instead
+
+
 def test_answers_are_logged_for_audit(pipeline, tiny_kb):
     from sqlalchemy import select
 
