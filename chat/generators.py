@@ -140,10 +140,10 @@ class HFGenerator:
         # counts the prompt) punishes exactly that. Base models ramble without one (see gemma_270m).
         self.generation = dict(do_sample=False) if not self.base_model else dict(
             do_sample=False, repetition_penalty=1.3, no_repeat_ngram_size=4)
-        vocab = self.tokenizer.get_vocab()
-        # Stop at the template's end of turn as well as at EOS: a tuned adapter ends its answers there.
-        self.stop_ids = sorted({i for i in [self.tokenizer.eos_token_id, *(vocab.get(t) for t in END_OF_TURN)]
-                                if i is not None})
+        # Stop at the template's end of turn as well as at EOS: a tuned adapter ends its answers there
+        # (the same ids training puts after every answer, `stop_token_ids`).
+        eos = [self.tokenizer.eos_token_id] if self.tokenizer.eos_token_id is not None else []
+        self.stop_ids = eos if self.base_model else stop_token_ids(self.tokenizer)
         self.max_new_tokens = 256  # a cap on top of the request's own limit
 
     def prompt(self, request: GenerationRequest) -> str:
@@ -194,7 +194,32 @@ class HFGenerator:
             raise GeneratorError(f"{self.name} failed while generating: {errors[0]}")
 
 
-END_OF_TURN = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>", "<|user|>")
+def turn_end(tokenizer) -> str:
+    """What the chat template writes after an assistant message ("<end_of_turn>\\n", "<|im_end|>\\n", "</s>")."""
+    probe = [{"role": "user", "content": "问"}, {"role": "assistant", "content": "答"}]
+    prompt = tokenizer.apply_chat_template(probe[:1], tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template(probe, tokenize=False)
+    if not full.startswith(prompt):
+        raise GeneratorError("the chat template renders a prompt that is not a prefix of the conversation; "
+                             "pass a plain --chat-template")
+    return full[len(prompt):].split("答", 1)[1]
+
+
+def stop_token_ids(tokenizer) -> list[int]:
+    """Token ids that end an answer: the template's end-of-turn token and the tokenizer's EOS.
+
+    Only the first special token after the answer counts: Gemma's GGUF vocabulary marks "\n" as a
+    control token too, and stopping on it would cut every multi-line answer.
+    """
+    ids = []
+    special = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
+    for t in tokenizer(turn_end(tokenizer), add_special_tokens=False).input_ids:
+        if t in special and tokenizer.decode([t]).strip():
+            ids.append(t)
+            break
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return list(dict.fromkeys(ids))
 
 
 def gemma_270m(threads: int | None = None) -> HFGenerator:

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from chat.generators import stop_token_ids  # one definition: inference stops where training ends answers
+
 log = logging.getLogger("finetune")
 IGNORE = -100
 
@@ -113,34 +115,6 @@ def target_modules_for(model, override: str | None = None) -> list[str] | str:
 
 def render(tokenizer, messages: Sequence[dict], add_generation_prompt: bool = False) -> str:
     return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=add_generation_prompt)
-
-
-def turn_end(tokenizer) -> str:
-    """What the chat template writes after an assistant message ("<end_of_turn>\\n", "<|im_end|>\\n", "</s>")."""
-    probe = [{"role": "user", "content": "问"}, {"role": "assistant", "content": "答"}]
-    prompt = render(tokenizer, probe[:1], add_generation_prompt=True)
-    full = render(tokenizer, probe)
-    if not full.startswith(prompt):
-        raise ModelError("the chat template renders a prompt that is not a prefix of the conversation; "
-                         "pass a plain --chat-template")
-    return full[len(prompt):].split("答", 1)[1]
-
-
-def stop_token_ids(tokenizer) -> list[int]:
-    """Token ids that end an answer: the template's end-of-turn token and the tokenizer's EOS.
-
-    Only the first special token after the answer counts: Gemma's GGUF vocabulary marks "\n" as a
-    control token too, and stopping on it would cut every multi-line answer.
-    """
-    ids = []
-    special = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
-    for t in tokenizer(turn_end(tokenizer), add_special_tokens=False).input_ids:
-        if t in special and tokenizer.decode([t]).strip():
-            ids.append(t)
-            break
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    return list(dict.fromkeys(ids))
 
 
 def encode(tokenizer, messages: Sequence[dict], max_len: int | None = None) -> dict | None:

@@ -23,6 +23,7 @@ from typing import Literal
 
 import torch
 
+from chat.generators import stop_token_ids, turn_end
 from finetune.data import read_jsonl
 from finetune.model import (
     answer_loss,
@@ -30,9 +31,7 @@ from finetune.model import (
     encode,
     load_model,
     load_tokenizer,
-    stop_token_ids,
     target_modules_for,
-    turn_end,
 )
 
 log = logging.getLogger("finetune")

@@ -16,6 +16,7 @@ pytest.importorskip("peft")
 transformers = pytest.importorskip("transformers")
 
 from chat.generators import SYSTEM_PROMPT
+from chat.generators import stop_token_ids, turn_end
 from finetune.model import (
     IGNORE,
     collate,
@@ -23,9 +24,7 @@ from finetune.model import (
     generate,
     load_for_inference,
     merge,
-    stop_token_ids,
     target_modules_for,
-    turn_end,
 )
 from finetune.prompts import REFUSAL, rag_messages
 from finetune.train import train
