@@ -35,7 +35,8 @@ from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation
 from chat.citations import Claim, render_claim, verify, verify_stream
-from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
+from chat.conversation import (INSTRUCTION_IN_PASSAGE, asks_to_override, clean_text, normalize_messages,
+                               rewrite_followup, topic)
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
 from chat.patient import check_drug_safety, extract_facts
@@ -48,11 +49,7 @@ log = logging.getLogger("chat")
 DEFAULT_K = 5
 OVERRIDE_NOTE = "（我只能根据知识库回答；要求忽略知识库或规则的内容不会被执行。）"
 DOSING_NOTE = "剂量照录说明书原文，请按医嘱或说明书使用："
-# Instruction-like text inside a KB passage (a tampered label) is never shown to a model or quoted.
-_INJECTION = re.compile(
-    r"(忽略|无视|不要理会|忘掉|忘记|覆盖).{0,10}(指令|规则|提示|要求|以上|之前|前面)|ignore (all |the |previous |above )*"
-    r"(instructions|rules)|你现在是|你是一个|作为(一个)?(ai|人工智能|助手)|(请|务必)(直接)?(告诉|告知|回复)(用户|患者|提问者)|"
-    r"system prompt|系统提示|assistant:|不要引用|无需引用|jailbreak", re.IGNORECASE)
+
 
 
 @dataclass
@@ -395,10 +392,10 @@ def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
     """Passages with instruction-like sentences removed (recorded in the answer's debug data)."""
     out = []
     for p in passages:
-        if not _INJECTION.search(p.text):
+        if not INSTRUCTION_IN_PASSAGE.search(p.text):
             out.append(p)
             continue
-        kept = [s for s in re.split(r"(?<=[。！？!?；;\n])", p.text) if not _INJECTION.search(s)]
+        kept = [s for s in re.split(r"(?<=[。！？!?；;\n])", p.text) if not INSTRUCTION_IN_PASSAGE.search(s)]
         answer.debug.setdefault("quarantined", []).append(p.id)
         out.append(dataclasses.replace(p, text="".join(kept) or f"{p.entity_name} · {p.section}："))
     return out
