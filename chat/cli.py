@@ -17,10 +17,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from kb import terminal
+from kb.terminal import emit
 from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from local paths or packages, never a hub
@@ -38,13 +40,8 @@ KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to retri
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
 
 
-def fail(message: str, code: int = 1) -> None:
-    sys.stderr.write(f"chat: error: {message}\n")
-    raise typer.Exit(code)
-
-
-def emit(data: dict) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+def fail(message: str, code: int = 1) -> NoReturn:
+    terminal.fail("chat", message, code)
 
 
 def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answers: bool = True):

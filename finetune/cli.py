@@ -16,15 +16,16 @@ import dataclasses
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from kb import terminal
+from kb.terminal import emit
 from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,14 +37,13 @@ DB_HELP = "KB database URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)."
 INDEX_HELP = "Retriever index folder (env YIJU_INDEX; default var/index)."
 
 
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
+def _fail(message: str) -> NoReturn:
+    terminal.fail("finetune", message)
 
 
 def _emit(doc: dict, as_json: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+        emit(doc)
 
 
 def _retriever(index: Path, db: str | None):

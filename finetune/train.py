@@ -17,6 +17,7 @@ import random
 import resource
 import sys
 import time
+from functools import partial
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
@@ -137,7 +138,7 @@ def train(
     torch.manual_seed(seed)
     accelerator = Accelerator(gradient_accumulation_steps=grad_accum)
     out_dir = Path(out_dir)
-    say = accelerator.print
+    say = partial(accelerator.print, file=sys.stderr)  # progress on stderr: stdout is for --json
 
     tokenizer = load_tokenizer(model, chat_template, trust_remote_code)
     train_rows, dev_rows = _load_data(Path(data), eval_examples)

@@ -11,9 +11,12 @@ import json
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
+
+from kb import terminal
+from kb.terminal import emit
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -31,13 +34,8 @@ err = Console(stderr=True)
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
 
-def fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
-def emit(data: dict) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+def fail(message: str, code: int = 1) -> NoReturn:
+    terminal.fail("kb", message, code)
 
 
 @app.command()

@@ -6,7 +6,6 @@ Every reporting command takes --json (one JSON document on stdout; logs and prog
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import warnings
@@ -19,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from kb.db import DatabaseError, resolve_url
+from kb import terminal
+from kb.terminal import emit
 from retriever.index import build_index, update_index
 from retriever.search import CHANNELS, Retriever
 from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV, RetrieverError
@@ -43,12 +44,7 @@ def _failures():
     try:
         yield
     except (RetrieverError, DatabaseError, ValueError, FileNotFoundError) as exc:
-        sys.stderr.write(f"error: {exc}\n")  # one line, never wrapped, so scripts can grep it
-        raise typer.Exit(1) from None
-
-
-def _emit_json(doc) -> None:
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+        terminal.fail("retriever", str(exc))
 
 
 def _oneline(text: str, width: int) -> str:
@@ -97,7 +93,7 @@ def build(
     with _failures():
         manifest = build_index(db, index, encoder=encoder, resume=resume, progress=True, workers=workers or None)
         if as_json:
-            _emit_json(manifest)
+            emit(manifest)
             return
         table = Table(title=f"index {index}", show_header=False)
         for key in ("passages", "kb_revision", "encoder", "dimension", "dense_index", "build_seconds",
@@ -112,7 +108,7 @@ def update(db: Optional[str] = DbOpt, index: Path = IndexOpt, as_json: bool = Js
     with _failures():
         report = update_index(db, index)
         if as_json:
-            _emit_json(report)
+            emit(report)
             return
         touched = report["added"] + report["replaced"] + report["removed"]
         out.print(f"KB revision {report['kb_revision_before']} -> {report['kb_revision']}: "
@@ -151,7 +147,7 @@ def debug(
         doc["channels"] = channel_hits
         doc["analysis"] = result.analysis.to_json()
         if as_json:
-            _emit_json(doc)
+            emit(doc)
             return
         out.print(f"[bold]question[/bold] {question[:200]!r}")
         ents = ", ".join(f"{m.surface}→{m.entity_name} ({m.entity_type} {m.entity_id})" for m in result.entities)
@@ -222,7 +218,7 @@ def eval_(
                       examples=[{"question": q.question, "intent": q.intent, "gold": list(q.gold_passage_ids[:3])}
                                 for q in questions[:5]])
         if as_json:
-            _emit_json(report)
+            emit(report)
             return
         out.print(_overall_table(f"{report['questions']} templated questions, KB revision {r.kb_revision}",
                                  report["channels"]))
@@ -242,7 +238,7 @@ def stats(db: Optional[str] = DbOpt, index: Path = IndexOpt, on_stale: str = Sta
     with _failures():
         s = _load(index, db, on_stale).stats()
         if as_json:
-            _emit_json(s)
+            emit(s)
             return
         table = Table(title=f"index {index} ({resolve_url(db) if db else s['manifest'].get('db_url')})", show_header=False)
         m = s["manifest"]

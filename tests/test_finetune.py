@@ -222,7 +222,7 @@ def test_cli_train_reports_json_and_bad_input_exits_1(tiny, tmp_path):
                                  str(tmp_path / "run"), "--max-steps", "2", "--micro-batch-size", "2",
                                  "--grad-accum", "1", "--eval-interval", "0", "--json"])
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    doc = json.loads(result.stdout)  # the one JSON document on stdout
     assert doc["steps"] == 2 and doc["checkpoint"].endswith("final") and doc["tokens_per_second"] > 0
     result = runner.invoke(app, ["train", "--model", str(tmp_path / "nope"), "--data", str(tiny / "data")])
     assert result.exit_code == 1 and "no such model folder" in result.output

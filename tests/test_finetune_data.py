@@ -265,7 +265,7 @@ def test_cli_convert_reports_bad_rows_as_json(tmp_path):
     f = write(tmp_path / "med.json", '{"content": "头痛怎么办？", "summary": "多休息。"}\n{broken\n')
     result = CliRunner().invoke(app, ["convert", str(f), "-f", "med2023", "--out", str(tmp_path / "out"), "--json"])
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    doc = json.loads(result.stdout)  # the one JSON document on stdout
     assert doc["converted"] == 1 and doc["bad"] == 1 and doc["files"][0]["bad_by_reason"] == {"broken JSON line": 1}
     assert sum(doc["splits"].values()) == 1
     result = CliRunner().invoke(app, ["convert", str(tmp_path / "nope.json"), "-f", "med2023", "--out", str(tmp_path)])
