@@ -17,8 +17,8 @@ import random
 import resource
 import sys
 import time
-from functools import partial
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Literal
 

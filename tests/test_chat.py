@@ -380,6 +380,33 @@ def test_cli_ask_json_has_the_answer_contract(tiny_kb):
     assert len(missing.output.strip().splitlines()) == 1
 
 
+def test_cli_calibrate_writes_thresholds_that_the_pipeline_reads_and_eval_reports_targets(tiny_kb, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from chat.cli import app
+    from chat.support import THRESHOLDS_FILE, Thresholds
+
+    url, index = tiny_kb
+    index_copy = tmp_path / "index"
+    shutil.copytree(index, index_copy)  # the session's index stays as the other tests expect it
+    result = CliRunner().invoke(app, ["calibrate", "--db", url, "--index", str(index_copy), "--per-intent", "5",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["written"].endswith(THRESHOLDS_FILE) and report["by_intent"]
+    thresholds = Thresholds.load(index_copy)
+    assert thresholds.by_intent == report["thresholds"] and all(t >= 0.8 for t in thresholds.by_intent.values())
+
+    result = CliRunner().invoke(app, ["eval", "--db", url, "--index", str(index_copy), "--templated", "20", "--json"])
+    doc = json.loads(result.stdout)
+    assert {"redflag_urgent_rate", "out_of_kb_refusal_rate", "in_kb_refusal_rate", "citation_precision"} <= set(
+        doc["checks"])
+    assert result.exit_code == (0 if doc["passed"] else 1)  # exit 1 exactly when a target is missed
+    assert doc["checks"]["redflag_urgent_rate"]["value"] == 1.0
+
+
 @pytest.fixture(scope="module")
 def client(pipeline):
     from fastapi.testclient import TestClient
