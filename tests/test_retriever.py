@@ -258,6 +258,23 @@ def test_update_touches_only_the_changed_entity_and_queries_see_new_text(built):
     assert update_index(kb_url, index_dir)["added"] == 0  # nothing more to do
 
 
+def test_the_findings_index_follows_the_index_after_an_update(built):
+    """The symptom lists a description is matched against are read from the index generation, so a disease
+    ingested and indexed later is found without restarting anything."""
+    kb_url, index_dir = built
+    r = Retriever.load(index_dir, db_url=kb_url)
+    assert not any(name == "水痘" for name in r.symptoms.diseases.values())
+    ingest_records(kb_url, [Record("disease", "水痘", [], [Section("症状", "发热、皮疹、瘙痒", ["发热", "皮疹", "瘙痒"])])],
+                   "chickenpox.json", "v1")
+    update_index(kb_url, index_dir)
+    r.refresh()
+    assert "水痘" in r.symptoms.diseases.values()
+    from retriever.symptoms import InquiryState
+
+    ranked = r.symptoms.rank(InquiryState(present=["皮疹", "瘙痒"]))
+    assert ranked and ranked[0].name == "水痘"
+
+
 def test_kb_ingest_hook_updates_the_configured_index_of_the_same_kb_and_says_when_none(built, tmp_path, monkeypatch):
     from retriever import update_after_ingest
 
