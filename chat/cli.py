@@ -141,6 +141,9 @@ def serve(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenO
 
     from chat.api import create_app
 
+    sys.stderr.write(f"yiju chat API on http://{host}:{port}/v1/chat/completions (OpenAI-compatible; docs at "
+                     f"http://{host}:{port}/docs) · generator {pipeline.generator.name} · KB revision "
+                     f"{pipeline.kb_revision}\n")
     try:
         uvicorn.run(create_app(pipeline), host=host, port=port, log_level="warning")
     except OSError as exc:

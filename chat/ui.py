@@ -14,8 +14,9 @@ from chat.answer import Answer
 from chat.generators import GeneratorError, load_generator
 from chat.pipeline import Delta, Pipeline
 
-EXAMPLES = ["阿莫西林的副作用有哪些？", "布洛芬缓释胶囊怎么吃？", "它孕妇能用吗？", "高血压挂什么科？",
-            "我发烧咳嗽两天了", "我对青霉素过敏，能吃阿莫西林吗？"]
+# Each works on its own, in any order (a follow-up like "它孕妇能用吗？" needs the question before it).
+EXAMPLES = ["阿莫西林的副作用有哪些？", "布洛芬缓释胶囊怎么吃？", "孕妇能吃布洛芬缓释胶囊吗？", "高血压挂什么科？",
+            "最近三天拉肚子、肚子疼，没有发烧，怎么办？", "我对青霉素过敏，能吃阿莫西林吗？"]
 GENERATORS = ["extractive", "gemma-270m"]
 CSS = """
 #sources .source {border-left: 3px solid #3b82f6; padding: 4px 10px; margin: 8px 0; background: #f8fafc;}
@@ -37,9 +38,17 @@ def sources_html(answer: Answer | None) -> str:
         parts.append(
             f"<div class='source' data-n='{c.n}' data-passage='{html.escape(c.passage_id)}'>"
             f"<div class='head'>[{c.n}] {html.escape(c.entity)} · {html.escape(c.section)}</div>"
-            f"<div class='meta'>来源：{html.escape(c.source)} · 修订 {c.kb_revision} · {html.escape(c.passage_id)}</div>"
+            f"<div class='meta'>来源：{html.escape(c.source)}（知识库修订 {c.kb_revision}）</div>"
             f"<blockquote>{html.escape(c.text)}</blockquote></div>")
     return "\n".join(parts)
+
+
+def shown_text(answer: Answer) -> str:
+    """The answer as the chat shows it: an emergency or crisis notice cannot look like any other reply."""
+    if not answer.triage:
+        return answer.text
+    first, _, rest = answer.text.partition("\n")
+    return f"### 🚨 {first.lstrip('⚠️ ').strip()}\n\n{rest}"
 
 
 def debug_rows(answer: Answer | None) -> list[list]:
@@ -59,15 +68,29 @@ def debug_info(answer: Answer | None) -> dict:
             "warnings": answer.warnings, "timings_ms": answer.timings_ms, "generator": answer.generator}
 
 
-def build_ui(pipeline: Pipeline) -> gr.Blocks:
-    generators = {pipeline.generator.name: pipeline.generator}
-    loading = threading.Lock()
+class GeneratorChoice:
+    """The generators a visitor may pick: the one the operator started with and the local ones, by name.
+    A URL or a path (where questions, passages and keys would be sent, or what code would be loaded) never
+    comes from the page."""
 
-    def generator_for(spec: str):
-        with loading:  # gemma-270m takes most of a minute to load; load it once, on first use
-            if spec not in generators:
-                generators[spec] = load_generator(spec)
-            return generators[spec]
+    def __init__(self, pipeline: Pipeline):
+        self.allowed = list(dict.fromkeys([pipeline.generator.name, *GENERATORS]))
+        self.loaded = {pipeline.generator.name: pipeline.generator}
+        self.lock = threading.Lock()
+
+    def get(self, spec: str):
+        if spec not in self.allowed:
+            raise GeneratorError(f"{spec!r} is not one of this server's generators ({', '.join(self.allowed)})")
+        with self.lock:  # gemma-270m takes most of a minute to load; load it once, on first use
+            if spec not in self.loaded:
+                self.loaded[spec] = load_generator(spec)
+            return self.loaded[spec]
+
+
+def build_ui(pipeline: Pipeline) -> gr.Blocks:
+    choice = GeneratorChoice(pipeline)
+    allowed = choice.allowed
+    generator_for = choice.get
 
     def respond(message: str, history: list, spec: str, k: float):
         message = (message or "").strip()
@@ -91,7 +114,7 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                     shown[-1] = {"role": "assistant", "content": text}
                     yield "", shown, gr.update(), gr.update(), gr.update()
                 else:
-                    shown[-1] = {"role": "assistant", "content": event.text}
+                    shown[-1] = {"role": "assistant", "content": shown_text(event)}
                     yield "", shown, sources_html(event), debug_info(event), debug_rows(event)
         except Exception as exc:  # the UI keeps working; the message says what went wrong
             shown[-1] = {"role": "assistant", "content": f"出错了：{type(exc).__name__}: {exc}"}
@@ -120,10 +143,9 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                 hits = gr.Dataframe(headers=["rank", "entity", "section", "score", "channels", "passage id", "text"],
                                     label="检索结果（融合排序）", elem_id="debug-hits", wrap=True)
             with gr.Tab("设置"):
-                spec = gr.Dropdown(list(dict.fromkeys([pipeline.generator.name, *GENERATORS])),
-                                   value=pipeline.generator.name, allow_custom_value=True, label="生成器",
+                spec = gr.Dropdown(allowed, value=pipeline.generator.name, allow_custom_value=False, label="生成器",
                                    info="extractive：直接引用知识库（默认，即时）；gemma-270m：本地小模型（首次加载约一分钟）；"
-                                        "也可填 hf:路径[+适配器] 或 openai:URL", elem_id="generator")
+                                        "其他模型由运行者在启动时用 --generator 指定", elem_id="generator")
                 k = gr.Slider(1, 20, value=pipeline.k, step=1, label="检索条数 top-k", elem_id="top-k")
         outputs = [question, chatbot, sources, info, hits]
         send.click(respond, [question, chatbot, spec, k], outputs)
@@ -133,6 +155,10 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
+    if block:
+        import sys
+
+        sys.stderr.write(f"yiju chat UI on http://{host}:{port} (Ctrl+C stops it)\n")
     return demo.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, css=CSS, show_error=True, prevent_thread_lock=not block,
-        footer_links=[], quiet=not block)
+        footer_links=[], quiet=True)

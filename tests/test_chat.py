@@ -407,6 +407,21 @@ def test_cli_calibrate_writes_thresholds_that_the_pipeline_reads_and_eval_report
     assert doc["checks"]["redflag_urgent_rate"]["value"] == 1.0
 
 
+def test_ui_offers_only_the_operators_generators_and_marks_emergencies(pipeline):
+    from chat.generators import GeneratorError
+    from chat.ui import GeneratorChoice, shown_text
+
+    choice = GeneratorChoice(pipeline)
+    assert choice.get("extractive") is pipeline.generator
+    for spec in ("openai:http://attacker.example/v1", "hf:/etc", "extractive "):
+        with pytest.raises(GeneratorError, match="not one of this server's generators"):
+            choice.get(spec)
+    emergency = pipeline.answer("我胸口痛得厉害，一直出冷汗")
+    assert shown_text(emergency).startswith("### 🚨 紧急提醒") and "120" in shown_text(emergency).splitlines()[0]
+    calm = pipeline.answer("阿莫西林有哪些不良反应？")
+    assert shown_text(calm) == calm.text
+
+
 @pytest.fixture(scope="module")
 def client(pipeline):
     from fastapi.testclient import TestClient
