@@ -252,8 +252,9 @@ class OpenAIGenerator:
         self.client = openai.OpenAI(base_url=self.base, api_key=os.environ.get("OPENAI_API_KEY") or "unused",
                                     timeout=timeout, max_retries=max_retries,
                                     http_client=httpx.Client(transport=transport) if transport else None)
+        self.shown = without_credentials(self.base)  # what error messages name
+        self.name = f"openai:{without_credentials(url)}"  # shown in /health, /v1/models, answers and the log
         self.model = model or os.environ.get("YIJU_OPENAI_MODEL") or self._first_model()
-        self.name = f"openai:{url}"
 
     def _first_model(self) -> str:
         import openai
@@ -261,9 +262,9 @@ class OpenAIGenerator:
         try:
             models = list(self.client.models.list())
         except openai.OpenAIError as exc:
-            raise GeneratorError(f"cannot list models at {self.base}/models ({exc}); set YIJU_OPENAI_MODEL") from None
+            raise GeneratorError(f"cannot list models at {self.shown}/models ({exc}); set YIJU_OPENAI_MODEL") from None
         if not models:
-            raise GeneratorError(f"{self.base}/models lists no model; set YIJU_OPENAI_MODEL")
+            raise GeneratorError(f"{self.shown}/models lists no model; set YIJU_OPENAI_MODEL")
         return models[0].id
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
@@ -278,9 +279,21 @@ class OpenAIGenerator:
                 if piece:
                     yield piece
         except openai.APIStatusError as exc:
-            raise GeneratorError(f"{self.base} answered {exc.status_code}: {str(exc.message)[:200]}") from None
+            raise GeneratorError(f"{self.shown} answered {exc.status_code}: {str(exc.message)[:200]}") from None
         except openai.OpenAIError as exc:
-            raise GeneratorError(f"cannot reach {self.base}: {exc}") from None
+            raise GeneratorError(f"cannot reach {self.shown}: {exc}") from None
+
+
+def without_credentials(url: str) -> str:
+    """The URL with any user:password@ taken out ("http://u:pw@host:8000" -> "http://host:8000")."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_generator(spec: str = "extractive") -> Generator:

@@ -335,6 +335,18 @@ def test_openai_generator_retries_a_failing_server_and_says_when_it_is_down(pipe
     assert any("answered 500" in w for w in b.warnings) and b.citations  # the KB is quoted instead
 
 
+def test_credentials_in_a_generator_url_are_never_shown(pipeline):
+    import httpx
+
+    from chat.generators import OpenAIGenerator
+
+    g = OpenAIGenerator("http://alice:s3cret@llm.local:8000/v1", model="m",
+                        transport=httpx.MockTransport(lambda r: httpx.Response(500, json={})))
+    assert g.name == "openai:http://llm.local:8000/v1"
+    a = pipeline.answer("阿莫西林有哪些不良反应？", generator=g)
+    assert "s3cret" not in json.dumps(a.to_json(debug=True), ensure_ascii=False)
+
+
 def test_answers_are_logged_for_audit(pipeline, tiny_kb):
     from sqlalchemy import select
 
