@@ -11,7 +11,6 @@ Nothing is ever downloaded: a spec that is neither a known name nor an existing 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import sqlite3
@@ -89,45 +88,27 @@ class HashingEncoder:
         return normalize_rows(out)
 
 
-class TransformersEncoder:
-    """A sentence-transformers model folder (bge-small-zh, bge-m3, multilingual-e5, ...) run with plain
-    transformers: the pooling mode comes from the folder's 1_Pooling/config.json (mean when absent)."""
+class SentenceTransformersEncoder:
+    """A sentence-transformers model folder (bge-small-zh, bge-m3, multilingual-e5, ...), loaded with the
+    sentence-transformers library from a local path only: it reads the folder's modules.json, pooling and
+    normalisation config (a bare transformers folder gets mean pooling); vectors are L2-normalised."""
 
     def __init__(self, path: str | Path, batch_size: int = 32, max_length: int = 256):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        from sentence_transformers import SentenceTransformer
 
         self.path = Path(path)
-        self.torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(self.path, local_files_only=True).eval()
-        self.dim = int(self.model.config.hidden_size)
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self.model.max_seq_length = max_length
+        self.dim = int(self.model.get_sentence_embedding_dimension())
         self.id = f"st:{self.path.name}"
-        self.batch_size, self.max_length = batch_size, max_length
-        self.pooling = "mean"
-        pooling_cfg = self.path / "1_Pooling" / "config.json"
-        if pooling_cfg.exists():
-            cfg = json.loads(pooling_cfg.read_text())
-            if cfg.get("pooling_mode_cls_token"):
-                self.pooling = "cls"
+        self.batch_size = batch_size
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        torch = self.torch
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
-                batch = self.tokenizer(list(texts[i : i + self.batch_size]), padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt")
-                hidden = self.model(**batch).last_hidden_state
-                if self.pooling == "cls":
-                    pooled = hidden[:, 0]
-                else:
-                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-                out.append(pooled.float().numpy())
-        if not out:
+        if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return normalize_rows(np.concatenate(out))
+        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)
+        return normalize_rows(np.asarray(vectors, dtype=np.float32))
 
 
 def load_encoder(spec: str = "use") -> Encoder:
@@ -138,7 +119,7 @@ def load_encoder(spec: str = "use") -> Encoder:
         return HashingEncoder(int(spec.split("-", 1)[1]) if "-" in spec else 256)
     path = Path(spec[3:] if spec.startswith("st:") else spec).expanduser()
     if path.is_dir():
-        return TransformersEncoder(path)
+        return SentenceTransformersEncoder(path)
     raise ValueError(
         f"unknown encoder {spec!r}: use 'use', 'hash' or the path of a local sentence-transformers model folder "
         "(models are never downloaded)"

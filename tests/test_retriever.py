@@ -424,3 +424,14 @@ def test_sentence_transformers_folder_by_local_path(tmp_path):
     vectors = encoder.encode(["阿莫西林的副作用", "感冒症状"])
     assert encoder.dim == 32 and encoder.id == f"st:{tmp_path.name}"
     assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+    # a folder saved by sentence-transformers: its own modules (here CLS pooling) decide, as users expect
+    from sentence_transformers import SentenceTransformer, models
+
+    st_dir = tmp_path / "st-cls"
+    word = models.Transformer(str(tmp_path))
+    SentenceTransformer(modules=[word, models.Pooling(32, pooling_mode="cls")], device="cpu").save(str(st_dir))
+    cls_encoder = load_encoder(str(st_dir))
+    reference = SentenceTransformer(str(st_dir), device="cpu").encode(["感冒症状"], normalize_embeddings=True)
+    assert np.allclose(cls_encoder.encode(["感冒症状"]), reference, atol=1e-5)
+    assert not np.allclose(cls_encoder.encode(["感冒症状"]), vectors[1:], atol=1e-3)  # not the mean-pooled one
