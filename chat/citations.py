@@ -128,9 +128,14 @@ def numbers(text: str) -> list[str]:
     return [re.sub(r"\s+", "", n) for n in found]
 
 
+def _compact(text: str) -> str:
+    """Spaces out ("0.5 g" is "0.5g"), except after list numbering ("2. 5-羟色胺" is not 2.5)."""
+    return re.sub(r"(?<!\d\.)\s+", "", text)
+
+
 def _has_number(number: str, passage_text: str) -> bool:
     """`number` occurs in the passage as a whole ("5" is not found inside "0.5" or "15")."""
-    compact = re.sub(r"\s+", "", passage_text)
+    compact = _compact(passage_text)
     pattern = re.escape(number)
     if number[0].isdigit():
         pattern = r"(?<!\d)(?<!\d\.)" + pattern  # not the "5" of "0.5"
@@ -139,10 +144,48 @@ def _has_number(number: str, passage_text: str) -> bool:
     return re.search(pattern, compact) is not None
 
 
+# Whom a dose is for: the claim's population must be in the same sentence as its numbers.
+_POPULATION = re.compile(r"成人|成年人|儿童|小儿|幼儿|婴幼儿|婴儿|新生儿|早产儿|老年|老人|孕妇|妊娠|哺乳|青少年|"
+                         r"\d+(?:\.\d+)?\s*(?:～|~|-|至)?\s*\d*\s*(?:岁|个月|周)|肾功能|肝功能")
+_SENTENCE_END = re.compile(r"(?<=[。；;！!？?\n])")
+_HAN_BEFORE = re.compile(r"[\u4e00-\u9fff]{1,2}$")
+
+
+def dose_unbound(claim: str, passages: Iterable[Passage]) -> str:
+    """Why the claim's numbers are not stated together in its cited text, or "" when they are.
+
+    A dose is checked as a whole, not number by number: one sentence of a cited passage (with its
+    lead-in when that ends in a colon) must hold every number of the claim, each with the
+    characters written right before it ("一次4g" is not "一次0.5g…不超过4g"), and the population the claim
+    names ("3个月以下婴儿…40mg/kg" is not the sentence that gives 3个月以下婴儿 30mg/kg)."""
+    text = _compact(fold(claim))
+    bound = []  # (number with unit, the Han characters written right before it)
+    for m in _NUMBER.finditer(text):
+        number = m.group(0)
+        if not number[:1].isdigit():
+            continue
+        before = _HAN_BEFORE.search(text[: m.start()])
+        bound.append((number, before.group(0) if before else ""))
+    if not bound:
+        return ""
+    groups = [g for g in _POPULATION.findall(text) if g and not g[:1].isdigit()]
+    sentences = []
+    for p in passages:
+        parts = [_compact(x) for x in _SENTENCE_END.split(fold(p.text)) if x.strip()]
+        # a lead-in ending in a colon belongs with what follows ("用法用量：\n成人一次…")
+        sentences += parts + [parts[i] + parts[i + 1] for i in range(len(parts) - 1) if parts[i].endswith((":", "："))]
+    for sentence in sentences:
+        if all(_has_number(n, sentence) and (not ctx or ctx + n in sentence) for n, ctx in bound) \
+                and all(g in sentence for g in groups):
+            return ""
+    shown = "、".join(c + n for n, c in bound)
+    return f"dose {shown}" + (f" for {'、'.join(groups)}" if groups else "") + " is not stated so in one cited sentence"
+
+
 def _negations_ok(claim: str, passage_text: str) -> str:
     """The first negation of the claim (with the character after it) that the passage lacks, or ""."""
     for m in re.finditer(r"(避免|停用|慎用)|(不|无|未|禁|忌|勿|非|没)([\u4e00-\u9fff]?)", claim):
-        phrase = m.group(0)
+        phrase = m.group(0).rstrip("等及和与")  # "尿失禁等": the 等 of a shortened list is no part of the negation
         if phrase not in passage_text:
             return phrase
     return ""
@@ -173,6 +216,10 @@ def check(claim: Claim, numbered: dict[int, Passage], min_support: float = MIN_S
         if not _has_number(number, joined):
             claim.problem = f"number {number} is not in the cited passage"
             return claim
+    unbound = dose_unbound(claim.text, cited)
+    if unbound:
+        claim.problem = unbound
+        return claim
     negation = _negations_ok(fold(claim.text), joined)
     if negation:
         claim.problem = f"'{negation}' is not in the cited passage"

@@ -146,6 +146,28 @@ def test_verification_removes_uncited_unsupported_and_changed_numbers():
     assert "1g" in problems and "no citation" in problems and "不会" in problems and "[2]" in problems
 
 
+@pytest.mark.parametrize("claim, kept", [
+    ("6～12岁儿童起始剂量一日50mg。[1]", False),  # the adult's number with the child's age
+    ("成人起始剂量一日50mg，一日1次。[1]", True),
+    ("6～12岁儿童起始剂量一日25mg，一日1次。[1]", True),
+    ("成人一次4g，一日剂量不超过0.5g。[1]", False),  # the two values swapped
+    ("成人一次0.5g，每6～8小时1次，一日剂量不超过4g。[1]", True),
+    ("3个月以下婴儿一日剂量按体重40mg/kg。[1]", False),  # a value the label gives no one
+    ("小儿一日剂量按体重30mg/kg。[1]", False),  # the infants' value for children
+    ("成人一次0.5mg。[1]", False),  # the unit swapped
+    ("2. 5-羟色胺综合征：与曲马多合用时风险增加。[2]", True),  # list numbering is not a dose
+])
+def test_a_dose_is_verified_with_its_unit_its_qualifier_and_whom_it_is_for(claim, kept):
+    numbered = {
+        1: passage("p1", "用法用量：成人起始剂量一日50mg，一日1次。6～12岁儿童起始剂量一日25mg，一日1次。成人一次0.5g，"
+                         "每6～8小时1次，一日剂量不超过4g。小儿一日剂量按体重20～40mg/kg，每8小时1次。3个月以下婴儿一日剂量"
+                         "按体重30mg/kg，每12小时1次。"),
+        2: passage("p2", "注意事项：1. 不宜驾车。\n2. 5-羟色胺综合征：与曲马多合用时风险增加。", section="注意事项"),
+    }
+    result = verify(claim, numbered)
+    assert bool(result.kept) is kept, [c.problem for c in result.removed]
+
+
 def test_claims_split_with_marks_before_or_after_the_full_stop():
     claims = split_claims("恶心、呕吐[1]。皮疹。[2][3]\n头晕[1]")
     assert [(c.text, c.cited) for c in claims] == [("恶心、呕吐。", [1]), ("皮疹。", [2, 3]), ("头晕", [1])]
