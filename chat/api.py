@@ -94,7 +94,9 @@ def create_app(pipeline: Pipeline) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "kb_revision": pipeline.kb_revision, "generator": pipeline.generator.name}
+        stale = pipeline.retriever.stale() if hasattr(pipeline.retriever, "stale") else None
+        return {"status": "stale" if stale else "ok", "kb_revision": pipeline.kb_revision,
+                "generator": pipeline.generator.name, **({"stale": stale} if stale else {})}
 
     @app.get("/v1/models")
     def models() -> dict:

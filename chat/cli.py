@@ -37,6 +37,8 @@ IndexOpt = Annotated[str, typer.Option("--index", envvar=INDEX_ENV, help="Retrie
 GenOpt = Annotated[str, typer.Option("--generator", "-g",
                                      help="extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL")]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to retrieve")]
+StaleOpt = Annotated[str, typer.Option("--on-stale", help="When the KB has moved past the index: warn (answers say "
+                                       "so; no dose answers), fail, or update (update the index first)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
 
 
@@ -44,16 +46,29 @@ def fail(message: str, code: int = 1) -> NoReturn:
     terminal.fail("chat", message, code)
 
 
-def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answers: bool = True):
-    """The pipeline, or a one-line failure naming what is missing (no index, no KB, no model)."""
+def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answers: bool = True,
+                  on_stale: str = "warn"):
+    """The pipeline, or a one-line failure naming what is missing (no index, no KB, no model).
+
+    on_stale: what to do when the KB has moved past the index: "warn" (answers say so, dose questions are
+    not answered), "fail" (exit 1), or "update" (bring the index up to the KB first)."""
     from kb.db import DatabaseError
 
     from chat.generators import GeneratorError
     from chat.pipeline import Pipeline
 
     from retriever.store import RetrieverError
+    if on_stale not in ("warn", "fail", "update"):
+        fail(f"--on-stale must be warn, fail or update, not {on_stale!r}", 2)
     try:
-        return Pipeline.load(db, index, generator, k, log_answers=log_answers)
+        if on_stale == "update":
+            from retriever.index import update_index
+
+            report = update_index(db, index)
+            sys.stderr.write(f"index {index} at KB revision {report['kb_revision']} "
+                             f"({report['entities']} entities re-read)\n")
+        return Pipeline.load(db, index, generator, k, log_answers=log_answers,
+                             on_stale="fail" if on_stale == "fail" else "warn")
     except (RetrieverError, DatabaseError, GeneratorError, FileNotFoundError, ValueError) as exc:
         fail(f"{str(exc).splitlines()[0]}")
     except Exception as exc:  # one line, never a traceback
@@ -75,6 +90,7 @@ def ask(
     json_out: JsonOpt = False,
     history: Annotated[Optional[Path], typer.Option(help="JSON file of earlier messages [{role, content}]")] = None,
     debug: Annotated[bool, typer.Option(help="Include retrieval and support details in --json")] = False,
+    on_stale: StaleOpt = "warn",
     log: Annotated[bool, typer.Option("--log/--no-log", help="Write the answer to the KB's answer log")] = True,
 ) -> None:
     """Answer one question from the KB, with citations."""
@@ -86,7 +102,7 @@ def ask(
             messages = json.loads(history.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             fail(f"{history}: not a readable JSON list of messages ({exc})")
-    pipeline = load_pipeline(db, index, generator, k, log_answers=log)
+    pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale)
     try:
         answer = pipeline.answer(question, messages)
     except Exception as exc:
@@ -119,10 +135,11 @@ def ask(
 
 @app.command()
 def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
+       on_stale: StaleOpt = "warn",
        host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only)")] = "127.0.0.1",
        port: Annotated[int, typer.Option(help="Port")] = 7860) -> None:
     """The Gradio chat: streaming answers, a sources panel, retrieval debugging, settings."""
-    pipeline = load_pipeline(db, index, generator, k)
+    pipeline = load_pipeline(db, index, generator, k, on_stale=on_stale)
     from chat.ui import build_ui, launch
 
     try:
@@ -133,10 +150,11 @@ def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt 
 
 @app.command()
 def serve(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
+          on_stale: StaleOpt = "warn",
           host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port")] = 8000) -> None:
     """OpenAI-compatible API: POST /v1/chat/completions (stream or not), sources in the response."""
-    pipeline = load_pipeline(db, index, generator, k)
+    pipeline = load_pipeline(db, index, generator, k, on_stale=on_stale)
     import uvicorn
 
     from chat.api import create_app

@@ -59,6 +59,9 @@ class Delta:
     text: str
 
 
+STALE_NOTE = "⚠️ 注意：检索索引落后于知识库（有资料已更新但索引尚未更新），以下内容可能不是最新的。"
+STALE_DOSE = ("检索索引落后于知识库（说明书可能已经更新），因此现在不回答剂量问题，以免给出旧的剂量。"
+              "请管理员运行 `retriever update`，或直接查看药品说明书、咨询医生或药师。")
 OVERDOSE_NOTE = "如果已经过量服用，请立即就医或拨打 120 急救电话，并带上药盒或说明书。"
 DRUG_LIST_NOTE = ("以上是知识库中列出的常用药物，不是处方：是否适合您（尤其同时有其他疾病、正在服用其他药、怀孕、哺乳"
                   "或是儿童、老人时）要由医生决定。")
@@ -201,7 +204,14 @@ class Pipeline:
             yield from say(SHORT_DISCLAIMER)
             yield self._finish(answer, started, timings)
             return
-        notes = _analysis_notes(analysis, support) + support.not_covered + not_in_kb(analysis)
+        if result.stale and support.intent in ("用法用量", "药物过量"):
+            # a label may have changed since the index was built: no dose from an index the KB has moved past
+            answer.refused = True
+            yield from say(_join(STALE_DOSE, SHORT_DISCLAIMER))
+            yield self._finish(answer, started, timings)
+            return
+        notes = ([STALE_NOTE] if result.stale else []) + _analysis_notes(analysis, support) + support.not_covered \
+            + not_in_kb(analysis)
         if notes:
             yield from say("\n".join(notes))
 

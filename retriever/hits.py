@@ -65,3 +65,4 @@ class RetrievalResult:
     kb_revision: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. stale index
     analysis: object = None  # the retriever.analysis.QueryAnalysis the search read (read-only)
+    stale: str | None = None  # why the index may not reflect the KB (None when it is current)

@@ -150,6 +150,10 @@ class Retriever:
     def db_url(self) -> str:
         return resolve_url(self._db_url or os.environ.get("KB_DB_URL") or self.manifest.get("db_url"))
 
+    def stale(self) -> str | None:
+        """Why this index may not reflect the KB (None when it does): for health checks and answers."""
+        return self._check_stale()
+
     def _check_stale(self, force: bool = False) -> str | None:
         """A message when the KB has moved past the index's revision (None when current or ignored)."""
         if self.on_stale == "ignore":
@@ -339,7 +343,7 @@ class Retriever:
             warnings_.append("no passage matches the question")
         result = RetrievalResult(question=question, hits=hits, entities=list(analysis.topics), intents=intents,
                                  timings_ms=timings, kb_revision=self.kb_revision, warnings=warnings_,
-                                 analysis=analysis)
+                                 analysis=analysis, stale=stale)
         if keep_rankings:
             result.rankings = rankings  # type: ignore[attr-defined]
         return result

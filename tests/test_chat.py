@@ -369,6 +369,38 @@ def test_credentials_in_a_generator_url_are_never_shown(pipeline):
     assert "s3cret" not in json.dumps(a.to_json(debug=True), ensure_ascii=False)
 
 
+def test_a_stale_index_is_said_in_the_answer_and_in_health_and_gives_no_dose(tmp_path):
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from kb.db import session_scope
+    from kb.records import Record, Section
+    from kb.store import SourceBatch, ingest
+
+    from chat.api import create_app
+    from chat.cli import app
+    from chat.pipeline import Pipeline
+
+    url, index = build_tiny_kb(tmp_path)
+    with session_scope(url) as session:  # the KB moves on (a new label text); the index does not
+        ingest(session, [SourceBatch("v2", "json", "test", "v2", [Record("drug", "阿莫西林胶囊", sections=[
+            Section("用法用量", "口服。成人一次0.75g，每8小时1次。")])])])
+    stale = Pipeline.load(url, index, "extractive", log_answers=False)
+    side_effects = stale.answer("阿莫西林有哪些不良反应？")
+    assert not side_effects.refused and side_effects.text.startswith("⚠️ 注意：检索索引落后于知识库")
+    dose = stale.answer("阿莫西林胶囊怎么吃？")
+    assert dose.refused and not dose.citations and "不回答剂量问题" in dose.text and "0.5g" not in dose.text
+    health = TestClient(create_app(stale)).get("/health").json()
+    assert health["status"] == "stale" and "retriever update" in health["stale"]
+    failed = CliRunner().invoke(app, ["ask", "阿莫西林胶囊怎么吃？", "--db", url, "--index", index, "--on-stale", "fail"])
+    assert failed.exit_code == 1 and "retriever update" in failed.output
+    updated = CliRunner().invoke(app, ["ask", "阿莫西林胶囊怎么吃？", "--db", url, "--index", index, "--on-stale", "update",
+                                       "--json", "--no-log"])
+    assert updated.exit_code == 0, updated.output
+    doc = json.loads(updated.stdout)
+    assert not doc["refused"] and "0.75g" in doc["answer"] and "落后" not in doc["answer"]
+
+
 def test_answers_are_logged_for_audit(pipeline, tiny_kb):
     from sqlalchemy import select
 
