@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
 import typer
+from rich.markup import escape
 
 from kb import terminal
 from kb.terminal import emit
@@ -187,7 +188,9 @@ def show(
         for rel, names in ent["links"].items():
             out.print(f"[bold]{rel}[/bold]: " + "、".join(names), highlight=False)
         for src in ent["sources"]:
-            out.print(f"[dim]source: {src['origin']} {src['uri']} ({src['format']}, revision {src['revision']})[/dim]")
+            licence = f" · {escape(src['license_note'])}" if src.get("license_note") else ""
+            out.print(f"[dim]source: {src['origin']} {src['uri']} ({src['format']}, revision {src['revision']})"
+                      f"{licence}[/dim]", highlight=False, markup=True)
 
 
 @app.command()

@@ -206,6 +206,11 @@ def test_cli_ingest_is_idempotent_and_a_changed_label_updates_one_drug(db_url, t
     assert drug["name"] == "布洛芬缓释胶囊" and "布洛芬" in drug["aliases"]
     assert any("一日3次" in s["text"] for s in drug["sections"] if s["kind"] == "用法用量")
     assert drug["sources"][0]["uri"] == str(label)
+    demo = tmp_path / "demo-ibuprofen.txt"
+    demo.write_text(LABEL.replace("一日2次", "一日1次"), encoding="utf-8")
+    kb_cli("ingest", str(demo), "--db", db_url, "--origin", "demo", "--license", "demo data [not for clinical use]")
+    code, out, _ = kb_cli("show", "芬必得", "--db", db_url)
+    assert code == 0 and "demo data [not for clinical use]" in " ".join(out.split())  # the licence note is shown
 
 
 def test_export_round_trips(sqlite_url, tmp_path):
