@@ -48,6 +48,7 @@ from retriever.store import (
     unpack_tokens,
     write_manifest,
 )
+from retriever.symptoms import SYMPTOMS_FILE, SymptomIndex
 from retriever.tokenizer import Tokenizer
 
 log = logging.getLogger("retriever")
@@ -113,6 +114,7 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
         t = time.perf_counter()
         _write_bm25(store, partial)
         stages["bm25_s"] = time.perf_counter() - t
+        SymptomIndex.from_store(store).save(partial / SYMPTOMS_FILE)
         store.close()
         cache.close()
         generation = next_generation(index_dir)
@@ -342,6 +344,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
             cache.close()
         dense.save(new_dir / "dense.faiss")
         _write_bm25(store, new_dir)
+        SymptomIndex.from_store(store).save(new_dir / SYMPTOMS_FILE)
         n = store.count()
         store.close()
 

@@ -75,19 +75,34 @@ class EntityLinker:
         exact: dict[str, list[tuple[int, str, str]]] = {}
         bare: dict[str, list[tuple[int, str, str]]] = {}
         by_name: set[tuple[str, int]] = set()
+        # near misses: a name with one character changed keeps its first or its second half intact, so each
+        # form is filed under (length, first half) and (length, second half); a span is compared only with
+        # the forms filed under its own halves (two keys a form: cheap to build)
+        self.forms: list[tuple[str, tuple[int, str, str]]] = []
+        self.halves: dict[tuple[int, int, str], list[int]] = {}
         for e in names:
             target = (e.entity_id, e.entity_type, e.name)
+            forms = []
             for surface in (e.name, *e.aliases):
                 key = normalize_name(surface)
                 if _usable(key):
                     found = exact.setdefault(key, [])
                     if target not in found:
                         found.append(target)
+                    forms.append(key)
             by_name.add((normalize_name(e.name), e.entity_id))
             if e.entity_type == "drug":
                 key = bare_drug_name(e.name)
                 if key and _usable(key):
                     bare.setdefault(key, []).append(target)
+                    forms.append(key)
+            shortest = NEAR_MISS_MIN.get(e.entity_type, 99)
+            for form in dict.fromkeys(forms):
+                if shortest <= len(form) <= 12 and not _ASCII_CHAR.search(form):
+                    half = len(form) // 2
+                    self.forms.append((form, target))
+                    self.halves.setdefault((len(form), 0, form[:half]), []).append(len(self.forms) - 1)
+                    self.halves.setdefault((len(form), 1, form[half:]), []).append(len(self.forms) - 1)
         for key, targets in exact.items():
             # The entity *called* that shadows those that only list it as an alias: "头孢克洛咀嚼片"
             # is the product of that name, not the brand "迪素" whose 通用名 it is.
@@ -103,15 +118,6 @@ class EntityLinker:
         self.size = len(exact) + len(bare)
         if self.size:
             self.automaton.make_automaton()
-        # near misses: every name with one character blanked ("复方甲氧那*") -> the entities of that name
-        self.near: dict[str, set[tuple[int, str, str]]] = {}
-        for e in names:
-            bare = bare_drug_name(e.name) if e.entity_type == "drug" else None
-            for form in dict.fromkeys(f for f in (e.name, bare, *e.aliases) if f):
-                if NEAR_MISS_MIN.get(e.entity_type, 99) <= len(form) <= 12 and not _ASCII_CHAR.search(form):
-                    for i in range(len(form)):
-                        self.near.setdefault(form[:i] + "*" + form[i + 1:], set()).add(
-                            (e.entity_id, e.entity_type, e.name))
 
     def link(self, text: str) -> list[EntityMention]:
         """Mentions in order of appearance; overlapping matches resolve to the longest (then the leftmost)."""
@@ -164,9 +170,11 @@ class EntityLinker:
                 span = text[start:end]
                 if not 4 <= len(span) <= 12 or any(taken[start:end]):
                     continue
-                targets = set()
-                for i in range(len(span)):
-                    targets |= self.near.get(span[:i] + "*" + span[i + 1:], set())
+                half = len(span) // 2
+                candidates = self.halves.get((len(span), 0, span[:half]), []) + \
+                    self.halves.get((len(span), 1, span[half:]), [])
+                targets = {self.forms[i][1] for i in candidates
+                           if sum(a != b for a, b in zip(span, self.forms[i][0])) == 1}
                 if targets and len({_product(name) for _, _, name in targets}) == 1:
                     found += [EntityMention(span, start, end, eid, etype, name) for eid, etype, name in targets]
         return sorted(found, key=lambda m: m.start)

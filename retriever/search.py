@@ -34,7 +34,7 @@ from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
 from retriever.linking import EntityLinker
 from retriever.rerank import RERANK_DEPTH, load_reranker
 from retriever.store import FORMAT, PassageStore, RetrieverError, StaleIndexError, index_dir_setting, read_manifest
-from retriever.symptoms import SymptomIndex
+from retriever.symptoms import SYMPTOMS_FILE, SymptomIndex
 from retriever.tokenizer import Tokenizer
 
 log = logging.getLogger("retriever")
@@ -99,7 +99,9 @@ class Retriever:
         self.store = PassageStore(gen / "passages.sqlite", readonly=True)
         self.tokenizer = Tokenizer.load(gen / "jieba.freq")
         self.linker = EntityLinker(self.store.entity_names())
-        self.symptoms = SymptomIndex.from_store(self.store)
+        # saved with the generation by build and update; an older index is read from its passages
+        self.symptoms = SymptomIndex.read(gen / SYMPTOMS_FILE) if (gen / SYMPTOMS_FILE).exists() \
+            else SymptomIndex.from_store(self.store)
         self.bm25, self.bm25_rows = None, None
         if (gen / "bm25").exists():
             self.bm25 = bm25s.BM25.load(str(gen / "bm25"), mmap=False)

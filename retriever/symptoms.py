@@ -17,6 +17,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ahocorasick
 
@@ -30,6 +31,7 @@ MIN_GAIN = 0.05  # bits; below this a question is not worth the user's time
 TOP_CANDIDATES = 15
 PRIOR_WEIGHT = 0.5  # how much a disease's incidence (发病率) counts: common things are common, but symptoms decide
 MAX_ASKED_CHARS = 6  # "初发性或维持性睡眠障碍失眠症" is a KB term, not a question to put to a patient
+SYMPTOMS_FILE = "symptoms.json"  # in each index generation, beside passages.sqlite
 VAGUE = {"感染", "疼痛", "炎症", "发炎", "不适", "异常", "病变", "损伤", "症状", "疾病"}  # not worth asking about
 # Words the xywy crawl lists as "symptoms" that are not findings a patient reports (link texts of the page):
 # never read as a finding, never shown in a symptom list.
@@ -121,6 +123,7 @@ class SymptomIndex:
                  incidence: dict[int, float] | None = None):
         self.diseases = diseases
         self.symptoms = symptoms
+        self.incidence = dict(incidence or {})
         # log prior from the KB's 发病率 where it gives one; the median for the rest; uniform when none does
         rates = {d: r for d, r in (incidence or {}).items() if d in diseases and r > 0}
         median = sorted(rates.values())[len(rates) // 2] if rates else 1.0
@@ -148,20 +151,38 @@ class SymptomIndex:
         diseases: dict[int, str] = {}
         symptoms: dict[int, set[str]] = {}
         incidence: dict[int, float] = {}
-        rows = store.db.execute("SELECT entity_id, entity_name, items FROM passages "
-                                "WHERE entity_type = 'disease' AND section = '症状' AND items != '[]'")
-        for disease_id, name, items in rows:
+        # one pass over the store (no index on section alone): symptom lists and incidence together
+        rows = store.db.execute("SELECT entity_id, entity_name, section, items, text FROM passages "
+                                "WHERE entity_type = 'disease' AND section IN ('症状', '发病率')")
+        for disease_id, name, section, items, text in rows:
+            if section == "发病率":
+                m = re.search(r"(\d+(?:\.\d+)?)\s*%", text or "")
+                if m and disease_id not in incidence:
+                    incidence[disease_id] = float(m.group(1)) / 100
+                continue
+            if items == "[]":
+                continue
             diseases[disease_id] = name
             found = symptoms.setdefault(disease_id, set())
             for item in json.loads(items):
                 term = canonical(normalize_name(item))
                 if len(term) >= 2 and is_symptom_item(item):
                     found.add(term)
-        for disease_id, text in store.db.execute("SELECT entity_id, text FROM passages WHERE section = '发病率'"):
-            m = re.search(r"(\d+(?:\.\d+)?)\s*%", text or "")
-            if m and disease_id not in incidence:
-                incidence[disease_id] = float(m.group(1)) / 100
         return cls(diseases, symptoms, incidence)
+
+    def save(self, path: Path) -> None:
+        """The index's symptom lists as JSON in the generation folder, so that loading it is a read, not a
+        scan of every passage."""
+        data = {"diseases": self.diseases, "symptoms": {d: sorted(s) for d, s in self.symptoms.items()},
+                "incidence": self.incidence}
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> "SymptomIndex":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls({int(d): n for d, n in data["diseases"].items()},
+                   {int(d): set(s) for d, s in data["symptoms"].items()},
+                   {int(d): r for d, r in data["incidence"].items()})
 
     def findings(self, text: str) -> list[Finding]:
         """KB symptom terms in `text`, longest match first, each reported or denied, in text order.

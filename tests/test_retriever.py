@@ -268,6 +268,7 @@ def test_the_findings_index_follows_the_index_after_an_update(built):
                    "chickenpox.json", "v1")
     update_index(kb_url, index_dir)
     r.refresh()
+    assert (r.index_dir / r.generation / "symptoms.json").exists()  # saved with the generation, read on load
     assert "水痘" in r.symptoms.diseases.values()
     from retriever.symptoms import InquiryState
 
