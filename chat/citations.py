@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 
 from kb.names import fold
 from retriever.hits import Passage
+from retriever.passages import SENTENCE_END
 
 MIN_SUPPORT = 0.6  # share of a claim's content bigrams that must occur in its cited passages
 # A citation mark: [1], ［2］, 【3】, [1,2], [1、3] (finetune scores answers with the same pattern).
@@ -147,7 +148,6 @@ def _has_number(number: str, passage_text: str) -> bool:
 # Whom a dose is for: the claim's population must be in the same sentence as its numbers.
 _POPULATION = re.compile(r"成人|成年人|儿童|小儿|幼儿|婴幼儿|婴儿|新生儿|早产儿|老年|老人|孕妇|妊娠|哺乳|青少年|"
                          r"\d+(?:\.\d+)?\s*(?:～|~|-|至)?\s*\d*\s*(?:岁|个月|周)|肾功能|肝功能")
-_SENTENCE_END = re.compile(r"(?<=[。；;！!？?\n])")
 _HAN_BEFORE = re.compile(r"[\u4e00-\u9fff]{1,2}$")
 
 
@@ -171,7 +171,7 @@ def dose_unbound(claim: str, passages: Iterable[Passage]) -> str:
     groups = [g for g in _POPULATION.findall(text) if g and not g[:1].isdigit()]
     sentences = []
     for p in passages:
-        parts = [_compact(x) for x in _SENTENCE_END.split(fold(p.text)) if x.strip()]
+        parts = [_compact(x) for x in SENTENCE_END.split(fold(p.text)) if x.strip()]
         # a lead-in ending in a colon belongs with what follows ("用法用量：\n成人一次…")
         sentences += parts + [parts[i] + parts[i + 1] for i in range(len(parts) - 1) if parts[i].endswith((":", "："))]
     for sentence in sentences:

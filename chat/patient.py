@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from retriever.hits import EntityMention, Passage
+from retriever.passages import SENTENCE_END
 from retriever.words import TAKING
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
@@ -141,7 +142,7 @@ class SafetyFlag:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[。；;！!？?\n])", text) if s.strip()]
+    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
 
 
 def _quote(passage: Passage, pattern: str) -> str | None:

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from retriever.analysis import QueryAnalysis
-from retriever.store import index_dir_setting
 from retriever.hits import Passage, RetrievalResult
+from retriever.passages import SENTENCE_END
+from retriever.store import index_dir_setting
 from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation
@@ -49,16 +50,7 @@ log = logging.getLogger("chat")
 DEFAULT_K = 5
 OVERRIDE_NOTE = "（我只能根据知识库回答；要求忽略知识库或规则的内容不会被执行。）"
 DOSING_NOTE = "剂量照录说明书原文，请按医嘱或说明书使用："
-
-
-
-@dataclass
-class Delta:
-    """A piece of verified answer text, for streaming interfaces."""
-
-    text: str
-
-
+DOSING_SECTIONS = ("用法用量", "药物过量")  # answered by quoting the label, and never from a stale index
 STALE_NOTE = "⚠️ 注意：检索索引落后于知识库（有资料已更新但索引尚未更新），以下内容可能不是最新的。"
 STALE_DOSE = ("检索索引落后于知识库（说明书可能已经更新），因此现在不回答剂量问题，以免给出旧的剂量。"
               "请管理员运行 `retriever update`，或直接查看药品说明书、咨询医生或药师。")
@@ -67,6 +59,13 @@ DRUG_LIST_NOTE = ("以上是知识库中列出的常用药物，不是处方：�
                   "或是儿童、老人时）要由医生决定。")
 URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
 MAX_CONDITIONS = 3
+
+
+@dataclass
+class Delta:
+    """A piece of verified answer text, for streaming interfaces."""
+
+    text: str
 
 
 class Pipeline:
@@ -204,7 +203,7 @@ class Pipeline:
             yield from say(SHORT_DISCLAIMER)
             yield self._finish(answer, started, timings)
             return
-        if result.stale and support.intent in ("用法用量", "药物过量"):
+        if result.stale and support.intent in DOSING_SECTIONS:
             # a label may have changed since the index was built: no dose from an index the KB has moved past
             answer.refused = True
             yield from say(_join(STALE_DOSE, SHORT_DISCLAIMER))
@@ -229,7 +228,7 @@ class Pipeline:
         # 8. select the sentences that answer, generate with numbered passages; verify each claim as it completes
         groups = tuple(g for g, on in (("child", facts.child), ("pregnant", facts.pregnant)) if on)
         excerpts, cut_short, focused = select(analysis, passages, groups)
-        dosing = support.intent in ("用法用量", "药物过量")
+        dosing = support.intent in DOSING_SECTIONS
         if dosing and not isinstance(generator, ExtractiveGenerator):
             generator = self.extractive  # doses are quoted from the label, never paraphrased by a model
             answer.warnings.append("dosing question: the label is quoted instead of generated")
@@ -405,7 +404,7 @@ def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
         if not INSTRUCTION_IN_PASSAGE.search(p.text):
             out.append(p)
             continue
-        kept = [s for s in re.split(r"(?<=[。！？!?；;\n])", p.text) if not INSTRUCTION_IN_PASSAGE.search(s)]
+        kept = [s for s in SENTENCE_END.split(p.text) if not INSTRUCTION_IN_PASSAGE.search(s)]
         answer.debug.setdefault("quarantined", []).append(p.id)
         out.append(dataclasses.replace(p, text="".join(kept) or f"{p.entity_name} · {p.section}："))
     return out

@@ -111,8 +111,8 @@ def _read_jsonl(path: Path, text: str) -> list[RealQuestion]:
     return out
 
 
-def sample(questions: list[RealQuestion], n: int | None, seed: int = 0) -> list[RealQuestion]:
-    """`n` questions drawn without replacement by `seed` (all of them, in file order, when n is None)."""
+def sample(questions: list, n: int | None, seed: int = 0) -> list:
+    """`n` questions (or report rows) drawn without replacement by `seed` (all, in order, when n is None)."""
     if n is None or n >= len(questions):
         return list(questions)
     return random.Random(seed).sample(questions, n)
@@ -149,6 +149,7 @@ def evaluate_real(pipeline, questions: list[RealQuestion], progress=None) -> tup
         latencies.append((time.perf_counter() - started) * 1000)
         kind = outcome(answer)
         asked = {m.entity_id for m in link(q.question) if m.entity_type in ("drug", "disease", "exam")}
+        cited = [pipeline.retriever.passage(c.passage_id) for c in answer.citations]
         cited_entities = {c.entity for c in answer.citations}
         # only what an answer says counts: a refusal's suggestion ("例如「高血压挂什么科」") names nothing
         answer_names = (named(link, answer_body(answer)) | {c.entity for c in answer.citations
@@ -158,9 +159,7 @@ def evaluate_real(pipeline, questions: list[RealQuestion], progress=None) -> tup
             "line": q.line, "department": q.department, "question": q.question, "reference": q.reference,
             "answer": answer.text, "outcome": kind, "mode": answer.mode,
             "citations": [c.label() for c in answer.citations],
-            "cited_question_entity": bool(asked) and any(
-                pipeline.retriever.passage(c.passage_id) is not None
-                and pipeline.retriever.passage(c.passage_id).entity_id in asked for c in answer.citations),
+            "cited_question_entity": any(p is not None and p.entity_id in asked for p in cited),
             "question_names_entity": bool(asked),
             "reference_names": sorted(reference_names), "shared_names": sorted(answer_names & reference_names),
             "cited_entities": sorted(cited_entities), "latency_ms": round(latencies[-1], 1),
@@ -214,7 +213,7 @@ def print_summary(report: dict, source: str) -> None:
 
 def write_report(path: str | Path, report: dict, rows: list[dict], n: int, seed: int, source: str) -> Path:
     """A markdown file with `n` sampled rows: question, answer and reference side by side."""
-    picked = sample([r for r in rows], n, seed)  # type: ignore[arg-type]
+    picked = sample(rows, n, seed)
     lines = ["# Real questions: answers beside the doctors' replies", "",
              f"Source: `{source}` · {report['n']} questions · "
              f"answered {report['answered_rate']:.1%}, refused {report['refused_rate']:.1%}, "

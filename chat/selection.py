@@ -16,6 +16,7 @@ import re
 from chat.patient import core_names
 from retriever.analysis import QueryAnalysis
 from retriever.hits import Passage
+from retriever.passages import SENTENCE_END
 
 MAX_SENTENCES = 6
 MAX_CHARS = 400  # about a phone screen of answer text
@@ -27,7 +28,7 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of a passage body; list numbering stays with its item ("1. 恶心……。"), and a lead-in
     ending in a colon stays with what follows ("下列感染：…")."""
     text = re.sub(r"\s*\n\s*", "\n", text.strip())
-    parts = [p.strip() for p in re.split(r"(?<=[。！？!?；;\n])", text) if p.strip().strip("。；;")]
+    parts = [p.strip() for p in SENTENCE_END.split(text) if p.strip().strip("。；;")]
     merged: list[str] = []
     for part in parts:
         if merged and (merged[-1].rstrip()[-1:] in ":：" or re.fullmatch(r"[(（]?\d{1,2}[.．、)）]?", merged[-1])):

@@ -21,10 +21,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chat.selection import focus_words
-from retriever.analysis import QueryAnalysis, residue
 from kb.names import fold
+from retriever.analysis import QueryAnalysis, residue
 from retriever.hits import EntityMention, Passage, RetrievalResult
+from retriever.words import HAN
+
+from chat.selection import focus_words
 
 THRESHOLDS_FILE = "chat-support.json"
 DEFAULT_THRESHOLD = 0.8
@@ -50,7 +52,6 @@ FALLBACK = {
 }
 # A general question's section and what a doctor adds to it (one passage each, when the entity has it).
 BUNDLES = {"治疗方式": ("常用药物", "就诊科室"), "护理": ("饮食", "预防")}
-_HAN = re.compile(r"[\u4e00-\u9fff]+")
 FOCUS = "(focus)"  # passages found by the question's own words, not by a section
 # Focus words that name a section or a way of asking, not content to look for in the text.
 FOCUS_NOT_CONTENT = {"不良反应", "副作用", "禁忌", "症状", "表现", "病因", "原因", "检查", "用法", "用量", "剂量",
@@ -202,7 +203,7 @@ def contained_name(analysis: QueryAnalysis, result: RetrievalResult) -> list[lis
             continue
         start = question.find(span)
         mention = EntityMention(span, start, start + len(span), p.entity_id, p.entity_type, p.entity_name)
-        if sum(len(run) for run in _HAN.findall(residue(question, [mention]))) <= 1:
+        if sum(len(run) for run in HAN.findall(residue(question, [mention]))) <= 1:
             return [[mention]]
     return []
 

@@ -47,7 +47,6 @@ _NEGATED = re.compile(r"(没有|没|不|无|未|否认|并无)[^，。,；;、]{
 # Endings of a name part: what is glued after a drug and ends like this is another product's name.
 _PRODUCT_END = re.compile(r"(片|胶囊|颗粒|注射液|口服液|丸|散|膏|剂|液|钾|钠|钙|镁|锌|铁|酸|盐|素|醇|酮|胺|嗪|唑|啶|林|"
                           r"霉|肽|韦|尼|单抗|水|茶|冲剂)$")
-_DISEASE_END = re.compile(r"(炎|病|症|癌|瘤|综合征|综合症|感染|损伤|结石|中毒|畸形|缺乏|障碍|衰竭|梗死|出血|囊肿|溃疡)$")
 _FORM_FIRST = re.compile("(缓释|控释|肠溶|分散|咀嚼|泡腾|口腔崩解|薄膜衣|" + "|".join(DOSAGE_FORMS) + ")")
 # A modifier that makes a narrower disease: "反流性", "二型", "急性" (when the KB lacks the longer name).
 _MODIFIER = re.compile(r"(小儿|儿童|婴幼儿|婴儿|新生儿|成人|老年|老年人|孕期|妊娠期|早期|晚期|中期|初期|末期|轻度|中度|重度|"
@@ -99,10 +98,6 @@ class QueryAnalysis:
         present = set(self.present)
         return list(dict.fromkeys(f.term for f in self.findings if not f.present and f.term not in present))
 
-    @property
-    def topic_types(self) -> list[str]:
-        return list(dict.fromkeys(m.entity_type for m in self.topics))
-
     def to_json(self) -> dict:
         return {"kind": self.kind, "intents": list(self.intents),
                 "topics": [f"{m.surface}->{m.entity_name}" for m in self.topics],
@@ -145,8 +140,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     spans = sorted({(m.start, m.end) for m in mentions})
     kept, glued_ends, other_products = [], set(), []
     for m in topics:
-        if is_weak(m) or symptoms is not None and m.entity_type == "disease" and symptoms.is_symptom(m.surface) \
-                and not _DIAGNOSIS.search(m.entity_name):
+        if is_weak(m) or _symptom_word(m, symptoms):
             kept.append(m)  # "两个月前腹痛": a symptom word is a finding; what stands before it names nothing
             continue
         after = _glued_after(question, m, spans)
@@ -193,16 +187,14 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
         # names are not an answer to it
         notes += [f"「{m.surface}」 is only in the story" for m in topics]
         topics = []
-    types = list(dict.fromkeys(m.entity_type for m in topics)) or list(dict.fromkeys(m.entity_type for m in taking))
-    intents = _intents(masked, question, parts, types)
+    intents = _intents(masked, question, parts, _types(topics) or _types(taking))
     weak = [m for m in topics if is_weak(m)]
     if weak and not (intents and intents[0] in DRUG_SECTIONS):
         # "小便" is an alias of the CMeKG entry 人尿: a two-character alias of a drug, with no drug section
         # asked, is a word of the story, not the drug
         notes += [f"「{m.surface}」 is only a short alias of {m.entity_name}" for m in weak]
         topics = [m for m in topics if m not in weak]
-        types = list(dict.fromkeys(m.entity_type for m in topics))
-        intents = _intents(masked, question, parts, types)
+        intents = _intents(masked, question, parts, _types(topics))
     if topics and any(m.entity_type == "drug" for m in topics) and intents and intents[0] in DRUG_SECTIONS:
         # "吃阿莫西林会拉肚子吗" links 拉肚子 too, but asks about the drug
         topics = [m for m in topics if m.entity_type == "drug"]
@@ -211,9 +203,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
 
     # symptom-word diseases ("头痛、头晕") with nothing asked about them but "怎么办" describe, they do not name
     present = [f for f in findings if f.present]
-    if topics and symptoms is not None and len({f.term for f in present}) >= 2 and all(
-            m.entity_type == "disease" and symptoms.is_symptom(m.surface) and not _DIAGNOSIS.search(m.entity_name)
-            for m in topics) \
+    if topics and len({f.term for f in present}) >= 2 and all(_symptom_word(m, symptoms) for m in topics) \
             and set(intents) <= {"治疗方式", "概述", "病因"}:
         notes.append("the names are symptom words with no section asked: a description")
         topics = []
@@ -231,10 +221,22 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
         kind = "open"
     return QueryAnalysis(
         question=question, mentions=tuple(mentions), topics=tuple(topics), intents=tuple(intents),
-        findings=findings, kind=kind, taking=tuple(taking), unknown=tuple(u for u in dict.fromkeys(unknown) if not any(u != v and u in v for v in unknown)),
+        findings=findings, kind=kind, taking=tuple(taking),
+        unknown=tuple(u for u in dict.fromkeys(unknown) if not any(u != v and u in v for v in unknown)),  # longest
         broader=tuple({broad: (narrow, broad) for narrow, broad in sorted(broader, key=lambda b: -len(b[0]))}.values()),
         corrected=tuple(corrected), parts=parts,
         about=residue(question, [], cut), focus=_focus(question, asking, mentions, cut, common), notes=tuple(notes))
+
+
+def _types(mentions) -> list[str]:
+    return list(dict.fromkeys(m.entity_type for m in mentions))
+
+
+def _symptom_word(m: EntityMention, symptoms: SymptomIndex | None) -> bool:
+    """A disease entry named like a complaint ("头痛", "腹泻"), not a diagnosis ("高血压" is listed as a
+    symptom of other diseases too, but it is what a patient has)."""
+    return symptoms is not None and m.entity_type == "disease" and symptoms.is_symptom(m.surface) \
+        and not _DIAGNOSIS.search(m.entity_name)
 
 
 def _taking(question: str, mentions: list[EntityMention]) -> list[EntityMention]:

@@ -26,7 +26,8 @@ CHUNK_CHARS = 360  # long enough for a label paragraph, short enough for a compa
 # List sections whose items are the answer ("百日咳 · 症状：阵发性咳嗽、…"); detail text follows as later chunks.
 LIST_FIRST = set(LINK_KINDS) | {"就诊科室", "宜吃", "忌吃", "治疗方式"}
 
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])")
+# Where a sentence ends (after its mark): passages are chunked there, and chat quotes and checks whole sentences.
+SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])")
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
 
 
@@ -45,7 +46,7 @@ def chunk_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
     if len(text) <= limit:
         return [text] if text else []
     pieces: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in SENTENCE_END.split(text):
         if len(sentence) <= limit:
             pieces.append(sentence)
             continue
