@@ -119,6 +119,12 @@ class EntityLinker:
         if self.size:
             self.automaton.make_automaton()
 
+    def named(self, name: str) -> list[tuple[int, str, str]]:
+        """(entity id, type, name) of the entities called exactly `name` (one dictionary lookup, no scan)."""
+        key = normalize_name(name)
+        found = self.automaton.get(key, None) if self.size else None
+        return [t for t in (found[2] if found else ()) if t[2] == name]
+
     def link(self, text: str) -> list[EntityMention]:
         """Mentions in order of appearance; overlapping matches resolve to the longest (then the leftmost)."""
         if not self.size or not text:

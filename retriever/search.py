@@ -211,10 +211,10 @@ class Retriever:
                 continue
             other = m.entity_name[:-1] if m.entity_name.endswith(("病", "症")) and len(m.entity_name) >= 3 \
                 else m.entity_name + "病"
-            for s in self.linker.link(other):
-                if s.entity_type == "disease" and s.entity_name == other and (m.start, s.entity_id) not in have:
-                    have.add((m.start, s.entity_id))
-                    out.append(EntityMention(m.surface, m.start, m.end, s.entity_id, s.entity_type, s.entity_name))
+            for entity_id, entity_type, name in self.linker.named(other):
+                if entity_type == "disease" and (m.start, entity_id) not in have:
+                    have.add((m.start, entity_id))
+                    out.append(EntityMention(m.surface, m.start, m.end, entity_id, entity_type, name))
         return out
 
     def passage(self, passage_id: str) -> Passage | None:
