@@ -101,7 +101,7 @@ def templated(pipeline, n: int, seed: int = 0):
 
 def evaluate_in_kb(pipeline, n: int = 300, seed: int = 0) -> dict:
     """Templated questions: refusals, whether citations stay on the asked entity and section, whether they resolve."""
-    from retriever.evaluation import TEMPLATES
+    from retriever.questions import TEMPLATES
 
     questions = templated(pipeline, n, seed)
     refused, off_target, unresolved, total_citations = [], [], [], 0
@@ -184,7 +184,7 @@ def calibrate_thresholds(pipeline, per_intent: int = 60, seed: int = 0) -> tuple
     """Per intent, the support score (without entity linking) of templated in-KB questions' best gold hit
     and of out-of-KB questions' best hit; the threshold sits where in-KB questions are kept (at most 3%
     below it) while as many out-of-KB questions as possible fall below."""
-    from retriever.evaluation import TEMPLATES
+    from retriever.questions import TEMPLATES
 
     intents = sorted({intent for (_, intent) in TEMPLATES})
     questions = templated(pipeline, per_intent * len(intents), seed)

@@ -151,12 +151,15 @@ class HFGenerator:
             return base_prompt(request)
         return self.tokenizer.apply_chat_template(chat_messages(request), tokenize=False, add_generation_prompt=True)
 
+    def complete(self, prompt: str, max_new_tokens: int | None = None, **settings) -> Completion:
+        """The whole answer to a rendered prompt at once, with its token count (what `finetune eval` measures)."""
+        return complete(self.model, self.tokenizer, prompt, max_new_tokens=max_new_tokens or self.max_new_tokens,
+                        stop_ids=self.stop_ids, add_special_tokens=self.base_model, **(settings or self.generation))
+
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         torch = self.torch
-        # A chat template writes its own <bos>; letting the tokenizer add another confuses Gemma.
-        inputs = self.tokenizer(self.prompt(request), return_tensors="pt", add_special_tokens=self.base_model)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
         stop = threading.Event()
         errors: list[BaseException] = []
@@ -167,12 +170,10 @@ class HFGenerator:
 
         def run():
             try:
-                with torch.inference_mode():
-                    self.model.generate(**inputs, max_new_tokens=min(request.max_new_tokens, self.max_new_tokens),
-                                        streamer=streamer, stopping_criteria=StoppingCriteriaList([Stop()]),
-                                        pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-                                        eos_token_id=self.stop_ids or None,
-                                        **self.generation)
+                complete(self.model, self.tokenizer, self.prompt(request),
+                         max_new_tokens=min(request.max_new_tokens, self.max_new_tokens), stop_ids=self.stop_ids,
+                         add_special_tokens=self.base_model, streamer=streamer,
+                         stopping_criteria=StoppingCriteriaList([Stop()]), **self.generation)
             except BaseException as exc:  # surfaced below, in the caller's thread
                 errors.append(exc)
                 streamer.end()
@@ -184,7 +185,7 @@ class HFGenerator:
             try:
                 for piece in streamer:
                     seen += piece
-                    if self.base_model and re.search(r"(问题：|资料：|\n\s*\n\s*\n)", seen):
+                    if self.base_model and re.search(BASE_MODEL_MOVES_ON, seen):
                         break  # a base model moves on to a new question or document: the answer is over
                     yield piece
             finally:
@@ -192,6 +193,38 @@ class HFGenerator:
                 thread.join()
         if errors:
             raise GeneratorError(f"{self.name} failed while generating: {errors[0]}")
+
+
+@dataclass
+class Completion:
+    text: str
+    new_tokens: int
+    stopped: bool  # ended on a stop token rather than at the token limit
+
+
+# A base model done with the answer starts a new question or document of `base_prompt`'s shape.
+BASE_MODEL_MOVES_ON = r"(问题：|资料：|\n\s*\n\s*\n)"
+
+
+def complete(model, tokenizer, prompt: str, *, max_new_tokens: int, stop_ids: list[int],
+             add_special_tokens: bool = False, streamer=None, stopping_criteria=None, **settings) -> Completion:
+    """The one place a local model generates: greedy (unless `settings` say otherwise) up to a stop token.
+
+    A chat template writes its own <bos>, so a rendered chat prompt is tokenized without special tokens
+    (another <bos> confuses Gemma); a base model's plain prompt gets them (`add_special_tokens`).
+    """
+    import torch
+
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=add_special_tokens).to(model.device)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    with torch.inference_mode():
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, eos_token_id=list(stop_ids) or None,
+                             pad_token_id=pad, streamer=streamer, stopping_criteria=stopping_criteria,
+                             **{"do_sample": False, **settings})
+    new = out[0, inputs["input_ids"].shape[1]:].tolist()
+    stopped = bool(new) and new[-1] in stop_ids
+    text = tokenizer.decode(new[:-1] if stopped else new, skip_special_tokens=True)
+    return Completion(text.strip(), len(new), stopped)
 
 
 def turn_end(tokenizer) -> str:

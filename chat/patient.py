@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from retriever.hits import EntityMention, Passage
+from retriever.linking import bare_drug_name
 from retriever.passages import SENTENCE_END
 from retriever.words import TAKING
 
@@ -152,15 +153,13 @@ def _quote(passage: Passage, pattern: str) -> str | None:
     return None
 
 
-_FORM = re.compile(r"(缓释|控释|肠溶|分散|咀嚼|泡腾|口腔崩解)?(片|胶囊|颗粒|注射液|口服液|口服溶液|混悬液|干混悬剂|软膏|乳膏|"
-                   r"滴眼液|滴剂|丸|散|糖浆|气雾剂|吸入剂|贴剂)$")
 _SALT = re.compile(r"^(盐酸|硫酸|马来酸|苯磺酸|琥珀酸|酒石酸|甲磺酸|枸橼酸|富马酸|醋酸)|(钠|钾|钙|镁)$")
 
 
 def core_names(name: str) -> list[str]:
     """The names a label may use for a drug product: "华法林钠片" -> 华法林钠片, 华法林钠, 华法林."""
     names = [name]
-    bare = _FORM.sub("", name)
+    bare = bare_drug_name(name) or name
     if bare and bare != name:
         names.append(bare)
     salt_free = _SALT.sub("", bare)

@@ -24,6 +24,7 @@ from pathlib import Path
 from kb.names import fold
 from retriever.analysis import QueryAnalysis, residue
 from retriever.hits import EntityMention, Passage, RetrievalResult
+from retriever.linking import bare_drug_name
 from retriever.words import HAN
 
 from chat.selection import focus_words
@@ -198,7 +199,7 @@ def contained_name(analysis: QueryAnalysis, result: RetrievalResult) -> list[lis
         if p.entity_type not in OVERVIEW:
             continue
         span = _longest_common(question, p.entity_name)
-        core = re.sub(r"(片|胶囊|颗粒|注射液|口服液|散|丸|膏|剂|液)$", "", p.entity_name)
+        core = (bare_drug_name(p.entity_name) if p.entity_type == "drug" else None) or p.entity_name
         if len(span) < 3 or len(span) < 0.6 * len(core):
             continue
         start = question.find(span)

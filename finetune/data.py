@@ -6,8 +6,9 @@
     eval_questions(facts)     -> list[Question]                   held-out questions for `finetune eval`
     write_splits(examples, out_dir) -> stats
 
-Questions follow QiZhenGPT's templates ("{药品}的适应病症是什么？" ...), each with paraphrases; the
-first template of each section is the canonical one that evaluation asks. Retrieval-augmented
+Questions are `retriever.questions.TEMPLATES` (QiZhenGPT's "{药品}的适应病症是什么？" ..., each with the ways
+people ask), the same table the retriever and chat evaluations ask; the first template of each section is
+the canonical one that evaluation asks. Retrieval-augmented
 examples put the retriever's top passages for the question in the prompt — the gold passage plus
 distractors, shuffled and numbered — and the answer lists the gold items that the passage shows and
 cites it; refusal examples leave every passage of the asked entity and section out, and the target
@@ -32,28 +33,12 @@ from sqlalchemy.orm import Session
 from finetune.prompts import PASSAGE_CHARS, REFUSAL, clip, closed_book_messages, rag_messages
 from kb.models import Entity, Section
 from kb.names import normalize_name
+from retriever.questions import templates_for
 
 SPLITS = ("train", "dev", "test")
 
-# (entity type, section kind) -> question templates; the first is QiZhenGPT's wording and the one
-# `finetune eval` asks, the others are paraphrases for training.
-TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("drug", "适应症"): ("{name}的适应病症是什么？", "{name}主要治什么病？", "{name}能用来治疗哪些疾病？",
-                         "{name}适用于什么情况？", "什么情况下可以用{name}？"),
-    ("drug", "不良反应"): ("{name}有哪些不良反应？", "{name}有什么副作用？", "吃{name}会有哪些不良反应？",
-                           "使用{name}可能出现什么副作用？"),
-    ("drug", "禁忌"): ("{name}的禁忌是什么？", "哪些人不能用{name}？", "{name}有什么禁忌？", "什么情况下禁用{name}？"),
-    ("drug", "用法用量"): ("{name}怎么用？", "{name}的用法用量是什么？", "{name}一次吃多少？", "{name}应该怎么服用？"),
-    ("disease", "症状"): ("{name}的典型症状是什么？", "{name}有哪些症状？", "得了{name}会有什么表现？",
-                          "{name}的常见症状有哪些？", "怎么知道自己是不是得了{name}？"),
-    ("disease", "常用药物"): ("哪些药物能治疗{name}？", "{name}吃什么药？", "{name}常用什么药物？", "治疗{name}可以用哪些药？"),
-    ("disease", "检查"): ("{name}需要做哪些检查？", "{name}要查什么项目？", "怀疑{name}应该做什么检查？",
-                          "确诊{name}需要哪些检查？"),
-    ("disease", "就诊科室"): ("{name}挂什么科？", "{name}应该去哪个科室看？", "得了{name}看什么科？", "{name}属于哪个科？"),
-    ("exam", "相关疾病"): ("{name}用于检查什么？", "{name}能查出什么病？", "为什么要做{name}？", "{name}主要检查哪些疾病？"),
-    ("exam", "临床意义"): ("{name}用于检查什么？", "{name}有什么临床意义？", "{name}结果异常说明什么？"),
-}
-# How an answer names the section: "{name}的{label}包括：…".
+# The sections training asks about (the questions are `retriever.questions.TEMPLATES`, one table for
+# evaluation and training), and how an answer names each: "{name}的{label}包括：…".
 LABELS = {
     "适应症": "适应病症", "不良反应": "不良反应", "禁忌": "禁忌", "用法用量": "用法用量",
     "症状": "典型症状", "常用药物": "常用药物", "检查": "检查项目", "就诊科室": "就诊科室",
@@ -109,7 +94,7 @@ def split_of(entity_type: str, name: str, dev: float = 0.05, test: float = 0.05)
 def facts(session: Session, types: Sequence[str] = ("drug", "disease", "exam"),
           limit_entities: int | None = None) -> list[Fact]:
     """Every (entity, asked section) the KB can answer, items merged over origins in first-seen order."""
-    kinds = {kind for (t, kind) in TEMPLATES if t in types}
+    kinds = {kind for kind in LABELS if any(templates_for(t, kind) for t in types)}
     stmt = (
         select(Entity.id, Entity.type, Entity.name, Section.kind, Section.text, Section.items)
         .join(Section, Section.entity_id == Entity.id)
@@ -119,7 +104,7 @@ def facts(session: Session, types: Sequence[str] = ("drug", "disease", "exam"),
     merged: dict[tuple[int, str], Fact] = {}
     entities: set[int] = set()
     for eid, etype, name, kind, text, items in session.execute(stmt):
-        if (etype, kind) not in TEMPLATES:
+        if templates_for(etype, kind) is None:
             continue
         if limit_entities and eid not in entities and len(entities) >= limit_entities:
             continue
@@ -155,7 +140,7 @@ def _clip(text: str, n: int) -> str:
 
 
 def question_for(fact: Fact, variant: int) -> str:
-    templates = TEMPLATES[(fact.entity_type, fact.section)]
+    templates = templates_for(fact.entity_type, fact.section)
     return templates[variant % len(templates)].format(name=fact.name)
 
 

@@ -174,7 +174,7 @@ def make_generator(spec: str, max_new_tokens: int = 96, threads: int | None = No
     """
     if decoding not in DECODING:
         raise ValueError(f"unknown decoding {decoding!r} (chat or greedy)")
-    from chat.generators import GenerationRequest, HFGenerator, load_generator
+    from chat.generators import BASE_MODEL_MOVES_ON, GenerationRequest, HFGenerator, load_generator
 
     label, rest, retrieval = parse_spec(spec)
     if rest.startswith("hf:"):
@@ -186,20 +186,13 @@ def make_generator(spec: str, max_new_tokens: int = 96, threads: int | None = No
     model = getattr(gen, "model", None)
 
     def run_model(prompt: str) -> tuple[str, int, bool]:
-        # chat's prompt and generation settings, run here rather than through `stream()`'s thread and
-        # streamer: the same tokens, plus an exact count of them and whether the model stopped.
-        import torch
-
-        enc = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
-        with torch.inference_mode():
-            settings = gen.generation if decoding == "chat" else {"do_sample": False}
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 **settings)
-        new = out[0, enc["input_ids"].shape[1]:]
-        text = tokenizer.decode(new, skip_special_tokens=True)
-        if getattr(gen, "base_model", False) and "问题：" in text:
-            text = text.split("问题：", 1)[0]  # as chat's stream() does for base-model prompts
-        return text.strip(), len(new), len(new) < max_new_tokens
+        # chat's prompt and generation settings through chat's own `complete` (not `stream()`'s thread and
+        # streamer): the same tokens, plus an exact count of them and whether the model stopped.
+        done = gen.complete(prompt, max_new_tokens, **({} if decoding == "chat" else {"do_sample": False}))
+        text = done.text
+        if getattr(gen, "base_model", False):
+            text = re.split(BASE_MODEL_MOVES_ON, text, maxsplit=1)[0]  # as chat's stream() cuts a base model
+        return text.strip(), done.new_tokens, done.stopped
 
     if retrieval:
         def answer(question: str, passages: Sequence) -> tuple[str, int, bool]:

@@ -1,4 +1,6 @@
-"""Loading a causal LM with its chat template, encoding chat examples, the answer-only loss, generation, merging.
+"""Loading a causal LM with its chat template, encoding chat examples, the answer-only loss, merging.
+
+Generation is `chat.generators.complete`, the one place a local model generates.
 
 The known cause of endless or repeated answers after tuning is a template or EOS mismatch: the model
 is trained to end its turn with one token and generation waits for another. Here the end of a turn
@@ -13,7 +15,6 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -181,28 +182,6 @@ def answer_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, in
     loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1),
                            ignore_index=IGNORE, reduction="sum")
     return loss, n
-
-
-@dataclass
-class Generation:
-    text: str
-    new_tokens: int
-    stopped: bool  # ended on a stop token rather than max_new_tokens
-
-
-@torch.no_grad()
-def generate(model, tokenizer, messages: Sequence[dict], max_new_tokens: int = 128,
-             stop_ids: Sequence[int] | None = None, repetition_penalty: float = 1.0) -> Generation:
-    """Greedy answer to `messages` rendered with the model's own chat template."""
-    stop_ids = list(stop_ids or stop_token_ids(tokenizer))
-    prompt = render(tokenizer, messages, add_generation_prompt=True)
-    enc = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").to(model.device)
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids,
-                         pad_token_id=tokenizer.pad_token_id, repetition_penalty=repetition_penalty)
-    new = out[0, enc["input_ids"].shape[1]:].tolist()
-    stopped = bool(new) and new[-1] in stop_ids
-    text = tokenizer.decode(new[:-1] if stopped else new, skip_special_tokens=True)
-    return Generation(text.strip(), len(new), stopped)
 
 
 def load_for_inference(path: str | Path, adapter: str | Path | None = None, dtype: str = "float32",

@@ -2,7 +2,8 @@
 
 A question is made from an entity and a section the KB has for it ("{药品}有哪些不良反应？" for a drug
 with a 不良反应 section); its gold passages are that entity's passages of that section (any origin,
-any chunk). `finetune` builds its training questions from the same generator.
+any chunk). The templates are `retriever.questions.TEMPLATES`, which `finetune` builds its training
+questions from too.
 """
 
 from __future__ import annotations
@@ -17,38 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from retriever.hits import Passage
-
-# (entity type, intent) -> (gold sections, templates). The first template is the formal one, the
-# rest are the colloquial ways people ask; {name} is the entity's KB name.
-TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
-    ("drug", "适应症"): (("适应症",), (
-        "{name}的适应症是什么？", "{name}能治什么病？", "{name}是治什么的", "{name}有什么用？", "{name}主治什么")),
-    ("drug", "不良反应"): (("不良反应",), (
-        "{name}有哪些不良反应？", "吃{name}有什么副作用？", "{name}的副作用大吗", "用了{name}会有什么不良反应")),
-    ("drug", "用法用量"): (("用法用量",), (
-        "{name}的用法用量是什么？", "{name}怎么吃？", "{name}一次吃多少", "{name}一天吃几次")),
-    ("drug", "禁忌"): (("禁忌",), (
-        "{name}有哪些禁忌？", "哪些人不能用{name}？", "什么人禁用{name}")),
-    ("drug", "注意事项"): (("注意事项",), (
-        "{name}有哪些注意事项？", "服用{name}要注意什么？", "用{name}需要注意什么")),
-    ("drug", "药物相互作用"): (("药物相互作用",), (
-        "{name}有哪些药物相互作用？", "{name}能和其他药一起吃吗？", "{name}不能和什么药同服")),
-    ("drug", "成份"): (("成份",), ("{name}的成份是什么？", "{name}里面有什么成分", "{name}含有什么")),
-    ("disease", "症状"): (("症状", "临床症状及体征"), (
-        "{name}有哪些症状？", "{name}有什么表现？", "得了{name}会有什么症状", "{name}的早期征兆是什么")),
-    ("disease", "检查"): (("检查",), (
-        "{name}需要做哪些检查？", "怀疑{name}要查什么？", "{name}怎么诊断", "{name}要做什么检查")),
-    ("disease", "就诊科室"): (("就诊科室",), (
-        "{name}挂什么科？", "{name}看哪个科", "得了{name}去医院挂哪个科")),
-    ("disease", "常用药物"): (("常用药物", "相关药物"), (
-        "{name}常用什么药？", "{name}吃什么药好？", "{name}用什么药治疗")),
-    ("disease", "并发症"): (("并发症",), ("{name}有哪些并发症？", "{name}会引起什么并发症", "{name}会导致什么后果")),
-    ("disease", "病因"): (("病因",), ("{name}的病因是什么？", "{name}是什么原因引起的？", "为什么会得{name}")),
-    ("disease", "预防"): (("预防",), ("如何预防{name}？", "{name}怎么预防", "怎样才能避免{name}")),
-    ("exam", "临床意义"): (("临床意义", "相关疾病"), (
-        "{name}用于检查什么？", "{name}能查出什么病？", "做{name}有什么意义", "{name}查的是什么")),
-}
-
+from retriever.questions import TEMPLATES
 
 ALIAS_SHARE = 0.2  # questions that name the entity by an alias (brand, English or other name)
 BARE_SHARE = 0.15  # drug questions that drop the dosage form ("布洛芬" for "布洛芬缓释胶囊")

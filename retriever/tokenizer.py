@@ -18,17 +18,12 @@ from pathlib import Path
 import jieba
 
 from kb.names import to_halfwidth
+from retriever.words import BM25_STOPWORDS
 
 jieba.setLogLevel(logging.WARNING)
 
 COMMON_FREQ = 2_000  # 喝酒 1,437, 生育 958, 空腹 90 stay content words; 经常 7,253, 一种 31,355 do not
 NAME_FREQ = 50_000  # high enough that jieba keeps a KB name whole rather than splitting it
-# Function words and question words: they say how a question is asked, not what it is about.
-STOPWORDS = frozenset(
-    "的 了 是 吗 呢 吧 啊 呀 么 嘛 哦 和 与 及 或 在 对 把 被 给 从 向 也 都 就 还 又 而 但 并 着 过 得 地 之 其 该 此 "
-    "这 那 这个 那个 这些 那些 什么 怎么 怎样 如何 哪些 哪个 哪 多少 几 有 没有 会 能 可以 可 要 需要 应该 请问 请 "
-    "一下 我 你 他 她 它 我们 你们 他们 吃 用 是否 一个 一些 等 为 以 于 所 者 啥 咋 呗 不".split()
-)
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")
 
 
@@ -48,7 +43,7 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         text = to_halfwidth(text).lower()
-        return [t for t in self.jieba.cut_for_search(text) if t not in STOPWORDS and _KEEP.match(t)]
+        return [t for t in self.jieba.cut_for_search(text) if t not in BM25_STOPWORDS and _KEEP.match(t)]
 
     def is_common(self, word: str) -> bool:
         """A word of everyday Chinese ("经常", "一种", "孩子": jieba frequency >= COMMON_FREQ) or a KB name:

@@ -1,7 +1,8 @@
-"""Word lists about how people ask, in one place: asking words, and words that are never part of a name.
+"""Word lists about how people ask, in one place: asking words, BM25's stopwords, and words that are never
+part of a name.
 
 The query analysis reads them (asking clauses, glued names, the residue of a question), the support
-score reads the residue, and nothing else keeps its own copy.
+score reads the residue, the BM25 tokenizer drops the stopwords, and nothing else keeps its own copy.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ ASKING = (
     "那", "个", "种", "些", "给", "对", "在", "用", "吃",
 )
 ASKING_WORDS = frozenset(ASKING) | {"一起", "什么样", "多长时间", "还是", "需不需要", "怎样才能", "如何才能", "才能"}
+
+# Function words and question words that BM25 drops from passages and questions alike (jieba tokens; a
+# change here needs `retriever build`). Content verbs of ASKING ("治疗", "查", "看") stay: passages use them.
+BM25_STOPWORDS = frozenset(
+    "的 了 是 吗 呢 吧 啊 呀 么 嘛 哦 和 与 及 或 在 对 把 被 给 从 向 也 都 就 还 又 而 但 并 着 过 得 地 之 其 该 此 "
+    "这 那 这个 那个 这些 那些 什么 怎么 怎样 如何 哪些 哪个 哪 多少 几 有 没有 会 能 可以 可 要 需要 应该 请问 请 "
+    "一下 我 你 他 她 它 我们 你们 他们 吃 用 是否 一个 一些 等 为 以 于 所 者 啥 咋 呗 不".split()
+)
 
 # A clause asks something when it has a question mark or one of these.
 _QUESTION = re.compile(r"[？?]|吗|呢|什么|怎么|怎样|如何|哪|多少|多久|多长|几[次天个粒片岁年月周]|是否|能否|可否|能不能|"

@@ -16,14 +16,14 @@ pytest.importorskip("peft")
 transformers = pytest.importorskip("transformers")
 
 from chat.generators import SYSTEM_PROMPT
-from chat.generators import stop_token_ids, turn_end
+from chat.generators import complete, stop_token_ids, turn_end
 from finetune.model import (
     IGNORE,
     collate,
     encode,
-    generate,
     load_for_inference,
     merge,
+    render,
     target_modules_for,
 )
 from finetune.prompts import REFUSAL, rag_messages
@@ -166,11 +166,13 @@ def test_generation_with_the_adapter_stops_at_end_of_turn(tiny, lora_run):
     _, out = lora_run
     ex = examples()[0]["messages"]
     model, tok = load_for_inference(tiny, out / "final")
-    g = generate(model, tok, ex[:-1], max_new_tokens=80)
+    prompt = render(tok, ex[:-1], add_generation_prompt=True)
+    g = complete(model, tok, prompt, max_new_tokens=80, stop_ids=stop_token_ids(tok))
     assert g.stopped and g.new_tokens < 80
     assert g.text == ex[-1]["content"]
     base, _ = load_for_inference(tiny)
-    assert not generate(base, tok, ex[:-1], max_new_tokens=20).stopped  # untrained: runs to the limit
+    untrained = complete(base, tok, prompt, max_new_tokens=20, stop_ids=stop_token_ids(tok))
+    assert not untrained.stopped and untrained.new_tokens == 20  # untrained: runs to the limit
 
 
 def test_resume_continues_from_a_checkpoint(tiny, lora_run, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from finetune.corpora import ConvertReport, CorpusError, convert, parse_bianque
 from finetune.data import (
-    TEMPLATES,
+    LABELS,
     Fact,
     Question,
     eval_questions,
@@ -24,6 +24,7 @@ from finetune.evaluate import answer_items, markdown_table, parse_spec, score, s
 from finetune.prompts import REFUSAL, cited_numbers, is_refusal
 from kb.records import Record, Section
 from retriever.hits import Passage, RetrievalHit, RetrievalResult
+from retriever.questions import templates_for
 
 DRUGS = ["阿莫西林胶囊", "布洛芬片", "头孢克肟片", "氯雷他定片", "奥美拉唑肠溶胶囊", "二甲双胍片", "硝苯地平片",
          "阿司匹林肠溶片", "蒙脱石散", "板蓝根颗粒", "对乙酰氨基酚片", "维生素C片"]
@@ -86,7 +87,7 @@ def kb_facts(kb_url):
 def test_facts_cover_the_asked_sections(kb_facts):
     kinds = Counter((f.entity_type, f.section) for f in kb_facts)
     assert kinds[("drug", "适应症")] == len(DRUGS) and kinds[("disease", "症状")] == len(DISEASES)
-    assert all(key in TEMPLATES for key in kinds)
+    assert all(section in LABELS and templates_for(etype, section) for etype, section in kinds)
 
 
 def test_examples_split_by_entity_and_cite_the_gold_passage(kb_facts, tmp_path):
@@ -131,7 +132,7 @@ def test_eval_questions_are_canonical_and_held_out(kb_facts):
     assert len(qs) == 6 and len({(q.entity_type, q.section) for q in qs}) >= 4  # balanced over sections
     for q in qs:
         assert split_of(q.entity_type, q.entity_name) == "train" and q.gold_items
-        assert q.question == TEMPLATES[(q.entity_type, q.section)][0].format(name=q.entity_name)
+        assert q.question == templates_for(q.entity_type, q.section)[0].format(name=q.entity_name)
 
 
 def test_splits_are_stable_and_roughly_proportioned():
