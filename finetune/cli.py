@@ -13,10 +13,12 @@ Exit codes: 0 success, 1 the command failed (the message names the input), 2 usa
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
 import os
 import time
+import typing
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -163,55 +165,15 @@ def convert(
             err.print(f"  bad row {line}", highlight=False)
 
 
-@app.command()
-def train(
-    model: Annotated[Path, typer.Option(help="Local folder of a transformers causal LM (never a hub id).")],
-    data: Annotated[Path, typer.Option(help="JSONL of {messages}, or a folder with train.jsonl (+ dev.jsonl).")],
-    out: Annotated[Path, typer.Option(help="Output folder: step-N/ checkpoints, final/, metrics.jsonl, loss.png.")] = Path("var/finetune/run"),
-    method: Annotated[str, typer.Option(help="lora | prefix (P-tuning v2).")] = "lora",
-    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
-    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha (update scaled by alpha/r).")] = 32,
-    lora_dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = 0.05,
-    target_modules: Annotated[str | None, typer.Option(help="Modules to adapt (comma list or all-linear); default per architecture.")] = None,
-    num_virtual_tokens: Annotated[int, typer.Option(help="Prefix length for --method prefix.")] = 16,
-    quantize: Annotated[str | None, typer.Option(help="nf4: QLoRA, 4-bit base (CUDA + bitsandbytes).")] = None,
-    max_seq_len: Annotated[int, typer.Option(help="Longer examples are dropped (and counted).")] = 512,
-    micro_batch_size: Annotated[int, typer.Option(help="Examples per forward pass.")] = 4,
-    grad_accum: Annotated[int, typer.Option(help="Micro-batches per optimizer step.")] = 4,
-    learning_rate: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 2e-4,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.0,
-    warmup_steps: Annotated[int, typer.Option(help="Linear warmup steps before the cosine decay.")] = 10,
-    epochs: Annotated[float, typer.Option(help="Passes over the data when --max-steps is not given.")] = 1.0,
-    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (sets the schedule length).")] = None,
-    max_minutes: Annotated[float | None, typer.Option(help="Stop and save after this much wall time.")] = None,
-    max_examples: Annotated[int | None, typer.Option(help="Use only N training examples.")] = None,
-    save_interval: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 100,
-    eval_interval: Annotated[int, typer.Option(help="Dev loss every N steps (0: at the end only).")] = 50,
-    eval_examples: Annotated[int, typer.Option(help="Dev examples in the dev loss.")] = 32,
-    log_interval: Annotated[int, typer.Option(help="Print progress every N steps.")] = 5,
-    resume: Annotated[Path | None, typer.Option(help="Checkpoint folder to continue from, or 'auto'.")] = None,
-    chat_template: Annotated[str | None, typer.Option(help="Jinja chat template (file or string) if the tokenizer has none.")] = None,
-    dtype: Annotated[str, typer.Option(help="float32 | bfloat16 | float16.")] = "float32",
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 1337,
-    trust_remote_code: Annotated[bool, typer.Option(help="Run the model folder's own code (ChatGLM).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the training report as one JSON document.")] = False,
-) -> None:
-    """LoRA / P-tuning v2 / QLoRA on a local model; loss on answer tokens only. See finetune.train.train."""
+def train(as_json: bool = False, **options) -> None:
+    """LoRA / P-tuning v2 / QLoRA on a local model; loss on answer tokens only."""
     from finetune.model import ModelError
     from finetune.train import report_json
     from finetune.train import train as run_train
 
-    if method not in ("lora", "prefix"):
-        err.print(f"--method must be lora or prefix, not {method!r}")
-        raise typer.Exit(2)
     logging.basicConfig(level=logging.WARNING)
     try:
-        report = run_train(model, data, out, method, lora_r, lora_alpha, lora_dropout, target_modules,
-                           num_virtual_tokens, quantize, max_seq_len, micro_batch_size, grad_accum, learning_rate,
-                           weight_decay, warmup_steps, epochs, max_steps, max_minutes, max_examples, save_interval,
-                           eval_interval, eval_examples, log_interval, resume, chat_template, dtype, threads, seed,
-                           trust_remote_code)
+        report = run_train(**options)
     except (ModelError, FileNotFoundError, ValueError, OSError) as e:
         _fail(str(e).splitlines()[0])
     doc = report_json(report)
@@ -221,6 +183,29 @@ def train(
         Console().print(f"trained {doc['steps']} steps in {doc['seconds']:.0f} s ({doc['tokens_per_second']:.0f} tok/s, "
                         f"peak {doc['peak_memory_mb']:.0f} MB): train loss {doc['train_loss']}, dev loss "
                         f"{doc['dev_loss']}; adapter in {doc['checkpoint']}")
+
+
+def _takes_the_options_of(command, func) -> None:
+    """Give `command(as_json, **options)` the typed signature of `func` plus --json: `func`'s signature is the
+    command line (one definition of every option, its type, default and help), as litgpt's CLI does."""
+    hints = typing.get_type_hints(func, include_extras=True)
+    params = [p.replace(annotation=hints[p.name]) for p in inspect.signature(func).parameters.values()]
+    as_json = inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False,
+                                annotation=Annotated[bool, typer.Option("--json", help="Print the training report "
+                                                                        "as one JSON document.")])
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params] + [as_json]
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+
+
+def _register_train() -> None:
+    from finetune.train import train as run_train
+
+    _takes_the_options_of(train, run_train)
+    app.command("train")(train)
+
+
+_register_train()
 
 
 @app.command()

@@ -20,9 +20,10 @@ import time
 from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+import typer
 
 from chat.generators import stop_token_ids, turn_end
 from finetune.data import read_jsonl
@@ -59,75 +60,71 @@ class TrainReport:
     model: object = field(default=None, repr=False, compare=False)  # the tuned peft model, in memory
 
 
+# Option groups of `finetune train --help`.
+_MODEL, _ADAPTER, _OPTIM, _CKPT, _RUN = "Model and data", "Adapter", "Optimisation", "Checkpoints and logging", "Runtime"
+
+
+def _opt(help: str, panel: str, *names: str) -> typer.models.OptionInfo:
+    return typer.Option(*names, help=help, rich_help_panel=panel)
+
+
 def train(
-    model: Path,
-    data: Path,
-    out_dir: Path = Path("var/finetune/run"),
-    method: Literal["lora", "prefix"] = "lora",
-    lora_r: int = 16,
-    lora_alpha: int = 32,
-    lora_dropout: float = 0.05,
-    target_modules: str | None = None,
-    num_virtual_tokens: int = 16,
-    quantize: Literal["nf4"] | None = None,
-    max_seq_len: int = 512,
-    micro_batch_size: int = 4,
-    grad_accum: int = 4,
-    learning_rate: float = 2e-4,
-    weight_decay: float = 0.0,
-    warmup_steps: int = 10,
-    epochs: float = 1.0,
-    max_steps: int | None = None,
-    max_minutes: float | None = None,
-    max_examples: int | None = None,
-    save_interval: int = 100,
-    eval_interval: int = 50,
-    eval_examples: int = 32,
-    log_interval: int = 5,
-    resume: Path | None = None,
-    chat_template: str | None = None,
-    dtype: str = "float32",
-    threads: int | None = None,
-    seed: int = 1337,
-    trust_remote_code: bool = False,
+    model: Annotated[Path, _opt("Local folder of a transformers causal LM (LLaMA, Qwen, ChatGLM, Gemma, ...); "
+                                "never a hub id.", _MODEL)],
+    data: Annotated[Path, _opt("A JSONL file of {messages} examples, or a folder with train.jsonl (and dev.jsonl, "
+                               "whose first --eval-examples rows give the dev loss), as `finetune data`/`convert` "
+                               "write.", _MODEL)],
+    out_dir: Annotated[Path, _opt("Output folder: step-N/ checkpoints, final/, metrics.jsonl, loss.png.", _MODEL,
+                                  "--out")] = Path("var/finetune/run"),
+    method: Annotated[Literal["lora", "prefix"], _opt("lora (low-rank adapters) or prefix (P-tuning v2: trained "
+                                                      "key/value prefixes in every layer, as the ChatGLM2 seed did).",
+                                                      _ADAPTER)] = "lora",
+    lora_r: Annotated[int, _opt("LoRA rank.", _ADAPTER)] = 16,
+    lora_alpha: Annotated[int, _opt("LoRA scaling numerator (the update is scaled by alpha / r).", _ADAPTER)] = 32,
+    lora_dropout: Annotated[float, _opt("Dropout on the LoRA input.", _ADAPTER)] = 0.05,
+    target_modules: Annotated[str | None, _opt("Modules to adapt (comma list or all-linear); default per "
+                                               "architecture (attention and MLP projections), else every linear "
+                                               "layer but the output head.", _ADAPTER)] = None,
+    num_virtual_tokens: Annotated[int, _opt("Prefix length for --method prefix.", _ADAPTER)] = 16,
+    quantize: Annotated[Literal["nf4"] | None, _opt("nf4: QLoRA, the base model in 4 bits (CUDA and "
+                                                    "bitsandbytes).", _ADAPTER)] = None,
+    max_seq_len: Annotated[int, _opt("Longer examples are dropped (and counted), never cut: a cut answer loses "
+                                     "its end of turn, and a model that never sees it does not stop.", _OPTIM)] = 512,
+    micro_batch_size: Annotated[int, _opt("Examples per forward pass (per process).", _OPTIM)] = 4,
+    grad_accum: Annotated[int, _opt("Micro-batches per optimizer step; the effective batch is their product "
+                                    "(x processes).", _OPTIM)] = 4,
+    learning_rate: Annotated[float, _opt("Peak learning rate (AdamW) after warmup; cosine decay to 10% of it.",
+                                         _OPTIM)] = 2e-4,
+    weight_decay: Annotated[float, _opt("AdamW weight decay on the adapter parameters.", _OPTIM)] = 0.0,
+    warmup_steps: Annotated[int, _opt("Optimizer steps of linear warmup.", _OPTIM)] = 10,
+    epochs: Annotated[float, _opt("Passes over the training data (fractions allowed) when --max-steps is not "
+                                  "given.", _OPTIM)] = 1.0,
+    max_steps: Annotated[int | None, _opt("Optimizer steps to run; sets the length of the cosine schedule.",
+                                          _OPTIM)] = None,
+    max_minutes: Annotated[float | None, _opt("Stop (and save) after this much wall time even if steps remain.",
+                                              _OPTIM)] = None,
+    max_examples: Annotated[int | None, _opt("Use only the first N training examples (after a seeded shuffle).",
+                                             _OPTIM)] = None,
+    save_interval: Annotated[int, _opt("Save a resumable checkpoint every N optimizer steps.", _CKPT)] = 100,
+    eval_interval: Annotated[int, _opt("Dev loss every N optimizer steps (0: only at the end).", _CKPT)] = 50,
+    eval_examples: Annotated[int, _opt("Dev examples in the dev loss.", _CKPT)] = 32,
+    log_interval: Annotated[int, _opt("Print loss, throughput and memory every N optimizer steps (stderr).",
+                                      _CKPT)] = 5,
+    resume: Annotated[Path | None, _opt("A checkpoint folder (step-NNNNNN) to continue from, or 'auto' for the "
+                                        "latest in the output folder.", _CKPT)] = None,
+    chat_template: Annotated[str | None, _opt("A Jinja chat template (file or string) for tokenizers that have "
+                                              "none.", _RUN)] = None,
+    dtype: Annotated[Literal["float32", "bfloat16", "float16"], _opt("Weight dtype of the base model: float32 "
+                                                                     "(CPU), bfloat16 or float16 (GPU).",
+                                                                     _RUN)] = "float32",
+    threads: Annotated[int | None, _opt("torch CPU threads (default: torch's choice).", _RUN)] = None,
+    seed: Annotated[int, _opt("Seed for data order, dropout and initialisation.", _RUN)] = 1337,
+    trust_remote_code: Annotated[bool, _opt("Run the model folder's own code (ChatGLM, Baichuan, InternLM need "
+                                            "it).", _RUN)] = False,
 ) -> TrainReport:
     """Tune an adapter on chat-messages examples; loss only on the assistant's answer tokens.
 
-    Args:
-        model: Local folder of a transformers causal LM (LLaMA, Qwen, ChatGLM, Gemma, ...). Never a hub id.
-        data: A JSONL file of {"messages": [...]} examples, or a folder with train.jsonl (and dev.jsonl,
-            whose first `eval_examples` rows give the dev loss), as `finetune data` / `convert` write.
-        out_dir: Where checkpoints (step-NNNNNN/, final/), metrics.jsonl and loss.png go.
-        method: "lora" (low-rank adapters) or "prefix" (P-tuning v2: trained key/value prefixes in every
-            layer, as the ChatGLM2 seed did).
-        lora_r: LoRA rank.
-        lora_alpha: LoRA scaling numerator (the update is scaled by alpha / r).
-        lora_dropout: Dropout on the LoRA input.
-        target_modules: Comma-separated module names to adapt, or "all-linear"; default: chosen per
-            architecture (attention and MLP projections), else every linear layer but the output head.
-        num_virtual_tokens: Prefix length for --method prefix.
-        quantize: "nf4" loads the base model in 4 bits for QLoRA (needs CUDA and bitsandbytes).
-        max_seq_len: Longer examples are dropped (and counted), never cut: a cut answer loses its end
-            of turn, and a model that never sees it does not stop.
-        micro_batch_size: Examples per forward pass (per process).
-        grad_accum: Micro-batches per optimizer step; the effective batch is their product (x processes).
-        learning_rate: Peak learning rate (AdamW) after warmup; cosine decay to 10% of it.
-        weight_decay: AdamW weight decay on the adapter parameters.
-        warmup_steps: Optimizer steps of linear warmup.
-        epochs: Passes over the training data (fractions allowed) when --max-steps is not given.
-        max_steps: Optimizer steps to run; sets the length of the cosine schedule.
-        max_minutes: Stop (and save) after this much wall time even if steps remain.
-        max_examples: Use only the first N training examples (after a seeded shuffle).
-        save_interval: Save a resumable checkpoint every N optimizer steps.
-        eval_interval: Compute the dev loss every N optimizer steps (0: only at the end).
-        eval_examples: Dev examples in the dev loss.
-        log_interval: Print loss, throughput and memory every N optimizer steps.
-        resume: A checkpoint folder (step-NNNNNN) to continue from, or "auto" for the latest in out_dir.
-        chat_template: A Jinja chat template (file or string) for tokenizers that have none.
-        dtype: Weight dtype of the base model: float32 (CPU default), bfloat16 or float16 (GPU).
-        threads: torch CPU threads (default: torch's choice).
-        seed: Seed for data order, dropout and initialisation.
-        trust_remote_code: Allow the model folder's own code (ChatGLM, Baichuan, InternLM need it).
+    This signature is the `finetune train` command (each option's help is its documentation), as in litgpt.
     """
     hparams = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()}
     from accelerate import Accelerator

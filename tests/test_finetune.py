@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -222,10 +223,20 @@ def test_cli_train_reports_json_and_bad_input_exits_1(tiny, tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["train", "--model", str(tiny), "--data", str(tiny / "data"), "--out",
                                  str(tmp_path / "run"), "--max-steps", "2", "--micro-batch-size", "2",
-                                 "--grad-accum", "1", "--eval-interval", "0", "--json"])
+                                 "--grad-accum", "1", "--eval-interval", "0", "--lora-r", "4", "--lora-alpha", "8",
+                                 "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)  # the one JSON document on stdout
     assert doc["steps"] == 2 and doc["checkpoint"].endswith("final") and doc["tokens_per_second"] > 0
+    # train()'s signature is the command line: every option reaches train() by name, none is restated
+    hparams = json.loads((Path(doc["checkpoint"]) / "hparams.json").read_text())
+    assert (hparams["lora_r"], hparams["lora_alpha"], hparams["micro_batch_size"]) == (4, 8, 2)
+    import inspect
+
+    from finetune.train import train as train_fn
+
+    command = next(c.callback for c in app.registered_commands if c.name == "train")
+    assert list(inspect.signature(command).parameters) == [*inspect.signature(train_fn).parameters, "as_json"]
     result = runner.invoke(app, ["train", "--model", str(tmp_path / "nope"), "--data", str(tiny / "data")])
     assert result.exit_code == 1 and "no such model folder" in result.output
     assert runner.invoke(app, ["train", "--model", str(tiny), "--data", str(tiny / "data"),

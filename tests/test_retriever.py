@@ -436,3 +436,31 @@ def test_sentence_transformers_folder_by_local_path(tmp_path):
     reference = SentenceTransformer(str(st_dir), device="cpu").encode(["感冒症状"], normalize_embeddings=True)
     assert np.allclose(cls_encoder.encode(["感冒症状"]), reference, atol=1e-5)
     assert not np.allclose(cls_encoder.encode(["感冒症状"]), vectors[1:], atol=1e-3)  # not the mean-pooled one
+
+
+def test_cross_encoder_folder_reranks_through_sentence_transformers(tmp_path, shared):
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    from retriever.rerank import CrossEncoderReranker
+
+    chars = sorted(set("阿莫西林胶囊的用法用量不良反应口服一次成人"))
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]) + "\n")
+    tokenizer = transformers.BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    tokenizer.save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=len(chars) + 5, hidden_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=64, num_labels=1)
+    model = transformers.BertForSequenceClassification(config).eval()
+    model.save_pretrained(tmp_path)
+    reranker = CrossEncoderReranker(tmp_path)
+    texts = ["阿莫西林胶囊的用法用量：口服", "不良反应", "成人一次"]
+    scores = reranker.score("阿莫西林的用法", texts)
+    with torch.no_grad():  # the folder's own head, as sentence-transformers reads it (sigmoid of one logit)
+        enc = tokenizer(["阿莫西林的用法"] * 3, texts, padding=True, return_tensors="pt")
+        expected = torch.sigmoid(model(**enc).logits[:, 0]).tolist()
+    assert np.allclose(scores, expected, atol=1e-5) and reranker.score("问", []) == []
+    kb_url, index_dir, _ = shared
+    result = Retriever.load(index_dir, db_url=kb_url, reranker=str(tmp_path)).search("阿莫西林胶囊的不良反应", k=3)
+    assert "rerank" in result.timings_ms and "rerank" in result.hits[0].channel_scores
+    with pytest.raises(ValueError, match="never downloaded"):
+        CrossEncoderReranker(tmp_path / "missing")
