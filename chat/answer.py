@@ -1,7 +1,7 @@
 """What the answer pipeline returns: the answer text, its citations and how it was reached.
 
 `Answer.to_json()` is the document `chat ask --json` prints and `chat serve` attaches to its responses,
-so its keys are a contract: answer, citations (n, passage id, entity, section, source, KB revision),
+so its keys are a contract: answer, citations (n, passage id, entity, section, source, licence, KB revision),
 refused, triage, generator, timings.
 """
 
@@ -30,11 +30,12 @@ class Citation:
     source: str
     kb_revision: int
     text: str
+    license: str | None = None  # the source's licence note as ingested ("demo data, NOT for clinical use")
 
     @classmethod
-    def of(cls, n: int, passage: Passage) -> "Citation":
+    def of(cls, n: int, passage: Passage, license: str | None = None) -> "Citation":
         return cls(n, passage.id, passage.entity_name, passage.entity_type, passage.section,
-                   passage.source, passage.kb_revision, passage.text)
+                   passage.source, passage.kb_revision, passage.text, license)
 
     def label(self) -> str:
         return f"[{self.n}] {self.entity} · {self.section}（{self.source}）"

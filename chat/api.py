@@ -69,7 +69,8 @@ class ChatCompletionRequest(BaseModel):
 
 def sources(answer: Answer) -> list[dict]:
     return [{"n": c.n, "passage_id": c.passage_id, "entity": c.entity, "entity_type": c.entity_type,
-             "section": c.section, "source": c.source, "kb_revision": c.kb_revision, "text": c.text}
+             "section": c.section, "source": c.source, "license": c.license, "kb_revision": c.kb_revision,
+             "text": c.text}
             for c in answer.citations]
 
 

@@ -83,6 +83,17 @@ def main(ctx: typer.Context, db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_D
         ui(db=db, index=index, generator=generator, k=k)
 
 
+def sources_text(answer) -> str:
+    """The cited passages as plain lines (entity · section, source, passage id) and each source's licence note once."""
+    if not answer.citations:
+        return ""
+    lines = ["", "来源："]
+    lines += [f"[{c.n}] {c.entity} · {c.section} — {c.source}（{c.passage_id}）" for c in answer.citations]
+    notes = dict.fromkeys((c.source, c.license) for c in answer.citations if c.license)
+    lines += [f"许可与用途（{source}）：{note}" for source, note in notes]
+    return "\n".join(lines) + "\n"
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in Chinese")],
@@ -111,18 +122,10 @@ def ask(
         emit(answer.to_json(debug=debug))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    out = Console()
     sys.stdout.write(answer.text + "\n")  # plain text: a terminal wraps it, never inside a dose or a [n]
+    sys.stdout.write(sources_text(answer))
     sys.stdout.flush()
-    if answer.citations:
-        table = Table(title="来源", show_lines=False)
-        for col in ("n", "entity", "section", "source", "passage id"):
-            table.add_column(col)
-        for c in answer.citations:
-            table.add_row(str(c.n), c.entity, c.section, c.source, c.passage_id)
-        out.print(table)
     err = Console(stderr=True)
     if "您是否有「" in answer.text:
         err.print("[dim]to answer the question above, save this turn and pass it back: chat ask \"有\" --history "

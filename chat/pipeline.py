@@ -280,7 +280,7 @@ class Pipeline:
             yield from say("（所引资料中有一段疑似指令的文字，已略去。）")
         yield from say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
         cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in flags}
-        answer.citations = [Citation.of(n, numbered[n]) for n in sorted(cited)]
+        answer.citations = [self._citation(n, numbered[n]) for n in sorted(cited)]
         yield self._finish(answer, started, timings)
 
     # -- findings ----------------------------------------------------------------------------------------
@@ -338,7 +338,7 @@ class Pipeline:
                 yield from _say(answer, f"**{c.name}**（与您所说的{'、'.join(c.matched)}相符）\n"
                                         + "".join(render_claim(cl) for cl in checked.kept))
         cited = sorted({n for _, checked in blocks for n in checked.cited})
-        answer.citations = [Citation.of(n, numbered[n]) for n in cited]
+        answer.citations = [self._citation(n, numbered[n]) for n in cited]
         answer.entities = [c.name for c in shown]
         answer.removed_claims = [f"{cl.raw} ({cl.problem})" for _, checked in blocks for cl in checked.removed]
         answer.refused = not cited
@@ -350,6 +350,10 @@ class Pipeline:
 
     def _passages_of(self, entity_id: int, section: str | None = None) -> list[Passage]:
         return list(self.retriever.passages_of(entity_id, section))
+
+    def _citation(self, n: int, passage: Passage) -> Citation:
+        """Citation [n], with the licence note the index carries for the passage's source."""
+        return Citation.of(n, passage, getattr(self.retriever, "licenses", {}).get(passage.source))
 
     def _finish(self, answer: Answer, started: float, timings: dict) -> Answer:
         timings["total"] = _ms(started)

@@ -22,6 +22,7 @@ CSS = """
 #sources .source {border-left: 3px solid #3b82f6; padding: 4px 10px; margin: 8px 0; background: #f8fafc;}
 #sources .source .head {font-weight: 600;}
 #sources .source .meta {color: #475569; font-size: 0.85em;}
+#sources .source .license {color: #b45309; font-size: 0.85em;}
 #sources .source blockquote {margin: 4px 0; white-space: pre-wrap;}
 """
 EMPTY_SOURCES = "<div class='placeholder'>回答引用的知识库资料会显示在这里（实体、章节与来源）。</div>"
@@ -39,7 +40,8 @@ def sources_html(answer: Answer | None) -> str:
             f"<div class='source' data-n='{c.n}' data-passage='{html.escape(c.passage_id)}'>"
             f"<div class='head'>[{c.n}] {html.escape(c.entity)} · {html.escape(c.section)}</div>"
             f"<div class='meta'>来源：{html.escape(c.source)}（知识库修订 {c.kb_revision}）</div>"
-            f"<blockquote>{html.escape(c.text)}</blockquote></div>")
+            + (f"<div class='license'>许可与用途：{html.escape(c.license)}</div>" if c.license else "")
+            + f"<blockquote>{html.escape(c.text)}</blockquote></div>")
     return "\n".join(parts)
 
 

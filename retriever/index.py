@@ -33,7 +33,7 @@ from retriever.dense import DenseIndex, PassageFields, compose_vectors
 from retriever.encoders import EmbeddingCache, Encoder, load_encoder
 from retriever.hits import Passage
 from retriever.intent import expansion_terms
-from retriever.passages import PASSAGE_TYPES, kb_entity_names, read_sections, section_passages
+from retriever.passages import PASSAGE_TYPES, kb_entity_names, kb_licenses, read_sections, section_passages
 from retriever.store import (
     DEFAULT_INDEX_DIR,
     FORMAT,
@@ -147,6 +147,7 @@ def _write_passages(session, store: PassageStore, partial: Path, bar: "_Progress
     tokenizer.save(partial / "jieba.freq")
     store.set_entities(names)
     store.set_contributions(_kb_contributions(session))
+    store.set_meta(licenses=kb_licenses(session))
     aliases = {e.entity_id: e.aliases for e in names}
     task = bar.add("passages", 0)
     pairs = ((p, sc.contribution_id) for sc in read_sections(session) for p in section_passages(sc))
@@ -285,6 +286,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
             new_passages = [(p, sc.contribution_id) for sc in read_sections(session, entity_ids)
                             for p in section_passages(sc)]
             contributions = _kb_contributions(session, entity_ids)
+            licenses = kb_licenses(session)
 
         # diff against what the index holds for those entities
         before = {p.id: (row, p) for row, p in old.of_entities(entity_ids)}
@@ -329,7 +331,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
         store.set_entities(names)
         store.db.executemany("DELETE FROM contributions WHERE entity_id=?", [(e,) for e in entity_ids])
         store.set_contributions(contributions)
-        store.set_meta(kb_revision=revision)
+        store.set_meta(kb_revision=revision, licenses=licenses)
         store.commit()
 
         dense = DenseIndex.load(old_dir / "dense.faiss")

@@ -83,6 +83,14 @@ def short_source(origin: str, uri: str) -> str:
     return f"{origin} · {name}" if name and name != origin else origin
 
 
+def kb_licenses(session: Session) -> dict[str, str]:
+    """{short source: licence note} of every ingested source that has a note (the latest ingest wins), so an
+    answer can show "demo data, NOT for clinical use" beside the passage it quotes."""
+    rows = session.execute(select(Source.origin, Source.uri, Source.license_note)
+                           .where(Source.license_note.is_not(None)).order_by(Source.id))
+    return {short_source(origin, uri): note for origin, uri, note in rows if note and note.strip()}
+
+
 @dataclass
 class SectionContent:
     """One section kind of one entity from one origin: the rows the KB holds for it, merged."""

@@ -99,6 +99,7 @@ class Retriever:
         self.store = PassageStore(gen / "passages.sqlite", readonly=True)
         self.tokenizer = Tokenizer.load(gen / "jieba.freq")
         self.linker = EntityLinker(self.store.entity_names())
+        self.licenses: dict[str, str] = self.store.meta("licenses", {})  # {passage.source: licence note}
         # saved with the generation by build and update; an older index is read from its passages
         self.symptoms = SymptomIndex.read(gen / SYMPTOMS_FILE) if (gen / SYMPTOMS_FILE).exists() \
             else SymptomIndex.from_store(self.store)

@@ -8,6 +8,7 @@ test_chat_browser.py and test_chat_gemma.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -23,6 +24,7 @@ from chat.patient import core_names, extract_facts
 from chat.triage import triage
 from retriever.hits import EntityMention, Passage
 
+TINY_LICENSE = "tiny test KB, NOT for clinical use"
 DRUGS = {
     "阿莫西林胶囊": {
         "aliases": ["阿莫仙"],
@@ -89,7 +91,7 @@ def build_tiny_kb(folder: Path) -> tuple[str, str]:
     for name, sections in EXAMS.items():
         records.append(Record("exam", name, sections=[Section(k, v) for k, v in sections.items()]))
     with session_scope(url) as session:
-        ingest(session, [SourceBatch("tests/tiny-kb", "json", "test", "tiny-kb-1", records)])
+        ingest(session, [SourceBatch("tests/tiny-kb", "json", "test", "tiny-kb-1", records, TINY_LICENSE)])
     index = folder / "index"
     build_index(url, index, encoder="hash", progress=False, workers=1)
     return url, str(index)
@@ -495,6 +497,35 @@ def client(pipeline):
     from chat.api import create_app
 
     return TestClient(create_app(pipeline))
+
+
+def test_cli_ask_piped_at_80_columns_keeps_doses_and_citations_whole_and_names_the_licence(tiny_kb):
+    import subprocess
+    import sys
+
+    url, index = tiny_kb
+    env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-c", "from chat.cli import app; app()", "ask", "阿莫西林胶囊的用法用量是什么？",
+                          "--db", url, "--index", index, "--no-log"], capture_output=True, text=True, env=env,
+                         timeout=120)  # stdout is a pipe, as in `chat ask ... | cat`
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "成人一次0.5g，每6～8小时1次" in out  # one line: never broken inside a dose
+    assert not re.search(r"\[\d*\n|\n\d*\]", out) and "[1]" in out  # nor inside a citation
+    assert re.search(r"^\[1\] 阿莫西林胶囊 · 用法用量 — test · tiny-kb（e\d+:用法用量:test:0）$", out, re.M)
+    assert out.count(TINY_LICENSE) == 1 and "Traceback" not in run.stderr
+
+
+def test_citations_carry_the_source_licence_in_json_and_api(pipeline, client):
+    answer = pipeline.answer("阿莫西林有哪些不良反应？")
+    assert answer.citations and all(c.license == TINY_LICENSE for c in answer.citations)
+    assert answer.to_json()["citations"][0]["license"] == TINY_LICENSE
+    body = client.post("/v1/chat/completions", json={"messages": [
+        {"role": "user", "content": "阿莫西林有哪些不良反应？"}]}).json()
+    assert body["sources"][0]["license"] == TINY_LICENSE
+    from chat.ui import sources_html
+
+    assert f"许可与用途：{TINY_LICENSE}" in sources_html(answer)
 
 
 def test_api_answers_like_openai_and_adds_sources(client):
