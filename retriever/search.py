@@ -96,19 +96,29 @@ class Retriever:
         self.manifest = manifest
         self.generation = manifest["generation"]
         self._manifest_mtime = (self.index_dir / "manifest.json").stat().st_mtime_ns
+        timings: dict[str, float] = {}  # where loading spends its time (bench/bench_cold_start.py prints it)
+        t = time.perf_counter()
         self.store = PassageStore(gen / "passages.sqlite", readonly=True)
-        self.tokenizer = Tokenizer.load(gen / "jieba.freq")
-        self.linker = EntityLinker(self.store.entity_names())
         self.licenses: dict[str, str] = self.store.meta("licenses", {})  # {passage.source: licence note}
+        timings["passages"], t = _ms(t), time.perf_counter()
+        self.tokenizer = Tokenizer.load(gen / "jieba.freq")
+        timings["tokenizer"], t = _ms(t), time.perf_counter()
+        self.linker = EntityLinker(self.store.entity_names())
+        timings["linker"], t = _ms(t), time.perf_counter()
         # saved with the generation by build and update; an older index is read from its passages
         self.symptoms = SymptomIndex.read(gen / SYMPTOMS_FILE) if (gen / SYMPTOMS_FILE).exists() \
             else SymptomIndex.from_store(self.store)
+        timings["symptoms"], t = _ms(t), time.perf_counter()
         self.bm25, self.bm25_rows = None, None
         if (gen / "bm25").exists():
             self.bm25 = bm25s.BM25.load(str(gen / "bm25"), mmap=False)
             self.bm25_rows = np.load(gen / "bm25" / "rows.npy")
+        timings["bm25"], t = _ms(t), time.perf_counter()
         self.dense = DenseIndex.load(gen / "dense.faiss") if (gen / "dense.faiss").exists() else None
+        timings["dense"], t = _ms(t), time.perf_counter()
+        self.load_ms = timings
         self._check_stale(force=True)
+        timings["kb_check"] = _ms(t)
 
     def refresh(self) -> bool:
         """Reopen if a build or update published a new generation; True when it did."""
@@ -136,7 +146,9 @@ class Retriever:
     def encoder(self) -> Encoder:
         """The encoder the index was built with (loaded on first use; USE takes about a second)."""
         if self._encoder is None:
+            t = time.perf_counter()
             self._encoder = load_encoder(self.manifest["encoder"])
+            self.load_ms["encoder"] = _ms(t)
         if self._encoder.id != self.manifest["encoder"]:
             raise RetrieverError(f"index was built with encoder {self.manifest['encoder']}, "
                                  f"not {self._encoder.id}; rebuild or pass the same encoder")
