@@ -184,6 +184,9 @@ class Pipeline:
         with self.lock:
             result: RetrievalResult = self.retriever.search(analysis, k=k or self.k)
         timings["retrieve"] = _ms(t)
+        # search may have opened a newer index generation: the answer (and its log row) carries the revision
+        # of the generation its passages came from, not the one read before the search
+        answer.kb_revision = result.kb_revision
         answer.warnings += list(result.warnings)
         answer.debug["retrieval"] = _debug_hits(result)
 
