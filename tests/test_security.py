@@ -1,21 +1,30 @@
 """Issue #12, the chat side: safety and security of answering, logging and serving.
 
-Runs on the tiny KB of test_chat (its own copy, built once for this module). Reloads read the real index,
-except that its jieba dictionary (the same words each time, 2 s to unmarshal on the shared machine) is the
-one already loaded (`fast_loading`).
+Runs on the tiny KB of test_chat (its own copy, built once for this module); `chat serve` through typer's
+CliRunner with uvicorn.run replaced by a function that keeps the app, which FastAPI's TestClient then calls.
+Commands and reloads read the real index, except that its jieba dictionary (the same words each time, 2 s
+to unmarshal on the shared machine) is the one already loaded (`fast_loading`).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+import types
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from chat.cli import app
 from kb.db import session_scope
 from kb.models import AnswerLog
 from tests.test_chat import build_tiny_kb
+
+QUESTION = {"messages": [{"role": "user", "content": "流感挂什么科？"}]}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +48,90 @@ def fast_loading(monkeypatch, pipeline):
     from retriever.tokenizer import Tokenizer
 
     monkeypatch.setattr(Tokenizer, "load", classmethod(lambda cls, path: pipeline.retriever.tokenizer))
+
+
+def log_rows(url: str) -> int:
+    with session_scope(url) as session:
+        return session.scalar(select(func.count(AnswerLog.id)))
+
+
+def serve(monkeypatch, *args: str, env: dict | None = None):
+    """Run `chat serve ARGS`; returns (CliRunner result, the app it would have served or None, uvicorn kwargs)."""
+    started: dict = {}
+    monkeypatch.setattr("uvicorn.run", lambda app_, **kw: started.update(app=app_, **kw))
+    result = CliRunner(env=env).invoke(app, ["serve", *args])
+    return result, started.pop("app", None), started
+
+
+def one_line_error(result, code: int = 2) -> str:
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr
+
+
+# --------------------------------------------------------------------------- 4. privacy of the answer log
+
+def test_serve_and_ui_log_nothing_with_no_log(kb, monkeypatch, fast_loading):
+    url, index = kb
+    before = log_rows(url)
+    result, api, _ = serve(monkeypatch, "--db", url, "--index", index, "--no-log")
+    assert result.exit_code == 0, result.output
+    assert "answer log off" in result.stderr
+    assert TestClient(api).post("/v1/chat/completions", json=QUESTION).status_code == 200
+    assert log_rows(url) == before
+
+    seen = {}  # the UI: build_ui gets the pipeline; gradio itself is not needed to see what it logs
+    monkeypatch.setitem(__import__("sys").modules, "chat.ui", types.SimpleNamespace(
+        build_ui=lambda p: seen.setdefault("pipeline", p), launch=lambda *a, **kw: None))
+    result = CliRunner().invoke(app, ["ui", "--db", url, "--index", index, "--no-log"])
+    assert result.exit_code == 0, result.output
+    assert seen["pipeline"].answer_log is None
+    seen["pipeline"].answer("流感挂什么科？")
+    assert log_rows(url) == before
+
+
+def test_log_db_keeps_the_log_apart_and_the_kb_untouched(kb, tmp_path, monkeypatch, fast_loading):
+    url, index = kb
+    log_url = f"sqlite:///{tmp_path / 'logs' / 'answers.sqlite'}"
+    before = log_rows(url)
+    result, api, _ = serve(monkeypatch, "--db", url, "--index", index, "--log-db", log_url)
+    assert result.exit_code == 0, result.output
+    assert "answer log in its own database" in result.stderr and "answers.sqlite" in result.stderr
+    body = TestClient(api).post("/v1/chat/completions", json=QUESTION).json()
+    assert log_rows(url) == before  # the KB got no row
+    with session_scope(log_url) as session:  # the log database was created, migrated and written
+        row = session.scalar(select(AnswerLog).where(AnswerLog.id == body["yiju"]["log_id"]))
+        assert row.question == "流感挂什么科？" and row.cited_passage_ids == [s["passage_id"] for s in body["sources"]]
+    bad = CliRunner().invoke(app, ["ask", "流感挂什么科？", "--db", url, "--index", index,
+                                   "--log-db", "postgresql+psycopg://nobody@127.0.0.1:1/none"])
+    assert "answer log: cannot open database" in one_line_error(bad, 1)
+
+
+def test_retention_deletes_old_rows_on_start_and_purge_deletes_by_date(kb, tmp_path, monkeypatch, fast_loading):
+    from chat.answer_log import AnswerLogger
+
+    url, index = kb
+    log_url = f"sqlite:///{tmp_path / 'answers.sqlite'}"
+    now = datetime.now(timezone.utc)
+    AnswerLogger(log_url, own_database=True).prepare()
+    with session_scope(log_url) as session:
+        for days in (400, 40, 10, 0):
+            session.add(AnswerLog(created_at=now - timedelta(days=days), question=f"{days} 天前：我对青霉素过敏",
+                                  answer="…", cited_passage_ids=[], kb_revision=1, generator="extractive",
+                                  latency_ms=1.0, refused=False, extra={}))
+    result, _, _ = serve(monkeypatch, "--db", url, "--index", index, "--log-db", log_url, "--log-retention-days", "30")
+    assert result.exit_code == 0, result.output
+    assert "2 rows older than 30 days deleted" in result.stderr and "kept 30 days" in result.stderr
+    assert log_rows(log_url) == 2
+
+    shown = CliRunner().invoke(app, ["log", "show", "--db", url, "--log-db", log_url, "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["rows"] == 2
+    cutoff = (now - timedelta(days=5)).date().isoformat()
+    purged = CliRunner().invoke(app, ["log", "purge", "--before", cutoff, "--db", url, "--log-db", log_url])
+    assert purged.exit_code == 0, purged.output
+    assert purged.stdout.startswith("deleted 1 answer-log rows") and log_rows(log_url) == 1
+    assert "--before takes a date" in one_line_error(
+        CliRunner().invoke(app, ["log", "purge", "--before", "last tuesday", "--log-db", log_url]))
 
 
 # --------------------------------------------------------------------------- 6. audit after an index reload
