@@ -4,7 +4,8 @@ Any OpenAI client can talk to it; what the KB adds rides along without breaking 
 `sources` (the cited passages: n, passage id, entity, section, source, KB revision, text) and `yiju`
 (the whole Answer document: refused, triage, intents, timings, ...) on the response, or on the last
 chunk of a stream. The conversation is the request's `messages`, so the server keeps no sessions.
-Requests are answered in a thread pool; a failed request is a JSON error, never a dead server.
+Requests are answered in a thread pool; a failed request is a JSON error, never a dead server. Every
+error has OpenAI's shape {"error": {"message", "type", "param", "code"}}.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import time
 import uuid
 from typing import Literal
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException
 
 from chat.answer import Answer
 from chat.conversation import MAX_QUESTION_CHARS, normalize_messages
@@ -26,6 +28,23 @@ from chat.pipeline import Delta, Pipeline
 
 MAX_BODY_BYTES = 1_000_000
 MAX_MESSAGES = 100
+MAX_TOP_K = 50
+SERVER_MODEL = "yiju"  # accepted as `model` whatever the generator, beside the generator's own name
+
+
+class APIError(HTTPException):
+    """An HTTP error that names the request field at fault (`param`) and a machine-readable `code`."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: dict | None = None):
+        super().__init__(status, message, headers)
+        self.param, self.code = param, code
+
+
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> dict:
+    """OpenAI's error object."""
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 class ContentPart(BaseModel):
@@ -53,7 +72,9 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     model: str | None = None
     stream: bool = False
-    top_k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve (yiju extension)")
+    # strict: "5", 5.0 and true are refused rather than read as 5 or 1
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, strict=True,
+                              description="passages to retrieve (yiju extension)")
 
     @field_validator("messages")
     @classmethod
@@ -73,24 +94,36 @@ def sources(answer: Answer) -> list[dict]:
             for c in answer.citations]
 
 
+def served_models(pipeline: Pipeline) -> list[str]:
+    """The `model` names a request may send: the generator's (what /v1/models lists first) and "yiju"."""
+    return list(dict.fromkeys([pipeline.generator.name, SERVER_MODEL]))
+
+
 def create_app(pipeline: Pipeline) -> FastAPI:
     app = FastAPI(title="依据 yiju chat API", version="1", docs_url="/docs")
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException):
-        return JSONResponse({"error": {"message": exc.detail, "type": "invalid_request_error"}}, exc.status_code)
+        message = str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON parsing gave up on deep nesting
+            message = "body: JSON nested too deeply"
+        return JSONResponse(error_body(exc.status_code, message, getattr(exc, "param", None),
+                                       getattr(exc, "code", None)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError):
-        # pydantic says what is wrong; OpenAI clients expect a 400 with {"error": {"message", "type"}}
+        # pydantic says what is wrong; OpenAI clients expect a 400 with {"error": {"message", "type", "param"}}
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return JSONResponse(error_body(400, f"body: not valid JSON ({first.get('ctx', {}).get('error')} at "
+                                                f"character {first['loc'][-1]})"), 400)
         where = ".".join(str(x) for x in first.get("loc", ())[1:]) or "body"
         message = f"{where}: {first.get('msg', 'invalid request')}".replace("Value error, ", "")
-        return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, 400)
+        return JSONResponse(error_body(400, message, where), 400)
 
     @app.exception_handler(Exception)
     async def any_error(_request: Request, exc: Exception):
-        return JSONResponse({"error": {"message": f"{type(exc).__name__}: {exc}", "type": "server_error"}}, 500)
+        return JSONResponse(error_body(500, f"{type(exc).__name__}: {exc}"), 500)
 
     @app.get("/health")
     def health() -> dict:
@@ -100,17 +133,21 @@ def create_app(pipeline: Pipeline) -> FastAPI:
 
     @app.get("/v1/models")
     def models() -> dict:
-        return {"object": "list", "data": [{"id": pipeline.generator.name, "object": "model", "owned_by": "yiju"}]}
+        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "yiju"}
+                                           for name in served_models(pipeline)]}
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
         if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:  # before anything parses it
-            return JSONResponse({"error": {"message": f"request body over {MAX_BODY_BYTES} bytes",
-                                           "type": "invalid_request_error"}}, 413)
+            return JSONResponse(error_body(413, f"request body over {MAX_BODY_BYTES} bytes"), 413)
         return await call_next(request)
 
     @app.post("/v1/chat/completions")
     async def completions(body: ChatCompletionRequest):
+        served = served_models(pipeline)
+        if body.model is not None and body.model not in served:
+            raise APIError(400, f"model: {body.model!r} is not served here; use one of: {', '.join(served)}",
+                           param="model", code="model_not_found")
         question, history = body.question_and_history()
         top_k = body.top_k
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -123,7 +160,7 @@ def create_app(pipeline: Pipeline) -> FastAPI:
         try:
             answer = await run_in_threadpool(pipeline.answer, question, history, top_k)
         except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
+            raise APIError(400, str(exc)) from None
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},

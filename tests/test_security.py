@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from chat.api import create_app
 from chat.cli import app
 from kb.db import session_scope
 from kb.models import AnswerLog
@@ -161,3 +162,31 @@ def test_the_logged_revision_is_the_one_of_the_passages_cited_after_a_reload(kb,
     with session_scope(url) as session:
         row = session.scalar(select(AnswerLog).where(AnswerLog.id == answer.log_id))
         assert row.kb_revision == 2 and row.cited_passage_ids == answer.cited_passage_ids
+
+
+# --------------------------------------------------------------------------- 7, 10. hostile and wrong bodies
+
+def test_a_deeply_nested_body_is_a_400_in_openai_shape(pipeline):
+    client = TestClient(create_app(pipeline), raise_server_exceptions=False)
+    for body in (b"[" * 100_000, b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"):
+        r = client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400
+        assert r.json()["error"] == {"message": "body: JSON nested too deeply", "type": "invalid_request_error",
+                                     "param": None, "code": None}
+    assert client.get("/health").json()["status"] == "ok"
+
+
+def test_an_unknown_model_or_a_bad_top_k_is_a_400_naming_the_field(pipeline):
+    client = TestClient(create_app(pipeline))
+    served = [m["id"] for m in client.get("/v1/models").json()["data"]]
+    assert served == ["extractive", "yiju"]
+    for name in (*served, None):
+        assert client.post("/v1/chat/completions", json={**QUESTION, "model": name}).status_code == 200
+    wrong = client.post("/v1/chat/completions", json={**QUESTION, "model": "gpt-4o"})
+    assert wrong.status_code == 400 and wrong.json()["error"]["param"] == "model"
+    assert wrong.json()["error"]["message"] == "model: 'gpt-4o' is not served here; use one of: extractive, yiju"
+    for top_k in ("5", 2.5, 3.0, True, 0, -1, 51, 10**30, [5]):
+        r = client.post("/v1/chat/completions", json={**QUESTION, "top_k": top_k})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "top_k", (top_k, r.text)
+        assert r.json()["error"]["message"].startswith("top_k: ")
+    assert client.post("/v1/chat/completions", json={**QUESTION, "top_k": 3}).status_code == 200
