@@ -4,21 +4,32 @@ Any OpenAI client can talk to it; what the KB adds rides along without breaking 
 `sources` (the cited passages: n, passage id, entity, section, source, KB revision, text) and `yiju`
 (the whole Answer document: refused, triage, intents, timings, ...) on the response, or on the last
 chunk of a stream. The conversation is the request's `messages`, so the server keeps no sessions.
-Requests are answered in a thread pool; a failed request is a JSON error, never a dead server. Every
-error has OpenAI's shape {"error": {"message", "type", "param", "code"}}.
+Requests are answered in a thread pool; a failed request is a JSON error, never a dead server.
+
+Exposure is closed unless opened on purpose (docs/security.md): with an API key every /v1 route needs
+`Authorization: Bearer KEY` (/health stays open); a request that carries an `Origin` header (a browser
+page) is refused unless that origin was allowed, and only allowed origins get CORS headers; /docs,
+/redoc and /openapi.json exist only with `docs=True`. Every error has OpenAI's shape
+{"error": {"message", "type", "param", "code"}}.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Literal
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
 
@@ -99,8 +110,47 @@ def served_models(pipeline: Pipeline) -> list[str]:
     return list(dict.fromkeys([pipeline.generator.name, SERVER_MODEL]))
 
 
-def create_app(pipeline: Pipeline) -> FastAPI:
-    app = FastAPI(title="依据 yiju chat API", version="1", docs_url="/docs")
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach: localhost, 127.0.0.0/8, ::1."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_origin(origin: str) -> str:
+    """`origin` when it is one ("https://app.example.org", "http://127.0.0.1:3000" or "*"), else ValueError."""
+    if origin == "*":
+        return origin
+    origin = origin.strip().rstrip("/")
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise ValueError(f"--allow-origin takes an origin like https://app.example.org (scheme, host, optional "
+                         f"port; no path), not {origin!r}")
+    return origin.lower()
+
+
+def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins: Sequence[str] = (),
+               docs: bool = False) -> FastAPI:
+    """The API over `pipeline`. api_key: required as a bearer token on /v1 (None: no key, for loopback);
+    allow_origins: browser origins that may call it (CORS); docs: serve /docs, /redoc and /openapi.json."""
+    app = FastAPI(title="依据 yiju chat API", version="1", docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
+    if api_key is not None and not api_key.strip():
+        raise ValueError("the API key is empty")
+    origins = [check_origin(o) for o in allow_origins]
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if api_key is None:
+            return
+        given = credentials.credentials if credentials else ""
+        if not secrets.compare_digest(given.encode(), api_key.encode()):
+            raise APIError(401, "missing or wrong API key: send the header Authorization: Bearer KEY",
+                           code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException):
@@ -131,18 +181,14 @@ def create_app(pipeline: Pipeline) -> FastAPI:
         return {"status": "stale" if stale else "ok", "kb_revision": pipeline.kb_revision,
                 "generator": pipeline.generator.name, **({"stale": stale} if stale else {})}
 
-    @app.get("/v1/models")
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorized)])
+
+    @v1.get("/models")
     def models() -> dict:
         return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "yiju"}
                                            for name in served_models(pipeline)]}
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:  # before anything parses it
-            return JSONResponse(error_body(413, f"request body over {MAX_BODY_BYTES} bytes"), 413)
-        return await call_next(request)
-
-    @app.post("/v1/chat/completions")
+    @v1.post("/chat/completions")
     async def completions(body: ChatCompletionRequest):
         served = served_models(pipeline)
         if body.model is not None and body.model not in served:
@@ -170,6 +216,27 @@ def create_app(pipeline: Pipeline) -> FastAPI:
             "yiju": answer.to_json(),
         }
 
+    app.include_router(v1)
+
+    # middleware: the last added runs first, so CORS (when opened) answers preflights before the origin check
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:  # before anything parses it
+            return JSONResponse(error_body(413, f"request body over {MAX_BODY_BYTES} bytes"), 413)
+        return await call_next(request)
+
+    @app.middleware("http")
+    async def allowed_origins_only(request: Request, call_next):
+        # a browser page names its origin; without this, a page on any site could post questions here
+        origin = request.headers.get("origin")
+        if origin is not None and "*" not in origins and origin.lower() not in origins:
+            return JSONResponse(error_body(403, f"requests from the web page at {origin} are not allowed here",
+                                           code="origin_not_allowed"), 403)
+        return await call_next(request)
+
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
     return app
 
 

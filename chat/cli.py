@@ -9,8 +9,9 @@
 
 Every command takes --db (env KB_DB_URL; default sqlite:///var/kb.sqlite), --index (env YIJU_INDEX; default var/index),
 --generator (extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL) and --k. ask, ui and serve log each answer
-unless --no-log: in the KB, or in --log-db URL, for --log-retention-days N. Exit codes: 0 ok, 1 failure
-(one line saying what and what to do), 2 usage.
+unless --no-log: in the KB, or in --log-db URL, for --log-retention-days N (docs/security.md). serve needs
+--api-key (env YIJU_API_KEY) to listen beyond this machine. Exit codes: 0 ok, 1 failure (one line saying what
+and what to do), 2 usage.
 """
 
 from __future__ import annotations
@@ -175,21 +176,42 @@ def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt 
 @app.command()
 def serve(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
           on_stale: StaleOpt = "warn",
-          host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+          host: Annotated[str, typer.Option(help="Address to bind (beyond 127.0.0.1 only with --api-key)")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port")] = 8000,
+          api_key: Annotated[Optional[str], typer.Option(
+              "--api-key", envvar="YIJU_API_KEY", show_default=False,
+              help="Require Authorization: Bearer KEY on /v1 (env YIJU_API_KEY, which keeps it out of `ps`)")] = None,
+          allow_origin: Annotated[Optional[list[str]], typer.Option(
+              "--allow-origin", help="A web origin (https://app.example.org) whose pages may call the API (CORS); "
+              "repeatable; none by default")] = None,
+          docs: Annotated[bool, typer.Option("--docs", help="Serve /docs, /redoc and /openapi.json")] = False,
           log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None) -> None:
     """OpenAI-compatible API: POST /v1/chat/completions (stream or not), sources in the response."""
+    from chat.api import check_origin, create_app, is_loopback
+
+    if api_key is not None and not api_key.strip():
+        fail("--api-key (or YIJU_API_KEY) is empty: give a key, or leave it out to serve this machine only", 2)
+    if not api_key and not is_loopback(host):
+        fail(f"refusing to listen on {host} without an API key: anyone who can reach it could use the API; "
+             "pass --api-key KEY (or set YIJU_API_KEY), or keep --host 127.0.0.1", 2)
+    try:
+        origins = [check_origin(o) for o in allow_origin or []]
+    except ValueError as exc:
+        fail(str(exc), 2)
     pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale, log_db=log_db,
                              log_retention_days=log_retention_days)
     import uvicorn
 
-    from chat.api import create_app
-
-    sys.stderr.write(f"yiju chat API on http://{host}:{port}/v1/chat/completions (OpenAI-compatible; docs at "
-                     f"http://{host}:{port}/docs) · generator {pipeline.generator.name} · KB revision "
-                     f"{pipeline.kb_revision} · {_log_line(pipeline)}\n")
+    base = f"http://{host}:{port}"
+    sys.stderr.write(
+        f"yiju chat API on {base}/v1/chat/completions (OpenAI-compatible; "
+        f"{'API key required' if api_key else 'no API key: this machine only'}; "
+        f"{f'docs at {base}/docs' if docs else 'docs off (--docs)'}"
+        f"{'; browser origins ' + ', '.join(origins) if origins else ''}) · generator {pipeline.generator.name} · "
+        f"KB revision {pipeline.kb_revision} · {_log_line(pipeline)}\n")
     try:
-        uvicorn.run(create_app(pipeline), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(pipeline, api_key=api_key, allow_origins=origins, docs=docs), host=host, port=port,
+                    log_level="warning")
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc}")
 

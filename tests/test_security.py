@@ -1,7 +1,9 @@
-"""Issue #12, the chat side: safety and security of answering, logging and serving.
+"""Issue #12, the chat side: the answer log's privacy (off, a database of its own, retention, purge), the API's
+exposure (API key, binding, CORS, docs), the audited KB revision after an index reload, and hostile or wrong
+request bodies (deep nesting, unknown model, bad top_k).
 
-Runs on the tiny KB of test_chat (its own copy, built once for this module); `chat serve` through typer's
-CliRunner with uvicorn.run replaced by a function that keeps the app, which FastAPI's TestClient then calls.
+Runs on the tiny KB of test_chat (its own copy, built once for this module); the API through FastAPI's
+TestClient, `chat serve` through typer's CliRunner with uvicorn.run replaced by a function that keeps the app.
 Commands and reloads read the real index, except that its jieba dictionary (the same words each time, 2 s
 to unmarshal on the shared machine) is the one already loaded (`fast_loading`).
 """
@@ -133,6 +135,71 @@ def test_retention_deletes_old_rows_on_start_and_purge_deletes_by_date(kb, tmp_p
     assert purged.stdout.startswith("deleted 1 answer-log rows") and log_rows(log_url) == 1
     assert "--before takes a date" in one_line_error(
         CliRunner().invoke(app, ["log", "purge", "--before", "last tuesday", "--log-db", log_url]))
+
+
+# --------------------------------------------------------------------------- 5. exposing the API
+
+def test_api_key_is_required_when_set_and_health_stays_open(pipeline):
+    client = TestClient(create_app(pipeline, api_key="s3cret-key"))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czNjcmV0LWtleQ=="}):
+        r = client.post("/v1/chat/completions", json=QUESTION, headers=headers)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        assert r.json()["error"]["code"] == "invalid_api_key" and r.json()["error"]["type"] == "invalid_request_error"
+    assert client.get("/v1/models").status_code == 401
+    ok = client.post("/v1/chat/completions", json=QUESTION, headers={"Authorization": "Bearer s3cret-key"})
+    assert ok.status_code == 200 and ok.json()["sources"]
+    assert client.get("/health").status_code == 200
+
+
+def test_serve_beyond_loopback_needs_an_api_key_from_option_or_env(kb, monkeypatch, fast_loading):
+    url, index = kb
+    for host in ("0.0.0.0", "192.168.1.20", "::", "example.org"):
+        refused, api, _ = serve(monkeypatch, "--db", url, "--index", index, "--host", host)
+        assert "refusing to listen on" in one_line_error(refused) and api is None
+    result, api, kwargs = serve(monkeypatch, "--db", url, "--index", index, "--host", "0.0.0.0", "--no-log",
+                                env={"YIJU_API_KEY": "from-env"})
+    assert result.exit_code == 0 and kwargs["host"] == "0.0.0.0" and "API key required" in result.stderr
+    assert "from-env" not in result.output
+    client = TestClient(api)
+    assert client.post("/v1/chat/completions", json=QUESTION).status_code == 401
+    assert client.post("/v1/chat/completions", json=QUESTION,
+                       headers={"Authorization": "Bearer from-env"}).status_code == 200
+    local, _, _ = serve(monkeypatch, "--db", url, "--index", index, "--host", "localhost", "--no-log")
+    assert local.exit_code == 0, local.output
+
+
+def test_cross_origin_calls_are_refused_unless_the_origin_is_allowed(pipeline):
+    closed = TestClient(create_app(pipeline))
+    post = closed.post("/v1/chat/completions", json=QUESTION, headers={"Origin": "https://evil.example"})
+    assert post.status_code == 403 and post.json()["error"]["code"] == "origin_not_allowed"
+    preflight = closed.options("/v1/chat/completions", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert not any(h.startswith("access-control-") for h in preflight.headers)
+    assert closed.post("/v1/chat/completions", json=QUESTION).status_code == 200  # no Origin: not a browser page
+
+    opened = TestClient(create_app(pipeline, allow_origins=["https://app.example.org/"]))
+    preflight = opened.options("/v1/chat/completions", headers={
+        "Origin": "https://app.example.org", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example.org"
+    post = opened.post("/v1/chat/completions", json=QUESTION, headers={"Origin": "https://app.example.org"})
+    assert post.status_code == 200 and post.headers["access-control-allow-origin"] == "https://app.example.org"
+    assert opened.post("/v1/chat/completions", json=QUESTION,
+                       headers={"Origin": "https://evil.example"}).status_code == 403
+
+
+def test_docs_are_off_unless_asked_for_and_the_start_line_says_so(pipeline, kb, monkeypatch, fast_loading):
+    closed = TestClient(create_app(pipeline))
+    assert [closed.get(p).status_code for p in ("/docs", "/redoc", "/openapi.json")] == [404, 404, 404]
+    opened = TestClient(create_app(pipeline, docs=True))
+    assert [opened.get(p).status_code for p in ("/docs", "/redoc", "/openapi.json")] == [200, 200, 200]
+    off, _, _ = serve(monkeypatch, "--db", kb[0], "--index", kb[1], "--no-log")
+    assert "/docs" not in off.stderr and "docs off" in off.stderr
+    on, _, _ = serve(monkeypatch, "--db", kb[0], "--index", kb[1], "--no-log", "--docs")
+    assert "docs at http://127.0.0.1:8000/docs" in on.stderr
+    bad = serve(monkeypatch, "--db", kb[0], "--index", kb[1], "--allow-origin", "evil.example/path")[0]
+    assert "--allow-origin takes an origin" in one_line_error(bad)
 
 
 # --------------------------------------------------------------------------- 6. audit after an index reload
