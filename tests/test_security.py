@@ -110,11 +110,12 @@ def test_log_db_keeps_the_log_apart_and_the_kb_untouched(kb, tmp_path, monkeypat
     assert "answer log: cannot open database" in one_line_error(bad, 1)
 
 
-def test_retention_deletes_old_rows_on_start_and_purge_deletes_by_date(kb, tmp_path, monkeypatch, fast_loading):
+def test_retention_deletes_old_rows_on_start_and_purge_deletes_by_date(kb, db_url, monkeypatch, fast_loading):
+    """On SQLite and PostgreSQL: times are stored in UTC either way, and compared so."""
     from chat.answer_log import AnswerLogger
 
     url, index = kb
-    log_url = f"sqlite:///{tmp_path / 'answers.sqlite'}"
+    log_url = db_url  # an empty database: the log's own
     now = datetime.now(timezone.utc)
     AnswerLogger(log_url, own_database=True).prepare()
     with session_scope(log_url) as session:
