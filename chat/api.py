@@ -5,20 +5,33 @@ Any OpenAI client can talk to it; what the KB adds rides along without breaking 
 (the whole Answer document: refused, triage, intents, timings, ...) on the response, or on the last
 chunk of a stream. The conversation is the request's `messages`, so the server keeps no sessions.
 Requests are answered in a thread pool; a failed request is a JSON error, never a dead server.
+
+Exposure is closed unless opened on purpose (docs/security.md): with an API key every /v1 route needs
+`Authorization: Bearer KEY` (/health stays open); a request that carries an `Origin` header (a browser
+page) is refused unless that origin was allowed, and only allowed origins get CORS headers; /docs,
+/redoc and /openapi.json exist only with `docs=True`. Every error has OpenAI's shape
+{"error": {"message", "type", "param", "code"}}.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Literal
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException
 
 from chat.answer import Answer
 from chat.conversation import MAX_QUESTION_CHARS, normalize_messages
@@ -26,6 +39,23 @@ from chat.pipeline import Delta, Pipeline
 
 MAX_BODY_BYTES = 1_000_000
 MAX_MESSAGES = 100
+MAX_TOP_K = 50
+SERVER_MODEL = "yiju"  # accepted as `model` whatever the generator, beside the generator's own name
+
+
+class APIError(HTTPException):
+    """An HTTP error that names the request field at fault (`param`) and a machine-readable `code`."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: dict | None = None):
+        super().__init__(status, message, headers)
+        self.param, self.code = param, code
+
+
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> dict:
+    """OpenAI's error object."""
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 class ContentPart(BaseModel):
@@ -53,7 +83,9 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     model: str | None = None
     stream: bool = False
-    top_k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve (yiju extension)")
+    # strict: "5", 5.0 and true are refused rather than read as 5 or 1
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, strict=True,
+                              description="passages to retrieve (yiju extension)")
 
     @field_validator("messages")
     @classmethod
@@ -74,24 +106,75 @@ def sources(answer: Answer) -> list[dict]:
             for c in answer.citations]
 
 
-def create_app(pipeline: Pipeline) -> FastAPI:
-    app = FastAPI(title="依据 yiju chat API", version="1", docs_url="/docs")
+def served_models(pipeline: Pipeline) -> list[str]:
+    """The `model` names a request may send: the generator's (what /v1/models lists first) and "yiju"."""
+    return list(dict.fromkeys([pipeline.generator.name, SERVER_MODEL]))
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach: localhost, 127.0.0.0/8, ::1."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_origin(origin: str) -> str:
+    """`origin` when it is one ("https://app.example.org", "http://127.0.0.1:3000" or "*"), else ValueError."""
+    if origin == "*":
+        return origin
+    origin = origin.strip().rstrip("/")
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise ValueError(f"--allow-origin takes an origin like https://app.example.org (scheme, host, optional "
+                         f"port; no path), not {origin!r}")
+    return origin.lower()
+
+
+def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins: Sequence[str] = (),
+               docs: bool = False) -> FastAPI:
+    """The API over `pipeline`. api_key: required as a bearer token on /v1 (None: no key, for loopback);
+    allow_origins: browser origins that may call it (CORS); docs: serve /docs, /redoc and /openapi.json."""
+    app = FastAPI(title="依据 yiju chat API", version="1", docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
+    if api_key is not None and not api_key.strip():
+        raise ValueError("the API key is empty")
+    origins = [check_origin(o) for o in allow_origins]
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if api_key is None:
+            return
+        given = credentials.credentials if credentials else ""
+        if not secrets.compare_digest(given.encode(), api_key.encode()):
+            raise APIError(401, "missing or wrong API key: send the header Authorization: Bearer KEY",
+                           code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException):
-        return JSONResponse({"error": {"message": exc.detail, "type": "invalid_request_error"}}, exc.status_code)
+        message = str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON parsing gave up on deep nesting
+            message = "body: JSON nested too deeply"
+        return JSONResponse(error_body(exc.status_code, message, getattr(exc, "param", None),
+                                       getattr(exc, "code", None)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError):
-        # pydantic says what is wrong; OpenAI clients expect a 400 with {"error": {"message", "type"}}
+        # pydantic says what is wrong; OpenAI clients expect a 400 with {"error": {"message", "type", "param"}}
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return JSONResponse(error_body(400, f"body: not valid JSON ({first.get('ctx', {}).get('error')} at "
+                                                f"character {first['loc'][-1]})"), 400)
         where = ".".join(str(x) for x in first.get("loc", ())[1:]) or "body"
         message = f"{where}: {first.get('msg', 'invalid request')}".replace("Value error, ", "")
-        return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, 400)
+        return JSONResponse(error_body(400, message, where), 400)
 
     @app.exception_handler(Exception)
     async def any_error(_request: Request, exc: Exception):
-        return JSONResponse({"error": {"message": f"{type(exc).__name__}: {exc}", "type": "server_error"}}, 500)
+        return JSONResponse(error_body(500, f"{type(exc).__name__}: {exc}"), 500)
 
     @app.get("/health")
     def health() -> dict:
@@ -99,19 +182,19 @@ def create_app(pipeline: Pipeline) -> FastAPI:
         return {"status": "stale" if stale else "ok", "kb_revision": pipeline.kb_revision,
                 "generator": pipeline.generator.name, **({"stale": stale} if stale else {})}
 
-    @app.get("/v1/models")
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorized)])
+
+    @v1.get("/models")
     def models() -> dict:
-        return {"object": "list", "data": [{"id": pipeline.generator.name, "object": "model", "owned_by": "yiju"}]}
+        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "yiju"}
+                                           for name in served_models(pipeline)]}
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:  # before anything parses it
-            return JSONResponse({"error": {"message": f"request body over {MAX_BODY_BYTES} bytes",
-                                           "type": "invalid_request_error"}}, 413)
-        return await call_next(request)
-
-    @app.post("/v1/chat/completions")
+    @v1.post("/chat/completions")
     async def completions(body: ChatCompletionRequest):
+        served = served_models(pipeline)
+        if body.model is not None and body.model not in served:
+            raise APIError(400, f"model: {body.model!r} is not served here; use one of: {', '.join(served)}",
+                           param="model", code="model_not_found")
         question, history = body.question_and_history()
         top_k = body.top_k
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -124,7 +207,7 @@ def create_app(pipeline: Pipeline) -> FastAPI:
         try:
             answer = await run_in_threadpool(pipeline.answer, question, history, top_k)
         except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
+            raise APIError(400, str(exc)) from None
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
@@ -134,6 +217,27 @@ def create_app(pipeline: Pipeline) -> FastAPI:
             "yiju": answer.to_json(),
         }
 
+    app.include_router(v1)
+
+    # middleware: the last added runs first, so CORS (when opened) answers preflights before the origin check
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:  # before anything parses it
+            return JSONResponse(error_body(413, f"request body over {MAX_BODY_BYTES} bytes"), 413)
+        return await call_next(request)
+
+    @app.middleware("http")
+    async def allowed_origins_only(request: Request, call_next):
+        # a browser page names its origin; without this, a page on any site could post questions here
+        origin = request.headers.get("origin")
+        if origin is not None and "*" not in origins and origin.lower() not in origins:
+            return JSONResponse(error_body(403, f"requests from the web page at {origin} are not allowed here",
+                                           code="origin_not_allowed"), 403)
+        return await call_next(request)
+
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
     return app
 
 

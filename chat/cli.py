@@ -5,10 +5,13 @@
     chat serve --port 8000             POST /v1/chat/completions (streaming and not), sources attached
     chat eval [--json]                 triage, refusal and citation rates on the evaluation sets
     chat calibrate                     support thresholds per intent, from the retriever's templated questions
+    chat log show | purge --before DATE   the answer log: what is in it; delete what is older than DATE
 
 Every command takes --db (env KB_DB_URL; default sqlite:///var/kb.sqlite), --index (env YIJU_INDEX; default var/index),
---generator (extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL) and --k. Exit codes: 0 ok,
-1 failure (one line saying what and what to do), 2 usage.
+--generator (extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL) and --k. ask, ui and serve log each answer
+unless --no-log: in the KB, or in --log-db URL, for --log-retention-days N (docs/security.md). serve needs
+--api-key (env YIJU_API_KEY) to listen beyond this machine. Exit codes: 0 ok, 1 failure (one line saying what
+and what to do), 2 usage.
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to retri
 StaleOpt = Annotated[str, typer.Option("--on-stale", help="When the KB has moved past the index: warn (answers say "
                                        "so; no dose answers), fail, or update (update the index first)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
+LogOpt = Annotated[bool, typer.Option("--log/--no-log", help="Log each answer (question, answer, cited passages, "
+                                      "KB revision); --no-log writes nothing")]
+LogDbOpt = Annotated[Optional[str], typer.Option(
+    "--log-db", envvar="YIJU_LOG_DB", help="Keep the answer log in this database, not the KB's (env YIJU_LOG_DB; "
+    "created on first use)")]
+RetentionOpt = Annotated[Optional[int], typer.Option(
+    "--log-retention-days", min=1, envvar="YIJU_LOG_RETENTION_DAYS",
+    help="Delete answer-log rows older than N days, on start and hourly while answering (env YIJU_LOG_RETENTION_DAYS)")]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -47,11 +58,13 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answers: bool = True,
-                  on_stale: str = "warn"):
+                  on_stale: str = "warn", log_db: str | None = None, log_retention_days: int | None = None):
     """The pipeline, or a one-line failure naming what is missing (no index, no KB, no model).
 
     on_stale: what to do when the KB has moved past the index: "warn" (answers say so, dose questions are
-    not answered), "fail" (exit 1), or "update" (bring the index up to the KB first)."""
+    not answered), "fail" (exit 1), or "update" (bring the index up to the KB first).
+    log_db, log_retention_days: where answers are logged and for how long (with log_answers); the log is
+    opened here, so an unusable log database stops the start and old rows go now."""
     from kb.db import DatabaseError
 
     from chat.generators import GeneratorError
@@ -67,12 +80,21 @@ def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answer
             report = update_index(db, index)
             sys.stderr.write(f"index {index} at KB revision {report['kb_revision']} "
                              f"({report['entities']} entities re-read)\n")
-        return Pipeline.load(db, index, generator, k, log_answers=log_answers,
-                             on_stale="fail" if on_stale == "fail" else "warn")
+        pipeline = Pipeline.load(db, index, generator, k, log_answers=log_answers,
+                                 on_stale="fail" if on_stale == "fail" else "warn", log_db=log_db,
+                                 log_retention_days=log_retention_days)
     except (RetrieverError, DatabaseError, GeneratorError, FileNotFoundError, ValueError) as exc:
         fail(f"{str(exc).splitlines()[0]}")
     except Exception as exc:  # one line, never a traceback
         fail(f"cannot start the pipeline: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    if pipeline.answer_log is not None and (log_db or log_retention_days):
+        try:
+            deleted = pipeline.answer_log.prepare()
+        except Exception as exc:  # unreachable, or a schema this code cannot migrate: one line
+            _log_failed(pipeline.answer_log, exc)
+        if deleted:
+            sys.stderr.write(f"answer log: {deleted} rows older than {log_retention_days} days deleted\n")
+    return pipeline
 
 
 @app.callback()
@@ -101,8 +123,7 @@ def ask(
     json_out: JsonOpt = False,
     history: Annotated[Optional[Path], typer.Option(help="JSON file of earlier messages [{role, content}]")] = None,
     debug: Annotated[bool, typer.Option(help="Include retrieval and support details in --json")] = False,
-    on_stale: StaleOpt = "warn",
-    log: Annotated[bool, typer.Option("--log/--no-log", help="Write the answer to the KB's answer log")] = True,
+    on_stale: StaleOpt = "warn", log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None,
 ) -> None:
     """Answer one question from the KB, with citations."""
     if not question.strip():
@@ -113,7 +134,8 @@ def ask(
             messages = json.loads(history.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             fail(f"{history}: not a readable JSON list of messages ({exc})")
-    pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale)
+    pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale, log_db=log_db,
+                             log_retention_days=log_retention_days)
     try:
         answer = pipeline.answer(question, messages)
     except Exception as exc:
@@ -140,9 +162,12 @@ def ask(
 def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
        on_stale: StaleOpt = "warn",
        host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only)")] = "127.0.0.1",
-       port: Annotated[int, typer.Option(help="Port")] = 7860) -> None:
+       port: Annotated[int, typer.Option(help="Port")] = 7860,
+       log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None) -> None:
     """The Gradio chat: streaming answers, a sources panel, retrieval debugging, settings."""
-    pipeline = load_pipeline(db, index, generator, k, on_stale=on_stale)
+    pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale, log_db=log_db,
+                             log_retention_days=log_retention_days)
+    sys.stderr.write(f"{_log_line(pipeline)}\n")
     from chat.ui import build_ui, launch
 
     try:
@@ -154,21 +179,48 @@ def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt 
 @app.command()
 def serve(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
           on_stale: StaleOpt = "warn",
-          host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port")] = 8000) -> None:
+          host: Annotated[str, typer.Option(help="Address to bind (beyond 127.0.0.1 only with --api-key)")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port")] = 8000,
+          api_key: Annotated[Optional[str], typer.Option(
+              "--api-key", envvar="YIJU_API_KEY", show_default=False,
+              help="Require Authorization: Bearer KEY on /v1 (env YIJU_API_KEY, which keeps it out of `ps`)")] = None,
+          allow_origin: Annotated[Optional[list[str]], typer.Option(
+              "--allow-origin", help="A web origin (https://app.example.org) whose pages may call the API (CORS); "
+              "repeatable; none by default")] = None,
+          docs: Annotated[bool, typer.Option("--docs", help="Serve /docs, /redoc and /openapi.json")] = False,
+          log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None) -> None:
     """OpenAI-compatible API: POST /v1/chat/completions (stream or not), sources in the response."""
-    pipeline = load_pipeline(db, index, generator, k, on_stale=on_stale)
+    from chat.api import check_origin, create_app, is_loopback
+
+    if api_key is not None and not api_key.strip():
+        fail("--api-key (or YIJU_API_KEY) is empty: give a key, or leave it out to serve this machine only", 2)
+    if not api_key and not is_loopback(host):
+        fail(f"refusing to listen on {host} without an API key: anyone who can reach it could use the API; "
+             "pass --api-key KEY (or set YIJU_API_KEY), or keep --host 127.0.0.1", 2)
+    try:
+        origins = [check_origin(o) for o in allow_origin or []]
+    except ValueError as exc:
+        fail(str(exc), 2)
+    pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale, log_db=log_db,
+                             log_retention_days=log_retention_days)
     import uvicorn
 
-    from chat.api import create_app
-
-    sys.stderr.write(f"yiju chat API on http://{host}:{port}/v1/chat/completions (OpenAI-compatible; docs at "
-                     f"http://{host}:{port}/docs) · generator {pipeline.generator.name} · KB revision "
-                     f"{pipeline.kb_revision}\n")
+    base = f"http://{host}:{port}"
+    sys.stderr.write(
+        f"yiju chat API on {base}/v1/chat/completions (OpenAI-compatible; "
+        f"{'API key required' if api_key else 'no API key: this machine only'}; "
+        f"{f'docs at {base}/docs' if docs else 'docs off (--docs)'}"
+        f"{'; browser origins ' + ', '.join(origins) if origins else ''}) · generator {pipeline.generator.name} · "
+        f"KB revision {pipeline.kb_revision} · {_log_line(pipeline)}\n")
     try:
-        uvicorn.run(create_app(pipeline), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(pipeline, api_key=api_key, allow_origins=origins, docs=docs), host=host, port=port,
+                    log_level="warning")
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc}")
+
+
+def _log_line(pipeline) -> str:
+    return pipeline.answer_log.describe() if pipeline.answer_log is not None else "answer log off"
 
 
 @app.command("eval")
@@ -272,6 +324,75 @@ def calibrate(
         Console().print(table)
         if write:
             Console(stderr=True).print(f"written to {report['written']}")
+
+
+# --------------------------------------------------------------------------- chat log
+
+log_app = typer.Typer(help="The answer log: what it holds, and deleting old rows.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
+
+
+def _answer_log(db: str | None, log_db: str | None):
+    from chat.answer_log import AnswerLogger
+
+    return AnswerLogger.open(db, log_db)
+
+
+def _log_failed(answer_log, exc: Exception) -> NoReturn:
+    """One line: a DatabaseError names the URL itself; anything else (a schema newer than this code) gets it."""
+    from kb.db import DatabaseError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    fail(f"answer log: {text}" if isinstance(exc, DatabaseError)
+         else f"answer log at {answer_log.url_shown}: {type(exc).__name__}: {text}")
+
+
+@log_app.command("show")
+def log_show(db: DbOpt = None, log_db: LogDbOpt = None, json_out: JsonOpt = False,
+             last: Annotated[int, typer.Option("--last", min=0, help="Newest rows to list")] = 10) -> None:
+    """How many answers are logged, the oldest and newest, and the last few questions."""
+    answer_log = _answer_log(db, log_db)
+    try:
+        summary = answer_log.summary(last)
+    except Exception as exc:
+        _log_failed(answer_log, exc)
+    if json_out:
+        emit(summary)
+        return
+    sys.stdout.write(f"{summary['rows']} answers logged in {summary['database']}"
+                     + (f", {summary['oldest']:%Y-%m-%d %H:%M} to {summary['newest']:%Y-%m-%d %H:%M} UTC"
+                        if summary["rows"] else "") + "\n")
+    for row in summary["last"]:
+        flags = " ".join(f for f in ("refused" if row["refused"] else "", row["triage"] or "") if f)
+        sys.stdout.write(f"{row['id']:>6}  {row['created_at']:%Y-%m-%d %H:%M}  rev {row['kb_revision']}  "
+                         f"{row['question']}{'  [' + flags + ']' if flags else ''}\n")
+
+
+@log_app.command("purge")
+def log_purge(
+    before: Annotated[str, typer.Option("--before", help="Delete rows logged before this date (2026-01-31, UTC) "
+                                        "or ISO date and time")],
+    db: DbOpt = None, log_db: LogDbOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Delete the answer-log rows older than a date; says how many went."""
+    from datetime import datetime
+
+    from chat.answer_log import as_utc
+
+    try:
+        cutoff = as_utc(datetime.fromisoformat(before.strip()))
+    except ValueError:
+        fail(f"--before takes a date like 2026-01-31 or 2026-01-31T08:00+08:00, not {before!r}", 2)
+    answer_log = _answer_log(db, log_db)
+    try:
+        deleted = answer_log.purge(cutoff)
+    except Exception as exc:
+        _log_failed(answer_log, exc)
+    if json_out:
+        emit({"deleted": deleted, "before": cutoff.isoformat(), "database": answer_log.url_shown})
+    else:
+        sys.stdout.write(f"deleted {deleted} answer-log rows logged before {cutoff:%Y-%m-%d %H:%M} UTC "
+                         f"from {answer_log.url_shown}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

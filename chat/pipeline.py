@@ -12,7 +12,8 @@
       7. safety flags            label sentences that concern this patient (allergy, pregnancy, interactions)
       8. select + generate       the sentences that answer, numbered passages -> generator -> each claim
                                  checked against its citation
-      9. answer + log            triage notice, notes, flags, verified body, disclaimer; one AnswerLog row
+      9. answer + log            triage notice, notes, flags, verified body, disclaimer; one answer_log row
+                                 (chat.answer_log: in the KB or a database of its own, or none)
 
 `Pipeline.stream()` yields the answer as it forms (only verified text) and then the final `Answer`;
 `Pipeline.answer()` returns just the `Answer`. Every interface (CLI, Gradio, HTTP) goes through here.
@@ -35,6 +36,7 @@ from retriever.store import index_dir_setting
 from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation
+from chat.answer_log import AnswerLogger
 from chat.citations import Claim, render_claim, verify, verify_stream
 from chat.conversation import (INSTRUCTION_IN_PASSAGE, asks_to_override, clean_text, normalize_messages,
                                rewrite_followup, topic)
@@ -73,22 +75,24 @@ class Pipeline:
 
     def __init__(self, retriever, generator: Generator | None = None, *, db_url: str | None = None,
                  index_dir: str | None = None, k: int = DEFAULT_K, thresholds: Thresholds | None = None,
-                 log_answers: bool = True):
+                 log_answers: bool = True, answer_log: AnswerLogger | None = None):
         self.retriever = retriever
         self.generator = generator or ExtractiveGenerator()
         self.extractive = ExtractiveGenerator()
         self.db_url = db_url
         self.k = k
         self.thresholds = thresholds or Thresholds.load(index_dir)
-        self.log_answers = log_answers
+        # None: nothing is logged (--no-log); by default the KB's own answer_log table
+        self.answer_log = (answer_log or AnswerLogger.open(db_url)) if log_answers else None
         self.lock = threading.Lock()  # retrieval state (jieba, faiss scratch) is shared between requests
 
     @classmethod
     def load(cls, db_url: str | None = None, index_dir: str | None = None,
              generator: str | Generator = "extractive", k: int = DEFAULT_K, log_answers: bool = True,
-             on_stale: str = "warn") -> "Pipeline":
+             on_stale: str = "warn", log_db: str | None = None, log_retention_days: int | None = None) -> "Pipeline":
         """The retriever from `index_dir` (default $YIJU_INDEX, else var/index; with its findings index), the
-        generator by spec."""
+        generator by spec. Answers are logged in the KB, or in `log_db` when given, for `log_retention_days`
+        (default: kept), or not at all without `log_answers`."""
         from kb.db import resolve_url
         from retriever.search import Retriever  # (not `from retriever`: stays importable from any cwd)
 
@@ -96,7 +100,9 @@ class Pipeline:
         index_dir = index_dir or index_dir_setting()
         retriever = Retriever.load(index_dir=index_dir, db_url=db_url, on_stale=on_stale)
         gen = load_generator(generator) if isinstance(generator, str) else generator
-        return cls(retriever, gen, db_url=db_url, index_dir=index_dir, k=k, log_answers=log_answers)
+        answer_log = AnswerLogger.open(db_url, log_db, log_retention_days) if log_answers else None
+        return cls(retriever, gen, db_url=db_url, index_dir=index_dir, k=k, log_answers=log_answers,
+                   answer_log=answer_log)
 
     @property
     def kb_revision(self) -> int:
@@ -184,6 +190,9 @@ class Pipeline:
         with self.lock:
             result: RetrievalResult = self.retriever.search(analysis, k=k or self.k)
         timings["retrieve"] = _ms(t)
+        # search may have opened a newer index generation: the answer (and its log row) carries the revision
+        # of the generation its passages came from, not the one read before the search
+        answer.kb_revision = result.kb_revision
         answer.warnings += list(result.warnings)
         answer.debug["retrieval"] = _debug_hits(result)
 
@@ -358,36 +367,15 @@ class Pipeline:
     def _finish(self, answer: Answer, started: float, timings: dict) -> Answer:
         timings["total"] = _ms(started)
         answer.timings_ms = timings
-        if self.log_answers:
+        if self.answer_log is not None:
             t = time.perf_counter()
             try:
-                answer.log_id = write_log(self.db_url, answer)
+                answer.log_id = self.answer_log.write(answer)
             except Exception as exc:  # an audit-log failure must not lose the user's answer; it is reported
                 answer.warnings.append(f"answer log not written: {str(exc).splitlines()[0][:200]}")
                 log.warning("answer log not written: %s", exc)
             timings["log"] = _ms(t)
         return answer
-
-
-def write_log(db_url: str | None, answer: Answer) -> int:
-    """One AnswerLog row: enough to audit the answer later against the KB revision it cited."""
-    from kb.db import session_scope
-    from kb.models import AnswerLog
-
-    with session_scope(db_url) as session:
-        row = AnswerLog(
-            question=answer.question[:20000], answer=answer.text, cited_passage_ids=answer.cited_passage_ids,
-            kb_revision=answer.kb_revision, generator=answer.generator[:255],
-            latency_ms=round(answer.timings_ms.get("total", 0.0), 2), refused=answer.refused, triage=answer.triage,
-            extra={"rewritten": answer.rewritten, "intents": answer.intents, "entities": answer.entities,
-                   "mode": answer.mode, "removed_claims": answer.removed_claims,
-                   "safety_flags": answer.safety_flags, "warnings": answer.warnings,
-                   "citations": [{"n": c.n, "passage_id": c.passage_id, "kb_revision": c.kb_revision}
-                                 for c in answer.citations]},
-        )
-        session.add(row)
-        session.flush()
-        return row.id
 
 
 def _last_question(messages: list[dict]) -> str | None:

@@ -529,7 +529,7 @@ def test_citations_carry_the_source_licence_in_json_and_api(pipeline, client):
 
 
 def test_api_answers_like_openai_and_adds_sources(client):
-    r = client.post("/v1/chat/completions", json={"model": "x", "messages": [
+    r = client.post("/v1/chat/completions", json={"model": "extractive", "messages": [
         {"role": "user", "content": "阿莫西林能治什么病？"}, {"role": "assistant", "content": "……"},
         {"role": "user", "content": "它的副作用呢？"}]})
     assert r.status_code == 200
