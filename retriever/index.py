@@ -33,6 +33,7 @@ from retriever.dense import DenseIndex, PassageFields, compose_vectors
 from retriever.encoders import EmbeddingCache, Encoder, load_encoder
 from retriever.hits import Passage
 from retriever.intent import expansion_terms
+from retriever.linking import EntityLinker
 from retriever.passages import PASSAGE_TYPES, kb_entity_names, kb_licenses, read_sections, section_passages
 from retriever.store import (
     DEFAULT_INDEX_DIR,
@@ -48,7 +49,7 @@ from retriever.store import (
     unpack_tokens,
     write_manifest,
 )
-from retriever.symptoms import SYMPTOMS_FILE, SymptomIndex
+from retriever.symptoms import SymptomIndex
 from retriever.tokenizer import Tokenizer
 
 log = logging.getLogger("retriever")
@@ -114,7 +115,8 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
         t = time.perf_counter()
         _write_bm25(store, partial)
         stages["bm25_s"] = time.perf_counter() - t
-        SymptomIndex.from_store(store).save(partial / SYMPTOMS_FILE)
+        SymptomIndex.from_store(store).save(partial)
+        EntityLinker(store.entity_names()).save(partial)
         store.close()
         cache.close()
         generation = next_generation(index_dir)
@@ -144,7 +146,7 @@ def _write_passages(session, store: PassageStore, partial: Path, bar: "_Progress
     store.db.executescript("DELETE FROM passages; DELETE FROM entities; DELETE FROM contributions;")
     names = kb_entity_names(session)
     tokenizer = Tokenizer(w for e in names for w in (e.name, *e.aliases))
-    tokenizer.save(partial / "jieba.freq")
+    tokenizer.save(partial)
     store.set_entities(names)
     store.set_contributions(_kb_contributions(session))
     store.set_meta(licenses=kb_licenses(session))
@@ -312,11 +314,11 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
         src.close()
         dst.close()
         store = PassageStore(new_dir / "passages.sqlite")
-        tokenizer = Tokenizer.load(old_dir / "jieba.freq")
+        tokenizer = Tokenizer.read(old_dir)
         for e in names:
             for w in (e.name, *e.aliases):
                 tokenizer.add_word(w)
-        tokenizer.save(new_dir / "jieba.freq")
+        tokenizer.save(new_dir)
         gone = removed_rows + [row for row, _, _ in replaced]
         store.db.executemany("DELETE FROM passages WHERE row=?", [(row,) for row in gone])
         for row, p, cid in refreshed:
@@ -346,7 +348,8 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
             cache.close()
         dense.save(new_dir / "dense.faiss")
         _write_bm25(store, new_dir)
-        SymptomIndex.from_store(store).save(new_dir / SYMPTOMS_FILE)
+        SymptomIndex.from_store(store).save(new_dir)
+        EntityLinker(store.entity_names()).save(new_dir)
         n = store.count()
         store.close()
 

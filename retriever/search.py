@@ -20,6 +20,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import bm25s
@@ -34,7 +35,7 @@ from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
 from retriever.linking import EntityLinker
 from retriever.rerank import RERANK_DEPTH, load_reranker
 from retriever.store import FORMAT, PassageStore, RetrieverError, StaleIndexError, index_dir_setting, read_manifest
-from retriever.symptoms import SYMPTOMS_FILE, SymptomIndex
+from retriever.symptoms import SymptomIndex
 from retriever.tokenizer import Tokenizer
 
 log = logging.getLogger("retriever")
@@ -68,6 +69,7 @@ class Retriever:
         self._checked_at = 0.0
         self._stale: str | None = None
         self._open()
+        self._encoder_loading = self._load_encoder_meanwhile() if encoder is None and self.dense else None
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None, db_url: str | None = None, on_stale: str = "warn",
@@ -101,17 +103,15 @@ class Retriever:
         self.store = PassageStore(gen / "passages.sqlite", readonly=True)
         self.licenses: dict[str, str] = self.store.meta("licenses", {})  # {passage.source: licence note}
         timings["passages"], t = _ms(t), time.perf_counter()
-        self.tokenizer = Tokenizer.load(gen / "jieba.freq")
+        self.tokenizer = Tokenizer.open(gen)
         timings["tokenizer"], t = _ms(t), time.perf_counter()
-        self.linker = EntityLinker(self.store.entity_names())
+        self.linker = EntityLinker.open(gen, self.store.entity_names)
         timings["linker"], t = _ms(t), time.perf_counter()
-        # saved with the generation by build and update; an older index is read from its passages
-        self.symptoms = SymptomIndex.read(gen / SYMPTOMS_FILE) if (gen / SYMPTOMS_FILE).exists() \
-            else SymptomIndex.from_store(self.store)
+        self.symptoms = SymptomIndex.open(gen, self.store)  # saved with the generation by build and update
         timings["symptoms"], t = _ms(t), time.perf_counter()
         self.bm25, self.bm25_rows = None, None
         if (gen / "bm25").exists():
-            self.bm25 = bm25s.BM25.load(str(gen / "bm25"), mmap=False)
+            self.bm25 = bm25s.BM25.load(str(gen / "bm25"), mmap=True)  # pages in what queries touch
             self.bm25_rows = np.load(gen / "bm25" / "rows.npy")
         timings["bm25"], t = _ms(t), time.perf_counter()
         self.dense = DenseIndex.load(gen / "dense.faiss") if (gen / "dense.faiss").exists() else None
@@ -147,12 +147,27 @@ class Retriever:
         """The encoder the index was built with (loaded on first use; USE takes about a second)."""
         if self._encoder is None:
             t = time.perf_counter()
-            self._encoder = load_encoder(self.manifest["encoder"])
-            self.load_ms["encoder"] = _ms(t)
+            loading = self._encoder_loading
+            self._encoder = loading.result() if loading else load_encoder(self.manifest["encoder"])
+            self.load_ms["encoder_wait"] = _ms(t)
         if self._encoder.id != self.manifest["encoder"]:
             raise RetrieverError(f"index was built with encoder {self.manifest['encoder']}, "
                                  f"not {self._encoder.id}; rebuild or pass the same encoder")
         return self._encoder
+
+    def _load_encoder_meanwhile(self) -> Future:
+        """Start loading the query encoder in the background: the caller reads the question, links it and
+        ranks BM25 meanwhile (much of USE's loading is file reading and array copies, which free the GIL)."""
+        loading: Future = Future()
+
+        def run():
+            try:
+                loading.set_result(load_encoder(self.manifest["encoder"]))
+            except BaseException as exc:  # raised where the encoder is first needed, as before
+                loading.set_exception(exc)
+
+        threading.Thread(target=run, name="encoder-load", daemon=True).start()
+        return loading
 
     def warm(self) -> "Retriever":
         """Load the encoder and run one query through every channel, so the first real question does

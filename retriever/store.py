@@ -6,7 +6,7 @@
         passages.sqlite               passages (text, metadata, BM25 tokens), entity names, contributions
         dense.faiss                   FAISS index keyed by passage row
         bm25/ + bm25_rows.npy         bm25s index and its document -> passage row map
-        jieba.freq                    jieba's dictionary with the KB names added
+        jieba.sqlite                  jieba's dictionary with the KB names added (read word by word)
       build-r12-use-multilingual-v3.partial/   a build in progress (resumable)
       embeddings/use-multilingual-v3.sqlite    content-hash cache of field embeddings
 

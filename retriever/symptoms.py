@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pickle
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,7 +33,8 @@ MIN_GAIN = 0.05  # bits; below this a question is not worth the user's time
 TOP_CANDIDATES = 15
 PRIOR_WEIGHT = 0.5  # how much a disease's incidence (发病率) counts: common things are common, but symptoms decide
 MAX_ASKED_CHARS = 6  # "初发性或维持性睡眠障碍失眠症" is a KB term, not a question to put to a patient
-SYMPTOMS_FILE = "symptoms.json"  # in each index generation, beside passages.sqlite
+SYMPTOMS_FILE = "symptoms.pickle"  # in each index generation, beside passages.sqlite
+_LEGACY_FILE = "symptoms.json"  # written by earlier versions
 VAGUE = {"感染", "疼痛", "炎症", "发炎", "不适", "异常", "病变", "损伤", "症状", "疾病"}  # not worth asking about
 # Words the xywy crawl lists as "symptoms" that are not findings a patient reports (link texts of the page):
 # never read as a finding, never shown in a symptom list.
@@ -170,19 +173,28 @@ class SymptomIndex:
                     found.add(term)
         return cls(diseases, symptoms, incidence)
 
-    def save(self, path: Path) -> None:
-        """The index's symptom lists as JSON in the generation folder, so that loading it is a read, not a
-        scan of every passage."""
-        data = {"diseases": self.diseases, "symptoms": {d: sorted(s) for d, s in self.symptoms.items()},
-                "incidence": self.incidence}
-        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    def save(self, folder: Path) -> None:
+        """The whole index (lists, vocabulary automaton, priors) in the generation folder, so that loading it
+        is one read, not a scan of every passage nor a rebuild of the automaton."""
+        tmp = Path(folder) / f".{SYMPTOMS_FILE}.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, Path(folder) / SYMPTOMS_FILE)
 
     @classmethod
-    def read(cls, path: Path) -> "SymptomIndex":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls({int(d): n for d, n in data["diseases"].items()},
-                   {int(d): set(s) for d, s in data["symptoms"].items()},
-                   {int(d): r for d, r in data["incidence"].items()})
+    def open(cls, folder: Path, store) -> "SymptomIndex":
+        """The findings index saved with a generation (by the index's own build or update); for a generation
+        of an earlier version, its JSON lists or, failing that, a scan of `store`."""
+        folder = Path(folder)
+        if (folder / SYMPTOMS_FILE).exists():
+            with open(folder / SYMPTOMS_FILE, "rb") as f:
+                return pickle.load(f)
+        if (folder / _LEGACY_FILE).exists():
+            data = json.loads((folder / _LEGACY_FILE).read_text(encoding="utf-8"))
+            return cls({int(d): n for d, n in data["diseases"].items()},
+                       {int(d): set(s) for d, s in data["symptoms"].items()},
+                       {int(d): r for d, r in data["incidence"].items()})
+        return cls.from_store(store)
 
     def findings(self, text: str) -> list[Finding]:
         """KB symptom terms in `text`, longest match first, each reported or denied, in text order.

@@ -3,15 +3,20 @@
 Search mode emits a long word and the dictionary words inside it ("小儿支气管肺炎" -> 小儿, 支气管,
 肺炎, 支气管肺炎, 小儿支气管肺炎), so a question that names part of an entity still matches. KB
 names go into the dictionary so that "阿莫西林克拉维酸钾" is one token, not four. Setting up that
-dictionary means ~30k `add_word` calls, so a built index keeps jieba's frequency table in a file
-(`save` / `load`) and a query process loads it in well under a second.
+dictionary means ~30k `add_word` calls, so a built index keeps jieba's frequency table (630k words and
+prefixes on the full KB) in a SQLite file (`save`). A query process `open`s it and reads only the words its
+questions touch (a few hundred a question): unmarshalling the whole table took a second of every cold start.
+`read` loads all of it, for an update that adds words.
 """
 
 from __future__ import annotations
 
 import logging
 import marshal
+import os
 import re
+import sqlite3
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -50,15 +55,82 @@ class Tokenizer:
         not what a question is specifically about (see `QueryAnalysis.focus`)."""
         return self.jieba.FREQ.get(word, 0) >= COMMON_FREQ
 
-    def save(self, path: Path) -> None:
-        with open(path, "wb") as f:
-            marshal.dump((self.jieba.FREQ, self.jieba.total), f)
+    FILE = "jieba.sqlite"  # in each index generation
+    _LEGACY_FILE = "jieba.freq"  # marshal, written by earlier versions
+
+    def save(self, folder: Path) -> None:
+        """Write the frequency table to `folder`/jieba.sqlite (whole, or not at all)."""
+        path, tmp = Path(folder) / self.FILE, Path(folder) / f".{self.FILE}.tmp"
+        tmp.unlink(missing_ok=True)
+        db = sqlite3.connect(tmp)
+        db.execute("CREATE TABLE freq (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID")
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER)")
+        db.executemany("INSERT INTO freq VALUES (?, ?)", self.jieba.FREQ.items())
+        db.execute("INSERT INTO meta VALUES ('total', ?)", (self.jieba.total,))
+        db.commit()
+        db.close()
+        os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> "Tokenizer":
+    def open(cls, folder: Path) -> "Tokenizer":
+        """For searching: the table stays on disk and each word is read when a question first needs it."""
+        folder = Path(folder)
+        if not (folder / cls.FILE).exists():
+            return cls.read(folder)
+        table = FrequencyTable(folder / cls.FILE)
+        return cls._with(table, table.total)
+
+    @classmethod
+    def read(cls, folder: Path) -> "Tokenizer":
+        """The whole table in memory, to add words to (`retriever update`)."""
+        folder = Path(folder)
+        if (folder / cls.FILE).exists():
+            db = sqlite3.connect(f"file:{folder / cls.FILE}?mode=ro", uri=True)
+            freq = dict(db.execute("SELECT word, freq FROM freq"))
+            total = db.execute("SELECT value FROM meta WHERE key='total'").fetchone()[0]
+            db.close()
+        else:
+            with open(folder / cls._LEGACY_FILE, "rb") as f:
+                freq, total = marshal.load(f)
+        return cls._with(freq, total)
+
+    @classmethod
+    def _with(cls, freq, total: int) -> "Tokenizer":
         self = cls.__new__(cls)
         self.jieba = jieba.Tokenizer()
-        with open(path, "rb") as f:
-            self.jieba.FREQ, self.jieba.total = marshal.load(f)
+        self.jieba.FREQ, self.jieba.total = freq, total
         self.jieba.initialized = True
         return self
+
+
+class FrequencyTable:
+    """jieba's word -> frequency lookups (`get`, `in`, `[]`, all jieba's search needs) answered from SQLite,
+    each word once and then from memory. Thread-safe; the memory is bounded for a long-running server."""
+
+    MAX_CACHED = 500_000
+
+    def __init__(self, path: Path):
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self.total = self.db.execute("SELECT value FROM meta WHERE key='total'").fetchone()[0]
+        self.cache: dict[str, int | None] = {}
+        self.lock = threading.Lock()
+
+    def get(self, word: str, default=None):
+        try:
+            found = self.cache[word]
+        except KeyError:
+            with self.lock:
+                row = self.db.execute("SELECT freq FROM freq WHERE word=?", (word,)).fetchone()
+                if len(self.cache) >= self.MAX_CACHED:
+                    self.cache.clear()
+                found = self.cache[word] = row[0] if row else None
+        return default if found is None else found
+
+    def __contains__(self, word: str) -> bool:
+        return self.get(word) is not None
+
+    def __getitem__(self, word: str) -> int:
+        found = self.get(word)
+        if found is None:
+            raise KeyError(word)
+        return found

@@ -272,6 +272,29 @@ def test_update_touches_only_the_changed_entity_and_queries_see_new_text(built):
     assert update_index(kb_url, index_dir)["added"] == 0  # nothing more to do
 
 
+def test_an_index_of_an_earlier_version_loads_and_searches_the_same(built):
+    """Generations written before the dictionary, linker and findings index were saved for quick loading
+    (jieba.freq as marshal, no linker.pickle, symptoms from the passages) still load, search alike and update."""
+    import marshal
+
+    from retriever.tokenizer import Tokenizer
+
+    kb_url, index_dir = built
+    current = Retriever.load(index_dir, db_url=kb_url)
+    questions = ["阿莫西林胶囊的不良反应", "布洛芬能治什么", "发热咳嗽是什么病", "阿莫西林胶襄怎么吃"]
+    expected = [[h.passage.id for h in current.search(q, k=5).hits] for q in questions]
+    generation = index_dir / current.generation
+    tokenizer = Tokenizer.read(generation)
+    with open(generation / "jieba.freq", "wb") as f:
+        marshal.dump((tokenizer.jieba.FREQ, tokenizer.jieba.total), f)
+    for name in ("jieba.sqlite", "linker.pickle", "symptoms.pickle"):
+        (generation / name).unlink()
+    old = Retriever.load(index_dir, db_url=kb_url)
+    assert [[h.passage.id for h in old.search(q, k=5).hits] for q in questions] == expected
+    assert old.symptoms.diseases == current.symptoms.diseases
+    assert Tokenizer.open(generation).tokens("阿莫西林胶囊的用法") == current.tokenizer.tokens("阿莫西林胶囊的用法")
+
+
 def test_the_findings_index_follows_the_index_after_an_update(built):
     """The symptom lists a description is matched against are read from the index generation, so a disease
     ingested and indexed later is found without restarting anything."""
@@ -282,7 +305,8 @@ def test_the_findings_index_follows_the_index_after_an_update(built):
                    "chickenpox.json", "v1")
     update_index(kb_url, index_dir)
     r.refresh()
-    assert (r.index_dir / r.generation / "symptoms.json").exists()  # saved with the generation, read on load
+    generation = r.index_dir / r.generation  # saved with the generation, read on load
+    assert all((generation / f).exists() for f in ("symptoms.pickle", "linker.pickle", "jieba.sqlite"))
     assert "水痘" in r.symptoms.diseases.values()
     from retriever.symptoms import InquiryState
 
