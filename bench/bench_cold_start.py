@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from retriever.store import DEFAULT_INDEX_DIR  # noqa: E402
 QUESTION = "阿莫西林的用法用量是什么？"
 
 
@@ -66,7 +68,7 @@ def breakdown(code: Path, db: str, index: str, question: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", default="sqlite:///var/kb.sqlite")
-    ap.add_argument("--index", default="var/index")
+    ap.add_argument("--index", default=DEFAULT_INDEX_DIR)
     ap.add_argument("--question", default=QUESTION)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--code", type=Path, action="append", default=[],
