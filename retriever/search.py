@@ -166,7 +166,9 @@ class Retriever:
             except BaseException as exc:  # raised where the encoder is first needed, as before
                 loading.set_exception(exc)
 
-        threading.Thread(target=run, name="encoder-load", daemon=True).start()
+        # not a daemon: a process that ends while the encoder is still loading waits for it (exiting in the
+        # middle of the native loading code aborts the interpreter)
+        threading.Thread(target=run, name="encoder-load", daemon=False).start()
         return loading
 
     def warm(self) -> "Retriever":

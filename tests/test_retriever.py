@@ -6,9 +6,11 @@ Most tests use the hashing encoder (instant); one builds with the real USE encod
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,6 +209,20 @@ def test_real_use_encoder_retrieves_by_meaning(kb_url, tmp_path):
     hit = r.search("感冒有什么症状", k=3, channels=("dense",)).hits[0].passage
     assert (hit.entity_name, hit.section) == ("感冒", "症状")
     assert top(r, "阿莫西林胶囊的适应症是什么？").endswith(":适应症:json:0")
+    # the encoder loads in the background, in a thread the interpreter waits for at exit (a process that
+    # ended in the middle of the native loading code aborted: "terminate called without an active exception")
+    import subprocess
+    import threading
+
+    Retriever.load(tmp_path / "use", db_url=kb_url)
+    assert all(not t.daemon for t in threading.enumerate() if t.name == "encoder-load")
+    import sys
+
+    code = ("import sys; from retriever import Retriever; "
+            "Retriever.load(sys.argv[1], db_url=sys.argv[2])")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "use"), kb_url], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
 
 
 def test_use_encoder_loads_the_quick_way_and_gives_the_packages_vectors(tmp_path, monkeypatch):
