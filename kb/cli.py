@@ -45,14 +45,14 @@ def init(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     try:
         version = kbdb.migrate(db)
         with kbdb.session_scope(db) as session:
-            revision = kbdb.kb_revision(session)
+            revision, ident = kbdb.kb_revision(session), kbdb.kb_id(session)
     except kbdb.DatabaseError as exc:
         fail(str(exc))
     url = kbdb.redact(kbdb.resolve_url(db))
     if json_out:
-        emit({"db": url, "schema": version, "kb_revision": revision})
+        emit({"db": url, "schema": version, "kb_revision": revision, "kb_id": ident})
     else:
-        out.print(f"KB ready at {url} (schema {version}, revision {revision})")
+        out.print(f"KB {ident} ready at {url} (schema {version}, revision {revision})")
 
 
 def _run_after_ingest_hooks(db: str | None, index: Path | None) -> dict:
@@ -148,7 +148,7 @@ def stats(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     if json_out:
         emit(data)
         return
-    table = Table(title=f"KB revision {data['kb_revision']}")
+    table = Table(title=f"KB revision {data['kb_revision']} (KB id {data['kb_id']})")
     table.add_column("what")
     table.add_column("count", justify="right")
     for key, value in data["entities"].items():

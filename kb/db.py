@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb.models import Revision
+from kb.models import KbIdentity, Revision
 
 DEFAULT_DB_URL = "sqlite:///var/kb.sqlite"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -141,7 +141,15 @@ def kb_revision(session: Session) -> int:
     return session.scalar(select(func.max(Revision.id))) or 0
 
 
+def kb_id(session: Session) -> str | None:
+    """The KB's own id (a UUID string, see `kb.models.KbIdentity`), or None for a KB whose schema
+    predates KB ids (`kb init` upgrades it and gives it one)."""
+    if not inspect(session.connection()).has_table(KbIdentity.__tablename__):
+        return None
+    return session.scalar(select(KbIdentity.id))
+
+
 __all__ = [
     "DatabaseError", "DEFAULT_DB_URL", "resolve_url", "get_engine", "migrate", "session_scope",
-    "kb_revision", "require_schema", "dispose_engines", "OperationalError",
+    "kb_revision", "kb_id", "require_schema", "dispose_engines", "OperationalError",
 ]

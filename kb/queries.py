@@ -8,7 +8,7 @@ from itertools import islice
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.db import kb_revision
+from kb.db import kb_id, kb_revision
 from kb.models import Alias, Contribution, Entity, Link, Section, Source
 from kb.names import normalize_name
 
@@ -19,6 +19,7 @@ def kb_stats(session: Session) -> dict:
     count = lambda stmt: session.scalar(stmt) or 0  # noqa: E731
     return {
         "kb_revision": kb_revision(session),
+        "kb_id": kb_id(session),
         "entities": {t: entities.get(t, 0) for t in ("drug", "disease", "exam", "symptom")},
         "drugs": entities.get("drug", 0),
         "diseases": entities.get("disease", 0),

@@ -27,7 +27,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 from sqlalchemy import select
 
-from kb.db import kb_revision, redact, resolve_url, session_scope
+from kb.db import kb_id, kb_revision, redact, resolve_url, session_scope
 from kb.models import Contribution, Entity
 from retriever.dense import DenseIndex, PassageFields, compose_vectors
 from retriever.encoders import EmbeddingCache, Encoder, load_encoder
@@ -38,8 +38,10 @@ from retriever.passages import PASSAGE_TYPES, kb_entity_names, kb_licenses, read
 from retriever.store import (
     DEFAULT_INDEX_DIR,
     FORMAT,
+    ForeignIndexError,
     PassageStore,
     RetrieverError,
+    foreign_index,
     index_dir_setting,
     next_generation,
     pack_tokens,
@@ -82,19 +84,28 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
     stages: dict[str, float] = {}
     with _locked(index_dir), _Progress(progress) as bar:
         with session_scope(url) as session:
-            revision = kb_revision(session)
+            revision, kb_ident = kb_revision(session), kb_id(session)
+            if kb_ident is None:
+                raise RetrieverError(f"the KB at {redact(url)} has no KB id (its schema predates KB ids): "
+                                     "run `kb init` to upgrade it")
             partial = index_dir / f"build-r{revision}-{slug(enc.id)}.partial"
             for other in index_dir.glob("build-*.partial"):
                 if other != partial or not resume:
                     shutil.rmtree(other, ignore_errors=True)
             partial.mkdir(exist_ok=True)
             store = PassageStore(partial / "passages.sqlite")
+            if store.meta("passages_done") and store.meta("kb_id") != kb_ident:
+                log.info("discarding %s: an interrupted build of another KB", partial)
+                store.close()
+                shutil.rmtree(partial)
+                partial.mkdir()
+                store = PassageStore(partial / "passages.sqlite")
             if store.meta("passages_done"):
                 log.info("resuming the build of KB revision %s from %s", revision, partial)
             else:
                 t = time.perf_counter()
                 _write_passages(session, store, partial, bar, workers)
-                store.set_meta(passages_done=True, kb_revision=revision)
+                store.set_meta(passages_done=True, kb_revision=revision, kb_id=kb_ident)
                 stages["passages_s"] = time.perf_counter() - t
         n_passages = store.count()
         t = time.perf_counter()
@@ -129,6 +140,7 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
             "dimension": enc.dim,
             "passages": n_passages,
             "kb_revision": revision,
+            "kb_id": kb_ident,
             "db_url": _portable_url(url),
             "built_at": _now(),
             "updated_at": None,
@@ -271,6 +283,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
         known = old.contributions()
         with session_scope(url) as session:
             revision = kb_revision(session)
+            adopted = _check_identity(manifest, kb_id(session), index_dir, url)
             report = {"added": 0, "replaced": 0, "removed": 0, "unchanged": old.count(), "entities": 0,
                       "entity_ids": [], "kb_revision_before": manifest["kb_revision"], "kb_revision": revision}
             current = {cid: (eid, rev) for cid, eid, rev in _kb_contributions(session)}
@@ -278,7 +291,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
             changed |= {eid for cid, (eid, _) in known.items() if cid not in current}
             if not changed:
                 old.close()
-                if revision != manifest["kb_revision"]:
+                if revision != manifest["kb_revision"] or adopted:
                     manifest.update(kb_revision=revision, updated_at=_now())
                     write_manifest(index_dir, manifest)
                 report["seconds"] = round(time.perf_counter() - started, 2)
@@ -378,7 +391,25 @@ def update_after_ingest(db_url: str | None = None, index_dir: str | Path | None 
     if not same_db(manifest.get("db_url"), resolve_url(db_url)):
         return {"index": str(index_dir), "updated": False,
                 "reason": f"{index_dir} was built from another KB ({manifest.get('db_url')})"}
-    return {"index": str(index_dir), "updated": True} | update_index(db_url, index_dir)
+    try:
+        return {"index": str(index_dir), "updated": True} | update_index(db_url, index_dir)
+    except ForeignIndexError as exc:
+        return {"index": str(index_dir), "updated": False, "reason": str(exc)}
+
+
+def _check_identity(manifest: dict, kb_ident: str | None, index_dir: Path, url: str) -> bool:
+    """Raise ForeignIndexError unless the index was built from the KB with id `kb_ident`.
+
+    An index from before KB ids that was built from this KB's URL (the only check there was) takes
+    this KB's id into `manifest`; True when it did, and the caller writes the manifest.
+    """
+    adopted = manifest.get("kb_id") is None and kb_ident is not None and same_db(manifest.get("db_url"), url)
+    if adopted:
+        manifest["kb_id"] = kb_ident
+    problem = foreign_index(manifest, kb_ident, index_dir, redact(url))
+    if problem:
+        raise ForeignIndexError(problem)
+    return adopted
 
 
 def same_db(a: str | None, b: str | None) -> bool:

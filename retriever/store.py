@@ -1,7 +1,7 @@
 """The index on disk: a manifest pointing at one complete generation, plus the embedding cache.
 
     var/index/
-      manifest.json                   encoder, dimension, passage count, KB revision, build time, generation
+      manifest.json                   encoder, dimension, passage count, KB revision and KB id, build time, generation
       gen-000003/                     one complete, immutable index
         passages.sqlite               passages (text, metadata, BM25 tokens), entity names, contributions
         dense.faiss                   FAISS index keyed by passage row
@@ -241,3 +241,22 @@ class RetrieverError(RuntimeError):
 
 class StaleIndexError(RetrieverError):
     """The KB has moved on since the index was built (raised when on_stale="fail")."""
+
+
+class ForeignIndexError(StaleIndexError):
+    """The index was built from another KB (another KB id), whatever the revisions say."""
+
+
+def foreign_index(manifest: dict, kb_id: str | None, index_dir: Path, kb_url: str) -> str | None:
+    """Why the index whose manifest this is was not built from the KB with id `kb_id` at `kb_url`
+    (None when it was). The manifest records the KB id at build (`kb.db.kb_id`)."""
+    built_from = manifest.get("kb_id")
+    if kb_id is None:
+        return f"the KB at {kb_url} has no KB id (its schema predates KB ids): run `kb init` to upgrade it"
+    if built_from is None:
+        return (f"index {index_dir} does not say which KB it was built from (it predates KB ids): "
+                "run `retriever update` (or `retriever build`)")
+    if built_from != kb_id:
+        return (f"index {index_dir} was built from another KB (KB id {built_from}), not from the KB at {kb_url} "
+                f"(KB id {kb_id}): run `retriever build` for this KB")
+    return None

@@ -1,0 +1,184 @@
+"""Issue #12, the KB's part: KB identity of an index, concurrent ingests, input the database would
+refuse, skipped JSON lines, poisoned labels and long values in error lines. Each test fails on the code
+before the fix."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from kb.db import kb_id, kb_revision, migrate, session_scope
+from kb.models import Entity, Revision
+from kb.records import Record, Section
+from kb.store import SourceBatch, ingest
+from tests.test_kb import LABEL, kb_cli, stats
+
+
+def records() -> list[Record]:
+    return [
+        Record("drug", "阿莫西林胶囊", ["阿莫仙"], [
+            Section("适应症", "适用于敏感菌所致的呼吸道感染。"),
+            Section("用法用量", "口服。成人一次0.5g，每6～8小时1次。"),
+            Section("不良反应", "恶心、呕吐、腹泻及假膜性肠炎等胃肠道反应。"),
+        ]),
+        Record("disease", "感冒", [], [Section("症状", "鼻塞、流涕", ["鼻塞", "流涕"])]),
+    ]
+
+
+def fill(url: str, recs: list[Record] | None = None, name: str = "kb.jsonl", origin: str = "test") -> None:
+    migrate(url)
+    with session_scope(url) as session:
+        ingest(session, [SourceBatch(name, "json", origin, name + "-hash", recs or records())])
+
+
+# --------------------------------------------------------------------------- 3. KB identity
+
+
+def test_each_kb_gets_its_own_id_and_an_upgrade_gives_an_existing_kb_one(db_url):
+    """Migration 0003 gives a KB with data an id (and keeps the data); a downgrade drops it."""
+    assert migrate(db_url, "0002") == "0002"
+    fill_revision = None
+    with session_scope(db_url) as session:
+        ingest(session, [SourceBatch("a.jsonl", "json", "test", "a", records())])
+    with session_scope(db_url) as session:
+        assert kb_id(session) is None  # the schema predates KB ids
+        fill_revision = kb_revision(session)
+    assert migrate(db_url) == "0003"
+    with session_scope(db_url) as session:
+        ident = kb_id(session)
+        assert str(uuid.UUID(ident)) == ident
+        assert kb_revision(session) == fill_revision == 1
+        assert session.scalar(select(func.count()).select_from(Entity)) == 2 + 2  # and its 2 symptoms
+    assert migrate(db_url) == "0003"
+    with session_scope(db_url) as session:
+        assert kb_id(session) == ident  # an id is made once, never again
+    assert stats(db_url)["kb_id"] == ident
+
+    from alembic import command
+
+    from kb.db import alembic_config, get_engine
+
+    with get_engine(db_url).begin() as conn:
+        cfg = alembic_config(db_url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    with session_scope(db_url) as session:
+        assert kb_id(session) is None and kb_revision(session) == 1
+
+
+def test_two_kbs_never_share_an_id(tmp_path):
+    a, b = (f"sqlite:///{tmp_path / name}" for name in ("a.sqlite", "b.sqlite"))
+    migrate(a), migrate(b)
+    with session_scope(a) as sa, session_scope(b) as sb:
+        assert kb_id(sa) != kb_id(sb)
+
+
+@pytest.fixture
+def twin_kbs(tmp_path):
+    """Two KBs with the same content at the same revision, and an index built from the first."""
+    from retriever import build_index
+
+    a, b = (f"sqlite:///{tmp_path / name}" for name in ("a.sqlite", "b.sqlite"))
+    fill(a), fill(b)
+    index = tmp_path / "index"
+    build_index(a, index, encoder="hash", progress=False, workers=1)
+    yield a, b, index
+    from kb.db import dispose_engines
+
+    dispose_engines()
+
+
+def test_an_index_of_another_kb_at_the_same_revision_is_flagged(twin_kbs):
+    from retriever import ForeignIndexError, Retriever, StaleIndexError
+
+    a, b, index = twin_kbs
+    assert json.loads((index / "manifest.json").read_text())["kb_id"]
+    with pytest.warns(UserWarning, match="built from another KB"):
+        foreign = Retriever.load(index, db_url=b)
+    assert "built from another KB" in foreign.stale()
+    assert any("built from another KB" in w for w in foreign.search("阿莫西林的不良反应", k=1).warnings)
+    with pytest.raises(ForeignIndexError, match="built from another KB"):
+        Retriever.load(index, db_url=b, on_stale="fail")
+    assert issubclass(ForeignIndexError, StaleIndexError)
+    assert Retriever.load(index, db_url=a).stale() is None  # its own KB: not flagged
+
+
+def test_update_refuses_an_index_of_another_kb(twin_kbs):
+    from retriever import ForeignIndexError, update_after_ingest, update_index
+
+    a, b, index = twin_kbs
+    with pytest.raises(ForeignIndexError, match="built from another KB"):
+        update_index(b, index)
+    # the after-ingest hook says why it updated nothing (b is at another URL, so that is said first);
+    # a KB at the index's own URL that is another KB (re-created) gets the KB id reason
+    assert update_after_ingest(b, index)["updated"] is False
+    from kb.db import dispose_engines
+
+    dispose_engines()
+    for path in Path(a.removeprefix("sqlite:///")).parent.glob("a.sqlite*"):
+        path.unlink()
+    fill(a)  # the same URL, the same content, a new KB
+    result = update_after_ingest(a, index)
+    assert result["updated"] is False and "built from another KB" in result["reason"]
+
+
+def test_a_foreign_index_gets_the_stale_answer_note_health_and_no_dose(twin_kbs):
+    from fastapi.testclient import TestClient
+
+    from chat.api import create_app
+    from chat.pipeline import STALE_DOSE, Pipeline
+
+    a, b, index = twin_kbs
+    with pytest.warns(UserWarning, match="built from another KB"):
+        foreign = Pipeline.load(b, str(index), "extractive", log_answers=False)
+    answer = foreign.answer("阿莫西林有哪些不良反应？")
+    assert answer.text.startswith("⚠️ 注意：检索索引")
+    dose = foreign.answer("阿莫西林胶囊怎么吃？")
+    assert dose.refused and STALE_DOSE[:10] in dose.text and "0.5g" not in dose.text
+    health = TestClient(create_app(foreign)).get("/health").json()
+    assert health["status"] == "stale" and "built from another KB" in health["stale"]
+    own = Pipeline.load(a, str(index), "extractive", log_answers=False)
+    assert not own.answer("阿莫西林有哪些不良反应？").text.startswith("⚠️")
+
+
+def test_an_index_from_before_kb_ids_is_flagged_until_updated_from_its_own_kb(twin_kbs):
+    from retriever import Retriever, update_index
+
+    a, _, index = twin_kbs
+    manifest = json.loads((index / "manifest.json").read_text())
+    del manifest["kb_id"]
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match="predates KB ids"):
+        Retriever.load(index, db_url=a)
+    update_index(a, index)  # built from this KB's URL: it takes this KB's id
+    assert Retriever.load(index, db_url=a).stale() is None
+
+
+def test_a_resumed_build_never_mixes_in_another_kbs_passages(twin_kbs, tmp_path):
+    """An interrupted build of KB a at revision 1 is not resumed for KB b at revision 1."""
+    from retriever import Retriever, build_index
+    from retriever.store import PassageStore
+
+    a, b, index = twin_kbs
+    other = tmp_path / "other-index"
+    build_index(a, other, encoder="hash", progress=False, workers=1)
+    # leave a finished passages stage of KB a behind, as an interrupted build would
+    gen = next(other.glob("gen-*"))
+    partial = other / "build-r1-hash-256.partial"
+    partial.mkdir()
+    (partial / "passages.sqlite").write_bytes((gen / "passages.sqlite").read_bytes())
+    store = PassageStore(partial / "passages.sqlite")
+    assert store.meta("passages_done") and store.meta("kb_id")
+    store.db.execute("UPDATE passages SET text = 'KB a 的旧文本'")
+    store.commit()
+    store.close()
+    build_index(b, other, encoder="hash", progress=False, workers=1)
+    r = Retriever.load(other, db_url=b)
+    assert r.stale() is None
+    assert not any("KB a" in p.text for _, p in r.store.of_entities(list(range(1, 10))))
