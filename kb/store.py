@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from kb.db import kb_revision
+from kb.db import kb_revision, lock_for_writing
 from kb.models import Alias, Contribution, Entity, Link, Revision, Section, Source, utcnow
 from kb.names import normalize_name
 from kb.records import LINK_KINDS, Record, RecordError
@@ -136,8 +136,11 @@ def ingest(
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Upsert the batches' records; see the module docstring. Raises IngestError on bad records
-    unless `skip_invalid`, in which case they are listed in the report's `rejected`."""
+    unless `skip_invalid`, in which case they are listed in the report's `rejected`. One ingest
+    writes at a time (`kb.db.lock_for_writing`); KbBusyError when another one held the KB too long."""
     batches = list(batches)
+    if not dry_run:
+        lock_for_writing(session)  # a second ingest waits here for this one's revision
     report = IngestReport(dry_run=dry_run, revision_before=kb_revision(session))
     report.revision = report.revision_before
 

@@ -58,6 +58,8 @@ log = logging.getLogger("retriever")
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 MAX_ALIASES_INDEXED = 5
+# `kb ingest`s one after another (the KB lets one write at a time) update the index one after another
+AFTER_INGEST_WAIT_S = 600.0
 
 
 # --------------------------------------------------------------------------- building
@@ -261,14 +263,15 @@ def _write_bm25(store: PassageStore, gen_dir: Path) -> None:
 # --------------------------------------------------------------------------- updating
 
 def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX_DIR, encoder: Encoder | None = None,
-                 progress: bool = False) -> dict:
+                 progress: bool = False, wait_s: float = 0) -> dict:
     """Bring the index up to the KB's revision, touching only the passages of entities that changed.
 
     Returns {"added", "replaced", "removed", "unchanged", "entities", "kb_revision_before",
     "kb_revision", "seconds", ...}. Entities whose contributions changed (or disappeared) since the
     index's revision are re-read; their passages are diffed by id and content hash. The passage store
     and FAISS get exactly those changes; BM25 is re-indexed from the stored tokens (its IDF depends on
-    every document), without re-tokenising anything else.
+    every document), without re-tokenising anything else. `wait_s`: how long to wait for another
+    build or update of the same folder (default: fail at once).
     """
     started = time.perf_counter()
     url = resolve_url(db_url)
@@ -276,7 +279,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
     manifest = read_manifest(index_dir)
     if manifest is None:
         raise RetrieverError(f"no index at {index_dir}: run `retriever build` first")
-    with _locked(index_dir):
+    with _locked(index_dir, wait_s):
         manifest = read_manifest(index_dir)
         old_dir = index_dir / manifest["generation"]
         old = PassageStore(old_dir / "passages.sqlite", readonly=True)
@@ -392,7 +395,7 @@ def update_after_ingest(db_url: str | None = None, index_dir: str | Path | None 
         return {"index": str(index_dir), "updated": False,
                 "reason": f"{index_dir} was built from another KB ({manifest.get('db_url')})"}
     try:
-        return {"index": str(index_dir), "updated": True} | update_index(db_url, index_dir)
+        return {"index": str(index_dir), "updated": True} | update_index(db_url, index_dir, wait_s=AFTER_INGEST_WAIT_S)
     except ForeignIndexError as exc:
         return {"index": str(index_dir), "updated": False, "reason": str(exc)}
 
@@ -428,10 +431,10 @@ def _now() -> str:
 
 
 @contextlib.contextmanager
-def _locked(index_dir: Path):
-    """One writer at a time per index folder (a second build or update fails at once, saying why)."""
+def _locked(index_dir: Path, wait_s: float = 0):
+    """One writer at a time per index folder: a second build or update waits `wait_s`, then fails saying why."""
     try:
-        with FileLock(Path(index_dir) / ".lock", timeout=0):
+        with FileLock(Path(index_dir) / ".lock", timeout=wait_s):
             yield
     except Timeout:
         raise RetrieverError(f"{index_dir} is being built or updated by another process; try again when it is done") from None

@@ -182,3 +182,67 @@ def test_a_resumed_build_never_mixes_in_another_kbs_passages(twin_kbs, tmp_path)
     r = Retriever.load(other, db_url=b)
     assert r.stale() is None
     assert not any("KB a" in p.text for _, p in r.store.of_entities(list(range(1, 10))))
+
+
+# --------------------------------------------------------------------------- 7a. two ingests at once
+
+
+def exam(name: str) -> Record:
+    return Record("exam", name, [], [Section("概述", f"{name}的检查。")])
+
+
+def test_a_second_ingest_waits_for_the_first_and_takes_the_next_revision(db_url):
+    """The first ingest's transaction is still open when the second starts: the second waits for it,
+    then writes revision 2 (before the fix it claimed revision 1 too: IntegrityError on revisions_pkey)."""
+    migrate(db_url)
+    second: dict = {}
+
+    def run_second():
+        try:
+            with session_scope(db_url) as session:
+                second["report"] = ingest(session, [SourceBatch("b.jsonl", "json", "b", "b", [exam("尿常规")])])
+        except Exception as exc:  # the test says what went wrong, not the thread
+            second["error"] = exc
+
+    with session_scope(db_url) as session:
+        first = ingest(session, [SourceBatch("a.jsonl", "json", "a", "a", [exam("血常规")])])
+        thread = threading.Thread(target=run_second)
+        thread.start()
+        time.sleep(1.0)
+        assert thread.is_alive()  # waiting for the first ingest, not failing
+    thread.join(30)
+    assert "error" not in second, second.get("error")
+    assert (first.revision, second["report"].revision) == (1, 2)
+    with session_scope(db_url) as session:
+        assert session.scalars(select(Revision.id).order_by(Revision.id)).all() == [1, 2]
+        assert sorted(session.scalars(select(Entity.name))) == ["尿常规", "血常规"]
+
+
+def test_an_ingest_that_waits_too_long_fails_in_one_line_and_writes_nothing(db_url, tmp_path, monkeypatch):
+    import kb.db
+
+    migrate(db_url)
+    monkeypatch.setattr(kb.db, "WRITE_WAIT_S", 0.5)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_kb():
+        with session_scope(db_url) as session:
+            ingest(session, [SourceBatch("a.jsonl", "json", "a", "a", [exam("血常规")])])
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold_the_kb)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        bad = tmp_path / "b.jsonl"
+        bad.write_text(json.dumps({"type": "exam", "name": "尿常规", "sections": {"概述": "尿液"}},
+                                  ensure_ascii=False) + "\n", encoding="utf-8")
+        code, _, err = kb_cli("ingest", str(bad), "--db", db_url, "--no-update-index")
+    finally:
+        release.set()
+        thread.join(30)
+    assert code == 1 and "another `kb ingest` is writing to" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    with session_scope(db_url) as session:
+        assert session.scalars(select(Entity.name)).all() == ["血常规"] and kb_revision(session) == 1
