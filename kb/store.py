@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from kb.db import kb_revision, lock_for_writing
 from kb.models import Alias, Contribution, Entity, Link, Revision, Section, Source, utcnow
 from kb.names import normalize_name
-from kb.records import LINK_KINDS, Record, RecordError
+from kb.records import LINK_KINDS, Record, RecordError, check_origin
 
 CHUNK = 5000  # rows per executemany; keeps SQLite's and psycopg's parameter lists bounded
 
@@ -39,6 +39,9 @@ class SourceBatch:
     content_hash: str
     records: list[Record]
     license_note: str | None = None
+
+    def __post_init__(self) -> None:
+        check_origin(self.origin, self.uri)
 
 
 @dataclass

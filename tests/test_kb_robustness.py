@@ -246,3 +246,42 @@ def test_an_ingest_that_waits_too_long_fails_in_one_line_and_writes_nothing(db_u
     assert len(err.strip().splitlines()) == 1
     with session_scope(db_url) as session:
         assert session.scalars(select(Entity.name)).all() == ["血常规"] and kb_revision(session) == 1
+
+
+# --------------------------------------------------------------------------- 7b. what PostgreSQL would refuse
+
+
+def drug_line(**fields) -> str:
+    record = {"type": "drug", "name": "甲药片", "sections": {"适应症": "用于测试。"}} | fields
+    return json.dumps(record, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("line,message", [
+    (drug_line(approval_number="国药准字H" + "1" * 80), "approval_number is 85 characters long (at most 64)"),
+    (drug_line(otc_class="非处方药" * 5), "otc_class is 20 characters long (at most 16)"),
+    (drug_line(sections={"适应症": "用于\u0000测试。"}), "section '适应症' contains a NUL character"),
+    (drug_line(aliases=["甲\u0000"]), "aliases contains a NUL character"),
+    (drug_line(sections={"症状": ["头痛", "发\u0000热"]}), "section '症状' contains a NUL character"),
+], ids=["approval-number", "otc-class", "nul-text", "nul-alias", "nul-item"])
+def test_values_the_database_would_refuse_are_one_line_naming_the_record(db_url, tmp_path, line, message):
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(drug_line(name="乙药片") + "\n", encoding="utf-8")
+    bad.write_text(drug_line(name="丙药片") + "\n" + line + "\n", encoding="utf-8")
+    code, _, err = kb_cli("ingest", str(good), str(bad), "--db", db_url, "--no-update-index")
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"bad.jsonl:line 2 (甲药片): {message}" in err
+    assert stats(db_url)["kb_revision"] == 0 and stats(db_url)["drugs"] == 0
+    code, out, _ = kb_cli("ingest", str(good), str(bad), "--db", db_url, "--no-update-index", "--skip-invalid", "--json")
+    assert code == 0 and json.loads(out)["added"] == 2 and json.loads(out)["rejected"] == 1
+
+
+@pytest.mark.parametrize("origin,message", [
+    ("o" * 100, "is 100 characters long; an origin (--origin) is at most 64"),
+    ("a:b", "contains ':'"),
+], ids=["100-characters", "colon"])
+def test_an_origin_the_kb_cannot_keep_is_one_line(db_url, tmp_path, origin, message):
+    good = tmp_path / "good.jsonl"
+    good.write_text(drug_line() + "\n", encoding="utf-8")
+    code, _, err = kb_cli("ingest", str(good), "--db", db_url, "--origin", origin, "--no-update-index")
+    assert code == 1 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert stats(db_url)["drugs"] == 0
