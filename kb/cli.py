@@ -7,6 +7,7 @@ names the file/record), 2 usage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from importlib.metadata import entry_points
@@ -200,20 +201,29 @@ def export(
     origin: Annotated[Optional[str], typer.Option("--origin", help="Only this origin's contributions")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Export the KB as JSONL in the project's record format (re-ingestable with `kb ingest`)."""
+    """Export the KB as JSONL in the project's record format (re-ingestable with `kb ingest`).
+    `-o` makes the file's folder when it is missing."""
+    if output and output.is_dir():
+        fail(f"--out {output} is a folder; give the file to write, e.g. -o {output / 'kb.jsonl'}")
     try:
         with kbdb.session_scope(db) as session:
             lines = [json.dumps(r, ensure_ascii=False) for r in export_records(session, type, origin)]
     except kbdb.DatabaseError as exc:
         fail(str(exc))
     text = "\n".join(lines) + ("\n" if lines else "")
-    if output:
-        tmp = output.with_suffix(output.suffix + ".tmp")
+    if not output:
+        sys.stdout.write(text)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(output)  # never leave a half-written export behind
-        err.print(f"wrote {len(lines)} records to {output}")
-    else:
-        sys.stdout.write(text)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        fail(f"cannot write --out {output} ({exc.filename or output}: {exc.strerror or exc})")
+    err.print(f"wrote {len(lines)} records to {output}")
 
 
 if __name__ == "__main__":

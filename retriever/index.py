@@ -42,6 +42,7 @@ from retriever.store import (
     PassageStore,
     RetrieverError,
     foreign_index,
+    index_folder,
     index_dir_setting,
     next_generation,
     pack_tokens,
@@ -79,8 +80,7 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
     """
     started = time.perf_counter()
     url = resolve_url(db_url)
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    index_dir = index_folder(index_dir, create=True)
     enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
     workers = workers or min(2, os.cpu_count() or 1)
     stages: dict[str, float] = {}
@@ -387,7 +387,7 @@ def update_after_ingest(db_url: str | None = None, index_dir: str | Path | None 
     (default: $YIJU_INDEX, else var/index) up to the KB when it was built from this same KB. Says
     which index it updated, or why it updated none, so a skipped update is never silent."""
     index_dir = Path(index_dir or index_dir_setting())
-    manifest = read_manifest(index_dir) if (index_dir / "manifest.json").exists() else None
+    manifest = read_manifest(index_dir)
     if manifest is None:
         return {"index": str(index_dir), "updated": False,
                 "reason": f"no index at {index_dir}: run `retriever build --index {index_dir}` (or pass --index)"}

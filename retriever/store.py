@@ -198,8 +198,24 @@ class PassageStore:
 
 # --- the index folder ---
 
+def index_folder(index_dir: str | Path, create: bool = False) -> Path:
+    """`index_dir` as a Path, made (with its parents) when `create`; RetrieverError, one line, when it or
+    a folder above it is a file, or it cannot be made."""
+    index_dir = Path(index_dir)
+    blocker = next((p for p in (index_dir, *index_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise RetrieverError(f"index folder {index_dir}: {blocker} is a file, not a folder; "
+                             "give a folder for the index (--index DIR)")
+    if create:
+        try:
+            index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RetrieverError(f"cannot make the index folder {index_dir}: {exc.strerror}") from None
+    return index_dir
+
+
 def read_manifest(index_dir: Path) -> dict | None:
-    path = Path(index_dir) / MANIFEST
+    path = index_folder(index_dir) / MANIFEST
     if not path.exists():
         return None
     try:

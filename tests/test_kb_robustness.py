@@ -285,3 +285,34 @@ def test_an_origin_the_kb_cannot_keep_is_one_line(db_url, tmp_path, origin, mess
     code, _, err = kb_cli("ingest", str(good), "--db", db_url, "--origin", origin, "--no-update-index")
     assert code == 1 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert stats(db_url)["drugs"] == 0
+
+
+# --------------------------------------------------------------------------- 7c, 7d. paths
+
+
+def test_export_makes_a_missing_folder_and_refuses_a_folder_or_a_file_on_the_way(sqlite_url, tmp_path):
+    fill(sqlite_url)
+    target = tmp_path / "exports" / "2026" / "kb.jsonl"
+    assert kb_cli("export", "-o", str(target), "--db", sqlite_url)[0] == 0
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 2
+    assert not list(target.parent.glob("*.tmp"))
+    code, _, err = kb_cli("export", "-o", str(tmp_path), "--db", sqlite_url)
+    assert code == 1 and "is a folder; give the file to write" in err and len(err.strip().splitlines()) == 1
+    code, _, err = kb_cli("export", "-o", str(target / "kb.jsonl"), "--db", sqlite_url)  # kb.jsonl is a file
+    assert code == 1 and "cannot write --out" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_index_path_that_is_a_file_is_one_line(sqlite_url, tmp_path):
+    from typer.testing import CliRunner
+
+    from retriever.cli import app
+
+    fill(sqlite_url)
+    afile = tmp_path / "index.txt"
+    afile.write_text("not an index")
+    for command in (["build", "--encoder", "hash"], ["update"], ["stats"]):
+        for index in (afile, afile / "sub"):
+            result = CliRunner().invoke(app, [*command, "--db", sqlite_url, "--index", str(index)])
+            assert result.exit_code == 1, (command, result.output)
+            assert "is a file, not a folder" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert afile.read_text() == "not an index"
