@@ -118,7 +118,7 @@ def ingest_cmd(
         table.add_row(etype, str(counts["added"]), str(counts["updated"]), str(counts["unchanged"]))
     out.print(table)
     for problem in report.rejected[:20]:
-        err.print(f"[yellow]rejected:[/yellow] {problem}", highlight=False)
+        err.print(f"[yellow]rejected:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
     if len(report.rejected) > 20:
         err.print(f"... and {len(report.rejected) - 20} more rejected")
     if report.skipped:

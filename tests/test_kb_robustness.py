@@ -316,3 +316,49 @@ def test_an_index_path_that_is_a_file_is_one_line(sqlite_url, tmp_path):
             assert result.exit_code == 1, (command, result.output)
             assert "is a file, not a folder" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert afile.read_text() == "not an index"
+
+
+# --------------------------------------------------------------------------- 8. --skip-invalid and a broken JSON line
+
+EXAMS = ['{"type": "exam", "name": "血常规", "sections": {"概述": "血液细胞检查"}}',
+         '{"type": "exam", "name": "尿常规", "sections": {"概述": "尿液检查"}}',
+         '{"type": "exam", "name": "肝功能", "sections": {"概述": "肝脏检查"}',  # line 3: a brace short
+         '{"type": "exam", "name": "肾功能", "sections": {"概述": "肾脏检查"}}']
+
+
+@pytest.mark.parametrize("name", ["exams.jsonl", "exams.json"])  # .json: JSON lines told by the first line
+def test_skip_invalid_skips_a_broken_json_line_and_names_it(db_url, tmp_path, name):
+    path = tmp_path / name
+    path.write_text("\n".join(EXAMS) + "\n", encoding="utf-8")
+    code, _, err = kb_cli("ingest", str(path), "--db", db_url, "--no-update-index")
+    assert code == 1 and f"{name}:line 3: invalid JSON" in err and len(err.strip().splitlines()) == 1
+    assert stats(db_url)["exams"] == 0
+    code, out, err = kb_cli("ingest", str(path), "--db", db_url, "--no-update-index", "--skip-invalid", "--json")
+    report = json.loads(out)
+    assert code == 0 and (report["added"], report["rejected"]) == (3, 1)
+    assert report["rejected_records"][0].startswith(f"{path}:line 3: invalid JSON")
+    code, _, err = kb_cli("ingest", str(path), "--db", db_url, "--no-update-index", "--skip-invalid")
+    assert code == 0 and f"rejected: {path}:line 3: invalid JSON" in " ".join(err.split())
+
+
+def test_a_broken_medical_json_line_is_skipped_too(sqlite_url, tmp_path):
+    path = tmp_path / "medical.json"
+    lines = ['{"name": "感冒", "desc": "常见病", "cure_department": ["内科"]}',
+             '{"name": "肺炎", "desc": "肺部感染", "cure_department": ["呼吸内科"]',
+             '{"name": "胃炎", "desc": "胃黏膜炎症", "cure_department": ["消化内科"]}']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, _ = kb_cli("ingest", str(path), "--db", sqlite_url, "--no-update-index", "--skip-invalid", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["added"] == 2 and report["rejected_records"][0].startswith(f"{path}:line 2: invalid JSON")
+
+
+def test_half_a_surrogate_pair_is_a_rejected_record_not_a_traceback(db_url, tmp_path):
+    path = tmp_path / "odd.jsonl"
+    path.write_text(EXAMS[0] + "\n" + '{"type": "exam", "name": "尿常规", "sections": {"概述": "尿\\ud800液"}}\n'
+                    + '{"type": "exam", "name": "\\ud83d\\ude00检查", "sections": {"概述": "一对是一个字"}}\n',
+                    encoding="utf-8")
+    code, _, err = kb_cli("ingest", str(path), "--db", db_url, "--no-update-index")
+    assert code == 1 and "odd.jsonl:line 2: a string holds half of a UTF-16 surrogate pair" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    code, out, _ = kb_cli("ingest", str(path), "--db", db_url, "--no-update-index", "--skip-invalid", "--json")
+    assert code == 0 and json.loads(out)["added"] == 2

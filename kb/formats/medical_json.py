@@ -47,7 +47,9 @@ def read(path: Path) -> Iterator[Record]:
     path = Path(path)
     text = read_text(path)
     for line, value in iter_json_values(text, path):
-        if isinstance(value, list):  # a JSON array of records instead of JSON lines
+        if isinstance(value, RecordError):  # a broken JSON line: skipped with --skip-invalid
+            yield Record.invalid(value, "disease")
+        elif isinstance(value, list):  # a JSON array of records instead of JSON lines
             for i, obj in enumerate(value, 1):
                 yield parse_or_invalid(lambda: to_record(obj, f"{path}#record {i}"))
         else:

@@ -26,7 +26,9 @@ def read(path: Path) -> Iterator[Record]:
     values = list(iter_json_values(text, path))
     single_document = len(values) == 1 and path.suffix.lower() != ".jsonl"
     for line, value in values:
-        if single_document and isinstance(value, list):
+        if isinstance(value, RecordError):  # a broken JSON line: skipped with --skip-invalid
+            yield Record.invalid(value)
+        elif single_document and isinstance(value, list):
             for i, item in enumerate(value, 1):
                 yield parse_or_invalid(lambda: to_record(item, f"{path}#record {i}"))
         else:
