@@ -121,6 +121,10 @@ def ingest_cmd(
         err.print(f"[yellow]rejected:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
     if len(report.rejected) > 20:
         err.print(f"... and {len(report.rejected) - 20} more rejected")
+    for warning in report.flagged[:20]:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    if len(report.flagged) > 20:
+        err.print(f"... and {len(report.flagged) - 20} more sections flagged (--json lists them)")
     if report.skipped:
         err.print(f"[dim]{len(report.skipped)} alias-only record(s) skipped: their entity is not in this KB "
                   f"(e.g. {report.skipped[0].split(': ', 1)[-1]})[/dim]", highlight=False)
@@ -184,8 +188,12 @@ def show(
         if ent["aliases"]:
             out.print("别名: " + "、".join(ent["aliases"]))
         for s in ent["sections"]:
-            out.print(f"[bold]【{s['kind']}】[/bold] [dim]({s['origin']})[/dim]", highlight=False)
-            out.print(s["text"], highlight=False)
+            out.print(f"[bold]【{escape(s['kind'])}】[/bold] [dim]({escape(str(s['origin']))})[/dim]", highlight=False)
+            if s["instruction_like"]:
+                out.print(f"[bold red]⚠ flagged: reads like an instruction to an assistant "
+                          f"({escape(repr(s['instruction_like']))}); chat leaves such sentences out[/bold red]",
+                          highlight=False)
+            out.print(s["text"], highlight=False, markup=False)
         for rel, names in ent["links"].items():
             out.print(f"[bold]{rel}[/bold]: " + "、".join(names), highlight=False)
         for src in ent["sources"]:

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from kb.db import kb_revision, lock_for_writing
 from kb.models import Alias, Contribution, Entity, Link, Revision, Section, Source, utcnow
-from kb.names import normalize_name
+from kb.injection import instruction_like
+from kb.names import normalize_name, shorten
 from kb.records import LINK_KINDS, Record, RecordError, check_origin
 
 CHUNK = 5000  # rows per executemany; keeps SQLite's and psycopg's parameter lists bounded
@@ -57,6 +58,8 @@ class IngestReport:
     changed_entity_ids: list[int] = field(default_factory=list)
     # alias-only records for entities the KB does not have: names are attached, never an empty entity made
     skipped: list[str] = field(default_factory=list)
+    # sections written that read like instructions to an assistant (kb.injection): stored, and flagged
+    flagged: list[str] = field(default_factory=list)
     by_type: dict[str, Counter] = field(default_factory=dict)
 
     @property
@@ -69,7 +72,7 @@ class IngestReport:
             "merged": self.merged, "rejected": len(self.rejected), "rejected_records": self.rejected,
             "revision_before": self.revision_before, "revision": self.revision, "dry_run": self.dry_run,
             "changed_entities": len(self.changed_entity_ids), "skipped": len(self.skipped),
-            "skipped_records": self.skipped,
+            "skipped_records": self.skipped, "flagged": len(self.flagged), "flagged_sections": self.flagged,
             "by_type": {t: dict(c) for t, c in self.by_type.items()},
         }
 
@@ -197,6 +200,7 @@ def ingest(
     counts = Counter(p.status for p in pending.values())
     report.added, report.updated, report.unchanged = counts["added"], counts["updated"], counts["unchanged"]
     changed = [p for p in pending.values() if p.status != "unchanged"]
+    report.flagged = [problem for p in changed for problem in _instruction_like_sections(p)]
     if dry_run or not changed:
         if not dry_run:
             _record_sources(session, batches, report.revision)
@@ -279,6 +283,18 @@ def _entity_row(etype: str, name: str, revision: int, approval_number: str | Non
                 otc_class: str | None = None) -> tuple:
     """A row for ENTITY_COLUMNS."""
     return (etype, name[:255], normalize_name(name)[:255], approval_number, otc_class, revision, revision)
+
+
+def _instruction_like_sections(p: _Pending) -> Iterator[str]:
+    """A warning for each section of the record that reads like an instruction to an assistant."""
+    record = p.record
+    where = record.where or p.batch.uri
+    if record.name not in where:
+        where = f"{where} ({shorten(record.name)})"
+    for s in record.sections:
+        if words := instruction_like(s.text):
+            yield (f"{where}: section {shorten(s.kind, 24)!r} reads like an instruction to an assistant "
+                   f"({shorten(words)!r}); stored, marked in `kb show`, left out of answers")
 
 
 def _link_targets(record: Record) -> Iterator[tuple[str, str, str, str]]:
