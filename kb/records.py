@@ -116,7 +116,7 @@ class Record:
         if self.problem:
             raise RecordError(where, self.problem)
         if self.type not in ENTITY_TYPES:
-            raise RecordError(where, f"unknown entity type {self.type!r} (expected one of {', '.join(ENTITY_TYPES)})")
+            raise RecordError(where, f"unknown entity type {shorten(self.type)!r} (expected one of {', '.join(ENTITY_TYPES)})")
         self.name = clean_text(self.name or "")
         for label, texts in (("name", (self.name,)), ("aliases", self.aliases),
                              *((key, (getattr(self, key) or "",)) for key in FIELD_LIMITS)):
@@ -190,6 +190,11 @@ def check_origin(origin: str, where: str) -> str:
         raise RecordError(where, f"origin {shorten(origin)!r} contains ':' or a NUL character; "
                                  "an origin (--origin) is a plain name such as xywy or demo")
     return origin
+
+
+def named(where: str, name: str) -> str:
+    """`where` with the record's name, as error messages show it: "file:line 3 (阿莫西林胶囊)", a long name cut."""
+    return f"{where} ({shorten(name.strip())})"
 
 
 def parse_or_invalid(build: Callable[[], Record]) -> Record:

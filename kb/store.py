@@ -25,7 +25,7 @@ from kb.db import kb_revision, lock_for_writing
 from kb.models import Alias, Contribution, Entity, Link, Revision, Section, Source, utcnow
 from kb.injection import instruction_like
 from kb.names import normalize_name, shorten
-from kb.records import LINK_KINDS, Record, RecordError, check_origin
+from kb.records import LINK_KINDS, Record, RecordError, check_origin, named
 
 CHUNK = 5000  # rows per executemany; keeps SQLite's and psycopg's parameter lists bounded
 
@@ -185,7 +185,7 @@ def ingest(
     brought = {key[:2] for key, p in pending.items() if p.record.sections}
     for key, p in list(pending.items()):
         if not p.record.sections and key[:2] not in existing and key[:2] not in brought:
-            report.skipped.append(f"{p.batch.uri}: {p.record.type} {p.record.name!r} is not in the KB "
+            report.skipped.append(f"{p.batch.uri}: {p.record.type} {shorten(p.record.name)!r} is not in the KB "
                                   "(an alias-only record adds names to an entity, it does not create one)")
             del pending[key]
     for (etype, norm, origin), p in pending.items():
@@ -289,8 +289,8 @@ def _instruction_like_sections(p: _Pending) -> Iterator[str]:
     """A warning for each section of the record that reads like an instruction to an assistant."""
     record = p.record
     where = record.where or p.batch.uri
-    if record.name not in where:
-        where = f"{where} ({shorten(record.name)})"
+    if shorten(record.name) not in where:
+        where = named(where, record.name)
     for s in record.sections:
         if words := instruction_like(s.text):
             yield (f"{where}: section {shorten(s.kind, 24)!r} reads like an instruction to an assistant "

@@ -425,7 +425,7 @@ def test_a_poisoned_label_is_stored_flagged_at_ingest_and_marked_in_kb_show(db_u
     assert json.loads(out)["flagged"] == 0  # unchanged: nothing written, nothing to say again
 
 
-def test_chat_quarantines_what_kb_flags(tmp_path):
+def test_chat_quarantines_what_kb_flags():
     """One definition: the sentence kb show flags is the sentence chat leaves out of an answer."""
     from chat.pipeline import INSTRUCTION_LIKE
     from kb.injection import INSTRUCTION_LIKE as kb_patterns
@@ -445,3 +445,38 @@ def test_no_section_of_the_real_sources_is_flagged():
     flagged = [(r.name, s.kind, words) for b in batches for r in b.records for s in r.sections
                if (words := instruction_like(s.text))]
     assert flagged == []
+
+
+# --------------------------------------------------------------------------- 10. labels, long values, jieba's cache
+
+
+def test_format_label_on_a_json_file_is_one_line_not_zero_records(sqlite_url, tmp_path):
+    path = tmp_path / "drug.json"
+    path.write_text(drug_line() + "\n", encoding="utf-8")
+    code, _, err = kb_cli("ingest", str(path), "--format", "label", "--db", sqlite_url, "--no-update-index")
+    assert code == 1 and f"{path}: no label records in this file (given by --format" in err
+    assert len(err.strip().splitlines()) == 1 and stats(sqlite_url)["kb_revision"] == 0
+
+
+def test_each_bracketed_header_starts_a_section():
+    from kb.formats.label import parse_text
+
+    notes = "".join(f"【附注{i}】第{i}条附注的内容。\n" for i in range(1, 4))
+    (record,) = parse_text(LABEL + "【贮藏】密封保存。\n" + notes + "【注】见说明。\n")
+    kinds = [s.kind for s in record.sections]
+    assert kinds[-5:] == ["贮藏", "附注1", "附注2", "附注3", "注"]
+    assert record.section("贮藏").text == "密封保存。"
+    assert record.section("附注2").text == "第2条附注的内容。"
+
+
+def test_an_error_line_quotes_a_long_name_by_its_start(sqlite_url, tmp_path):
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"type": "drug", "name": "名" * 5000, "sections": {"适应症": "y"}}, ensure_ascii=False)
+                    + "\n", encoding="utf-8")
+    code, _, err = kb_cli("ingest", str(path), "--db", sqlite_url, "--no-update-index")
+    assert code == 1 and "name is 5000 characters long" in err and "名" * 60 + "…" in err
+    assert len(err) < 400 + len(str(path)) and len(err.strip().splitlines()) == 1
+    path.write_text(json.dumps({"type": "drug", "name": "甲", "k" * 5000: 1}) + "\n", encoding="utf-8")
+    code, _, err = kb_cli("ingest", str(path), "--db", sqlite_url, "--no-update-index")
+    assert code == 1 and "unknown key" in err and len(err) < 400 + len(str(path))
+

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kb.formats.common import iter_json_values, keep, list_section, read_text, strings, text_section
-from kb.records import Record, RecordError, parse_or_invalid
+from kb.records import Record, RecordError, named, parse_or_invalid
 
 TEXT_FIELDS = {
     "desc": "概述",
@@ -72,7 +72,7 @@ def to_record(obj: object, where: str) -> Record:
     name = obj.get("name")
     if not isinstance(name, str) or not name.strip():
         raise RecordError(where, "disease has no \"name\"")
-    where = f"{where} ({name.strip()})"
+    where = named(where, name)
     sections = [text_section(kind, obj.get(key)) for key, kind in TEXT_FIELDS.items()]
     sections += [list_section(kind, strings(obj.get(key))) for key, kind in LIST_FIELDS.items()]
     sections.append(list_section("常用药物", drug_names(obj)))
