@@ -159,7 +159,7 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
 def _write_passages(session, store: PassageStore, partial: Path, bar: "_Progress", workers: int) -> None:
     store.db.executescript("DELETE FROM passages; DELETE FROM entities; DELETE FROM contributions;")
     names = kb_entity_names(session)
-    tokenizer = Tokenizer(w for e in names for w in (e.name, *e.aliases))
+    tokenizer = Tokenizer((w for e in names for w in (e.name, *e.aliases)), cache_dir=partial.parent)
     tokenizer.save(partial)
     store.set_entities(names)
     store.set_contributions(_kb_contributions(session))

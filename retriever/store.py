@@ -9,6 +9,7 @@
         jieba.sqlite                  jieba's dictionary with the KB names added (read word by word)
       build-r12-use-multilingual-v3.partial/   a build in progress (resumable)
       embeddings/use-multilingual-v3.sqlite    content-hash cache of field embeddings
+      jieba.cache                     jieba's parsed dictionary (made by the first build, read by later ones)
 
 A build or an update writes a whole new generation next to the current one and then replaces
 manifest.json in one rename, so a crash at any point leaves the previous index intact and readers

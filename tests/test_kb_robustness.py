@@ -480,3 +480,16 @@ def test_an_error_line_quotes_a_long_name_by_its_start(sqlite_url, tmp_path):
     code, _, err = kb_cli("ingest", str(path), "--db", sqlite_url, "--no-update-index")
     assert code == 1 and "unknown key" in err and len(err) < 400 + len(str(path))
 
+
+def test_jieba_keeps_its_cache_in_the_index_folder_not_in_tmpdir(sqlite_url, tmp_path, monkeypatch):
+    import tempfile
+
+    from retriever import build_index
+
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    fill(sqlite_url)
+    build_index(sqlite_url, tmp_path / "index", encoder="hash", progress=False, workers=1)
+    assert list(tmpdir.iterdir()) == []
+    assert (tmp_path / "index" / "jieba.cache").stat().st_size > 1_000_000
