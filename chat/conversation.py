@@ -12,6 +12,7 @@ import re
 import unicodedata
 from typing import Callable
 
+from kb.injection import DROP_INSTRUCTIONS
 from retriever.hits import EntityMention
 
 MAX_QUESTION_CHARS = 500  # longer input is cut: nobody asks a 10k-character question, attackers do
@@ -20,18 +21,9 @@ _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u20
 _PRONOUN = re.compile(r"(它们|它|这个药|这种药|这药|该药|此药|那个药|这个病|这种病|这病|该病|此病|那个病|这个检查|该检查|"
                       r"这项检查|这个|那个|这种|那种|其)")
 _FOLLOWUP_CUE = re.compile(r"^(那|那么|还有|另外|再问|再|并且|而且|它|其|这|那)|(呢|吗)[？?。!！]*$")
-# Asking the assistant to drop its rules changes nothing, but it is said back to the user.
-# Words that tell an assistant to drop its instructions, wherever they appear: in a user's message (said
-# back, changes nothing) or inside a KB passage (a tampered label: the sentence is left out).
-DROP_INSTRUCTIONS = (r"(忽略|无视|不要理会|不要管|别管|不用管|抛开|跳过|绕过|忘掉|忘记|覆盖).{0,10}"
-                     r"(知识库|资料|规则|指令|限制|提示|要求|前面|以上|之前)|"
-                     r"ignore (all |the |previous |above )*(instructions|rules|knowledge base|context)|"
-                     r"jailbreak|developer mode|system prompt|系统提示")
+# Asking the assistant to drop its rules changes nothing, but it is said back to the user. The words that
+# mean it, and the instruction-like text a passage is quarantined for, are defined once in kb.injection.
 _OVERRIDE = re.compile(DROP_INSTRUCTIONS + r"|(用|凭|根据)你(自己)?的(知识|记忆|常识|训练)", re.IGNORECASE)
-# ... and what only a passage has no business saying: a new role, orders about the user or about citing.
-INSTRUCTION_IN_PASSAGE = re.compile(
-    DROP_INSTRUCTIONS + r"|你现在是|你是一个|作为(一个)?(ai|人工智能|助手)|(请|务必)(直接)?(告诉|告知|回复)(用户|患者|提问者)|"
-    r"assistant:|不要引用|无需引用", re.IGNORECASE)
 
 
 def clean_text(text: str) -> str:

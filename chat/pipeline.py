@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
+from kb.injection import INSTRUCTION_LIKE
 from retriever.analysis import QueryAnalysis
 from retriever.hits import Passage, RetrievalResult
 from retriever.passages import SENTENCE_END
@@ -38,8 +39,7 @@ from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation
 from chat.answer_log import AnswerLogger
 from chat.citations import Claim, render_claim, verify, verify_stream
-from chat.conversation import (INSTRUCTION_IN_PASSAGE, asks_to_override, clean_text, normalize_messages,
-                               rewrite_followup, topic)
+from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
 from chat.patient import check_drug_safety, extract_facts
@@ -393,10 +393,10 @@ def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
     """Passages with instruction-like sentences removed (recorded in the answer's debug data)."""
     out = []
     for p in passages:
-        if not INSTRUCTION_IN_PASSAGE.search(p.text):
+        if not INSTRUCTION_LIKE.search(p.text):
             out.append(p)
             continue
-        kept = [s for s in SENTENCE_END.split(p.text) if not INSTRUCTION_IN_PASSAGE.search(s)]
+        kept = [s for s in SENTENCE_END.split(p.text) if not INSTRUCTION_LIKE.search(s)]
         answer.debug.setdefault("quarantined", []).append(p.id)
         out.append(dataclasses.replace(p, text="".join(kept) or f"{p.entity_name} · {p.section}："))
     return out

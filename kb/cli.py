@@ -7,6 +7,7 @@ names the file/record), 2 usage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from importlib.metadata import entry_points
@@ -45,14 +46,14 @@ def init(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     try:
         version = kbdb.migrate(db)
         with kbdb.session_scope(db) as session:
-            revision = kbdb.kb_revision(session)
+            revision, ident = kbdb.kb_revision(session), kbdb.kb_id(session)
     except kbdb.DatabaseError as exc:
         fail(str(exc))
     url = kbdb.redact(kbdb.resolve_url(db))
     if json_out:
-        emit({"db": url, "schema": version, "kb_revision": revision})
+        emit({"db": url, "schema": version, "kb_revision": revision, "kb_id": ident})
     else:
-        out.print(f"KB ready at {url} (schema {version}, revision {revision})")
+        out.print(f"KB {ident} ready at {url} (schema {version}, revision {revision})")
 
 
 def _run_after_ingest_hooks(db: str | None, index: Path | None) -> dict:
@@ -117,9 +118,13 @@ def ingest_cmd(
         table.add_row(etype, str(counts["added"]), str(counts["updated"]), str(counts["unchanged"]))
     out.print(table)
     for problem in report.rejected[:20]:
-        err.print(f"[yellow]rejected:[/yellow] {problem}", highlight=False)
+        err.print(f"[yellow]rejected:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
     if len(report.rejected) > 20:
         err.print(f"... and {len(report.rejected) - 20} more rejected")
+    for warning in report.flagged[:20]:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    if len(report.flagged) > 20:
+        err.print(f"... and {len(report.flagged) - 20} more sections flagged (--json lists them)")
     if report.skipped:
         err.print(f"[dim]{len(report.skipped)} alias-only record(s) skipped: their entity is not in this KB "
                   f"(e.g. {report.skipped[0].split(': ', 1)[-1]})[/dim]", highlight=False)
@@ -148,7 +153,7 @@ def stats(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     if json_out:
         emit(data)
         return
-    table = Table(title=f"KB revision {data['kb_revision']}")
+    table = Table(title=f"KB revision {data['kb_revision']} (KB id {data['kb_id']})")
     table.add_column("what")
     table.add_column("count", justify="right")
     for key, value in data["entities"].items():
@@ -183,8 +188,12 @@ def show(
         if ent["aliases"]:
             out.print("别名: " + "、".join(ent["aliases"]))
         for s in ent["sections"]:
-            out.print(f"[bold]【{s['kind']}】[/bold] [dim]({s['origin']})[/dim]", highlight=False)
-            out.print(s["text"], highlight=False)
+            out.print(f"[bold]【{escape(s['kind'])}】[/bold] [dim]({escape(str(s['origin']))})[/dim]", highlight=False)
+            if s["instruction_like"]:
+                out.print(f"[bold red]⚠ flagged: reads like an instruction to an assistant "
+                          f"({escape(repr(s['instruction_like']))}); chat leaves such sentences out[/bold red]",
+                          highlight=False)
+            out.print(s["text"], highlight=False, markup=False)
         for rel, names in ent["links"].items():
             out.print(f"[bold]{rel}[/bold]: " + "、".join(names), highlight=False)
         for src in ent["sources"]:
@@ -200,20 +209,29 @@ def export(
     origin: Annotated[Optional[str], typer.Option("--origin", help="Only this origin's contributions")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Export the KB as JSONL in the project's record format (re-ingestable with `kb ingest`)."""
+    """Export the KB as JSONL in the project's record format (re-ingestable with `kb ingest`).
+    `-o` makes the file's folder when it is missing."""
+    if output and output.is_dir():
+        fail(f"--out {output} is a folder; give the file to write, e.g. -o {output / 'kb.jsonl'}")
     try:
         with kbdb.session_scope(db) as session:
             lines = [json.dumps(r, ensure_ascii=False) for r in export_records(session, type, origin)]
     except kbdb.DatabaseError as exc:
         fail(str(exc))
     text = "\n".join(lines) + ("\n" if lines else "")
-    if output:
-        tmp = output.with_suffix(output.suffix + ".tmp")
+    if not output:
+        sys.stdout.write(text)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(output)  # never leave a half-written export behind
-        err.print(f"wrote {len(lines)} records to {output}")
-    else:
-        sys.stdout.write(text)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        fail(f"cannot write --out {output} ({exc.filename or output}: {exc.strerror or exc})")
+    err.print(f"wrote {len(lines)} records to {output}")
 
 
 if __name__ == "__main__":

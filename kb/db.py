@@ -7,18 +7,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Engine, create_engine, delete, event, false, func, inspect, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb.models import Revision
+from kb.models import KbIdentity, Revision
 
 DEFAULT_DB_URL = "sqlite:///var/kb.sqlite"
+BUSY_TIMEOUT_MS = 10_000  # SQLite: how long a statement waits for another connection's lock
+WRITE_WAIT_S = 120.0  # how long a writer (`kb ingest`) waits for another one to finish
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class DatabaseError(RuntimeError):
     """The database cannot be reached or is not usable; the message says which URL and what to do."""
+
+
+class KbBusyError(DatabaseError):
+    """Another writer (a second `kb ingest`) held the KB for longer than this one would wait."""
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -43,7 +49,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk ingests update several indexes at once
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
@@ -141,7 +147,45 @@ def kb_revision(session: Session) -> int:
     return session.scalar(select(func.max(Revision.id))) or 0
 
 
+def kb_id(session: Session) -> str | None:
+    """The KB's own id (a UUID string, see `kb.models.KbIdentity`), or None for a KB whose schema
+    predates KB ids (`kb init` upgrades it and gives it one)."""
+    if not inspect(session.connection()).has_table(KbIdentity.__tablename__):
+        return None
+    return session.scalar(select(KbIdentity.id))
+
+
+def lock_for_writing(session: Session, wait_s: float | None = None) -> None:
+    """Make the session's transaction the KB's only writer until it ends.
+
+    A second `kb ingest` waits here (up to `wait_s`, default WRITE_WAIT_S) for the first to commit and
+    then reads the revision the first one made, instead of claiming the same revision number. Call it
+    before the transaction reads anything it will write from. PostgreSQL: a lock on the revisions table
+    that only writers take (reads go on); SQLite: its one write lock, taken by a write that changes
+    nothing. Works on every schema version.
+    """
+    wait_ms = int((WRITE_WAIT_S if wait_s is None else wait_s) * 1000)
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    try:
+        if postgres:
+            session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
+            session.execute(text(f"LOCK TABLE {Revision.__tablename__} IN SHARE ROW EXCLUSIVE MODE"))
+        else:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+            session.execute(delete(Revision).where(false()))
+    except OperationalError as exc:
+        orig = exc.orig
+        if getattr(orig, "sqlstate", None) == "55P03" or getattr(orig, "sqlite_errorname", None) == "SQLITE_BUSY":
+            raise KbBusyError(f"another `kb ingest` is writing to {redact(str(conn.engine.url))} and did not finish "
+                              f"within {wait_ms / 1000:g} s; try again when it is done") from None
+        raise
+    finally:
+        if not postgres:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
 __all__ = [
-    "DatabaseError", "DEFAULT_DB_URL", "resolve_url", "get_engine", "migrate", "session_scope",
-    "kb_revision", "require_schema", "dispose_engines", "OperationalError",
+    "DatabaseError", "KbBusyError", "lock_for_writing", "DEFAULT_DB_URL", "resolve_url", "get_engine", "migrate", "session_scope",
+    "kb_revision", "kb_id", "require_schema", "dispose_engines", "OperationalError",
 ]

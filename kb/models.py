@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -20,6 +20,18 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+class KbIdentity(Base):
+    """The KB's id: one row, made when the schema is created (migration 0003) and never changed.
+
+    A retrieval index records the id of the KB it was built from, so that an index of another KB is
+    told apart from this one even when both KBs hold the same content at the same revision.
+    """
+
+    __tablename__ = "kb_identity"
+    id: Mapped[str] = mapped_column(Uuid(as_uuid=False), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Revision(Base):

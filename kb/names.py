@@ -88,3 +88,10 @@ def dedupe_aliases(name: str, aliases: list[str]) -> list[str]:
             seen.add(key)
             out.append(alias)
     return out
+
+
+def shorten(value: object, limit: int = 60) -> str:
+    """A value as an error line quotes it: whole up to `limit` characters, else its start and "…"
+    (a 5,000-character name must not make a 15 KB error line)."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -8,8 +8,9 @@ from itertools import islice
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.db import kb_revision
+from kb.db import kb_id, kb_revision
 from kb.models import Alias, Contribution, Entity, Link, Section, Source
+from kb.injection import instruction_like
 from kb.names import normalize_name
 
 
@@ -19,6 +20,7 @@ def kb_stats(session: Session) -> dict:
     count = lambda stmt: session.scalar(stmt) or 0  # noqa: E731
     return {
         "kb_revision": kb_revision(session),
+        "kb_id": kb_id(session),
         "entities": {t: entities.get(t, 0) for t in ("drug", "disease", "exam", "symptom")},
         "drugs": entities.get("drug", 0),
         "diseases": entities.get("disease", 0),
@@ -64,7 +66,8 @@ def describe(session: Session, entity: Entity) -> dict:
         "approval_number": entity.approval_number, "otc_class": entity.otc_class,
         "aliases": list(dict.fromkeys(a.alias for a in entity.aliases)),
         "sections": [{"kind": s.kind, "title": s.title, "text": s.text, "items": s.items,
-                      "origin": origin_of.get(s.contribution_id)} for s in entity.sections],
+                      "origin": origin_of.get(s.contribution_id), "instruction_like": instruction_like(s.text)}
+                     for s in entity.sections],
         "links": dict(links),
         "sources": [{"origin": c.origin, "uri": c.source.uri, "format": c.source.format,
                      "license_note": c.source.license_note, "revision": c.revision,

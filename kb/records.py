@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from kb.names import clean_item, clean_text, dedupe_aliases, normalize_name
+from kb.models import Contribution, Entity
+from kb.names import clean_item, clean_text, dedupe_aliases, normalize_name, shorten
 
 ENTITY_TYPES = ("drug", "disease", "exam")
 
@@ -59,6 +60,13 @@ LINK_KINDS: dict[str, tuple[str, str]] = {
     "并发症": ("disease_complication", "disease"),
     "相关疾病": ("exam_disease", "disease"),
 }
+
+# What the database holds at most, read off the models: PostgreSQL refuses longer values and NUL
+# characters (SQLite would take them), so a record is checked against them before anything is written.
+FIELD_LIMITS = {"approval_number": Entity.__table__.c.approval_number.type.length,
+                "otc_class": Entity.__table__.c.otc_class.type.length}
+ORIGIN_LIMIT = Contribution.__table__.c.origin.type.length
+NUL = "\x00"
 
 _HEADER_TO_KIND = {normalize_name(h): kind for kind, headers in DRUG_SECTIONS.items() for h in headers}
 
@@ -108,8 +116,11 @@ class Record:
         if self.problem:
             raise RecordError(where, self.problem)
         if self.type not in ENTITY_TYPES:
-            raise RecordError(where, f"unknown entity type {self.type!r} (expected one of {', '.join(ENTITY_TYPES)})")
+            raise RecordError(where, f"unknown entity type {shorten(self.type)!r} (expected one of {', '.join(ENTITY_TYPES)})")
         self.name = clean_text(self.name or "")
+        for label, texts in (("name", (self.name,)), ("aliases", self.aliases),
+                             *((key, (getattr(self, key) or "",)) for key in FIELD_LIMITS)):
+            _refuse_nul(where, label, texts)
         if not normalize_name(self.name):
             raise RecordError(where, f"{self.type} has no name")
         if len(self.name) > 200:
@@ -118,17 +129,24 @@ class Record:
         kept = []
         for s in self.sections:
             if not s.kind or len(s.kind) > 64:
-                raise RecordError(where, f"{self.name}: section kind {s.kind[:80]!r} is empty or longer than 64 characters")
+                raise RecordError(where, f"{shorten(self.name)}: section kind {shorten(s.kind)!r} is empty or longer than "
+                                         "64 characters")
             if s.title and len(s.title) > 255:
                 s.title = s.title[:255]
             s.text = clean_text(s.text or "")
             if s.items:
                 s.items = list(dict.fromkeys(item for x in s.items if isinstance(x, str) and (item := clean_item(x))))
+            if NUL in s.text or NUL in s.kind or NUL in (s.title or "") or NUL in "".join(s.items):
+                _refuse_nul(where, f"section {shorten(s.kind, 24)!r}", (s.kind, s.title or "", s.text, *s.items))
             if s.text or s.items:
                 kept.append(s)
         self.sections = kept
         if not self.sections and not self.aliases:
-            raise RecordError(where, f"{self.type} {self.name!r} has no content (no sections)")
+            raise RecordError(where, f"{self.type} {shorten(self.name)!r} has no content (no sections)")
+        for key, limit in FIELD_LIMITS.items():
+            value = getattr(self, key)
+            if value is not None and len(value) > limit:
+                raise RecordError(where, f"{key} is {len(value)} characters long (at most {limit}): {shorten(value)!r}")
         return self
 
     @property
@@ -150,6 +168,33 @@ class Record:
 
     def section(self, kind: str) -> Section | None:
         return next((s for s in self.sections if s.kind == kind), None)
+
+
+def _refuse_nul(where: str, label: str, texts) -> None:
+    """RecordError naming `label` when one of `texts` holds a NUL character (PostgreSQL cannot store it)."""
+    for text in texts:
+        if NUL in text:
+            raise RecordError(where, f"{label} contains a NUL character (\\x00) at character {text.index(NUL) + 1}; "
+                                     "remove it from the source")
+
+
+def check_origin(origin: str, where: str) -> str:
+    """`origin` (`--origin`, default the format's name) when the KB can store it, else RecordError:
+    at most ORIGIN_LIMIT characters, no NUL, and no ":", which separates the parts of a passage id."""
+    if not origin or not origin.strip():
+        raise RecordError(where, "origin is empty (--origin names the source's contributions)")
+    if len(origin) > ORIGIN_LIMIT:
+        raise RecordError(where, f"origin {shorten(origin)!r} is {len(origin)} characters long; "
+                                 f"an origin (--origin) is at most {ORIGIN_LIMIT}")
+    if ":" in origin or NUL in origin:
+        raise RecordError(where, f"origin {shorten(origin)!r} contains ':' or a NUL character; "
+                                 "an origin (--origin) is a plain name such as xywy or demo")
+    return origin
+
+
+def named(where: str, name: str) -> str:
+    """`where` with the record's name, as error messages show it: "file:line 3 (阿莫西林胶囊)", a long name cut."""
+    return f"{where} ({shorten(name.strip())})"
 
 
 def parse_or_invalid(build: Callable[[], Record]) -> Record:

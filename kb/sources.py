@@ -32,10 +32,13 @@ def read_files(paths: list[Path], fmt: str | None = None, origin: str | None = N
             raise formats.FormatError(f"{path}: no such file or directory")
         for file in formats.iter_files(path):
             file_fmt = fmt or formats.detect_format(file)
+            records = list(formats.FORMATS[file_fmt](file))
+            if not records:  # e.g. --format label on a JSON file: the reader found nothing it knows
+                given = " (given by --format; without it the format is detected per file)" if fmt else ""
+                raise formats.FormatError(f"{file}: no {file_fmt} records in this file{given}")
             batches.append(SourceBatch(
                 uri=str(file), format=file_fmt, origin=origin or file_fmt, content_hash=file_hash(file),
-                records=list(formats.FORMATS[file_fmt](file)),
-                license_note=license_note or LICENSE_NOTES.get(file_fmt)))
+                records=records, license_note=license_note or LICENSE_NOTES.get(file_fmt)))
     return batches
 
 

@@ -21,10 +21,11 @@ from typing import Callable, Iterable, Iterator
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from kb.db import kb_revision
+from kb.db import kb_revision, lock_for_writing
 from kb.models import Alias, Contribution, Entity, Link, Revision, Section, Source, utcnow
-from kb.names import normalize_name
-from kb.records import LINK_KINDS, Record, RecordError
+from kb.injection import instruction_like
+from kb.names import normalize_name, shorten
+from kb.records import LINK_KINDS, Record, RecordError, check_origin, named
 
 CHUNK = 5000  # rows per executemany; keeps SQLite's and psycopg's parameter lists bounded
 
@@ -40,6 +41,9 @@ class SourceBatch:
     records: list[Record]
     license_note: str | None = None
 
+    def __post_init__(self) -> None:
+        check_origin(self.origin, self.uri)
+
 
 @dataclass
 class IngestReport:
@@ -54,6 +58,8 @@ class IngestReport:
     changed_entity_ids: list[int] = field(default_factory=list)
     # alias-only records for entities the KB does not have: names are attached, never an empty entity made
     skipped: list[str] = field(default_factory=list)
+    # sections written that read like instructions to an assistant (kb.injection): stored, and flagged
+    flagged: list[str] = field(default_factory=list)
     by_type: dict[str, Counter] = field(default_factory=dict)
 
     @property
@@ -66,7 +72,7 @@ class IngestReport:
             "merged": self.merged, "rejected": len(self.rejected), "rejected_records": self.rejected,
             "revision_before": self.revision_before, "revision": self.revision, "dry_run": self.dry_run,
             "changed_entities": len(self.changed_entity_ids), "skipped": len(self.skipped),
-            "skipped_records": self.skipped,
+            "skipped_records": self.skipped, "flagged": len(self.flagged), "flagged_sections": self.flagged,
             "by_type": {t: dict(c) for t, c in self.by_type.items()},
         }
 
@@ -136,8 +142,11 @@ def ingest(
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Upsert the batches' records; see the module docstring. Raises IngestError on bad records
-    unless `skip_invalid`, in which case they are listed in the report's `rejected`."""
+    unless `skip_invalid`, in which case they are listed in the report's `rejected`. One ingest
+    writes at a time (`kb.db.lock_for_writing`); KbBusyError when another one held the KB too long."""
     batches = list(batches)
+    if not dry_run:
+        lock_for_writing(session)  # a second ingest waits here for this one's revision
     report = IngestReport(dry_run=dry_run, revision_before=kb_revision(session))
     report.revision = report.revision_before
 
@@ -176,7 +185,7 @@ def ingest(
     brought = {key[:2] for key, p in pending.items() if p.record.sections}
     for key, p in list(pending.items()):
         if not p.record.sections and key[:2] not in existing and key[:2] not in brought:
-            report.skipped.append(f"{p.batch.uri}: {p.record.type} {p.record.name!r} is not in the KB "
+            report.skipped.append(f"{p.batch.uri}: {p.record.type} {shorten(p.record.name)!r} is not in the KB "
                                   "(an alias-only record adds names to an entity, it does not create one)")
             del pending[key]
     for (etype, norm, origin), p in pending.items():
@@ -191,6 +200,7 @@ def ingest(
     counts = Counter(p.status for p in pending.values())
     report.added, report.updated, report.unchanged = counts["added"], counts["updated"], counts["unchanged"]
     changed = [p for p in pending.values() if p.status != "unchanged"]
+    report.flagged = [problem for p in changed for problem in _instruction_like_sections(p)]
     if dry_run or not changed:
         if not dry_run:
             _record_sources(session, batches, report.revision)
@@ -273,6 +283,18 @@ def _entity_row(etype: str, name: str, revision: int, approval_number: str | Non
                 otc_class: str | None = None) -> tuple:
     """A row for ENTITY_COLUMNS."""
     return (etype, name[:255], normalize_name(name)[:255], approval_number, otc_class, revision, revision)
+
+
+def _instruction_like_sections(p: _Pending) -> Iterator[str]:
+    """A warning for each section of the record that reads like an instruction to an assistant."""
+    record = p.record
+    where = record.where or p.batch.uri
+    if shorten(record.name) not in where:
+        where = named(where, record.name)
+    for s in record.sections:
+        if words := instruction_like(s.text):
+            yield (f"{where}: section {shorten(s.kind, 24)!r} reads like an instruction to an assistant "
+                   f"({shorten(words)!r}); stored, marked in `kb show`, left out of answers")
 
 
 def _link_targets(record: Record) -> Iterator[tuple[str, str, str, str]]:

@@ -27,7 +27,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 from sqlalchemy import select
 
-from kb.db import kb_revision, redact, resolve_url, session_scope
+from kb.db import kb_id, kb_revision, redact, resolve_url, session_scope
 from kb.models import Contribution, Entity
 from retriever.dense import DenseIndex, PassageFields, compose_vectors
 from retriever.encoders import EmbeddingCache, Encoder, load_encoder
@@ -38,8 +38,11 @@ from retriever.passages import PASSAGE_TYPES, kb_entity_names, kb_licenses, read
 from retriever.store import (
     DEFAULT_INDEX_DIR,
     FORMAT,
+    ForeignIndexError,
     PassageStore,
     RetrieverError,
+    foreign_index,
+    index_folder,
     index_dir_setting,
     next_generation,
     pack_tokens,
@@ -56,6 +59,8 @@ log = logging.getLogger("retriever")
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 MAX_ALIASES_INDEXED = 5
+# `kb ingest`s one after another (the KB lets one write at a time) update the index one after another
+AFTER_INGEST_WAIT_S = 600.0
 
 
 # --------------------------------------------------------------------------- building
@@ -75,26 +80,34 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
     """
     started = time.perf_counter()
     url = resolve_url(db_url)
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    index_dir = index_folder(index_dir, create=True)
     enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
     workers = workers or min(2, os.cpu_count() or 1)
     stages: dict[str, float] = {}
     with _locked(index_dir), _Progress(progress) as bar:
         with session_scope(url) as session:
-            revision = kb_revision(session)
+            revision, kb_ident = kb_revision(session), kb_id(session)
+            if kb_ident is None:
+                raise RetrieverError(f"the KB at {redact(url)} has no KB id (its schema predates KB ids): "
+                                     "run `kb init` to upgrade it")
             partial = index_dir / f"build-r{revision}-{slug(enc.id)}.partial"
             for other in index_dir.glob("build-*.partial"):
                 if other != partial or not resume:
                     shutil.rmtree(other, ignore_errors=True)
             partial.mkdir(exist_ok=True)
             store = PassageStore(partial / "passages.sqlite")
+            if store.meta("passages_done") and store.meta("kb_id") != kb_ident:
+                log.info("discarding %s: an interrupted build of another KB", partial)
+                store.close()
+                shutil.rmtree(partial)
+                partial.mkdir()
+                store = PassageStore(partial / "passages.sqlite")
             if store.meta("passages_done"):
                 log.info("resuming the build of KB revision %s from %s", revision, partial)
             else:
                 t = time.perf_counter()
                 _write_passages(session, store, partial, bar, workers)
-                store.set_meta(passages_done=True, kb_revision=revision)
+                store.set_meta(passages_done=True, kb_revision=revision, kb_id=kb_ident)
                 stages["passages_s"] = time.perf_counter() - t
         n_passages = store.count()
         t = time.perf_counter()
@@ -129,6 +142,7 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
             "dimension": enc.dim,
             "passages": n_passages,
             "kb_revision": revision,
+            "kb_id": kb_ident,
             "db_url": _portable_url(url),
             "built_at": _now(),
             "updated_at": None,
@@ -145,7 +159,7 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
 def _write_passages(session, store: PassageStore, partial: Path, bar: "_Progress", workers: int) -> None:
     store.db.executescript("DELETE FROM passages; DELETE FROM entities; DELETE FROM contributions;")
     names = kb_entity_names(session)
-    tokenizer = Tokenizer(w for e in names for w in (e.name, *e.aliases))
+    tokenizer = Tokenizer((w for e in names for w in (e.name, *e.aliases)), cache_dir=partial.parent)
     tokenizer.save(partial)
     store.set_entities(names)
     store.set_contributions(_kb_contributions(session))
@@ -249,14 +263,15 @@ def _write_bm25(store: PassageStore, gen_dir: Path) -> None:
 # --------------------------------------------------------------------------- updating
 
 def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX_DIR, encoder: Encoder | None = None,
-                 progress: bool = False) -> dict:
+                 progress: bool = False, wait_s: float = 0) -> dict:
     """Bring the index up to the KB's revision, touching only the passages of entities that changed.
 
     Returns {"added", "replaced", "removed", "unchanged", "entities", "kb_revision_before",
     "kb_revision", "seconds", ...}. Entities whose contributions changed (or disappeared) since the
     index's revision are re-read; their passages are diffed by id and content hash. The passage store
     and FAISS get exactly those changes; BM25 is re-indexed from the stored tokens (its IDF depends on
-    every document), without re-tokenising anything else.
+    every document), without re-tokenising anything else. `wait_s`: how long to wait for another
+    build or update of the same folder (default: fail at once).
     """
     started = time.perf_counter()
     url = resolve_url(db_url)
@@ -264,13 +279,14 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
     manifest = read_manifest(index_dir)
     if manifest is None:
         raise RetrieverError(f"no index at {index_dir}: run `retriever build` first")
-    with _locked(index_dir):
+    with _locked(index_dir, wait_s):
         manifest = read_manifest(index_dir)
         old_dir = index_dir / manifest["generation"]
         old = PassageStore(old_dir / "passages.sqlite", readonly=True)
         known = old.contributions()
         with session_scope(url) as session:
             revision = kb_revision(session)
+            adopted = _check_identity(manifest, kb_id(session), index_dir, url)
             report = {"added": 0, "replaced": 0, "removed": 0, "unchanged": old.count(), "entities": 0,
                       "entity_ids": [], "kb_revision_before": manifest["kb_revision"], "kb_revision": revision}
             current = {cid: (eid, rev) for cid, eid, rev in _kb_contributions(session)}
@@ -278,7 +294,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
             changed |= {eid for cid, (eid, _) in known.items() if cid not in current}
             if not changed:
                 old.close()
-                if revision != manifest["kb_revision"]:
+                if revision != manifest["kb_revision"] or adopted:
                     manifest.update(kb_revision=revision, updated_at=_now())
                     write_manifest(index_dir, manifest)
                 report["seconds"] = round(time.perf_counter() - started, 2)
@@ -371,14 +387,32 @@ def update_after_ingest(db_url: str | None = None, index_dir: str | Path | None 
     (default: $YIJU_INDEX, else var/index) up to the KB when it was built from this same KB. Says
     which index it updated, or why it updated none, so a skipped update is never silent."""
     index_dir = Path(index_dir or index_dir_setting())
-    manifest = read_manifest(index_dir) if (index_dir / "manifest.json").exists() else None
+    manifest = read_manifest(index_dir)
     if manifest is None:
         return {"index": str(index_dir), "updated": False,
                 "reason": f"no index at {index_dir}: run `retriever build --index {index_dir}` (or pass --index)"}
     if not same_db(manifest.get("db_url"), resolve_url(db_url)):
         return {"index": str(index_dir), "updated": False,
                 "reason": f"{index_dir} was built from another KB ({manifest.get('db_url')})"}
-    return {"index": str(index_dir), "updated": True} | update_index(db_url, index_dir)
+    try:
+        return {"index": str(index_dir), "updated": True} | update_index(db_url, index_dir, wait_s=AFTER_INGEST_WAIT_S)
+    except ForeignIndexError as exc:
+        return {"index": str(index_dir), "updated": False, "reason": str(exc)}
+
+
+def _check_identity(manifest: dict, kb_ident: str | None, index_dir: Path, url: str) -> bool:
+    """Raise ForeignIndexError unless the index was built from the KB with id `kb_ident`.
+
+    An index from before KB ids that was built from this KB's URL (the only check there was) takes
+    this KB's id into `manifest`; True when it did, and the caller writes the manifest.
+    """
+    adopted = manifest.get("kb_id") is None and kb_ident is not None and same_db(manifest.get("db_url"), url)
+    if adopted:
+        manifest["kb_id"] = kb_ident
+    problem = foreign_index(manifest, kb_ident, index_dir, redact(url))
+    if problem:
+        raise ForeignIndexError(problem)
+    return adopted
 
 
 def same_db(a: str | None, b: str | None) -> bool:
@@ -397,10 +431,10 @@ def _now() -> str:
 
 
 @contextlib.contextmanager
-def _locked(index_dir: Path):
-    """One writer at a time per index folder (a second build or update fails at once, saying why)."""
+def _locked(index_dir: Path, wait_s: float = 0):
+    """One writer at a time per index folder: a second build or update waits `wait_s`, then fails saying why."""
     try:
-        with FileLock(Path(index_dir) / ".lock", timeout=0):
+        with FileLock(Path(index_dir) / ".lock", timeout=wait_s):
             yield
     except Timeout:
         raise RetrieverError(f"{index_dir} is being built or updated by another process; try again when it is done") from None

@@ -26,7 +26,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from kb.db import DatabaseError, kb_revision, redact, resolve_url, session_scope
+from kb.db import DatabaseError, kb_id, kb_revision, redact, resolve_url, session_scope
 from retriever.analysis import QueryAnalysis, analyze, is_weak
 from retriever.dense import DenseIndex
 from retriever.encoders import MAX_QUERY_CHARS, Encoder, load_encoder
@@ -34,7 +34,8 @@ from retriever.fusion import fuse
 from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
 from retriever.linking import EntityLinker
 from retriever.rerank import RERANK_DEPTH, load_reranker
-from retriever.store import FORMAT, PassageStore, RetrieverError, StaleIndexError, index_dir_setting, read_manifest
+from retriever.store import (FORMAT, ForeignIndexError, PassageStore, RetrieverError, StaleIndexError, foreign_index,
+                             index_dir_setting, read_manifest)
 from retriever.symptoms import SymptomIndex
 from retriever.tokenizer import Tokenizer
 
@@ -187,7 +188,8 @@ class Retriever:
         return self._check_stale()
 
     def _check_stale(self, force: bool = False) -> str | None:
-        """A message when the KB has moved past the index's revision (None when current or ignored)."""
+        """A message when the index was built from another KB, or the KB has moved past the index's
+        revision (None when current or ignored)."""
         if self.on_stale == "ignore":
             return None
         now = time.monotonic()
@@ -195,18 +197,20 @@ class Retriever:
             return self._stale
         self._checked_at = now
         url = self.db_url()
+        foreign = None
         try:
             with session_scope(url) as session:
                 kb_rev = kb_revision(session)
+                foreign = foreign_index(self.manifest, kb_id(session), self.index_dir, redact(url))
         except DatabaseError as exc:
             self._stale = f"cannot check whether the index is current: {exc}"
         else:
-            self._stale = None
-            if kb_rev != self.kb_revision:
+            self._stale = foreign
+            if not foreign and kb_rev != self.kb_revision:
                 self._stale = (f"index {self.index_dir} reflects KB revision {self.kb_revision} but the KB at "
                                f"{redact(url)} is at revision {kb_rev}: run `retriever update`")
         if self._stale and self.on_stale == "fail":
-            raise StaleIndexError(self._stale)
+            raise (ForeignIndexError if foreign else StaleIndexError)(self._stale)
         if self._stale and force:
             warnings.warn(self._stale, stacklevel=3)
             log.warning(self._stale)

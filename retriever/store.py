@@ -1,7 +1,7 @@
 """The index on disk: a manifest pointing at one complete generation, plus the embedding cache.
 
     var/index/
-      manifest.json                   encoder, dimension, passage count, KB revision, build time, generation
+      manifest.json                   encoder, dimension, passage count, KB revision and KB id, build time, generation
       gen-000003/                     one complete, immutable index
         passages.sqlite               passages (text, metadata, BM25 tokens), entity names, contributions
         dense.faiss                   FAISS index keyed by passage row
@@ -9,6 +9,7 @@
         jieba.sqlite                  jieba's dictionary with the KB names added (read word by word)
       build-r12-use-multilingual-v3.partial/   a build in progress (resumable)
       embeddings/use-multilingual-v3.sqlite    content-hash cache of field embeddings
+      jieba.cache                     jieba's parsed dictionary (made by the first build, read by later ones)
 
 A build or an update writes a whole new generation next to the current one and then replaces
 manifest.json in one rename, so a crash at any point leaves the previous index intact and readers
@@ -198,8 +199,24 @@ class PassageStore:
 
 # --- the index folder ---
 
+def index_folder(index_dir: str | Path, create: bool = False) -> Path:
+    """`index_dir` as a Path, made (with its parents) when `create`; RetrieverError, one line, when it or
+    a folder above it is a file, or it cannot be made."""
+    index_dir = Path(index_dir)
+    blocker = next((p for p in (index_dir, *index_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise RetrieverError(f"index folder {index_dir}: {blocker} is a file, not a folder; "
+                             "give a folder for the index (--index DIR)")
+    if create:
+        try:
+            index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RetrieverError(f"cannot make the index folder {index_dir}: {exc.strerror}") from None
+    return index_dir
+
+
 def read_manifest(index_dir: Path) -> dict | None:
-    path = Path(index_dir) / MANIFEST
+    path = index_folder(index_dir) / MANIFEST
     if not path.exists():
         return None
     try:
@@ -241,3 +258,22 @@ class RetrieverError(RuntimeError):
 
 class StaleIndexError(RetrieverError):
     """The KB has moved on since the index was built (raised when on_stale="fail")."""
+
+
+class ForeignIndexError(StaleIndexError):
+    """The index was built from another KB (another KB id), whatever the revisions say."""
+
+
+def foreign_index(manifest: dict, kb_id: str | None, index_dir: Path, kb_url: str) -> str | None:
+    """Why the index whose manifest this is was not built from the KB with id `kb_id` at `kb_url`
+    (None when it was). The manifest records the KB id at build (`kb.db.kb_id`)."""
+    built_from = manifest.get("kb_id")
+    if kb_id is None:
+        return f"the KB at {kb_url} has no KB id (its schema predates KB ids): run `kb init` to upgrade it"
+    if built_from is None:
+        return (f"index {index_dir} does not say which KB it was built from (it predates KB ids): "
+                "run `retriever update` (or `retriever build`)")
+    if built_from != kb_id:
+        return (f"index {index_dir} was built from another KB (KB id {built_from}), not from the KB at {kb_url} "
+                f"(KB id {kb_id}): run `retriever build` for this KB")
+    return None

@@ -6,7 +6,8 @@ names go into the dictionary so that "阿莫西林克拉维酸钾" is one token,
 dictionary means ~30k `add_word` calls, so a built index keeps jieba's frequency table (630k words and
 prefixes on the full KB) in a SQLite file (`save`). A query process `open`s it and reads only the words its
 questions touch (a few hundred a question): unmarshalling the whole table took a second of every cold start.
-`read` loads all of it, for an update that adds words.
+`read` loads all of it, for an update that adds words. jieba's own cache of its parsed dictionary (9 MB,
+`CACHE_FILE`) lives in the index folder, not in $TMPDIR.
 """
 
 from __future__ import annotations
@@ -30,13 +31,18 @@ jieba.setLogLevel(logging.WARNING)
 COMMON_FREQ = 2_000  # 喝酒 1,437, 生育 958, 空腹 90 stay content words; 经常 7,253, 一种 31,355 do not
 NAME_FREQ = 50_000  # high enough that jieba keeps a KB name whole rather than splitting it
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")
+CACHE_FILE = "jieba.cache"
 
 
 class Tokenizer:
-    """jieba with extra words; `tokens(text)` gives the lower-cased, stopword-free search-mode tokens."""
+    """jieba with extra words; `tokens(text)` gives the lower-cased, stopword-free search-mode tokens.
 
-    def __init__(self, words: Iterable[str] = ()):
+    cache_dir: where jieba keeps its parsed dictionary between runs (the index folder).
+    """
+
+    def __init__(self, words: Iterable[str] = (), *, cache_dir: Path):
         self.jieba = jieba.Tokenizer()
+        self.jieba.cache_file = str(Path(cache_dir) / CACHE_FILE)
         self.jieba.initialize()
         for word in words:
             self.add_word(word)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from kb.formats.common import keep, normalize_otc
 from kb.formats.label import drug_name_aliases
+from kb.names import shorten
 from kb.records import Record, Section, drug_section_kind, text_of_items
 
 # Predicates only drug entries carry: label fields, 中药材 (入药部位/性味/功效) and 方剂 (出处/功用/组成).
@@ -96,7 +97,7 @@ def to_record(name: str, facts: dict[str, list[str]], entity_type: str) -> Recor
     sections = [_section(kind, values, titles.get(kind)) for kind, values in merged.items()]
     if entity_type == "drug":
         aliases += drug_name_aliases(name)
-    record = Record(type=entity_type, name=name, aliases=aliases, where=f"cmekg#{name}")
+    record = Record(type=entity_type, name=name, aliases=aliases, where=f"cmekg#{shorten(name)}")
     if entity_type == "drug":
         record.sections = sections
         record.otc_class = next(

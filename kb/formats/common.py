@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from kb.names import to_halfwidth
-from kb.records import DISEASE_SECTIONS, Section, text_of_items
+from kb.records import DISEASE_SECTIONS, RecordError, Section, text_of_items
 
 log = logging.getLogger("kb.formats")
 
@@ -82,10 +82,17 @@ def _decode(data: bytes, encoding: str, partial: bool) -> str:
 def iter_json_values(text: str, path: Path) -> Iterator[tuple[int, object]]:
     """Each top-level JSON value in `text` with the line it starts on.
 
-    Handles one document, JSON lines and concatenated pretty-printed objects alike, so a reader does
-    not have to know which of them a user's export is. A syntax error (a truncated download, a
-    missing comma) becomes a FormatError naming the line, not a traceback.
+    JSON lines (`is_json_lines`) are read line by line: a broken line is yielded as a RecordError in
+    place of its value, naming that line, so that the reader makes it an invalid record (which
+    --skip-invalid skips) and goes on with the next line. Anything else is one document or
+    concatenated pretty-printed objects, and a syntax error (a truncated download, a missing comma)
+    is a FormatError naming the line, not a traceback. A string holding half of a surrogate pair
+    (the escape "\\ud800" alone), which is no text at all, is refused the same way.
     """
+    lone_surrogates = "\\ud" in text or "\\uD" in text  # only escapes make them; checked only then
+    if is_json_lines(text, path):
+        yield from _json_lines(text, path, lone_surrogates)
+        return
     decoder = json.JSONDecoder()
     pos, line, end = 0, 1, len(text)
     ws = re.compile(r"\s*")
@@ -100,9 +107,62 @@ def iter_json_values(text: str, path: Path) -> Iterator[tuple[int, object]]:
         except json.JSONDecodeError as e:
             truncated = " (the file looks truncated)" if e.pos >= len(text.rstrip()) else ""
             raise FormatError(f"{path}:line {e.lineno}: invalid JSON: {e.msg} at column {e.colno}{truncated}") from None
+        if lone_surrogates and _has_lone_surrogate(value):
+            raise FormatError(f"{path}:line {line}: {LONE_SURROGATE}")
         yield line, value
         line += text.count("\n", pos, after)
         pos = after
+
+
+LONE_SURROGATE = "a string holds half of a UTF-16 surrogate pair (an escape such as \\ud800 alone), which is not text"
+
+
+def is_json_lines(text: str, path: Path) -> bool:
+    """A .jsonl/.ndjson file, or one whose first line is a whole JSON value with more lines after it."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return True
+    first_end = text.find("\n")
+    if first_end < 0 or not text[first_end:].strip():
+        return False
+    try:
+        json.loads(text[:first_end])
+    except ValueError:
+        return False
+    return True
+
+
+def _json_lines(text: str, path: Path, lone_surrogates: bool) -> Iterator[tuple[int, object]]:
+    lines = text.split("\n")
+    last = max((i for i, raw in enumerate(lines, 1) if raw.strip()), default=0)
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        where = f"{path}:line {lineno}"
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as e:
+            truncated = " (the file looks truncated)" if lineno == last and e.pos >= len(raw.rstrip()) else ""
+            yield lineno, RecordError(where, f"invalid JSON: {e.msg} at column {e.colno}{truncated}")
+            continue
+        if lone_surrogates and _has_lone_surrogate(value):
+            yield lineno, RecordError(where, LONE_SURROGATE)
+            continue
+        yield lineno, value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether any string in a decoded JSON value (keys too) holds a surrogate, which only a lone
+    escape leaves behind (a pair decodes to one character)."""
+    if isinstance(value, str):
+        return bool(_SURROGATE.search(value))
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def strings(value: object) -> list[str]:

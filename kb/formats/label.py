@@ -5,7 +5,7 @@ Labels come from package inserts, PDFs and web pages, so the same header is writ
 first (NFKC) so that one set of patterns finds the structure, and section text gets its Chinese
 punctuation back afterwards (`restore_cjk_punctuation`); then a line is a header when its bracketed or colon-terminated prefix is a known label
 header (`kb.records.drug_section_kind`). Bracketed headers are unambiguous, so an unknown bracketed
-header (【核准日期】) still opens a section of its own; a colon prefix counts only when it is a known
+header (【核准日期】, 【附注3】) still opens a section of its own; a colon prefix counts only when it is a known
 header, because "注意：" or "用法：" inside a section is text, not structure.
 
 A new label starts at a 【药品名称】/【通用名称】 header once the current label has a name or a body,
@@ -39,6 +39,8 @@ ITEM_KINDS = {"适应症", "禁忌", "不良反应"}
 
 _BRACKET_HEADER = re.compile(r"^\s*[【\[〔]\s*([^】\]〔〕\[]{1,24}?)\s*[】\]〕]\s*:?\s*(.*)$")
 _COLON_HEADER = re.compile(r"^\s*([\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z ]{0,15}?)\s*:\s*(.*)$")
+# An unknown 【】 header at a line start: Chinese first, then Chinese, digits, letters ("附注3", "注", "附表A")
+_OWN_HEADER = re.compile(r"[\u4e00-\u9fff][\u4e00-\u9fff0-9A-Za-z()·、]{0,23}")
 _SEPARATOR = re.compile(r"^\s*([-=_*~])\1{2,}\s*$")
 _TITLE = re.compile(r"^\s*[《\"]?(.{2,40}?)[》\"]?\s*(?:使用)?说明书\s*$")
 _OTC_LINE = re.compile(r"^(?:(?:甲类|乙类)?(?:OTC|非处方药)(?:甲类|乙类)?|处方药|RX)$", re.I)
@@ -208,8 +210,8 @@ def _header(line: str, label: _Label | None) -> tuple[str, str, str, bool] | Non
     if normalize_name(title) in OTC_HEADERS:
         return "otc", title, rest, bracketed
     kind = drug_section_kind(title)
-    if bracketed and kind is None and line.lstrip().startswith("【") and re.fullmatch(r"[\u4e00-\u9fff]{2,12}", title):
-        return title, title, rest, True  # 【核准日期】, 【上市许可持有人】: kept under their own name
+    if bracketed and kind is None and line.lstrip().startswith("【") and _OWN_HEADER.fullmatch(title):
+        return title, title, rest, True  # 【核准日期】, 【上市许可持有人】, 【附注3】: kept under their own name
     if bracketed and kind is not None:
         return kind, title, rest, True
     if bracketed:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kb.formats.common import iter_json_values, keep, list_section, read_text, strings, text_section
-from kb.records import Record, RecordError, parse_or_invalid
+from kb.records import Record, RecordError, named, parse_or_invalid
 
 TEXT_FIELDS = {
     "desc": "概述",
@@ -47,7 +47,9 @@ def read(path: Path) -> Iterator[Record]:
     path = Path(path)
     text = read_text(path)
     for line, value in iter_json_values(text, path):
-        if isinstance(value, list):  # a JSON array of records instead of JSON lines
+        if isinstance(value, RecordError):  # a broken JSON line: skipped with --skip-invalid
+            yield Record.invalid(value, "disease")
+        elif isinstance(value, list):  # a JSON array of records instead of JSON lines
             for i, obj in enumerate(value, 1):
                 yield parse_or_invalid(lambda: to_record(obj, f"{path}#record {i}"))
         else:
@@ -70,7 +72,7 @@ def to_record(obj: object, where: str) -> Record:
     name = obj.get("name")
     if not isinstance(name, str) or not name.strip():
         raise RecordError(where, "disease has no \"name\"")
-    where = f"{where} ({name.strip()})"
+    where = named(where, name)
     sections = [text_section(kind, obj.get(key)) for key, kind in TEXT_FIELDS.items()]
     sections += [list_section(kind, strings(obj.get(key))) for key, kind in LIST_FIELDS.items()]
     sections.append(list_section("常用药物", drug_names(obj)))

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kb.formats.common import FormatError, iter_json_values, keep, list_section, read_text, strings, text_section
-from kb.records import Record, RecordError, parse_or_invalid
+from kb.records import Record, RecordError, named, parse_or_invalid
 
 GAISHU_TEXT = {
     "desc": "概述",
@@ -49,7 +49,7 @@ def to_record(obj: object, where: str) -> Record:
     name = gaishu.get("name")
     if not isinstance(name, str) or not name.strip():
         raise RecordError(where, "disease has no gaishu_info.name")
-    where = f"{where} ({name.strip()})"
+    where = named(where, name)
     symptoms = _dict(obj, "symptom_data")
     food = _dict(obj, "food_info")
     diet = "\n".join(strings([food.get("good_diet_text"), food.get("avoid_diet_text")]))

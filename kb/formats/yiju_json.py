@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kb.formats.common import iter_json_values, read_text, strings
-from kb.records import ENTITY_TYPES, Record, RecordError, Section, drug_section_kind, text_of_items, parse_or_invalid
+from kb.names import shorten
+from kb.records import (ENTITY_TYPES, Record, RecordError, Section, drug_section_kind, named, parse_or_invalid,
+                        text_of_items)
 
 # "origin" is written by `kb export` for reference; `kb ingest` files records under --origin instead.
 KEYS = {"type", "name", "aliases", "approval_number", "otc_class", "sections", "origin"}
@@ -26,7 +28,9 @@ def read(path: Path) -> Iterator[Record]:
     values = list(iter_json_values(text, path))
     single_document = len(values) == 1 and path.suffix.lower() != ".jsonl"
     for line, value in values:
-        if single_document and isinstance(value, list):
+        if isinstance(value, RecordError):  # a broken JSON line: skipped with --skip-invalid
+            yield Record.invalid(value)
+        elif single_document and isinstance(value, list):
             for i, item in enumerate(value, 1):
                 yield parse_or_invalid(lambda: to_record(item, f"{path}#record {i}"))
         else:
@@ -39,13 +43,13 @@ def to_record(obj: object, where: str) -> Record:
         raise RecordError(where, f"expected a record object {{\"type\": ..., \"name\": ...}}, got {type(obj).__name__}")
     name = obj.get("name")
     if isinstance(name, str) and name.strip():
-        where = f"{where} ({name.strip()})"
+        where = named(where, name)
     unknown = sorted(set(obj) - KEYS)
     if unknown:
-        raise RecordError(where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(KEYS))})")
+        raise RecordError(where, f"unknown key {shorten(unknown[0])!r} (allowed: {', '.join(sorted(KEYS))})")
     kind = obj.get("type")
     if kind not in ENTITY_TYPES:
-        raise RecordError(where, f"\"type\" must be one of {', '.join(ENTITY_TYPES)}, got {kind!r}")
+        raise RecordError(where, f"\"type\" must be one of {', '.join(ENTITY_TYPES)}, got {shorten(kind)!r}")
     if not isinstance(name, str) or not name.strip():
         raise RecordError(where, "\"name\" must be a non-empty string")
     aliases = obj.get("aliases") or []
@@ -76,6 +80,7 @@ def to_record(obj: object, where: str) -> Record:
 
 
 def _section(written: str, value: object, entity_type: str, where: str) -> Section:
+    where = f"{where}: section {shorten(written, 24)!r}"
     # Drug kinds have many spellings (功能主治 = 适应症); store the canonical one, remember the written one.
     kind = (drug_section_kind(written) if entity_type == "drug" else None) or written
     title = written if kind != written else None
@@ -83,22 +88,22 @@ def _section(written: str, value: object, entity_type: str, where: str) -> Secti
         return Section(kind=kind, text=value, title=title)
     if isinstance(value, list):
         if not all(isinstance(v, str) for v in value):
-            raise RecordError(where, f"section {written!r}: a list must hold strings only")
+            raise RecordError(where, "a list must hold strings only")
         return Section(kind=kind, text=text_of_items(strings(value)), items=strings(value), title=title)
     if isinstance(value, dict):
         unknown = sorted(set(value) - SECTION_KEYS)
         if unknown:
-            raise RecordError(where, f"section {written!r}: unknown key {unknown[0]!r} (allowed: text, items, title)")
+            raise RecordError(where, f"unknown key {shorten(unknown[0])!r} (allowed: text, items, title)")
         items = value.get("items") or []
         if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-            raise RecordError(where, f"section {written!r}: \"items\" must be a list of strings")
+            raise RecordError(where, "\"items\" must be a list of strings")
         text = value.get("text")
         if text is not None and not isinstance(text, str):
-            raise RecordError(where, f"section {written!r}: \"text\" must be a string")
+            raise RecordError(where, "\"text\" must be a string")
         return Section(
             kind=kind,
             text=text if text is not None else text_of_items(strings(items)),
             items=strings(items),
             title=value.get("title") or title,
         )
-    raise RecordError(where, f"section {written!r}: expected a string, a list of strings or an object, got {type(value).__name__}")
+    raise RecordError(where, f"expected a string, a list of strings or an object, got {type(value).__name__}")
