@@ -4,8 +4,7 @@ request bodies (deep nesting, unknown model, bad top_k).
 
 Runs on the tiny KB of test_chat (its own copy, built once for this module); the API through FastAPI's
 TestClient, `chat serve` through typer's CliRunner with uvicorn.run replaced by a function that keeps the app.
-Commands and reloads read the real index, except that its jieba dictionary (the same words each time, 2 s
-to unmarshal on the shared machine) is the one already loaded (`fast_loading`).
+Commands and reloads read the real index.
 """
 
 from __future__ import annotations
@@ -46,13 +45,6 @@ def pipeline(kb):
     return Pipeline.load(kb[0], kb[1], "extractive", log_answers=False, on_stale="ignore")
 
 
-@pytest.fixture
-def fast_loading(monkeypatch, pipeline):
-    from retriever.tokenizer import Tokenizer
-
-    monkeypatch.setattr(Tokenizer, "load", classmethod(lambda cls, path: pipeline.retriever.tokenizer))
-
-
 def log_rows(url: str) -> int:
     with session_scope(url) as session:
         return session.scalar(select(func.count(AnswerLog.id)))
@@ -74,7 +66,7 @@ def one_line_error(result, code: int = 2) -> str:
 
 # --------------------------------------------------------------------------- 4. privacy of the answer log
 
-def test_serve_and_ui_log_nothing_with_no_log(kb, monkeypatch, fast_loading):
+def test_serve_and_ui_log_nothing_with_no_log(kb, monkeypatch):
     url, index = kb
     before = log_rows(url)
     result, api, _ = serve(monkeypatch, "--db", url, "--index", index, "--no-log")
@@ -93,7 +85,7 @@ def test_serve_and_ui_log_nothing_with_no_log(kb, monkeypatch, fast_loading):
     assert log_rows(url) == before
 
 
-def test_log_db_keeps_the_log_apart_and_the_kb_untouched(kb, tmp_path, monkeypatch, fast_loading):
+def test_log_db_keeps_the_log_apart_and_the_kb_untouched(kb, tmp_path, monkeypatch):
     url, index = kb
     log_url = f"sqlite:///{tmp_path / 'logs' / 'answers.sqlite'}"
     before = log_rows(url)
@@ -110,7 +102,7 @@ def test_log_db_keeps_the_log_apart_and_the_kb_untouched(kb, tmp_path, monkeypat
     assert "answer log: cannot open database" in one_line_error(bad, 1)
 
 
-def test_retention_deletes_old_rows_on_start_and_purge_deletes_by_date(kb, db_url, monkeypatch, fast_loading):
+def test_retention_deletes_old_rows_on_start_and_purge_deletes_by_date(kb, db_url, monkeypatch):
     """On SQLite and PostgreSQL: times are stored in UTC either way, and compared so."""
     from chat.answer_log import AnswerLogger
 
@@ -152,7 +144,7 @@ def test_api_key_is_required_when_set_and_health_stays_open(pipeline):
     assert client.get("/health").status_code == 200
 
 
-def test_serve_beyond_loopback_needs_an_api_key_from_option_or_env(kb, monkeypatch, fast_loading):
+def test_serve_beyond_loopback_needs_an_api_key_from_option_or_env(kb, monkeypatch):
     url, index = kb
     for host in ("0.0.0.0", "192.168.1.20", "::", "example.org"):
         refused, api, _ = serve(monkeypatch, "--db", url, "--index", index, "--host", host)
@@ -190,7 +182,7 @@ def test_cross_origin_calls_are_refused_unless_the_origin_is_allowed(pipeline):
                        headers={"Origin": "https://evil.example"}).status_code == 403
 
 
-def test_docs_are_off_unless_asked_for_and_the_start_line_says_so(pipeline, kb, monkeypatch, fast_loading):
+def test_docs_are_off_unless_asked_for_and_the_start_line_says_so(pipeline, kb, monkeypatch):
     closed = TestClient(create_app(pipeline))
     assert [closed.get(p).status_code for p in ("/docs", "/redoc", "/openapi.json")] == [404, 404, 404]
     opened = TestClient(create_app(pipeline, docs=True))
@@ -205,7 +197,7 @@ def test_docs_are_off_unless_asked_for_and_the_start_line_says_so(pipeline, kb, 
 
 # --------------------------------------------------------------------------- 6. audit after an index reload
 
-def test_the_logged_revision_is_the_one_of_the_passages_cited_after_a_reload(kb, tmp_path, fast_loading):
+def test_the_logged_revision_is_the_one_of_the_passages_cited_after_a_reload(kb, tmp_path):
     from kb.records import Record, Section
     from kb.store import SourceBatch, ingest
     from retriever.index import update_index
