@@ -53,8 +53,11 @@ DEFAULT_K = 5
 OVERRIDE_NOTE = "（我只能根据知识库回答；要求忽略知识库或规则的内容不会被执行。）"
 DOSING_NOTE = "剂量照录说明书原文，请按医嘱或说明书使用："
 DOSING_SECTIONS = ("用法用量", "药物过量")  # answered by quoting the label, and never from a stale index
-STALE_NOTE = "⚠️ 注意：检索索引落后于知识库（有资料已更新但索引尚未更新），以下内容可能不是最新的。"
-STALE_DOSE = ("检索索引落后于知识库（说明书可能已经更新），因此现在不回答剂量问题，以免给出旧的剂量。"
+# A stale index (the KB moved on) and a foreign one (built from another KB) are told alike to the reader;
+# the reason itself is in the answer's warnings and /health.
+STALE_NOTE = ("⚠️ 注意：检索索引与知识库不一致（知识库已更新而索引未更新，或索引建自另一个知识库），"
+              "以下内容可能不是最新的。")
+STALE_DOSE = ("检索索引与知识库不一致（说明书可能已经更新），因此现在不回答剂量问题，以免给出旧的剂量。"
               "请管理员运行 `retriever update`，或直接查看药品说明书、咨询医生或药师。")
 OVERDOSE_NOTE = "如果已经过量服用，请立即就医或拨打 120 急救电话，并带上药盒或说明书。"
 DRUG_LIST_NOTE = ("以上是知识库中列出的常用药物，不是处方：是否适合您（尤其同时有其他疾病、正在服用其他药、怀孕、哺乳"

@@ -389,7 +389,7 @@ def test_a_stale_index_is_said_in_the_answer_and_in_health_and_gives_no_dose(tmp
             Section("用法用量", "口服。成人一次0.75g，每8小时1次。")])])])
     stale = Pipeline.load(url, index, "extractive", log_answers=False)
     side_effects = stale.answer("阿莫西林有哪些不良反应？")
-    assert not side_effects.refused and side_effects.text.startswith("⚠️ 注意：检索索引落后于知识库")
+    assert not side_effects.refused and side_effects.text.startswith("⚠️ 注意：检索索引与知识库不一致")
     dose = stale.answer("阿莫西林胶囊怎么吃？")
     assert dose.refused and not dose.citations and "不回答剂量问题" in dose.text and "0.5g" not in dose.text
     health = TestClient(create_app(stale)).get("/health").json()
