@@ -24,7 +24,8 @@ CSS = """
 #sources .source .meta {color: #475569; font-size: 0.85em;}
 #sources .source .license {color: #b45309; font-size: 0.85em;}
 #sources .source blockquote {margin: 4px 0; white-space: pre-wrap;}
-"""
+#chatbot h3 {color: #b91c1c; background: #fef2f2; border-left: 6px solid #dc2626; padding: 8px 12px; margin: 0 0 8px;}
+"""  # the chat's only h3 is an emergency or crisis notice (shown_text): red, whatever fonts the reader has
 EMPTY_SOURCES = "<div class='placeholder'>回答引用的知识库资料会显示在这里（实体、章节与来源）。</div>"
 
 
@@ -32,7 +33,8 @@ def sources_html(answer: Answer | None) -> str:
     if answer is None:
         return EMPTY_SOURCES
     if not answer.citations:
-        note = "本次回答没有引用资料" + ("（知识库中没有依据，已拒答）" if answer.refused else "") + "。"
+        why = "（急症提醒：请先就医，不从知识库作答）" if answer.triage else "（知识库中没有依据，已拒答）" if answer.refused else ""
+        note = f"本次回答没有引用资料{why}。"
         return f"<div class='placeholder'>{note}</div>"
     parts = [f"<div class='count'>引用 {len(answer.citations)} 段资料 · KB 修订 {answer.kb_revision}</div>"]
     for c in answer.citations:

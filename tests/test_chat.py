@@ -504,7 +504,7 @@ def test_cli_calibrate_writes_thresholds_that_the_pipeline_reads_and_eval_report
 
 def test_ui_offers_only_the_operators_generators_and_marks_emergencies(pipeline):
     from chat.generators import GeneratorError
-    from chat.ui import GeneratorChoice, shown_text
+    from chat.ui import GeneratorChoice, shown_text, sources_html
 
     choice = GeneratorChoice(pipeline)
     assert choice.get("extractive") is pipeline.generator
@@ -514,6 +514,7 @@ def test_ui_offers_only_the_operators_generators_and_marks_emergencies(pipeline)
             choice.get(spec)
     emergency = pipeline.answer("我胸口痛得厉害，一直出冷汗")
     assert shown_text(emergency).startswith("### 🚨 紧急提醒") and "120" in shown_text(emergency).splitlines()[0]
+    assert "急症提醒" in sources_html(emergency) and "已拒答" not in sources_html(emergency)
     calm = pipeline.answer("阿莫西林有哪些不良反应？")
     assert shown_text(calm) == calm.text
 
