@@ -55,9 +55,9 @@ demo-ask: var/.demo-kb
 demo: demo-ask
 	$(BIN)/chat ui --db $(DB) --index $(INDEX)
 
-# The browser test runs when Debian's chromium is installed (apt-get install chromium fonts-wqy-microhei)
-# and skips with that hint otherwise; CI installs it. The README test (marker readme) runs `make demo-ask`
-# and then the README's commands as written: 1-3 minutes more on a fresh clone.
+# The browser test runs when Debian's chromium is installed (apt-get install chromium fonts-wqy-microhei
+# fonts-noto-color-emoji) and skips with that hint otherwise; CI installs it. The README test (marker readme)
+# runs `make demo-ask` and then the README's commands as written: 1-3 minutes more on a fresh clone.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
