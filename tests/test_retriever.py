@@ -434,6 +434,35 @@ def test_cli_json_commands(built, tmp_path):
     assert runner.invoke(app, ["debug"]).exit_code == 2
 
 
+def test_cli_debug_piped_at_80_columns_fits_and_keeps_ids_and_doses_whole(shared):
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rich.cells import cell_len
+
+    url, index, r = shared
+    env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-c", "from retriever.cli import app; app()", "debug", "阿莫西林胶囊的用法用量",
+                          "--k", "30", "--db", url, "--index", str(index)], capture_output=True, text=True, env=env,
+                         timeout=120)  # stdout is a pipe, as in `retriever debug ... | cat`
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    fused = lines[lines.index("fused") + 1:]
+    top = r.search("阿莫西林胶囊的用法用量", k=3).hits
+    for hit, line in zip(top, [line for line in fused if re.match(r"\s*\d+ +\d+\.\d{4} ", line)]):
+        assert line.split()[:2] == [str(hit.rank), f"{hit.score:.4f}"]  # rank, score,
+        assert line.split()[2:] == [hit.passage.entity_name, "·", hit.passage.section, hit.passage.id]  # whole
+    assert re.search(r"entity:1 bm25:\d+ dense:\d+ +boosts entity\+", fused[1])  # why it ranks first
+    assert "口服。成人一次0.5g，每6～8小时1次，一日剂量不超过4g。" in fused[2]  # a dose is never cut
+    long = [line.strip() for line in lines if "百日咳的病原菌" in line]
+    assert long and all(line.endswith("…") for line in long)  # a long passage: one line, clipped
+    assert re.search(r"^time analyze:[\d.]+ms", run.stdout, re.M)
+
+
 def test_langchain_adapter_returns_documents(shared):
     pytest.importorskip("langchain_core")
     from retriever.langchain_adapter import YijuRetriever
