@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 import warnings
 from pathlib import Path
 
@@ -243,8 +244,10 @@ def test_adversarial_questions_never_raise(shared):
     kb_url, index_dir, r = shared
     for q in ["", "   ", "😀😷🤒", "'; DROP TABLE passages; --", "SELECT * FROM entities WHERE 1=1",
               "感冒" * 5000, "\x00\n\t", "阿莫西林" + "😀" * 3000]:
+        cpu = time.process_time()
         result = r.search(q, k=5)
-        assert len(result.hits) <= 5 and result.timings_ms["total"] < 5000
+        # CPU seconds, not wall time: a long question must not cost quadratic work, however busy the machine is
+        assert len(result.hits) <= 5 and time.process_time() - cpu < 5
         # what comes back is only ever passages of entities the question names ("阿莫西林", "感冒") or nothing
         named = {m.entity_id for m in result.analysis.topics}
         assert all(h.passage.entity_id in named for h in result.hits[:1]) or not named
