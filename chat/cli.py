@@ -161,17 +161,31 @@ def ask(
 @app.command()
 def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
        on_stale: StaleOpt = "warn",
-       host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only)")] = "127.0.0.1",
+       host: Annotated[str, typer.Option(help="Address to bind (beyond 127.0.0.1 only with --auth)")] = "127.0.0.1",
        port: Annotated[int, typer.Option(help="Port")] = 7860,
+       auth: Annotated[Optional[str], typer.Option(
+           "--auth", envvar="YIJU_UI_AUTH", show_default=False,
+           help="USER:PASSWORD a visitor must log in with (env YIJU_UI_AUTH, which keeps it out of `ps`)")] = None,
        log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None) -> None:
     """The Gradio chat: streaming answers, a sources panel, retrieval debugging, settings."""
+    from chat.api import is_loopback
+
+    login = None
+    if auth is not None:
+        user, _, password = auth.partition(":")
+        if not user.strip() or not password:
+            fail("--auth (or YIJU_UI_AUTH) must be USER:PASSWORD with both parts", 2)
+        login = (user.strip(), password)
+    if login is None and not is_loopback(host):
+        fail(f"refusing to listen on {host} without a login: anyone who can reach it could use the chat and read "
+             "its answers; pass --auth USER:PASSWORD (or set YIJU_UI_AUTH), or keep --host 127.0.0.1", 2)
     pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale, log_db=log_db,
                              log_retention_days=log_retention_days)
     sys.stderr.write(f"{_log_line(pipeline)}\n")
     from chat.ui import build_ui, launch
 
     try:
-        launch(build_ui(pipeline), host, port)
+        launch(build_ui(pipeline), host, port, auth=login)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc}")
 

@@ -166,11 +166,14 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
+           auth: tuple[str, str] | None = None):
+    """Serve the UI; `auth` (user, password) puts Gradio's login page in front of it."""
     if block:
         import sys
 
-        sys.stderr.write(f"yiju chat UI on http://{host}:{port} (Ctrl+C stops it)\n")
+        access = "login required" if auth else "no login: this machine only"
+        sys.stderr.write(f"yiju chat UI on http://{host}:{port} ({access}; Ctrl+C stops it)\n")
     return demo.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, css=CSS, show_error=True, prevent_thread_lock=not block,
-        footer_links=[], quiet=True)
+        footer_links=[], quiet=True, auth=auth)

@@ -161,6 +161,43 @@ def test_serve_beyond_loopback_needs_an_api_key_from_option_or_env(kb, monkeypat
     assert local.exit_code == 0, local.output
 
 
+def test_the_ui_beyond_loopback_needs_a_login_and_gradio_asks_for_it(kb, pipeline, monkeypatch):
+    url, index = kb
+    launched = {}
+    monkeypatch.setitem(__import__("sys").modules, "chat.ui", types.SimpleNamespace(
+        build_ui=lambda p: "ui", launch=lambda ui, host, port, auth=None: launched.update(host=host, auth=auth)))
+    for host in ("0.0.0.0", "192.168.1.20"):
+        refused = CliRunner().invoke(app, ["ui", "--db", url, "--index", index, "--host", host, "--no-log"])
+        assert "refusing to listen on" in one_line_error(refused) and not launched
+    bad = CliRunner().invoke(app, ["ui", "--db", url, "--index", index, "--auth", "nopassword", "--no-log"])
+    assert "USER:PASSWORD" in one_line_error(bad)
+    ok = CliRunner(env={"YIJU_UI_AUTH": "nurse:s3cret"}).invoke(
+        app, ["ui", "--db", url, "--index", index, "--host", "0.0.0.0", "--no-log"])
+    assert ok.exit_code == 0, ok.output
+    assert launched == {"host": "0.0.0.0", "auth": ("nurse", "s3cret")} and "s3cret" not in ok.output
+    monkeypatch.undo()
+
+    import socket
+
+    import httpx
+
+    from chat.ui import build_ui, launch
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo = build_ui(pipeline)
+    launch(demo, "127.0.0.1", port, block=False, auth=("nurse", "s3cret"))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/config").status_code == 401  # nothing without logging in
+        login = httpx.post(f"{base}/login", data={"username": "nurse", "password": "s3cret"})
+        assert login.status_code == 200 and httpx.get(f"{base}/config", cookies=login.cookies).status_code == 200
+        assert httpx.post(f"{base}/login", data={"username": "nurse", "password": "guess"}).status_code >= 400
+    finally:
+        demo.close()
+
+
 def test_cross_origin_calls_are_refused_unless_the_origin_is_allowed(pipeline):
     closed = TestClient(create_app(pipeline))
     post = closed.post("/v1/chat/completions", json=QUESTION, headers={"Origin": "https://evil.example"})
