@@ -139,7 +139,9 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
     """The API over `pipeline`. api_key: required as a bearer token on /v1 (None: no key, for loopback);
     allow_origins: browser origins that may call it (CORS); docs: serve /docs, /redoc and /openapi.json."""
     app = FastAPI(title="依据 yiju chat API", version="1", docs_url="/docs" if docs else None,
-                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
+                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None,
+                  # counted as the body arrives, so a chunked upload (no Content-Length) is stopped too
+                  max_body_size=MAX_BODY_BYTES)
     if api_key is not None and not api_key.strip():
         raise ValueError("the API key is empty")
     origins = [check_origin(o) for o in allow_origins]
@@ -220,12 +222,6 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
     app.include_router(v1)
 
     # middleware: the last added runs first, so CORS (when opened) answers preflights before the origin check
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:  # before anything parses it
-            return JSONResponse(error_body(413, f"request body over {MAX_BODY_BYTES} bytes"), 413)
-        return await call_next(request)
-
     @app.middleware("http")
     async def allowed_origins_only(request: Request, call_next):
         # a browser page names its origin; without this, a page on any site could post questions here

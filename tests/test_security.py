@@ -273,6 +273,26 @@ def test_a_deeply_nested_body_is_a_400_in_openai_shape(pipeline):
     assert client.get("/health").json()["status"] == "ok"
 
 
+def test_a_body_over_the_limit_is_a_413_also_when_it_comes_chunked(pipeline):
+    from chat.api import MAX_BODY_BYTES
+
+    client = TestClient(create_app(pipeline), raise_server_exceptions=False)
+    big = json.dumps({**QUESTION, "padding": "x" * (MAX_BODY_BYTES + 10)}).encode()
+
+    def chunks():  # a generator body is sent chunked: no Content-Length to check beforehand
+        for i in range(0, len(big), 65536):
+            yield big[i:i + 65536]
+
+    declared = client.post("/v1/chat/completions", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and "Too Large" in declared.text  # refused before anything reads it
+    chunked = client.post("/v1/chat/completions", content=chunks(), headers={"content-type": "application/json"})
+    error = chunked.json()["error"]  # stopped as it arrives, in OpenAI's error shape
+    assert chunked.status_code == 413 and error["type"] == "invalid_request_error" and "Too Large" in error["message"]
+    small = json.dumps(QUESTION).encode()
+    assert client.post("/v1/chat/completions", content=iter([small[:10], small[10:]]),
+                       headers={"content-type": "application/json"}).status_code == 200
+
+
 def test_an_unknown_model_or_a_bad_top_k_is_a_400_naming_the_field(pipeline):
     client = TestClient(create_app(pipeline))
     served = [m["id"] for m in client.get("/v1/models").json()["data"]]
