@@ -153,5 +153,7 @@ class DenseIndex:
         faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, path: Path) -> "DenseIndex":
-        return cls(faiss.read_index(str(path)))
+    def load(cls, path: Path, mmap: bool = False) -> "DenseIndex":
+        """mmap: map the vectors' file read-only instead of reading it (for searching: instant, and pages are
+        shared between processes); an index to add to or remove from is read whole."""
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0))

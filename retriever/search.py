@@ -115,7 +115,7 @@ class Retriever:
             self.bm25 = bm25s.BM25.load(str(gen / "bm25"), mmap=True)  # pages in what queries touch
             self.bm25_rows = np.load(gen / "bm25" / "rows.npy")
         timings["bm25"], t = _ms(t), time.perf_counter()
-        self.dense = DenseIndex.load(gen / "dense.faiss") if (gen / "dense.faiss").exists() else None
+        self.dense = DenseIndex.load(gen / "dense.faiss", mmap=True) if (gen / "dense.faiss").exists() else None
         timings["dense"], t = _ms(t), time.perf_counter()
         self.load_ms = timings
         self._check_stale(force=True)
