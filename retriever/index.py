@@ -52,7 +52,7 @@ from retriever.store import (
     unpack_tokens,
     write_manifest,
 )
-from retriever.symptoms import SymptomIndex
+from retriever.symptoms import SYMPTOMS_FILE, SymptomIndex
 from retriever.tokenizer import Tokenizer
 
 log = logging.getLogger("retriever")
@@ -294,6 +294,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
             changed |= {eid for cid, (eid, _) in known.items() if cid not in current}
             if not changed:
                 old.close()
+                _add_quick_files(old_dir)
                 if revision != manifest["kb_revision"] or adopted:
                     manifest.update(kb_revision=revision, updated_at=_now())
                     write_manifest(index_dir, manifest)
@@ -380,6 +381,22 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
                   entity_ids=entity_ids[:100], passages_touched=touched,
                   seconds=round(time.perf_counter() - started, 2))
     return report
+
+
+def _add_quick_files(generation: Path) -> None:
+    """Give a generation written by an earlier version the files that load it quickly (the jieba dictionary as
+    SQLite, the linker, the findings index), each written whole beside what it replaces: same content."""
+    if not (generation / Tokenizer.FILE).exists():
+        Tokenizer.read(generation).save(generation)
+    if not (generation / EntityLinker.FILE).exists() or not (generation / SYMPTOMS_FILE).exists():
+        store = PassageStore(generation / "passages.sqlite", readonly=True)
+        try:
+            if not (generation / EntityLinker.FILE).exists():
+                EntityLinker(store.entity_names()).save(generation)
+            if not (generation / SYMPTOMS_FILE).exists():
+                SymptomIndex.open(generation, store).save(generation)
+        finally:
+            store.close()
 
 
 def update_after_ingest(db_url: str | None = None, index_dir: str | Path | None = None) -> dict:

@@ -312,6 +312,11 @@ def test_an_index_of_an_earlier_version_loads_and_searches_the_same(built):
     assert [[h.passage.id for h in old.search(q, k=5).hits] for q in questions] == expected
     assert old.symptoms.diseases == current.symptoms.diseases
     assert Tokenizer.open(generation).tokens("阿莫西林胶囊的用法") == current.tokenizer.tokens("阿莫西林胶囊的用法")
+    # an update with nothing to change gives the old generation its quick files, with the same content
+    assert update_index(kb_url, index_dir)["added"] == 0
+    assert all((generation / f).exists() for f in ("jieba.sqlite", "linker.pickle", "symptoms.pickle"))
+    quick = Retriever.load(index_dir, db_url=kb_url)
+    assert [[h.passage.id for h in quick.search(q, k=5).hits] for q in questions] == expected
 
 
 def test_the_findings_index_follows_the_index_after_an_update(built):
