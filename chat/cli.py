@@ -158,6 +158,15 @@ def ask(
               f"{answer.timings_ms.get('total', 0):.0f} ms[/dim]", highlight=False)
 
 
+def _loopback_unless(guard, host: str, what: str, how: str) -> None:
+    """The one rule for `ui` and `serve`: an address other machines can reach only behind a login or a key."""
+    from chat.api import is_loopback
+
+    if not guard and not is_loopback(host):
+        fail(f"refusing to listen on {host} without {what}: anyone who can reach it could use it and read its "
+             f"answers; pass {how}, or keep --host 127.0.0.1", 2)
+
+
 @app.command()
 def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
        on_stale: StaleOpt = "warn",
@@ -168,17 +177,13 @@ def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt 
            help="USER:PASSWORD a visitor must log in with (env YIJU_UI_AUTH, which keeps it out of `ps`)")] = None,
        log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None) -> None:
     """The Gradio chat: streaming answers, a sources panel, retrieval debugging, settings."""
-    from chat.api import is_loopback
-
     login = None
     if auth is not None:
         user, _, password = auth.partition(":")
         if not user.strip() or not password:
             fail("--auth (or YIJU_UI_AUTH) must be USER:PASSWORD with both parts", 2)
         login = (user.strip(), password)
-    if login is None and not is_loopback(host):
-        fail(f"refusing to listen on {host} without a login: anyone who can reach it could use the chat and read "
-             "its answers; pass --auth USER:PASSWORD (or set YIJU_UI_AUTH), or keep --host 127.0.0.1", 2)
+    _loopback_unless(login, host, "a login", "--auth USER:PASSWORD (or set YIJU_UI_AUTH)")
     pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale, log_db=log_db,
                              log_retention_days=log_retention_days)
     sys.stderr.write(f"{_log_line(pipeline)}\n")
@@ -204,13 +209,11 @@ def serve(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenO
           docs: Annotated[bool, typer.Option("--docs", help="Serve /docs, /redoc and /openapi.json")] = False,
           log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None) -> None:
     """OpenAI-compatible API: POST /v1/chat/completions (stream or not), sources in the response."""
-    from chat.api import check_origin, create_app, is_loopback
+    from chat.api import check_origin, create_app
 
     if api_key is not None and not api_key.strip():
         fail("--api-key (or YIJU_API_KEY) is empty: give a key, or leave it out to serve this machine only", 2)
-    if not api_key and not is_loopback(host):
-        fail(f"refusing to listen on {host} without an API key: anyone who can reach it could use the API; "
-             "pass --api-key KEY (or set YIJU_API_KEY), or keep --host 127.0.0.1", 2)
+    _loopback_unless(api_key, host, "an API key", "--api-key KEY (or set YIJU_API_KEY)")
     try:
         origins = [check_origin(o) for o in allow_origin or []]
     except ValueError as exc:
