@@ -106,6 +106,7 @@ def data(
     wanted = set(rag_splits.split(","))
     counters: Counter = Counter()
     real_rows = _real_questions(real, real_n, eval_n, eval_seed, seed, counters) if real else []
+    pipeline = _real_pipeline(db, index) if real else None
 
     def examples():
         for f in fs:
@@ -113,7 +114,7 @@ def data(
                                      rag=rag_per_fact, refusal_rate=refusal_rate, k=k, max_chars=passage_chars,
                                      seed=seed + f.entity_id, counters=counters)
         if real_rows:
-            yield from _real_examples(real_rows, db, index, real_chars, counters)
+            yield from _real_examples(pipeline, real_rows, real_chars, counters)
 
     stats = write_splits(examples(), out, seed)
     stats.update(facts=len(fs), counters=dict(counters), seconds=round(time.perf_counter() - t0, 1), out=str(out))
@@ -151,19 +152,30 @@ def _real_questions(path: Path, n: int | None, eval_n: int, eval_seed: int, seed
     return rows
 
 
-def _real_examples(questions: list, db: str | None, index: Path, max_chars: int, counters):
-    from rich.progress import Progress
-
+def _real_pipeline(db: str | None, index: Path):
+    """The chat pipeline that answers the real questions (extractive), loaded before any example is made."""
     from chat.pipeline import Pipeline
-    from finetune.real_data import real_examples
 
     if not index.exists():
         _fail(f"{index}: no retriever index; --real answers questions with the chat pipeline, which needs one")
-    pipeline = Pipeline.load(db, str(index), "extractive", log_answers=False)
+    try:
+        return Pipeline.load(db, str(index), "extractive", log_answers=False)
+    except Exception as exc:
+        _fail(f"cannot load the chat pipeline from {index}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+
+def _real_examples(pipeline, questions: list, max_chars: int, counters):
+    from rich.progress import Progress
+
+    from finetune.real_data import real_examples
+
     with Progress(transient=True, console=err) as bar:
         task = bar.add_task("real questions", total=len(questions))
-        yield from real_examples(pipeline, questions, max_chars=max_chars, k=pipeline.k, counters=counters,
-                                 progress=lambda: bar.advance(task))
+        try:
+            yield from real_examples(pipeline, questions, max_chars=max_chars, k=pipeline.k, counters=counters,
+                                     progress=lambda: bar.advance(task))
+        except Exception as exc:  # one line naming the input, as `chat eval --real` says it
+            _fail(f"answering the real questions failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 
 @app.command()

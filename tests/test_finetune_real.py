@@ -211,3 +211,18 @@ def test_a_sentence_past_the_clipped_passage_is_left_out(monkeypatch):
     claims = [Claim("甲药的不良反应：偶见恶心。", [1], ""), Claim("可见皮疹。", [1], "")]
     answer = Answer("甲药有什么副作用", "…", generation=Generation(shown, "甲药有什么副作用", shown, "", claims))
     assert example_of(answer, [])["messages"][-1]["content"] == "甲药的不良反应：偶见恶心[1]。"
+
+
+def test_a_bad_question_file_is_one_line_naming_it(tmp_path, pipeline):
+    from typer.testing import CliRunner
+
+    from finetune.cli import app
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "头痛怎么办"}\n{"reference": "x"}\n', encoding="utf-8")
+    for path, said in ((bad, "line 2"), (tmp_path / "missing.csv", "cannot read")):
+        result = CliRunner().invoke(app, ["data", "--db", pipeline.db_url, "--index", str(pipeline_index(pipeline)),
+                                          "--no-rag", "--closed-book", "0", "--real", str(path),
+                                          "--out", str(tmp_path / "out")])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert said in result.output and str(path.name) in result.output
