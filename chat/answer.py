@@ -42,6 +42,18 @@ class Citation:
 
 
 @dataclass
+class Generation:
+    """What the generator was given and what the answer kept of it, for training data (`finetune data
+    --real`); never shown, logged or serialised."""
+
+    retrieved: list[Passage]  # the retriever's hits, best first
+    question: str = ""  # as the generator was asked (the analysed question); "" when nothing was generated
+    passages: list[Passage] = field(default_factory=list)  # numbered [1].. for the generator
+    patient: str = ""  # the request's patient summary
+    claims: list = field(default_factory=list)  # the verified claims of the body (chat.citations.Claim)
+
+
+@dataclass
 class Answer:
     question: str
     text: str  # the whole answer as shown: triage notice, body with [n], notes, disclaimer
@@ -60,6 +72,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     debug: dict = field(default_factory=dict)  # retrieval hits and support scores, for the UI's debug tab
     log_id: int | None = None
+    generation: Generation | None = field(default=None, repr=False, compare=False)  # see Generation
 
     @property
     def cited_passage_ids(self) -> list[str]:

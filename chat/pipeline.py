@@ -36,7 +36,7 @@ from retriever.passages import SENTENCE_END
 from retriever.store import index_dir_setting
 from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 
-from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation
+from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation, Generation
 from chat.answer_log import AnswerLogger
 from chat.citations import Claim, render_claim, verify, verify_stream
 from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
@@ -198,6 +198,7 @@ class Pipeline:
         answer.kb_revision = result.kb_revision
         answer.warnings += list(result.warnings)
         answer.debug["retrieval"] = _debug_hits(result)
+        answer.generation = Generation([h.passage for h in result.hits])
 
         # 6. support check: no support, no answer
         t = time.perf_counter()
@@ -272,8 +273,10 @@ class Pipeline:
             # nothing the model said could be verified: quote the KB rather than show nothing (or guess)
             answer.warnings.append(f"{generator.name}: no generated sentence was supported; the KB is quoted instead")
             kept = verify("".join(self.extractive.stream(request)), answerable).kept
-            yield from say(_render_body(kept))
+            yield from say(render_body(kept))
         answer.removed_claims = [f"{c.raw} ({c.problem})" for c in removed]
+        answer.generation = Generation(answer.generation.retrieved, request.question, list(passages),
+                                       request.patient, list(kept))
 
         # 9. the pipeline's own notes (never model claims), disclaimer, citations, log
         if not kept:
@@ -425,7 +428,8 @@ def _separator(previous: Claim | None, claim: Claim) -> str:
     return "\n" if previous.cited[:1] != claim.cited[:1] or _LIST_ITEM.match(claim.text) else ""
 
 
-def _render_body(claims: list[Claim]) -> str:
+def render_body(claims: list[Claim]) -> str:
+    """Claims as the answer's body shows them (finetune renders its targets with this too)."""
     return "".join(_separator(claims[i - 1] if i else None, c) + render_claim(c) for i, c in enumerate(claims))
 
 

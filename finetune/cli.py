@@ -72,9 +72,19 @@ def data(
     sample: Annotated[int | None, typer.Option(help="A seeded random sample of N (entity, section) facts.")] = None,
     rag_splits: Annotated[str, typer.Option(help="Splits that get retrieval-augmented examples.")] = "train,dev,test",
     seed: Annotated[int, typer.Option(help="Seed for paraphrases, refusals and shuffling.")] = 0,
+    real: Annotated[Path | None, typer.Option(help="Real questions (Toyhom CSV or JSONL, as `chat eval --real` "
+                                                   "reads them): add examples answered by the chat pipeline.")] = None,
+    real_n: Annotated[int | None, typer.Option("--real-n", min=1, help="With --real: a seeded sample of N "
+                                                                       "training questions (default all).")] = None,
+    eval_n: Annotated[int, typer.Option("--eval-n", min=0, help="With --real: the evaluation sample never trained "
+                                                                "on, as `chat eval --real FILE --n N --seed S`.")] = 500,
+    eval_seed: Annotated[int, typer.Option("--eval-seed", help="With --real: that sample's seed.")] = 0,
+    real_chars: Annotated[int, typer.Option("--real-passage-chars", min=20, max=220,
+                                            help="With --real: characters shown of each passage (chat shows 220).")] = 220,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as one JSON document.")] = False,
 ) -> None:
-    """Instruction data from the KB, split by entity (no entity in two splits)."""
+    """Instruction data from the KB, split by entity (no entity in two splits); with --real, examples whose
+    questions are real patients' messages too."""
     from collections import Counter
 
     from finetune.data import facts, make_examples, write_splits
@@ -95,12 +105,16 @@ def data(
     passages = _retriever(index, db) if rag else None
     wanted = set(rag_splits.split(","))
     counters: Counter = Counter()
+    real_rows = _real_questions(real, real_n, eval_n, eval_seed, seed, counters) if real else []
+    pipeline = _real_pipeline(db, index) if real else None
 
     def examples():
         for f in fs:
             yield from make_examples([f], passages if f.split in wanted else None, closed_book=closed_book,
                                      rag=rag_per_fact, refusal_rate=refusal_rate, k=k, max_chars=passage_chars,
                                      seed=seed + f.entity_id, counters=counters)
+        if real_rows:
+            yield from _real_examples(pipeline, real_rows, real_chars, counters)
 
     stats = write_splits(examples(), out, seed)
     stats.update(facts=len(fs), counters=dict(counters), seconds=round(time.perf_counter() - t0, 1), out=str(out))
@@ -116,7 +130,52 @@ def data(
                       ", ".join(f"{k} {v:,}" for k, v in s["by_kind"].items()), str(s["mean_chars"]))
     Console().print(table)
     Console().print(f"entities shared across splits: {stats['entities_shared_across_splits']}; "
-                    f"skipped: {({k: v for k, v in counters.items() if 'skipped' in k}) or 0}")
+                    f"skipped: {({k: v for k, v in counters.items() if 'skipped' in k or 'dropped' in k}) or 0}")
+    if real:
+        Console().print("real questions: " + ", ".join(f"{k.removeprefix('real_')} {v:,}" for k, v in counters.items()
+                                                       if k.startswith("real")))
+
+
+def _real_questions(path: Path, n: int | None, eval_n: int, eval_seed: int, seed: int, counters) -> list:
+    from chat.real_questions import RealQuestionsError, read_questions
+    from finetune.real_data import training_questions
+
+    try:
+        questions = read_questions(path)
+    except RealQuestionsError as exc:
+        _fail(str(exc))
+    rows, excluded = training_questions(questions, eval_n, eval_seed, n, seed)
+    counters.update(real_questions_read=len(questions), real_questions_eval_excluded=excluded,
+                    real_questions_asked=len(rows))
+    if not rows:
+        _fail(f"{path}: no question left once the evaluation sample (--eval-n {eval_n}) is taken out")
+    return rows
+
+
+def _real_pipeline(db: str | None, index: Path):
+    """The chat pipeline that answers the real questions (extractive), loaded before any example is made."""
+    from chat.pipeline import Pipeline
+
+    if not index.exists():
+        _fail(f"{index}: no retriever index; --real answers questions with the chat pipeline, which needs one")
+    try:
+        return Pipeline.load(db, str(index), "extractive", log_answers=False)
+    except Exception as exc:
+        _fail(f"cannot load the chat pipeline from {index}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+
+def _real_examples(pipeline, questions: list, max_chars: int, counters):
+    from rich.progress import Progress
+
+    from finetune.real_data import real_examples
+
+    with Progress(transient=True, console=err) as bar:
+        task = bar.add_task("real questions", total=len(questions))
+        try:
+            yield from real_examples(pipeline, questions, max_chars=max_chars, k=pipeline.k, counters=counters,
+                                     progress=lambda: bar.advance(task))
+        except Exception as exc:  # one line naming the input, as `chat eval --real` says it
+            _fail(f"answering the real questions failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 
 @app.command()

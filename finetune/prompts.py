@@ -40,9 +40,11 @@ def clip(passage: Passage, max_chars: int = PASSAGE_CHARS) -> Passage:
 
 
 def rag_messages(question: str, passages: Sequence[Passage], answer: str | None = None,
-                 max_chars: int = PASSAGE_CHARS) -> list[dict]:
-    """chat's messages for numbered passages + question; with `answer`, a complete training example."""
-    request = GenerationRequest(question=question, passages=[clip(p, max_chars) for p in passages])
+                 max_chars: int = PASSAGE_CHARS, patient: str = "") -> list[dict]:
+    """chat's messages for numbered passages + question (+ the patient's facts, as the pipeline passes them);
+    with `answer`, a complete training example."""
+    request = GenerationRequest(question=question, passages=[clip(p, max_chars) for p in passages],
+                                patient=patient)
     messages = chat_messages(request)
     if answer is not None:
         messages.append({"role": "assistant", "content": answer})
