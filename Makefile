@@ -15,7 +15,7 @@ REAL := ../shared/data/toyhom-im-sample/内科5000-6000.csv
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo demo-ask test test-slow test-browser test-readme bench clean full-kb eval-real
+.PHONY: setup demo demo-ask model test test-slow test-browser test-readme bench clean full-kb eval-real
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,12 @@ eval-real: var/.full-kb
 demo-ask: var/.demo-kb
 	$(BIN)/chat ask "阿莫西林的用法用量是什么？" --db $(DB) --index $(INDEX)
 	$(BIN)/chat ask "高血压需要做哪些检查？" --db $(DB) --index $(INDEX)
+
+# One command from nothing to a tuned model that `chat ask --generator tuned` uses: Gemma-3-270M, training data
+# from the KB (and the real questions when ../shared has them), LoRA for MINUTES, merge, register. Rerun to continue.
+MINUTES ?= 60
+model: var/.demo-kb
+	$(BIN)/finetune recipe --minutes $(MINUTES) --db $(DB) --index $(INDEX) $(if $(wildcard $(REAL)),--real $(REAL),)
 
 demo: demo-ask
 	$(BIN)/chat ui --db $(DB) --index $(INDEX)

@@ -350,11 +350,31 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+# Where `finetune recipe` (`make model`) registers the tuned model and `--generator tuned` finds it.
+TUNED_ENV = "YIJU_TUNED_MODEL"
+DEFAULT_TUNED_DIR = "var/models/tuned"
+
+
+def tuned_dir() -> Path:
+    return Path(os.environ.get(TUNED_ENV) or DEFAULT_TUNED_DIR)
+
+
+def tuned_model() -> "HFGenerator":
+    """The model `finetune recipe` tuned on this KB and registered (a merged checkpoint folder)."""
+    folder = tuned_dir()
+    if not (folder / "config.json").exists():
+        raise GeneratorError(f"no tuned model at {folder}: run `make model` (or `finetune recipe`) first, "
+                             f"or point ${TUNED_ENV} at one")
+    return HFGenerator(str(folder), name="tuned")
+
+
 def load_generator(spec: str = "extractive") -> Generator:
-    """`extractive` | `hf:PATH[+ADAPTER]` | `openai:URL` | `gemma-270m`."""
+    """`extractive` | `tuned` | `hf:PATH[+ADAPTER]` | `openai:URL` | `gemma-270m`."""
     spec = (spec or "extractive").strip()
     if spec == "extractive":
         return ExtractiveGenerator()
+    if spec == "tuned":
+        return tuned_model()
     if spec in ("gemma-270m", "gemma3-270m"):
         return gemma_270m()
     if spec.startswith("hf:"):
@@ -362,4 +382,5 @@ def load_generator(spec: str = "extractive") -> Generator:
         return HFGenerator(path, adapter or None)
     if spec.startswith("openai:"):
         return OpenAIGenerator(spec[len("openai:"):])
-    raise GeneratorError(f"unknown generator {spec!r}: use extractive, gemma-270m, hf:PATH[+ADAPTER] or openai:URL")
+    raise GeneratorError(f"unknown generator {spec!r}: use extractive, tuned, gemma-270m, hf:PATH[+ADAPTER] or "
+                         "openai:URL")

@@ -6,17 +6,20 @@
     finetune merge         fold a LoRA adapter into its base model
     finetune eval          QiZhenGPT criteria, citation precision, refusals, latency; several generators
     finetune gemma-export  the Gemma-3-270M GGUF package -> a plain HF checkpoint folder
+    finetune recipe        all of it in one command: base model, data, LoRA in --minutes, merge, register (`--generator tuned`)
 
 Exit codes: 0 success, 1 the command failed (the message names the input), 2 usage.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import json
 import logging
 import os
+import sys
 import time
 import typing
 from pathlib import Path
@@ -400,6 +403,58 @@ def _rescore(out: Path, qs, as_json: bool) -> None:
             f.writelines(json.dumps(dataclasses.asdict(row), ensure_ascii=False) + "\n" for row in rows)
     doc["rescored"] = True
     _write_results(out, doc, as_json)
+
+
+@app.command()
+def recipe(
+    minutes: Annotated[float, typer.Option(help="Training budget in minutes (wall clock; the other steps add a "
+                                                "few minutes).")] = 60.0,
+    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    index: Annotated[Path, typer.Option(envvar=INDEX_ENV, help=INDEX_HELP)] = Path(DEFAULT_INDEX_DIR),
+    real: Annotated[Path | None, typer.Option(help="Real questions to train on too (Toyhom CSV or JSONL), minus "
+                                                   "`chat eval --real`'s evaluation sample.")] = None,
+    sample: Annotated[int | None, typer.Option(help="A seeded sample of N (entity, section) facts for the "
+                                                    "templated examples (default all).")] = 2200,
+    base: Annotated[Path | None, typer.Option(help="A local causal LM to tune instead of the offline "
+                                                   "Gemma-3-270M.")] = None,
+    work: Annotated[Path, typer.Option(help="Work folder (data, checkpoints); a rerun continues from it.")] = Path(
+        "var/finetune/recipe"),
+    out: Annotated[Path | None, typer.Option(help="Where the tuned model is registered (default $YIJU_TUNED_MODEL, "
+                                                  "else var/models/tuned: where `--generator tuned` looks).")] = None,
+    max_steps: Annotated[int, typer.Option(help="Optimizer steps at most (the schedule's length).")] = 150,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the registration record as one JSON document.")] = False,
+) -> None:
+    """From nothing to a tuned model that `chat ask --generator tuned` uses: base model, data, LoRA within
+    --minutes, merge and register; rerun to continue after an interruption."""
+    from chat.generators import tuned_dir
+    from finetune.model import ModelError
+    from finetune.recipe import run
+
+    out = out or tuned_dir()
+    say = (lambda line: err.print(line, highlight=False))
+
+    def make_data(folder: Path) -> dict:
+        with contextlib.redirect_stdout(sys.stderr):  # its table is progress here: stdout is for --json
+            data(out=folder, db=db, index=index, rag=True, closed_book=0, rag_per_fact=1, refusal_rate=0.15, k=3,
+                 passage_chars=120, types="drug,disease,exam", max_entities=None, sample=sample,
+                 rag_splits="train,dev,test", seed=0, real=real, real_n=None, eval_n=500, eval_seed=0,
+                 real_chars=220, as_json=False)
+        return json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        record = run(minutes=minutes, make_data=make_data, out=out, base=base, work=work, max_steps=max_steps,
+                     threads=threads, say=say)
+    except ImportError:
+        _fail("the recipe needs the model extras: pip install 'yiju[models]'")
+    except (ModelError, FileNotFoundError, ValueError, OSError) as e:
+        _fail(str(e).splitlines()[0])
+    if as_json:
+        _emit(record, True)
+        return
+    say(f"tuned model registered in {out} after {record['minutes']} min: "
+        f"chat ask \"阿莫西林的用法用量是什么？\" --generator tuned")
 
 
 @app.command("gemma-export")

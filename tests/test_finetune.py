@@ -266,3 +266,41 @@ def test_eval_runs_chat_generators_side_by_side(tiny, lora_run, tmp_path):
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 5  # closed-book skips the unanswerable case
     bar_chart(summary, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").stat().st_size > 1000 and "| base | 1 |" in markdown_table(summary)
+
+
+def test_recipe_goes_from_a_base_model_to_a_registered_tuned_generator_and_continues_after_a_stop(tiny, tmp_path,
+                                                                                                 monkeypatch):
+    from typer.testing import CliRunner
+
+    from chat.generators import HFGenerator, load_generator
+    from finetune.cli import app
+    from tests.test_chat import build_tiny_kb
+
+    url, index = build_tiny_kb(tmp_path / "kb")
+    work, out = tmp_path / "work", tmp_path / "tuned"
+    args = ["recipe", "--base", str(tiny), "--db", url, "--index", index, "--work", str(work), "--out", str(out),
+            "--minutes", "2", "--max-steps", "2", "--sample", "40", "--json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    record = json.loads(first.stdout)
+    assert record["data"]["examples"] > 0 and record["training"]["steps"] == 2
+    assert "[1/4] base model" in first.stderr and "[4/4] register" in first.stderr
+    assert (out / "config.json").exists() and json.loads((out / "yiju-tuned.json").read_text())["base"] == str(tiny)
+    again = CliRunner().invoke(app, args)  # every step already done: nothing is rebuilt or retrained
+    assert again.exit_code == 0, again.output
+    assert "(already there: " in again.stderr and "training: " in again.stderr and "(already there)" in again.stderr
+
+    monkeypatch.setenv("YIJU_TUNED_MODEL", str(out))
+    generator = load_generator("tuned")
+    assert isinstance(generator, HFGenerator) and generator.name == "tuned"
+    from chat.generators import GenerationRequest
+    from retriever.hits import Passage
+
+    request = GenerationRequest(question="阿莫西林胶囊能治什么病？", max_new_tokens=8, passages=[
+        Passage("e1:适应症:demo:0", 1, "drug", "阿莫西林胶囊", "适应症", "阿莫西林胶囊 · 适应症：中耳炎", "demo", 1, "h")])
+    assert isinstance("".join(generator.stream(request)), str)
+    monkeypatch.setenv("YIJU_TUNED_MODEL", str(tmp_path / "none"))
+    from chat.generators import GeneratorError
+
+    with pytest.raises(GeneratorError, match="make model"):
+        load_generator("tuned")
