@@ -294,7 +294,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
             changed |= {eid for cid, (eid, _) in known.items() if cid not in current}
             if not changed:
                 old.close()
-                _add_quick_files(old_dir)
+                _add_quick_files(old_dir, kb_licenses(session))
                 if revision != manifest["kb_revision"] or adopted:
                     manifest.update(kb_revision=revision, updated_at=_now())
                     write_manifest(index_dir, manifest)
@@ -383,9 +383,16 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
     return report
 
 
-def _add_quick_files(generation: Path) -> None:
+def _add_quick_files(generation: Path, licenses: dict[str, str]) -> None:
     """Give a generation written by an earlier version the files that load it quickly (the jieba dictionary as
-    SQLite, the linker, the findings index), each written whole beside what it replaces: same content."""
+    SQLite, the linker, the findings index), each written whole beside what it replaces: same content; and
+    the sources' licence notes as the KB has them now (a re-ingest may change a note and nothing else)."""
+    store = PassageStore(generation / "passages.sqlite")
+    try:
+        if store.meta("licenses") != licenses:
+            store.set_meta(licenses=licenses)
+    finally:
+        store.close()
     if not (generation / Tokenizer.FILE).exists():
         Tokenizer.read(generation).save(generation)
     if not (generation / EntityLinker.FILE).exists() or not (generation / SYMPTOMS_FILE).exists():

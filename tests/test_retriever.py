@@ -319,6 +319,22 @@ def test_an_index_of_an_earlier_version_loads_and_searches_the_same(built):
     assert [[h.passage.id for h in quick.search(q, k=5).hits] for q in questions] == expected
 
 
+def test_a_licence_note_changed_at_a_reingest_reaches_the_index_at_the_next_update(built):
+    kb_url, index_dir = built
+    from kb.models import Source
+
+    with session_scope(kb_url) as s:  # the operator corrects a source's licence note; no content changes
+        for source in s.query(Source).all():
+            source.license_note = "test data, NOT for clinical use"
+    r = Retriever.load(index_dir, db_url=kb_url)
+    assert not r.licenses
+    assert update_index(kb_url, index_dir)["added"] == 0
+    r = Retriever.load(index_dir, db_url=kb_url)
+    assert r.licenses and set(r.licenses.values()) == {"test data, NOT for clinical use"}
+    hit = r.search("阿莫西林胶囊的不良反应", k=1).hits[0].passage
+    assert r.licenses[hit.source] == "test data, NOT for clinical use"
+
+
 def test_the_findings_index_follows_the_index_after_an_update(built):
     """The symptom lists a description is matched against are read from the index generation, so a disease
     ingested and indexed later is found without restarting anything."""
