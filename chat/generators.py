@@ -184,13 +184,8 @@ class HFGenerator:
         with self.lock:
             thread = threading.Thread(target=run, daemon=True)
             thread.start()
-            seen = ""
             try:
-                for piece in streamer:
-                    seen += piece
-                    if self.base_model and re.search(BASE_MODEL_MOVES_ON, seen):
-                        break  # a base model moves on to a new question or document: the answer is over
-                    yield piece
+                yield from until_moves_on(streamer) if self.base_model else streamer
             finally:
                 stop.set()  # generation ends at the next token (the streamer's queue never blocks it)
                 thread.join()
@@ -206,7 +201,36 @@ class Completion:
 
 
 # A base model done with the answer starts a new question or document of `base_prompt`'s shape.
-BASE_MODEL_MOVES_ON = r"(问题：|资料：|\n\s*\n\s*\n)"
+MOVES_ON_HEADS = ("问题：", "资料：")
+BASE_MODEL_MOVES_ON = "(" + "|".join(MOVES_ON_HEADS) + r"|\n\s*\n\s*\n)"
+
+
+def until_moves_on(pieces: Iterator[str]) -> Iterator[str]:
+    """A base model's text up to where it moves on (`BASE_MODEL_MOVES_ON`): the answer is over there.
+
+    Text that may begin the move ("问", "问题", a line break) is held back until the next pieces say, so
+    no fragment of it ends the answer."""
+    seen, sent = "", 0
+    for piece in pieces:
+        seen += piece
+        moved = re.search(BASE_MODEL_MOVES_ON, seen)
+        upto = moved.start() if moved else len(seen) - _may_begin_moving_on(seen)
+        if upto > sent:
+            yield seen[sent:upto]
+            sent = upto
+        if moved:
+            return
+    if len(seen) > sent:
+        yield seen[sent:]
+
+
+def _may_begin_moving_on(text: str) -> int:
+    """How many characters at the end of `text` could be the start of `BASE_MODEL_MOVES_ON`."""
+    space = len(text) - len(text.rstrip())
+    held = space if "\n" in text[len(text) - space:] else 0
+    for head in MOVES_ON_HEADS:
+        held = max([held] + [n for n in range(1, len(head)) if text.endswith(head[:n])])
+    return held
 
 
 def complete(model, tokenizer, prompt: str, *, max_new_tokens: int, stop_ids: list[int],
@@ -247,15 +271,16 @@ def stop_token_ids(tokenizer) -> list[int]:
     Only the first special token after the answer counts: Gemma's GGUF vocabulary marks "\n" as a
     control token too, and stopping on it would cut every multi-line answer.
     """
-    ids = []
     special = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
-    for t in tokenizer(turn_end(tokenizer), add_special_tokens=False).input_ids:
-        if t in special and tokenizer.decode([t]).strip():
-            ids.append(t)
-            break
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    return list(dict.fromkeys(ids))
+    ids = tokenizer(turn_end(tokenizer), add_special_tokens=False).input_ids
+    return first_stop_ids(ids, lambda t: t in special and bool(tokenizer.decode([t]).strip()), tokenizer.eos_token_id)
+
+
+def first_stop_ids(turn_end_ids: list[int], is_special, eos: int | None) -> list[int]:
+    """The first special, visible token of the rendered turn end, then EOS (the rule `stop_token_ids` states;
+    the llama.cpp generator applies it to its own vocabulary)."""
+    ids = [next((t for t in turn_end_ids if is_special(t)), None), eos]
+    return list(dict.fromkeys(t for t in ids if t is not None))
 
 
 GEMMA_NOTICE = ("gemma-270m runs on the CPU: loading takes 1-2 minutes (the tokenizer and the weights are rebuilt "

@@ -314,6 +314,16 @@ def test_generated_claims_that_the_passages_do_not_support_are_removed(pipeline)
     assert "成人一次0.5g" in dose.text.replace(",", "，")  # dosing quotes the label, whatever the model says
 
 
+def test_a_base_models_answer_ends_where_it_moves_on_and_no_fragment_of_the_move_is_said():
+    from chat.generators import until_moves_on
+
+    cut = lambda pieces: "".join(until_moves_on(iter(pieces)))  # noqa: E731
+    assert cut(["呼吸内科、", "发热门诊", "\n", "问", "题", "：", "流感挂"]) == "呼吸内科、发热门诊\n"
+    assert cut(["症状：", "发热", "\n\n", "资料", "：[1]"]) == "症状：发热\n\n"
+    assert cut(["头痛", "\n", "\n\n", "1. 2016年"]) == "头痛"
+    assert cut(["请", "问", "医生"]) == "请问医生" and cut(["发热", "\n\n"]) == "发热\n\n"  # held, then said
+
+
 def test_openai_generator_streams_from_a_compatible_server_and_is_verified(pipeline):
     import httpx
 
