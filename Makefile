@@ -15,7 +15,7 @@ REAL := ../shared/data/toyhom-im-sample/内科5000-6000.csv
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo demo-ask model test test-slow test-browser test-readme bench clean full-kb eval-real
+.PHONY: setup setup-llama demo demo-ask model test test-slow test-browser test-readme bench clean full-kb eval-real
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# llama-cpp-python (the `llama` extra): compiled from source, ~17 min on 2 shared cores. Built without AMX on
+# x86-64: llama.cpp's AMX kernels died with "Illegal instruction" on the first token on the Xeon VM where this
+# was measured (ggml-org/llama.cpp#26954). --no-cache-dir: never a cached wheel built without these flags.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' -DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'
+endif
+setup-llama: $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir -e '.[llama]'
 
 var/.demo-kb: $(STAMP) $(shell find kb/demo -type f 2>/dev/null)
 	$(BIN)/kb ingest kb/demo --origin demo --license "yiju demo data: written from public label knowledge, NOT for clinical use" --db $(DB) --no-update-index

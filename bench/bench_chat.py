@@ -1,5 +1,6 @@
 """Latency of `chat ask`: the extractive pipeline warm (p50/p95, in process), one cold CLI run, and with
---gemma the Gemma-3-270M generator's load time, time to first token and tokens per second.
+--gemma the Gemma-3-270M generator's load time, time to first token and tokens per second (llama.cpp when
+llama-cpp-python is installed, else transformers; bench/bench_generators.py compares the two).
 
     python bench/bench_chat.py --db sqlite:///var/kb.sqlite --index var/index            # extractive
     python bench/bench_chat.py --db ... --index ... --gemma --gemma-questions 3         # + gemma-270m
@@ -96,7 +97,8 @@ def bench_gemma(args) -> dict:
                 first = time.perf_counter() - t
             text += piece
         total = time.perf_counter() - t
-        tokens = len(generator.tokenizer(text, add_special_tokens=False)["input_ids"])
+        tokens = (len(generator.llm.tokenize(text.encode("utf-8"), add_bos=False)) if hasattr(generator, "llm")
+                  else len(generator.tokenizer(text, add_special_tokens=False)["input_ids"]))  # llama.cpp or transformers
         decode_s = max(total - (first or 0), 1e-6)
         t = time.perf_counter()
         first_verified = None
@@ -112,7 +114,7 @@ def bench_gemma(args) -> dict:
                      "claims_removed": len(answer.removed_claims), "refused": answer.refused,
                      "label_quoted_for_dose": any(w.startswith("dosing question") for w in answer.warnings),
                      "kb_quoted_instead": any("no generated sentence" in w for w in answer.warnings)})
-    return {"load_s": round(load_s, 1), "runs": runs,
+    return {"backend": generator.backend, "load_s": round(load_s, 1), "runs": runs,
             "ttft_s_median": statistics.median(r["ttft_s"] for r in runs) if runs else None,
             "tokens_per_s_median": statistics.median(r["tokens_per_s"] for r in runs) if runs else None}
 
@@ -146,7 +148,7 @@ def main() -> None:
         print(f"cold `chat ask` process: {report['cli']['cold_cli_s']} s (exit {report['cli']['exit_code']})")
     if "gemma-270m" in report:
         g = report["gemma-270m"]
-        print(f"gemma-270m: load {g['load_s']} s; time to first token (median) {g['ttft_s_median']} s; "
+        print(f"gemma-270m ({g['backend']}): load {g['load_s']} s; time to first token (median) {g['ttft_s_median']} s; "
               f"{g['tokens_per_s_median']} tokens/s")
         for r in g["runs"]:
             print(f"  {r['question']}: TTFT {r['ttft_s']} s, {r['tokens']} tokens at {r['tokens_per_s']} tok/s; "

@@ -8,7 +8,7 @@
     chat log show | purge --before DATE   the answer log: what is in it; delete what is older than DATE
 
 Every command takes --db (env KB_DB_URL; default sqlite:///var/kb.sqlite), --index (env YIJU_INDEX; default var/index),
---generator (extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL) and --k. ask, ui and serve log each answer
+--generator (extractive | gemma-270m | hf:PATH[+ADAPTER] | llamacpp:PATH.gguf | openai:URL) and --k. ask, ui and serve log each answer
 unless --no-log: in the KB, or in --log-db URL, for --log-retention-days N (docs/security.md). serve needs
 --api-key (env YIJU_API_KEY) to listen beyond this machine. Exit codes: 0 ok, 1 failure (one line saying what
 and what to do), 2 usage.
@@ -38,7 +38,7 @@ app = typer.Typer(help="依据 yiju chat: answers that cite the knowledge base."
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="KB URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]
 IndexOpt = Annotated[str, typer.Option("--index", envvar=INDEX_ENV, help="Retrieval index folder (env YIJU_INDEX)")]
 GenOpt = Annotated[str, typer.Option("--generator", "-g",
-                                     help="extractive | gemma-270m | hf:PATH[+ADAPTER] | openai:URL")]
+                                     help="extractive | gemma-270m | hf:PATH[+ADAPTER] | llamacpp:PATH.gguf | openai:URL")]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to retrieve")]
 StaleOpt = Annotated[str, typer.Option("--on-stale", help="When the KB has moved past the index: warn (answers say "
                                        "so; no dose answers), fail, or update (update the index first)")]

