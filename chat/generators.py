@@ -286,7 +286,10 @@ def first_stop_ids(turn_end_ids: list[int], is_special, eos: int | None) -> list
     return list(dict.fromkeys(t for t in ids if t is not None))
 
 
-LLAMA_THREADS_ENV = "YIJU_LLAMA_THREADS"  # CPU threads of the llama.cpp generator (default: every core)
+# CPU threads of the llama.cpp generator, for the prompt and the answer alike; by default half the logical cores
+# (llama-cpp-python's default: the physical ones on most machines). More threads than free cores is much slower:
+# llama.cpp's threads wait for each other at every step.
+LLAMA_THREADS_ENV = "YIJU_LLAMA_THREADS"
 
 
 class LlamaCppGenerator:
@@ -305,14 +308,15 @@ class LlamaCppGenerator:
                                  f"compiles llama.cpp: cmake and a C++ compiler, several minutes) ({exc})") from None
         if not Path(path).is_file():
             raise GeneratorError(f"GGUF file {path} does not exist (models are loaded from local paths only)")
-        self.threads = threads or _threads_setting()
+        threads = threads or _threads_setting() or max((os.cpu_count() or 2) // 2, 1)
         try:
             with _quiet():  # llama.cpp logs some of its loading on stderr even when not verbose
-                self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.threads,
-                                           n_threads_batch=self.threads, verbose=False)
+                self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
+                                           n_threads_batch=threads, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise GeneratorError(f"cannot load a GGUF model from {path}: {str(exc).splitlines()[0]}") from None
         self.name = name or f"llamacpp:{path}"
+        self.threads = threads
         self.vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self.is_end = lambda t: llama_cpp.llama_vocab_is_eog(self.vocab, t)  # llama.cpp's own end-of-generation set
         template = self.llm.metadata.get("tokenizer.chat_template")
@@ -396,10 +400,10 @@ def _quiet():
     return suppress_stdout_stderr(disable=False)
 
 
-def _threads_setting() -> int:
+def _threads_setting() -> int | None:
     value = os.environ.get(LLAMA_THREADS_ENV, "").strip()
     if not value:
-        return os.cpu_count() or 1
+        return None
     if not value.isdigit() or int(value) < 1:
         raise GeneratorError(f"{LLAMA_THREADS_ENV}={value!r} is not a number of threads")
     return int(value)
