@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# llama-cpp-python (the `llama` extra): compiled from source, ~17 min on 2 shared cores. Built without AMX on
+# llama-cpp-python (the `llama` extra): compiled from source, 10-17 min on 2 shared cores. Built without AMX on
 # x86-64: llama.cpp's AMX kernels died with "Illegal instruction" on the first token on the Xeon VM where this
 # was measured (ggml-org/llama.cpp#26954). --no-cache-dir: never a cached wheel built without these flags.
 ifeq ($(shell uname -m),x86_64)
