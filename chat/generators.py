@@ -333,7 +333,7 @@ class LlamaCppGenerator:
         # Greedy. Base models ramble without a repetition penalty (as HFGenerator; llama.cpp has no n-gram block).
         self.repeat_penalty = 1.3 if self.base_model else 1.0
         self.max_new_tokens = 256  # a cap on top of the request's own limit
-        self.lock = threading.Lock()  # one generation at a time: two would only halve each other's speed
+        self.lock = threading.Lock()  # one generation at a time: one llama.cpp context, which two would corrupt
 
     def _text(self, token: int) -> str:
         return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
@@ -389,7 +389,10 @@ class _GGUFChatTemplate:
             raise GeneratorError(f"the GGUF's chat template does not parse: {exc}") from None
 
     def apply_chat_template(self, messages: list[dict], tokenize: bool = False, add_generation_prompt: bool = False) -> str:
-        return self.render[add_generation_prompt](messages=messages).prompt
+        try:
+            return self.render[add_generation_prompt](messages=messages).prompt
+        except Exception as exc:  # the template's own raise_exception ("roles must alternate") and jinja2's errors
+            raise GeneratorError(f"the GGUF's chat template cannot render this conversation: {exc}") from None
 
 
 def _quiet():

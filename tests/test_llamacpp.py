@@ -207,7 +207,7 @@ def test_gemma_270m_runs_on_llama_cpp_when_it_is_installed(capfd):
 
 
 def test_llamacpp_spec_takes_a_local_gguf_and_fails_in_one_line(tmp_path, monkeypatch):
-    from chat.generators import GeneratorError, load_generator
+    from chat.generators import GeneratorError, _GGUFChatTemplate, load_generator
 
     for spec in ("llamacpp:/nonexistent/model.gguf", "llamacpp:https://huggingface.co/google/gemma.gguf"):
         with pytest.raises(GeneratorError, match="does not exist .*local paths only"):
@@ -220,6 +220,9 @@ def test_llamacpp_spec_takes_a_local_gguf_and_fails_in_one_line(tmp_path, monkey
     monkeypatch.setenv("YIJU_LLAMA_THREADS", "many")
     with pytest.raises(GeneratorError, match="YIJU_LLAMA_THREADS='many' is not a number of threads"):
         load_generator(f"llamacpp:{junk}")
+    strict = _GGUFChatTemplate("{{ raise_exception('Conversation roles must alternate') }}", "<bos>", "<eos>")
+    with pytest.raises(GeneratorError, match="chat template cannot render this conversation: Conversation roles"):
+        strict.apply_chat_template([{"role": "user", "content": "问"}])  # an error, not a traceback, in the answer
 
 
 # -- the openai: generator against llama-cpp-python's server ------------------------------------------------
