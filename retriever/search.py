@@ -54,6 +54,11 @@ SECTION_PRIORITY = (
 )
 
 
+# A message longer than this is analysed and searched by its start: glue and negation checks compare each name
+# with the others, so 10k characters of names cost seconds (chat cuts questions at 500; real ones are < 300).
+MAX_ANALYSED_CHARS = 2000
+
+
 class Retriever:
     """A loaded index. Thread-safe for searching; picks up a newer generation by itself."""
 
@@ -224,7 +229,7 @@ class Retriever:
         """The one analysis of a message: topics, asked sections, findings, unknown names (see
         `retriever.analysis`). `search` and `rank` take it instead of the text, so a caller that
         analysed a message once never has it analysed again."""
-        question = question if isinstance(question, str) else str(question or "")
+        question = (question if isinstance(question, str) else str(question or ""))[:MAX_ANALYSED_CHARS]
         with self._lock:
             mentions = self.link_entities(question)
             mentions += self._siblings(mentions)
