@@ -67,7 +67,8 @@ def data(
     rag: Annotated[bool, typer.Option(help="Add retrieval-augmented examples (needs the index).")] = True,
     closed_book: Annotated[int, typer.Option(help="Closed-book examples per (entity, section).")] = 1,
     rag_per_fact: Annotated[int, typer.Option("--rag-per-fact", help="Retrieval-augmented examples per (entity, section).")] = 1,
-    refusal_rate: Annotated[float, typer.Option(help="Fraction of retrieval-augmented examples made refusals.")] = 0.15,
+    refusal_rate: Annotated[float, typer.Option(help="Fraction of retrieval-augmented examples made refusals (with "
+                                                     "--real: the most of the real examples that may be refusals).")] = 0.15,
     k: Annotated[int, typer.Option(help="Passages per prompt (gold + distractors).")] = 3,
     passage_chars: Annotated[int, typer.Option(help="Characters kept of each passage in the prompt.")] = 120,
     types: Annotated[str, typer.Option(help="Entity types, comma-separated.")] = "drug,disease,exam",
@@ -117,7 +118,7 @@ def data(
                                      rag=rag_per_fact, refusal_rate=refusal_rate, k=k, max_chars=passage_chars,
                                      seed=seed + f.entity_id, counters=counters)
         if real_rows:
-            yield from _real_examples(pipeline, real_rows, real_chars, counters)
+            yield from _real_examples(pipeline, real_rows, real_chars, refusal_rate, counters)
 
     stats = write_splits(examples(), out, seed)
     stats.update(facts=len(fs), counters=dict(counters), seconds=round(time.perf_counter() - t0, 1), out=str(out))
@@ -167,7 +168,7 @@ def _real_pipeline(db: str | None, index: Path):
         _fail(f"cannot load the chat pipeline from {index}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 
-def _real_examples(pipeline, questions: list, max_chars: int, counters):
+def _real_examples(pipeline, questions: list, max_chars: int, refusal_share: float, counters):
     from rich.progress import Progress
 
     from finetune.real_data import real_examples
@@ -176,7 +177,7 @@ def _real_examples(pipeline, questions: list, max_chars: int, counters):
         task = bar.add_task("real questions", total=len(questions))
         try:
             yield from real_examples(pipeline, questions, max_chars=max_chars, k=pipeline.k, counters=counters,
-                                     progress=lambda: bar.advance(task))
+                                     refusal_share=refusal_share, progress=lambda: bar.advance(task))
         except Exception as exc:  # one line naming the input, as `chat eval --real` says it
             _fail(f"answering the real questions failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 

@@ -69,19 +69,39 @@ def training_questions(questions: Sequence[RealQuestion], eval_n: int = EVAL_N, 
 
 
 def real_examples(pipeline, questions: Iterable[RealQuestion], *, max_chars: int = CHAT_PASSAGE_CHARS,
-                  k: int = 3, counters: Counter | None = None,
+                  k: int = 3, counters: Counter | None = None, refusal_share: float | None = None,
                   progress: Callable[[], None] | None = None) -> Iterator[dict]:
-    """One example per question the pipeline answers from passages or refuses (see the module docstring)."""
+    """One example per question the pipeline answers from passages or refuses (see the module docstring).
+
+    refusal_share: at most this share of the examples are refusals (the rest are dropped, counted): a KB that
+    lacks most of what people ask would otherwise teach a model mostly to decline."""
     counters = counters if counters is not None else Counter()
     link = pipeline.retriever.link_entities
+    held: list[dict] = []  # refusals over the share wait for answers to come (questions come in any order)
+    shown = {"real": 0, "real_refusal": 0}
+
+    def room() -> bool:
+        return refusal_share is None or shown["real_refusal"] + 1 <= refusal_share * (sum(shown.values()) + 1)
+
     for q in questions:
         answer = pipeline.answer(q.question)
         named = [m for m in link(q.question) if m.entity_type in QUESTION_TYPES]
         example = example_of(answer, named, max_chars=max_chars, k=k, counters=counters)
         if example is not None:
-            yield {**example, "line": q.line, "department": q.department}
+            example = {**example, "line": q.line, "department": q.department}
+            if example["kind"] == "real_refusal" and not room():
+                held.append(example)
+            else:
+                shown[example["kind"]] += 1
+                yield example
+            while held and room():
+                shown["real_refusal"] += 1
+                yield held.pop(0)
         if progress:
             progress()
+    if held:  # more refusals than the share allows: counted, not written
+        counters["real_refusal"] -= len(held)
+        counters["real_dropped_refusal_over_share"] += len(held)
 
 
 def example_of(answer: Answer, named: Sequence = (), *, max_chars: int = CHAT_PASSAGE_CHARS, k: int = 3,

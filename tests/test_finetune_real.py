@@ -189,6 +189,20 @@ def test_real_examples_run_the_questions_through_the_pipeline(pipeline):
     assert all(r["line"] for r in rows)
 
 
+def test_refusals_are_capped_at_their_share_so_a_thin_kb_does_not_teach_declining(pipeline):
+    refused = [q for q in MESSAGES if pipeline.answer(q).refused]
+    answered = [q for q in MESSAGES if not pipeline.answer(q).refused and not pipeline.answer(q).triage]
+    assert refused and answered
+    questions = [RealQuestion(q, line=i) for i, q in enumerate(refused * 10 + answered, 1)]  # mostly refusals
+    free, capped = Counter(), Counter()
+    list(real_examples(pipeline, questions, k=pipeline.k, counters=free))
+    rows = list(real_examples(pipeline, questions, k=pipeline.k, counters=capped, refusal_share=0.25))
+    assert free["real_refusal"] > free["real"]  # uncapped, declining would be most of what is learnt
+    refusals = sum(r["kind"] == "real_refusal" for r in rows)
+    assert 0 < refusals <= 0.25 * len(rows) and capped["real"] == free["real"]
+    assert capped["real_dropped_refusal_over_share"] == free["real_refusal"] - refusals
+
+
 def passage(pid: str, name: str, section: str, body: str, entity_type: str = "drug") -> Passage:
     return Passage(pid, hash(name) % 1000, entity_type, name, section, f"{name} · {section}：{body}", "test", 1, "h", 0)
 
