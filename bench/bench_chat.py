@@ -76,12 +76,19 @@ def bench_cli(args) -> dict:
 
 
 def bench_gemma(args) -> dict:
+    from bench_generators import run_once  # the one timing of a streamed answer (this script's folder)
     from chat.generators import GenerationRequest, gemma_270m
     from chat.pipeline import Delta, Pipeline
 
     t = time.perf_counter()
     generator = gemma_270m()
     load_s = time.perf_counter() - t
+
+    def count_tokens(text: str) -> int:  # llama.cpp's vocabulary or transformers' tokenizer
+        if hasattr(generator, "llm"):
+            return len(generator.llm.tokenize(text.encode("utf-8"), add_bos=False))
+        return len(generator.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     pipeline = Pipeline.load(args.db, args.index, generator, k=args.k, log_answers=False)
     runs = []
     for q in QUESTIONS[: args.gemma_questions]:
@@ -89,17 +96,7 @@ def bench_gemma(args) -> dict:
         passages = [h.passage for h in result.hits[:3]]
         if not passages:
             continue
-        request = GenerationRequest(q, passages, result.intents)
-        t = time.perf_counter()
-        first, text = None, ""
-        for piece in generator.stream(request):
-            if first is None:
-                first = time.perf_counter() - t
-            text += piece
-        total = time.perf_counter() - t
-        tokens = (len(generator.llm.tokenize(text.encode("utf-8"), add_bos=False)) if hasattr(generator, "llm")
-                  else len(generator.tokenizer(text, add_special_tokens=False)["input_ids"]))  # llama.cpp or transformers
-        decode_s = max(total - (first or 0), 1e-6)
+        generated = run_once(generator, GenerationRequest(q, passages, result.intents), count_tokens)
         t = time.perf_counter()
         first_verified = None
         answer = None
@@ -107,8 +104,8 @@ def bench_gemma(args) -> dict:
             if isinstance(event, Delta) and first_verified is None:
                 first_verified = time.perf_counter() - t
             answer = event
-        runs.append({"question": q, "ttft_s": round(first or total, 2), "tokens": tokens,
-                     "tokens_per_s": round(max(tokens - 1, 0) / decode_s, 1), "generate_s": round(total, 2),
+        runs.append({"question": q, "ttft_s": generated["ttft_s"], "tokens": generated["tokens"],
+                     "tokens_per_s": generated["tokens_per_s"], "generate_s": generated["answer_s"],
                      "pipeline_s": round(time.perf_counter() - t, 2),
                      "pipeline_first_delta_s": round(first_verified or 0, 2),
                      "claims_removed": len(answer.removed_claims), "refused": answer.refused,
