@@ -528,10 +528,14 @@ def tuned_dir() -> Path:
     return Path(os.environ.get(TUNED_ENV) or DEFAULT_TUNED_DIR)
 
 
+def tuned_registered() -> bool:
+    return (tuned_dir() / "config.json").exists()
+
+
 def tuned_model() -> "HFGenerator":
     """The model `finetune recipe` tuned on this KB and registered (a merged checkpoint folder)."""
     folder = tuned_dir()
-    if not (folder / "config.json").exists():
+    if not tuned_registered():
         raise GeneratorError(f"no tuned model at {folder}: run `make model` (or `finetune recipe`) first, "
                              f"or point ${TUNED_ENV} at one")
     return HFGenerator(str(folder), name="tuned")

@@ -368,7 +368,7 @@ class Pipeline:
 
     def _citation(self, n: int, passage: Passage) -> Citation:
         """Citation [n], with the licence note the index carries for the passage's source."""
-        return Citation.of(n, passage, getattr(self.retriever, "licenses", {}).get(passage.source))
+        return Citation.of(n, passage, self.retriever.licenses.get(passage.source))
 
     def _finish(self, answer: Answer, started: float, timings: dict) -> Answer:
         timings["total"] = _ms(started)

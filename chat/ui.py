@@ -11,7 +11,7 @@ import threading
 import gradio as gr
 
 from chat.answer import Answer
-from chat.generators import GeneratorError, load_generator, tuned_dir
+from chat.generators import GeneratorError, load_generator, tuned_registered
 from chat.pipeline import Delta, Pipeline
 
 # Each works on its own, in any order (a follow-up like "它孕妇能用吗？" needs the question before it).
@@ -78,7 +78,7 @@ class GeneratorChoice:
     comes from the page."""
 
     def __init__(self, pipeline: Pipeline):
-        local = [*GENERATORS, *(["tuned"] if (tuned_dir() / "config.json").exists() else [])]  # registered by `make model`
+        local = [*GENERATORS, *(["tuned"] if tuned_registered() else [])]  # registered by `make model`
         self.allowed = list(dict.fromkeys([pipeline.generator.name, *local]))
         self.loaded = {pipeline.generator.name: pipeline.generator}
         self.lock = threading.Lock()

@@ -174,7 +174,7 @@ def make_generator(spec: str, max_new_tokens: int = 96, threads: int | None = No
     """
     if decoding not in DECODING:
         raise ValueError(f"unknown decoding {decoding!r} (chat or greedy)")
-    from chat.generators import BASE_MODEL_MOVES_ON, GenerationRequest, HFGenerator, load_generator
+    from chat.generators import GenerationRequest, HFGenerator, load_generator, until_moves_on
 
     label, rest, retrieval = parse_spec(spec)
     if rest.startswith("hf:"):
@@ -191,7 +191,7 @@ def make_generator(spec: str, max_new_tokens: int = 96, threads: int | None = No
         done = gen.complete(prompt, max_new_tokens, **({} if decoding == "chat" else {"do_sample": False}))
         text = done.text
         if getattr(gen, "base_model", False):
-            text = re.split(BASE_MODEL_MOVES_ON, text, maxsplit=1)[0]  # as chat's stream() cuts a base model
+            text = "".join(until_moves_on([text]))  # chat's own cut of a base model
         return text.strip(), done.new_tokens, done.stopped
 
     if retrieval:
