@@ -33,8 +33,12 @@ setup: $(STAMP)
 ifeq ($(shell uname -m),x86_64)
 LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' -DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'
 endif
-setup-llama: $(STAMP)
+LLAMA_STAMP := $(VENV)/.installed-llama
+$(LLAMA_STAMP): $(STAMP)
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir -e '.[llama]'
+	touch $@
+
+setup-llama: $(LLAMA_STAMP)
 
 var/.demo-kb: $(STAMP) $(shell find kb/demo -type f 2>/dev/null)
 	$(BIN)/kb ingest kb/demo --origin demo --license "yiju demo data: written from public label knowledge, NOT for clinical use" --db $(DB) --no-update-index

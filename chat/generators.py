@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -300,26 +301,32 @@ class LlamaCppGenerator:
     `base_prompt`, cut where it moves on. Greedy, streamed, one generation at a time."""
 
     def __init__(self, path: str | Path, name: str | None = None, base_model: bool | None = None,
-                 threads: int | None = None, n_ctx: int = 4096):
+                 threads: int | None = None, n_ctx: int = 4096, lora: str | Path | None = None,
+                 chat_template: str | None = None):
+        """`lora`: a llama.cpp LoRA GGUF applied to the model at load (`finetune export-lora-gguf`);
+        `chat_template`: the Jinja template to use when the GGUF carries none (a tuned base model's)."""
         try:
             import llama_cpp
         except ImportError as exc:
             raise GeneratorError("the llamacpp generator needs llama-cpp-python: pip install 'yiju[llama]' (it "
                                  f"compiles llama.cpp: cmake and a C++ compiler, several minutes) ({exc})") from None
-        if not Path(path).is_file():
-            raise GeneratorError(f"GGUF file {path} does not exist (models are loaded from local paths only)")
+        for file in (path, lora) if lora else (path,):
+            if not Path(file).is_file():
+                raise GeneratorError(f"GGUF file {file} does not exist (models are loaded from local paths only)")
         threads = threads or _threads_setting() or max((os.cpu_count() or 2) // 2, 1)
         try:
             with _quiet():  # llama.cpp logs some of its loading on stderr even when not verbose
                 self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
-                                           n_threads_batch=threads, verbose=False)
+                                           n_threads_batch=threads, verbose=False,
+                                           lora_path=str(lora) if lora else None)
         except (ValueError, RuntimeError) as exc:
-            raise GeneratorError(f"cannot load a GGUF model from {path}: {str(exc).splitlines()[0]}") from None
+            raise GeneratorError(f"cannot load a GGUF model from {path}{' with the adapter ' + str(lora) if lora else ''}"
+                                 f": {str(exc).splitlines()[0]}") from None
         self.name = name or f"llamacpp:{path}"
         self.threads = threads
         self.vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         self.is_end = lambda t: llama_cpp.llama_vocab_is_eog(self.vocab, t)  # llama.cpp's own end-of-generation set
-        template = self.llm.metadata.get("tokenizer.chat_template")
+        template = chat_template or self.llm.metadata.get("tokenizer.chat_template")
         self.base_model = not template if base_model is None else base_model
         eos = self.llm.token_eos()
         if self.base_model:
@@ -532,13 +539,41 @@ def tuned_registered() -> bool:
     return (tuned_dir() / "config.json").exists()
 
 
-def tuned_model() -> "HFGenerator":
-    """The model `finetune recipe` tuned on this KB and registered (a merged checkpoint folder)."""
+def tuned_model(backend: str | None = None) -> Generator:
+    """The model `finetune recipe` tuned on this KB and registered: run by llama.cpp (the base GGUF with the
+    LoRA GGUF the recipe wrote beside it) when llama-cpp-python is installed, else the merged checkpoint
+    folder by transformers. `backend` ("llama.cpp" or "transformers") picks one."""
     folder = tuned_dir()
     if not tuned_registered():
         raise GeneratorError(f"no tuned model at {folder}: run `make model` (or `finetune recipe`) first, "
                              f"or point ${TUNED_ENV} at one")
-    return HFGenerator(str(folder), name="tuned")
+    if backend not in (None, "llama.cpp", "transformers"):
+        raise GeneratorError(f"unknown tuned backend {backend!r}: llama.cpp or transformers")
+    record = folder / "yiju-tuned.json"
+    gguf = (json.loads(record.read_text(encoding="utf-8")).get("gguf") or {}) if record.exists() else {}
+    files = [Path(gguf[k]) if Path(gguf[k]).is_absolute() else folder / gguf[k] for k in ("base", "adapter")
+             if gguf.get(k)]
+    runs_on_llama = len(files) == 2 and all(f.is_file() for f in files)
+    if backend is None:
+        backend = "llama.cpp" if runs_on_llama and importlib.util.find_spec("llama_cpp") else "transformers"
+    if backend == "transformers":
+        gen = HFGenerator(str(folder), name="tuned")
+    elif not runs_on_llama:
+        raise GeneratorError(f"{folder} has no llama.cpp files (base GGUF + adapter GGUF): rerun `make model`, "
+                             "which writes them")
+    else:
+        gen = LlamaCppGenerator(files[0], name="tuned", lora=files[1], chat_template=saved_chat_template(folder))
+    gen.backend = backend
+    return gen
+
+
+def saved_chat_template(folder: Path) -> str | None:
+    """The chat template `save_pretrained` wrote with a tokenizer (its own file, or in tokenizer_config.json)."""
+    jinja = folder / "chat_template.jinja"
+    if jinja.exists():
+        return jinja.read_text(encoding="utf-8")
+    config = folder / "tokenizer_config.json"
+    return json.loads(config.read_text(encoding="utf-8")).get("chat_template") if config.exists() else None
 
 
 def load_generator(spec: str = "extractive") -> Generator:

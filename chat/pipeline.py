@@ -269,6 +269,9 @@ class Pipeline:
         except GeneratorError as exc:
             answer.warnings.append(str(exc))
         timings["generate"] = _ms(t)
+        if not isinstance(generator, ExtractiveGenerator):
+            # what the model wrote and what verification let through (`chat eval --real` sums it)
+            answer.debug["generated"] = {"kept": len(kept), "removed": len(removed), "quoted_instead": not kept}
         if not kept and not isinstance(generator, ExtractiveGenerator):
             # nothing the model said could be verified: quote the KB rather than show nothing (or guess)
             answer.warnings.append(f"{generator.name}: no generated sentence was supported; the KB is quoted instead")

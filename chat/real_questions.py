@@ -29,7 +29,9 @@ import csv
 import io
 import json
 import random
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +166,9 @@ def evaluate_real(pipeline, questions: list[RealQuestion], progress=None) -> tup
             "reference_names": sorted(reference_names), "shared_names": sorted(answer_names & reference_names),
             "cited_entities": sorted(cited_entities), "latency_ms": round(latencies[-1], 1),
             "reason": answer.debug.get("support", {}).get("reason"),
+            # a model's sentences: how many verification kept and why the others went (None: nothing generated)
+            "generated": answer.debug.get("generated"),
+            "removed_claims": answer.removed_claims,
         })
         if progress:
             progress()
@@ -177,6 +182,8 @@ def summarize(rows: list[dict], latencies: list[float]) -> dict:
     with_reference = [r for r in answered if r["reference_names"]]
     naming = [r for r in answered if r["question_names_entity"]]
     lat = np.asarray(latencies or [0.0])
+    generated = [r["generated"] for r in rows if r.get("generated")]
+    kept, removed = sum(g["kept"] for g in generated), sum(g["removed"] for g in generated)
     return {
         "n": n,
         **{f"{k}_rate": counts[k] / n if n else 0.0 for k in OUTCOMES},
@@ -188,9 +195,22 @@ def summarize(rows: list[dict], latencies: list[float]) -> dict:
                                      / max(1, sum(bool(r["reference_names"]) for r in rows))),
         "on_topic_citation_rate": (sum(r["cited_question_entity"] for r in naming) / len(naming)) if naming else 0.0,
         "on_topic_citation_n": len(naming),
+        # only for a model generator: the share of its sentences that citation verification let through, and the
+        # answers where none did and the KB was quoted instead
+        "generated_answers": len(generated),
+        "generated_sentences": kept + removed,
+        "survival_rate": kept / (kept + removed) if kept + removed else None,
+        "quoted_instead_rate": (sum(g["quoted_instead"] for g in generated) / len(generated)) if generated else None,
+        "removed_because": dict(Counter(_why(c) for r in rows for c in r.get("removed_claims") or []).most_common()),
         "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
     }
+
+
+def _why(removed_claim: str) -> str:
+    """The kind of problem in "sentence (problem)": numbers and passage marks dropped, so that they can be counted."""
+    problem = removed_claim.rsplit("(", 1)[-1].rstrip(")")
+    return re.sub(r"\[\d+\]|\d+(\.\d+)?|'[^']*'", "…", problem)
 
 
 def print_summary(report: dict, source: str) -> None:
@@ -207,6 +227,11 @@ def print_summary(report: dict, source: str) -> None:
     table.add_row("reference overlap (all)", f"{report['reference_overlap_of_all']:.1%}")
     table.add_row("cites an entity the question names", f"{report['on_topic_citation_rate']:.1%} "
                                                         f"of {report['on_topic_citation_n']}")
+    if report.get("generated_answers"):
+        table.add_row("generated sentences kept by verification", f"{report['survival_rate']:.1%} of "
+                                                                  f"{report['generated_sentences']}")
+        table.add_row("answers where the KB was quoted instead", f"{report['quoted_instead_rate']:.1%} of "
+                                                                 f"{report['generated_answers']}")
     table.add_row("latency p50 / p95", f"{report['latency_ms_p50']:.0f} / {report['latency_ms_p95']:.0f} ms")
     Console().print(table)
 

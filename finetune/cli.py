@@ -6,6 +6,7 @@
     finetune merge         fold a LoRA adapter into its base model
     finetune eval          QiZhenGPT criteria, citation precision, refusals, latency; several generators
     finetune gemma-export  the Gemma-3-270M GGUF package -> a plain HF checkpoint folder
+    finetune lora-gguf     a LoRA adapter as a llama.cpp adapter GGUF (applied to the base model's GGUF)
     finetune recipe        all of it in one command: base model, data, LoRA in --minutes, merge, register (`--generator tuned`)
 
 Exit codes: 0 success, 1 the command failed (the message names the input), 2 usage.
@@ -293,6 +294,26 @@ def merge(
         Console().print(f"merged model saved to {path}")
 
 
+@app.command("lora-gguf")
+def lora_gguf(
+    adapter: Annotated[Path, typer.Option(help="The LoRA adapter folder (e.g. var/finetune/run/final).")],
+    out: Annotated[Path, typer.Option(help="The llama.cpp adapter file to write (.gguf).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Write a LoRA adapter as a llama.cpp LoRA GGUF, which llama.cpp applies to the base model's own GGUF
+    (Gemma 3): `chat ask -g tuned` does so for the recipe's model; llama-cpp-python's server takes it as
+    `--lora_path`."""
+    from finetune.model import ModelError, export_lora_gguf
+
+    try:
+        path = export_lora_gguf(adapter, out)
+    except (ModelError, OSError, ValueError) as e:
+        _fail(str(e).splitlines()[0])
+    _emit({"adapter": str(adapter), "gguf": str(path)}, as_json)
+    if not as_json:
+        Console().print(f"llama.cpp adapter written to {path}")
+
+
 @app.command("eval")
 def evaluate(
     generator: Annotated[list[str], typer.Option("--generator", "-g", help="extractive | hf:PATH[+ADAPTER], @closed for closed-book, LABEL= to name it; repeatable.")],
@@ -428,7 +449,7 @@ def recipe(
 ) -> None:
     """From nothing to a tuned model that `chat ask --generator tuned` uses: base model, data, LoRA within
     --minutes, merge and register; rerun to continue after an interruption."""
-    from chat.generators import tuned_dir
+    from chat.generators import PASSAGE_CHARS, tuned_dir
     from finetune.model import ModelError
     from finetune.recipe import run
 
@@ -438,9 +459,9 @@ def recipe(
     def make_data(folder: Path) -> dict:
         with contextlib.redirect_stdout(sys.stderr):  # its table is progress here: stdout is for --json
             data(out=folder, db=db, index=index, rag=True, closed_book=0, rag_per_fact=1, refusal_rate=0.15, k=3,
-                 passage_chars=120, types="drug,disease,exam", max_entities=None, sample=sample,
+                 passage_chars=PASSAGE_CHARS, types="drug,disease,exam", max_entities=None, sample=sample,
                  rag_splits="train,dev,test", seed=0, real=real, real_n=None, eval_n=500, eval_seed=0,
-                 real_chars=220, as_json=False)
+                 real_chars=PASSAGE_CHARS, as_json=False)  # chat's prompt, as the tuned model will see it
         return json.loads((folder / "stats.json").read_text(encoding="utf-8"))
 
     logging.basicConfig(level=logging.WARNING)

@@ -263,3 +263,70 @@ def export_gguf(gguf: str | Path | None, out: str | Path) -> Path:
     tokenizer.save_pretrained(str(out))
     (out / "export.json").write_text(json.dumps({"gguf": str(gguf), "dequantized_from": "Q4_K_M"}), encoding="utf-8")
     return out
+
+
+# HF model types whose LoRA tensors map one to one onto llama.cpp's (no re-ordering of q/k rows on conversion, as
+# LLaMA's conversion does): the GGUF architecture each one is.
+GGUF_ARCHITECTURES = {"gemma3": "gemma3", "gemma3_text": "gemma3"}
+
+
+def export_lora_gguf(adapter: str | Path, out: str | Path, model_type: str | None = None) -> Path:
+    """A PEFT LoRA adapter as a llama.cpp LoRA GGUF (`general.type` adapter), which llama.cpp applies to the
+    base model's own GGUF at load time: the quantised base stays as it is and only the low-rank tensors are
+    added, so the tuned model answers at llama.cpp's speed. The tensors keep their float32 values; names follow
+    gguf's own map from HF names (`model.layers.3.self_attn.q_proj` -> `blk.3.attn_q`), as llama.cpp's
+    `convert_lora_to_gguf.py` writes them."""
+    import math
+    import re
+
+    import gguf
+    from peft import PeftConfig
+    from safetensors.torch import load_file
+
+    adapter, out = Path(adapter), Path(out)
+    weights = adapter / "adapter_model.safetensors"
+    if not weights.exists():
+        raise ModelError(f"{adapter}: no adapter_model.safetensors (is it a `finetune train` LoRA folder?)")
+    cfg = PeftConfig.from_pretrained(str(adapter))
+    if cfg.peft_type.value != "LORA" or getattr(cfg, "use_dora", False):
+        raise ModelError(f"{adapter}: only a plain LoRA adapter can be written as a llama.cpp adapter")
+    if model_type is None:
+        base_config = Path(cfg.base_model_name_or_path or "") / "config.json"
+        model_type = json.loads(base_config.read_text(encoding="utf-8")).get("model_type") if base_config.exists() else None
+    arch = GGUF_ARCHITECTURES.get(model_type or "")
+    if arch is None:
+        raise ModelError(f"{adapter}: a {model_type or 'model of unknown type'} adapter cannot be written as GGUF here "
+                         f"(supported: {', '.join(sorted(GGUF_ARCHITECTURES))}); llama.cpp's convert_lora_to_gguf.py "
+                         "converts others")
+    if cfg.alpha_pattern or cfg.rank_pattern:
+        raise ModelError(f"{adapter}: per-layer ranks or alphas cannot be written as one llama.cpp adapter")
+    # llama.cpp scales by alpha / rank; rsLoRA scales by alpha / sqrt(rank)
+    alpha = cfg.lora_alpha * (math.sqrt(cfg.r) if cfg.use_rslora else 1.0)
+
+    state = load_file(str(weights))
+    pairs: dict[str, dict[str, "torch.Tensor"]] = {}
+    for name, tensor in state.items():
+        found = re.fullmatch(r"(?:base_model\.model\.)?(.+)\.lora_([AB])\.weight", name)
+        if not found:
+            raise ModelError(f"{adapter}: unexpected tensor {name} (only lora_A / lora_B weights can be exported)")
+        pairs.setdefault(found[1], {})[found[2]] = tensor
+    blocks = 1 + max((int(b) for b in re.findall(r"layers\.(\d+)\.", " ".join(pairs))), default=0)
+    names = gguf.get_tensor_name_map(next(a for a, n in gguf.MODEL_ARCH_NAMES.items() if n == arch), blocks)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    writer = gguf.GGUFWriter(str(partial), arch)
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
+    for hf_name, ab in sorted(pairs.items()):
+        gguf_name = names.get_name(hf_name.removeprefix("model.language_model.").replace("language_model.", ""))
+        if gguf_name is None or set(ab) != {"A", "B"}:
+            raise ModelError(f"{adapter}: {hf_name} has no llama.cpp tensor or lacks lora_A/lora_B")
+        writer.add_tensor(f"{gguf_name}.weight.lora_a", ab["A"].float().contiguous().numpy())  # (rank, in)
+        writer.add_tensor(f"{gguf_name}.weight.lora_b", ab["B"].float().contiguous().numpy())  # (out, rank)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    partial.replace(out)  # never a half-written adapter where llama.cpp would look
+    return out

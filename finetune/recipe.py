@@ -3,7 +3,8 @@
     [1/4] base model   the offline Gemma-3-270M GGUF package -> a plain HF checkpoint (or --base PATH)
     [2/4] data         retrieval-augmented examples from the KB and its index, plus real questions (--real)
     [3/4] training     LoRA within the time budget, resumed from the last checkpoint when interrupted
-    [4/4] register     the adapter merged into the base and saved where `--generator tuned` looks
+    [4/4] register     the adapter merged into the base and saved where `--generator tuned` looks, and
+                       written as a llama.cpp LoRA GGUF beside it (llama.cpp applies it to the base GGUF)
 
 Each step leaves its result in the work folder and is skipped when it is already there, so running the
 recipe again after an interruption continues where it stopped. Every part is the project's own:
@@ -30,7 +31,7 @@ def run(*, minutes: float, make_data: Callable[[Path], dict], out: Path, base: P
         say: Callable[[str], None] = print) -> dict:
     """The four steps; `make_data(folder)` writes the training data there (the `finetune data` command).
     Returns the registration record written beside the tuned model (`yiju-tuned.json`)."""
-    from finetune.model import export_gguf, merge
+    from finetune.model import export_gguf, export_lora_gguf, merge
     from finetune.train import report_json, train
 
     started = time.monotonic()
@@ -63,9 +64,16 @@ def run(*, minutes: float, make_data: Callable[[Path], dict], out: Path, base: P
 
     say(f"[4/4] register: merging the adapter into {out}")
     merge(base, run_dir / "final", out)
+    gguf = None
+    exported = base / "export.json"  # the base came from a GGUF: llama.cpp can run it with the adapter
+    if exported.exists():
+        base_gguf = Path(json.loads(exported.read_text(encoding="utf-8"))["gguf"])
+        export_lora_gguf(run_dir / "final", Path(out) / "adapter.gguf")
+        gguf = {"base": str(base_gguf.resolve()), "adapter": "adapter.gguf"}
+        say(f"      and as a llama.cpp adapter: {Path(out) / 'adapter.gguf'} on {base_gguf}")
     record = {"base": str(base), "adapter": str(run_dir / "final"), "data": {k: stats.get(k) for k in
                                                                             ("examples", "splits", "counters")},
-              "training": trained, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "training": trained, "gguf": gguf, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "minutes": round((time.monotonic() - started) / 60, 1)}
     (Path(out) / "yiju-tuned.json").write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
     return record

