@@ -2,13 +2,16 @@
 first token, tokens/s and whole-answer seconds, medians over a few real-style questions.
 
     python bench/bench_generators.py --db sqlite:////abs/var/kb.sqlite --index /abs/var/index [--threads 2] [--json]
+    python bench/bench_generators.py --model tuned ...   # the model `make model` registered, both ways
 
-Each question's top passages come from the index (retrieved once); both backends get the same
-`base_prompt`, greedy decoding with gemma-270m's settings and at most `--max-new-tokens`. Those settings
-differ where the libraries do: transformers' repetition penalty counts the prompt too and it blocks
-repeated 3-grams; llama.cpp's penalty counts the last 64 generated tokens. Every question runs once per
-backend, the backends alternating which goes first. Tokens are counted with the GGUF's own vocabulary
-(llama.cpp's tokenizer) for both. Needs the `models` and `llama` extras.
+Each question's top passages come from the index (retrieved once); both backends get the same prompt and
+at most `--max-new-tokens`. `gemma-270m` (the base model) gets `base_prompt` and gemma-270m's greedy
+settings, which differ where the libraries do: transformers' repetition penalty counts the prompt too and
+it blocks repeated 3-grams; llama.cpp's penalty counts the last 64 generated tokens. `tuned` gets chat's
+prompt in its chat template, plain greedy on both: transformers on the merged checkpoint, llama.cpp on the
+base GGUF with the adapter GGUF. Every question runs once per backend, the backends alternating which goes
+first. Tokens are counted with the GGUF's own vocabulary (llama.cpp's tokenizer) for both. Needs the
+`models` and `llama` extras.
 """
 
 from __future__ import annotations
@@ -69,18 +72,21 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=3, help="passages per prompt (gemma-270m's compact prompt shows 3)")
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for both backends (default: each's own)")
+    ap.add_argument("--model", choices=("gemma-270m", "tuned"), default="gemma-270m",
+                    help="the base Gemma-3-270M, or the tuned model `make model` registered")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    from chat.generators import GeneratorError, gemma_270m
+    from chat.generators import GeneratorError, gemma_270m, tuned_model
     from retriever.store import RetrieverError
 
+    load = gemma_270m if args.model == "gemma-270m" else tuned_model
     try:
         requests = requests_for(args.db, args.index, args.questions, args.k, args.max_new_tokens)
         loaded, load_s = {}, {}
         for backend in BACKENDS:
             started = time.perf_counter()
-            loaded[backend] = gemma_270m(threads=args.threads, backend=backend)
+            loaded[backend] = load(threads=args.threads, backend=backend)
             load_s[backend] = round(time.perf_counter() - started, 1)
     except (GeneratorError, RetrieverError, OSError, ValueError) as exc:
         sys.exit(f"bench_generators: error: {str(exc).splitlines()[0]}")
@@ -92,7 +98,7 @@ def main() -> None:
         for backend in (BACKENDS if i % 2 == 0 else BACKENDS[::-1]):  # alternating which goes first
             runs[backend].append({"question": request.question, **run_once(loaded[backend], request, count_tokens)})
 
-    report = {"threads": args.threads or "each backend's default",
+    report = {"model": args.model, "threads": args.threads or "each backend's default",
               "max_new_tokens": args.max_new_tokens, "questions": len(requests), "backends": {}}
     for backend in BACKENDS:
         rows = runs[backend]
@@ -105,7 +111,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    print(f"Gemma-3-270M Q4_K_M, {len(requests)} questions, one run each, alternating; "
+    print(f"{'Gemma-3-270M Q4_K_M' if args.model == 'gemma-270m' else 'tuned Gemma-3-270M'}, {len(requests)} questions, one run each, alternating; "
           f"max {args.max_new_tokens} new tokens; threads {report['threads']}")
     print(f"{'backend':<13} {'load s':>7} {'TTFT s':>7} {'tok/s':>6} {'answer s':>9} {'tokens':>6}  (medians)")
     for backend, b in report["backends"].items():

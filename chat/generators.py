@@ -539,7 +539,7 @@ def tuned_registered() -> bool:
     return (tuned_dir() / "config.json").exists()
 
 
-def tuned_model(backend: str | None = None) -> Generator:
+def tuned_model(backend: str | None = None, threads: int | None = None) -> Generator:
     """The model `finetune recipe` tuned on this KB and registered: run by llama.cpp (the base GGUF with the
     LoRA GGUF the recipe wrote beside it) when llama-cpp-python is installed, else the merged checkpoint
     folder by transformers. `backend` ("llama.cpp" or "transformers") picks one."""
@@ -557,12 +557,13 @@ def tuned_model(backend: str | None = None) -> Generator:
     if backend is None:
         backend = "llama.cpp" if runs_on_llama and importlib.util.find_spec("llama_cpp") else "transformers"
     if backend == "transformers":
-        gen = HFGenerator(str(folder), name="tuned")
+        gen = HFGenerator(str(folder), name="tuned", threads=threads)
     elif not runs_on_llama:
         raise GeneratorError(f"{folder} has no llama.cpp files (base GGUF + adapter GGUF): rerun `make model`, "
                              "which writes them")
     else:
-        gen = LlamaCppGenerator(files[0], name="tuned", lora=files[1], chat_template=saved_chat_template(folder))
+        gen = LlamaCppGenerator(files[0], name="tuned", lora=files[1], chat_template=saved_chat_template(folder),
+                                threads=threads)
     gen.backend = backend
     return gen
 

@@ -25,6 +25,7 @@ from finetune.model import (
     collate,
     encode,
     load_for_inference,
+    load_tokenizer,
     merge,
     render,
     target_modules_for,
@@ -308,13 +309,13 @@ def test_recipe_goes_from_a_base_model_to_a_registered_tuned_generator_and_conti
         load_generator("tuned")
 
 
-def tiny_gemma_lora(folder: Path, rslora: bool = False) -> Path:
-    """A 2-layer Gemma 3 text model saved in `folder`, and a LoRA adapter on it with random A and B."""
+def tiny_gemma_lora(folder: Path, rslora: bool = False, vocab_size: int = 300) -> Path:
+    """A 2-layer Gemma 3 text model saved in `folder`/base, and a LoRA adapter on it with random A and B."""
     from peft import LoraConfig, get_peft_model
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
     torch.manual_seed(0)
-    config = Gemma3TextConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    config = Gemma3TextConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                               num_attention_heads=2, num_key_value_heads=1, head_dim=16)
     Gemma3ForCausalLM(config).save_pretrained(folder / "base")
     model = Gemma3ForCausalLM.from_pretrained(str(folder / "base"))
@@ -367,3 +368,31 @@ def test_lora_gguf_of_an_unsupported_model_is_one_line_naming_the_folder(lora_ru
     assert "Traceback" not in result.output and not (tmp_path / "a.gguf").exists()
     missing = CliRunner().invoke(app, ["lora-gguf", "--adapter", str(tmp_path), "--out", str(tmp_path / "a.gguf")])
     assert missing.exit_code == 1 and "adapter_model.safetensors" in missing.output
+
+
+def test_the_recipe_registers_a_gemma_model_for_llama_cpp_too(tiny, tmp_path):
+    """A base exported from a GGUF (`export.json`) gets the adapter as a llama.cpp adapter GGUF beside the merged
+    model, and the record says which base GGUF it applies to; `--generator tuned` reads that record."""
+    import shutil
+
+    import gguf
+
+    from finetune.recipe import run
+
+    tok = load_tokenizer(tiny)
+    adapter = tiny_gemma_lora(tmp_path, vocab_size=len(tok))
+    base = tmp_path / "base"
+    tok.save_pretrained(base)
+    (base / "export.json").write_text(json.dumps({"gguf": str(tmp_path / "base.gguf")}), encoding="utf-8")
+    work = tmp_path / "work"
+    shutil.copytree(adapter, work / "run" / "final")  # training already done: only the register step runs
+    (work / "run" / "final" / "hparams.json").write_text(json.dumps({"steps": 3}), encoding="utf-8")
+    (work / "data").mkdir(parents=True)
+    (work / "data" / "stats.json").write_text(json.dumps({"examples": 4}), encoding="utf-8")
+    lines = []
+    record = run(minutes=1, make_data=None, out=tmp_path / "tuned", base=base, work=work, say=lines.append)
+    assert record["gguf"] == {"base": str((tmp_path / "base.gguf").resolve()), "adapter": "adapter.gguf"}
+    assert json.loads((tmp_path / "tuned" / "yiju-tuned.json").read_text(encoding="utf-8"))["gguf"] == record["gguf"]
+    written = gguf.GGUFReader(str(tmp_path / "tuned" / "adapter.gguf"))
+    assert written.fields["general.type"].contents() == "adapter" and len(written.tensors) == 28
+    assert any("llama.cpp adapter" in line for line in lines) and (tmp_path / "tuned" / "config.json").exists()
