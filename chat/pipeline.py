@@ -256,8 +256,14 @@ class Pipeline:
         t = time.perf_counter()
         kept: list[Claim] = []
         removed: list[Claim] = []
+        declined: list[Claim] = []  # the model's own refusal (training's REFUSAL): no claim, so not an unsupported one
+
+        def drop(claim: Claim) -> None:
+            words = claim.text.strip(" \n。，")
+            (declined if words and words in REFUSAL else removed).append(claim)
+
         try:
-            for claim in verify_stream(generator.stream(request), answerable, removed.append):
+            for claim in verify_stream(generator.stream(request), answerable, drop):
                 if not kept:
                     timings["first_claim"] = _ms(started)
                     # the body is a new paragraph, or the line under the lead
@@ -271,10 +277,14 @@ class Pipeline:
         timings["generate"] = _ms(t)
         if not isinstance(generator, ExtractiveGenerator):
             # what the model wrote and what verification let through (`chat eval --real` sums it)
-            answer.debug["generated"] = {"kept": len(kept), "removed": len(removed), "quoted_instead": not kept}
+            answer.debug["generated"] = {"kept": len(kept), "removed": len(removed), "declined": bool(declined),
+                                         "quoted_instead": not kept}
         if not kept and not isinstance(generator, ExtractiveGenerator):
-            # nothing the model said could be verified: quote the KB rather than show nothing (or guess)
-            answer.warnings.append(f"{generator.name}: no generated sentence was supported; the KB is quoted instead")
+            # nothing the model said could be verified, or it found no answer where retrieval found support:
+            # quote the KB rather than show nothing (or guess)
+            answer.warnings.append(f"{generator.name}: " + ("found no answer in the passages" if declined and not removed
+                                                            else "no generated sentence was supported")
+                                   + "; the KB is quoted instead")
             kept = verify("".join(self.extractive.stream(request)), answerable).kept
             yield from say(render_body(kept))
         answer.removed_claims = [f"{c.raw} ({c.problem})" for c in removed]

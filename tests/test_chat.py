@@ -314,6 +314,25 @@ def test_generated_claims_that_the_passages_do_not_support_are_removed(pipeline)
     assert "成人一次0.5g" in dose.text.replace(",", "，")  # dosing quotes the label, whatever the model says
 
 
+class DecliningGenerator:
+    """A tuned model that says the passages hold no answer, in training's refusal sentence."""
+
+    name = "declining"
+
+    def stream(self, request):
+        from chat.answer import REFUSAL
+
+        yield from [REFUSAL[:9], REFUSAL[9:]]
+
+
+def test_a_models_refusal_is_not_an_unsupported_claim_and_the_kb_is_quoted(pipeline):
+    a = pipeline.answer("阿莫西林有哪些不良反应？", generator=DecliningGenerator())
+    assert a.removed_claims == [] and "已删除" not in a.text  # nothing it said was a claim to check
+    assert a.debug["generated"] == {"kept": 0, "removed": 0, "declined": True, "quoted_instead": True}
+    assert "恶心、呕吐、腹泻等胃肠道反应" in a.text and a.citations and not a.refused
+    assert any("found no answer in the passages; the KB is quoted instead" in w for w in a.warnings)
+
+
 def test_a_base_models_answer_ends_where_it_moves_on_and_no_fragment_of_the_move_is_said():
     from chat.generators import until_moves_on
 
