@@ -18,6 +18,7 @@ where $YIJU_REQUIRE_LLAMA is set: CI installs it (`.ci/run`) and must not skip t
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import socket
@@ -383,3 +384,65 @@ def test_a_slow_server_hits_the_timeout(pipeline):
         assert time.perf_counter() - started < 10 and "\n" not in str(err.value)
         a = pipeline.answer(QUESTION, generator=slow)
         assert a.citations and any("timed out" in w for w in a.warnings)
+
+
+def test_a_server_error_is_retried_by_the_openai_client(server, request_):
+    """A proxy in front of the llama.cpp server answers the first completion with 503, as an overloaded server
+    does; the openai client behind `openai:` retries it and the answer arrives whole."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from chat.generators import OpenAIGenerator
+
+    posts = []
+
+    class FlakyProxy(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            posts.append(self.path)
+            if len(posts) == 1:
+                reply, status, kind = b'{"error": {"message": "overloaded"}}', 503, "application/json"
+            else:
+                upstream = httpx.post(server.removesuffix("/v1") + self.path, content=body, timeout=120,
+                                      headers={"Content-Type": "application/json"})
+                reply, status, kind = upstream.content, upstream.status_code, upstream.headers["content-type"]
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), FlakyProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{proxy.server_address[1]}/v1"
+        direct = "".join(OpenAIGenerator(server, model="gemma-3-270m").stream(request_))
+        via_proxy = "".join(OpenAIGenerator(url, model="gemma-3-270m", max_retries=2).stream(request_))
+    finally:
+        proxy.shutdown()
+    assert posts == ["/v1/chat/completions"] * 2 and via_proxy == direct and direct.strip()
+
+
+def test_chat_serve_in_front_of_the_llama_cpp_server_answers_with_citations(server, tiny_kb):
+    from fastapi.testclient import TestClient
+
+    from chat.api import create_app
+    from chat.pipeline import Pipeline
+
+    db, index = tiny_kb
+    pipeline = Pipeline.load(db, index, f"openai:{server}", log_answers=False, on_stale="ignore")
+    client = TestClient(create_app(pipeline))
+    assert client.get("/v1/models").json()["data"][0]["id"] == f"openai:{server}"
+    ask = {"model": "yiju", "messages": [{"role": "user", "content": QUESTION}]}
+    done = client.post("/v1/chat/completions", json=ask)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    answer = body["choices"][0]["message"]["content"]
+    assert re.search(r"\[\d\]", answer) and body["sources"] and all(s["entity"] for s in body["sources"])
+    streamed = client.post("/v1/chat/completions", json={**ask, "stream": True})
+    assert streamed.status_code == 200 and streamed.text.rstrip().endswith("data: [DONE]")
+    pieces = [json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+              for line in streamed.text.splitlines() if line.startswith("data: {")]
+    assert "".join(pieces) == answer  # greedy: the same answer, streamed through both servers
