@@ -45,6 +45,7 @@ def generated_latency(rows: list[dict]) -> dict:
 COLUMNS = [("answered", "answered_rate", "%"), ("refused", "refused_rate", "%"),
            ("sentences kept", "survival_rate", "%"), ("of sentences", "generated_sentences", "n"),
            ("KB quoted instead", "quoted_instead_rate", "%"), ("model declined", "declined_rate", "%"),
+           ("stopped repeating", "repeated_rate", "%"),
            ("cites asked entity", "on_topic_citation_rate", "%"), ("doctor overlap", "reference_overlap_rate", "%"),
            ("p50 s (written)", "generated_latency_s_p50", "s"), ("p95 s (written)", "generated_latency_s_p95", "s"),
            ("p50 s (all)", "latency_s_p50", "s")]

@@ -257,13 +257,27 @@ class Pipeline:
         kept: list[Claim] = []
         removed: list[Claim] = []
         declined: list[Claim] = []  # the model's own refusal (training's REFUSAL): no claim, so not an unsupported one
+        said: set[str] = set()  # the gist of every sentence the model wrote: greedy decoding that repeats one loops
+        quoting = isinstance(generator, ExtractiveGenerator)  # quotes what selection chose, repeats included
+
+        def first_time(claim: Claim) -> Claim:
+            gist = "" if quoting else _gist(claim.text)
+            if gist in said:
+                raise _Repeating
+            if gist:
+                said.add(gist)
+            return claim
 
         def drop(claim: Claim) -> None:
+            first_time(claim)
             words = claim.text.strip(" \n。，")
             (declined if words and words in REFUSAL else removed).append(claim)
 
+        pieces = generator.stream(request)
+        claims = verify_stream(pieces, answerable, drop)
+        repeated = False
         try:
-            for claim in verify_stream(generator.stream(request), answerable, drop):
+            for claim in map(first_time, claims):
                 if not kept:
                     timings["first_claim"] = _ms(started)
                     # the body is a new paragraph, or the line under the lead
@@ -272,13 +286,18 @@ class Pipeline:
                 else:
                     yield from say(_separator(kept[-1], claim) + render_claim(claim), paragraph=False)
                 kept.append(claim)
+        except _Repeating:  # the model started over: what follows would be the same sentences again
+            repeated = True
         except GeneratorError as exc:
             answer.warnings.append(str(exc))
+        finally:
+            claims.close()
+            getattr(pieces, "close", lambda: None)()  # generation stops here
         timings["generate"] = _ms(t)
         if not isinstance(generator, ExtractiveGenerator):
             # what the model wrote and what verification let through (`chat eval --real` sums it)
             answer.debug["generated"] = {"kept": len(kept), "removed": len(removed), "declined": bool(declined),
-                                         "quoted_instead": not kept}
+                                         "repeated": repeated, "quoted_instead": not kept}
         if not kept and not isinstance(generator, ExtractiveGenerator):
             # nothing the model said could be verified, or it found no answer where retrieval found support:
             # quote the KB rather than show nothing (or guess)
@@ -406,6 +425,19 @@ def _confirmed_symptom(messages: list[dict], question: str) -> str | None:
     """The symptom the last assistant message asked about, when this reply says "有"."""
     symptom = _last_question(messages)
     return symptom if symptom and is_answer(question) is True else None
+
+
+class _Repeating(Exception):
+    """The model wrote a sentence it had already written."""
+
+
+_HEADING = re.compile(r"^[^：:。]{1,40}的[^：:。]{1,12}[：:]")
+
+
+def _gist(text: str) -> str:
+    """A sentence without a "X的section：" heading, spaces and punctuation: the same sentence written again, with
+    or without its heading, has the same gist."""
+    return re.sub(r"[\s，,。；;：:、！？!?（）()“”\"']", "", _HEADING.sub("", text))
 
 
 def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:

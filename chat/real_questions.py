@@ -202,6 +202,7 @@ def summarize(rows: list[dict], latencies: list[float]) -> dict:
         "survival_rate": kept / (kept + removed) if kept + removed else None,
         "quoted_instead_rate": (sum(g["quoted_instead"] for g in generated) / len(generated)) if generated else None,
         "declined_rate": (sum(g.get("declined", False) for g in generated) / len(generated)) if generated else None,
+        "repeated_rate": (sum(g.get("repeated", False) for g in generated) / len(generated)) if generated else None,
         "removed_because": dict(Counter(_why(c) for r in rows for c in r.get("removed_claims") or []).most_common()),
         "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
@@ -234,6 +235,7 @@ def print_summary(report: dict, source: str) -> None:
         table.add_row("answers where the KB was quoted instead", f"{report['quoted_instead_rate']:.1%} of "
                                                                  f"{report['generated_answers']}")
         table.add_row("answers the model declined (its refusal)", f"{report['declined_rate']:.1%}")
+        table.add_row("answers stopped where the model repeated itself", f"{report['repeated_rate']:.1%}")
     table.add_row("latency p50 / p95", f"{report['latency_ms_p50']:.0f} / {report['latency_ms_p95']:.0f} ms")
     Console().print(table)
 

@@ -328,9 +328,35 @@ class DecliningGenerator:
 def test_a_models_refusal_is_not_an_unsupported_claim_and_the_kb_is_quoted(pipeline):
     a = pipeline.answer("阿莫西林有哪些不良反应？", generator=DecliningGenerator())
     assert a.removed_claims == [] and "已删除" not in a.text  # nothing it said was a claim to check
-    assert a.debug["generated"] == {"kept": 0, "removed": 0, "declined": True, "quoted_instead": True}
+    assert a.debug["generated"] == {"kept": 0, "removed": 0, "declined": True, "repeated": False,
+                                   "quoted_instead": True}
     assert "恶心、呕吐、腹泻等胃肠道反应" in a.text and a.citations and not a.refused
     assert any("found no answer in the passages; the KB is quoted instead" in w for w in a.warnings)
+
+
+class LoopingGenerator:
+    """Greedy decoding caught in a loop: the same sentence again and again, with its heading or without."""
+
+    name = "looping"
+
+    def __init__(self):
+        self.read, self.closed = 0, False
+
+    def stream(self, request):
+        try:
+            for piece in ["恶心、呕吐、腹泻等胃肠道反应。[1]", "阿莫西林的不良反应：恶心、呕吐、腹泻等胃肠道反应。[1]"] * 50:
+                self.read += 1
+                yield piece
+        finally:
+            self.closed = True
+
+
+def test_a_model_that_starts_repeating_itself_is_stopped_and_said_once(pipeline):
+    looping = LoopingGenerator()
+    a = pipeline.answer("阿莫西林有哪些不良反应？", generator=looping)
+    assert a.text.count("恶心、呕吐、腹泻等胃肠道反应") == 1 and a.removed_claims == []
+    assert a.debug["generated"]["repeated"] and a.debug["generated"]["kept"] == 1
+    assert looping.closed and looping.read <= 3  # generation stopped at the repeat, not at the token limit
 
 
 def test_a_base_models_answer_ends_where_it_moves_on_and_no_fragment_of_the_move_is_said():

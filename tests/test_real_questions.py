@@ -241,7 +241,7 @@ def test_chat_eval_real_counts_what_verification_kept_of_a_models_sentences(demo
     report, rows = evaluate_real(demo, read_questions(path))
     # the dose question is quoted from the label whatever the generator, and the refusal generated nothing
     assert [r["generated"] for r in rows] == [
-        {"kept": 1, "removed": 3, "declined": False, "quoted_instead": False}, None, None]
+        {"kept": 1, "removed": 3, "declined": False, "repeated": False, "quoted_instead": False}, None, None]
     assert report["generated_answers"] == 1 and report["generated_sentences"] == 4
     assert report["survival_rate"] == 0.25 and report["quoted_instead_rate"] == 0.0
     assert sum(report["removed_because"].values()) == 3 and "no citation" in report["removed_because"]
