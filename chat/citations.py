@@ -200,6 +200,10 @@ def support(claim: str, passages: Iterable[Passage]) -> float:
     return len(content & found) / len(content)
 
 
+# "高血压的护理：" before a sentence: the entity and section it comes from, as the quoting generator writes them
+HEADING = re.compile(r"^(?P<entity>[^：:。]{1,40})的(?P<section>[^：:。]{1,12})[：:]")
+
+
 def check(claim: Claim, numbered: dict[int, Passage], min_support: float = MIN_SUPPORT) -> Claim:
     """Fill `support` and `problem` (empty when the claim may stay)."""
     if not claim.cited:
@@ -210,8 +214,17 @@ def check(claim: Claim, numbered: dict[int, Passage], min_support: float = MIN_S
         claim.problem = f"cites [{missing[0]}], which is not one of the passages"
         return claim
     cited = [numbered[n] for n in claim.cited]
-    claim.support = support(claim.text, cited)
+    # A heading must name the cited passage, and the sentence after it must be supported on its own: the
+    # entity's name would otherwise carry a few made-up words ("消化性溃疡的就诊：就诊医院[3]").
+    heading = HEADING.match(claim.text)
+    claim.support = support(claim.text[heading.end():] if heading else claim.text, cited)
     joined = fold("\n".join(p.text for p in cited))
+    if heading and not all(fold(name) in joined for name in heading.group("entity", "section")):
+        claim.problem = f"heading '{heading.group(0)[:-1]}' does not name the cited passage"
+        return claim
+    if heading and not re.search(r"\w", claim.text[heading.end():]):
+        claim.problem = "nothing after the heading"
+        return claim
     for number in numbers(claim.text):
         if not _has_number(number, joined):
             claim.problem = f"number {number} is not in the cited passage"

@@ -38,7 +38,7 @@ from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation, Generation
 from chat.answer_log import AnswerLogger
-from chat.citations import Claim, render_claim, verify, verify_stream
+from chat.citations import HEADING, Claim, render_claim, verify, verify_stream
 from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
@@ -431,13 +431,10 @@ class _Repeating(Exception):
     """The model wrote a sentence it had already written."""
 
 
-_HEADING = re.compile(r"^[^：:。]{1,40}的[^：:。]{1,12}[：:]")
-
-
 def _gist(text: str) -> str:
     """A sentence without a "X的section：" heading, spaces and punctuation: the same sentence written again, with
     or without its heading, has the same gist."""
-    return re.sub(r"[\s，,。；;：:、！？!?（）()“”\"']", "", _HEADING.sub("", text))
+    return re.sub(r"[\s，,。；;：:、！？!?（）()“”\"']", "", HEADING.sub("", text))
 
 
 def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:

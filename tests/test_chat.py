@@ -314,6 +314,21 @@ def test_generated_claims_that_the_passages_do_not_support_are_removed(pipeline)
     assert "成人一次0.5g" in dose.text.replace(",", "，")  # dosing quotes the label, whatever the model says
 
 
+def test_a_heading_must_name_the_cited_passage_and_carry_a_supported_sentence():
+    """The entity's name in a "X的Y：" heading must not carry made-up words past the support threshold."""
+    from chat.citations import verify
+
+    p = Passage("e9:预防:demo:0", 9, "disease", "消化性溃疡", "预防",
+                "消化性溃疡 · 预防：根除幽门螺杆菌；避免不必要地使用非甾体抗炎药；戒烟限酒；规律饮食。", "demo", 1, "h")
+    problems = {t: [c.problem for c in verify(t, {1: p}).removed] for t in [
+        "消化性溃疡的就诊：就诊医院[1]。", "胃溃疡的预防：戒烟限酒[1]。", "消化性溃疡的预防：[1]。",
+        "消化性溃疡的预防：根除幽门螺杆菌[1]。", "戒烟限酒[1]。"]}
+    assert problems["消化性溃疡的就诊：就诊医院[1]。"] == ["heading '消化性溃疡的就诊' does not name the cited passage"]
+    assert problems["胃溃疡的预防：戒烟限酒[1]。"] == ["heading '胃溃疡的预防' does not name the cited passage"]
+    assert problems["消化性溃疡的预防：[1]。"] == ["nothing after the heading"]
+    assert problems["消化性溃疡的预防：根除幽门螺杆菌[1]。"] == [] and problems["戒烟限酒[1]。"] == []
+
+
 class DecliningGenerator:
     """A tuned model that says the passages hold no answer, in training's refusal sentence."""
 
