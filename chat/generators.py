@@ -303,7 +303,7 @@ class LlamaCppGenerator:
     def __init__(self, path: str | Path, name: str | None = None, base_model: bool | None = None,
                  threads: int | None = None, n_ctx: int = 4096, lora: str | Path | None = None,
                  chat_template: str | None = None):
-        """`lora`: a llama.cpp LoRA GGUF applied to the model at load (`finetune export-lora-gguf`);
+        """`lora`: a llama.cpp LoRA GGUF applied to the model at load (`finetune lora-gguf`);
         `chat_template`: the Jinja template to use when the GGUF carries none (a tuned base model's)."""
         try:
             import llama_cpp
@@ -565,6 +565,8 @@ def tuned_model(backend: str | None = None, threads: int | None = None) -> Gener
         gen = LlamaCppGenerator(files[0], name="tuned", lora=files[1], chat_template=saved_chat_template(folder),
                                 threads=threads)
     gen.backend = backend
+    say(f"the tuned model ({folder}) runs on {backend}" + (" (the base GGUF with its adapter)" if backend == "llama.cpp"
+                                                           else "; with llama-cpp-python it would load in a second"))
     return gen
 
 

@@ -38,7 +38,8 @@ from finetune.model import (
 
 log = logging.getLogger("finetune")
 PROMPT_STYLE = ("chat.generators.chat_messages via finetune.prompts.rag_messages (chat's system prompt, passages "
-                "[n] clipped to 120 chars, question -> answer citing [n]); rendered by the model's chat template")
+                "[n] clipped at `finetune data --passage-chars`, question -> answer citing [n]); rendered by the "
+                "model's chat template")
 
 
 @dataclass
