@@ -217,12 +217,13 @@ def check(claim: Claim, numbered: dict[int, Passage], min_support: float = MIN_S
     # A heading must name the cited passage, and the sentence after it must be supported on its own: the
     # entity's name would otherwise carry a few made-up words ("消化性溃疡的就诊：就诊医院[3]").
     heading = HEADING.match(claim.text)
-    claim.support = support(claim.text[heading.end():] if heading else claim.text, cited)
+    body = claim.text[heading.end():] if heading else claim.text
+    claim.support = support(body, cited)
     joined = fold("\n".join(p.text for p in cited))
     if heading and not all(fold(name) in joined for name in heading.group("entity", "section")):
         claim.problem = f"heading '{heading.group(0)[:-1]}' does not name the cited passage"
         return claim
-    if heading and not re.search(r"\w", claim.text[heading.end():]):
+    if heading and not re.search(r"\w", body):
         claim.problem = "nothing after the heading"
         return claim
     for number in numbers(claim.text):

@@ -294,11 +294,11 @@ class Pipeline:
             claims.close()
             getattr(pieces, "close", lambda: None)()  # generation stops here
         timings["generate"] = _ms(t)
-        if not isinstance(generator, ExtractiveGenerator):
+        if not quoting:
             # what the model wrote and what verification let through (`chat eval --real` sums it)
             answer.debug["generated"] = {"kept": len(kept), "removed": len(removed), "declined": bool(declined),
                                          "repeated": repeated, "quoted_instead": not kept}
-        if not kept and not isinstance(generator, ExtractiveGenerator):
+        if not kept and not quoting:
             # nothing the model said could be verified, or it found no answer where retrieval found support:
             # quote the KB rather than show nothing (or guess)
             answer.warnings.append(f"{generator.name}: " + ("found no answer in the passages" if declined and not removed

@@ -184,6 +184,10 @@ def summarize(rows: list[dict], latencies: list[float]) -> dict:
     lat = np.asarray(latencies or [0.0])
     generated = [r["generated"] for r in rows if r.get("generated")]
     kept, removed = sum(g["kept"] for g in generated), sum(g["removed"] for g in generated)
+
+    def share_generated(key: str) -> float | None:  # of the answers a model wrote
+        return sum(bool(g.get(key)) for g in generated) / len(generated) if generated else None
+
     return {
         "n": n,
         **{f"{k}_rate": counts[k] / n if n else 0.0 for k in OUTCOMES},
@@ -200,9 +204,9 @@ def summarize(rows: list[dict], latencies: list[float]) -> dict:
         "generated_answers": len(generated),
         "generated_sentences": kept + removed,
         "survival_rate": kept / (kept + removed) if kept + removed else None,
-        "quoted_instead_rate": (sum(g["quoted_instead"] for g in generated) / len(generated)) if generated else None,
-        "declined_rate": (sum(g.get("declined", False) for g in generated) / len(generated)) if generated else None,
-        "repeated_rate": (sum(g.get("repeated", False) for g in generated) / len(generated)) if generated else None,
+        "quoted_instead_rate": share_generated("quoted_instead"),
+        "declined_rate": share_generated("declined"),
+        "repeated_rate": share_generated("repeated"),
         "removed_because": dict(Counter(_why(c) for r in rows for c in r.get("removed_claims") or []).most_common()),
         "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),

@@ -319,7 +319,7 @@ def export_lora_gguf(adapter: str | Path, out: str | Path, model_type: str | Non
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
     writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
     for hf_name, ab in sorted(pairs.items()):
-        gguf_name = names.get_name(hf_name.removeprefix("model.language_model.").replace("language_model.", ""))
+        gguf_name = names.get_name(_text_model_name(hf_name))
         if gguf_name is None or set(ab) != {"A", "B"}:
             raise ModelError(f"{adapter}: {hf_name} has no llama.cpp tensor or lacks lora_A/lora_B")
         writer.add_tensor(f"{gguf_name}.weight.lora_a", ab["A"].float().contiguous().numpy())  # (rank, in)
@@ -330,3 +330,12 @@ def export_lora_gguf(adapter: str | Path, out: str | Path, model_type: str | Non
     writer.close()
     partial.replace(out)  # never a half-written adapter where llama.cpp would look
     return out
+
+
+def _text_model_name(name: str) -> str:
+    """A multimodal checkpoint's text-model tensor under the text model's own name, as llama.cpp's converter
+    renames it ("model.language_model.layers.0…" and "language_model.model.layers.0…" -> "model.layers.0…")."""
+    for prefix, to in (("model.language_model.", "model."), ("language_model.", "")):
+        if name.startswith(prefix):
+            return to + name[len(prefix):]
+    return name
