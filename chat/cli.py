@@ -249,6 +249,8 @@ def eval_cmd(
     real: Annotated[Optional[Path], typer.Option(
         help="Real questions instead: a Toyhom CSV (department,title,ask,answer) or JSONL {question, reference}")] = None,
     n: Annotated[Optional[int], typer.Option("--n", min=1, help="With --real: questions to sample (default all)")] = None,
+    half_name: Annotated[Optional[str], typer.Option(
+        "--half", help="With --real: only the 'tune' or the 'check' half of the file (split by --seed), before --n")] = None,
     report_path: Annotated[Optional[Path], typer.Option(
         "--report", help="With --real: write N sampled answers beside the references to this markdown file")] = None,
     report_n: Annotated[int, typer.Option("--report-n", min=1, help="With --report: answers in it")] = 30,
@@ -258,7 +260,7 @@ def eval_cmd(
     """Rates on the evaluation sets (triage, refusal, citations), or with --real on real questions:
     refused / asked back / emergency / answered, reference overlap, latency."""
     if real is not None:
-        return _eval_real(real, db, index, generator, k, json_out, n, seed, report_path, report_n, rows_path)
+        return _eval_real(real, db, index, generator, k, json_out, n, seed, report_path, report_n, rows_path, half_name)
     from chat.evaluation import evaluate, print_report
 
     pipeline = load_pipeline(db, index, generator, k, log_answers=False)
@@ -274,11 +276,14 @@ def eval_cmd(
         raise typer.Exit(1)
 
 
-def _eval_real(path: Path, db, index, generator, k, json_out, n, seed, report_path, report_n, rows_path) -> None:
-    from chat.real_questions import RealQuestionsError, evaluate_real, print_summary, read_questions, sample, write_report
+def _eval_real(path: Path, db, index, generator, k, json_out, n, seed, report_path, report_n, rows_path,
+               half_name: str | None = None) -> None:
+    from chat.real_questions import (RealQuestionsError, evaluate_real, half, print_summary, read_questions, sample,
+                                     write_report)
 
     try:
-        questions = sample(read_questions(path), n, seed)
+        questions = read_questions(path)
+        questions = sample(half(questions, half_name, seed) if half_name else questions, n, seed)
     except RealQuestionsError as exc:
         fail(str(exc))
     if not questions:
@@ -293,7 +298,7 @@ def _eval_real(path: Path, db, index, generator, k, json_out, n, seed, report_pa
             report, rows = evaluate_real(pipeline, questions, progress=lambda: bar.advance(task))
     except Exception as exc:
         fail(f"evaluation failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    report |= {"source": str(path), "seed": seed, "kb_revision": pipeline.kb_revision,
+    report |= {"source": str(path), "seed": seed, "half": half_name, "kb_revision": pipeline.kb_revision,
                "generator": pipeline.generator.name}
     if report_path:
         report["report"] = str(write_report(report_path, report, rows, report_n, seed, str(path)))

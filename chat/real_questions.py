@@ -120,6 +120,21 @@ def sample(questions: list, n: int | None, seed: int = 0) -> list:
     return random.Random(seed).sample(questions, n)
 
 
+HALVES = ("tune", "check")
+
+
+def half(questions: list, which: str, seed: int = 0) -> list:
+    """The tuning or the check half of a development set: the questions shuffled by `seed`, the first half
+    "tune", the rest "check". Rules are tuned on "tune" only and reported on both, so that a rule that helps
+    only the rows it was written for shows up as a gap between the halves."""
+    if which not in HALVES:
+        raise RealQuestionsError(f"half must be one of {', '.join(HALVES)}, not {which!r}")
+    order = list(questions)
+    random.Random(seed).shuffle(order)
+    cut = len(order) // 2
+    return order[:cut] if which == "tune" else order[cut:]
+
+
 def outcome(answer) -> str:
     if answer.triage:
         return "emergency"
