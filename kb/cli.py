@@ -110,7 +110,10 @@ def ingest_cmd(
     if json_out:
         emit(result)
         return
-    verb = "would change" if dry_run else "changed"
+    if report.changed:
+        revision = f"{'would change' if dry_run else 'changed'} KB revision {report.revision_before} -> {report.revision}"
+    else:
+        revision = f"KB revision {report.revision} unchanged"
     table = Table(title=f"kb ingest ({'dry run' if dry_run else 'done'})")
     for col in ("type", "added", "updated", "unchanged"):
         table.add_column(col, justify="right" if col != "type" else "left")
@@ -130,8 +133,7 @@ def ingest_cmd(
                   f"(e.g. {report.skipped[0].split(': ', 1)[-1]})[/dim]", highlight=False)
     out.print(f"{total} records from {len(batches)} source(s): {report.added} added, {report.updated} updated, "
               f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
-              + (f", {len(report.skipped)} skipped" if report.skipped else "") + f"; {verb} KB revision "
-              f"{report.revision_before} -> {report.revision}")
+              + (f", {len(report.skipped)} skipped" if report.skipped else "") + f"; {revision}")
     for name, res in hooks.items():
         if isinstance(res, dict) and res.get("updated"):
             out.print(f"{name}: index {res['index']} updated to KB revision {res.get('kb_revision')} "
