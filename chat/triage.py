@@ -101,9 +101,64 @@ _SUSPECT = r"(是不是|怀疑|疑似|好像|好象|像是|可能是|估计是|�
 _STROKE_NAME = r"(中风|脑卒中|脑梗|脑出血|脑溢血|面瘫)"
 _MI_NAME = r"(心梗|心肌梗[死塞]?)"
 
+# ---------------------------------------------------------------- events: what happened, in people's words
+# An ingestion: a verb of swallowing that is done (吃了, 吞下去, 都喝了), with an amount above any usual dose or
+# a poison, in either order within one clause ("吞了十几片扑热息痛", "把一整瓶安眠药都吃了", "农药喝了一口").
+# "吃了两片布洛芬", "一次吃了一片" name a dose, not an overdose; "吃一整瓶会怎样" is not done.
+_SWALLOW = r"(吃|吞|喝|服|咽|嗑)"
+_DONE = r"(了|下去|下|掉|光|进去)"  # not 完: "一盒药吃完了还没好" is a course of treatment
+_ALL = r"(都|全|全部|统统|一口气|一下子|一次性?)"
+# More than a usual dose: five tablets or more, tens of pills (a dose of 丸/粒 can be 8-10), or a whole
+# container. "吃了好几盒药", "吃了两瓶了" tell a course of treatment, not an overdose.
+_MANY = r"([5-9]|[1-9][0-9]+|[五六七八九]|[一二两三四五六七八九]?十[一二三四五六七八九几多]?|几十|数十|好多|很多|许多)"
+_LOTS = r"([2-9][0-9]|[1-9][0-9]{2,}|十几|几十|数十|二十|三十|四十|五十|一百|上百|好多|很多|许多)"
+_PILLS = rf"({_MANY}(片|颗|个胶囊)|{_LOTS}(粒|丸|袋|包)|(一整|整|大半)(板|盒|瓶)|一大把|一大堆)"
+_CONTAINER = r"(一|半)瓶|一把"  # "喝了一瓶啤酒", "吃了一盒饼干": an overdose only of a medicine
+_DRUG = (r"(药|片|丸|胶囊|安眠|安定|扑热息痛|对乙酰氨基酚|布洛芬|阿司匹林|感冒灵|褪黑素|地西泮|艾司唑仑|阿普唑仑|"
+         r"唑吡坦|佐匹克隆|氯硝西泮|糖浆|铁剂|避孕)")
+# Poisons and things that must not be swallowed ("吃了打过农药的菜", "农药残留" are food, not poison).
+_POISON = (r"(农药|百草枯|敌敌畏|除草剂|杀虫剂|灭蚊|蟑螂药|老鼠药|鼠药|毒鼠强|消毒液|消毒水|84(消毒|液)|漂白|洁厕|洗洁精|洗衣液|"
+           r"洗衣凝珠|干燥剂|防冻液|甲醇|工业酒精|水银|汞|电池|纽扣|硬币|磁(铁|珠)|图钉|钉子|刀片|缝衣针|大头针)(?!残留|味|的(菜|水果|蔬菜))")
+_INGESTION = (rf"({_SWALLOW}{_DONE}{_NP}{{0,4}}({_PILLS}|({_CONTAINER}){_NP}{{0,4}}{_DRUG})|"  # 吃了一整瓶, 吞了一瓶安眠药
+              rf"{_PILLS}{_NP}{{0,8}}({_SWALLOW}{_DONE}|{_ALL}{_SWALLOW}完)|"  # 把一整瓶安眠药都吃了, 十几片全吞了
+              rf"({_CONTAINER}){_NP}{{0,3}}{_DRUG}{_NP}{{0,4}}{_SWALLOW}{_DONE}|"  # 把一瓶安眠药吃了
+              rf"{_DRUG}{_NP}{{0,3}}{_SWALLOW}{_DONE}{_NP}{{0,2}}({_PILLS}|{_CONTAINER})|"  # 安眠药吃了一整瓶
+              rf"{_SWALLOW}{_DONE}?{_NP}{{0,6}}{_POISON}|{_POISON}{_NP}{{0,4}}{_SWALLOW}{_DONE})")  # 喝了农药, 电池吞下去了
+# A small child who took something unwatched: any amount ("宝宝偷吃了两片降压药", "趁我不注意吞了药").
+_UNWATCHED = rf"(偷吃|偷偷{_NP}{{0,2}}{_SWALLOW}|趁{_NP}{{0,6}}(不注意|没注意|不在|没看)|自己(拿|翻|找|把))"
+_CHILD_INGESTION = rf"{_KID}{_NP}{{0,8}}{_UNWATCHED}{_NP}{{0,10}}({_DRUG}|{_POISON})"
+# A seizure told by its signs: jerking, eyes rolled up, jaw clenched, foam at the mouth. "抽了血", "抽烟",
+# "腿抽筋", "抽了一下" are no seizure; eyes rolled up alone ("睡觉眼睛往上翻") count only with stiffness or blueness.
+_EYES_UP = r"((眼睛|眼球|两眼|双眼|眼珠)(子)?(往|向)?上(翻|吊)|翻(起)?白眼|(两眼|眼睛)发直)"
+_SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|一抽一抽|"
+                  rf"(手脚|四肢|全身|浑身|身体|胳膊腿)(一直|不停地?|在)?(抽|抖|抽动|抖动)(个不停|不停|起来)|"
+                  rf"(?<![烟血会能])抽(了|着)(?=[,，。!！?？]|$|(好|十|几|一|两|[0-9])+分钟|一阵|好久|很久|半天)|"
+                  rf"{_EYES_UP}{_NP}{{0,2}}[,，]?{_NP}{{0,6}}(僵|硬|发紫|发青|不动)|牙关紧闭|咬紧牙关|(口|嘴)(里|角)?(吐|冒|流)白沫)")
+# Not responding, told in other words: "叫也不应", "喊他没反应", "怎么叫都不醒", "没知觉".
+_UNRESPONSIVE = (r"((叫|喊|拍|摇)(他|她|它|孩子|宝宝|人|名字)?(也|都|半天|了半天)?(不应|不答应|不理|不醒|没醒|没(有)?(反应|回应|动静))|"
+                 r"怎么(叫|喊|拍|摇)都不(醒|应|理)|没(有)?(了)?知觉|失去(了)?知觉|人事不省)")
+# A collapse: "倒在地上", "突然倒下", "一下子瘫在地上".
+_COLLAPSE = r"(倒在地上|倒地不起|突然倒下|栽倒|(瘫|躺)在地上(不动|起不来)|摔倒在地(不起|起不来|不动))"
+
 # English patterns are matched against the lower-cased question.
 _EN_CHEST = (r"(chest (pain|pains|hurts?|tightness|pressure)|pain in (my|his|her|the) chest|"
              r"(my|his|her) chest (hurts|is tight)|crushing (pain|chest))")
+# English events: an ingestion of an amount ("swallowed a whole bottle of sleeping pills", "took 30 tablets",
+# "took all of my pills"), a thing swallowed, a seizure by its signs, not responding.
+_EN_AMOUNT = (r"(a whole|the whole|an entire|the entire|a full|half a|all (of )?(my|his|her|their|the|mom'?s|dad'?s)|"
+              r"a handful( of)?|handfuls( of)?|a bunch of|a lot of|lots of|loads of|dozens of|too many|[5-9]|[1-9]\d+|"
+              r"five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|a hundred)")
+_EN_DRUG = (r"(pills?|tablets?|capsules?|meds|medicines?|medications?|sleeping|paracetamol|tylenol|acetaminophen|"
+            r"ibuprofen|advil|aspirin|xanax|ambien|valium|melatonin|antidepressants?|insulin)")
+_EN_INGESTION = (rf"\b(swallowed|took|taken|ate|eaten|downed|popped|overdosed on) {_EN_AMOUNT}\b[^.!?;]{{0,30}}\b{_EN_DRUG}|"
+                 r"\b(swallowed|downed) (a whole|the whole|an entire) bottle|"
+                 r"\bgot into (my|his|her|the|grandma'?s|grandpa'?s|mom'?s|dad'?s) (pills|medicine|meds|medication)|"
+                 r"\b(swallowed|ate) (a |an |the |some |two |2 )?(button )?(coin|magnet|battery|batteries|laundry pod|pin|nail)")
+_EN_SEIZURE = (r"(eyes (have |had )?(rolled|rolling|roll|went|are rolling|turned) (back|up)|foam(ing)? at the mouth|"
+               r"(shaking|jerking|twitching|convulsing) (all over|uncontrollably|and (won'?t|doesn'?t|isn'?t|is not|not|can'?t))|"
+               r"(arms|legs|body) (are |is )?(jerking|stiff and))")
+_EN_UNRESPONSIVE = (r"((won'?t|doesn'?t|does not|will not|isn'?t|is not|not) (respond|answer|wake)|no response|"
+                    r"can'?t get (him|her|them) to (respond|wake|answer))")
 _EN_CHEST_COMPANION = (r"(sweat|clammy|left arm|(arm|jaw|back) (hurts|pain)|jaw|crushing|pressure|"
                        r"short(ness)? of breath|can'?t breathe|breathless|nause|vomit|faint|pale|severe|\d+ ?min|"
                        r"half an hour|an hour|won'?t go away|not going away|getting worse)")
@@ -117,7 +172,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     ), kind="crisis", chronic_ok=True, label_en="thoughts of self-harm", english=(
         r"(kill(ing)? (myself|me)|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
         r"(hurt|harm|cut)(ting|ing)? myself|(cut|slit|slashed) (my|his|her) wrists?|self[- ]harm|better off dead|"
-        r"no reason to live|take all (my|the) pills)",
+        r"no reason to live|take all (my|the) pills|nothing to live for|don'?t want to wake up|"
+        r"(overdose|overdosed|od'?d?) on purpose|(going|want|plan(ning)?) to (overdose|take (all|a whole|the whole)))",
     )),
     RedFlag("chest_pain", "胸痛伴出汗等，可能是急性心肌梗死等心脏急症", (_CHEST, _CHEST_COMPANION),
             "立即停止活动，坐下或半躺休息，不要自己开车去医院。", label_en="chest pain that may be a heart attack",
@@ -166,16 +222,15 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"blood (is )?(everywhere|gushing|pouring))",
     )),
     RedFlag("poisoning", "中毒或误服", (
-        rf"(误服|误食|误吞|误喝|误吃|吞(下|了){_NP}{{0,6}}(药|片|瓶|电池|纽扣|硬币|磁|针|钉|刀片|农药|消毒|洗洁精|干燥剂|老鼠药|水银|毒)|"
+        rf"(误服|误食|误吞|误喝|误吃|{_INGESTION}|{_CHILD_INGESTION}|吞(下|了){_NP}{{0,6}}(消毒|毒)|"
         r"喝(了|下).{0,8}(农药|百草枯|敌敌畏|消毒|洗洁精|漂白|84|洁厕|酒精|甲醇|老鼠药|杀虫)|"
-        r"(吃|服)(了|下).{0,10}(一整瓶|一瓶|整瓶|一板|整板|一盒|整盒|很多片|一把|[0-9十几二三四五六七八九]+片.{0,4}(安眠|降压|退烧))|"
         r"(吃|服)(错|多)了药|(吃|服)(错|多)药了|过量服用|服药过量|吃药过量|(被|让).{0,3}(毒)?蛇咬|毒蘑菇|野蘑菇|"
         rf"(煤气|一氧化碳|食物|农药|药物|酒精)?中毒了|{_SUSPECT}{_NP}{{0,4}}(煤气|一氧化碳|食物|农药|药物|酒精)?中毒|"
         r"中毒.{0,4}(怎么办|急救)|(煤气|燃气|天然气).{0,4}(泄漏|漏了).{0,10}(晕|恶心|头疼|头痛|昏))",
     ), "保留药瓶或毒物包装带去医院；不要自行催吐或喂东西，除非医生指导。", label_en="poisoning or an overdose",
             english=(r"(overdos|"
                      r"swallowed (a |the |some |his |her |my )?(bleach|poison|pills|tablets|batter|detergent|medicine)|"
-                     r"took (too many|a whole|the whole|all (the|my|his|her|of)) |"
+                     r"took (too many|a whole|the whole|all (the|my|his|her|of)) |" + _EN_INGESTION + "|"
                      r"(drank|ate|swallowed) (bleach|pesticide|detergent|poison|rat poison|antifreeze)|poisoned|"
                      r"carbon monoxide)",)),
     RedFlag("infant_fever", "婴幼儿高热", (_FEVER, _HIGH), "尽快带孩子去医院急诊；不要捂汗。", who=_INFANT,
@@ -188,10 +243,12 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag("very_high_fever", "高热", (r"(4[0-2](\.[0-9])?|四十(一|二)?)\s*(度|℃|°)",), "", label_en="a very high fever",
             english=(r"(\b4[0-2](\.\d)? ?(°|degrees|c\b)|\b10[5-7](\.\d)? ?(°|degrees|f\b))",)),
     RedFlag("unconscious", "意识障碍或抽搐", (
-        r"(昏迷|昏倒|晕倒|晕过去|不省人事|叫不醒|叫不应|意识(不清|模糊|丧失)|神志不清|没(有)?了?意识|抽搐|抽风|"
+        rf"({_SEIZURE_SIGNS}|{_UNRESPONSIVE}|{_COLLAPSE}|"
+        r"昏迷|昏倒|晕倒|晕过去|不省人事|叫不醒|叫不应|意识(不清|模糊|丧失)|神志不清|没(有)?了?意识|抽搐|抽风|"
         r"(?<![性热烧])惊厥|惊厥了|癫痫(病)?(又)?(发作|复发|犯)(了|起来)|口吐白沫|没(有)?(了)?(呼吸|心跳)|心跳停|没反应|休克|倒地)",
     ), "让病人侧躺、保持呼吸道通畅，不要往嘴里塞东西；没有呼吸心跳时立即胸外按压。",
             label_en="loss of consciousness or a seizure", transient=True, english=(
+                _EN_SEIZURE + "|" + _EN_UNRESPONSIVE + "|"
                 r"(unconscious|passed out|fainted|collapsed|unresponsive|not responding|won'?t wake up|not waking up|"
                 r"can'?t wake (him|her|them|my)|(having|has|had) a (seizure|fit)|seizure|seizing|convuls|"
                 r"no pulse|not breathing|stopped breathing)",)),
@@ -229,8 +286,13 @@ RED_FLAGS: tuple[RedFlag, ...] = (
 )
 
 # ---------------------------------------------------------------- what discounts a match (module docstring)
-_NEGATION = re.compile(r"((?<!有)没有|(?<!有)没|无|(?<![是时])不(?![停断时住])|未|否认|并非|差点|差一点|险些|几乎)"
-                       r"[^，。,；;！？!?]{0,2}$")  # not "是不是", "有没有", "时不时", "不停", "不断"
+# Negated: a negation right before the event, with at most words that keep it about the event between
+# ("没有胸痛", "没有明显胸痛", "没再抽", "不是吐血", "差点晕倒"). Other words after 不/没 make it about something
+# else: "趁我不注意吞了", "不小心喝了", "不知道吃了多少", "没看住" are no negation of what follows.
+_NEG_WORD = r"((?<!有)没有|(?<!有)没|无|(?<![是时])不|未|否认|并非|差点|差一点|险些|几乎)"
+_NEG_FILLER = (r"(明显|什么|任何|出现|发生|再|有|感到|感觉|觉得|太|很|怎么|咋|过|一点|发|在|是|真的|那么|见|会|把|"
+               r"算|经常|怎|大)")
+_NEGATION = re.compile(rf"{_NEG_WORD}{_NEG_FILLER}{{0,2}}$")  # not "是不是", "有没有", "时不时"
 # Said in the match's own clause: it happened before, or it is over.
 _PAST = re.compile(r"(去年|前年|几年前|多年前|年前|小时候|小的时候|年轻的时候|以前|之前|曾经|(?<![不未])曾|上个月|上月|上次|那次|当年|早年|"
                    r"月前|已经好了|现在好了|早就好了|已经好转|已经恢复|已痊愈|已经不|现在没事|后来好了|早就没事|依稀记得|记得)")
@@ -242,14 +304,14 @@ _WHEN_PAST = (r"去年|前年|几年前|多年前|年前|小时候|小的时候|
               r"[0-9一二三四五六七八九十]+月份")
 _WHEN_NOW = r"现在|目前|正在|刚才|刚刚|此刻|今天|今早|今晚|这次|此次|这会儿"
 _WHEN_YESTERDAY = r"昨天|昨晚|昨日"  # the present for what lasts (a stroke), the past for what passes (a faint)
-_MODAL = r"(?<![不机社学体误约聚宴晚开大一理])会(?![不诊议阴员计儿])"  # will / would / tends to; not 会不会, 社会, 一会儿
+_MODAL = r"(?<![不机社学体误约聚宴晚开大一理])会(?!不会|诊|议|阴|员|计|儿)"  # will / would / tends to; not 会不会, 社会, 一会儿
 _HABIT_WORDS = rf"{_MODAL}|每次|每当|每逢|每隔|(发作|复发|病发|犯病|发病|犯)(的)?(时|时候)"
 _SETTING = re.compile(rf"(?P<past>{_WHEN_PAST})|(?P<now>{_WHEN_NOW})|(?P<yesterday>{_WHEN_YESTERDAY})|"
                       rf"(?P<habit>{_HABIT_WORDS})")
 _ONSET = re.compile(r".{0,3}(开始|起|以来|至今)")  # "前两天开始胸闷": ongoing since then, not a past episode
 _REALIZED = re.compile(r"了(?!就)")  # "他平时会头晕，突然晕倒了": this time it happened
 # Over: said after the match, in its clause or the next one ("发烧39度，昨天已经退烧了").
-_OVER = re.compile(r"(退烧|烧退|退了|退下去|(?<![不没未])停了|(?<![不没未])停下|止住|不抽了|不吐了|(?<![不没未])好了|好转|"
+_OVER = re.compile(r"(退烧(?!药|贴|针|栓|的药)|烧退|退了|退下去|(?<![不没未])停了|(?<![不没未])停下|止住|不抽了|不吐了|(?<![不没未])好了|好转|"
                    r"(?<![不没未])缓解了|自行(缓解|纾|停止|恢复|好)|恢复(了|正常)|(?<![不没未])醒了|醒过来|醒来|醒后|(?<![不没未叫])清醒|"
                    r"苏醒|没事了|没事儿|没大碍|正常了|一切正常|没(有)?再(抽|吐|流|出血|发作)|过去了|平稳|稳定了)")
 # Handled: later in the question a doctor has seen it (a diagnosis, a hospital, an ambulance), or the asker
@@ -260,17 +322,17 @@ _HANDLED = re.compile(rf"((医院|医生|大夫|急诊|门诊|校医|诊所)(去
                       r"被告[之知]|住院|入院|出院|在医院|"
                       r"(?<![要该用])(送|带|抬|拉)(了)?(他|她|孩子|病人|老人)?(往|到|去|进)(了)?(医院|急诊|卫生院|诊所)|"
                       r"(送|带|去|到|进|抬|拉)(了|往|到|去|进)?(医院|急诊|卫生院|诊所)(了|后|之后|以后|检查|仔细检查|做|治疗|救治|抢救)|"
-                      r"(打|叫)了(120|救护车|急救车)|救护车|急救车|抢救|救回|(开|给)了.{0,6}药|(后来|才|方才)(知道|知晓|发现|发觉|获知|得知|晓得)|"
+                      r"(打|叫)了(120|救护车|急救车)|救护车|急救车|抢救|救回|(开|给)了.{0,6}药|(后来|才|方才)(知道|知晓|发现|发觉|获知|得知|晓得)|后来[^，。,；;！？!?]{0,4}说是|"
                       r"(看了|看过|就去看|去看了)(医生|大夫|中医|西医|门诊|急诊))")
 _HISTORY = re.compile(r"(之前|以前|曾经|曾|早就|去年|上次|原来)$")  # "以前确诊过癫痫": what was known before, not a visit since
 # Intermittent or long-standing in the match's clause, unless it is sudden or getting worse ...
-_CHRONIC = re.compile(r"(好几个月|几个月了|好几年|多年|几年了|很多年|长期|经常|反复|偶尔|一直都|一直以来|老毛病|[0-9一两三四五六七八九十]+年了|"
+_CHRONIC = re.compile(r"((许多|很多|好多|大多)时候|好几个月|几个月了|好几年|多年|几年了|很多年|长期|经常|反复|偶尔|一直都|一直以来|老毛病|[0-9一两三四五六七八九十]+年了|"
                       r"有时|有的时候|时不时|间断|间歇|不时|时常|常常|总(?![共之结体的额数量和计部统])|老是|老(觉|感|打|犯|出现)|频繁|"
                       r"动不动|天天|每天|一阵一阵|阵发|时好时坏|反反复复|隔三差五|三天两头)")
 _ACUTE = re.compile(r"(突然|剧烈|越来越|加重|刚才|刚刚|正在|此刻)")
 _WORSE = re.compile(r"(越来越|加重)")  # said in the next clause: "时不时胸闷，越来越重"
 # ... and "他经常突然晕倒", "有时候会突然抽搐" describe a habit however sudden each time is.
-_HABITUAL = re.compile(rf"({_MODAL}|每次|每当|经常|常常|总是|老是|时常|频繁|动不动)")
+_HABITUAL = re.compile(rf"({_MODAL}|每次|每当|经常|常常|总是|老是|时常|频繁|动不动|(许多|很多|好多|大多)时候)")
 # Long-standing anywhere in the match's sentence ("有时候胸闷，几年了", "前一天胃胀…第三天…胸闷气短"), unless its
 # own clause says it is new or now, or names a red-flag companion ("胸闷几天了，今天出冷汗、左臂麻").
 _DURATION = re.compile(r"(好几个月|几个月了|好几年|多年|几年了|很多年|长期|老毛病|[0-9一两三四五六七八九十几多]+(个)?(年|月)(了|多|以来|来)|"
@@ -314,7 +376,9 @@ _EN_INFO = re.compile(r"\b(what (causes|is|are|does)|what'?s the (cause|differen
                       r"risk (of|factors)|difference between|how common|statistics|in general|is it normal|cost of|"
                       r"how much does|which hospital|(is|are) .{0,30}common|how many|rate of)\b")
 _EN_NOW = re.compile(r"\b(now|right now|suddenly|just|currently|help|emergency|urgent|this (morning|evening)|tonight|"
-                     r"today|minutes?|is having|keeps)\b")
+                     r"today|minutes?|is having|keeps)\b|"
+                     r"\b(i|he|she|they|we|my \w+) (just |has |have )?(took|swallowed|ate|drank|collapsed|fell|passed out|"
+                     r"won'?t|isn'?t|is not|can'?t)\b")  # "I took 30 pills, what is going to happen?" tells an event
 _EN_CLAUSE = re.compile(r"[^.!?;,\n]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -438,7 +502,7 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
         return "set in the past"
     if setting == "habit" and not _IMMEDIATE.search(clause) and not _REALIZED.match(text, m.end()):
         return "habitual"
-    if _OVER.search(text, m.end(), end) or any(_OVER.search(text, a, b) for a, b in t.clauses if a == end + 1):
+    if _OVER.search(text, m.end(), s_end):  # "发烧39度，吃了退烧药，烧退了"
         return "over"
     if _handled_after(text, m.end()):
         return "handled since"
