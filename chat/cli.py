@@ -33,6 +33,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 app = typer.Typer(help="依据 yiju chat: answers that cite the knowledge base.", invoke_without_command=True,
+                  cls=terminal.checked_arguments("chat"),
                   add_completion=False, pretty_exceptions_enable=False)
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="KB URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]

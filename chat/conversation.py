@@ -13,11 +13,11 @@ import unicodedata
 from typing import Callable
 
 from kb.injection import DROP_INSTRUCTIONS
+from kb.terminal import checked_text
 from retriever.hits import EntityMention
 
 MAX_QUESTION_CHARS = 500  # longer input is cut: nobody asks a 10k-character question, attackers do
 MAX_HISTORY_MESSAGES = 20
-_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u2028-\u202e\ufeff]")
 _PRONOUN = re.compile(r"(它们|它|这个药|这种药|这药|该药|此药|那个药|这个病|这种病|这病|该病|此病|那个病|这个检查|该检查|"
                       r"这项检查|这个|那个|这种|那种|其)")
 _FOLLOWUP_CUE = re.compile(r"^(那|那么|还有|另外|再问|再|并且|而且|它|其|这|那)|(呢|吗)[？?。!！]*$")
@@ -26,10 +26,10 @@ _FOLLOWUP_CUE = re.compile(r"^(那|那么|还有|另外|再问|再|并且|而且
 _OVERRIDE = re.compile(DROP_INSTRUCTIONS + r"|(用|凭|根据)你(自己)?的(知识|记忆|常识|训练)", re.IGNORECASE)
 
 
-def clean_text(text: str) -> str:
-    """Width-folded, control and zero-width characters removed, whitespace collapsed, length capped."""
-    text = unicodedata.normalize("NFKC", text or "")
-    text = _CONTROL.sub("", text)
+def clean_text(text: str, what: str = "the question") -> str:
+    """Width-folded, control and zero-width characters removed, whitespace collapsed, length capped;
+    kb.terminal.NotText (a ValueError naming `what`) when it is not valid Unicode text."""
+    text = unicodedata.normalize("NFKC", checked_text(text or "", what))
     text = re.sub(r"\s+", " ", text).strip()
     return text[:MAX_QUESTION_CHARS]
 
@@ -39,7 +39,8 @@ def asks_to_override(text: str) -> bool:
 
 
 def normalize_messages(history) -> list[dict]:
-    """[{"role", "content"}] from OpenAI-style dicts, Gradio message dicts or (user, assistant) pairs."""
+    """[{"role", "content"}] from OpenAI-style dicts, Gradio message dicts or (user, assistant) pairs, each
+    content through kb.terminal.checked_text (NotText, a ValueError, for text that is not Unicode)."""
     out = []
     for item in history or []:
         if isinstance(item, dict):
@@ -47,12 +48,12 @@ def normalize_messages(history) -> list[dict]:
             if isinstance(content, list):  # OpenAI content parts / Gradio 6 message parts
                 content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
             if role in ("user", "assistant") and isinstance(content, str):
-                out.append({"role": role, "content": content})
+                out.append({"role": role, "content": checked_text(content, f"message {len(out) + 1}")})
         elif isinstance(item, (list, tuple)) and len(item) == 2:
             if item[0]:
-                out.append({"role": "user", "content": str(item[0])})
+                out.append({"role": "user", "content": checked_text(str(item[0]), f"message {len(out) + 1}")})
             if item[1]:
-                out.append({"role": "assistant", "content": str(item[1])})
+                out.append({"role": "assistant", "content": checked_text(str(item[1]), f"message {len(out) + 1}")})
     return out[-MAX_HISTORY_MESSAGES:]
 
 

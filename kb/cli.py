@@ -29,6 +29,7 @@ from kb.sources import read_files, read_package
 from kb.store import IngestError, ingest
 
 app = typer.Typer(help="依据 yiju knowledge base: init, ingest, stats, show, export.", no_args_is_help=True,
+                  cls=terminal.checked_arguments("kb"),
                   pretty_exceptions_enable=False)
 out = Console()
 err = Console(stderr=True)

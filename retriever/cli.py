@@ -29,7 +29,7 @@ from retriever.search import CHANNELS, Retriever
 from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV, RetrieverError
 from retriever.report import result_to_dict
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=terminal.checked_arguments("retriever"),
                   help="Build, update, inspect and evaluate the retrieval index over the KB.")
 out = Console()
 err = Console(stderr=True)
