@@ -30,12 +30,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.exceptions import HTTPException
 
 from chat.answer import Answer
 from chat.conversation import MAX_QUESTION_CHARS, normalize_messages
 from chat.pipeline import Delta, Pipeline
+from kb.terminal import not_text_in
 
 MAX_BODY_BYTES = 1_000_000
 MAX_MESSAGES = 100
@@ -86,6 +87,16 @@ class ChatCompletionRequest(BaseModel):
     # strict: "5", 5.0 and true are refused rather than read as 5 or 1
     top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, strict=True,
                               description="passages to retrieve (yiju extension)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def is_text(cls, body):
+        """Half a surrogate pair anywhere in the body ("\\ud800" alone) is a 400 naming where, before any
+        field is read: it is not text, and nothing past this point could encode it."""
+        problem = not_text_in(body, "") if isinstance(body, dict) else None
+        if problem:
+            raise ValueError(problem)
+        return body
 
     @field_validator("messages")
     @classmethod

@@ -60,6 +60,26 @@ def not_text(text: str, what: str, from_bytes: bool = False) -> str | None:
     return f"{what}: not valid Unicode text: {cause} at character {found.start() + 1}; send UTF-8 text"
 
 
+def not_text_in(value, what: str) -> str | None:
+    """`not_text` for the first string in a decoded JSON value (keys included) that is not valid Unicode,
+    named by its path below `what` ("" for the top: messages[0].content)."""
+    if isinstance(value, str):
+        return not_text(value, what)
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        name = f"{what}[{key}]" if isinstance(key, int) else f"{what}.{ascii(key)[1:-1]}".lstrip(".")
+        problem = (not_text(key, f"{what or 'the object'}: a key") if isinstance(key, str) else None
+                   ) or not_text_in(item, name)
+        if problem:
+            return problem
+    return None
+
+
 def checked_text(text: str, what: str) -> str:
     """`text` without NUL, control (but tab and newlines) and invisible formatting characters; NotText,
     naming `what`, when it is not valid Unicode. Used by every edge that takes text in."""
