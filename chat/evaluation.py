@@ -2,6 +2,10 @@
 
     triage        red-flag phrasings triaged as emergencies (want >= 98%), and look-alike
                   non-emergencies ("去年运动后胸痛过一次") triaged as emergencies (want <= 10%)
+    red flags in  chat/eval_sets/redflag_words.jsonl (issue 19): emergencies told the way people write them
+    people's      ("孩子趁我不注意吞了十几片扑热息痛") and look-alikes with the same words in a calm reading
+    words         (negated, over, hypothetical, a habit, a pet, a film); recall (want 100%) and false alarms
+                  (want <= 5% overall and in every category), by category, split and language
     refusal       out-of-KB questions (unknown drugs and diseases, non-medical) refused (want >= 95%);
                   templated in-KB questions refused (want <= 3%)
     citations     templated in-KB questions whose citations are all passages of the asked entity and
@@ -9,10 +13,17 @@
 
 The sets live in chat/eval_sets/*.jsonl. Out-of-KB questions name a `subject`; one the KB turns out to
 have (CMeKG knows many drugs) is skipped and counted, not scored.
+
+Each row of redflag_words.jsonl is {question, expect: urgent|none, category, lang: zh|en, split: tune|check,
+source}. The split is fixed by the question's text alone (`split_of`): "tune" when the first byte of
+SHA-256(SPLIT_SEED + "\n" + question, UTF-8) is below 128, otherwise "check". So a row keeps its split
+when others are added, about half land in each, and whoever tunes the triage rules on "tune" can be
+measured on "check", which they did not look at. A row whose split disagrees with the rule is an error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 import time
@@ -32,7 +43,19 @@ TARGETS = {
     "in_kb_refusal_rate": ("<=", 0.03),
     "citation_precision": (">=", 0.98),
     "citations_resolved_rate": (">=", 1.0),
+    "redflag_words_recall": (">=", 1.0),
+    "redflag_words_false_alarm_rate": ("<=", 0.05),
+    "redflag_words_worst_category_false_alarm_rate": ("<=", 0.05),
 }
+WORDS_SET = "redflag_words"
+SPLIT_SEED = "yiju/redflag_words/split/1"
+EXPECT = ("urgent", "none")
+LANGS = ("zh", "en")
+SPLITS = ("tune", "check")
+
+
+class EvalSetError(ValueError):
+    """A row of an evaluation set that cannot be scored; the message names the file and line."""
 
 
 def load_set(name: str) -> list[dict]:
@@ -54,6 +77,98 @@ def evaluate_triage() -> dict:
     return {"redflag_n": len(red), "redflag_urgent_rate": 1 - len(missed) / len(red), "redflag_missed": missed,
             "nonemergency_n": len(calm), "nonemergency_urgent_rate": len(false_alarms) / len(calm),
             "nonemergency_false_alarms": false_alarms}
+
+
+def split_of(question: str) -> str:
+    """The split of a red-flag words question, decided by its text alone (see the module docstring)."""
+    digest = hashlib.sha256(f"{SPLIT_SEED}\n{question}".encode("utf-8")).digest()
+    return "tune" if digest[0] < 128 else "check"
+
+
+def _check_row(row, seen: set[str]) -> str | None:
+    """What is wrong with one row of the red-flag words set, or None."""
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    for key in ("question", "category", "source"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            return f"'{key}' must be a non-empty string"
+    for key, allowed in (("expect", EXPECT), ("lang", LANGS), ("split", SPLITS)):
+        if row.get(key) not in allowed:
+            return f"'{key}' must be one of {', '.join(allowed)} (got {row.get(key)!r})"
+    if row["split"] != split_of(row["question"]):
+        return f"'split' is {row['split']} but the rule gives {split_of(row['question'])}"
+    if row["question"] in seen:
+        return "duplicate question"
+    return None
+
+
+def load_words_set(path: Path | None = None) -> list[dict]:
+    """The red-flag words set, every row checked; EvalSetError names the file and line of the first bad one."""
+    path = path or SETS / f"{WORDS_SET}.jsonl"
+    rows, seen = [], set()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalSetError(f"{path.name}:{lineno}: not JSON ({exc.msg})") from None
+        problem = _check_row(row, seen)
+        if problem:
+            raise EvalSetError(f"{path.name}:{lineno}: {problem}")
+        seen.add(row["question"])
+        rows.append(row)
+    return rows
+
+
+def triaged_urgent(question: str) -> bool:
+    """What the set measures: the triage gives the question a level (emergency or crisis)."""
+    return triage(question).level is not None
+
+
+def _rate(hits: int, n: int) -> float | None:
+    return hits / n if n else None
+
+
+def tally(rows: list[dict], flagged: list[bool], key: str) -> dict[str, dict]:
+    """Per value of `key` (category, split, lang): emergencies flagged (recall) and look-alikes flagged
+    (false alarms), with their counts; a rate is None where the group has no such rows."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # urgent n, flagged, look-alike n, flagged
+    for row, hit in zip(rows, flagged):
+        c = counts[row[key]]
+        offset = 0 if row["expect"] == "urgent" else 2
+        c[offset] += 1
+        c[offset + 1] += hit
+    return {value: {"urgent_n": c[0], "urgent_flagged": c[1], "recall": _rate(c[1], c[0]),
+                    "lookalike_n": c[2], "lookalike_flagged": c[3], "false_alarm_rate": _rate(c[3], c[2])}
+            for value, c in sorted(counts.items())}
+
+
+def evaluate_redflag_words(rows: list[dict] | None = None, is_urgent=triaged_urgent) -> dict:
+    """Recall and false alarms on the red-flag words set, overall and by category, split and language;
+    the misses and false alarms listed with their category, split and language."""
+    rows = load_words_set() if rows is None else rows
+    flagged = [bool(is_urgent(r["question"])) for r in rows]
+    urgent = [(r, f) for r, f in zip(rows, flagged) if r["expect"] == "urgent"]
+    calm = [(r, f) for r, f in zip(rows, flagged) if r["expect"] == "none"]
+    by_category = tally(rows, flagged, "category")
+
+    def listed(pairs, want: bool) -> list[dict]:
+        return [{"question": r["question"], "category": r["category"], "split": r["split"], "lang": r["lang"]}
+                for r, f in pairs if f == want]
+
+    return {
+        "redflag_words_n": len(rows), "redflag_words_urgent_n": len(urgent), "redflag_words_lookalike_n": len(calm),
+        "redflag_words_recall": sum(f for _, f in urgent) / len(urgent) if urgent else 1.0,
+        "redflag_words_false_alarm_rate": sum(f for _, f in calm) / len(calm) if calm else 0.0,
+        "redflag_words_worst_category_false_alarm_rate": max(
+            (c["false_alarm_rate"] for c in by_category.values() if c["false_alarm_rate"] is not None), default=0.0),
+        "redflag_words_by_category": by_category,
+        "redflag_words_by_split": tally(rows, flagged, "split"),
+        "redflag_words_by_lang": tally(rows, flagged, "lang"),
+        "redflag_words_missed": listed(urgent, False),
+        "redflag_words_false_alarms": listed(calm, True),
+    }
 
 
 def evaluate_out_of_kb(pipeline) -> dict:
@@ -139,6 +254,7 @@ def evaluate_in_kb(pipeline, n: int = 300, seed: int = 0) -> dict:
 def evaluate(pipeline, templated: int = 300, seed: int = 0) -> dict:
     report = {"kb_revision": pipeline.kb_revision, "generator": pipeline.generator.name, "k": pipeline.k}
     report |= evaluate_triage()
+    report |= evaluate_redflag_words()
     report |= evaluate_out_of_kb(pipeline)
     report |= evaluate_handwritten(pipeline)
     if templated:
@@ -152,6 +268,40 @@ def evaluate(pipeline, templated: int = 300, seed: int = 0) -> dict:
     report["checks"] = checks
     report["passed"] = all(c["ok"] for c in checks.values())
     return report
+
+
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
+
+
+def print_redflag_words(report: dict, out) -> None:
+    """The red-flag words set: one table by category, then split and language, then every miss and
+    false alarm on its own line (category · split · lang)."""
+    from rich.table import Table
+
+    if "redflag_words_n" not in report:
+        return
+    table = Table(title=f"red flags in people's words · {report['redflag_words_urgent_n']} emergencies, "
+                        f"{report['redflag_words_lookalike_n']} look-alikes · want recall 100%, false alarms <= 5%")
+    for col in ("group", "recall", "emergencies", "false alarms", "look-alikes"):
+        table.add_column(col)
+    for prefix, key in (("", "by_category"), ("split ", "by_split"), ("lang ", "by_lang")):
+        for name, g in report[f"redflag_words_{key}"].items():
+            recall, alarms = _pct(g["recall"]), _pct(g["false_alarm_rate"])
+            if g["recall"] is not None and g["recall"] < TARGETS["redflag_words_recall"][1]:
+                recall = f"[red]{recall}[/red]"
+            if g["false_alarm_rate"] is not None and g["false_alarm_rate"] > TARGETS["redflag_words_false_alarm_rate"][1]:
+                alarms = f"[red]{alarms}[/red]"
+            table.add_row(prefix + name, recall, f"{g['urgent_flagged']}/{g['urgent_n']}",
+                          alarms, f"{g['lookalike_flagged']}/{g['lookalike_n']}")
+        table.add_section()
+    out.print(table)
+    for label, key in (("missed emergencies", "redflag_words_missed"), ("false alarms", "redflag_words_false_alarms")):
+        if report[key]:
+            out.print(f"[bold]{label}[/bold] ({len(report[key])}):")
+            for m in report[key]:
+                out.print(f"  {m['category']} · {m['split']} · {m['lang']}  {m['question']}", highlight=False,
+                          markup=False)
 
 
 def print_report(report: dict) -> None:
@@ -178,6 +328,7 @@ def print_report(report: dict) -> None:
         if report.get(key):
             out.print(f"[bold]{label}[/bold]: " + "; ".join(
                 x if isinstance(x, str) else x["question"] for x in report[key][:10]), highlight=False)
+    print_redflag_words(report, out)
 
 
 def calibrate_thresholds(pipeline, per_intent: int = 60, seed: int = 0) -> tuple[Thresholds, dict]:
