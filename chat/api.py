@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import secrets
 import time
 import uuid
@@ -28,6 +29,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -133,6 +135,45 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+_HOST_NAME = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?")
+
+
+def allowed_hosts(bind: str, names: Sequence[str] = ()) -> list[str]:
+    """The `Host` header values the API answers (any port): the loopback names, the address it binds
+    (`bind`) when that is a particular one, and `names` (--allowed-host, "api.example.org" or
+    "*.example.org"). A wildcard bind (0.0.0.0, ::) with no `names` answers any Host: the API key it
+    requires then is the guard. Any other Host is refused, so a web page cannot reach a server on
+    this machine by DNS rebinding (its own name resolving to 127.0.0.1). ValueError for a bad name."""
+    hosts = list(LOOPBACK_HOSTS)
+    for name in names:
+        name = name.strip().lower()
+        if not (_HOST_NAME.fullmatch(name) or _ip(name.strip("[]"))):
+            raise ValueError(f"--allowed-host takes a host name or address as a browser sends it in Host "
+                             f"(api.example.org, *.example.org, 192.0.2.7; no scheme, port or path), not {name!r}")
+        hosts.append(_as_in_host(name))
+    wildcard = bind.strip("[]") in ("0.0.0.0", "::", "")
+    if wildcard and not names:
+        return ["*"]
+    if not wildcard:
+        hosts.append(_as_in_host(bind))
+    return list(dict.fromkeys(hosts))
+
+
+def _as_in_host(name: str) -> str:
+    """A host as the Host header carries it: lower case, an IPv6 address in brackets."""
+    name = name.strip().lower()
+    return f"[{name.strip('[]')}]" if ":" in name else name
+
+
+def _ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
 def check_origin(origin: str) -> str:
     """`origin` when it is one ("https://app.example.org", "http://127.0.0.1:3000" or "*"), else ValueError."""
     if origin == "*":
@@ -146,9 +187,11 @@ def check_origin(origin: str) -> str:
 
 
 def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins: Sequence[str] = (),
-               docs: bool = False) -> FastAPI:
+               docs: bool = False, hosts: Sequence[str] | None = None) -> FastAPI:
     """The API over `pipeline`. api_key: required as a bearer token on /v1 (None: no key, for loopback);
-    allow_origins: browser origins that may call it (CORS); docs: serve /docs, /redoc and /openapi.json."""
+    allow_origins: browser origins that may call it (CORS); docs: serve /docs, /redoc and /openapi.json;
+    hosts: the Host headers it answers, every route included, anything else a 400 (`allowed_hosts`; `chat
+    serve` always passes them; None: any, for an app mounted behind something that checks)."""
     app = FastAPI(title="依据 yiju chat API", version="1", docs_url="/docs" if docs else None,
                   redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None,
                   # counted as the body arrives, so a chunked upload (no Content-Length) is stopped too
@@ -245,6 +288,8 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
+    if hosts is not None:  # outermost: a request for another Host gets no further
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts), www_redirect=False)
     return app
 
 

@@ -208,15 +208,23 @@ def serve(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenO
               "--allow-origin", help="A web origin (https://app.example.org) whose pages may call the API (CORS); "
               "repeatable; none by default")] = None,
           docs: Annotated[bool, typer.Option("--docs", help="Serve /docs, /redoc and /openapi.json")] = False,
+          allowed_host: Annotated[Optional[list[str]], typer.Option(
+              "--allowed-host", envvar="YIJU_ALLOWED_HOSTS", show_default=False,
+              help="A name clients reach the server by (api.example.org, *.example.org), answered beside "
+              "127.0.0.1, localhost, [::1] and the --host address; repeatable (env YIJU_ALLOWED_HOSTS, "
+              "space- or comma-separated); any other Host header gets a 400")] = None,
           log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None) -> None:
     """OpenAI-compatible API: POST /v1/chat/completions (stream or not), sources in the response."""
-    from chat.api import check_origin, create_app
+    from chat.api import allowed_hosts, check_origin, create_app
 
     if api_key is not None and not api_key.strip():
         fail("--api-key (or YIJU_API_KEY) is empty: give a key, or leave it out to serve this machine only", 2)
+    if terminal.not_text(api_key or "", "--api-key (or YIJU_API_KEY)", from_bytes=True):  # never echo the key
+        fail("--api-key (or YIJU_API_KEY) is not valid UTF-8 text; give the key as plain text", 2)
     _loopback_unless(api_key, host, "an API key", "--api-key KEY (or set YIJU_API_KEY)")
     try:
         origins = [check_origin(o) for o in allow_origin or []]
+        hosts = allowed_hosts(host, [n for value in allowed_host or [] for n in value.replace(",", " ").split()])
     except ValueError as exc:
         fail(str(exc), 2)
     pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale, log_db=log_db,
@@ -228,10 +236,11 @@ def serve(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenO
         f"yiju chat API on {base}/v1/chat/completions (OpenAI-compatible; "
         f"{'API key required' if api_key else 'no API key: this machine only'}; "
         f"{f'docs at {base}/docs' if docs else 'docs off (--docs)'}"
-        f"{'; browser origins ' + ', '.join(origins) if origins else ''}) · generator {pipeline.generator.name} · "
+        f"{'; browser origins ' + ', '.join(origins) if origins else ''}; "
+        f"{'any Host' if hosts == ['*'] else 'Host ' + ', '.join(hosts)}) · generator {pipeline.generator.name} · "
         f"KB revision {pipeline.kb_revision} · {_log_line(pipeline)}\n")
     try:
-        uvicorn.run(create_app(pipeline, api_key=api_key, allow_origins=origins, docs=docs), host=host, port=port,
+        uvicorn.run(create_app(pipeline, api_key=api_key, allow_origins=origins, docs=docs, hosts=hosts), host=host, port=port,
                     log_level="warning")
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc}")
