@@ -117,6 +117,40 @@ def sources_text(answer) -> str:
     return "\n".join(lines) + "\n"
 
 
+HISTORY_SHAPE = '[{"role": "user" | "assistant", "content": "text"}, ...]'
+
+
+def read_history(path: Path) -> list[dict]:
+    """The messages of a `--history` file, checked: a JSON list of {"role": "user" | "assistant", "content":
+    text} (other keys ignored), each content valid Unicode. Anything else is one line naming the file and
+    the item (`item 3: role: ...`), never a conversation read silently as another."""
+    from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+    from typing import Literal
+
+    class Message(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+        role: Literal["user", "assistant"]
+        content: str
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"{path}: not a readable JSON list of messages ({exc})")
+    try:
+        messages = TypeAdapter(list[Message]).validate_python(data, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "".join(f"item {x + 1}" if i == 0 else f": {x}" for i, x in enumerate(first["loc"])) or "the file"
+        given = json.dumps(first.get("input"), ensure_ascii=False, default=str)
+        fail(f"{path}: {where}: {first['msg']} (given {given[:60]}{'…' if len(given) > 60 else ''}); "
+             f"--history takes {HISTORY_SHAPE}")
+    for i, m in enumerate(messages, start=1):
+        problem = terminal.not_text(m.content, f"{path}: item {i}: content")
+        if problem:
+            fail(problem)
+    return [m.model_dump() for m in messages]
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in Chinese")],
@@ -129,12 +163,7 @@ def ask(
     """Answer one question from the KB, with citations."""
     if not question.strip():
         fail("the question is empty; usage: chat ask \"阿莫西林的副作用有哪些？\"", 2)
-    messages = []
-    if history:
-        try:
-            messages = json.loads(history.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            fail(f"{history}: not a readable JSON list of messages ({exc})")
+    messages = read_history(history) if history else []
     pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale, log_db=log_db,
                              log_retention_days=log_retention_days)
     try:
