@@ -524,13 +524,130 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
 
 
 
-def _affirmed(flag: RedFlag, pattern: str, t: _Text) -> bool:
-    """True when some match of `pattern` is said of the present. A title is judged by the description
-    after it when that mentions the same thing ("癫痫发作怎么办？…每次发作时口吐白沫…")."""
-    matches = list(re.finditer(pattern, t.text))
-    if t.title_end and any(m.start() >= t.title_end for m in matches):
-        matches = [m for m in matches if m.start() >= t.title_end]
-    return any(_discount(flag, m, t) is None for m in matches)
+# ---------------------------------------------------------------- the reading: events, who, when
+@dataclass(frozen=True)
+class Event:
+    """One red-flag event read from a question: what (a RedFlag name), the words it was read from, who it
+    happens to, and when: "now" (happening, or just happened and not over) or why not ("negated", "past",
+    "over", "habitual or hypothetical", "a general question", "told again below" for a title...)."""
+    flag: str
+    said: str
+    who: str  # "infant" | "child" | "pregnant" | "elderly" | "self" | "other" | "" (nobody named)
+    when: str
+
+
+_PREGNANT = r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|孕晚期|孕早期|孕中期|怀上)"
+_ELDERLY = r"(老人|老年|爷|奶|姥|外公|外婆|老太|老头|[6-9][0-9]岁)"
+_EN_PERSON = re.compile(r"\b(?:(?P<self>i|me|my|myself)|(?P<infant>newborn|infant|baby)|"
+                        r"(?P<child>toddler|child|kid|son|daughter|boy|girl)|(?P<elderly>grandma|grandpa|grandmother|"
+                        r"grandfather|elderly)|(?P<pregnant>pregnant)|(?P<other>he|she|his|her|they|mom|dad|mother|father|"
+                        r"husband|wife|friend|someone))\b")
+
+
+def _who(t: _Text, at: int) -> str:
+    """Who the event at `at` happens to: the last person named before it in its sentence (else before it,
+    else the first after), told as an infant, a child, pregnant, elderly, the asker or someone else."""
+    s_start, s_end = _span(t.sentences, at, len(t.text))
+    person = None
+    for start in (s_start, 0):
+        person = next(reversed(list(_PERSON.finditer(t.text, start, at))), None)
+        if person:
+            break
+    person = person or next(_PERSON.finditer(t.text, at), None)
+    if not person:
+        return ""
+    around = t.text[s_start:s_end]
+    if person.group("self"):
+        return "pregnant" if re.search(_PREGNANT, around) and not _NEGATION.search(around) else "self"
+    word = person.group("other")
+    if re.search(_KID, word):
+        return "infant" if re.search(_INFANT, around) and not re.search(_AGE_YEARS, around) else "child"
+    if re.search(_ELDERLY, word):
+        return "elderly"
+    return "pregnant" if re.search(_PREGNANT, around) else "other"
+
+
+def _discount_en(m: re.Match, text: str, clauses: list[tuple[int, int]], chronic_ok: bool) -> str | None:
+    """Why this match of an English pattern is not happening now (None: it may be): the same discounts."""
+    start, end = _span(clauses, m.start(), len(text))
+    if _EN_NEGATION.search(text[start:m.start()]):
+        return "negated"
+    if _EN_PAST.search(text[start:end]) or (not chronic_ok and _EN_PAST.search(text, m.end())):
+        return "past"
+    if not chronic_ok and _EN_HYPOTHETICAL.search(text[start:end]):
+        return "habitual or hypothetical"
+    return None
+
+
+def _who_en(text: str, at: int) -> str:
+    person = next(reversed(list(_EN_PERSON.finditer(text, 0, at))), None) or next(_EN_PERSON.finditer(text, at), None)
+    return "" if not person else "self" if person.group("self") else person.lastgroup
+
+
+def _general(text: str, english: bool) -> set[str]:
+    """The kinds of red flag ("emergency", "crisis") that the question asks about in general, saying nothing of
+    now ("胸痛的原因有哪些", "what causes chest pain"); talk of self-harm counts unless nobody in it is the asker."""
+    info, now, asker = (_EN_INFO, _EN_NOW, r"\b(i|me|my|myself)\b") if english else (_INFO, _NOW, r"(我|自己|活着)")
+    if not info.search(text) or now.search(text):
+        return set()
+    return {"emergency"} if re.search(asker, text) else {"emergency", "crisis"}
+
+
+def _not_the_one(flag: RedFlag, t: _Text) -> bool:
+    """A red flag about someone in particular (an infant, a pregnancy) where nobody such is named, or "没有怀孕"."""
+    if flag.name == "infant_fever" and re.search(_AGE_YEARS, t.text) and not re.search(_SERIOUS_CHILD, t.text):
+        return True  # "3岁宝宝高烧": a child, not an infant
+    return bool(flag.who) and not _named(flag.who, t)
+
+
+class _Reading:
+    """A normalized question ready to be read flag by flag: its clauses and sentences, and which kinds of red
+    flag it asks about only in general. Events are read lazily, so triage stops at the first one happening now."""
+
+    def __init__(self, text: str):
+        self.text, self.english = text, is_english(text)
+        self.t = None if self.english else _Text.of(text)
+        self.en_clauses = [(m.start(), m.end()) for m in _EN_CLAUSE.finditer(text)] if self.english else []
+        self.general = _general(text, self.english)
+
+    def events(self, flag: RedFlag, i: int, with_who: bool = False):
+        """The events read by pattern `i` of `flag`, each with when it happens ("now" or why not). A title is
+        judged by the description after it when that mentions the same thing ("癫痫发作怎么办？…每次发作时…")."""
+        text, t = self.text, self.t
+        if self.english:
+            for m in re.finditer(flag.english[i], text):
+                when = _discount_en(m, text, self.en_clauses, flag.chronic_ok) or \
+                    ("a general question" if flag.kind in self.general else "now")
+                yield Event(flag.name, m.group(), _who_en(text, m.start()) if with_who else "", when)
+            return
+        matches = list(re.finditer(flag.patterns[i], text))
+        told_below = t.title_end and any(m.start() >= t.title_end for m in matches)
+        for m in matches:
+            when = "told again below" if told_below and m.start() < t.title_end else _discount(flag, m, t) or "now"
+            if when == "now" and flag.kind in self.general:
+                when = "a general question"
+            elif when == "now" and _not_the_one(flag, t):
+                when = "not the one it is about"
+            yield Event(flag.name, m.group(), _who(t, m.start()) if with_who else "", when)
+
+    def patterns(self, flag: RedFlag) -> range:
+        return range(len(flag.english if self.english else flag.patterns))
+
+    def fires(self, flag: RedFlag) -> bool:
+        """Every pattern of the flag has an event happening now (and the flag has patterns in this language)."""
+        return bool(self.patterns(flag)) and all(any(e.when == "now" for e in self.events(flag, i))
+                                                 for i in self.patterns(flag))
+
+
+def read(question: str) -> list[Event]:
+    """How the question is read: every red-flag event in it, with who and when (see the module docstring)."""
+    r = _Reading(normalize(question))
+    return [e for flag in RED_FLAGS for i in r.patterns(flag) for e in r.events(flag, i, with_who=True)]
+
+
+def explain(question: str) -> list[tuple[str, str, str]]:
+    """(flag, matched text, why it is discounted or "affirmed") for every red-flag match: for reviewing rules."""
+    return [(e.flag, e.said, "affirmed" if e.when == "now" else e.when) for e in read(question)]
 
 
 def _named(pattern: str, t: _Text) -> bool:
@@ -539,48 +656,10 @@ def _named(pattern: str, t: _Text) -> bool:
                for m in re.finditer(pattern, t.text))
 
 
-def explain(question: str) -> list[tuple[str, str, str]]:
-    """(flag, matched text, why it is discounted or "affirmed") for every red-flag match: for reviewing rules."""
-    t = _Text.of(normalize(question))
-    return [(flag.name, m.group(), _discount(flag, m, t) or "affirmed")
-            for flag in RED_FLAGS for p in flag.patterns for m in re.finditer(p, t.text)]
-
-
-def _affirmed_en(pattern: str, text: str, clauses: list[tuple[int, int]], chronic_ok: bool) -> bool:
-    for m in re.finditer(pattern, text):
-        start, end = _span(clauses, m.start(), len(text))
-        if _EN_NEGATION.search(text[start:m.start()]):
-            continue
-        if _EN_PAST.search(text[start:end]) or (not chronic_ok and _EN_PAST.search(text, m.end())):
-            continue
-        if not chronic_ok and _EN_HYPOTHETICAL.search(text[start:end]):
-            continue
-        return True
-    return False
-
-
 def _fired(text: str) -> list[RedFlag]:
-    if is_english(text):
-        clauses = [(m.start(), m.end()) for m in _EN_CLAUSE.finditer(text)]
-        generic = bool(_EN_INFO.search(text)) and not _EN_NOW.search(text)
-        return [f for f in RED_FLAGS if f.english
-                and not (generic and (f.kind == "emergency" or not re.search(r"\b(i|me|my|myself)\b", text)))
-                and all(_affirmed_en(p, text, clauses, f.chronic_ok) for p in f.english)]
-    t = _Text.of(text)
-    generic = bool(_INFO.search(text)) and not _NOW.search(text)
-    fired = []
-    for flag in RED_FLAGS:
-        if generic and flag.kind == "emergency":
-            continue
-        if generic and flag.kind == "crisis" and not re.search(r"(我|自己|活着)", text):
-            continue
-        if flag.name == "infant_fever" and re.search(_AGE_YEARS, text) and not re.search(_SERIOUS_CHILD, text):
-            continue  # "3岁宝宝高烧": a child, not an infant
-        if flag.who and not _named(flag.who, t):
-            continue
-        if all(_affirmed(flag, p, t) for p in flag.patterns):
-            fired.append(flag)
-    return fired
+    """The red flags of which every pattern has an event happening now."""
+    reading = _Reading(text)
+    return [flag for flag in RED_FLAGS if reading.fires(flag)]
 
 
 def triage(question: str) -> Triage:
