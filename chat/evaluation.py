@@ -281,8 +281,8 @@ def print_redflag_words(report: dict, out) -> None:
 
     if "redflag_words_n" not in report:
         return
-    table = Table(title=f"red flags in people's words · {report['redflag_words_urgent_n']} emergencies, "
-                        f"{report['redflag_words_lookalike_n']} look-alikes · want recall 100%, false alarms <= 5%")
+    table = Table(title=f"red flags in people's words · {report['redflag_words_urgent_n']} emergencies · "
+                        f"{report['redflag_words_lookalike_n']} look-alikes")
     for col in ("group", "recall", "emergencies", "false alarms", "look-alikes"):
         table.add_column(col)
     for prefix, key in (("", "by_category"), ("split ", "by_split"), ("lang ", "by_lang")):
@@ -301,7 +301,7 @@ def print_redflag_words(report: dict, out) -> None:
             out.print(f"[bold]{label}[/bold] ({len(report[key])}):")
             for m in report[key]:
                 out.print(f"  {m['category']} · {m['split']} · {m['lang']}  {m['question']}", highlight=False,
-                          markup=False)
+                          markup=False, soft_wrap=True)
 
 
 def print_report(report: dict) -> None:
