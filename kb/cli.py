@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import stat
 import sys
+import tempfile
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -210,12 +213,15 @@ def export(
     output: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write (default stdout)")] = None,
     type: Annotated[Optional[str], typer.Option("--type", help="Only this entity type")] = None,
     origin: Annotated[Optional[str], typer.Option("--origin", help="Only this origin's contributions")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write through a symlink, or into a device or fifo, at "
+                                        "--out (refused without it)")] = False,
     db: DbOpt = None,
 ) -> None:
     """Export the KB as JSONL in the project's record format (re-ingestable with `kb ingest`).
-    `-o` makes the file's folder when it is missing."""
+    `-o` makes the file's folder when it is missing, and replaces only a regular file."""
     if output and output.is_dir():
         fail(f"--out {output} is a folder; give the file to write, e.g. -o {output / 'kb.jsonl'}")
+    target = writable_target(output, force) if output else None  # refused before the KB is read
     try:
         with kbdb.session_scope(db) as session:
             lines = [json.dumps(r, ensure_ascii=False) for r in export_records(session, type, origin)]
@@ -225,16 +231,64 @@ def export(
     if not output:
         sys.stdout.write(text)
         return
-    tmp = output.with_name(output.name + ".tmp")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)  # never leave a half-written export behind
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        fail(f"cannot write --out {output} ({exc.filename or output}: {exc.strerror or exc})")
+    write_file(*target, text)
     err.print(f"wrote {len(lines)} records to {output}")
+
+
+_KINDS = ((stat.S_ISLNK, "a symlink"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a fifo"), (stat.S_ISSOCK, "a socket"))
+
+
+def writable_target(path: Path, force: bool = False) -> tuple[Path, int | None, str | None]:
+    """(path, its mode or None when new, what it is when not a regular file) for `write_file`. A symlink,
+    device, fifo or socket at `path` is one line unless `force`: then a link is followed, and a device or
+    fifo is written into, never replaced."""
+    if force:
+        path = Path(os.path.realpath(path))
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return path, None, None
+    except OSError as exc:
+        fail(f"cannot write --out {path} ({exc.strerror})")
+    kind = next((name for test, name in _KINDS if test(mode)), None)
+    if kind and not force:
+        fail(f"--out {path} is {kind}, not a regular file; kb export replaces only a regular file or writes a new "
+             f"one (pass --force to write {'through it' if kind == 'a symlink' else 'into it'})")
+    return path, mode, kind
+
+
+def write_file(path: Path, mode: int | None, kind: str | None, text: str) -> None:
+    """Write `text` to `path` (as `writable_target` found it) so that a reader never sees half of it and
+    nothing else is touched: into a temporary file created exclusively (O_EXCL, a random name; a link
+    planted at a guessable name is never followed) in `path`'s folder, then renamed onto `path`, new or
+    a regular file; a device or fifo (`kind`, with --force) is written into."""
+    tmp = None
+    try:
+        if kind:  # with --force: a device or fifo takes the text in place
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False) as f:
+            tmp = Path(f.name)
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())  # not mkstemp's 0600
+        os.replace(tmp, path)  # never leave a half-written export behind
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        fail(f"cannot write --out {path} ({exc.filename or path}: {exc.strerror or exc})")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 if __name__ == "__main__":
