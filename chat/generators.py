@@ -492,7 +492,8 @@ class OpenAIGenerator:
         try:
             models = list(self.client.models.list())
         except openai.OpenAIError as exc:
-            raise GeneratorError(f"cannot list models at {self.shown}/models ({exc}); set YIJU_OPENAI_MODEL") from None
+            raise GeneratorError(f"cannot list models at {self.shown}/models ({self._redact(exc)}); "
+                                 "set YIJU_OPENAI_MODEL") from None
         if not models:
             raise GeneratorError(f"{self.shown}/models lists no model; set YIJU_OPENAI_MODEL")
         return models[0].id
@@ -509,9 +510,39 @@ class OpenAIGenerator:
                 if piece:
                     yield piece
         except openai.APIStatusError as exc:
-            raise GeneratorError(f"{self.shown} answered {exc.status_code}: {str(exc.message)[:200]}") from None
+            raise GeneratorError(f"{self.shown} answered {exc.status_code}: "
+                                 f"{self._redact(exc.message)[:200]}") from None
         except openai.OpenAIError as exc:
-            raise GeneratorError(f"cannot reach {self.shown}: {exc}") from None
+            raise GeneratorError(f"cannot reach {self.shown}: {self._redact(exc)}") from None
+
+    def _redact(self, error) -> str:
+        """An upstream error's text without credentials (it reaches warnings, answers' logs and stderr)."""
+        from urllib.parse import urlsplit
+
+        return redact_credentials(str(error), self.client.api_key, urlsplit(self.base).password)
+
+
+# Credentials as they appear in error text an upstream sends back (a proxy that echoes the request):
+# an Authorization header or a bearer token, OpenAI-style keys, key/token/secret/password parameters in a
+# query string, JSON or a header, and user:password@ in a URL.
+_CREDENTIALS = re.compile(
+    r"(?i)(?P<keep>\b(?:proxy-)?authorization\b\W{0,4}(?:(?:bearer|basic|token)\s+)?)[A-Za-z0-9][^\s\"',;&}]*"
+    r"|(?P<keep2>\bbearer\s+)[A-Za-z0-9][^\s\"',;&}]*"
+    r"|\b(?:sk|pk|rk)-[A-Za-z0-9_-]{8,}"
+    r"|(?P<keep3>\b(?:[\w-]*[_-])?(?:api[_-]?key|access[_-]?token|token|secret|password|passwd|key)"
+    r"[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9][^\s\"',;&}]*"
+    r"|(?P<keep4>//)[^/\s:@]+:[^/\s@]+(?=@)")
+REDACTED = "[redacted]"
+
+
+def redact_credentials(text: str, *secrets: str | None) -> str:
+    """`text` with credentials replaced by [redacted]: each of `secrets` (the configured key; values of
+    four characters or more) wherever it appears, and anything that looks like one (`_CREDENTIALS`)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret != "unused":
+            text = text.replace(secret, REDACTED)
+    return _CREDENTIALS.sub(lambda m: next((g for g in m.group("keep", "keep2", "keep3", "keep4") if g), "")
+                            + REDACTED, text)
 
 
 def without_credentials(url: str) -> str:
