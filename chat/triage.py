@@ -122,6 +122,7 @@ _POISON = (r"(农药|百草枯|敌敌畏|除草剂|杀虫剂|灭蚊|蟑螂药|�
 _INGESTION = (rf"({_SWALLOW}{_DONE}{_NP}{{0,4}}({_PILLS}|({_CONTAINER}){_NP}{{0,4}}{_DRUG})|"  # 吃了一整瓶, 吞了一瓶安眠药
               rf"{_PILLS}{_NP}{{0,8}}({_SWALLOW}{_DONE}|{_ALL}{_SWALLOW}完)|"  # 把一整瓶安眠药都吃了, 十几片全吞了
               rf"({_CONTAINER}){_NP}{{0,3}}{_DRUG}{_NP}{{0,4}}{_SWALLOW}{_DONE}|"  # 把一瓶安眠药吃了
+              rf"一(板|盒){_NP}{{0,3}}{_DRUG}{_NP}{{0,2}}{_ALL}{_SWALLOW}{_DONE}|"  # 把一板退烧药都吃了
               rf"{_DRUG}{_NP}{{0,3}}{_SWALLOW}{_DONE}{_NP}{{0,2}}({_PILLS}|{_CONTAINER})|"  # 安眠药吃了一整瓶
               rf"{_SWALLOW}{_DONE}?{_NP}{{0,6}}{_POISON}|{_POISON}{_NP}{{0,4}}{_SWALLOW}{_DONE})")  # 喝了农药, 电池吞下去了
 # A small child who took something unwatched: any amount ("宝宝偷吃了两片降压药", "趁我不注意吞了药").
@@ -130,7 +131,7 @@ _CHILD_INGESTION = rf"{_KID}{_NP}{{0,8}}{_UNWATCHED}{_NP}{{0,10}}({_DRUG}|{_POIS
 # A seizure told by its signs: jerking, eyes rolled up, jaw clenched, foam at the mouth. "抽了血", "抽烟",
 # "腿抽筋", "抽了一下" are no seizure; eyes rolled up alone ("睡觉眼睛往上翻") count only with stiffness or blueness.
 _EYES_UP = r"((眼睛|眼球|两眼|双眼|眼珠)(子)?(往|向)?上(翻|吊)|翻(起)?白眼|(两眼|眼睛)发直)"
-_SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|一抽一抽|"
+_SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|一抽一抽(?!的?(疼|痛))|"
                   rf"(手脚|四肢|全身|浑身|身体|胳膊腿)(一直|不停地?|在)?(抽|抖|抽动|抖动)(个不停|不停|起来)|"
                   rf"(?<![烟血会能])抽(了|着)(?=[,，。!！?？]|$|(好|十|几|一|两|[0-9])+分钟|一阵|好久|很久|半天)|"
                   rf"{_EYES_UP}{_NP}{{0,2}}[,，]?{_NP}{{0,6}}(僵|硬|发紫|发青|不动)|牙关紧闭|咬紧牙关|(口|嘴)(里|角)?(吐|冒|流)白沫)")
@@ -153,6 +154,8 @@ _EN_DRUG = (r"(pills?|tablets?|capsules?|meds|medicines?|medications?|sleeping|p
 _EN_INGESTION = (rf"\b(swallowed|took|taken|ate|eaten|downed|popped|overdosed on) {_EN_AMOUNT}\b[^.!?;]{{0,30}}\b{_EN_DRUG}|"
                  r"\b(swallowed|downed) (a whole|the whole|an entire) bottle|"
                  r"\bgot into (my|his|her|the|grandma'?s|grandpa'?s|mom'?s|dad'?s) (pills|medicine|meds|medication)|"
+                 r"\b(swallowed|ate|chewed) some of (my|his|her|the|grandma'?s|grandpa'?s|mom'?s|dad'?s) [^.!?;]{0,25}"
+                 r"(pills|tablets|medicine|meds)|"
                  r"\b(swallowed|ate) (a |an |the |some |two |2 )?(button )?(coin|magnet|battery|batteries|laundry pod|pin|nail)")
 _EN_SEIZURE = (r"(eyes (have |had )?(rolled|rolling|roll|went|are rolling|turned) (back|up)|foam(ing)? at the mouth|"
                r"(shaking|jerking|twitching|convulsing) (all over|uncontrollably|and (won'?t|doesn'?t|isn'?t|is not|not|can'?t))|"
@@ -167,7 +170,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag("self_harm", "有伤害自己的想法", (
         r"(想死|不想活|自杀(?!身亡|死亡|去世|离世|的新闻|率)|轻生|寻死|结束(自己的?)?生命|了结自己|割腕|跳楼|跳河|上吊|一了百了|"
         r"活着没(意思|意义)|活不下去|伤害自己|自残|自伤|(想|要|我|你|就|都)去死|不想再活|死了算了|离开这个世界|"
-        rf"(安眠药|药){_NP}{{0,8}}(全吃|全部吃|一次吃|攒)|吃多少{_NP}{{0,10}}(会死|能死|致死|致命|死人)|怎么死|"
+        rf"(安眠药|药){_NP}{{0,8}}(全吃|全部吃|攒)|安眠药{_NP}{{0,8}}一次吃|想{_NP}{{0,6}}跳下去|结束(这)?一切|吃多少{_NP}{{0,10}}(会死|能死|致死|致命|死人)|怎么死|"
         rf"(死|自杀){_NP}{{0,4}}(方法|不痛))",
     ), kind="crisis", chronic_ok=True, label_en="thoughts of self-harm", english=(
         r"(kill(ing)? (myself|me)|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
@@ -291,7 +294,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
 # else: "趁我不注意吞了", "不小心喝了", "不知道吃了多少", "没看住" are no negation of what follows.
 _NEG_WORD = r"((?<!有)没有|(?<!有)没|无|(?<![是时])不|未|否认|并非|差点|差一点|险些|几乎)"
 _NEG_FILLER = (r"(明显|什么|任何|出现|发生|再|有|感到|感觉|觉得|太|很|怎么|咋|过|一点|发|在|是|真的|那么|见|会|把|"
-               r"算|经常|怎|大)")
+               r"算|经常|怎|大|想|打算)")
 _NEGATION = re.compile(rf"{_NEG_WORD}{_NEG_FILLER}{{0,2}}$")  # not "是不是", "有没有", "时不时"
 # Said in the match's own clause: it happened before, or it is over.
 _PAST = re.compile(r"(去年|前年|几年前|多年前|年前|小时候|小的时候|年轻的时候|以前|之前|曾经|(?<![不未])曾|上个月|上月|上次|那次|当年|早年|"
@@ -312,7 +315,7 @@ _ONSET = re.compile(r".{0,3}(开始|起|以来|至今)")  # "前两天开始胸�
 _REALIZED = re.compile(r"了(?!就)")  # "他平时会头晕，突然晕倒了": this time it happened
 # Over: said after the match, in its clause or the next one ("发烧39度，昨天已经退烧了").
 _OVER = re.compile(r"(退烧(?!药|贴|针|栓|的药)|烧退|退了|退下去|(?<![不没未])停了|(?<![不没未])停下|止住|不抽了|不吐了|(?<![不没未])好了|好转|"
-                   r"(?<![不没未])缓解了|自行(缓解|纾|停止|恢复|好)|恢复(了|正常)|(?<![不没未])醒了|醒过来|醒来|醒后|(?<![不没未叫])清醒|"
+                   r"(?<![不没未])缓解了|自行(缓解|纾|停止|恢复|好)|恢复(了|正常)|(?<![不没未])醒了|醒过来|醒来|醒后|(?<![不没未叫还])清醒|"
                    r"苏醒|没事了|没事儿|没大碍|正常了|一切正常|没(有)?再(抽|吐|流|出血|发作)|过去了|平稳|稳定了)")
 # Handled: later in the question a doctor has seen it (a diagnosis, a hospital, an ambulance), or the asker
 # learned afterwards what it was: it is not happening now.
@@ -336,13 +339,17 @@ _HABITUAL = re.compile(rf"({_MODAL}|每次|每当|经常|常常|总是|老是|�
 # Long-standing anywhere in the match's sentence ("有时候胸闷，几年了", "前一天胃胀…第三天…胸闷气短"), unless its
 # own clause says it is new or now, or names a red-flag companion ("胸闷几天了，今天出冷汗、左臂麻").
 _DURATION = re.compile(r"(好几个月|几个月了|好几年|多年|几年了|很多年|长期|老毛病|[0-9一两三四五六七八九十几多]+(个)?(年|月)(了|多|以来|来)|"
-                       r"第[二三四五六七八九十0-9两几]+天|前一天|头一天|[0-9一二两三四五六七八九十几多]+天(了|来|以来)|这几天|这两天|近几天|"
+                       r"[0-9一两二三四五六七八九十几多]+(个)?(周|星期|礼拜)(了|多|以来|来)|第[二三四五六七八九十0-9两几]+天|前一天|头一天|[0-9一二两三四五六七八九十几多]+天(了|来|以来)|这几天|这两天|近几天|"
                        r"几天来|好几天|连续.{0,3}天|一周了|一个星期|半个月|个把月|这段时间|一段时间|最近|近期|近来|至今|一直以来|病史)")
 _DURATION_OVERRIDE = re.compile(r"(突然|剧烈|越来越|加重|刚才|刚刚|正在|此刻|现在还|还在|今天|今早|今晚|昨天|昨晚)")
 _RED_COMPANION = re.compile(r"(冷汗|大汗|压榨|剧烈|剧痛|濒死|左臂|左(胳膊|肩|手臂)|撕裂|发紫|青紫|发绀)")
 _AGE = re.compile(r"(宝宝|孩子|婴儿|儿子|女儿|小孩|娃|怀孕|怀上|孕|出生|满|今年|岁)")  # "宝宝三个月了" is an age
 # Habitual or hypothetical in the match's clause: "癫痫发作会窒息吗", "每次都疼得受不了", "怕他中风了", "…的话".
-_HABIT = re.compile(rf"({_HABIT_WORDS}|如果|假如|万一|要是|的话|以防|预防|防止|(?<![可害恐])怕(?!是)|容易)")
+_IF = r"(如果|假如|万一|要是|假设)"
+_HABIT = re.compile(rf"({_HABIT_WORDS}|{_IF}|的话|以防|预防|防止|以免|避免|免得|才不会|(?<![可害恐])怕(?!是)|容易|"
+                    rf"(想|打算|准备)(要)?(把|{_SWALLOW}))")  # "想把一整瓶都吃了" is intent (self-harm), not an ingestion
+# Asleep, not unconscious: "孩子早上赖床怎么叫都叫不醒".
+_SLEEPY = re.compile(r"(赖床|睡懒觉|起床气|叫(他|她|孩子)?起床|缺觉|睡得(太)?(死|沉))")
 _IMMEDIATE = re.compile(r"(正在|刚才|刚刚|此刻|还在)")
 # New: "我爸去年中风，今天又突然说不出话" is a new stroke, "去年脑出血，现在半边身体没力气" an after-effect.
 _NEW = re.compile(r"(突然|刚才|刚刚|此刻|正在|又|今天|今早|今晚|越来越|加重)")
@@ -355,7 +362,7 @@ _PERSON = re.compile(r"(?P<other>(他|她)自己|他|她|爸|妈|父亲|母亲|�
 _INFO = re.compile(r"(是什么|什么是|有哪些|哪些|原因|为什么|为何|怎么预防|如何预防|预防|区别|不同|分辨|辨别|区分|的症状|表现|科普|机制|"
                    r"病因|概率|发病率|死亡率|能治好|后遗症|康复|护理|饮食|怎么检查|做什么检查|多久能好|"
                    r"影响|会不会(?!是)|会引起|能引起|导致|致使|引发|造成|使人|让人|一定是|遗传|传染|急救知识|怎么急救|如何急救|常识|知识|"
-                   r"了解|介绍|定义|统计|电影|小说|新闻|哪个|哪国|率|"
+                   r"了解|介绍|定义|统计|电影|电视剧|纪录片|小说|新闻|论文|话题|哪个|哪国|率|"
                    r"费用|多少钱|花多少|贵不贵|医保|报销|哪家医院|哪里治|医院哪家好|哪家好)")
 _NOW = re.compile(r"(现在|正在|突然|刚才|刚刚|此刻|马上|赶紧|快|一直|越来越|止不住|救命|急(?![救性诊促躁])|怎么办|在医院|送医|打120|"
                   r"[0-9一二两三四五六七八九十半几]+(分钟|小时|个小时)|今天|今晚|今早|昨晚|昨天)")
@@ -368,10 +375,11 @@ _EN_NEGATION = re.compile(r"\b(no|not|never|without|denies|deny|don'?t have|does
                           r"isn'?t|wasn'?t|no longer)\b(\W+\w+){0,2}\W*$")
 _EN_PAST = re.compile(r"\b(last (year|month|week)|years ago|months ago|weeks ago|used to|"
                       r"when i was (a )?(kid|child|young)|in the past|years back|is over|has stopped|stopped now|"
-                      r"went away|gone now|better now|is fine now|recovered)\b")
+                      r"went away|gone now|better now|is fine now|recovered|(in|since) (19|20)\d\d)\b")
 _EN_HYPOTHETICAL = re.compile(r"\b(if|in case|whether|would|could|might|should someone|when someone)\b")
 _EN_INFO = re.compile(r"\b(what (causes|is|are|does)|what'?s the (cause|difference|treatment)|why (do|does|would)|"
-                      r"causes of|signs of|symptoms of|"
+                      r"causes of|signs of|symptoms of|what'?s an? |how long (can|does|do|will) (someone|a person|you|people)|"
+                      r"movie|film|tv show|novel|documentary|article|how do (paramedics|doctors)|"
                       r"how (to|do you|can i|can you) (prevent|recogni[sz]e|tell|treat|know)|"
                       r"risk (of|factors)|difference between|how common|statistics|in general|is it normal|cost of|"
                       r"how much does|which hospital|(is|are) .{0,30}common|how many|rate of)\b")
@@ -494,8 +502,12 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
         return "negated"
     if _PAST.search(clause):
         return "past"
-    if flag.chronic_ok:
+    if flag.chronic_ok:  # talk of self-harm: only what someone else might say ("如果身边的人说想自杀") is discounted
+        if re.search(_IF, clause) and not _said_by_patient(t, _span(t.sentences, m.start(), len(text))[0], m.start()):
+            return "habitual or hypothetical"
         return None
+    if flag.name == "unconscious" and _SLEEPY.search(clause):
+        return "asleep"
     s_start, s_end = _span(t.sentences, m.start(), len(text))
     setting = _setting(t, s_start, m.start(), flag.transient)
     if setting == "past":
@@ -597,6 +609,8 @@ def _not_the_one(flag: RedFlag, t: _Text) -> bool:
     """A red flag about someone in particular (an infant, a pregnancy) where nobody such is named, or "没有怀孕"."""
     if flag.name == "infant_fever" and re.search(_AGE_YEARS, t.text) and not re.search(_SERIOUS_CHILD, t.text):
         return True  # "3岁宝宝高烧": a child, not an infant
+    if flag.name == "stroke" and re.search(_KID, t.text) and re.search(_AGE_YEARS, t.text) and not _ACUTE.search(t.text):
+        return True  # "孩子三岁了说话还口齿不清": how a child learns to speak, not a stroke
     return bool(flag.who) and not _named(flag.who, t)
 
 
@@ -624,8 +638,10 @@ class _Reading:
         told_below = t.title_end and any(m.start() >= t.title_end for m in matches)
         for m in matches:
             when = "told again below" if told_below and m.start() < t.title_end else _discount(flag, m, t) or "now"
-            if when == "now" and flag.kind in self.general:
-                when = "a general question"
+            if when == "now" and flag.kind in self.general or (
+                    when == "now" and self.general and not _said_by_patient(t, _span(t.sentences, m.start(), len(text))[0],
+                                                                              m.start())):
+                when = "a general question"  # "抑郁症的人为什么会有自杀的念头？我在写论文": not the asker's
             elif when == "now" and _not_the_one(flag, t):
                 when = "not the one it is about"
             yield Event(flag.name, m.group(), _who(t, m.start()) if with_who else "", when)

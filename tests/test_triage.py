@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.triage import ENGLISH_ONLY_NOTE, explain, is_english, triage
+from chat.triage import ENGLISH_ONLY_NOTE, explain, is_english, read, triage
 from tests.conftest import shared_data
 
 RED_FLAGS_ZH = [
@@ -94,6 +94,68 @@ LOOK_ALIKES = [
     "what should I do if someone has a seizure",
     "Is suicide common among teenagers?",
 ]
+
+
+# Events told in people's own words (issue 19): what happened is read, not a phrase matched.
+EVENTS = [
+    # an ingestion of an amount, in any word order (把-construction, amount first)
+    ("我刚才一口气把一整瓶安眠药都吃了，现在有点晕", "emergency"),
+    ("安眠药吃了一整瓶", "emergency"),
+    ("男朋友吞下去二十片安眠药", "emergency"),
+    # "不注意" / "不小心" are no negation of what follows
+    ("孩子趁我不注意吞了十几片扑热息痛，怎么办", "emergency"),
+    ("我不小心喝了几口消毒液", "emergency"),
+    ("宝宝偷吃了两片奶奶的降压药", "emergency"),  # a small child, unwatched: any amount
+    # a seizure and not responding, told by their signs
+    ("宝宝抽起来了，眼睛往上翻，叫也不应", "emergency"),
+    ("我爸突然倒在地上，牙关紧闭，手脚抖个不停", "emergency"),
+    ("喊他没反应，怎么拍都不醒", "emergency"),
+    # English forms
+    ("I just swallowed a whole bottle of sleeping pills", "emergency"),
+    ("my toddler swallowed ten of grandma's pills, what should I do", "emergency"),
+    ("he is shaking and his eyes rolled back", "emergency"),
+    ("she won't respond", "emergency"),
+    ("I want to overdose on purpose", "crisis"),
+]
+
+NOT_EVENTS = [
+    "吃了两片布洛芬，多久起效",  # a dose, not an overdose
+    "一次吃了一片",
+    "吃一整瓶会怎样",  # not done: a question
+    "我没有吃一整瓶安眠药，只吃了一片",  # a real negation
+    "喝了一瓶啤酒头有点晕",  # a container of a drink, not of a medicine
+    "阿莫西林吃了好几盒了还没好",  # a course of treatment
+    "吃了打过农药的青菜会中毒吗",
+    "宝宝发烧39度，吃了退烧药，烧退了，还要去医院吗",  # over, two clauses later
+    "抽了血以后有点头晕",
+    "腿抽筋了，一抽一抽的疼",
+    "I took 2 tablets of ibuprofen",
+    "what happens if you take a whole bottle of pills",
+    "I did not swallow any pills",
+]
+
+
+@pytest.mark.parametrize(("question", "level"), EVENTS)
+def test_events_told_in_other_words_fire(question, level):
+    assert triage(question).level == level, read(question)
+
+
+@pytest.mark.parametrize("question", NOT_EVENTS)
+def test_doses_negations_and_questions_are_no_events(question):
+    assert triage(question).level is None, [e for e in read(question) if e.when == "now"]
+
+
+def test_read_says_what_who_and_when():
+    events = [e for e in read("孩子趁我不注意吞了十几片扑热息痛，怎么办") if e.flag == "poisoning"]
+    assert events and events[0].who == "child" and events[0].when == "now"
+    assert {e.when for e in read("我没有胸痛")} == {"negated"}
+    assert any(e.when == "habitual or hypothetical" for e in read("吃了一整瓶会怎样"))
+    assert any(e.who == "self" and e.when == "now" for e in read("I just swallowed a whole bottle of sleeping pills"))
+
+
+def test_english_overdose_gets_the_120_advice_in_english():
+    first = triage("I just swallowed a whole bottle of sleeping pills").message.split("\n")[0]
+    assert first.startswith("⚠️") and "120" in first and "overdose" in first
 
 
 @pytest.mark.parametrize(("question", "level"), RED_FLAGS_ZH + RED_FLAGS_EN)
