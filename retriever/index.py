@@ -415,9 +415,9 @@ def update_after_ingest(db_url: str | None = None, index_dir: str | Path | None 
     if manifest is None:
         return {"index": str(index_dir), "updated": False,
                 "reason": f"no index at {index_dir}: run `retriever build --index {index_dir}` (or pass --index)"}
-    if not same_db(manifest.get("db_url"), resolve_url(db_url)):
-        return {"index": str(index_dir), "updated": False,
-                "reason": f"{index_dir} was built from another KB ({manifest.get('db_url')})"}
+    elsewhere = _built_elsewhere(manifest, index_dir, resolve_url(db_url))
+    if elsewhere:  # said before waiting for the index lock
+        return {"index": str(index_dir), "updated": False, "reason": elsewhere}
     try:
         return {"index": str(index_dir), "updated": True} | update_index(db_url, index_dir, wait_s=AFTER_INGEST_WAIT_S)
     except ForeignIndexError as exc:
@@ -425,11 +425,16 @@ def update_after_ingest(db_url: str | None = None, index_dir: str | Path | None 
 
 
 def _check_identity(manifest: dict, kb_ident: str | None, index_dir: Path, url: str) -> bool:
-    """Raise ForeignIndexError unless the index was built from the KB with id `kb_ident`.
+    """The one rule for changing an index (`retriever update`, and `kb ingest`'s update through it): raise
+    ForeignIndexError unless it was built from the database at `url` (`_built_elsewhere`) and from the KB
+    with id `kb_ident` (`foreign_index`).
 
     An index from before KB ids that was built from this KB's URL (the only check there was) takes
     this KB's id into `manifest`; True when it did, and the caller writes the manifest.
     """
+    elsewhere = _built_elsewhere(manifest, index_dir, url)
+    if elsewhere:
+        raise ForeignIndexError(elsewhere)
     adopted = manifest.get("kb_id") is None and kb_ident is not None and same_db(manifest.get("db_url"), url)
     if adopted:
         manifest["kb_id"] = kb_ident
@@ -439,8 +444,35 @@ def _check_identity(manifest: dict, kb_ident: str | None, index_dir: Path, url: 
     return adopted
 
 
+def _built_elsewhere(manifest: dict, index_dir: Path, url: str) -> str | None:
+    """Why the index may not be changed from the database at `url` (None when it may): it was built from
+    another database. A copy of a KB (a copied SQLite file, a restored dump) keeps the KB's id, so the id
+    alone cannot tell the copy from the original; the index follows the database it was built from."""
+    built_at = manifest.get("db_url")
+    if built_at is None or same_db(built_at, url):
+        return None
+    return (f"index {index_dir} was built from another KB database ({built_at}), not from {redact(url)} (a copy "
+            f"of a KB keeps its KB id; an index follows one database): run `retriever build` for this KB, "
+            f"or update the index from the KB it was built from")
+
+
 def same_db(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and _portable_url(a) == _portable_url(b)
+    """Whether two KB URLs name one database: SQLite files by absolute path; other databases by backend,
+    user, host, port (the default when left out) and name, whatever the driver or the password."""
+    return bool(a and b) and _database(a) == _database(b)
+
+
+def _database(url: str) -> tuple:
+    from sqlalchemy.engine import make_url
+
+    if url.startswith("sqlite"):
+        return (_portable_url(url),)
+    try:
+        u = make_url(url)
+    except Exception:  # an unparsable URL is only equal to itself
+        return (url,)
+    port = u.port or {"postgresql": 5432, "mysql": 3306}.get(u.get_backend_name())
+    return u.get_backend_name(), u.username, (u.host or "").lower(), port, u.database
 
 
 def _portable_url(url: str) -> str:
