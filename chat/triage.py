@@ -78,7 +78,7 @@ class RedFlag:
 
 
 _NP = r"[^，。,；;！？!?\n]"  # any character but a clause break: "腹痛急迫，便意难忍" is two clauses
-_CHEST = r"(胸痛|胸口.{0,4}(痛|疼|闷|压|发紧)|胸疼|心口(痛|疼)|心前区(痛|疼)|胸闷|胸部(剧痛|压榨))"
+_CHEST = r"(心脏(那块|那里|那儿|部位)?.{0,4}(绞痛|剧痛|痛|疼)|胸痛|胸口.{0,4}(痛|疼|闷|压|发紧)|胸疼|心口(痛|疼)|心前区(痛|疼)|胸闷|胸部(剧痛|压榨))"
 # What makes chest pain an emergency rather than 胸闷 over days: sweating, pain spreading to the arm, jaw or
 # back, crushing or tearing pain, a sense of dying, pallor, or pain that lasts (half an hour, not relieved).
 # 头晕/恶心/一直 alone are not enough: "最近总是头晕恶心胸闷" is the everyday complaint of a clinic.
@@ -88,13 +88,13 @@ _CHEST_COMPANION = (r"((出|冒|流|淌)(了)?.{0,3}汗|大汗|冷汗|虚汗|一
                     r"(面色|脸色)(苍白|发白|煞白|发青|发紫))")
 _MONTHS = r"([0-9]{1,2}|[一二两三四五六七八九十]{1,2})个(多)?月"
 _KID = r"(宝宝|孩子|婴儿|小孩|儿子|女儿|娃)"
-_INFANT = rf"(婴儿|新生儿|宝宝|小宝|婴幼儿|满月|奶娃|{_MONTHS}(大|的{_KID})|{_KID}(才|刚)?{_MONTHS})"
-_YOUNG_INFANT = rf"(新生儿|满月|出生.{{0,6}}天|([0-3]|[一二两三])个(多)?月(大|的{_KID})|{_KID}(才|刚)?([0-3]|[一二两三])个(多)?月)"
-_FEVER = r"(发烧|发热|高烧|高热|烧到|体温|烧了|烧得)"
+_INFANT = rf"([0-9一二三四五六七八九十]+(周|天)(大|的{_KID})|{_KID}(才|刚)[0-9一二三四五六七八九十几多]+(周|天)|婴儿|新生儿|宝宝|小宝|婴幼儿|满月|奶娃|{_MONTHS}(大|的{_KID})|{_KID}(才|刚)?{_MONTHS})"
+_YOUNG_INFANT = rf"(([0-9]|1[0-2]|[一二三四五六七八九十]|十[一二])周(大|的{_KID})|{_KID}(才|刚)([0-9]|[一二三四五六七八九十几多]+)(周|天)|新生儿|满月|出生.{{0,6}}天|([0-3]|[一二两三])个(多)?月(大|的{_KID})|{_KID}(才|刚)?([0-3]|[一二两三])个(多)?月)"
+_FEVER = r"(发烧|发热|高烧|高热|烧到|体温|烧了|烧得|fever|3[7-9](\.[0-9])?度)"
 _HIGH = r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退)"
 # A child who is a year old or more ("3岁宝宝") is no infant: a high number alone is not an emergency there.
 _AGE_YEARS = r"([1-9][0-9]?|[一两二三四五六七八九十])(周)?岁"
-_SERIOUS_CHILD = r"(抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|呼吸(急促|困难))"
+_SERIOUS_CHILD = r"(抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|呼吸(急促|困难|(很|特别|非常)?快))"
 # A diagnosis named as such ("患脑梗多年", "脑出血后遗症") is no event; it is one when it is suspected or has
 # just happened ("是不是中风了", "我爸脑出血了吗", "突然中风").
 _SUSPECT = r"(是不是|怀疑|疑似|好像|好象|像是|可能是|估计是|会不会是|难道是|该不会是)"
@@ -187,7 +187,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
             english=(r"(having a heart attack|had a heart attack just now|(is|am|be) a heart attack|"
                      r"heart attack right now)",)),
     RedFlag("stroke", "疑似脑卒中（中风）", (
-        r"((口角|嘴(巴)?(角)?|口眼|脸(突然)?)[^，。,]{0,4}(歪|斜)|(一侧|半边|半身|单侧|左侧|右侧|左边|右边)(的)?"
+        r"(突然.{0,4}(一只|一边)(手|脚|胳膊|腿).{0,6}(没(有)?力|无力|麻|不能动|动不了)|"
+        r"(口角|嘴(巴)?(角)?|口眼|脸(突然)?)[^，。,]{0,4}(歪|斜)|(一侧|半边|半身|单侧|左侧|右侧|左边|右边)(的)?"
         r"(肢体|手|腿|胳膊|身体|脸|身子)?.{0,4}(无力|麻|不能动|动不了|没(有)?力|没劲|抬不起)|半身不遂|偏瘫|"
         r"说话.{0,4}(不清|含糊|不利索|大舌头)|口齿不清|言语不清|说不出话|突然(看不清|看不见|失明|眼前发黑|听不见)|"
         rf"突然.{{0,6}}(走路不稳|站不稳|天旋地转)|{_SUSPECT}{_NP}{{0,4}}{_STROKE_NAME}|{_STROKE_NAME}了|"
@@ -202,7 +203,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(having|had) a stroke|is it a stroke|(is|am) a stroke)",
     )),
     RedFlag("breathing", "呼吸困难", (
-        r"(呼吸困难|喘不(上|过)气|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息|"
+        r"(呼吸困(难|南)|(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|三凹|鼻翼(扇动|一扇一扇)|"
+        r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息|"
         r"(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)|"
         rf"噎住|卡住{_NP}{{0,6}}(喉咙|气管|嗓子)|(异物|糖|果冻|硬币|花生|瓜子|豆|葡萄|汤圆|年糕|药片|玩具|纽扣|珠子|东西卡住喉咙){_NP}{{0,6}}卡|"
         r"哮喘.{0,8}(发作|不缓解|没用|喘不))",
@@ -212,7 +214,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(lips|face|skin) (are |is )?(turning )?(blue|purple)|turning blue)",
     )),
     RedFlag("bleeding", "大出血", (
-        r"(大出血|出血不止|血流不止|止不住血|血止不住|流血不止|血(一直|还在|不停).{0,3}(流|出|冒)|"
+        r"((一|每|半)(个)?小时.{0,4}(换|湿透)|湿透.{0,4}(卫生巾|护垫|裤子)|哗哗.{0,3}(出|流)血|"
+        r"(一直|不停|还)(在)?(流|出|冒)血|(出|流)血.{0,3}(特别|非常|太)多|大出血|出血不止|血流不止|止不住血|血止不住|流血不止|血(一直|还在|不停).{0,3}(流|出|冒)|"
         r"大量(的)?(出血|流血|呕血|吐血|便血|咯血|鲜血)|吐血|呕血|咯血|喷血|血.{0,2}喷|"
         r"(便血|拉血|尿血|黑便).{0,8}(很多|大量|一直|头晕|晕|心慌)|(阴道|下身|下面).{0,6}(大量|很多|不停).{0,3}(出血|流血)|"
         rf"(流血|出血|(?<![高低贫])血(?![压糖脂管型液常栓清]))({_NP}{{0,8}}|[，,]{_NP}{{0,3}})"
@@ -256,13 +259,15 @@ RED_FLAGS: tuple[RedFlag, ...] = (
                 r"can'?t wake (him|her|them|my)|(having|has|had) a (seizure|fit)|seizure|seizing|convuls|"
                 r"no pulse|not breathing|stopped breathing)",)),
     RedFlag("anaphylaxis", "严重过敏反应", (
-        r"(过敏(?!性).{0,14}(喉咙|呼吸(困难|急促|不了|费力)|喘不|憋|全身.{0,3}(肿|疹|红)|嘴唇肿|舌头肿|脸.{0,2}肿|眼睛肿|"
+        r"(过敏(?!性).{0,30}(嗓子(紧|发紧|肿|堵)|喉咙(紧|发紧)|眼睛肿|喉咙|呼吸(困难|急促|不了|费力)|喘不|憋|全身.{0,3}(肿|疹|红)|嘴唇肿|舌头肿|脸.{0,2}肿|眼睛肿|"
         r"休克|头晕|晕)|喉头水肿|过敏性休克)",
     ), "立即停用可疑的药物或食物；有医生开的肾上腺素笔时按说明使用。", label_en="a severe allergic reaction",
             english=(r"(anaphyla|allergic reaction.{0,40}(throat|breath|swell|lips|tongue|faint|dizzy)|"
                      r"throat (is )?(closing|swelling|swollen|tight)|(tongue|lips) (is |are )?(swelling|swollen))",)),
     RedFlag("trauma", "严重外伤", (
         rf"((出|遇|发生|碰上|碰到)(了)?车祸了|被(车|汽车|货车|卡车|摩托车|电动车|三轮车)(给)?撞|车祸{_NP}{{0,10}}(昏迷|流血|出血|骨折|动不了|不醒|站不起)|"
+        rf"伤口{_NP}{{0,3}}(很深|特别深|见骨)|被电(打|击|到)|(洁厕|消毒|84|漂白|石灰|硫酸|盐酸|烧碱|火碱){_NP}{{0,6}}(溅|进|弄)"
+        rf"(到|进)?{_NP}{{0,2}}眼|摔{_NP}{{0,14}}((胯|髋|大腿根).{{0,4}}(剧痛|疼得)|(腿|脚)(往外|向外)(撇|翻)|站不起来|起不来|动不了)|"
         rf"高处(坠落|摔)|从{_NP}{{0,6}}(楼|楼梯|台阶|树|高处|房顶|屋顶|阳台|窗|梯子|脚手架|山|崖|车上){_NP}{{0,4}}(摔|掉|坠|跌)|"
         r"骨头.{0,3}(露|戳)|大面积(烧伤|烫伤)|严重(烧伤|烫伤)|"
         r"(头|脑袋).{0,6}(撞|摔|磕).{0,12}(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{0,4}(砍|捅)|刀.{0,4}(很深|扎))",
@@ -272,16 +277,20 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"severe burn|badly burn|electrocuted|drown|stab(bed)?|head injury.{0,30}(vomit|unconscious))",
     )),
     RedFlag("thunderclap_headache", "突发剧烈头痛", (
-        r"((突然|剧烈|炸裂|撕裂|这辈子最|从来没(有)?这么|从未).{0,6}(头痛|头疼)|(头痛|头疼).{0,8}(剧烈|炸|喷射|脖子(僵|硬)|呕吐))",
+        r"(突然.{0,3}像(被)?.{0,3}(打|敲|砸)了?一(棍|锤|下)|头.{0,2}(炸裂|要炸|像要裂开)|从来没(有)?这么(疼|痛)过|"
+        r"(突然|剧烈|炸裂|撕裂|这辈子最|从来没(有)?这么|从未).{0,6}(头痛|头疼)|(头痛|头疼).{0,8}(剧烈|炸|喷射|脖子(僵|硬)|呕吐))",
     ), "", label_en="a sudden severe headache",
             english=(r"(worst headache|sudden(ly)?,? (a )?(severe|terrible|excruciating) headache|thunderclap)",)),
     RedFlag("acute_abdomen", "急腹症", (
         rf"((剧烈|绞痛|疼得打滚|痛得打滚|难忍|受不了|刀割){_NP}{{0,6}}(腹痛|肚子(痛|疼))|"
-        rf"(腹痛|肚子(痛|疼)){_NP}{{0,8}}(剧烈|打滚|难忍|受不了|硬|板)|宫外孕)",
+        rf"(腹痛|肚子(痛|疼)){_NP}{{0,8}}(剧烈|打滚|难忍|受不了|硬|板)|宫外孕|右下腹{_NP}{{0,8}}(越来越|剧|加重)|"
+        r"没(有)?(放屁|排气)[^。！？!?]{0,12}(吐|呕)|(吐|呕)[^。！？!?]{0,12}没(有)?(放屁|排气))",
     ), "暂时不要吃东西喝水，不要自行服止痛药掩盖病情。", label_en="severe abdominal pain", english=(
-        r"(severe|unbearable|excruciating|worst) (abdominal|stomach|belly) (pain|ache)|ectopic",)),
+        r"(severe|unbearable|excruciating|worst) (abdominal|stomach|belly) (pain|ache)|ectopic|"
+        r"(severe|terrible|unbearable|excruciating) pain in (my|his|her|the) (lower )?(right )?(belly|stomach|abdomen|tummy)",)),
     RedFlag("pregnancy", "孕期急症", (
-        r"(出血|流血|破水|羊水|胎动(消失|减少|没了)|抽搐|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得))",
+        r"((下面|下身|阴道).{0,3}(有|见|出)血|(感觉不到|没(有)?感觉到?)胎动|胎动(少了|不动)|眼前发黑|冒金星|血压(1[6-9][0-9]|2[0-9]{2})|"
+        r"出血|流血|破水|羊水|胎动(消失|减少|没了)|抽搐|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得))",
     ), "立即去有产科的医院急诊。", label_en="an emergency in pregnancy",
             who=r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|孕晚期|孕早期|孕中期|怀上)", english=(
         r"(pregnan|\d+ weeks)", r"(bleeding|water (broke|has broken)|(baby|fetus) (is )?(not|stopped) moving|"
@@ -386,7 +395,7 @@ _EN_INFO = re.compile(r"\b(what (causes|is|are|does)|what'?s the (cause|differen
 _EN_NOW = re.compile(r"\b(now|right now|suddenly|just|currently|help|emergency|urgent|this (morning|evening)|tonight|"
                      r"today|minutes?|is having|keeps)\b|"
                      r"\b(i|he|she|they|we|my \w+) (just |has |have )?(took|swallowed|ate|drank|collapsed|fell|passed out|"
-                     r"won'?t|isn'?t|is not|can'?t)\b")  # "I took 30 pills, what is going to happen?" tells an event
+                     r"won'?t|isn'?t|is not|can'?t)\b|\b(swallowed|collapsed|passed out|fainted|got into)\b")  # "I took 30 pills, what is going to happen?" tells an event
 _EN_CLAUSE = re.compile(r"[^.!?;,\n]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
