@@ -5,20 +5,40 @@ An emergency described in the present ("胸口压着痛、一直出冷汗", "嘴
 line. The rules are plain regular expressions, because a triage that a reviewer cannot read line by
 line cannot be trusted, and because it must work with no model and in microseconds.
 
+How a message is read (`read` returns it; `explain` is the same as tuples): a question is cut into
+sentences and clauses, and each red flag's patterns find *events* in it, told the way people tell them:
+
+    an ingestion   a swallowing verb that is done + an amount above a dose or a poison, in either order
+                   ("吞了十几片扑热息痛", "把一整瓶安眠药都吃了", "农药喝了一口"; not "吃了两片布洛芬",
+                   "吃一整瓶会怎样", "阿莫西林吃了好几盒"); a small child who took medicine unwatched, any amount
+    a seizure      by its signs: "抽起来了", "一抽一抽", "手脚抖个不停", "牙关紧闭", eyes rolled up with stiffness
+    not responding "叫也不应", "喊他没反应", "怎么拍都不醒", "没知觉"; a collapse: "倒在地上", "突然倒下"
+    and the rest   heavy bleeding, chest pain with a companion, stroke signs, breathing, self-harm intent...
+
+Each event gets *who* (the last person named before it: infant, child, pregnant, elderly, the asker,
+someone else) and *when*: "now", or why not, decided in one place (`_discount`) for every event. Negation
+is a negator right before the event, with at most words that keep it about the event between ("没有胸痛",
+"没有明显胸痛", "不是吐血"); "趁我不注意吞了", "不小心喝了", "不知道吃了多少" are no negation. A red flag
+fires when each of its patterns has an event happening now. English is read the same way with English
+patterns ("swallowed a whole bottle of sleeping pills", "his eyes rolled back", "she won't respond").
+
 A red-flag word alone is not an emergency. Real questions are narratives (a title, then a description:
 "癫痫能治好吗？我儿子前两天突然抽搐，口吐白沫，送到医院检查说是癫痫…"), and most mention red-flag words
 about the past, a habit, a diagnosis or a worry. So a diagnosis named as such ("脑梗", "心梗", "癫痫发作",
 "热性惊厥") counts only when suspected or just happened ("是不是中风了", "脑出血了吗"), and each match of a
-red-flag pattern is read in its context (`explain` says which rule discounts it):
+red-flag pattern is read in its context (`explain` and `read` say which rule discounts it):
 
     negated          right before it        "没有胸痛", "差点晕倒"
     past             its clause             "去年胸痛过", "以前…已经好了"
     set in the past  its sentence           "有一次…突然晕倒，四肢抽搐" (the last time word before it is a past one)
     habitual         its sentence           "复发时神志不清，口吐白沫" (the last such word is 会/每次/发作时)
-    over             its clause or the next "发烧39度，昨天已经退烧了", "抽搐已经停了", "现在不抽了"
+    over             the rest of its        "发烧39度，昨天已经退烧了", "吃了退烧药，烧退了", "抽搐已经停了",
+                     sentence               "现在不抽了"
     handled since    after it               "…口吐白沫，送到医院检查说是癫痫", "后来才知道是癫痫"
     a diagnosis      its clause, before it  "医生说他是癫痫发作了"
-    hypothetical     its clause             "怕他中风了", "如果…的话", "癫痫发作会窒息吗"
+    hypothetical     its clause             "怕他中风了", "如果…的话", "癫痫发作会窒息吗", "才不会让孩子误喝",
+                                            "想把一整瓶都吃了" (intent: the crisis line, not an ingestion)
+    asleep           its clause             "早上赖床怎么叫都叫不醒"
     intermittent     its clause             "有时喘不过气", "偶尔胸闷", "老是胸闷" (突然/剧烈/越来越/加重 make it
                                             acute again, also in the next clause, but not in a habit: "他经常突然晕倒")
     long-standing    its sentence           "有时候胸闷，几年了", "前一天胃胀…第三天…胸闷气短" (unless its clause
