@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
@@ -58,9 +59,22 @@ def fail(message: str, code: int = 1) -> NoReturn:
     terminal.fail("chat", message, code)
 
 
+def warn(message: str, said: set[str] | None = None) -> None:
+    """A warning as one line on stderr ("warning: ..."), unless it is in `said` (then it was told already:
+    a stale index is found on load and again in each answer); added to `said`."""
+    text = " ".join(str(message).split())
+    if said is not None and text in said:
+        return
+    if said is not None:
+        said.add(text)
+    sys.stderr.write(f"warning: {text}\n".encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
 def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answers: bool = True,
-                  on_stale: str = "warn", log_db: str | None = None, log_retention_days: int | None = None):
-    """The pipeline, or a one-line failure naming what is missing (no index, no KB, no model).
+                  on_stale: str = "warn", log_db: str | None = None, log_retention_days: int | None = None,
+                  said: set[str] | None = None):
+    """The pipeline, or a one-line failure naming what is missing (no index, no KB, no model). Warnings
+    raised while loading (a stale index) are each one line (`warn`, once with `said`).
 
     on_stale: what to do when the KB has moved past the index: "warn" (answers say so, dose questions are
     not answered), "fail" (exit 1), or "update" (bring the index up to the KB first).
@@ -81,9 +95,13 @@ def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answer
             report = update_index(db, index)
             sys.stderr.write(f"index {index} at KB revision {report['kb_revision']} "
                              f"({report['entities']} entities re-read)\n")
-        pipeline = Pipeline.load(db, index, generator, k, log_answers=log_answers,
-                                 on_stale="fail" if on_stale == "fail" else "warn", log_db=log_db,
-                                 log_retention_days=log_retention_days)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pipeline = Pipeline.load(db, index, generator, k, log_answers=log_answers,
+                                     on_stale="fail" if on_stale == "fail" else "warn", log_db=log_db,
+                                     log_retention_days=log_retention_days)
+        for w in caught:
+            warn(str(w.message), said if said is not None else set())
     except (RetrieverError, DatabaseError, GeneratorError, FileNotFoundError, ValueError) as exc:
         fail(f"{str(exc).splitlines()[0]}")
     except Exception as exc:  # one line, never a traceback
@@ -164,8 +182,9 @@ def ask(
     if not question.strip():
         fail("the question is empty; usage: chat ask \"阿莫西林的副作用有哪些？\"", 2)
     messages = read_history(history) if history else []
+    said: set[str] = set()  # each warning once: the answer repeats what loading found (a stale index)
     pipeline = load_pipeline(db, index, generator, k, log_answers=log, on_stale=on_stale, log_db=log_db,
-                             log_retention_days=log_retention_days)
+                             log_retention_days=log_retention_days, said=said)
     try:
         answer = pipeline.answer(question, messages)
     except Exception as exc:
@@ -183,7 +202,7 @@ def ask(
         err.print("[dim]to answer the question above, save this turn and pass it back: chat ask \"有\" --history "
                   "FILE.json (a JSON list of {role, content}; see the README)[/dim]", highlight=False)
     for w in answer.warnings:
-        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        warn(w, said)
     err.print(f"[dim]{answer.generator} · KB revision {answer.kb_revision} · "
               f"{answer.timings_ms.get('total', 0):.0f} ms[/dim]", highlight=False)
 
