@@ -42,7 +42,8 @@ class Tokenizer:
 
     def __init__(self, words: Iterable[str] = (), *, cache_dir: Path):
         self.jieba = jieba.Tokenizer()
-        self.jieba.cache_file = str(Path(cache_dir) / CACHE_FILE)
+        # absolute: jieba joins the cache file to $TMPDIR, and a relative var/index became /tmp/var/index
+        self.jieba.cache_file = str(Path(cache_dir).resolve() / CACHE_FILE)
         self.jieba.initialize()
         for word in words:
             self.add_word(word)

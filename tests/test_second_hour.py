@@ -22,3 +22,24 @@ def test_ingesting_unchanged_input_says_the_revision_is_unchanged(sqlite_url, tm
     again = CliRunner().invoke(app, ["ingest", str(label), "--db", sqlite_url, "--no-update-index"])
     text = " ".join(again.stdout.split())
     assert again.exit_code == 0 and "KB revision 1 unchanged" in text and "->" not in text
+
+
+def test_retriever_build_with_the_default_relative_index_path_prints_no_traceback(tmp_path):
+    """Issue 22: jieba joined the relative var/index/jieba.cache to $TMPDIR and printed "Dump cache file failed"
+    with a traceback on every build. From a fresh folder, the README's defaults: the cache lands in var/index."""
+    import os
+    import subprocess
+    import sysconfig
+
+    bin_dir = sysconfig.get_path("scripts")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("KB_DB_URL", "YIJU_INDEX", "YIJU_LOG_DB")}
+    env.update(TMPDIR=str(tmpdir), PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
+    (tmp_path / "label.txt").write_text(LABEL, encoding="utf-8")
+    for argv in (["kb", "ingest", "label.txt"], ["retriever", "build", "--encoder", "hash", "--workers", "1"]):
+        done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr and "failed" not in done.stderr.lower(), done.stderr
+    assert (tmp_path / "var" / "index" / "jieba.cache").stat().st_size > 1_000_000
+    assert list(tmpdir.iterdir()) == []  # nothing left in $TMPDIR
