@@ -39,12 +39,13 @@ from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation, Generation
 from chat.answer_log import AnswerLogger
 from chat.citations import HEADING, Claim, render_claim, verify, verify_stream
+from chat import concern as concerns
 from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
 from chat.patient import check_drug_safety, extract_facts
 from chat.selection import select
-from chat.support import Thresholds, check_support, not_in_kb
+from chat.support import Thresholds, check_support, looks_like_name, not_in_kb
 from chat.triage import ENGLISH_ONLY_NOTE, is_english, triage
 
 log = logging.getLogger("chat")
@@ -64,6 +65,8 @@ DRUG_LIST_NOTE = ("以上是知识库中列出的常用药物，不是处方：�
                   "或是儿童、老人时）要由医生决定。")
 URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
 MAX_CONDITIONS = 3
+THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
+NOT_PLACED = "根据您目前的描述，知识库中还找不到足够相符的条目，暂时给不出可靠的方向（不是说没有问题）。"
 
 
 @dataclass
@@ -177,14 +180,28 @@ class Pipeline:
         with self.lock:
             facts = extract_facts(user_turns, link=self._link)
         answer.debug["patient"] = facts.to_json()
+        # what the person wants to know, and which facts they left out (chat.concern)
+        describes = analysis.kind in ("findings", "which_disease") or any(f.present for f in analysis.findings)
+        concern = concerns.read(analysis.question, child=facts.child, sex=facts.sex, pregnant=facts.pregnant,
+                                age_years=facts.age_years, describes_symptoms=describes and not flagged.level)
+        answer.debug["concern"] = {"kind": concern.kind, "about": concern.about, "missing": list(concern.missing),
+                                   "out_of_scope": concern.out_of_scope}
+        if concern.out_of_scope and not analysis.topics:
+            # a cosmetic, a supplement, a beauty procedure: one line on what the KB covers, not a refusal paragraph
+            answer.mode, answer.refused = "scope", True
+            yield from say(concerns.scope_line(concern))
+            yield from say(SHORT_DISCLAIMER)
+            yield self._finish(answer, started, timings)
+            return
 
         # 4. a description of symptoms: possible conditions now, one narrowing question (not in an emergency)
         if self.symptoms is not None and not flagged.level:
             state = read_state(self.symptoms, messages + [{"role": "user", "content": analysis.question}])
             state.child, state.sex = facts.child, facts.sex
+            state.pregnant = True if (facts.pregnant or getattr(facts, "breastfeeding", False)) else None
             replying = bool(_last_question(messages)) and analysis.kind != "entity"  # "有" to "您是否有「咳嗽」？"
             if state.active and (replying or analysis.kind in ("findings", "which_disease")):
-                finished = yield from self._inquire(answer, state, started, timings)
+                finished = yield from self._inquire(answer, state, concern, started, timings)
                 if finished:
                     return
 
@@ -211,7 +228,11 @@ class Pipeline:
                                    "passages": [p.id for p in support.passages], "scores": support.scores[:10]}
         if not support.ok:
             answer.refused = True
-            if not flagged.level:  # in an emergency the call-120 notice is the answer
+            if not flagged.level and concern.missing:
+                # a description the KB cannot place yet: ask for what would decide, rather than only refuse
+                answer.mode = "inquiry"
+                yield from say(_join(NOT_PLACED, concerns.follow_up(concern), URGENT_SIGNS))
+            elif not flagged.level:  # in an emergency the call-120 notice is the answer
                 yield from say(_join(REFUSAL, support.suggestion))
             yield from say(SHORT_DISCLAIMER)
             yield self._finish(answer, started, timings)
@@ -222,8 +243,11 @@ class Pipeline:
             yield from say(_join(STALE_DOSE, SHORT_DISCLAIMER))
             yield self._finish(answer, started, timings)
             return
-        notes = ([STALE_NOTE] if result.stale else []) + _analysis_notes(analysis, support) + support.not_covered \
+        named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
+        notes = ([STALE_NOTE] if result.stale else []) + _analysis_notes(analysis, support) \
+            + [concerns.first_line(concern, named=named, supported=not support.not_covered)] + [concerns.scope_line(concern)] + support.not_covered \
             + not_in_kb(analysis)
+        notes = [n for n in notes if n]
         if notes:
             yield from say("\n".join(notes))
 
@@ -325,6 +349,8 @@ class Pipeline:
             yield from say(DRUG_LIST_NOTE)
         if answer.debug.get("quarantined"):
             yield from say("（所引资料中有一段疑似指令的文字，已略去。）")
+        if kept:
+            yield from say(concerns.follow_up(concern))
         yield from say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
         cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in flags}
         answer.citations = [self._citation(n, numbered[n]) for n in sorted(cited)]
@@ -332,7 +358,7 @@ class Pipeline:
 
     # -- findings ----------------------------------------------------------------------------------------
 
-    def _inquire(self, answer: Answer, state: InquiryState, started: float, timings: dict):
+    def _inquire(self, answer: Answer, state: InquiryState, concern: concerns.Concern, started: float, timings: dict):
         """Possible conditions for the findings so far, with one narrowing question while one would
         change the list; returns False (and says nothing) when no KB disease lists these findings, so
         that the question goes on to retrieval."""
@@ -347,10 +373,27 @@ class Pipeline:
         }
         if not step.candidates:
             return False
+        answer.debug["inquiry"]["evidence_bits"] = round(step.evidence, 2)
+        lead = concerns.first_line(concern, supported=not step.thin)
+        if step.thin:
+            # one generic word or two names no condition: ask what would tell them apart instead of listing
+            answer.mode, answer.refused = "inquiry", False
+            yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(state.present))))
+            asks = ([question_text(step.symptom)] if step.symptom else []) + \
+                ([concerns.follow_up(dataclasses.replace(concern, missing=concern.missing[:1 if step.symptom else 2]))]
+                 if concern.missing else [])
+            yield from _say(answer, _join(*asks) or concerns.follow_up(concern))
+            yield from _say(answer, URGENT_SIGNS)
+            yield from _say(answer, SHORT_DISCLAIMER)
+            yield self._finish(answer, started, timings)
+            return True
         answer.mode = "diagnosis"
+        yield from _say(answer, lead)
         yield from self._possible_conditions(answer, state, step.candidates)
         if not step.done and step.symptom:
             yield from _say(answer, question_text(step.symptom))
+        elif concern.missing:
+            yield from _say(answer, concerns.follow_up(concern))
         yield from _say(answer, URGENT_SIGNS)
         yield from _say(answer, DISCLAIMER)
         yield self._finish(answer, started, timings)
@@ -487,7 +530,7 @@ def _analysis_notes(analysis: QueryAnalysis, support) -> list[str]:
     notes = [f"您是不是指「{name}」？以下按「{name}」回答。" for written, name in analysis.corrected if name in answered]
     notes += [f"知识库中没有「{narrow}」的专门条目，以下是「{broad}」的内容。" for narrow, broad in analysis.broader
               if broad in answered]
-    notes += [f"知识库中没有「{name}」。" for name in analysis.unknown]
+    notes += [f"知识库中没有「{name}」。" for name in analysis.unknown if looks_like_name(name)]
     return notes
 
 

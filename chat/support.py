@@ -129,8 +129,8 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
         near = [n for written, n in analysis.corrected if written == name][:1] or \
             [m.entity_name for m in analysis.mentions if m.surface in name][:1]
         return Support(False, [], f"「{name}」 is not in the KB", entities=[], intent=intent,
-                       suggestion=f"知识库中没有「{name}」" + (f"；您是不是指「{near[0]}」？如果是，请用这个名称再问一次。"
-                                                             if near else "；请核对名称，或咨询医生、药师。"))
+                       suggestion=(f"知识库中没有「{name}」" if looks_like_name(name) or near else "知识库中没有相应条目")
+                       + (f"；您是不是指「{near[0]}」？如果是，请用这个名称再问一次。" if near else "；请核对名称，或咨询医生、药师。"))
     if groups:
         passages, chosen, not_covered = [], [], []
         for group in groups:
@@ -289,6 +289,19 @@ NOT_IN_KB = (
     (re.compile(r"([0-9.]+\s*(mmol|umol|μmol|u/l|iu|g/l|mg/dl|拷贝|copies|次方)|化验单|报告单|指标|[一二三四五]项.{0,6}阳)",
                 re.IGNORECASE), "化验和检查的具体数值需要结合化验单、参考范围和病情，由医生当面解读。"),
 )
+
+
+# A drug or disease name: a compact word that ends like one. "脸上长痘痘", "每年春天花粉过敏" and "心脏甲亢" are
+# descriptions; saying the KB lacks them reads as if the KB were asked for an entry that does not exist.
+_NAME_END = re.compile(r"(病|症|征|炎|癌|瘤|疹|癣|疮|瘘|痔|结石|梗死|梗塞|出血|中毒|感染|综合征|障碍|畸形|缺损|"
+                       r"片|胶囊|颗粒|丸|散|膏|剂|液|针|贴|栓|霉素|西林|沙星|他汀|洛尔|地平|沙坦|普利|林|韦|定|唑|嗪|酮|胺|醇|素|钾|钠|钙|镁|锌)$")
+_NOT_IN_NAME = re.compile(r"[的了着过长有是在每很太也都就还又和与或上里下前后左右时年月天]")
+
+
+def looks_like_name(text: str) -> bool:
+    """Whether `text` reads as a drug or disease name (not a phrase of the description)."""
+    text = text.strip()
+    return 2 <= len(text) <= 14 and bool(_NAME_END.search(text)) and not _NOT_IN_NAME.search(text[:-1])
 
 
 def not_in_kb(analysis: QueryAnalysis) -> list[str]:

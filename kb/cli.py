@@ -200,8 +200,14 @@ def show(
                           f"({escape(repr(s['instruction_like']))}); chat leaves such sentences out[/bold red]",
                           highlight=False)
             out.print(s["text"], highlight=False, markup=False)
+        corroborated = ent.get("drugs_corroborated") or {}
         for rel, names in ent["links"].items():
-            out.print(f"[bold]{rel}[/bold]: " + "、".join(names), highlight=False)
+            if rel == "disease_drug" and corroborated:
+                names = [n + (" ✓" if corroborated.get(n) else " ✗") for n in names]
+            out.print(f"[bold]{rel}[/bold]: " + escape("、".join(names)), highlight=False)
+        if corroborated:
+            out.print("[dim]disease_drug: ✓ the drug's own indications name this disease; ✗ not corroborated, "
+                      "never named in an answer[/dim]", highlight=False)
         for src in ent["sources"]:
             licence = f" · {escape(src['license_note'])}" if src.get("license_note") else ""
             out.print(f"[dim]source: {src['origin']} {src['uri']} ({src['format']}, revision {src['revision']})"

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from kb.db import kb_id, kb_revision
+from kb.corroboration import corroborated_links
 from kb.models import Alias, Contribution, Entity, Link, Section, Source
 from kb.injection import instruction_like
 from kb.names import normalize_name
@@ -69,6 +70,10 @@ def describe(session: Session, entity: Entity) -> dict:
                       "origin": origin_of.get(s.contribution_id), "instruction_like": instruction_like(s.text)}
                      for s in entity.sections],
         "links": dict(links),
+        # disease -> drug links that the drug's own indications corroborate (kb.corroboration); the others
+        # are never named in an answer
+        "drugs_corroborated": corroborated_links(session, [entity.id]).get(entity.id, {})
+        if entity.type == "disease" else {},
         "sources": [{"origin": c.origin, "uri": c.source.uri, "format": c.source.format,
                      "license_note": c.source.license_note, "revision": c.revision,
                      "content_hash": c.content_hash} for c in entity.contributions],

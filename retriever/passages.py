@@ -16,6 +16,7 @@ from pathlib import PurePath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.corroboration import DRUG_SECTION as DRUG_LIST, corroborated_links
 from kb.models import Alias, Contribution, Entity, Section, Source
 from kb.records import LINK_KINDS, text_of_items
 from retriever.symptoms import is_symptom_item
@@ -159,13 +160,14 @@ def read_sections(session: Session, entity_ids: Iterable[int] | None = None) -> 
     batches = [ids[i : i + 500] for i in range(0, len(ids), 500)] if ids is not None else [None]
     for batch in batches:
         stmt = q if batch is None else q.where(Section.entity_id.in_(batch))
+        drugs_ok = corroborated_links(session, batch)
         current: dict[tuple[int, str, str], SectionContent] = {}
         last_entity = None
         for eid, etype, name, kind, text, items, cid, origin, revision, uri in session.execute(
             stmt.execution_options(yield_per=5000)
         ):
             if eid != last_entity:
-                yield from current.values()
+                yield from _corroborated(current.values(), drugs_ok)
                 current, last_entity = {}, eid
             key = (eid, origin, kind)
             sc = current.get(key)
@@ -175,7 +177,19 @@ def read_sections(session: Session, entity_ids: Iterable[int] | None = None) -> 
             if text:
                 sc.texts.append(text)
             sc.items.extend(i for i in (items or []) if isinstance(i, str))
-        yield from current.values()
+        yield from _corroborated(current.values(), drugs_ok)
+
+
+def _corroborated(sections: Iterable[SectionContent], drugs_ok: dict[int, dict[str, bool]]) -> Iterator[SectionContent]:
+    """A disease's drug list keeps only the drugs whose own indications name the disease
+    (`kb.corroboration`); a list left empty, with no text, is no section at all."""
+    for sc in sections:
+        if sc.entity_type == "disease" and sc.section == DRUG_LIST:
+            ok = drugs_ok.get(sc.entity_id, {})
+            sc.items = [i for i in sc.items if ok.get(i)]
+            if not sc.items and not any(t.strip() for t in sc.texts):
+                continue
+        yield sc
 
 
 def kb_passages(session: Session, entity_ids: Iterable[int] | None = None,

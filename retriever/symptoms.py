@@ -32,6 +32,14 @@ CONFIDENT = 0.6  # posterior of the leading disease at which no more questions a
 MIN_GAIN = 0.05  # bits; below this a question is not worth the user's time
 TOP_CANDIDATES = 15
 PRIOR_WEIGHT = 0.5  # how much a disease's incidence (发病率) counts: common things are common, but symptoms decide
+# A condition is named only on specific evidence: each present finding weighs the bits it carries across the
+# KB (log2 of diseases / diseases listing it), generic ones (疼痛, 乏力: listed by a large share) nothing.
+# The leading candidate must reach MIN_EVIDENCE bits from findings it lists: about two ordinary findings
+# (腹泻 + 腹痛), or one rare one; never one generic word. In a small KB (the demo's 46 diseases, where a finding
+# carries at most log2(46) = 5.5 bits) the bar is EVIDENCE_SHARE of that most.
+MIN_EVIDENCE = 7.0
+EVIDENCE_SHARE = 0.8
+GENERIC_SHARE = 0.05  # a finding listed by more than this share of the KB's diseases carries no weight
 MAX_ASKED_CHARS = 6  # "初发性或维持性睡眠障碍失眠症" is a KB term, not a question to put to a patient
 SYMPTOMS_FILE = "symptoms.pickle"  # in each index generation, beside passages.sqlite
 _LEGACY_FILE = "symptoms.json"  # written by earlier versions
@@ -102,6 +110,7 @@ class InquiryState:
     pending: str | None = None  # the symptom the last assistant message asked about
     child: bool | None = None  # the patient is a child (True), an adult (False), or unknown
     sex: str | None = None
+    pregnant: bool | None = None  # pregnant or just delivered (True), or not said
 
     @property
     def active(self) -> bool:
@@ -117,16 +126,26 @@ class Step:
     gain: float = 0.0
     done: bool = False
     reason: str = ""
+    evidence: float = 0.0  # bits of the leading candidate's specific findings (see `evidence`)
+
+    needed: float = MIN_EVIDENCE  # the index's bar (`SymptomIndex.min_evidence`)
+
+    @property
+    def thin(self) -> bool:
+        """Too little specific evidence to name any condition: ask instead of listing candidates."""
+        return bool(self.candidates) and self.evidence < self.needed
 
 
 class SymptomIndex:
     """Which symptoms the KB lists for which disease, and the vocabulary to spot them in text."""
 
     def __init__(self, diseases: dict[int, str], symptoms: dict[int, set[str]],
-                 incidence: dict[int, float] | None = None):
+                 incidence: dict[int, float] | None = None, departments: dict[int, set[str]] | None = None):
         self.diseases = diseases
         self.symptoms = symptoms
         self.incidence = dict(incidence or {})
+        # who each disease is for, from its name and the departments the KB lists ("儿科" -> a child)
+        self.groups = {d: populations(name, (departments or {}).get(d, ())) for d, name in diseases.items()}
         # log prior from the KB's 发病率 where it gives one; the median for the rest; uniform when none does
         rates = {d: r for d, r in (incidence or {}).items() if d in diseases and r > 0}
         median = sorted(rates.values())[len(rates) // 2] if rates else 1.0
@@ -155,9 +174,13 @@ class SymptomIndex:
         symptoms: dict[int, set[str]] = {}
         incidence: dict[int, float] = {}
         # one pass over the store (no index on section alone): symptom lists and incidence together
+        departments: dict[int, set[str]] = {}
         rows = store.db.execute("SELECT entity_id, entity_name, section, items, text FROM passages "
-                                "WHERE entity_type = 'disease' AND section IN ('症状', '发病率')")
+                                "WHERE entity_type = 'disease' AND section IN ('症状', '发病率', '就诊科室')")
         for disease_id, name, section, items, text in rows:
+            if section == "就诊科室":
+                departments.setdefault(disease_id, set()).update(json.loads(items or "[]") or [text or ""])
+                continue
             if section == "发病率":
                 m = re.search(r"(\d+(?:\.\d+)?)\s*%", text or "")
                 if m and disease_id not in incidence:
@@ -171,7 +194,7 @@ class SymptomIndex:
                 term = canonical(normalize_name(item))
                 if len(term) >= 2 and is_symptom_item(item):
                     found.add(term)
-        return cls(diseases, symptoms, incidence)
+        return cls(diseases, symptoms, incidence, departments)
 
     def save(self, folder: Path) -> None:
         """The whole index (lists, vocabulary automaton, priors) in the generation folder, so that loading it
@@ -232,9 +255,28 @@ class SymptomIndex:
     def is_symptom(self, name: str) -> bool:
         return self.frequency.get(canonical(normalize_name(name)), 0) >= self.min_frequency
 
+    def weight(self, term: str) -> float:
+        """Bits a present finding carries: log2(diseases / diseases listing it); 0 for a generic one."""
+        n = len(self.diseases) or 1
+        listed = self.frequency.get(term, 0)
+        if not listed or term in VAGUE or listed > GENERIC_SHARE * n and n > 100:
+            return 0.0
+        return math.log2(n / listed)
+
+    @property
+    def min_evidence(self) -> float:
+        """Bits of specific evidence needed to name a condition in this KB (see MIN_EVIDENCE)."""
+        return min(MIN_EVIDENCE, EVIDENCE_SHARE * math.log2(max(2, len(self.diseases))))
+
+    def evidence(self, candidate: Candidate) -> float:
+        """The specific evidence for a candidate: the weights of the present findings it lists."""
+        return sum(self.weight(s) for s in candidate.matched)
+
     def rank(self, state: InquiryState) -> list[Candidate]:
         """Diseases listing at least one present symptom and plausible for this patient, by posterior."""
-        ids = {d for s in state.present for d in self.by_symptom.get(s, ()) if plausible(self.diseases[d], state)}
+        groups = getattr(self, "groups", {})  # (an index saved before groups were kept: names only)
+        ids = {d for s in state.present for d in self.by_symptom.get(s, ())
+               if fits(groups.get(d) or populations(self.diseases[d]), state)}
         if not ids:
             return []
         logp = {}
@@ -254,14 +296,20 @@ class SymptomIndex:
         candidates = self.rank(state)
         if not candidates:
             return Step([], done=True, reason="no KB disease lists these symptoms")
+        evidence, needed = max(self.evidence(c) for c in candidates[:TOP_CANDIDATES]), self.min_evidence
+        if evidence < needed:
+            symptom, gain = self.best_question(candidates[:TOP_CANDIDATES], state) \
+                if len(state.asked) < max_questions else (None, 0.0)
+            return Step(candidates, symptom=symptom, gain=gain, done=symptom is None, evidence=evidence,
+                        needed=needed, reason=f"thin evidence ({evidence:.1f} bits < {needed:.1f})")
         if candidates[0].posterior >= CONFIDENT:
-            return Step(candidates, done=True, reason=f"{candidates[0].name} is likely enough")
+            return Step(candidates, done=True, reason=f"{candidates[0].name} is likely enough", evidence=evidence, needed=needed)
         if len(state.asked) >= max_questions:
-            return Step(candidates, done=True, reason=f"asked {len(state.asked)} questions")
+            return Step(candidates, done=True, reason=f"asked {len(state.asked)} questions", evidence=evidence, needed=needed)
         symptom, gain = self.best_question(candidates[:TOP_CANDIDATES], state)
         if symptom is None or gain < MIN_GAIN:
-            return Step(candidates, done=True, reason="no question would tell the candidates apart")
-        return Step(candidates, symptom=symptom, gain=gain)
+            return Step(candidates, done=True, reason="no question would tell the candidates apart", evidence=evidence, needed=needed)
+        return Step(candidates, symptom=symptom, gain=gain, evidence=evidence, needed=needed)
 
     def best_question(self, candidates: list[Candidate], state: InquiryState) -> tuple[str | None, float]:
         """The unasked symptom whose answer is expected to reduce the entropy over candidates most."""
@@ -270,7 +318,7 @@ class SymptomIndex:
         known = set(state.present) | set(state.absent) | set(state.asked) | VAGUE
         options = Counter(s for c in candidates for s in self.symptoms[c.disease_id]
                           if s not in known and 2 <= len(s) <= MAX_ASKED_CHARS
-                          and self.frequency[s] >= self.min_frequency)
+                          and self.frequency[s] >= self.min_frequency and self.weight(s) > 0)
         h0 = _entropy(p.values())
         best, best_gain = None, 0.0
         for symptom in sorted(options, key=lambda s: (-options[s], s)):
@@ -287,18 +335,44 @@ class SymptomIndex:
 _CHILD_ONLY = re.compile(r"(小儿|儿童|婴儿|婴幼儿|新生儿|早产儿|幼儿|先天性)")
 _ADULT_ONLY = re.compile(r"(成人|老年|妊娠|产后|产褥|经前|更年期|绝经|围绝经|孕|职业性)")
 _FEMALE_ONLY = re.compile(r"(妇|经前|月经|痛经|闭经|妊娠|产后|产褥|子宫|宫颈|卵巢|阴道|外阴|输卵管|孕|乳腺|绝经|更年期)")
-_MALE_ONLY = re.compile(r"(前列腺|睾丸|阴茎|精索|阴囊|男性不育|勃起)")
+_MALE_ONLY = re.compile(r"(前列腺|睾丸|阴茎|精索|阴囊|男性不育|勃起|包皮|龟头)")
+_PREGNANCY_ONLY = re.compile(r"(妊娠|产后|产褥|孕|胎|分娩|流产|哺乳期|乳汁)")
+# Departments that say who a disease is for (xywy, CMeKG 就诊科室).
+_CHILD_DEPARTMENT = re.compile(r"(儿科|小儿|新生儿)")
+_FEMALE_DEPARTMENT = re.compile(r"(妇科|产科|妇产)")
+_MALE_DEPARTMENT = re.compile(r"(男科)")
 
 
-def plausible(disease: str, state: InquiryState) -> bool:
-    """Whether a disease's name fits the patient: no 经前期综合征 for a child, no 前列腺炎 for a woman."""
-    if state.child is True and _ADULT_ONLY.search(disease):
+def populations(disease: str, departments=()) -> frozenset[str]:
+    """Who a disease is for, read off its name and departments: "child" (小儿…, 儿科 only), "adult",
+    "female", "male", "pregnant" (妊娠…, 产后…). A department counts only when it is the disease's only kind
+    of department (儿科 beside 内科 says nothing)."""
+    out = set()
+    deps = [d for d in departments if d]
+    if _CHILD_ONLY.search(disease) and "先天性" not in disease or deps and all(_CHILD_DEPARTMENT.search(d) for d in deps):
+        out.add("child")
+    if _ADULT_ONLY.search(disease):
+        out.add("adult")
+    if _FEMALE_ONLY.search(disease) or deps and all(_FEMALE_DEPARTMENT.search(d) for d in deps):
+        out.add("female")
+    if _MALE_ONLY.search(disease) or deps and all(_MALE_DEPARTMENT.search(d) for d in deps):
+        out.add("male")
+    if _PREGNANCY_ONLY.search(disease):
+        out.add("pregnant")
+    return frozenset(out)
+
+
+def fits(groups: frozenset[str], state: InquiryState) -> bool:
+    """Whether a disease for `groups` fits the patient. What the person has not said counts against a narrow
+    group: a children's disease needs a child named, a disease of pregnancy a pregnancy, since most people
+    ask about an adult who is not pregnant; sex rules out only when said."""
+    if "child" in groups and state.child is not True:
         return False
-    if state.child is False and _CHILD_ONLY.search(disease) and "先天性" not in disease:
+    if "adult" in groups and state.child is True:
         return False
-    if state.sex == "男" and _FEMALE_ONLY.search(disease):
+    if "pregnant" in groups and not state.pregnant:
         return False
-    if state.sex == "女" and _MALE_ONLY.search(disease):
+    if "female" in groups and state.sex == "男" or "male" in groups and state.sex == "女":
         return False
     return True
 

@@ -277,17 +277,35 @@ def test_patient_facts_flag_contraindications_and_interactions(pipeline):
     assert any("华法林" in f for f in taking.safety_flags)
 
 
-def test_symptom_description_gets_cited_possible_conditions_at_once_then_narrows_them(pipeline):
+def test_one_finding_names_no_condition_it_asks_then_two_name_cited_possible_conditions(pipeline):
     first = pipeline.answer("我发烧两天了")
-    assert first.mode == "diagnosis" and not first.refused and first.citations
-    assert "不是诊断" in first.text and "发热" in first.text and "120" in first.text
-    assert all(c.section in ("症状", "就诊科室", "检查") for c in first.citations)
-    # one narrowing question, never about a finding already given
+    # one finding is too little evidence to name a disease: a question back, no condition, no citation
+    assert first.mode == "inquiry" and not first.refused and not first.citations
+    assert "不足以判断" in first.text and "发热" in first.text and "120" in first.text
     asked = re.search(r"您是否有「([^」]+)」", first.text)
-    assert asked and asked.group(1) != "发热"
+    assert asked and asked.group(1) != "发热"  # never about a finding already given
     history = [{"role": "user", "content": "我发烧两天了"}, {"role": "assistant", "content": first.text}]
     second = pipeline.answer("有", history)
-    assert second.mode == "diagnosis" and asked.group(1) in second.text.split("不是诊断")[0]
+    assert second.mode == "diagnosis" and not second.refused and second.citations
+    assert "不是诊断" in second.text and asked.group(1) in second.text.split("不是诊断")[0]
+    assert all(c.section in ("症状", "就诊科室", "检查") for c in second.citations)
+
+
+def test_the_concern_is_answered_first_and_missing_facts_are_asked(pipeline):
+    serious = pipeline.answer("肚子疼要紧吗")
+    assert serious.text.startswith("是否严重") and "多大年龄" in serious.text and "持续多久" in serious.text
+    can = pipeline.answer("得了高血压能不能喝酒？")
+    assert can.text.startswith("能否「喝酒」") and can.citations
+    drug = pipeline.answer("高血压吃什么药")
+    # the tiny KB lists no drug for 高血压: no drug named, and no line promising one
+    assert drug.text.startswith("用什么药要由医生") and "写明用于该病的药" not in drug.text
+    assert not any(c.section == "常用药物" for c in drug.citations)
+
+
+def test_a_cosmetic_gets_one_line_on_scope_and_a_description_no_phantom_name(pipeline):
+    cosmetic = pipeline.answer("脸上长痘痘，用什么面膜好")
+    assert "不包括「面膜」" in cosmetic.text and "知识库中没有找到" not in cosmetic.text
+    assert "知识库中没有「" not in pipeline.answer("每年春天花粉过敏怎么办").text
 
 
 def test_instruction_inside_a_label_is_not_repeated(pipeline):

@@ -1,0 +1,151 @@
+"""What the person wants to know, and what the answer must ask back.
+
+A real message tells a story and then asks one thing: is it serious (要紧吗), is it normal (正常吗), can I do X
+(能不能同房), what should I do (怎么办), which drug, what a result means, where to go or what it costs. The
+answer's first sentence answers that concern: from the KB when the KB says it, or plainly that the KB cannot
+judge it for this person and what would decide it. The answer ends with at most two questions for the facts
+that would change it (age, how long, where exactly, a possible pregnancy) when the message does not give them.
+
+Everything here is read from the message and the patient facts; the KB is not consulted. The pipeline asks
+`read` once and uses the `Concern` in every path (answer, possible conditions, refusal).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MAX_QUESTIONS = 2
+
+# (kind, pattern): the first kind whose pattern matches the asking part of the message wins.
+_KINDS = (
+    ("hospital", r"(哪家医院|哪个医院|什么医院|医院推荐|推荐.{0,4}医院|挂什么科|挂哪个科|看什么科|哪个科|多少钱|费用|花费|医保|报销)"),
+    ("result", r"((化验|检查|体检|报告|彩超|B超|CT|核磁|血常规|尿常规|肝功|指标|结果).{0,20}(偏高|偏低|升高|降低|高|低|阳性|阴性|异常|"
+               r"什么意思|说明什么|怎么回事|正常吗|严重吗)|[↑↓]|\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|g/L|mg|×10))"),
+    ("can_i", r"(能不能|能否|可不可以|可否|可以.{1,10}(吗|么|嘛)|[^，,。？?！!\s]{1,10}(可以|行)(吗|么|嘛)|能.{1,10}(吗|么|嘛)|"
+              r"要不要|需不需要|需要.{1,8}(吗|么)|会不会影响|影响.{1,8}(吗|么)|还能.{1,8}(吗|么)|行不行)"),
+    ("serious", r"(要紧|要不要紧|严重吗|严不严重|严重不|危险吗|有危险|有没有事|有事吗|没事吧|问题大|大问题|会死|是癌|癌症吗|"
+                r"恶化|会不会.{0,6}(癌|死|瘫|风险|危险|有事|后遗症)|有(什么|没有)?(风险|危害|后遗症))"),
+    ("normal", r"(正常吗|正不正常|正常不|是否正常|正常么|算正常|属于正常)"),
+    ("drug", r"(吃什么药|用什么药|什么药|哪种药|哪些药|用药|药膏|吃点什么)"),
+    ("what_to_do", r"(怎么办|咋办|怎么治|如何治|怎样治|怎么处理|如何处理|怎么调理|如何调理|怎么弄|治疗方法|怎么解决|有什么办法|"
+                   r"如何是好|该怎么|需要注意|注意什么|怎么缓解|如何缓解|能治好|治得好|多久能好|多久才能)"),
+    ("what_is", r"(怎么回事|什么原因|为什么|是什么病|什么病|什么情况|是不是|是什么|咋回事|怎么了|是否是|属于什么|是.{1,12}(吗|么))"),
+)
+_COMPILED = tuple((kind, re.compile(p, re.I)) for kind, p in _KINDS)
+# Out of the KB's scope: what it holds are drug labels, diseases and exams.
+_SCOPE = re.compile(r"(化妆品|护肤品|面膜|口红|粉底|防晒霜|洗面奶|染发|烫发|美白|祛斑霜|保健品|减肥茶|减肥药|酵素|代餐|胶原蛋白|"
+                    r"吸脂|抽脂|整形|隆胸|隆鼻|双眼皮|玻尿酸|瘦脸针|医美|纹身|文身|纹眉|脱毛)")
+# A duration or a time said ("三天", "两个月了", "从小", "昨天").
+_DURATION = re.compile(r"([0-9一二两三四五六七八九十几半多]+\s*(个)?(分钟|小时|天|日|周|星期|礼拜|个月|月|年)|昨天|前天|今天|今早|"
+                       r"刚才|最近|这几天|这两天|一直|从小|多年|长期|好久|很久|以来|开始)")
+_AGE = re.compile(r"([0-9一二两三四五六七八九十几]+\s*(岁|周岁|个月大|个月的|天大)|宝宝|婴儿|孩子|儿子|女儿|小孩|老人|老年|"
+                  r"学生|初中|高中|大学|小学|奶奶|爷爷|爸|妈|父亲|母亲|新生儿)")
+_BODY_PAIN = re.compile(r"(疼|痛|酸|胀|麻|痒|肿)")
+_SITE = re.compile(r"(下巴|腋|胳肢窝|头皮|指甲|嘴唇|舌|龟头|包皮|头|额|眼|耳|鼻|嘴|牙|喉|咽|颈|脖|肩|胸|乳|背|腰|腹|肚|胃|肋|手|臂|肘|腕|指|腿|膝|脚|足|踝|臀|肛|阴|会阴|"
+                   r"睾|尿道|皮肤|脸|面|关节|骨|肌肉|心|肝|肾|肺|嗓子|下身|私处|小腹|后背)")
+_FEMALE_COMPLAINT = re.compile(r"(月经|例假|姨妈|白带|阴道|下身出血|小腹|下腹|停经|同房|怀孕|验孕|试纸|早孕|乳房|恶心想吐)")
+
+
+@dataclass(frozen=True)
+class Concern:
+    """What the message asks (`kind`), what about (`about`: the X of 能不能X), and what it leaves unsaid."""
+
+    kind: str  # one of _KINDS' kinds, or "tell" (no question: a description, or a bare name)
+    about: str = ""
+    out_of_scope: str = ""  # a product the KB does not cover (化妆品, 保健品, 整形…)
+    missing: tuple[str, ...] = field(default_factory=tuple)  # facts that would change the answer, most useful first
+
+
+def _asking_part(text: str) -> str:
+    """The last sentence that asks something, or the whole text: "…三天了。能吃辣吗？" asks about the last."""
+    parts = [p for p in re.split(r"[。！!\n]", text) if p.strip()]
+    asking = [p for p in parts if re.search(r"[？?吗么呢]|怎么|如何|能不能|可不可以|是不是|要不要", p)]
+    return (asking[-1] if asking else text).strip()
+
+
+def read(question: str, *, child: bool | None = None, sex: str | None = None, pregnant: bool | None = None,
+         age_years: float | None = None, describes_symptoms: bool = False) -> Concern:
+    """The concern of a message; `missing` only when the message describes the person's own complaint."""
+    asking = _asking_part(question)
+    kind, about = "tell", ""
+    for name, pattern in _COMPILED:
+        m = pattern.search(asking) or (name in ("what_to_do", "serious", "can_i") and pattern.search(question))
+        if m:
+            kind = name
+            if name == "can_i":
+                # the X of 能不能X / 可以X吗: what follows the asking word, up to the end of the clause
+                text = m.string
+                rest = text[m.end():] if re.match(r"(能不能|能否|可不可以|可否|要不要|需不需要|行不行)$", m.group(0)) \
+                    else m.group(0)
+                rest = re.sub(r"^(能不能|能否|可不可以|可否|可以|能|要不要|需不需要|需要|还能)", "", rest)
+                rest = re.sub(r"(可以|行)(吗|么|嘛)$", "", rest)
+                about = re.split(r"[，,。？?！!；;\s]|吗|么|嘛|呢", rest)[0][:10]
+            break
+    scope = _SCOPE.search(question)
+    missing: list[str] = []
+    if describes_symptoms:
+        if age_years is None and child is None and not _AGE.search(question):
+            missing.append("age")
+        if not _DURATION.search(question):
+            missing.append("duration")
+        if _BODY_PAIN.search(question) and not _SITE.search(question):
+            missing.append("site")
+        if sex != "男" and pregnant is None and child is not True and _FEMALE_COMPLAINT.search(question) \
+                and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经)", question):
+            missing.append("pregnancy")
+        # a possible pregnancy and the age decide most; the site before the duration when pain has none
+        order = {"pregnancy": 0, "site": 1, "age": 2, "duration": 3}
+        missing.sort(key=order.get)
+    return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]))
+
+
+_QUESTIONS = {
+    "age": "患者今年多大年龄？",
+    "duration": "这种情况持续多久了，是越来越重还是时好时坏？",
+    "site": "具体是哪个部位不舒服？",
+    "pregnancy": "月经是否推迟、有没有怀孕的可能？",
+}
+
+
+def follow_up(concern: Concern) -> str:
+    """At most two questions for the facts that would change the answer (empty when nothing is missing)."""
+    asks = [_QUESTIONS[m] for m in concern.missing]
+    if not asks:
+        return ""
+    return "为了更准确，请补充：" + "".join(f"\n- {a}" for a in asks)
+
+
+def scope_line(concern: Concern) -> str:
+    """One line for a product the KB does not cover, and whom to ask instead."""
+    if not concern.out_of_scope:
+        return ""
+    return (f"知识库收录的是药品说明书、疾病和检查，不包括「{concern.out_of_scope}」这类产品或美容项目的效果和风险；"
+            "这类问题请咨询正规医院的皮肤科、整形外科医生，或看产品说明与监管部门的备案信息。")
+
+
+def first_line(concern: Concern, *, named: str = "", department: str = "", supported: bool = True) -> str:
+    """The sentence that answers the concern before the cited facts. `named`: the KB entry the answer is
+    about (empty for possible conditions); `department`: where to go, as the KB says; `supported`: whether the
+    KB has cited facts to follow. Never a judgement the KB does not make: what cannot be judged is said so."""
+    go = f"建议到{department}就诊" if department else "建议到正规医院就诊"
+    about = f"「{named}」" if named else "这种情况"
+    if concern.kind == "serious":
+        return (f"是否严重，要由医生面诊、必要时检查后才能判断，知识库不能替您下结论；{go}。"
+                + ("下面是知识库中与您描述相关的内容，以及哪些情况需要马上就医。" if supported else ""))
+    if concern.kind == "normal":
+        return f"是否正常要结合年龄、持续时间和检查结果判断，知识库不能替您下结论；如持续或加重，{go}。"
+    if concern.kind == "can_i":
+        x = f"「{concern.about}」" if concern.about else "这样做"
+        return (f"能否{x}，知识库中没有针对您情况的明确结论，需要医生结合您的具体情况判断"
+                + (f"；以下是知识库中{about}的相关内容，供您和医生沟通时参考。" if supported else "。"))
+    if concern.kind == "drug":
+        return ("用什么药要由医生检查、明确原因后决定，不要自行用药；" +
+                ("以下药物只是知识库中写明用于该病的药，不是处方。" if supported else f"{go}。"))
+    if concern.kind == "result":
+        return f"单项检查结果要结合症状、其他检查和参考范围由医生解读，知识库不能替您下结论；{go}，带上完整报告。"
+    if concern.kind == "hospital":
+        return "知识库不收录医院排名、医生和费用信息；下面是该病通常就诊的科室和检查，可据此挂号。"
+    if concern.kind == "what_to_do":
+        return f"{go}，由医生明确原因后处理" + (f"；在此之前，下面是知识库中{about}的相关内容。" if supported else "。")
+    return ""
