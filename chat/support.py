@@ -129,7 +129,7 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
         near = [n for written, n in analysis.corrected if written == name][:1] or \
             [m.entity_name for m in analysis.mentions if m.surface in name][:1]
         return Support(False, [], f"「{name}」 is not in the KB", entities=[], intent=intent,
-                       suggestion=(f"知识库中没有「{name}」" if looks_like_name(name) or near else "知识库中没有相应条目")
+                       suggestion=(f"知识库中没有「{name}」" if looks_like_name(name) else "知识库中没有与此相应的条目")
                        + (f"；您是不是指「{near[0]}」？如果是，请用这个名称再问一次。" if near else "；请核对名称，或咨询医生、药师。"))
     if groups:
         passages, chosen, not_covered = [], [], []
