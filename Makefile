@@ -76,7 +76,8 @@ demo: demo-ask
 
 # The browser test runs when Debian's chromium is installed (apt-get install chromium fonts-wqy-microhei
 # fonts-noto-color-emoji) and skips with that hint otherwise; CI installs it. The README test (marker readme)
-# runs `make demo-ask` and then the README's commands as written: 1-3 minutes more on a fresh clone.
+# runs `make demo-ask` and then the README's commands as written, in a checkout of its own under pytest's temp
+# folder (links to kb/ and ../shared, a var/ of its own: ./var is never read or written): 1-3 minutes more.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 

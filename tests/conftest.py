@@ -1,8 +1,15 @@
-"""Shared fixtures: KB database URLs for SQLite and PostgreSQL, and the shared data folder."""
+"""Shared fixtures: KB database URLs for SQLite and PostgreSQL, and the shared data folder.
+
+The tests never touch the user's data: a command a test runs without --db / --index (and every answer it logs)
+goes to a folder of the test run's own (TEST_VAR, removed at the end), never to ./var or the user's $KB_DB_URL,
+$YIJU_INDEX or $YIJU_LOG_DB."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -12,6 +19,11 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+TEST_VAR = Path(tempfile.mkdtemp(prefix="yiju-tests-"))
+atexit.register(shutil.rmtree, TEST_VAR, ignore_errors=True)
+os.environ["KB_DB_URL"] = f"sqlite:///{TEST_VAR / 'kb.sqlite'}"
+os.environ["YIJU_INDEX"] = str(TEST_VAR / "index")
+os.environ.pop("YIJU_LOG_DB", None)
 
 
 def shared_data(*parts: str) -> Path:
