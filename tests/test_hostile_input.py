@@ -178,15 +178,27 @@ def _export(url: str, *args: str):
     return CliRunner().invoke(app, ["export", "--db", url, *args])
 
 
-def test_export_refuses_a_device_and_leaves_it_a_device(kb):
-    before = os.stat("/dev/null")
-    result = _export(kb[0], "-o", "/dev/null")
+def null_device(folder: Path) -> Path:
+    """A character device to export onto. As root, a private node of the null device in `folder`: code that
+    renames over its target must never get to replace the machine's /dev/null. Otherwise /dev/null itself,
+    which such code could not replace (no write access to /dev)."""
+    if os.geteuid() != 0:
+        return Path("/dev/null")
+    node = folder / "null"
+    os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    return node
+
+
+def test_export_refuses_a_device_and_leaves_it_a_device(kb, tmp_path):
+    device = null_device(tmp_path)
+    before = os.stat(device)
+    result = _export(kb[0], "-o", str(device))
     assert result.exit_code == 1 and "is a character device, not a regular file" in one_line(result.stderr)
-    after = os.stat("/dev/null")
+    after = os.stat(device)
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
-    forced = _export(kb[0], "-o", "/dev/null", "--force")  # asked: written into, never replaced
+    forced = _export(kb[0], "-o", str(device), "--force")  # asked: written into, never replaced
     assert forced.exit_code == 0, forced.output
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert stat.S_ISCHR(os.stat(device).st_mode)
 
 
 def test_export_refuses_a_fifo_and_a_symlink_and_never_follows_one_at_path_tmp(kb, tmp_path):
