@@ -138,10 +138,13 @@ def build(
 
 
 @app.command()
-def update(db: Optional[str] = DbOpt, index: Path = IndexOpt, as_json: bool = JsonOpt) -> None:
-    """Bring the index up to the KB's revision, touching only the passages of entities that changed."""
+def update(db: Optional[str] = DbOpt, index: Path = IndexOpt, as_json: bool = JsonOpt,
+           moved: bool = typer.Option(False, "--kb-moved", help="the KB at --db is the one the index was built "
+                                      "from, moved or restored with it (same KB id): take its URL")) -> None:
+    """Bring the index up to the KB's revision, touching only the passages of entities that changed.
+    An index built from another database (a copy of the KB included) is refused, as `kb ingest` refuses it."""
     with _failures():
-        report = update_index(db, index)
+        report = update_index(db, index, moved=moved)
         if as_json:
             emit(report)
             return

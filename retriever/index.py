@@ -263,7 +263,7 @@ def _write_bm25(store: PassageStore, gen_dir: Path) -> None:
 # --------------------------------------------------------------------------- updating
 
 def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX_DIR, encoder: Encoder | None = None,
-                 progress: bool = False, wait_s: float = 0) -> dict:
+                 progress: bool = False, wait_s: float = 0, moved: bool = False) -> dict:
     """Bring the index up to the KB's revision, touching only the passages of entities that changed.
 
     Returns {"added", "replaced", "removed", "unchanged", "entities", "kb_revision_before",
@@ -271,7 +271,9 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
     index's revision are re-read; their passages are diffed by id and content hash. The passage store
     and FAISS get exactly those changes; BM25 is re-indexed from the stored tokens (its IDF depends on
     every document), without re-tokenising anything else. `wait_s`: how long to wait for another
-    build or update of the same folder (default: fail at once).
+    build or update of the same folder (default: fail at once). `moved`: the KB at `db_url` is the one
+    the index was built from, moved or restored elsewhere with its index (its KB id must still match):
+    the index takes its URL instead of refusing it as another database.
     """
     started = time.perf_counter()
     url = resolve_url(db_url)
@@ -286,7 +288,7 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
         known = old.contributions()
         with session_scope(url) as session:
             revision = kb_revision(session)
-            adopted = _check_identity(manifest, kb_id(session), index_dir, url)
+            adopted = _check_identity(manifest, kb_id(session), index_dir, url, moved)
             report = {"added": 0, "replaced": 0, "removed": 0, "unchanged": old.count(), "entities": 0,
                       "entity_ids": [], "kb_revision_before": manifest["kb_revision"], "kb_revision": revision}
             current = {cid: (eid, rev) for cid, eid, rev in _kb_contributions(session)}
@@ -424,23 +426,27 @@ def update_after_ingest(db_url: str | None = None, index_dir: str | Path | None 
         return {"index": str(index_dir), "updated": False, "reason": str(exc)}
 
 
-def _check_identity(manifest: dict, kb_ident: str | None, index_dir: Path, url: str) -> bool:
+def _check_identity(manifest: dict, kb_ident: str | None, index_dir: Path, url: str, moved: bool = False) -> bool:
     """The one rule for changing an index (`retriever update`, and `kb ingest`'s update through it): raise
     ForeignIndexError unless it was built from the database at `url` (`_built_elsewhere`) and from the KB
     with id `kb_ident` (`foreign_index`).
 
     An index from before KB ids that was built from this KB's URL (the only check there was) takes
-    this KB's id into `manifest`; True when it did, and the caller writes the manifest.
+    this KB's id into `manifest`, and with `moved` (`retriever update --kb-moved`) an index of this KB id
+    takes this URL; True when it did, and the caller writes the manifest.
     """
     elsewhere = _built_elsewhere(manifest, index_dir, url)
-    if elsewhere:
-        raise ForeignIndexError(elsewhere)
+    if elsewhere and not moved:
+        raise ForeignIndexError(elsewhere + " (or, when this is that KB moved with its index, pass --kb-moved)")
     adopted = manifest.get("kb_id") is None and kb_ident is not None and same_db(manifest.get("db_url"), url)
     if adopted:
         manifest["kb_id"] = kb_ident
     problem = foreign_index(manifest, kb_ident, index_dir, redact(url))
     if problem:
         raise ForeignIndexError(problem)
+    if elsewhere:  # moved, and the KB id agrees
+        manifest["db_url"] = _portable_url(url)
+        adopted = True
     return adopted
 
 

@@ -408,6 +408,12 @@ def test_retriever_update_refuses_a_copied_kbs_index_as_kb_ingest_does(kb, tmp_p
         assert json.loads((index / "manifest.json").read_text())["kb_revision"] == 1  # untouched
         own = CliRunner().invoke(retriever_app, ["update", "--db", url, "--index", str(index), "--json"])
         assert own.exit_code == 0, own.output  # its own KB still updates it
+        assert "--kb-moved" in result.stderr  # the KB moved with its index: said so, the copy takes the index
+        moved = CliRunner().invoke(retriever_app, ["update", "--db", copy, "--index", str(index), "--kb-moved", "--json"])
+        assert moved.exit_code == 0 and json.loads(moved.stdout)["kb_revision"] == 2, moved.output
+        assert CliRunner().invoke(retriever_app, ["update", "--db", copy, "--index", str(index)]).exit_code == 0
+        refused = CliRunner().invoke(retriever_app, ["update", "--db", url, "--index", str(index)])
+        assert refused.exit_code == 1 and "built from another KB database" in refused.stderr  # it follows the copy now
     finally:
         drop()
 
