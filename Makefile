@@ -17,12 +17,14 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup setup-llama demo demo-ask model test test-slow test-browser test-readme bench clean full-kb eval-real
 
+# pip shows what it downloads and installs as it goes (about 80 s of a fresh `make demo`, longer on a slow link).
 $(STAMP): pyproject.toml
+	@echo "setting up $(VENV): pip, the CPU build of torch, then yiju with its 'all' extra (about 1-2 minutes on a fresh machine)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch, pinned: an unpinned torch pulls several GB of CUDA packages.
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[all]'
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[all]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -35,7 +37,8 @@ LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' 
 endif
 LLAMA_STAMP := $(VENV)/.installed-llama
 $(LLAMA_STAMP): $(STAMP)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir -e '.[llama]'
+	@echo "llama-cpp-python: pip downloads it and compiles llama.cpp, 7-17 minutes on 2 cores with no output while it compiles (pip's 'Building wheel' line)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-cache-dir -e '.[llama]'
 	touch $@
 
 setup-llama: $(LLAMA_STAMP)

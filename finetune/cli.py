@@ -93,6 +93,7 @@ def data(
     from collections import Counter
 
     from finetune.data import facts, make_examples, write_splits
+    from finetune.progress import StepProgress
     from kb.db import DatabaseError, session_scope
 
     t0 = time.perf_counter()
@@ -113,15 +114,21 @@ def data(
     real_rows = _real_questions(real, real_n, eval_n, eval_seed, seed, counters) if real else []
     pipeline = _real_pipeline(db, index) if real else None
 
-    def examples():
+    def examples(progress: StepProgress):
+        written = 0
         for f in fs:
-            yield from make_examples([f], passages if f.split in wanted else None, closed_book=closed_book,
-                                     rag=rag_per_fact, refusal_rate=refusal_rate, k=k, max_chars=passage_chars,
-                                     seed=seed + f.entity_id, counters=counters)
+            for example in make_examples([f], passages if f.split in wanted else None, closed_book=closed_book,
+                                         rag=rag_per_fact, refusal_rate=refusal_rate, k=k, max_chars=passage_chars,
+                                         seed=seed + f.entity_id, counters=counters):
+                written += 1
+                yield example
+            progress.advance(1, note=f"{written:,} examples made")
+        progress.close()  # the real questions have a bar of their own
         if real_rows:
             yield from _real_examples(pipeline, real_rows, real_chars, refusal_rate, counters)
 
-    stats = write_splits(examples(), out, seed)
+    with StepProgress("finetune data", len(fs), "facts", console=err) as progress:
+        stats = write_splits(examples(progress), out, seed)
     stats.update(facts=len(fs), counters=dict(counters), seconds=round(time.perf_counter() - t0, 1), out=str(out))
     (out / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8")
     if as_json:

@@ -22,21 +22,18 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Literal
 
-import torch
 import typer
 
 from chat.generators import stop_token_ids, turn_end
 from finetune.data import read_jsonl
-from finetune.model import (
-    answer_loss,
-    collate,
-    encode,
-    load_model,
-    load_tokenizer,
-    target_modules_for,
-)
+from finetune.progress import duration, time_left
+
+# torch, transformers and peft are imported where they are used: this module's `train` signature is the
+# `finetune train` command line, read whenever `finetune` starts (a bare `finetune merge` answers at once).
 
 log = logging.getLogger("finetune")
+PLAN_AFTER_STEPS = 3  # steps measured before the run says how long all of it will take
+LOG_EVERY_SECONDS = 30  # a progress line at least this often, whatever --log-interval says
 PROMPT_STYLE = ("chat.generators.chat_messages via finetune.prompts.rag_messages (chat's system prompt, passages "
                 "[n] clipped at `finetune data --passage-chars`, question -> answer citing [n]); rendered by the "
                 "model's chat template")
@@ -128,8 +125,11 @@ def train(
     This signature is the `finetune train` command (each option's help is its documentation), as in litgpt.
     """
     hparams = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()}
+    import torch
     from accelerate import Accelerator
     from peft import LoraConfig, PrefixTuningConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    from finetune.model import answer_loss, collate, encode, load_model, load_tokenizer, target_modules_for
 
     if threads:
         torch.set_num_threads(threads)
@@ -197,7 +197,12 @@ def train(
     metrics = open(out_dir / "metrics.jsonl", "a", encoding="utf-8") if accelerator.is_main_process else None
     batches = _batches(encoded, micro_batch_size, seed, accelerator, skip=step * grad_accum)
     net.train()
-    t0 = time.perf_counter()
+    if not max_steps and not max_minutes:
+        say(f"no --max-steps or --max-minutes: {total_steps:,} steps ({epochs:g} epoch(s) of {len(encoded):,} "
+            f"examples, {micro_batch_size * grad_accum * accelerator.num_processes} a step); how long that takes is "
+            f"said after {PLAN_AFTER_STEPS} steps")
+    t0 = last_said = time.perf_counter()
+    first_step = step
     tokens = answer_tokens = examples = 0
     loss_sum = loss_n = 0.0
     stopped_by = "steps"
@@ -231,13 +236,20 @@ def train(
         if metrics:
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
-        if step % log_interval == 0 or step == 1:
-            elapsed = time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        if step - first_step == PLAN_AFTER_STEPS or (step == total_steps and step - first_step < PLAN_AFTER_STEPS):
+            say(plan(step - first_step, elapsed, total_steps - step, max_steps, max_minutes))
+        if step % log_interval == 0 or step == 1 or time.perf_counter() - last_said >= LOG_EVERY_SECONDS:
+            left = time_left(step - first_step, total_steps - first_step, elapsed)
+            if max_minutes:
+                left = min(left, max(0.0, max_minutes * 60 - elapsed))
             say(f"step {step}/{total_steps} loss {loss_sum / max(loss_n, 1):.4f}"
                 + (f" dev {row['dev_loss']:.4f}" if "dev_loss" in row else "")
                 + f" lr {row['lr']:.2e} | {tokens / elapsed:.0f} tok/s, {examples / elapsed:.2f} ex/s, "
-                  f"{row['step_seconds']:.1f} s/step | peak mem {_peak_mb():.0f} MB", file=sys.stderr)
+                  f"{elapsed / (step - first_step):.1f} s/step | about {duration(left)} left | "
+                  f"peak mem {_peak_mb():.0f} MB", file=sys.stderr)
             loss_sum = loss_n = 0.0
+            last_said = time.perf_counter()
         if save_interval and step % save_interval == 0 and step < total_steps:
             _save(accelerator, net, tokenizer, optimizer, scheduler, out_dir / f"step-{step:06d}", step, hparams, history)
         if max_minutes and time.perf_counter() - t0 > max_minutes * 60:
@@ -258,6 +270,21 @@ def train(
     return TrainReport(str(out_dir), step, examples, tokens, answer_tokens, train_loss, dev_loss, round(elapsed, 1),
                        round(tokens / max(elapsed, 1e-9), 1), round(_peak_mb(), 1), dropped, stopped_by, trainable,
                        str(final), accelerator.unwrap_model(net))
+
+
+def plan(measured: int, seconds: float, steps_left: int, max_steps: int | None, max_minutes: float | None) -> str:
+    """What the rest of the run will take at the pace of its first `measured` steps, and how to bound it when
+    nothing does (a CPU run of all epochs took days: issue 22)."""
+    per_step = seconds / max(measured, 1)
+    line = f"{per_step:.1f} s/step: {steps_left:,} steps left take about {duration(steps_left * per_step)}"
+    if max_minutes and steps_left * per_step > max_minutes * 60 - seconds:
+        return line + f"; --max-minutes {max_minutes:g} stops it after about {int(max_minutes * 60 / per_step):,} steps"
+    if not max_steps and not max_minutes and steps_left * per_step > 15 * 60:
+        hour = max(1, int(3600 / per_step))
+        return line + (f"; to stop sooner pass --max-minutes M (e.g. --max-minutes 60) or --max-steps N "
+                       f"(--max-steps {hour:,} is about an hour); checkpoints every --save-interval steps, "
+                       f"--resume auto continues")
+    return line
 
 
 def _load_data(data: Path, eval_examples: int) -> tuple[list[dict], list[dict]]:
@@ -281,6 +308,8 @@ def _cosine(optimizer, warmup: int, total: int):
             return (step + 1) / (warmup + 1)
         progress = (step - warmup) / max(1, total - warmup)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    import torch
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
@@ -309,13 +338,17 @@ def _batches(encoded: list[dict], size: int, seed: int, accelerator, skip: int =
         epoch += 1
 
 
-@torch.no_grad()
 def _dev_loss(net, dev: list[dict], size: int, pad_id: int, accelerator) -> float:
+    import torch
+
+    from finetune.model import answer_loss, collate
+
     net.eval()
     total = n = 0.0
     for i in range(0, len(dev), size):
         batch = {k: v.to(accelerator.device) for k, v in collate(dev[i:i + size], pad_id).items()}
-        loss, k = answer_loss(net, batch)
+        with torch.no_grad():
+            loss, k = answer_loss(net, batch)
         total += loss.item()
         n += k
     net.train()
@@ -323,6 +356,8 @@ def _dev_loss(net, dev: list[dict], size: int, pad_id: int, accelerator) -> floa
 
 
 def _peak_mb() -> float:
+    import torch
+
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
@@ -330,6 +365,8 @@ def _peak_mb() -> float:
 
 def _save(accelerator, net, tokenizer, optimizer, scheduler, folder: Path, step: int, hparams: dict,
           history: list[dict]) -> None:
+    import torch
+
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return
@@ -350,6 +387,7 @@ def _latest_checkpoint(out_dir: Path) -> Path | None:
 
 
 def _load_checkpoint(folder: Path, model, optimizer, scheduler) -> tuple[int, list[dict]]:
+    import torch
     from peft import set_peft_model_state_dict
     from peft.utils import load_peft_weights
 

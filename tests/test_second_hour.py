@@ -43,3 +43,37 @@ def test_retriever_build_with_the_default_relative_index_path_prints_no_tracebac
         assert "Traceback" not in done.stderr and "failed" not in done.stderr.lower(), done.stderr
     assert (tmp_path / "var" / "index" / "jieba.cache").stat().st_size > 1_000_000
     assert list(tmpdir.iterdir()) == []  # nothing left in $TMPDIR
+
+
+def test_a_long_step_says_how_far_it_is_and_the_time_left(capsys):
+    from rich.console import Console
+
+    from finetune.progress import StepProgress, duration
+
+    assert [duration(s) for s in (45, 720, 3 * 3600, 6.5 * 86400)] == ["45 s", "12 min", "3.0 h", "6.5 days"]
+    console = Console(stderr=True, force_terminal=False, width=200)
+    with StepProgress("finetune data", 4, "facts", every=0, console=console) as progress:
+        progress.advance(1, note="3 examples made")
+    line = capsys.readouterr().err
+    assert "finetune data: 1/4 facts, 3 examples made" in line and "left" in line
+
+
+def test_a_training_run_without_a_budget_says_what_it_will_take_and_how_to_bound_it():
+    from finetune.train import plan
+
+    unbounded = plan(3, 255.0, 6_580, None, None)  # the README's command on a CPU: 85 s a step
+    assert "85.0 s/step" in unbounded and "6.5 days" in unbounded
+    assert "--max-minutes" in unbounded and "--max-steps 42 is about an hour" in unbounded
+    assert "stops it after about 21 steps" in plan(3, 255.0, 6_580, None, 30)
+    assert "--max-" not in plan(3, 3.0, 100, None, None)  # 100 s: nothing to bound
+
+
+def test_finetune_starts_without_torch_so_a_usage_error_comes_at_once():
+    import subprocess
+    import sys
+
+    code = "import sys, finetune.cli; print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stderr
+    bare = subprocess.run([sys.executable, "-m", "finetune.cli", "merge"], capture_output=True, text=True, timeout=120)
+    assert bare.returncode == 2 and "--base" in bare.stderr
