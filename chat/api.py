@@ -15,6 +15,7 @@ page) is refused unless that origin was allowed, and only allowed origins get CO
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
@@ -37,6 +38,7 @@ from starlette.exceptions import HTTPException
 
 from chat.answer import Answer
 from chat.conversation import MAX_QUESTION_CHARS, normalize_messages
+from chat.generators import ExtractiveGenerator, GenerationRequest, Generator
 from chat.pipeline import Delta, Pipeline
 from kb.terminal import not_text_in
 
@@ -79,13 +81,31 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+# Parts of OpenAI's API that yiju does not do: a request that uses them is a 400 rather than an answer that
+# silently ignores them. Other fields an OpenAI client sends (user, seed, stop, ...) are accepted and ignored.
+UNSUPPORTED = {"tools": "calls no tools", "tool_choice": "calls no tools", "functions": "calls no functions",
+               "function_call": "calls no functions"}
+
+
 class ChatCompletionRequest(BaseModel):
-    """The OpenAI chat-completions body; fields yiju does not use (temperature, ...) are accepted and ignored."""
+    """The OpenAI chat-completions body as yiju reads it (docs/security.md, README "Answers"): `model` is echoed;
+    `max_tokens` (or `max_completion_tokens`) caps a model generator's answer, and the extractive generator, which
+    quotes whole KB sentences, ignores it; `temperature` is accepted and ignored: every generator decodes greedily,
+    so that an answer can be checked against its sources and asked again; `n` > 1 and tools are a 400."""
 
     model_config = ConfigDict(extra="allow")
     messages: list[ChatMessage] = Field(min_length=1)
     model: str | None = None
     stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
     # strict: "5", 5.0 and true are refused rather than read as 5 or 1
     top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, strict=True,
                               description="passages to retrieve (yiju extension)")
@@ -251,17 +271,20 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
         if body.model is not None and body.model not in served:
             raise APIError(400, f"model: {body.model!r} is not served here; use one of: {', '.join(served)}",
                            param="model", code="model_not_found")
+        refuse_unsupported(body)
         question, history = body.question_and_history()
         top_k = body.top_k
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
-        model = pipeline.generator.name
+        model = body.model or pipeline.generator.name  # OpenAI echoes the model asked for
+        generator = capped(pipeline.generator, body.max_completion_tokens or body.max_tokens)
         if body.stream:
-            events = pipeline.stream(question, history, top_k)
-            return StreamingResponse(_sse(events, cid, created, model), media_type="text/event-stream",
+            events = pipeline.stream(question, history, top_k, generator)
+            usage = question if body.stream_options and body.stream_options.include_usage else None
+            return StreamingResponse(_sse(events, cid, created, model, usage), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         try:
-            answer = await run_in_threadpool(pipeline.answer, question, history, top_k)
+            answer = await run_in_threadpool(pipeline.answer, question, history, top_k, generator)
         except ValueError as exc:
             raise APIError(400, str(exc)) from None
         return {
@@ -293,23 +316,63 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
     return app
 
 
-async def _sse(events, cid: str, created: int, model: str):
-    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+async def _sse(events, cid: str, created: int, model: str, usage_of: str | None = None):
+    """The stream as OpenAI sends it; with `usage_of` (the question: stream_options.include_usage) every chunk
+    has "usage": null and a last chunk with no choices carries the usage."""
+    def chunk(delta: dict | None, finish: str | None = None, **extra) -> str:
         data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **({"usage": None} if usage_of is not None else {}), **extra}
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant"})
+    text = ""
     try:
         async for event in iterate_in_threadpool(events):
             if isinstance(event, Delta):
+                text += event.text
                 yield chunk({"content": event.text})
             elif isinstance(event, Answer):
                 yield chunk({}, "stop", sources=sources(event), yiju=event.to_json())
     except Exception as exc:  # the stream ends with an error chunk; the server keeps serving
         yield chunk({"content": f"\n\n（出错：{type(exc).__name__}）"}, "error",
                     error={"message": f"{type(exc).__name__}: {exc}", "type": "server_error"})
+    if usage_of is not None:
+        yield chunk(None, usage=_usage(usage_of, text))
     yield "data: [DONE]\n\n"
+
+
+def refuse_unsupported(body: ChatCompletionRequest) -> None:
+    """A 400 in OpenAI's shape for what yiju does not do: more than one choice, tools and functions, usage
+    options on an answer that is not streamed."""
+    if body.n is not None and body.n > 1:
+        raise APIError(400, "n: yiju gives one answer per request (n=1)", param="n", code="unsupported_value")
+    for name, why in UNSUPPORTED.items():
+        value = (body.model_extra or {}).get(name)
+        if value not in (None, [], "none"):
+            raise APIError(400, f"{name}: yiju answers from its knowledge base and {why}", param=name,
+                           code="unsupported_parameter")
+    if body.stream_options is not None and not body.stream:
+        raise APIError(400, "stream_options: only allowed when stream is true", param="stream_options",
+                       code="invalid_value")
+
+
+class _TokenCap:
+    """A model generator whose answers stop after `cap` tokens (the request's max_tokens)."""
+
+    def __init__(self, generator: Generator, cap: int):
+        self.generator, self.cap, self.name = generator, cap, generator.name
+
+    def stream(self, request: GenerationRequest):
+        return self.generator.stream(dataclasses.replace(request, max_new_tokens=min(request.max_new_tokens, self.cap)))
+
+
+def capped(generator: Generator, max_tokens: int | None) -> Generator:
+    """The generator for one request: a model's capped at `max_tokens`; the extractive one as it is (it quotes
+    whole KB sentences and has no tokens to count)."""
+    if max_tokens is None or isinstance(generator, ExtractiveGenerator):
+        return generator
+    return _TokenCap(generator, max_tokens)
 
 
 def _usage(question: str, text: str) -> dict:
