@@ -228,7 +228,7 @@ class Pipeline:
                                    "passages": [p.id for p in support.passages], "scores": support.scores[:10]}
         if not support.ok:
             answer.refused = True
-            if not flagged.level and concern.missing:
+            if not flagged.level and concern.missing and not analysis.unknown:  # (a product it lacks is said as such)
                 # a description the KB cannot place yet: ask for what would decide, rather than only refuse
                 answer.mode = "inquiry"
                 yield from say(_join(NOT_PLACED, concerns.follow_up(concern), URGENT_SIGNS))
@@ -245,7 +245,7 @@ class Pipeline:
             return
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         notes = ([STALE_NOTE] if result.stale else []) + _analysis_notes(analysis, support) \
-            + [concerns.first_line(concern, named=named, supported=not support.not_covered)] + [concerns.scope_line(concern)] + support.not_covered \
+            + ([] if support.intent == "药物相互作用" else [concerns.first_line(concern, named=named, supported=not support.not_covered)]) + [concerns.scope_line(concern)] + support.not_covered \
             + not_in_kb(analysis)
         notes = [n for n in notes if n]
         if notes:
