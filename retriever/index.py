@@ -144,6 +144,7 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
             "kb_revision": revision,
             "kb_id": kb_ident,
             "db_url": _portable_url(url),
+            "index_dir": str(index_dir.resolve()),  # a copy of the index is told from it (`_built_elsewhere`)
             "built_at": _now(),
             "updated_at": None,
             "build_seconds": round(seconds, 1),
@@ -428,35 +429,39 @@ def update_after_ingest(db_url: str | None = None, index_dir: str | Path | None 
 
 def _check_identity(manifest: dict, kb_ident: str | None, index_dir: Path, url: str, moved: bool = False) -> bool:
     """The one rule for changing an index (`retriever update`, and `kb ingest`'s update through it): raise
-    ForeignIndexError unless it was built from the database at `url` (`_built_elsewhere`) and from the KB
-    with id `kb_ident` (`foreign_index`).
+    ForeignIndexError unless it belongs to the database at `url` (`_built_elsewhere`) and to the KB with
+    id `kb_ident` (`foreign_index`).
 
-    An index from before KB ids that was built from this KB's URL (the only check there was) takes
-    this KB's id into `manifest`, and with `moved` (`retriever update --kb-moved`) an index of this KB id
-    takes this URL; True when it did, and the caller writes the manifest.
+    The index takes this KB's URL and its own folder into `manifest` when it was copied or moved with the
+    KB, or `moved` says the KB moved (`retriever update --kb-moved`); an index from before KB ids built
+    from this URL takes this KB's id. True when it took anything, and the caller writes the manifest.
     """
     elsewhere = _built_elsewhere(manifest, index_dir, url)
     if elsewhere and not moved:
-        raise ForeignIndexError(elsewhere + " (or, when this is that KB moved with its index, pass --kb-moved)")
+        raise ForeignIndexError(elsewhere + "; or, if this is that KB moved elsewhere, pass --kb-moved")
     adopted = manifest.get("kb_id") is None and kb_ident is not None and same_db(manifest.get("db_url"), url)
     if adopted:
         manifest["kb_id"] = kb_ident
     problem = foreign_index(manifest, kb_ident, index_dir, redact(url))
     if problem:
         raise ForeignIndexError(problem)
-    if elsewhere:  # moved, and the KB id agrees
-        manifest["db_url"] = _portable_url(url)
+    here = str(Path(index_dir).resolve())
+    if not same_db(manifest.get("db_url"), url) or manifest.get("index_dir") != here:
+        manifest.update(db_url=_portable_url(url), index_dir=here)
         adopted = True
     return adopted
 
 
 def _built_elsewhere(manifest: dict, index_dir: Path, url: str) -> str | None:
-    """Why the index may not be changed from the database at `url` (None when it may): it was built from
+    """Why the index may not be changed from the database at `url` (None when it may): it belongs to
     another database. A copy of a KB (a copied SQLite file, a restored dump) keeps the KB's id, so the id
-    alone cannot tell the copy from the original; the index follows the database it was built from."""
-    built_at = manifest.get("db_url")
+    alone cannot tell the copy from the original: an index follows the database it was built from, unless
+    the index itself was copied or moved with it (its folder is not the one its manifest names)."""
+    built_at, built_in = manifest.get("db_url"), manifest.get("index_dir")
     if built_at is None or same_db(built_at, url):
         return None
+    if built_in is not None and built_in != str(Path(index_dir).resolve()):
+        return None  # the KB and its index copied (or moved) together: the copy's database takes it
     return (f"index {index_dir} was built from another KB database ({built_at}), not from {redact(url)} (a copy "
             f"of a KB keeps its KB id; an index follows one database): run `retriever build` for this KB, "
             f"or update the index from the KB it was built from")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -408,7 +409,11 @@ def test_retriever_update_refuses_a_copied_kbs_index_as_kb_ingest_does(kb, tmp_p
         assert json.loads((index / "manifest.json").read_text())["kb_revision"] == 1  # untouched
         own = CliRunner().invoke(retriever_app, ["update", "--db", url, "--index", str(index), "--json"])
         assert own.exit_code == 0, own.output  # its own KB still updates it
-        assert "--kb-moved" in result.stderr  # the KB moved with its index: said so, the copy takes the index
+        together = tmp_path / "index-copy"  # the KB and its index copied together: the copy's database takes it
+        shutil.copytree(index, together)
+        assert CliRunner().invoke(retriever_app, ["update", "--db", copy, "--index", str(together)]).exit_code == 0
+        assert json.loads((together / "manifest.json").read_text())["index_dir"] == str(together.resolve())
+        assert "--kb-moved" in result.stderr  # the KB moved alone: said so; the flag gives it the index
         moved = CliRunner().invoke(retriever_app, ["update", "--db", copy, "--index", str(index), "--kb-moved", "--json"])
         assert moved.exit_code == 0 and json.loads(moved.stdout)["kb_revision"] == 2, moved.output
         assert CliRunner().invoke(retriever_app, ["update", "--db", copy, "--index", str(index)]).exit_code == 0
