@@ -72,7 +72,7 @@ def test_serve_and_ui_log_nothing_with_no_log(kb, monkeypatch):
     result, api, _ = serve(monkeypatch, "--db", url, "--index", index, "--no-log")
     assert result.exit_code == 0, result.output
     assert "answer log off" in result.stderr
-    assert TestClient(api).post("/v1/chat/completions", json=QUESTION).status_code == 200
+    assert TestClient(api, base_url="http://127.0.0.1:8000").post("/v1/chat/completions", json=QUESTION).status_code == 200
     assert log_rows(url) == before
 
     seen = {}  # the UI: build_ui gets the pipeline; gradio itself is not needed to see what it logs
@@ -92,7 +92,7 @@ def test_log_db_keeps_the_log_apart_and_the_kb_untouched(kb, tmp_path, monkeypat
     result, api, _ = serve(monkeypatch, "--db", url, "--index", index, "--log-db", log_url)
     assert result.exit_code == 0, result.output
     assert "answer log in its own database" in result.stderr and "answers.sqlite" in result.stderr
-    body = TestClient(api).post("/v1/chat/completions", json=QUESTION).json()
+    body = TestClient(api, base_url="http://127.0.0.1:8000").post("/v1/chat/completions", json=QUESTION).json()
     assert log_rows(url) == before  # the KB got no row
     with session_scope(log_url) as session:  # the log database was created, migrated and written
         row = session.scalar(select(AnswerLog).where(AnswerLog.id == body["yiju"]["log_id"]))
@@ -153,7 +153,7 @@ def test_serve_beyond_loopback_needs_an_api_key_from_option_or_env(kb, monkeypat
                                 env={"YIJU_API_KEY": "from-env"})
     assert result.exit_code == 0 and kwargs["host"] == "0.0.0.0" and "API key required" in result.stderr
     assert "from-env" not in result.output
-    client = TestClient(api)
+    client = TestClient(api, base_url="http://127.0.0.1:8000")
     assert client.post("/v1/chat/completions", json=QUESTION).status_code == 401
     assert client.post("/v1/chat/completions", json=QUESTION,
                        headers={"Authorization": "Bearer from-env"}).status_code == 200
