@@ -49,7 +49,8 @@ def _pg_admin_url() -> str | None:
 _PG = _pg_admin_url()
 
 
-def _fresh_pg_database() -> tuple[str, callable]:
+def _fresh_pg_database(template: str | None = None) -> tuple[str, callable]:
+    """A new PostgreSQL database (a copy of database `template` when given) and the function that drops it."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -57,7 +58,7 @@ def _fresh_pg_database() -> tuple[str, callable]:
     name = f"yiju_test_{uuid.uuid4().hex[:10]}"
     conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
     def drop() -> None:
         from kb.db import dispose_engines

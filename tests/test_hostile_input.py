@@ -366,21 +366,9 @@ def _copy_kb(url: str, folder: Path) -> tuple[str, callable]:
         copy = folder / "copy.sqlite"
         copy.write_bytes(Path(url.removeprefix("sqlite:///")).read_bytes())
         return f"sqlite:///{copy}", lambda: None
-    import psycopg
     from sqlalchemy.engine import make_url
 
-    source = make_url(url)
-    name = source.database + "_copy"
-    admin = make_url(conftest._PG).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"')
-
-    def drop() -> None:
-        dispose_engines()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return source.set(database=name).render_as_string(hide_password=False), drop
+    return conftest._fresh_pg_database(template=make_url(url).database)
 
 
 def test_retriever_update_refuses_a_copied_kbs_index_as_kb_ingest_does(kb, tmp_path):
