@@ -198,7 +198,7 @@ class Pipeline:
         if self.symptoms is not None and not flagged.level:
             state = read_state(self.symptoms, messages + [{"role": "user", "content": analysis.question}])
             state.child, state.sex = facts.child, facts.sex
-            state.pregnant = True if (facts.pregnant or getattr(facts, "breastfeeding", False)) else None
+            state.pregnant = True if (facts.pregnant or facts.breastfeeding) else None
             replying = bool(_last_question(messages)) and analysis.kind != "entity"  # "有" to "您是否有「咳嗽」？"
             if state.active and (replying or analysis.kind in ("findings", "which_disease")):
                 finished = yield from self._inquire(answer, state, concern, started, timings)
@@ -379,10 +379,10 @@ class Pipeline:
             # one generic word or two names no condition: ask what would tell them apart instead of listing
             answer.mode, answer.refused = "inquiry", False
             yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(state.present))))
-            asks = ([question_text(step.symptom)] if step.symptom else []) + \
-                ([concerns.follow_up(dataclasses.replace(concern, missing=concern.missing[:1 if step.symptom else 2]))]
-                 if concern.missing else [])
-            yield from _say(answer, _join(*asks) or concerns.follow_up(concern))
+            # at most MAX_QUESTIONS in all: the symptom that separates the candidates, then the missing facts
+            facts_asked = concern.missing[:concerns.MAX_QUESTIONS - bool(step.symptom)]
+            yield from _say(answer, _join(question_text(step.symptom) if step.symptom else "",
+                                          concerns.follow_up(dataclasses.replace(concern, missing=facts_asked))))
             yield from _say(answer, URGENT_SIGNS)
             yield from _say(answer, SHORT_DISCLAIMER)
             yield self._finish(answer, started, timings)

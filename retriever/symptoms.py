@@ -274,9 +274,9 @@ class SymptomIndex:
 
     def rank(self, state: InquiryState) -> list[Candidate]:
         """Diseases listing at least one present symptom and plausible for this patient, by posterior."""
-        groups = getattr(self, "groups", {})  # (an index saved before groups were kept: names only)
+        groups = getattr(self, "groups", None)  # None: an index saved before groups were kept (names only)
         ids = {d for s in state.present for d in self.by_symptom.get(s, ())
-               if fits(groups.get(d) or populations(self.diseases[d]), state)}
+               if fits(groups[d] if groups is not None else populations(self.diseases[d]), state)}
         if not ids:
             return []
         logp = {}
