@@ -58,6 +58,8 @@ DOSING_SECTIONS = ("用法用量", "药物过量")  # answered by quoting the la
 # the reason itself is in the answer's warnings and /health.
 STALE_NOTE = ("⚠️ 注意：检索索引与知识库不一致（知识库已更新而索引未更新，或索引建自另一个知识库），"
               "以下内容可能不是最新的。")
+DOSE_QUARANTINED = ("{drug}的用法用量段落中有疑似指令的文字，已整段略去，因此这里不给出剂量。请查看药品包装内的说明书原件，"
+                    "或咨询医生、药师。")
 STALE_DOSE = ("检索索引与知识库不一致（说明书可能已经更新），因此现在不回答剂量问题，以免给出旧的剂量。"
               "请管理员运行 `retriever update`，或直接查看药品说明书、咨询医生或药师。")
 OVERDOSE_NOTE = "如果已经过量服用，请立即就医或拨打 120 急救电话，并带上药盒或说明书。"
@@ -269,6 +271,13 @@ class Pipeline:
         if dosing and not isinstance(generator, ExtractiveGenerator):
             generator = self.extractive  # doses are quoted from the label, never paraphrased by a model
             answer.warnings.append("dosing question: the label is quoted instead of generated")
+        emptied = [p for p in passages if p.id in answer.debug.get("emptied", ())]
+        if dosing and emptied and all(p.id in answer.debug["emptied"] for p in passages if p.section in DOSING_SECTIONS):
+            # the label's dose text was all instruction-like: no dose, and one line that says why
+            answer.refused = True
+            yield from say(_join(DOSE_QUARANTINED.format(drug=emptied[0].entity_name), SHORT_DISCLAIMER))
+            yield self._finish(answer, started, timings)
+            return
         lead = _lead(analysis, support, focused)
         if lead:
             yield from say(lead)
@@ -300,6 +309,7 @@ class Pipeline:
         pieces = generator.stream(request)
         claims = verify_stream(pieces, answerable, drop)
         repeated = False
+        failed = ""  # the generator's own error (an unreachable server), said instead of a guess at why
         try:
             for claim in map(first_time, claims):
                 if not kept:
@@ -313,7 +323,8 @@ class Pipeline:
         except _Repeating:  # the model started over: what follows would be the same sentences again
             repeated = True
         except GeneratorError as exc:
-            answer.warnings.append(str(exc))
+            failed = str(exc)
+            answer.warnings.append(failed)
         finally:
             claims.close()
             getattr(pieces, "close", lambda: None)()  # generation stops here
@@ -325,9 +336,9 @@ class Pipeline:
         if not kept and not quoting:
             # nothing the model said could be verified, or it found no answer where retrieval found support:
             # quote the KB rather than show nothing (or guess)
-            answer.warnings.append(f"{generator.name}: " + ("found no answer in the passages" if declined and not removed
-                                                            else "no generated sentence was supported")
-                                   + "; the KB is quoted instead")
+            why = ("failed (see above)" if failed else "found no answer in the passages" if declined and not removed
+                   else "no generated sentence was supported")
+            answer.warnings.append(f"{generator.name}: {why}; the KB is quoted instead")
             kept = verify("".join(self.extractive.stream(request)), answerable).kept
             yield from say(render_body(kept))
         answer.removed_claims = [f"{c.raw} ({c.problem})" for c in removed]
@@ -338,7 +349,10 @@ class Pipeline:
         if not kept:
             answer.refused = True
             yield from say(REFUSAL)
-        if removed:
+        if removed and quoting:
+            # a quoted sentence that fails verification is a citation bug, not generated text: logged, not said
+            answer.warnings.append(f"{len(removed)} quoted sentence(s) failed verification (a citation mismatch)")
+        elif removed:
             yield from say(f"（已删除 {len(removed)} 句无法由所引资料核实的生成内容。）")
         if kept and cut_short:
             cited = sorted({n for c in kept for n in c.cited})
@@ -487,8 +501,10 @@ def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
         if not INSTRUCTION_LIKE.search(p.text):
             out.append(p)
             continue
-        kept = [s for s in SENTENCE_END.split(p.text) if not INSTRUCTION_LIKE.search(s)]
+        kept = [s for s in SENTENCE_END.split(p.text) if s.strip() and not INSTRUCTION_LIKE.search(s)]
         answer.debug.setdefault("quarantined", []).append(p.id)
+        if not kept:
+            answer.debug.setdefault("emptied", []).append(p.id)
         out.append(dataclasses.replace(p, text="".join(kept) or f"{p.entity_name} · {p.section}："))
     return out
 

@@ -13,7 +13,6 @@ refreshed with it.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -39,7 +38,6 @@ from retriever.store import (FORMAT, ForeignIndexError, PassageStore, RetrieverE
 from retriever.symptoms import SymptomIndex
 from retriever.tokenizer import Tokenizer
 
-log = logging.getLogger("retriever")
 
 CHANNELS = ("entity", "bm25", "dense")
 DEPTH = 50  # candidates per channel that go into fusion
@@ -217,8 +215,7 @@ class Retriever:
         if self._stale and self.on_stale == "fail":
             raise (ForeignIndexError if foreign else StaleIndexError)(self._stale)
         if self._stale and force:
-            warnings.warn(self._stale, stacklevel=3)
-            log.warning(self._stale)
+            warnings.warn(self._stale, stacklevel=3)  # the CLIs print it once, as "warning: …"
         return self._stale
 
     # --- the parts of a search ---

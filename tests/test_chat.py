@@ -696,3 +696,36 @@ def test_api_survives_bad_requests_and_concurrent_load(client):
         t.join()
     assert codes == [200] * len(questions)
     assert client.get("/health").json()["status"] == "ok"
+
+
+def test_the_extractive_generator_never_has_a_quoted_sentence_removed(pipeline):
+    """Issue 20 item 5: the default generator writes nothing, so nothing of it is "已删除…生成内容"; a quoted
+    sentence that fails verification is a citation bug, and every templated question of the KB shows none."""
+    from retriever.questions import TEMPLATES
+
+    names = {"drug": list(DRUGS), "disease": list(DISEASES), "exam": list(EXAMS)}
+    asked = 0
+    for (etype, _intent), (_sections, templates) in TEMPLATES.items():
+        for name in names[etype]:
+            for template in templates[:2]:
+                a = pipeline.answer(template.format(name=name))
+                asked += 1
+                assert "已删除" not in a.text and a.removed_claims == [], (template.format(name=name), a.removed_claims)
+    assert asked >= 50
+
+
+class UnreachableGenerator:
+    name = "openai:unreachable"
+
+    def stream(self, request):
+        from chat.generators import GeneratorError
+
+        raise GeneratorError("openai:unreachable failed while generating: Connection error.")
+        yield  # a generator function
+
+
+def test_an_unreachable_model_server_is_said_as_such_and_the_kb_is_quoted(pipeline):
+    a = pipeline.answer("阿莫西林有哪些不良反应？", generator=UnreachableGenerator())
+    assert "Connection error." in a.warnings[0]
+    assert not any("no generated sentence was supported" in w for w in a.warnings), a.warnings
+    assert "恶心、呕吐、腹泻等胃肠道反应" in a.text and a.citations and not a.refused

@@ -1,8 +1,8 @@
 """Issue #19, items 2-5: hostile bytes and operator mistakes. Text that is not Unicode at every edge (API bodies,
 command-line arguments, --history files), `kb export -o` onto what is not a regular file, the API's Host
 allow-list, credentials in an upstream's error text, the --history file's shape, the one rule for a foreign
-index, and the stale-index warning said once. Each test failed on the code before the fix (two, marked xfail,
-wait for chat/pipeline.py and retriever/search.py).
+index, the stale-index warning said once, and a dose section the injection filter empties told in one line.
+Each test failed on the code before the fix.
 
 Where a KB is involved the test runs on SQLite and on PostgreSQL (skipped when no server answers, as in
 tests/conftest.py); the KB is the small one of test_kb_robustness with a hashing-encoder index.
@@ -437,14 +437,10 @@ def test_chat_ask_says_a_stale_index_in_one_warning_line(stale_ask):
     assert "UserWarning" not in stale_ask and "self._open()" not in stale_ask
 
 
-@pytest.mark.xfail(reason="retriever/search.py _check_stale also logs the warning (log.warning), which Python "
-                   "prints bare: the lead removes it", strict=False)
 def test_chat_ask_prints_a_stale_index_warning_exactly_once(stale_ask):
     assert stale_ask.count("reflects KB revision 0") == 1, stale_ask
 
 
-@pytest.mark.xfail(reason="chat/pipeline.py says DOSING_NOTE before finding the dose section emptied by the "
-                   "quarantine: the lead changes it", strict=False)
 def test_a_dose_section_emptied_by_the_injection_filter_is_one_clear_line(tmp_path):
     from chat.pipeline import DOSING_NOTE, REFUSAL, Pipeline
     from kb.records import Record, Section
