@@ -98,14 +98,16 @@ class RedFlag:
 
 
 _NP = r"[^，。,；;！？!?\n]"  # any character but a clause break: "腹痛急迫，便意难忍" is two clauses
-_CHEST = r"(心脏(那块|那里|那儿|部位)?.{0,4}(绞痛|剧痛|痛|疼)|胸痛|胸口.{0,4}(痛|疼|闷|压|发紧)|胸疼|心口(痛|疼)|心前区(痛|疼)|胸闷|胸部(剧痛|压榨))"
+_CHEST = r"((胸|背)[^，。,]{0,8}撕裂|撕裂(样|一样|般)?的?(疼|痛)|心脏(那块|那里|那儿|部位)?.{0,4}(绞痛|剧痛|痛|疼)|胸痛|胸口.{0,4}(痛|疼|闷|压|发紧)|胸疼|心口(痛|疼)|心前区(痛|疼)|胸闷|胸部(剧痛|压榨))"
 # What makes chest pain an emergency rather than 胸闷 over days: sweating, pain spreading to the arm, jaw or
 # back, crushing or tearing pain, a sense of dying, pallor, or pain that lasts (half an hour, not relieved).
 # 头晕/恶心/一直 alone are not enough: "最近总是头晕恶心胸闷" is the everyday complaint of a clinic.
 _CHEST_COMPANION = (r"((出|冒|流|淌)(了)?.{0,3}汗|大汗|冷汗|虚汗|一身汗|满头.{0,2}汗|全是汗|汗(珠|淋|如雨|湿|直流)|左(臂|肩|胳膊|手臂|上肢)|下巴|"
                     r"(疼|痛|放射|窜|牵扯)(到|至)(后背|背|肩|左|胳膊|手臂|下巴|脖子)|剧烈|剧痛|撕裂|压榨|压着|石头|濒死|"
-                    r"要死|喘不(上|过)|透不过气|上不来气|半小时|半个小时|[0-9一二三四五六七八九十几]+分钟|不缓解|不见缓解|"
+                    r"要死|喘不(上|过)|透不过气|上不来气|半小时|半个小时|[0-9一二三四五六七八九十几]+(多|来)?分钟|[0-9一二两三四五六七八九十几]+(多|来)?个?小时|"
+                    r"不缓解|不见缓解|(硝酸甘油|救心丸|药)[^，。,]{0,8}(不管用|没用|不缓解|不见效|不顶用|也不行)|窜到后背|"
                     r"(面色|脸色)(苍白|发白|煞白|发青|发紫))")
+_MINUTES = r"([0-9]+|[一二两三四五六七八九十几好半]+)(多|来)?(个)?(分钟|小时)"  # "二十多分钟", "半个小时", "五分钟"
 _MONTHS = r"([0-9]{1,2}|[一二两三四五六七八九十]{1,2})个(多)?月"
 _KID = r"(宝宝|孩子|婴儿|小孩|儿子|女儿|娃)"
 _INFANT = rf"([0-9一二三四五六七八九十]+(周|天)(大|的{_KID})|{_KID}(才|刚)[0-9一二三四五六七八九十几多]+(周|天)|婴儿|新生儿|宝宝|小宝|婴幼儿|满月|奶娃|{_MONTHS}(大|的{_KID})|{_KID}(才|刚)?{_MONTHS})"
@@ -125,41 +127,85 @@ _MI_NAME = r"(心梗|心肌梗[死塞]?)"
 # An ingestion: a verb of swallowing that is done (吃了, 吞下去, 都喝了), with an amount above any usual dose or
 # a poison, in either order within one clause ("吞了十几片扑热息痛", "把一整瓶安眠药都吃了", "农药喝了一口").
 # "吃了两片布洛芬", "一次吃了一片" name a dose, not an overdose; "吃一整瓶会怎样" is not done.
-_SWALLOW = r"(吃|吞|喝|服|咽|嗑)"
-_DONE = r"(了|下去|下|掉|光|进去)"  # not 完: "一盒药吃完了还没好" is a course of treatment
+_SWALLOW = r"(吃|吞|喝|服|咽|嗑|灌|嚼|舔)"
+_DONE = r"(了|下去|下|掉|光|进去|进肚子?)"  # not 完: "一盒药吃完了还没好" is a course of treatment
 _ALL = r"(都|全|全部|统统|一口气|一下子|一次性?)"
-# More than a usual dose: five tablets or more, tens of pills (a dose of 丸/粒 can be 8-10), or a whole
-# container. "吃了好几盒药", "吃了两瓶了" tell a course of treatment, not an overdose.
-_MANY = r"([5-9]|[1-9][0-9]+|[五六七八九]|[一二两三四五六七八九]?十[一二三四五六七八九几多]?|几十|数十|好多|很多|许多)"
-_LOTS = r"([2-9][0-9]|[1-9][0-9]{2,}|十几|几十|数十|二十|三十|四十|五十|一百|上百|好多|很多|许多)"
-_PILLS = rf"({_MANY}(片|颗|个胶囊)|{_LOTS}(粒|丸|袋|包)|(一整|整|大半)(板|盒|瓶)|一大把|一大堆)"
-_CONTAINER = r"(一|半)瓶|一把"  # "喝了一瓶啤酒", "吃了一盒饼干": an overdose only of a medicine
+# More than a usual dose: five tablets or more, tens of pills (a dose of 丸/粒 can be 8-10), a handful, or a
+# whole container, however the number is written ("十五六片", "二十多粒", "40片", "好多片", "一大把").
+# "吃了好几盒药", "吃了两瓶了" tell a course of treatment, not an overdose.
+_ABOUT = r"(多|来|余|几|[一二三四五六七八九])?"  # "二十多", "十来", "十五六"
+_MANY = (r"((?<![0-9.])([5-9]|[1-9][0-9]+)(?![0-9.])|[五六七八九]|[一二两三四五六七八九]?十[一二三四五六七八九几多来]?|"
+         r"几十|数十|[一二两三四五六七八九几]百|上百|好多|很多|许多|一大堆|一堆|一大把|一把|大把)")
+_LOTS = (r"((?<![0-9.])([2-9][0-9]|[1-9][0-9]{2,})|十几|几十|数十|[二三四五六七八九]十|[一二两三四五六七八九几]百|上百|"
+         r"好多|很多|许多|一大堆|一大把|大把)")
+_PILLS = (rf"({_MANY}{_ABOUT}(个)?(片|颗|药片|胶囊)|{_LOTS}{_ABOUT}(个)?(粒|丸|袋|包|支)|"
+          r"(一整|整|大半|一大)(板|盒|瓶|袋|包)|一大把|一大堆|大把)")
+_CONTAINER = r"(一|半|两|几)(瓶|板|盒|把)"  # "喝了一瓶啤酒", "吃了一盒饼干": an overdose only of a medicine
 _DRUG = (r"(药|片|丸|胶囊|安眠|安定|扑热息痛|对乙酰氨基酚|布洛芬|阿司匹林|感冒灵|褪黑素|地西泮|艾司唑仑|阿普唑仑|"
-         r"唑吡坦|佐匹克隆|氯硝西泮|糖浆|铁剂|避孕)")
+         r"唑吡坦|佐匹克隆|氯硝西泮|糖浆|铁剂|避孕|泰诺|美林|芬必得|散利痛|头孢|阿莫西林|华法林|地高辛|二甲双胍|格列|"
+         r"碳酸锂|舍曲林|氟西汀|帕罗西汀|奥氮平|喹硫平|氯氮平|胰岛素)")
 # Poisons and things that must not be swallowed ("吃了打过农药的菜", "农药残留" are food, not poison).
-_POISON = (r"(农药|百草枯|敌敌畏|除草剂|杀虫剂|灭蚊|蟑螂药|老鼠药|鼠药|毒鼠强|消毒液|消毒水|84(消毒|液)|漂白|洁厕|洗洁精|洗衣液|"
-           r"洗衣凝珠|干燥剂|防冻液|甲醇|工业酒精|水银|汞|电池|纽扣|硬币|磁(铁|珠)|图钉|钉子|刀片|缝衣针|大头针)(?!残留|味|的(菜|水果|蔬菜))")
-_INGESTION = (rf"({_SWALLOW}{_DONE}{_NP}{{0,4}}({_PILLS}|({_CONTAINER}){_NP}{{0,4}}{_DRUG})|"  # 吃了一整瓶, 吞了一瓶安眠药
-              rf"{_PILLS}{_NP}{{0,8}}({_SWALLOW}{_DONE}|{_ALL}{_SWALLOW}完)|"  # 把一整瓶安眠药都吃了, 十几片全吞了
-              rf"({_CONTAINER}){_NP}{{0,3}}{_DRUG}{_NP}{{0,4}}{_SWALLOW}{_DONE}|"  # 把一瓶安眠药吃了
-              rf"一(板|盒){_NP}{{0,3}}{_DRUG}{_NP}{{0,2}}{_ALL}{_SWALLOW}{_DONE}|"  # 把一板退烧药都吃了
+_POISON = (r"(农药|百草枯|敌敌畏|敌百虫|乐果|除草剂|杀虫剂|杀虫水|灭蚊|蚊香液|蟑螂药|老鼠药|鼠药|毒鼠强|灭鼠|消毒液|消毒水|"
+           r"84(消毒|液)|漂白|洁厕|洗洁精|洗衣液|洗衣凝珠|洗甲水|卸甲水|干燥剂|防冻液|甲醇|工业酒精|水银|汞|电池|纽扣|"
+           r"硬币|磁(铁|珠|力珠)|图钉|钉子|刀片|缝衣针|大头针|硫酸|盐酸|烧碱|火碱|管道疏通|通下水道|汽油|柴油|煤油|"
+           r"樟脑丸|卫生球|风油精|驱虫)(?!残留|味|的(菜|水果|蔬菜))")
+# A whole container taken at once, told with 把 ("把一板降压药都当成维生素吃了", "把一瓶安眠药吃了").
+_WHOLE_BA = (rf"把{_NP}{{0,6}}(一整|整|大半|一大|一|半|两|几|好几){_NP}{{0,1}}(瓶|板|盒|袋|包|把|罐){_NP}{{0,8}}"
+             rf"({_DRUG}|{_POISON}){_NP}{{0,10}}{_SWALLOW}{_DONE}")
+_INGESTION = (rf"({_SWALLOW}{_DONE}{_NP}{{0,4}}({_PILLS}|{_CONTAINER}{_NP}{{0,4}}{_DRUG})|"  # 吃了一整瓶, 吞了一瓶安眠药
+              rf"{_PILLS}{_NP}{{0,8}}({_SWALLOW}{_DONE}|{_ALL}{_SWALLOW}完)|"  # 一整瓶安眠药都吃了, 十几片全吞了
+              rf"{_WHOLE_BA}|"
               rf"{_DRUG}{_NP}{{0,3}}{_SWALLOW}{_DONE}{_NP}{{0,2}}({_PILLS}|{_CONTAINER})|"  # 安眠药吃了一整瓶
               rf"{_SWALLOW}{_DONE}?{_NP}{{0,6}}{_POISON}|{_POISON}{_NP}{{0,4}}{_SWALLOW}{_DONE})")  # 喝了农药, 电池吞下去了
-# A small child who took something unwatched: any amount ("宝宝偷吃了两片降压药", "趁我不注意吞了药").
+# A small child who took something unwatched, or an adult's medicine: any amount ("宝宝偷吃了两片降压药",
+# "趁我不注意吞了药", "宝宝把爷爷的降糖药吃了几颗"); "给孩子吃了…" is a parent giving it, not this.
 _UNWATCHED = rf"(偷吃|偷偷{_NP}{{0,2}}{_SWALLOW}|趁{_NP}{{0,6}}(不注意|没注意|不在|没看)|自己(拿|翻|找|把))"
-_CHILD_INGESTION = rf"{_KID}{_NP}{{0,8}}{_UNWATCHED}{_NP}{{0,10}}({_DRUG}|{_POISON})"
+_GROWN_UP = r"(爷爷|奶奶|姥姥|姥爷|外公|外婆|爸爸|妈妈|大人|老人|我|我们|家里|别人)的"
+_NOT_VITAMIN = r"(?:(?!维生素|维C|钙|益生菌|鱼肝油|糖)[^，。,；;！？!?\n])"  # a child's vitamin is no adult medicine
+_CHILD_INGESTION = (rf"(?<!给)({_KID}{_NP}{{0,8}}{_UNWATCHED}{_NP}{{0,10}}({_DRUG}|{_POISON})|"
+                    rf"{_KID}{_NP}{{0,4}}把{_NP}{{0,2}}{_GROWN_UP}{_NOT_VITAMIN}{{0,6}}{_DRUG}{_NP}{{0,6}}{_SWALLOW}{_DONE}|"
+                    rf"{_KID}{_NP}{{0,4}}{_SWALLOW}{_DONE}{_NP}{{0,4}}{_GROWN_UP}{_NOT_VITAMIN}{{0,6}}{_DRUG})")
 # A seizure told by its signs: jerking, eyes rolled up, jaw clenched, foam at the mouth. "抽了血", "抽烟",
 # "腿抽筋", "抽了一下" are no seizure; eyes rolled up alone ("睡觉眼睛往上翻") count only with stiffness or blueness.
 _EYES_UP = r"((眼睛|眼球|两眼|双眼|眼珠)(子)?(往|向)?上(翻|吊)|翻(起)?白眼|(两眼|眼睛)发直)"
 _SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|一抽一抽(?!的?(疼|痛))|"
                   rf"(手脚|四肢|全身|浑身|身体|胳膊腿)(一直|不停地?|在)?(抽|抖|抽动|抖动)(个不停|不停|起来)|"
-                  rf"(?<![烟血会能])抽(了|着)(?=[,，。!！?？]|$|(好|十|几|一|两|[0-9])+分钟|一阵|好久|很久|半天)|"
-                  rf"{_EYES_UP}{_NP}{{0,2}}[,，]?{_NP}{{0,6}}(僵|硬|发紫|发青|不动)|牙关紧闭|咬紧牙关|(口|嘴)(里|角)?(吐|冒|流)白沫)")
+                  rf"(?<![烟血会能])抽(了|着)(?=[,，。!！?？]|$|{_MINUTES}|一阵|好久|很久|半天)|"
+                  rf"(?<![烟血])抽{_NP}{{0,8}}(一次又一次|一次接一次|一阵接一阵|接二连三|停不下来|还没停|还不停)|"
+                  rf"(一次又一次|一次接一次|接二连三|接连){_NP}{{0,4}}(抽|发作)|(抽|发作){_NP}{{0,8}}中间{_NP}{{0,4}}(没|不)(醒|清醒)|"
+                  rf"(身体|全身|浑身)一挺一挺|嘴角(抽动|抽搐|一抽一抽)|(眼睛|眼球|两眼|双眼)(往|向)?一边(斜|偏|歪)|"
+                  rf"{_EYES_UP}{_NP}{{0,2}}[,，]?{_NP}{{0,6}}(僵|硬|发紫|发青|不动)|牙关紧闭|牙关咬紧|咬紧牙关|(口|嘴)(里|角)?(吐|冒|流)白?沫)")
 # Not responding, told in other words: "叫也不应", "喊他没反应", "怎么叫都不醒", "没知觉".
 _UNRESPONSIVE = (r"((叫|喊|拍|摇)(他|她|它|孩子|宝宝|人|名字)?(也|都|半天|了半天)?(不应|不答应|不理|不醒|没醒|没(有)?(反应|回应|动静))|"
-                 r"怎么(叫|喊|拍|摇)都不(醒|应|理)|没(有)?(了)?知觉|失去(了)?知觉|人事不省)")
+                 r"怎么(叫|喊|拍|摇)都(叫|喊|拍|摇)?不(醒|应|理)|没(有)?(了)?知觉|失去(了)?知觉|人事不省|"
+                 r"(叫|喊|拍)(他|她|孩子|宝宝|老人)?[^，。,]{0,3}只(会|是|能)?(哼|嗯)|叫不太醒|(躺|趴|倒)(在)?[^，。,]{0,4}一动不动)")
 # A collapse: "倒在地上", "突然倒下", "一下子瘫在地上".
 _COLLAPSE = r"(倒在地上|倒地不起|突然倒下|栽倒|(瘫|躺)在地上(不动|起不来)|摔倒在地(不起|起不来|不动))"
+
+# Severe belly pain, however told ("上腹部突然刀割一样疼", "肚子疼得直不起腰", "小腹突然剧痛"), and the belly
+# signs of a surgical emergency: rigid, obstructed (no wind and vomiting), "redcurrant jelly" stools, torsion.
+_BELLY = r"(肚子|腹部|上腹|下腹|小腹|肚脐|腹|胃|肚皮)"
+_SEVERE_PAIN = (r"(剧烈(?!运动|活动|锻炼|咳)|剧痛|刀割|刀绞|刀捅|刀扎|绞痛|撕裂|难忍|受不了|(疼|痛)得(打滚|受不了|直不起腰|不敢动|满头|冒汗|出汗|"
+                r"叫|哭|蜷|弯|要命|站不起|走不了)|打滚|直不起腰|不敢(动|碰))")
+_BELLY_SEVERE = (rf"({_SEVERE_PAIN}{_NP}{{0,8}}{_BELLY}{_NP}{{0,3}}(痛|疼)|{_BELLY}{_NP}{{0,5}}(痛|疼){_NP}{{0,10}}{_SEVERE_PAIN}|"
+                 rf"{_BELLY}{_NP}{{0,5}}{_SEVERE_PAIN})")
+_ACUTE_BELLY = (rf"({_BELLY_SEVERE}|{_BELLY}{_NP}{{0,4}}(硬得|硬邦邦|硬的?)(像|跟)?{_NP}{{0,2}}(木板|板|石头)|板状腹|"
+                r"(没|不)(有)?(放屁|排气)[^。！？!?]{0,16}(吐|呕)|(吐|呕)[^。！？!?]{0,16}(没|不)(有)?(放屁|排气)|"
+                r"果酱(样|一样|色)?的?(大便|便便|便|屎)|(大便|便便|拉)[^，。,]{0,6}果酱|"
+                r"(睾丸|蛋蛋|阴囊)[^，。,]{0,6}(突然|剧|疼得|痛得|肿)|突然[^，。,]{0,6}(睾丸|蛋蛋|阴囊)[^，。,]{0,4}(疼|痛)|"
+                r"(转移|跑|移|转)(到)?(了)?右下(腹|边|面|方)|右下(腹|边|面)[^。！？!?]{0,10}(越来越|剧|加重|发烧|发热))")
+
+# A severe allergic reaction: something allergic (a named allergy, a sting, hives or a rash all over, a food
+# people react to) and the airway or circulation giving way (throat tight, tongue or face swelling, a hoarse
+# voice, wheezing, faintness). "过敏起了几个包，吃了药就消了" has no second part.
+_ALLERGIC = (r"(过敏(?!性(鼻炎|皮炎|结膜炎|紫癜|哮喘|咳嗽))|(蜂|马蜂|蜜蜂|黄蜂|胡蜂)[^，。,]{0,2}(蛰|蜇|叮)|(蛰|蜇)(了|到|伤)|"
+             r"风团|荨麻疹|(全身|浑身|身上|满身|脸上)[^，。,]{0,4}(起|长|冒|出)(了)?[^，。,]{0,6}(疹|疙瘩|包|风团|红斑|红点)|"
+             r"(全身|浑身)(发)?(红|痒)|(吃|喝|碰|咬)(了|到)[^，。,]{0,8}(花生|坚果|核桃|腰果|开心果|虾|蟹|海鲜|芒果|菠萝|"
+             r"鸡蛋|牛奶|贝|蚕蛹|荞麦))")
+_AIRWAY_SHOCK = (r"((喉咙|嗓子|嗓子眼|喉头|咽喉)[^，。,]{0,3}(发紧|紧|肿|堵|被掐|掐住|封住)|像被掐住|喉头水肿|"
+                 r"(舌头|嘴唇|嘴巴|整张脸|满脸|整个脸)[^，。,]{0,3}肿(得|起来|了)(?!点|一点)|声音(嘶哑|变了|哑了|发不出)|声音[^，。,]{0,3}变了|"
+                 r"呼吸(困难|费劲|费力|急促|不了|不上)|喘(不上|不过|得厉害|起来)|有点喘|憋得|憋气|胸口憋|胸闷|吞(口水|咽)[^，。,]{0,3}(难|困难|不下)|"
+                 r"头晕|发晕|晕倒|要倒|站不住|站不稳|心慌|血压(低|下降|掉)|脸色(苍白|发白)|出冷汗|意识模糊)")
 
 # English patterns are matched against the lower-cased question.
 _EN_CHEST = (r"(chest (pain|pains|hurts?|tightness|pressure)|pain in (my|his|her|the) chest|"
@@ -223,7 +269,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(having|had) a stroke|is it a stroke|(is|am) a stroke)",
     )),
     RedFlag("breathing", "呼吸困难", (
-        r"(呼吸困(难|南)|(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|三凹|鼻翼(扇动|一扇一扇)|"
+        r"(呼吸困(难|南)|粉红色?的?泡沫(样)?痰|憋醒|大口(大口)?(地)?喘气|喘得(很|特别|非常)?(厉害|不行|说不出话|上气不接下气)|"
+        r"(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|三凹|鼻翼(扇动|一扇一扇)|"
         r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息|"
         r"(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)|"
         rf"噎住|卡住{_NP}{{0,6}}(喉咙|气管|嗓子)|(异物|糖|果冻|硬币|花生|瓜子|豆|葡萄|汤圆|年糕|药片|玩具|纽扣|珠子|东西卡住喉咙){_NP}{{0,6}}卡|"
@@ -231,7 +278,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     ), "让病人坐起、解开紧身衣物；有异物卡喉可用海姆立克法。", label_en="trouble breathing", english=(
         r"(can'?t breathe|cannot breathe|unable to breathe|not breathing|stopped breathing|struggling to breathe|"
         r"(difficulty|trouble|hard time) breathing|hard to breathe|short(ness)? of breath|gasping|choking|"
-        r"(lips|face|skin) (are |is )?(turning )?(blue|purple)|turning blue)",
+        r"(lips|face|skin) (are |is )?(turning )?(blue|purple|grey|gray)|turning blue|wheez\w* (badly|bad|a lot|hard)|"
+        r"ribs (suck|sucking|pull|pulling) in|(sucking|pulling) in (under|between) (the|her|his) ribs|"
+        r"(isn'?t|is not|not) breathing (properly|normally|right|well))",
     )),
     RedFlag("bleeding", "大出血", (
         r"((一|每|半)(个)?小时.{0,4}(换|湿透)|湿透.{0,4}(卫生巾|护垫|裤子)|哗哗.{0,3}(出|流)血|"
@@ -240,11 +289,16 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(便血|拉血|尿血|黑便).{0,8}(很多|大量|一直|头晕|晕|心慌)|(阴道|下身|下面).{0,6}(大量|很多|不停).{0,3}(出血|流血)|"
         rf"(流血|出血|(?<![高低贫])血(?![压糖脂管型液常栓清]))({_NP}{{0,8}}|[，,]{_NP}{{0,3}})"
         r"(很多(?!药|种|次|天|年|方法)|好多(?!药|种|次|天|年|方法)|一大摊|湿透|止不住|不止)|"
-        r"(流|出|吐|咳|咯|拉|便)了?(很多|好多|一大摊|一地|大量|一大口)(的)?血|(咳|咯)(出)?(了)?(一大口|一口一口|满口|大口)(的)?血)",
+        r"(流|出|吐|咳|咯|呕|拉|便|喷|尿)(出|了|出来|出了){0,2}(很多|好多|一大摊|一摊|一地|大量|一大口|一口一口|满口|大口|"
+        r"半盆|一盆|一碗|半碗|一杯|一大堆)(的)?(鲜|暗红色?|黑|红)?(的)?血|"
+        r"(流血|出血|鼻血|血)[^。！？!?]{0,16}(止不住|按不住|(按|压|捂)[^，。,]{0,6}(也|都|还)(止不住|在流|在出|没用|不管用)|"
+        r"还在(流|出|冒|淌))|"
+        r"(黑便|柏油(样|一样|似)|(大便|便便|拉的|屎)[^，。,]{0,4}(发黑|黑色|是黑的|像柏油)|拉(了)?[^，。,]{0,4}黑色?的?(大便|便|屎)|"
+        r"黑色的?(大便|便便|稀便))[^。！？!?]{0,16}(头晕|晕|心慌|冷汗|站不住|站不稳|眼前发黑|脸色(苍白|发白)|脸白))",
     ), "用干净的布用力持续按压出血处，不要松开查看。", label_en="heavy bleeding", english=(
         r"(bleeding (heavily|a lot|badly|everywhere|won'?t stop|that won'?t stop|non-?stop)|won'?t stop bleeding|"
         r"can'?t stop (the |his |her |my )?bleeding|heavy bleeding|(vomiting|throwing up|coughing up) blood|"
-        r"lots of blood|"
+        r"lots of blood|coffee[- ]grounds?|(black|tarry|tar-like) (stool|poop)[^.!?]{0,40}(dizz|faint|pale|weak)|"
         r"blood (is )?(everywhere|gushing|pouring))",
     )),
     RedFlag("poisoning", "中毒或误服", (
@@ -279,11 +333,14 @@ RED_FLAGS: tuple[RedFlag, ...] = (
                 r"can'?t wake (him|her|them|my)|(having|has|had) a (seizure|fit)|seizure|seizing|convuls|"
                 r"no pulse|not breathing|stopped breathing)",)),
     RedFlag("anaphylaxis", "严重过敏反应", (
-        r"(过敏(?!性).{0,30}(嗓子(紧|发紧|肿|堵)|喉咙(紧|发紧)|眼睛肿|喉咙|呼吸(困难|急促|不了|费力)|喘不|憋|全身.{0,3}(肿|疹|红)|嘴唇肿|舌头肿|脸.{0,2}肿|眼睛肿|"
+        rf"({_ALLERGIC}[^。！？!?]{{0,40}}{_AIRWAY_SHOCK}|{_AIRWAY_SHOCK}[^。！？!?]{{0,20}}{_ALLERGIC}|"
+        r"过敏(?!性).{0,30}(嗓子(紧|发紧|肿|堵)|喉咙(紧|发紧)|眼睛肿|喉咙|呼吸(困难|急促|不了|费力)|喘不|憋|全身.{0,3}(肿|疹|红)|嘴唇肿|舌头肿|脸.{0,2}肿|眼睛肿|"
         r"休克|头晕|晕)|喉头水肿|过敏性休克)",
     ), "立即停用可疑的药物或食物；有医生开的肾上腺素笔时按说明使用。", label_en="a severe allergic reaction",
             english=(r"(anaphyla|allergic reaction.{0,40}(throat|breath|swell|lips|tongue|faint|dizzy)|"
-                     r"throat (is )?(closing|swelling|swollen|tight)|(tongue|lips) (is |are )?(swelling|swollen))",)),
+                     r"throat (is |feels |is feeling |getting )?(closing|swelling|swollen|tight)|"
+                     r"(tongue|lips|face) (is |are )?(swelling|swollen|puffing up)|"
+                     r"(hives|rash) (all over|everywhere)[^.!?]{0,40}(breath|wheez|dizzy|faint|throat))",)),
     RedFlag("trauma", "严重外伤", (
         rf"((出|遇|发生|碰上|碰到)(了)?车祸了|被(车|汽车|货车|卡车|摩托车|电动车|三轮车)(给)?撞|车祸{_NP}{{0,10}}(昏迷|流血|出血|骨折|动不了|不醒|站不起)|"
         rf"伤口{_NP}{{0,3}}(很深|特别深|见骨)|被电(打|击|到)|(洁厕|消毒|84|漂白|石灰|硫酸|盐酸|烧碱|火碱){_NP}{{0,6}}(溅|进|弄)"
@@ -303,10 +360,14 @@ RED_FLAGS: tuple[RedFlag, ...] = (
             english=(r"(worst headache|sudden(ly)?,? (a )?(severe|terrible|excruciating) headache|thunderclap)",)),
     RedFlag("acute_abdomen", "急腹症", (
         rf"((剧烈|绞痛|疼得打滚|痛得打滚|难忍|受不了|刀割){_NP}{{0,6}}(腹痛|肚子(痛|疼))|"
-        rf"(腹痛|肚子(痛|疼)){_NP}{{0,8}}(剧烈|打滚|难忍|受不了|硬|板)|宫外孕|右下腹{_NP}{{0,8}}(越来越|剧|加重)|"
+        rf"(腹痛|肚子(痛|疼)){_NP}{{0,8}}(剧烈|打滚|难忍|受不了|硬|板)|宫外孕|右下腹{_NP}{{0,8}}(越来越|剧|加重)|{_ACUTE_BELLY}|"
         r"没(有)?(放屁|排气)[^。！？!?]{0,12}(吐|呕)|(吐|呕)[^。！？!?]{0,12}没(有)?(放屁|排气))",
     ), "暂时不要吃东西喝水，不要自行服止痛药掩盖病情。", label_en="severe abdominal pain", english=(
-        r"(severe|unbearable|excruciating|worst) (abdominal|stomach|belly) (pain|ache)|ectopic|"
+        r"(severe|unbearable|excruciating|worst|terrible|really bad|intense|agonizing) (abdominal|stomach|belly|tummy) "
+        r"(pain|ache|cramps)|ectopic|(belly|stomach|abdomen|tummy) (is )?(rigid|hard as a board|board-?like)|"
+        r"pain (moved|moving|spread|has moved|went) (down )?(to|into) (the |my |his |her )?(lower )?right|"
+        r"(hasn'?t|haven'?t|has not|not) (pooped|passed gas|farted)[^.!?]{0,30}(vomit|throwing up)|"
+        r"testic\w* (pain|is swollen|suddenly)|"
         r"(severe|terrible|unbearable|excruciating) pain in (my|his|her|the) (lower )?(right )?(belly|stomach|abdomen|tummy)",)),
     RedFlag("pregnancy", "孕期急症", (
         r"((下面|下身|阴道).{0,3}(有|见|出)血|(感觉不到|没(有)?感觉到?)胎动|胎动(少了|不动)|眼前发黑|冒金星|血压(1[6-9][0-9]|2[0-9]{2})|"
@@ -344,7 +405,7 @@ _ONSET = re.compile(r".{0,3}(开始|起|以来|至今)")  # "前两天开始胸�
 _REALIZED = re.compile(r"了(?!就)")  # "他平时会头晕，突然晕倒了": this time it happened
 # Over: said after the match, in its clause or the next one ("发烧39度，昨天已经退烧了").
 _OVER = re.compile(r"(退烧(?!药|贴|针|栓|的药)|烧退|退了|退下去|(?<![不没未])停了|(?<![不没未])停下|止住|不抽了|不吐了|(?<![不没未])好了|好转|"
-                   r"(?<![不没未])缓解了|自行(缓解|纾|停止|恢复|好)|恢复(了|正常)|(?<![不没未])醒了|醒过来|醒来|醒后|(?<![不没未叫还])清醒|"
+                   r"(?<![不没未])缓解了|自行(缓解|纾|停止|恢复|好)|纾缓|恢复(了|正常)|(?<![不没未])醒了|醒过来|醒来|醒后|(?<![不没未叫还])清醒|"
                    r"苏醒|没事了|没事儿|没大碍|正常了|一切正常|没(有)?再(抽|吐|流|出血|发作)|过去了|平稳|稳定了)")
 # Handled: later in the question a doctor has seen it (a diagnosis, a hospital, an ambulance), or the asker
 # learned afterwards what it was: it is not happening now.
