@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kb import db as kbdb
+from kb.authority import authority_name, parse_authority
 from kb.queries import export_records, find_entities, kb_stats
 from kb.sources import read_files, read_package
 from kb.store import IngestError, ingest
@@ -80,6 +81,7 @@ def ingest_cmd(
     source: Annotated[Optional[str], typer.Option("--source", help="Ingest a packaged source: cmekg")] = None,
     origin: Annotated[Optional[str], typer.Option("--origin", help="Name this source's contributions (default: the format). Re-ingesting an origin replaces what it said.")] = None,
     license_note: Annotated[Optional[str], typer.Option("--license", help="License/provenance note stored with the source")] = None,
+    authority: Annotated[Optional[str], typer.Option("--authority", help="How far the source is trusted where sources hold the same section: label (说明书, 40) | curated (30) | graph (20) | crawl (10) | 0-100 (default: by origin, then format)")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Write the valid records and report the rejected ones")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing")] = False,
     update_index: Annotated[bool, typer.Option("--update-index/--no-update-index", help="Update an existing retrieval index afterwards")] = True,
@@ -95,10 +97,14 @@ def ingest_cmd(
         err.print("nothing to ingest: give PATH... or --source cmekg")
         raise typer.Exit(2)
     try:
+        rank = parse_authority(authority) if authority is not None else None
+    except ValueError as exc:
+        fail(f"--authority: {exc}", 2)
+    try:
         kbdb.migrate(db)
-        batches = read_files(paths or [], format, origin, license_note)
+        batches = read_files(paths or [], format, origin, license_note, rank)
         if source:
-            batches.insert(0, read_package(source, origin, license_note))
+            batches.insert(0, read_package(source, origin, license_note, rank))
         total = sum(len(b.records) for b in batches)
         with Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=json_out or total < 2000, transient=True) as bar:
@@ -194,7 +200,8 @@ def show(
         if ent["aliases"]:
             out.print("别名: " + "、".join(ent["aliases"]))
         for s in ent["sections"]:
-            out.print(f"[bold]【{escape(s['kind'])}】[/bold] [dim]({escape(str(s['origin']))})[/dim]", highlight=False)
+            out.print(f"[bold]【{escape(s['kind'])}】[/bold] [dim]({escape(str(s['origin']))} · "
+                      f"{escape(authority_name(s.get('authority')))})[/dim]", highlight=False)
             if s["instruction_like"]:
                 out.print(f"[bold red]⚠ flagged: reads like an instruction to an assistant "
                           f"({escape(repr(s['instruction_like']))}); chat leaves such sentences out[/bold red]",
@@ -210,8 +217,9 @@ def show(
                       "never named in an answer[/dim]", highlight=False)
         for src in ent["sources"]:
             licence = f" · {escape(src['license_note'])}" if src.get("license_note") else ""
-            out.print(f"[dim]source: {src['origin']} {src['uri']} ({src['format']}, revision {src['revision']})"
-                      f"{licence}[/dim]", highlight=False, markup=True)
+            out.print(f"[dim]source: {src['origin']} {src['uri']} ({src['format']}, "
+                      f"{escape(authority_name(src.get('authority')))}, revision {src['revision']}){licence}[/dim]",
+                      highlight=False, markup=True)
 
 
 @app.command()

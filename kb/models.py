@@ -56,8 +56,13 @@ class Source(Base):
     license_note: Mapped[str | None] = mapped_column(Text)
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revision: Mapped[int] = mapped_column(Integer)  # the KB revision this ingest produced (or found)
+    # How far the source is trusted (kb.authority: label 40 > curated 30 > graph 20 > crawl 10); migration
+    # 0004. Deferred, so that loading a Source from a KB not migrated yet does not fail (readers use
+    # kb.authority.authority_column).
+    authority: Mapped[int] = mapped_column(Integer, server_default="30", deferred=True)
 
     __table_args__ = (UniqueConstraint("uri", "content_hash", name="uq_source_uri_hash"),)
+    __mapper_args__ = {"eager_defaults": False}  # no RETURNING of authority: a KB of an older schema lacks it
 
 
 class Entity(Base):

@@ -8,6 +8,7 @@ from itertools import islice
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from kb.authority import authority_column
 from kb.db import kb_id, kb_revision
 from kb.corroboration import corroborated_links
 from kb.models import Alias, Contribution, Entity, Link, Section, Source
@@ -53,6 +54,10 @@ def find_entities(session: Session, name: str, type: str | None = None) -> list[
 
 def describe(session: Session, entity: Entity) -> dict:
     origin_of = {c.id: c.origin for c in entity.contributions}
+    ids = [c.source_id for c in entity.contributions]
+    rank_of_source = dict(session.execute(select(Source.id, authority_column(session)).where(Source.id.in_(ids))).all()) \
+        if ids else {}
+    rank_of = {c.id: rank_of_source.get(c.source_id) for c in entity.contributions}
     links = defaultdict(list)
     for rel, target in session.execute(
         select(Link.relation, Link.target_name).where(Link.from_id == entity.id).order_by(Link.id)
@@ -67,14 +72,15 @@ def describe(session: Session, entity: Entity) -> dict:
         "approval_number": entity.approval_number, "otc_class": entity.otc_class,
         "aliases": list(dict.fromkeys(a.alias for a in entity.aliases)),
         "sections": [{"kind": s.kind, "title": s.title, "text": s.text, "items": s.items,
-                      "origin": origin_of.get(s.contribution_id), "instruction_like": instruction_like(s.text)}
+                      "origin": origin_of.get(s.contribution_id), "authority": rank_of.get(s.contribution_id),
+                      "instruction_like": instruction_like(s.text)}
                      for s in entity.sections],
         "links": dict(links),
         # disease -> drug links that the drug's own indications corroborate (kb.corroboration); the others
         # are never named in an answer
         "drugs_corroborated": corroborated_links(session, [entity.id]).get(entity.id, {})
         if entity.type == "disease" else {},
-        "sources": [{"origin": c.origin, "uri": c.source.uri, "format": c.source.format,
+        "sources": [{"origin": c.origin, "uri": c.source.uri, "format": c.source.format, "authority": rank_of.get(c.id),
                      "license_note": c.source.license_note, "revision": c.revision,
                      "content_hash": c.content_hash} for c in entity.contributions],
         "created_revision": entity.created_revision, "updated_revision": entity.updated_revision,

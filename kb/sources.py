@@ -21,8 +21,9 @@ PACKAGED_SOURCES = ("cmekg",)
 
 @gc_paused()
 def read_files(paths: list[Path], fmt: str | None = None, origin: str | None = None,
-               license_note: str | None = None) -> list[SourceBatch]:
-    """One batch per file under `paths`, each file's format detected unless `fmt` is given."""
+               license_note: str | None = None, authority: int | None = None) -> list[SourceBatch]:
+    """One batch per file under `paths`, each file's format detected unless `fmt` is given; each ranked
+    `authority`, else by its origin and format (kb.authority.default_authority)."""
     if fmt is not None and fmt not in formats.FORMATS:
         raise formats.FormatError(f"unknown --format {fmt!r} (known: {', '.join(formats.FORMATS)})")
     batches = []
@@ -38,12 +39,13 @@ def read_files(paths: list[Path], fmt: str | None = None, origin: str | None = N
                 raise formats.FormatError(f"{file}: no {file_fmt} records in this file{given}")
             batches.append(SourceBatch(
                 uri=str(file), format=file_fmt, origin=origin or file_fmt, content_hash=file_hash(file),
-                records=records, license_note=license_note or LICENSE_NOTES.get(file_fmt)))
+                records=records, license_note=license_note or LICENSE_NOTES.get(file_fmt), authority=authority))
     return batches
 
 
 @gc_paused()
-def read_package(name: str, origin: str | None = None, license_note: str | None = None) -> SourceBatch:
+def read_package(name: str, origin: str | None = None, license_note: str | None = None,
+                 authority: int | None = None) -> SourceBatch:
     """A source that ships as a Python package (CMeKG from `pycmekg`)."""
     if name != "cmekg":
         raise formats.FormatError(f"unknown --source {name!r} (known: {', '.join(PACKAGED_SOURCES)})")
@@ -51,4 +53,4 @@ def read_package(name: str, origin: str | None = None, license_note: str | None 
 
     return SourceBatch(uri=cmekg.package_uri(), format="cmekg", origin=origin or "cmekg",
                        content_hash=cmekg.package_hash(), records=list(cmekg.read()),
-                       license_note=license_note or LICENSE_NOTES["cmekg"])
+                       license_note=license_note or LICENSE_NOTES["cmekg"], authority=authority)

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from kb.authority import authority_column, default_authority, stores_authority
 from kb.db import kb_revision, lock_for_writing
 from kb.models import Alias, Contribution, Entity, Link, Revision, Section, Source, utcnow
 from kb.injection import instruction_like
@@ -40,9 +41,12 @@ class SourceBatch:
     content_hash: str
     records: list[Record]
     license_note: str | None = None
+    authority: int | None = None  # rank (kb.authority); None: from the origin and format
 
     def __post_init__(self) -> None:
         check_origin(self.origin, self.uri)
+        if self.authority is None:
+            self.authority = default_authority(self.origin, self.format)
 
 
 @dataclass
@@ -175,10 +179,14 @@ def ingest(
     # 2. diff against what the KB holds
     existing = {(t, n): i for i, t, n in session.execute(select(Entity.id, Entity.type, Entity.norm_name))}
     origins = {origin for (_, _, origin) in pending}
+    # A contribution is unchanged when its content and its source's rank are: the same words from a source
+    # ranked otherwise (`--authority`) change what answers, so the entities are re-read by the index.
+    rank = authority_column(session)
     contributions = {
-        (e, o): (c, h)
-        for c, e, o, h in session.execute(
-            select(Contribution.id, Contribution.entity_id, Contribution.origin, Contribution.content_hash)
+        (e, o): (c, h, r)
+        for c, e, o, h, r in session.execute(
+            select(Contribution.id, Contribution.entity_id, Contribution.origin, Contribution.content_hash, rank)
+            .join(Source, Source.id == Contribution.source_id)
             .where(Contribution.origin.in_(origins))
         )
     } if origins else {}
@@ -195,7 +203,8 @@ def ingest(
         else:
             found = contributions.get((p.entity_id, origin))
             p.contribution_id = found[0] if found else None
-            p.status = "unchanged" if found and found[1] == p.content_hash else "updated"
+            same = found and found[1] == p.content_hash and found[2] == p.batch.authority
+            p.status = "unchanged" if same else "updated"
         report.by_type.setdefault(etype, Counter())[p.status] += 1
     counts = Counter(p.status for p in pending.values())
     report.added, report.updated, report.unchanged = counts["added"], counts["updated"], counts["unchanged"]
@@ -350,12 +359,17 @@ def resolve_links(session: Session) -> int:
 def _record_sources(session: Session, batches: list[SourceBatch], revision: int) -> dict[int, int]:
     """One provenance row per (uri, content hash); a re-ingest of the same bytes reuses it."""
     ids = {}
+    ranked = stores_authority(session)  # an ingest into a KB of an older schema (tests do) stores no rank
     for batch in batches:
         found = session.scalar(select(Source).where(Source.uri == batch.uri, Source.content_hash == batch.content_hash))
         if found is None:
             found = Source(uri=batch.uri, format=batch.format, origin=batch.origin, content_hash=batch.content_hash,
-                           license_note=batch.license_note, revision=revision, ingested_at=utcnow())
+                           license_note=batch.license_note, revision=revision, ingested_at=utcnow(),
+                           **({"authority": batch.authority} if ranked else {}))
             session.add(found)
+            session.flush()
+        elif ranked and found.authority != batch.authority:  # the same bytes, ranked anew (`kb ingest --authority`)
+            found.authority = batch.authority
             session.flush()
         ids[id(batch)] = found.id
     return ids

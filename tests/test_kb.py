@@ -41,7 +41,7 @@ def test_schema_from_migrations_matches_models(db_url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    assert migrate(db_url) == "0003"
+    assert migrate(db_url) == "0004"
     with get_engine(db_url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -51,7 +51,7 @@ def test_upgrade_from_the_first_schema_keeps_the_data_and_downgrade_works(db_url
     """A KB made by an earlier release upgrades in place: its rows survive and ingest goes on."""
     assert migrate(db_url, "0001") == "0001"
     run(db_url, [amoxicillin(), cold()])
-    assert migrate(db_url) == "0003"
+    assert migrate(db_url) == "0004"
     assert run(db_url, [amoxicillin(), cold()]).changed == 0
     assert run(db_url, [cbc()]).added == 1
     with session_scope(db_url) as s:

@@ -49,13 +49,13 @@ def test_each_kb_gets_its_own_id_and_an_upgrade_gives_an_existing_kb_one(db_url)
     with session_scope(db_url) as session:
         assert kb_id(session) is None  # the schema predates KB ids
         fill_revision = kb_revision(session)
-    assert migrate(db_url) == "0003"
+    assert migrate(db_url) == "0004"
     with session_scope(db_url) as session:
         ident = kb_id(session)
         assert str(uuid.UUID(ident)) == ident
         assert kb_revision(session) == fill_revision == 1
         assert session.scalar(select(func.count()).select_from(Entity)) == 2 + 2  # and its 2 symptoms
-    assert migrate(db_url) == "0003"
+    assert migrate(db_url) == "0004"
     with session_scope(db_url) as session:
         assert kb_id(session) == ident  # an id is made once, never again
     assert stats(db_url)["kb_id"] == ident

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from kb.debris import keep_items
 from kb.formats.common import FormatError, iter_json_values, keep, list_section, read_text, strings, text_section
 from kb.records import Record, RecordError, named, parse_or_invalid
 
@@ -55,17 +56,23 @@ def to_record(obj: object, where: str) -> Record:
     diet = "\n".join(strings([food.get("good_diet_text"), food.get("avoid_diet_text")]))
 
     sections = [text_section(kind, gaishu.get(key)) for key, kind in GAISHU_TEXT.items()]
-    sections += [list_section(kind, strings(gaishu.get(key))) for key, kind in GAISHU_LISTS.items()]
+    sections += [list_section(kind, _items(kind, gaishu.get(key))) for key, kind in GAISHU_LISTS.items()]
     sections += [text_section(kind, obj.get(key)) for key, kind in TOP_TEXT.items()]
     sections += [
         # The detail paragraphs say more than the symptom names; the names stay as items for linking.
-        list_section("症状", strings(symptoms.get("symptoms")), "\n".join(strings(symptoms.get("symptom_detail")))),
-        list_section("检查", strings(obj.get("inspect_info"))),
+        list_section("症状", _items("症状", symptoms.get("symptoms")), "\n".join(strings(symptoms.get("symptom_detail")))),
+        list_section("检查", _items("检查", obj.get("inspect_info"))),
         list_section("饮食", strings(food.get("recommand_recipes")), diet),
         list_section("宜吃", strings(food.get("good_food"))),
         list_section("忌吃", strings(food.get("avoid_food"))),
     ]
     return Record(type="disease", name=name, sections=keep(sections), where=where)
+
+
+def _items(kind: str, value: object) -> list[str]:
+    """A list field's items without the page's debris (kb.debris: "腓肠肌强直收缩..." cut by the page, link
+    words, fragments); foods (宜吃/忌吃) are not read through it, a one-character food is a food."""
+    return keep_items(strings(value), section=kind)[0]
 
 
 def _dict(obj: dict, key: str) -> dict:
