@@ -112,11 +112,21 @@ _MONTHS = r"([0-9]{1,2}|[一二两三四五六七八九十]{1,2})个(多)?月"
 _KID = r"(宝宝|孩子|婴儿|小孩|儿子|女儿|娃)"
 _INFANT = rf"([0-9一二三四五六七八九十]+(周|天)(大|的{_KID})|{_KID}(才|刚)[0-9一二三四五六七八九十几多]+(周|天)|婴儿|新生儿|宝宝|小宝|婴幼儿|满月|奶娃|{_MONTHS}(大|的{_KID})|{_KID}(才|刚)?{_MONTHS})"
 _YOUNG_INFANT = rf"(([0-9]|1[0-2]|[一二三四五六七八九十]|十[一二])周(大|的{_KID})|{_KID}(才|刚)([0-9]|[一二三四五六七八九十几多]+)(周|天)|新生儿|满月|出生.{{0,6}}天|([0-3]|[一二两三])个(多)?月(大|的{_KID})|{_KID}(才|刚)?([0-3]|[一二两三])个(多)?月)"
-_FEVER = r"(发烧|发热|高烧|高热|烧到|体温|烧了|烧得|fever|3[7-9](\.[0-9])?度)"
-_HIGH = r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退)"
+_FEVER = (r"(发烧|发热|高烧|高热|烧到|体温|烧了|烧得|fever|3[7-9](\.[0-9])?度|(?<![0-9.])(37\.[5-9]|3[89]\.[0-9]|4[0-2]\.[0-9])(?![0-9])|"
+          r"(摸着|身上|额头|头|浑身|全身)[^，。,]{0,2}(滚)?烫)")
+_HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|"
+         r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴)|没(什么)?反应|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青))")
 # A child who is a year old or more ("3岁宝宝") is no infant: a high number alone is not an emergency there.
 _AGE_YEARS = r"([1-9][0-9]?|[一两二三四五六七八九十])(周)?岁"
-_SERIOUS_CHILD = r"(抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|呼吸(急促|困难|(很|特别|非常)?快))"
+_SERIOUS_CHILD = (r"(抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|呼吸(急促|困难|(很|特别|非常)?快)|"
+                  r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴)|没(什么)?反应|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青))")
+# A baby unwell without a fever: a bulging fontanelle, or not feeding and listless.
+_FEEDS_POORLY = r"(不吃奶|拒奶|吃奶(很|特别)?(少|差)|奶(也|都)?不(吃|喝)|喂(奶)?(也|都)?不吃|只吃几口)"
+_LISTLESS = r"(精神(很|特别)?(差|不好)|没精神|蔫|嗜睡|一直睡|睡不醒|叫不醒|哭声(弱|小|尖|无力)|软(绵绵|趴趴)?|没力气|哭不出)"
+_BABY_DANGER = (rf"(囟门{_NP}{{0,3}}(鼓|凸|膨|隆|突)|{_FEEDS_POORLY}[^。！？!?]{{0,12}}{_LISTLESS}|{_LISTLESS}[^。！？!?]{{0,12}}{_FEEDS_POORLY})")
+# Fever with a stiff neck or a rash that does not fade: meningitis or sepsis, at any age.
+_MENINGEAL = (r"((脖子|颈部|颈项|后颈)[^，。,]{0,3}(僵|硬|强直|低不下|弯不下|不能弯)|低不下头|(出血|瘀)(点|斑)|"
+              r"紫(红)?色?的?(点|斑|疹)|按(了|压|着)?[^，。,]{0,2}不(褪|退)色|怕光)")
 # A diagnosis named as such ("患脑梗多年", "脑出血后遗症") is no event; it is one when it is suspected or has
 # just happened ("是不是中风了", "我爸脑出血了吗", "突然中风").
 _SUSPECT = r"(是不是|怀疑|疑似|好像|好象|像是|可能是|估计是|会不会是|难道是|该不会是)"
@@ -209,6 +219,15 @@ _AIRWAY_SHOCK = (r"((喉咙|嗓子|嗓子眼|喉头|咽喉)[^，。,]{0,3}(发�
                  r"呼吸(困难|费劲|费力|急促|不了|不上)|喘(不上|不过|得厉害|起来)|有点喘|憋得|憋气|胸口憋|胸闷|吞(口水|咽)[^，。,]{0,3}(难|困难|不下)|"
                  r"头晕|发晕|晕倒|要倒|站不住|站不稳|心慌|血压(低|下降|掉)|脸色(苍白|发白)|出冷汗|意识模糊)")
 
+# Injuries told by what happened: a head hit with vomiting or drowsiness after it; a burn of the face or a large
+# area, or a deep one (white, black, skin come off); hot water or oil poured over someone.
+_HEAD_HIT = (r"((头|脑袋|后脑勺?|头部|额头)[^，。,]{0,6}(撞|摔|磕|碰|着地|砸)|(撞|摔|磕|碰|砸)(到|在|伤)?(了)?[^，。,]{0,3}"
+             r"(头|脑袋|后脑勺?|头部))")
+_HEAD_RED = r"(吐|呕|昏|晕(倒|过去|了过去)|意识|犯困|想睡|嗜睡|睡不醒|迷糊|叫不醒|抽|说胡话|不认人|认不出|糊涂)"
+_BURN = (r"((烧伤|烫伤|烧着|烫着|烫到|烧到|烫了|着火|火烧|炸伤|(开水|热水|热油|热汤|油)[^，。,]{0,8}(浇|泼|洒|溅|倒))"
+         r"[^。！？!?]{0,14}(脸|面部|头|脖子|颈|眼|喉咙|全身|浑身|一大片|大片|大面积|整(条|个|只|片)|胸|肚子|背|下身|会阴|"
+         r"皮(都)?(掉|脱|烂)|发白|发黑|焦))")
+
 # English patterns are matched against the lower-cased question.
 _EN_CHEST = (r"(chest (pain|pains|hurts?|tightness|pressure)|pain in (my|his|her|the) chest|"
              r"(my|his|her) chest (hurts|is tight)|crushing (pain|chest))")
@@ -219,7 +238,8 @@ _EN_AMOUNT = (r"(a whole|the whole|an entire|the entire|a full|half a|all (of )?
               r"five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|a hundred)")
 _EN_DRUG = (r"(pills?|tablets?|capsules?|meds|medicines?|medications?|sleeping|paracetamol|tylenol|acetaminophen|"
             r"ibuprofen|advil|aspirin|xanax|ambien|valium|melatonin|antidepressants?|insulin)")
-_EN_INGESTION = (rf"\b(swallowed|took|taken|ate|eaten|downed|popped|overdosed on) {_EN_AMOUNT}\b[^.!?;]{{0,30}}\b{_EN_DRUG}|"
+_EN_INGESTION = (rf"\b(swallowed|took|taken|ate|eaten|downed|popped|overdosed on) (like |about |around |maybe |almost |nearly |"
+                 rf"over |more than |at least )?{_EN_AMOUNT}\b[^.!?;]{{0,30}}\b{_EN_DRUG}|"
                  r"\b(swallowed|downed) (a whole|the whole|an entire) bottle|"
                  r"\bgot into (my|his|her|the|grandma'?s|grandpa'?s|mom'?s|dad'?s) (pills|medicine|meds|medication)|"
                  r"\b(swallowed|ate|chewed) some of (my|his|her|the|grandma'?s|grandpa'?s|mom'?s|dad'?s) [^.!?;]{0,25}"
@@ -239,12 +259,16 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(想死|不想活|自杀(?!身亡|死亡|去世|离世|的新闻|率)|轻生|寻死|结束(自己的?)?生命|了结自己|割腕|跳楼|跳河|上吊|一了百了|"
         r"活着没(意思|意义)|活不下去|伤害自己|自残|自伤|(想|要|我|你|就|都)去死|不想再活|死了算了|离开这个世界|"
         rf"(安眠药|药){_NP}{{0,8}}(全吃|全部吃|攒)|安眠药{_NP}{{0,8}}一次吃|想{_NP}{{0,6}}跳下去|结束(这)?一切|吃多少{_NP}{{0,10}}(会死|能死|致死|致命|死人)|怎么死|"
-        rf"(死|自杀){_NP}{{0,4}}(方法|不痛))",
+        rf"(死|自杀){_NP}{{0,4}}(方法|不痛)|遗书|遗言|绝笔|交代(好)?后事|永别了|(发|说|留)[^，。,]{{0,8}}(对不起大家|永别|下辈子)|"
+        r"把自己(结束|了结|解决)|结束(掉)?自己|撑不(下去|住)了|不想(再)?(撑|熬|坚持)(下去)?了)",
     ), kind="crisis", chronic_ok=True, label_en="thoughts of self-harm", english=(
         r"(kill(ing)? (myself|me)|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
         r"(hurt|harm|cut)(ting|ing)? myself|(cut|slit|slashed) (my|his|her) wrists?|self[- ]harm|better off dead|"
         r"no reason to live|take all (my|the) pills|nothing to live for|don'?t want to wake up|"
-        r"(overdose|overdosed|od'?d?) on purpose|(going|want|plan(ning)?) to (overdose|take (all|a whole|the whole)))",
+        r"(overdose|overdosed|od'?d?) on purpose|(going|want|plan(ning)?) to (overdose|take (all|a whole|the whole))|"
+        r"don'?t want to be here anymore|(have|got) the pills (ready|in front of me|here|with me)|"
+        r"(wrote|writing|left) (a |my )?(suicide |goodbye )?note|saying goodbye (to everyone|forever)|end it (tonight|now)|"
+        r"jump (off|from) (the|a) (bridge|roof|building))",
     )),
     RedFlag("chest_pain", "胸痛伴出汗等，可能是急性心肌梗死等心脏急症", (_CHEST, _CHEST_COMPANION),
             "立即停止活动，坐下或半躺休息，不要自己开车去医院。", label_en="chest pain that may be a heart attack",
@@ -258,7 +282,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(突然.{0,4}(一只|一边)(手|脚|胳膊|腿).{0,6}(没(有)?力|无力|麻|不能动|动不了)|"
         r"(口角|嘴(巴)?(角)?|口眼|脸(突然)?)[^，。,]{0,4}(歪|斜)|(一侧|半边|半身|单侧|左侧|右侧|左边|右边)(的)?"
         r"(肢体|手|腿|胳膊|身体|脸|身子)?.{0,4}(无力|麻|不能动|动不了|没(有)?力|没劲|抬不起)|半身不遂|偏瘫|"
-        r"说话.{0,4}(不清|含糊|不利索|大舌头)|口齿不清|言语不清|说不出话|突然(看不清|看不见|失明|眼前发黑|听不见)|"
+        r"说话.{0,4}(不清|含糊|不利索|大舌头)|口齿不清|言语不清|说不出话|突然[^，。,]{0,6}(看不清|看不见|失明|眼前发黑|听不见)|"
+        r"(左|右)(手|脚|腿|胳膊|臂)(突然)?[^，。,]{0,2}(抬不起|没劲|没力|无力|不能动|动不了|拿不住)|听不懂(我们|别人|人)?(说话|的话|讲话)|答非所问|"
+        r"(筷子|碗|杯子|东西)[^，。,]{0,3}(掉|拿不住|握不住)|"
         rf"突然.{{0,6}}(走路不稳|站不稳|天旋地转)|{_SUSPECT}{_NP}{{0,4}}{_STROKE_NAME}|{_STROKE_NAME}了|"
         rf"(突然|刚才|刚刚){_NP}{{0,4}}{_STROKE_NAME})",
     ), "记下发病时间，让病人平躺、头偏向一侧，不要喂水喂药。", label_en="a possible stroke",
@@ -267,7 +293,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"one side (of (his|her|my|the) (body|face) )?(is |feels )?(weak|numb|paraly)|"
         r"(weak|numb)(ness)? (on|in|of) (one|the (left|right)) side|"
         r"(left|right) side (is |feels )?(weak|numb|paraly)|"
-        r"slurr|can'?t (speak|talk)|cannot (speak|talk)|unable to (speak|talk)|trouble (speaking|talking)|"
+        r"slurr|can'?t (lift|raise|move) (his|her|my) (left |right )?(arm|leg|hand)|(words|speech) (is |are )?"
+        r"(jumbled|garbled|mixed up|not making sense)|suddenly can'?t see|can'?t (speak|talk)|cannot (speak|talk)|unable to (speak|talk)|trouble (speaking|talking)|"
         r"(having|had) a stroke|is it a stroke|(is|am) a stroke)",
     )),
     RedFlag("breathing", "呼吸困难", (
@@ -313,7 +340,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
             english=(r"(overdos|"
                      r"swallowed (a |the |some |his |her |my )?(bleach|poison|pills|tablets|batter|detergent|medicine)|"
                      r"took (too many|a whole|the whole|all (the|my|his|her|of)) |" + _EN_INGESTION + "|"
-                     r"(drank|ate|swallowed) (bleach|pesticide|detergent|poison|rat poison|antifreeze)|poisoned|"
+                     r"(drank|ate|swallowed|licked) (some |a bit of |a little |a cup of |a mouthful of |a sip of |a lot of )?"
+                     r"(bleach|pesticide|weed ?killer|detergent|poison|rat poison|antifreeze|nail polish remover|drain cleaner)|poisoned|"
                      r"carbon monoxide)",)),
     RedFlag("infant_fever", "婴幼儿高热", (_FEVER, _HIGH), "尽快带孩子去医院急诊；不要捂汗。", who=_INFANT,
             label_en="high fever in a baby", english=(
@@ -322,6 +350,15 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag("young_infant_fever", "三个月内婴儿发热", (_FEVER,), "尽快带孩子去医院急诊；不要捂汗。", who=_YOUNG_INFANT,
             label_en="fever in a baby under three months", english=(
                 r"(newborn|\b([1-9]|1[0-2])[- ]?weeks?[- ]?old|\b[1-3][- ]?months?[- ]?old)", r"(fever|temperature)")),
+    RedFlag("infant_unwell", "婴儿囟门鼓起或不吃奶、精神差", (_BABY_DANGER,), "尽快带孩子去医院急诊。", who=_INFANT,
+            label_en="a baby who is not feeding or is listless", english=(
+                r"(newborn|infant|\b\d+[- ]?(week|month)s?[- ]?old|\bbaby)",
+                r"(bulging (soft spot|fontanelle)|(won'?t|not|isn'?t) (feed|feeding|eating)[^.!?]{0,40}(lethargic|floppy|limp|sleepy)|"
+                r"(lethargic|floppy|limp)[^.!?]{0,40}(won'?t|not|isn'?t) (feed|feeding|eating))")),
+    RedFlag("meningitis", "发热伴颈部僵硬或皮疹按压不褪色，可能是脑膜炎等急症", (_FEVER, _MENINGEAL), "",
+            label_en="fever with a stiff neck or a rash that does not fade", english=(
+                r"(fever|temperature)", r"(stiff neck|neck (is |feels )?stiff|can'?t bend (his|her|my) neck|"
+                r"rash (that )?(doesn'?t|does not|won'?t) fade|purple (spots|rash)|bulging (soft spot|fontanelle))")),
     RedFlag("very_high_fever", "高热", (r"(4[0-2](\.[0-9])?|四十(一|二)?)\s*(度|℃|°)",), "", label_en="a very high fever",
             english=(r"(\b4[0-2](\.\d)? ?(°|degrees|c\b)|\b10[5-7](\.\d)? ?(°|degrees|f\b))",)),
     RedFlag("unconscious", "意识障碍或抽搐", (
@@ -349,11 +386,16 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         rf"(到|进)?{_NP}{{0,2}}眼|摔{_NP}{{0,14}}((胯|髋|大腿根).{{0,4}}(剧痛|疼得)|(腿|脚)(往外|向外)(撇|翻)|站不起来|起不来|动不了)|"
         rf"高处(坠落|摔)|从{_NP}{{0,6}}(楼|楼梯|台阶|树|高处|房顶|屋顶|阳台|窗|梯子|脚手架|山|崖|车上){_NP}{{0,4}}(摔|掉|坠|跌)|"
         r"骨头.{0,3}(露|戳)|大面积(烧伤|烫伤)|严重(烧伤|烫伤)|"
-        r"(头|脑袋).{0,6}(撞|摔|磕).{0,12}(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{0,4}(砍|捅)|刀.{0,4}(很深|扎))",
+        r"(头|脑袋).{0,6}(撞|摔|磕).{0,12}(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{0,4}(砍|捅)|刀.{0,4}(很深|扎)|"
+        rf"{_HEAD_HIT}[^。！？!?]{{0,24}}{_HEAD_RED}|{_BURN}|被电(打|击|到|了|着)|电(到|着)了|电击|"
+        r"掉(进|到|入)[^，。,]{0,4}(水|河|池塘|塘|湖|井|游泳池|泳池|水缸|浴缸|海)|落水|(从水里|水里)?(捞|救)(上来|起来)|"
+        r"(卷进|绞进|碾|轧)(去|了|到|断|烂|碎)|(手指|脚趾|指头)[^，。,]{0,4}(夹|切|砍|压|剁|轧)断|断了一截)",
     ), "不要随意搬动伤者（怀疑颈椎或脊柱受伤时尤其如此），按压止血。", label_en="a serious injury", english=(
         r"(car (accident|crash)|hit by a (car|truck|bus)|"
         r"fell (from|off) (a |the )?(roof|ladder|building|balcony|window|height)|bone (is )?sticking out|"
-        r"severe burn|badly burn|electrocuted|drown|stab(bed)?|head injury.{0,30}(vomit|unconscious))",
+        r"severe burn|badly burn|electrocuted|drown|stab(bed)?|head injury.{0,30}(vomit|unconscious)|"
+        r"(hit|bumped|banged|struck) (his|her|my|their|the) head[^.!?]{0,50}(vomit|throwing up|sleepy|drowsy|confused|"
+        r"unconscious|passed out|won'?t wake)|electric shock|burn(ed|t)? (all over|his face|her face|my face))",
     )),
     RedFlag("thunderclap_headache", "突发剧烈头痛", (
         r"(突然.{0,3}像(被)?.{0,3}(打|敲|砸)了?一(棍|锤|下)|头.{0,2}(炸裂|要炸|像要裂开)|从来没(有)?这么(疼|痛)过|"
@@ -373,11 +415,19 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(severe|terrible|unbearable|excruciating) pain in (my|his|her|the) (lower )?(right )?(belly|stomach|abdomen|tummy)",)),
     RedFlag("pregnancy", "孕期急症", (
         r"((下面|下身|阴道).{0,3}(有|见|出)血|(感觉不到|没(有)?感觉到?)胎动|胎动(少了|不动)|眼前发黑|冒金星|血压(1[6-9][0-9]|2[0-9]{2})|"
-        r"出血|流血|破水|羊水|胎动(消失|减少|没了)|抽搐|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得))",
+        r"出血|流血|破水|羊水|胎动(消失|减少|没了)|抽搐|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得)|"
+        r"胎动[^，。,]{0,4}(少|减少|不动|没了|消失|弱|不明显)|(感觉不到|没(有)?感觉到?|摸不到)[^，。,]{0,2}胎动|"
+        r"(宝宝|孩子|胎儿)(在肚子里)?(一直)?(不动|不怎么动|动得(很|特别)?少)|(一上午|半天|一天|一晚上|一下午)(就|才|只)?动了?(一两|一|两)下|"
+        r"(下面|下身|阴道)[^，。,]{0,4}(流|出|冒)(出)?(了)?[^，。,]{0,4}水|流水|"
+        r"看(东西)?[^，。,]{0,2}(模糊|重影|不清)|视物模糊|视力模糊|"
+        r"肚子[^，。,]{0,2}(一直)?(硬|发硬|硬邦邦)[^。！？!?]{0,8}(疼|痛)|(宫缩|肚子)[^。！？!?]{0,10}([0-9一二两三四五六七八九十几]+分钟(一次|来一次)|"
+        r"有规律|越来越(疼|紧|频))|" + _BELLY_SEVERE + ")",
     ), "立即去有产科的医院急诊。", label_en="an emergency in pregnancy",
             who=r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|孕晚期|孕早期|孕中期|怀上)", english=(
-        r"(pregnan|\d+ weeks)", r"(bleeding|water (broke|has broken)|(baby|fetus) (is )?(not|stopped) moving|"
-                                r"no (fetal )?movement|severe (pain|headache)|seizure)")),
+        r"(pregnan|\d+ weeks)", r"(bleeding|water (just |has |had )?(broke|broken|breaking)|leaking fluid|"
+                                r"(baby|fetus) (is )?(not|stopped) moving|(baby|fetus) (hasn'?t|has not|isn'?t|is not) (moved|moving|kicking)|"
+                                r"not feeling (the )?baby|no (fetal )?movement|severe (pain|headache|cramp)|blurr(y|ed) vision|"
+                                r"contractions (every|are) \d+|seizure)")),
 )
 
 # ---------------------------------------------------------------- what discounts a match (module docstring)
@@ -589,6 +639,7 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
     """Why this match of a red-flag pattern is not an emergency happening now (None: it may be one)."""
     text = t.text
     start, end = _span(t.clauses, m.start(), len(text))
+    last_end = _span(t.clauses, max(m.start(), m.end() - 1), len(text))[1]  # the clause where the match ends
     clause = text[start:end]
     if _NEGATION.search(text, start, m.start()):
         return "negated"
@@ -615,8 +666,8 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
     if _HABIT.search(clause) and not _IMMEDIATE.search(clause):
         return "habitual or hypothetical"
     if _CHRONIC.search(clause) and not (_ACUTE.search(clause) and not _HABITUAL.search(clause)) \
-            and (_HABITUAL.search(clause) or not any(_WORSE.search(text, a, b) for a, b in t.clauses if a == end + 1)):
-        return "intermittent"
+            and (_HABITUAL.search(clause) or not any(_WORSE.search(text, a, b) for a, b in t.clauses if a in (end + 1, last_end + 1))):
+        return "intermittent"  # unless the clause after it (or after the match, when it runs on) says it is getting worse
     if _long_standing(text, s_start, s_end) and not _DURATION_OVERRIDE.search(clause) \
             and not _RED_COMPANION.search(text, s_start, s_end):
         return "long-standing"
