@@ -7,6 +7,11 @@ interaction, each label's sentences naming the other come first), the findings i
 patient's group (a child's dose line before the adult's). Sentences with a focus word lead, in passage
 order; the rest follow in order, up to `MAX_SENTENCES` in all. Selection only chooses and orders whole
 sentences of the passages: every quoted sentence is still verified and cited.
+
+A drug's list sections (`LIST_SECTIONS`: indications, contraindications, adverse reactions, interactions) are
+lists a person needs whole: every sentence of their passages is quoted, never cut at the sentence or
+character budget, which applies to prose. The passages come highest-ranked source first (chat/support.py),
+a lower source holding only what the higher lacks (retriever/passages.py `settle`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from retriever.passages import SENTENCE_END
 MAX_SENTENCES = 6
 MAX_CHARS = 400  # about a phone screen of answer text
 MAX_ITEMS = 10
+LIST_SECTIONS = ("适应症", "禁忌", "不良反应", "药物相互作用")  # a drug's lists: answered whole
 _GROUP_WORDS = {"child": ("儿童", "小儿", "婴儿", "幼儿", "岁以下", "岁以上"), "pregnant": ("孕妇", "妊娠", "哺乳"),
                 "elderly": ("老年", "老人")}
 
@@ -50,28 +56,39 @@ def focus_words(analysis: QueryAnalysis, passage: Passage, groups: tuple[str, ..
     return list(dict.fromkeys(words))
 
 
+def is_list(passage: Passage) -> bool:
+    """Whether the passage belongs to a list answered whole (LIST_SECTIONS of a drug)."""
+    return passage.entity_type == "drug" and passage.section in LIST_SECTIONS
+
+
 def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, ...] = (),
            limit: int = MAX_SENTENCES) -> tuple[list[tuple[int, str]], bool, bool]:
     """The sentences to quote as (passage number, sentence), in the order to quote them; whether any
     were left out; whether any matched the question's focus."""
     scored = []  # (leads, matches the focus, passage number, position, sentence)
+    whole = []  # the same, of lists answered whole
     seen = set()
     for n, p in enumerate(passages, 1):
         focus = focus_words(analysis, p, groups)
+        listed = is_list(p)
         for i, sentence in enumerate(split_sentences(p.body)):
             if sentence in seen:
                 continue  # two origins often hold the same label sentence
             seen.add(sentence)
             matched = any(w in sentence for w in focus)
             # an item list (症状, 检查, 常用药物) is the section's answer itself: it leads too
-            scored.append((matched or bool(p.items), matched, n, i, _short_list(sentence, p, focus)))
+            (whole if listed else scored).append(
+                (matched or bool(p.items), matched, n, i, sentence if listed else _short_list(sentence, p, focus)))
+    key = lambda s: (not s[1], not s[0], s[2], s[3])  # noqa: E731
     chosen, chars = [], 0
-    for item in sorted(scored, key=lambda s: (not s[1], not s[0], s[2], s[3])):
-        if len(chosen) >= limit or chosen and chars + len(item[4]) > MAX_CHARS:
+    for item in sorted(scored, key=key):
+        if len(chosen) >= limit or (chosen or whole) and chars + len(item[4]) > MAX_CHARS:
             break  # a few long overview sentences are as much as a reader takes in
         chosen.append(item)
         chars += len(item[4])
-    return [(n, sentence) for *_, n, _, sentence in chosen], len(chosen) < len(scored), any(s[1] for s in chosen)
+    # a list whole, in its own order (its sentences that name the question's focus first), before any prose
+    quoted = sorted(whole, key=lambda s: (not s[1], s[2], s[3])) + chosen
+    return [(n, sentence) for *_, n, _, sentence in quoted], len(chosen) < len(scored), any(s[1] for s in quoted)
 
 
 def _short_list(sentence: str, passage: Passage, focus: list[str]) -> str:

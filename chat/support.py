@@ -27,7 +27,7 @@ from retriever.hits import EntityMention, Passage, RetrievalResult
 from retriever.linking import bare_drug_name
 from retriever.words import HAN
 
-from chat.selection import focus_words
+from chat.selection import focus_words, is_list
 
 THRESHOLDS_FILE = "chat-support.json"
 DEFAULT_THRESHOLD = 0.8
@@ -270,6 +270,8 @@ def section_passages(found: list[Passage], result: RetrievalResult) -> list[Pass
     A label section is stored both as text and as the list of items extracted from it; quoting both says
     everything twice, so text wins. A disease list (症状: items, then detail text) keeps its list first.
     Among text chunks the ones retrieval ranked come first: they match the question best."""
+    if found and is_list(found[0]):
+        return whole_list(found)
     texts = [p for p in found if not p.items]
     lists = [p for p in found if p.items]
     if lists and found[0].items:  # list-first section: the list, then one paragraph of detail
@@ -278,6 +280,20 @@ def section_passages(found: list[Passage], result: RetrievalResult) -> list[Pass
         ranked = {h.passage.id for h in result.hits}
         texts = sorted(texts or lists, key=lambda p: (p.id not in ranked, p.chunk))
         chosen = sorted(texts[:MAX_PASSAGES], key=lambda p: p.chunk)
+    return chosen
+
+
+def whole_list(found: list[Passage]) -> list[Passage]:
+    """A drug's list section (chat.selection.LIST_SECTIONS), all of it: every source's passages, highest rank
+    first (a lower source's passages hold only what the higher lack, retriever.passages.settle), each source's
+    text chunks in order, or its item list when it has no text (a label's items only repeat its text)."""
+    by_origin: dict[str, list[Passage]] = {}
+    for p in found:
+        by_origin.setdefault(p.id.rsplit(":", 2)[-2], []).append(p)
+    chosen = []
+    for origin, ps in sorted(by_origin.items(), key=lambda kv: -max(p.authority for p in kv[1])):
+        texts = [p for p in ps if not p.items or p.body != "、".join(p.items)]
+        chosen += sorted(texts or ps, key=lambda p: p.chunk)
     return chosen
 
 

@@ -25,6 +25,9 @@ class Passage:
     content_hash: str
     chunk: int = 0
     items: tuple[str, ...] = ()  # extracted items of the section (symptoms, drug names, ...)
+    # the source's rank (kb.authority: label 40 > curated 30 > graph 20 > crawl 10; 0 from an index built before
+    # ranks). Where sources hold one section, a lower one's passage holds only what the higher ones lack.
+    authority: int = 0
 
     @property
     def body(self) -> str:

@@ -342,8 +342,8 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
         gone = removed_rows + [row for row, _, _ in replaced]
         store.db.executemany("DELETE FROM passages WHERE row=?", [(row,) for row in gone])
         for row, p, cid in refreshed:
-            store.db.execute("UPDATE passages SET source=?, kb_revision=?, contribution_id=? WHERE row=?",
-                             (p.source, p.kb_revision, cid, row))
+            store.db.execute("UPDATE passages SET source=?, kb_revision=?, contribution_id=?, authority=? WHERE row=?",
+                             (p.source, p.kb_revision, cid, p.authority, row))
         aliases = {e.entity_id: e.aliases for e in names}
         fresh = added + [(p, cid) for _, p, cid in replaced]
         first_new = store.next_row()

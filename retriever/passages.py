@@ -16,7 +16,9 @@ from pathlib import PurePath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.authority import Held, authority_column, precedence
 from kb.corroboration import DRUG_SECTION as DRUG_LIST, corroborated_links
+from kb.debris import keep_items, keep_sentences, strict_for
 from kb.models import Alias, Contribution, Entity, Section, Source
 from kb.records import LINK_KINDS, text_of_items
 from retriever.symptoms import is_symptom_item
@@ -106,6 +108,9 @@ class SectionContent:
     contribution_id: int
     texts: list[str] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
+    authority: int = 0  # the source's rank (kb.authority)
+    # what `settle` left out: (why, text), why a kb.debris category or "superseded" (a higher source holds it)
+    dropped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def section_passages(s: SectionContent, limit: int = CHUNK_CHARS) -> list[Passage]:
@@ -140,7 +145,7 @@ def section_passages(s: SectionContent, limit: int = CHUNK_CHARS) -> list[Passag
             id=passage_id(s.entity_id, s.section, s.origin, chunk), entity_id=s.entity_id,
             entity_type=s.entity_type, entity_name=s.entity_name, section=s.section, text=text,
             source=s.source, kb_revision=s.revision, content_hash=content_hash(text), chunk=chunk,
-            items=chunk_items_,
+            items=chunk_items_, authority=s.authority,
         ))
     return out
 
@@ -149,7 +154,7 @@ def read_sections(session: Session, entity_ids: Iterable[int] | None = None) -> 
     """The KB's sections of drugs, diseases and exams, merged per (entity, origin, kind), in a stable order."""
     q = (
         select(Section.entity_id, Entity.type, Entity.name, Section.kind, Section.text, Section.items,
-               Contribution.id, Contribution.origin, Contribution.revision, Source.uri)
+               Contribution.id, Contribution.origin, Contribution.revision, Source.uri, authority_column(session))
         .join(Entity, Entity.id == Section.entity_id)
         .join(Contribution, Contribution.id == Section.contribution_id)
         .join(Source, Source.id == Contribution.source_id)
@@ -163,21 +168,57 @@ def read_sections(session: Session, entity_ids: Iterable[int] | None = None) -> 
         drugs_ok = corroborated_links(session, batch)
         current: dict[tuple[int, str, str], SectionContent] = {}
         last_entity = None
-        for eid, etype, name, kind, text, items, cid, origin, revision, uri in session.execute(
+        for eid, etype, name, kind, text, items, cid, origin, revision, uri, rank in session.execute(
             stmt.execution_options(yield_per=5000)
         ):
             if eid != last_entity:
-                yield from _corroborated(current.values(), drugs_ok)
+                yield from _corroborated(settle(current.values()), drugs_ok)
                 current, last_entity = {}, eid
             key = (eid, origin, kind)
             sc = current.get(key)
             if sc is None:
                 sc = current[key] = SectionContent(eid, etype, name, kind, origin, short_source(origin, uri),
-                                                   revision, cid)
+                                                   revision, cid, authority=rank)
             if text:
                 sc.texts.append(text)
             sc.items.extend(i for i in (items or []) if isinstance(i, str))
-        yield from _corroborated(current.values(), drugs_ok)
+        yield from _corroborated(settle(current.values()), drugs_ok)
+
+
+def settle(sections: Iterable[SectionContent]) -> list[SectionContent]:
+    """One entity's sections as answers may quote them. The one place where debris and ranks are applied:
+    - debris (kb.debris) is left out of every source's items, and out of the sentences of sources ranked below
+      curated (extraction: CMeKG, crawls; a label's or curated text is written by people and kept whole);
+    - where several sources hold one section, `kb.authority.precedence`: the highest-ranked answers, a lower
+      one keeps only the items the higher lack (and its text only where no higher one has text).
+    Highest rank first within each section kind; what was left out is in `dropped`."""
+    by_kind: dict[str, list[SectionContent]] = {}
+    for sc in sections:
+        strict = strict_for(sc.authority)
+        sc.items, dropped = keep_items(list(dict.fromkeys(sc.items)), sc.section, strict)
+        texts = []
+        for t in sc.texts:
+            kept, gone = keep_sentences(t, strict)
+            dropped += gone
+            if kept:
+                texts.append(kept)
+        sc.texts = texts
+        sc.dropped += dropped
+        by_kind.setdefault(sc.section, []).append(sc)
+    out = []
+    for kind, group in by_kind.items():
+        if len(group) == 1:
+            out += [sc for sc in group if sc.items or sc.texts]
+            continue
+        held = {id(sc): Held(sc.origin, sc.authority, list(sc.texts), list(sc.items)) for sc in group}
+        kept = {id(h) for h in precedence(kind, list(held.values()))}
+        for sc in sorted(group, key=lambda sc: -sc.authority):
+            h = held[id(sc)]
+            sc.texts, sc.items = h.texts, h.items
+            sc.dropped += [("superseded", x) for x in h.superseded]
+            if id(h) in kept:
+                out.append(sc)
+    return out
 
 
 def _corroborated(sections: Iterable[SectionContent], drugs_ok: dict[int, dict[str, bool]]) -> Iterator[SectionContent]:

@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS passages (
     row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, entity_id INTEGER NOT NULL, entity_type TEXT NOT NULL,
     entity_name TEXT NOT NULL, section TEXT NOT NULL, origin TEXT NOT NULL, chunk INTEGER NOT NULL,
     text TEXT NOT NULL, source TEXT NOT NULL, kb_revision INTEGER NOT NULL, content_hash TEXT NOT NULL,
-    items TEXT NOT NULL, tokens BLOB NOT NULL, contribution_id INTEGER NOT NULL
+    items TEXT NOT NULL, tokens BLOB NOT NULL, contribution_id INTEGER NOT NULL, authority INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS passages_entity ON passages (entity_id, section, chunk);
 CREATE TABLE IF NOT EXISTS entities (entity_id INTEGER PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL,
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 PASSAGE_COLUMNS = "row, id, entity_id, entity_type, entity_name, section, origin, chunk, text, source, " \
-                  "kb_revision, content_hash, items"
+                  "kb_revision, content_hash, items, authority"
 
 
 def pack_tokens(tokens: list[str]) -> bytes:
@@ -88,7 +88,8 @@ def select_in(db: sqlite3.Connection, sql: str, values: list) -> Iterator[tuple]
 
 def row_to_passage(r: tuple) -> Passage:
     return Passage(id=r[1], entity_id=r[2], entity_type=r[3], entity_name=r[4], section=r[5], chunk=r[7],
-                   text=r[8], source=r[9], kb_revision=r[10], content_hash=r[11], items=tuple(json.loads(r[12])))
+                   text=r[8], source=r[9], kb_revision=r[10], content_hash=r[11], items=tuple(json.loads(r[12])),
+                   authority=r[13])
 
 
 class PassageStore:
@@ -101,6 +102,12 @@ class PassageStore:
         if not readonly:
             self.db.executescript(SCHEMA)
             self.db.execute("PRAGMA synchronous=OFF")  # a generation is only published once complete
+        # a generation written before sources had ranks has no authority column: it reads as 0 (unranked), and
+        # an update of it adds the column
+        has_rank = any(c[1] == "authority" for c in self.db.execute("PRAGMA table_info(passages)"))
+        if not has_rank and not readonly:
+            self.db.execute("ALTER TABLE passages ADD COLUMN authority INTEGER NOT NULL DEFAULT 0")
+        self.columns = PASSAGE_COLUMNS if has_rank or not readonly else PASSAGE_COLUMNS.replace("authority", "0")
 
     def close(self) -> None:
         self.db.close()
@@ -113,7 +120,7 @@ class PassageStore:
         for p, contribution_id, tokens in passages:
             batch.append((row, p.id, p.entity_id, p.entity_type, p.entity_name, p.section, origin_of(p.id), p.chunk,
                           p.text, p.source, p.kb_revision, p.content_hash, json.dumps(list(p.items), ensure_ascii=False),
-                          tokens, contribution_id))
+                          tokens, contribution_id, p.authority))
             row += 1
             if len(batch) >= 5000:
                 self._insert(batch)
@@ -123,7 +130,7 @@ class PassageStore:
 
     def _insert(self, batch: list[tuple]) -> None:
         if batch:
-            self.db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * 15)})", batch)
+            self.db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * 16)})", batch)
 
     def set_entities(self, names: Iterable[EntityName]) -> None:
         self.db.executemany(
@@ -155,10 +162,10 @@ class PassageStore:
 
     def by_rows(self, rows: list[int]) -> dict[int, Passage]:
         return {r[0]: row_to_passage(r)
-                for r in select_in(self.db, f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE row IN ({{}})", rows)}
+                for r in select_in(self.db, f"SELECT {self.columns} FROM passages WHERE row IN ({{}})", rows)}
 
     def by_id(self, passage_id: str) -> Passage | None:
-        r = self.db.execute(f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE id=?", (passage_id,)).fetchone()
+        r = self.db.execute(f"SELECT {self.columns} FROM passages WHERE id=?", (passage_id,)).fetchone()
         return row_to_passage(r) if r else None
 
     def rows_of_ids(self, ids: list[str]) -> dict[str, int]:
@@ -168,7 +175,7 @@ class PassageStore:
         out = []
         for i in range(0, len(entity_ids), 900):
             chunk = entity_ids[i : i + 900]
-            q = f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE entity_id IN ({','.join('?' * len(chunk))})"
+            q = f"SELECT {self.columns} FROM passages WHERE entity_id IN ({','.join('?' * len(chunk))})"
             args: list = list(chunk)
             if section is not None:
                 q += " AND section=?"
