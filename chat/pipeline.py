@@ -65,6 +65,11 @@ STALE_DOSE = ("检索索引与知识库不一致（说明书可能已经更新�
 OVERDOSE_NOTE = "如果已经过量服用，请立即就医或拨打 120 急救电话，并带上药盒或说明书。"
 DRUG_LIST_NOTE = ("以上是知识库中列出的常用药物，不是处方：是否适合您（尤其同时有其他疾病、正在服用其他药、怀孕、哺乳"
                   "或是儿童、老人时）要由医生决定。")
+# A disease's drug list (常用药物/相关药物, mostly crawled) names drugs only for a person who asks which drug, and
+# never for a child or in pregnancy or breastfeeding: what suits them is decided by a doctor, not a list.
+DRUG_LIST_SECTIONS = ("常用药物", "相关药物")
+DRUGS_NOT_LISTED = "具体用什么药，要由医生检查、明确原因后决定，这里不列药名，请不要自行买药。"
+DRUGS_NOT_FOR_GROUP = "{who}用药要由医生根据年龄、体重和具体情况决定，这里不列药名，请不要自行用药。"
 URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
 MAX_CONDITIONS = 3
 THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
@@ -245,16 +250,27 @@ class Pipeline:
             yield from say(_join(STALE_DOSE, SHORT_DISCLAIMER))
             yield self._finish(answer, started, timings)
             return
+        passages, withheld = _drug_lists(_quarantine(support.passages, answer), concern, analysis, facts)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
-        notes = ([STALE_NOTE] if result.stale else []) + _analysis_notes(analysis, support) \
-            + ([] if support.intent == "药物相互作用" else [concerns.first_line(concern, named=named, supported=not support.not_covered)]) + [concerns.scope_line(concern)] + support.not_covered \
-            + not_in_kb(analysis)
+        cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
+        first = "" if support.intent == "药物相互作用" else concerns.first_line(concern, named=named,
+                                                                           supported=cited_facts_follow)
+        notes = ([STALE_NOTE] if result.stale else []) + _analysis_notes(analysis, support) + [first] \
+            + [concerns.scope_line(concern)] + support.not_covered + not_in_kb(analysis)
         notes = [n for n in notes if n]
         if notes:
             yield from say("\n".join(notes))
 
-        # 7. safety flags: label sentences about this patient's allergies, pregnancy, age, other drugs
-        passages = _quarantine(support.passages, answer)
+        # 7. safety: no disease drug list unless asked (never for a child or in pregnancy), then label sentences
+        # about this patient's allergies, pregnancy, age, other drugs
+        if withheld:
+            answer.debug["drug_list_withheld"] = withheld
+            yield from say(withheld)
+        if not passages:
+            answer.refused = True
+            yield from say(_join(URGENT_SIGNS, concerns.follow_up(concern), SHORT_DISCLAIMER))
+            yield self._finish(answer, started, timings)
+            return
         numbered = {n: p for n, p in enumerate(passages, 1)}
         drugs = [(m.entity_id, m.entity_name) for m in support.entities if m.entity_type == "drug"]
         taking = [d for d in facts.drug_ids if d[0] not in {i for i, _ in drugs}]
@@ -507,6 +523,20 @@ def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
             answer.debug.setdefault("emptied", []).append(p.id)
         out.append(dataclasses.replace(p, text="".join(kept) or f"{p.entity_name} · {p.section}："))
     return out
+
+
+def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: QueryAnalysis,
+                facts) -> tuple[list[Passage], str]:
+    """The passages without a disease's drug list where none should be shown, and the line that says why."""
+    lists = [p for p in passages if p.entity_type == "disease" and p.section in DRUG_LIST_SECTIONS]
+    if not lists:
+        return passages, ""
+    who = "孩子" if facts.child else "孕期" if facts.pregnant else "哺乳期" if facts.breastfeeding else ""
+    asked = concern.kind == "drug" or analysis.intents[:1] in (("常用药物",), ("相关药物",))
+    if asked and not who:
+        return passages, ""
+    kept = [p for p in passages if p not in lists]
+    return kept, DRUGS_NOT_FOR_GROUP.format(who=who) if who else DRUGS_NOT_LISTED
 
 
 def _number_of(passage: Passage, numbered: dict[int, Passage]) -> int:

@@ -729,3 +729,18 @@ def test_an_unreachable_model_server_is_said_as_such_and_the_kb_is_quoted(pipeli
     assert "Connection error." in a.warnings[0]
     assert not any("no generated sentence was supported" in w for w in a.warnings), a.warnings
     assert "恶心、呕吐、腹泻等胃肠道反应" in a.text and a.citations and not a.refused
+
+
+def test_a_disease_drug_list_is_shown_only_to_whom_asks_which_drug_and_never_for_a_child(pipeline):
+    """Issue 18: crawled 'usual drugs' are named only when the person asks which drug, and never for a child
+    or in pregnancy (what suits them is the doctor's decision)."""
+    from chat.pipeline import DRUGS_NOT_FOR_GROUP, DRUGS_NOT_LISTED
+
+    asked = pipeline.answer("流行性感冒吃什么药？")
+    assert "布洛芬缓释胶囊" in asked.text and DRUGS_NOT_LISTED not in asked.text
+    child = pipeline.answer("我家孩子5岁，得了流行性感冒吃什么药？")
+    assert "布洛芬缓释胶囊" not in child.text and DRUGS_NOT_FOR_GROUP.format(who="孩子") in child.text
+    pregnant = pipeline.answer("怀孕三个月得了流行性感冒，吃什么药？")
+    assert "布洛芬缓释胶囊" not in pregnant.text and DRUGS_NOT_FOR_GROUP.format(who="孕期") in pregnant.text
+    treat = pipeline.answer("流行性感冒怎么治疗？")  # a treatment question: the list is not what was asked
+    assert "布洛芬缓释胶囊" not in treat.text and DRUGS_NOT_LISTED in treat.text and "下面是" not in treat.text
