@@ -106,6 +106,7 @@ class Held:
     texts: list[str] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # items and texts left out: a higher source holds them
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (kb.debris category, item or sentence) left out
 
 
 _SEPARATORS = re.compile(r"[、，,；;。\s]+")
@@ -171,3 +172,26 @@ def precedence(section: str, held: list[Held]) -> list[Held]:
         if h.items or h.texts:
             out.append(h)
     return out
+
+
+def settle_held(section: str, held: list[Held]) -> list[Held]:
+    """One section of one entity as answers may quote it: debris (kb.debris) left out of every source's items
+    and of the sentences of sources ranked below curated (extraction; a label's or curated text is written by
+    people and kept whole), then `precedence`. Highest rank first; what was left out is in `dropped` and
+    `superseded`. The retriever builds passages from this (retriever/passages.py), `kb lint` counts it."""
+    from kb.debris import keep_items, keep_sentences, strict_for
+
+    for h in held:
+        strict = strict_for(h.authority)
+        h.items, dropped = keep_items(list(dict.fromkeys(h.items)), section, strict)
+        texts = []
+        for t in h.texts:
+            kept, gone = keep_sentences(t, strict)
+            dropped += gone
+            if kept:
+                texts.append(kept)
+        h.texts = texts
+        h.dropped += dropped
+    if len(held) == 1:
+        return [h for h in held if h.items or h.texts]
+    return precedence(section, held)

@@ -32,7 +32,7 @@ from kb.queries import export_records, find_entities, kb_stats
 from kb.sources import read_files, read_package
 from kb.store import IngestError, ingest
 
-app = typer.Typer(help="依据 yiju knowledge base: init, ingest, stats, show, export.", no_args_is_help=True,
+app = typer.Typer(help="依据 yiju knowledge base: init, ingest, stats, show, lint, export.", no_args_is_help=True,
                   cls=terminal.checked_arguments("kb"),
                   pretty_exceptions_enable=False)
 out = Console()
@@ -220,6 +220,49 @@ def show(
             out.print(f"[dim]source: {src['origin']} {src['uri']} ({src['format']}, "
                       f"{escape(authority_name(src.get('authority')))}, revision {src['revision']}){licence}[/dim]",
                       highlight=False, markup=True)
+
+
+@app.command("lint")
+def lint_cmd(
+    fail_on: Annotated[Optional[list[str]], typer.Option("--fail-on", help="Exit 1 when any source has one of these (repeatable; 'any' for every check): fragment, heading, cut clause, subjectless 等 list, html remnant, drug under symptoms, symptom under drugs, uncorroborated drug link")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Report, per source, what is not a statement (fragments, heading words, cut clauses, HTML remnants), drug
+    names under symptoms and the reverse, and drug links no label corroborates; read-only."""
+    from kb.lint import CHECKS, REPORTED, lint
+
+    wanted = list(CHECKS) if fail_on and "any" in fail_on else list(fail_on or [])
+    unknown = [c for c in wanted if c not in CHECKS]
+    if unknown:
+        fail(f"--fail-on {unknown[0]!r} is not a check (one of: {', '.join(CHECKS)}, any)", 2)
+    try:
+        with kbdb.session_scope(db) as session:
+            reports = lint(session)
+    except kbdb.DatabaseError as exc:
+        fail(str(exc))
+    failing = {c: sum(r.counts.get(c, 0) for r in reports) for c in wanted}
+    failing = {c: n for c, n in failing.items() if n}
+    if json_out:
+        emit({"db": kbdb.redact(kbdb.resolve_url(db)), "sources": [r.to_json() for r in reports],
+              "checks": list(CHECKS), "failed": failing})
+    else:
+        table = Table(title="kb lint (superseded: held by a higher-ranked source, left out of passages; not in total)")
+        table.add_column("check")
+        for r in reports:
+            table.add_column(f"{r.origin}\n{authority_name(r.authority)}", justify="right")
+        for check in REPORTED:
+            table.add_row(check, *(str(r.counts.get(check, 0)) for r in reports))
+        table.add_row("total", *(str(r.total) for r in reports))
+        table.add_row("sections", *(str(r.sections) for r in reports))
+        out.print(table)
+        for r in reports:
+            for check, examples in r.examples.items():
+                out.print(f"[dim]{escape(r.origin)} · {escape(check)}:[/dim] " + escape(" | ".join(examples)),
+                          highlight=False)
+    if failing:
+        err.print("kb lint: " + ", ".join(f"{n} {c}" for c, n in failing.items()) + " (--fail-on)")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -16,9 +16,8 @@ from pathlib import PurePath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kb.authority import Held, authority_column, precedence
+from kb.authority import Held, authority_column, settle_held
 from kb.corroboration import DRUG_SECTION as DRUG_LIST, corroborated_links
-from kb.debris import keep_items, keep_sentences, strict_for
 from kb.models import Alias, Contribution, Entity, Section, Source
 from kb.records import LINK_KINDS, text_of_items
 from retriever.symptoms import is_symptom_item
@@ -186,36 +185,19 @@ def read_sections(session: Session, entity_ids: Iterable[int] | None = None) -> 
 
 
 def settle(sections: Iterable[SectionContent]) -> list[SectionContent]:
-    """One entity's sections as answers may quote them. The one place where debris and ranks are applied:
-    - debris (kb.debris) is left out of every source's items, and out of the sentences of sources ranked below
-      curated (extraction: CMeKG, crawls; a label's or curated text is written by people and kept whole);
-    - where several sources hold one section, `kb.authority.precedence`: the highest-ranked answers, a lower
-      one keeps only the items the higher lack (and its text only where no higher one has text).
-    Highest rank first within each section kind; what was left out is in `dropped`."""
+    """One entity's sections as answers may quote them: `kb.authority.settle_held` per section kind, the one
+    place where debris is left out and ranks decide which source answers (a lower source keeps only what
+    the higher lack). Highest rank first within each kind; what was left out is in `dropped`."""
     by_kind: dict[str, list[SectionContent]] = {}
     for sc in sections:
-        strict = strict_for(sc.authority)
-        sc.items, dropped = keep_items(list(dict.fromkeys(sc.items)), sc.section, strict)
-        texts = []
-        for t in sc.texts:
-            kept, gone = keep_sentences(t, strict)
-            dropped += gone
-            if kept:
-                texts.append(kept)
-        sc.texts = texts
-        sc.dropped += dropped
         by_kind.setdefault(sc.section, []).append(sc)
     out = []
     for kind, group in by_kind.items():
-        if len(group) == 1:
-            out += [sc for sc in group if sc.items or sc.texts]
-            continue
-        held = {id(sc): Held(sc.origin, sc.authority, list(sc.texts), list(sc.items)) for sc in group}
-        kept = {id(h) for h in precedence(kind, list(held.values()))}
-        for sc in sorted(group, key=lambda sc: -sc.authority):
-            h = held[id(sc)]
+        held = [Held(sc.origin, sc.authority, list(sc.texts), list(sc.items)) for sc in group]
+        kept = {id(h) for h in settle_held(kind, held)}
+        for sc, h in sorted(zip(group, held), key=lambda pair: -pair[0].authority):
             sc.texts, sc.items = h.texts, h.items
-            sc.dropped += [("superseded", x) for x in h.superseded]
+            sc.dropped += h.dropped + [("superseded", x) for x in h.superseded]
             if id(h) in kept:
                 out.append(sc)
     return out

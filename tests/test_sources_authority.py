@@ -1,0 +1,175 @@
+"""Issue 20: the label leads, extraction debris is never an answer, a drug's list is answered whole.
+
+A small KB built here, on SQLite and PostgreSQL: one drug label (说明书) and a CMeKG-like record of the same
+drug, whose items are what CMeKG's are (phrases cut out of label text, study-design words, doses), plus a
+crawled disease whose symptom items are page debris. Asked "X的适应症是什么？" and the other list sections,
+every item of the label's list must be in the answer and no CMeKG fragment may be.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+DRUG = "醋酸泼尼松片"
+# Written for this test (groups and items as a steroid label lists them): long enough that a sentence
+# budget of six sentences or 400 characters cuts it.
+LABEL = f"""【药品名称】
+通用名称：{DRUG}
+【适应症】
+主要用于过敏性与自身免疫性炎症性疾病：
+1. 内分泌失调：原发性肾上腺皮质功能减退症、继发性肾上腺皮质功能减退症、先天性肾上腺皮质增生症、非化脓性甲状腺炎、癌症伴发的高钙血症。
+2. 风湿性疾病：类风湿关节炎、强直性脊柱炎、急性痛风性关节炎、银屑病关节炎、急性非特异性腱鞘炎、骨关节炎的滑膜炎。
+3. 胶原性疾病：系统性红斑狼疮、急性风湿性心肌炎、系统性皮肌炎、多发性肌炎、结节性多动脉炎。
+4. 皮肤疾病：天疱疮、大疱疱疹样皮炎、严重多形红斑、剥脱性皮炎、蕈样肉芽肿、严重银屑病、严重脂溢性皮炎。
+5. 眼科疾病：过敏性结膜炎、角膜炎、虹膜睫状体炎、视神经炎、交感性眼炎。
+6. 血液病：特发性血小板减少性紫癜、获得性溶血性贫血、急性淋巴细胞白血病。
+7. 其他：伴有蛛网膜下腔阻塞的结核性脑膜炎（与适当的抗结核化疗法合用）、器官移植排斥反应的预防。
+【不良反应】
+1. 长期大量使用可引起医源性库欣综合征面容和体态、体重增加、下肢浮肿、紫纹、易出血倾向、创口愈合不良、痤疮、月经紊乱。
+2. 可出现骨质疏松、肌无力、肌萎缩、低血钾综合征、胃肠道刺激、胰腺炎、消化性溃疡或穿孔。
+3. 精神症状：欣快感、激动、谵妄、不安、定向力障碍。
+4. 并发感染为主要的不良反应。
+【禁忌】
+1. 对肾上腺皮质激素类药物过敏者禁用。
+2. 严重的精神病史、活动性胃十二指肠溃疡、新近胃肠吻合术后、较重的骨质疏松者禁用。
+3. 未能控制的细菌、病毒或真菌感染者禁用。
+【药物相互作用】
+1. 与非甾体消炎镇痛药合用，可使消化性溃疡的危险性加大。
+2. 与两性霉素B或排钾利尿药合用，可致严重低血钾。
+3. 与降糖药如胰岛素合用时，可使糖尿病患者血糖升高，应适当调整降糖药剂量。
+4. 与抗胆碱能药长期合用，可致眼压增高。
+"""
+# What CMeKG's entry holds for such a drug: items the label says too, items cut mid-clause, study words.
+CMEKG_DEBRIS = {
+    "适应症": ["交感性眼炎", "关节炎", "剂量", "可的松为首选药物", "适当的抗结核化疗法合用", "一些麻醉", "产科",
+              "减轻成人", "双盲", "安慰剂对照", "其附件严重的急慢性过敏"],
+    "不良反应": ["痤疮", "双盲", "4.4%", "15毫克", "年龄", "随机", "欣快"],
+    "禁忌": ["过敏", "严重的"],
+    "药物相互作用": ["降糖药", "剂量"],
+}
+CMEKG_EXTRA = {"适应症": "结节病"}  # an indication the label lacks: added after the label's list
+LIST_SECTIONS = ("适应症", "不良反应", "禁忌", "药物相互作用")
+QUESTIONS = {"适应症": "{}的适应症是什么？", "不良反应": "{}有哪些不良反应？", "禁忌": "{}的禁忌是什么？",
+             "药物相互作用": "{}的药物相互作用有哪些？"}
+
+
+def label_items(section: str) -> list[str]:
+    """The label's list items of one section: its clauses, split at the list's separators."""
+    text = LABEL.split(f"【{section}】", 1)[1].split("【", 1)[0]
+    items = []
+    for line in text.strip().splitlines():
+        line = re.sub(r"^\d+\.\s*", "", line).strip("。")
+        body = line.split("：", 1)[1] if "：" in line and line.index("：") < 8 else line
+        items += [i.strip("。（） ") for i in re.split(r"[、，；（）]", body) if len(i.strip("。（） ")) >= 2]
+    return items
+
+
+@pytest.fixture
+def kb(db_url, tmp_path):
+    """(db url, index): the label, the CMeKG-like record (origin cmekg: ranked graph) and a crawled disease."""
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+    from retriever.index import build_index
+
+    label = tmp_path / "prednisone.txt"
+    label.write_text(LABEL, encoding="utf-8")
+    cmekg = tmp_path / "cmekg.jsonl"
+    sections = [{"kind": kind, "text": "、".join(items + ([CMEKG_EXTRA[kind]] if kind in CMEKG_EXTRA else [])),
+                 "items": items + ([CMEKG_EXTRA[kind]] if kind in CMEKG_EXTRA else [])}
+                for kind, items in CMEKG_DEBRIS.items()]
+    crawl = {"type": "disease", "name": "急性胃肠炎", "sections": [
+        {"kind": "症状", "text": "", "items": ["腹泻", "腹痛", "为黄色或黄绿色", "也可以引起较重的", "如不规则低热或高热等",
+                                             "腓肠肌强直收缩..."]},
+        {"kind": "常用药物", "items": [DRUG]}]}
+    cmekg.write_text(json.dumps({"type": "drug", "name": DRUG, "sections": sections}, ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    xywy = tmp_path / "crawl.jsonl"
+    xywy.write_text(json.dumps(crawl, ensure_ascii=False) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    for args in ([str(label)], [str(cmekg), "--origin", "cmekg"], [str(xywy), "--origin", "xywy"]):
+        result = runner.invoke(app, ["ingest", *args, "--db", db_url, "--no-update-index"])
+        assert result.exit_code == 0, result.output
+    index = tmp_path / "index"
+    build_index(db_url, index, encoder="hash", progress=False, workers=1)
+    return db_url, str(index)
+
+
+def test_ranks_are_stored_and_shown(kb):
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    url, _ = kb
+    shown = CliRunner().invoke(app, ["show", DRUG, "--db", url, "--json"])
+    ranks = {s["origin"]: s["authority"] for s in json.loads(shown.output)["matches"][0]["sources"]}
+    assert ranks == {"label": 40, "cmekg": 20}
+    text = CliRunner().invoke(app, ["show", DRUG, "--db", url]).output
+    assert "说明书 (label, 40)" in text and "知识图谱 (graph, 20)" in text
+
+
+@pytest.mark.parametrize("section", LIST_SECTIONS)
+def test_the_label_list_is_answered_whole_and_no_cmekg_fragment_where_the_label_answers(kb, section):
+    from chat.pipeline import Pipeline
+
+    url, index = kb
+    pipeline = Pipeline.load(url, index, "extractive", k=5, on_stale="ignore", log_answers=False)
+    answer = pipeline.answer(QUESTIONS[section].format(DRUG))
+    assert not answer.refused, answer.text
+    missing = [i for i in label_items(section) if i not in answer.text]
+    assert not missing, f"label items not in the answer: {missing}\n{answer.text}"
+    body = answer.text
+    for fragment in CMEKG_DEBRIS[section]:
+        if fragment not in LABEL:  # a fragment the label itself says is the label's, not CMeKG's
+            assert fragment not in body, f"CMeKG fragment {fragment!r} answered:\n{body}"
+    assert "（以上摘取了" not in body  # a list is not cut at the sentence budget
+    cited = [c.passage_id for c in answer.citations]
+    assert cited and ":label:" in cited[0]  # the label leads
+    if section in CMEKG_EXTRA:  # what the label lacks is added after it, from the lower source
+        extra = CMEKG_EXTRA[section]
+        assert extra in body and body.index(extra) > body.index(label_items(section)[-1])
+        assert any(":cmekg:" in c for c in cited)
+    else:
+        assert not any(":cmekg:" in c for c in cited)  # everything CMeKG holds here the label says, or is debris
+
+
+def test_debris_is_kept_out_of_passages_and_counted(kb):
+    from kb.db import session_scope
+    from retriever.passages import read_sections, section_passages
+
+    url, _ = kb
+    with session_scope(url) as session:
+        sections = list(read_sections(session))
+    texts = "\n".join(p.text for sc in sections for p in section_passages(sc))
+    for junk in ("为黄色或黄绿色", "也可以引起较重的", "如不规则低热或高热等", "腓肠肌强直收缩", "双盲", "安慰剂对照", "剂量"):
+        assert junk not in texts.replace("降糖药剂量", ""), junk
+    dropped = {(sc.origin, why) for sc in sections for why, _ in sc.dropped}
+    assert ("xywy", "cut clause") in dropped and ("cmekg", "heading") in dropped and ("cmekg", "superseded") in dropped
+    assert all(sc.origin != "label" or not sc.dropped for sc in sections)  # the label is never cut
+
+
+def test_kb_lint_reports_debris_per_source_with_json_and_fail_on(kb):
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    url, _ = kb
+    runner = CliRunner()
+    result = runner.invoke(app, ["lint", "--db", url, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    by_origin = {s["origin"]: s for s in report["sources"]}
+    assert by_origin["cmekg"]["counts"]["heading"] >= 5 and by_origin["cmekg"]["counts"]["cut clause"] >= 3
+    assert by_origin["xywy"]["counts"]["cut clause"] >= 3
+    assert "双盲" in json.dumps(by_origin["cmekg"]["examples"], ensure_ascii=False)
+    assert by_origin["label"]["total"] == 0
+    # the crawl lists the drug for 急性胃肠炎; no indication of the drug names it
+    assert by_origin["xywy"]["counts"]["uncorroborated drug link"] == 1
+    failed = runner.invoke(app, ["lint", "--db", url, "--fail-on", "heading"])
+    assert failed.exit_code == 1 and "heading" in failed.output
+    assert runner.invoke(app, ["lint", "--db", url, "--fail-on", "html remnant"]).exit_code == 0
+    assert runner.invoke(app, ["lint", "--db", url, "--fail-on", "nonsense"]).exit_code == 2
