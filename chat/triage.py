@@ -114,14 +114,15 @@ _INFANT = rf"([0-9一二三四五六七八九十]+(周|天)(大|的{_KID})|{_KID
 _YOUNG_INFANT = rf"(([0-9]|1[0-2]|[一二三四五六七八九十]|十[一二])周(大|的{_KID})|{_KID}(才|刚)([0-9]|[一二三四五六七八九十几多]+)(周|天)|新生儿|满月|出生.{{0,6}}天|([0-3]|[一二两三])个(多)?月(大|的{_KID})|{_KID}(才|刚)?([0-3]|[一二两三])个(多)?月)"
 _FEVER = (r"(发烧|发热|高烧|高热|烧到|体温|烧了|烧得|fever|3[7-9](\.[0-9])?度|(?<![0-9.])(37\.[5-9]|3[89]\.[0-9]|4[0-2]\.[0-9])(?![0-9])|"
           r"(摸着|身上|额头|头|浑身|全身)[^，。,]{0,2}(滚)?烫)")
-_HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|"
+_JERK = r"抽(?!屉|烟|血|筋|空|奖|签|查|水|样|成|出|取|脂)"  # a fit, not 抽屉, 抽烟, 抽血, 腿抽筋, 抽空
+_HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|"
          r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴)|没(什么)?反应|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青))")
 # A child who is a year old or more ("3岁宝宝") is no infant: a high number alone is not an emergency there.
 _AGE_YEARS = r"([1-9][0-9]?|[一两二三四五六七八九十])(周)?岁"
-_SERIOUS_CHILD = (r"(抽|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|呼吸(急促|困难|(很|特别|非常)?快)|"
+_SERIOUS_CHILD = (r"(" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|呼吸(急促|困难|(很|特别|非常)?快)|"
                   r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴)|没(什么)?反应|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青))")
 # A baby unwell without a fever: a bulging fontanelle, or not feeding and listless.
-_FEEDS_POORLY = r"(不吃奶|拒奶|吃奶(很|特别)?(少|差)|奶(也|都)?不(吃|喝)|喂(奶)?(也|都)?不吃|只吃几口)"
+_FEEDS_POORLY = r"(不(怎么|太|爱|肯)?吃奶|拒奶|吃奶(很|特别)?(少|差)|奶(也|都)?不(怎么|太)?(吃|喝)|喂(奶)?(也|都)?不吃|只吃几口)"
 _LISTLESS = r"(精神(很|特别)?(差|不好)|没精神|蔫|嗜睡|一直睡|睡不醒|叫不醒|哭声(弱|小|尖|无力)|软(绵绵|趴趴)?|没力气|哭不出)"
 _BABY_DANGER = (rf"(囟门{_NP}{{0,3}}(鼓|凸|膨|隆|突)|{_FEEDS_POORLY}[^。！？!?]{{0,12}}{_LISTLESS}|{_LISTLESS}[^。！？!?]{{0,12}}{_FEEDS_POORLY})")
 # Fever with a stiff neck or a rash that does not fade: meningitis or sepsis, at any age.
@@ -180,7 +181,7 @@ _CHILD_INGESTION = (rf"(?<!给)({_KID}{_NP}{{0,8}}{_UNWATCHED}{_NP}{{0,10}}({_DR
 # A seizure told by its signs: jerking, eyes rolled up, jaw clenched, foam at the mouth. "抽了血", "抽烟",
 # "腿抽筋", "抽了一下" are no seizure; eyes rolled up alone ("睡觉眼睛往上翻") count only with stiffness or blueness.
 _EYES_UP = r"((眼睛|眼球|两眼|双眼|眼珠)(子)?(往|向)?上(翻|吊)|翻(起)?白眼|(两眼|眼睛)发直)"
-_SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|一抽一抽(?!的?(疼|痛))|"
+_SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|(?<![腿脚皮指胃肉筋])一抽一抽(?!的?(疼|痛))|"
                   rf"(手脚|四肢|全身|浑身|身体|胳膊腿)(一直|不停地?|在)?(抽|抖|抽动|抖动)(个不停|不停|起来)|"
                   rf"(?<![烟血会能])抽(了|着)(?=[,，。!！?？]|$|{_MINUTES}|一阵|好久|很久|半天)|"
                   rf"(?<![烟血])抽{_NP}{{0,8}}(一次又一次|一次接一次|一阵接一阵|接二连三|停不下来|还没停|还不停)|"
@@ -191,6 +192,11 @@ _SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|一
 _UNRESPONSIVE = (r"((叫|喊|拍|摇)(他|她|它|孩子|宝宝|人|名字)?(也|都|半天|了半天)?(不应|不答应|不理|不醒|没醒|没(有)?(反应|回应|动静))|"
                  r"怎么(叫|喊|拍|摇)都(叫|喊|拍|摇)?不(醒|应|理)|没(有)?(了)?知觉|失去(了)?知觉|人事不省|"
                  r"(叫|喊|拍)(他|她|孩子|宝宝|老人)?[^，。,]{0,3}只(会|是|能)?(哼|嗯)|叫不太醒|(躺|趴|倒)(在)?[^，。,]{0,4}一动不动)")
+# Confused: drowsy and not answering sense ("人迷迷糊糊的，叫他也说不清话"), or low blood sugar with sweating or
+# confusion in someone on insulin or tablets for diabetes. "头迷迷糊糊的" alone is a foggy head, not this.
+_CONFUSED = (r"((迷迷糊糊|迷糊)(的)?[^。！？!?]{0,12}(叫|喊|问|说)[^，。,]{0,6}(不清|不应|不答|没反应|答不上|说不出|听不懂)|"
+             r"(低血糖|血糖(很|特别)?低)[^。！？!?]{0,16}(迷糊|意识|叫不醒|昏|抽|说不清|胡话|冷汗|大汗)|"
+             r"(胰岛素|降糖药|糖尿病)[^。！？!?]{0,24}(大汗|冷汗|一身汗)[^。！？!?]{0,16}(迷糊|意识|叫不醒|昏|抽|说不清|胡话))")
 # A collapse: "倒在地上", "突然倒下", "一下子瘫在地上".
 _COLLAPSE = r"(倒在地上|倒地不起|突然倒下|栽倒|(瘫|躺)在地上(不动|起不来)|摔倒在地(不起|起不来|不动))"
 
@@ -223,7 +229,7 @@ _AIRWAY_SHOCK = (r"((喉咙|嗓子|嗓子眼|喉头|咽喉)[^，。,]{0,3}(发�
 # area, or a deep one (white, black, skin come off); hot water or oil poured over someone.
 _HEAD_HIT = (r"((头|脑袋|后脑勺?|头部|额头)[^，。,]{0,6}(撞|摔|磕|碰|着地|砸)|(撞|摔|磕|碰|砸)(到|在|伤)?(了)?[^，。,]{0,3}"
              r"(头|脑袋|后脑勺?|头部))")
-_HEAD_RED = r"(吐|呕|昏|晕(倒|过去|了过去)|意识|犯困|想睡|嗜睡|睡不醒|迷糊|叫不醒|抽|说胡话|不认人|认不出|糊涂)"
+_HEAD_RED = r"(吐|呕|昏|晕(倒|过去|了过去)|意识|犯困|想睡|嗜睡|睡不醒|迷糊|叫不醒|" + _JERK + r"|说胡话|不认人|认不出|糊涂)"
 _BURN = (r"((烧伤|烫伤|烧着|烫着|烫到|烧到|烫了|着火|火烧|炸伤|(开水|热水|热油|热汤|油)[^，。,]{0,8}(浇|泼|洒|溅|倒))"
          r"[^。！？!?]{0,14}(脸|面部|头|脖子|颈|眼|喉咙|全身|浑身|一大片|大片|大面积|整(条|个|只|片)|胸|肚子|背|下身|会阴|"
          r"皮(都)?(掉|脱|烂)|发白|发黑|焦))")
@@ -308,7 +314,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(can'?t breathe|cannot breathe|unable to breathe|not breathing|stopped breathing|struggling to breathe|"
         r"(difficulty|trouble|hard time) breathing|hard to breathe|short(ness)? of breath|gasping|choking|"
         r"(lips|face|skin) (are |is )?(turning )?(blue|purple|grey|gray)|turning blue|wheez\w* (badly|bad|a lot|hard)|"
-        r"ribs (suck|sucking|pull|pulling) in|(sucking|pulling) in (under|between) (the|her|his) ribs|"
+        r"(inhaler|puffer|nebuli[sz]er)[^.!?]{0,20}(isn'?t|is not|not|doesn'?t|does not|didn'?t) (helping|working|help|work)|"
+        r"can barely (talk|speak|breathe)|ribs (suck|sucking|pull|pulling) in|(sucking|pulling) in (under|between) (the|her|his) ribs|"
         r"(isn'?t|is not|not) breathing (properly|normally|right|well))",
     )),
     RedFlag("bleeding", "大出血", (
@@ -333,6 +340,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag("poisoning", "中毒或误服", (
         rf"(误服|误食|误吞|误喝|误吃|{_INGESTION}|{_CHILD_INGESTION}|吞(下|了){_NP}{{0,6}}(消毒|毒)|"
         r"喝(了|下).{0,8}(农药|百草枯|敌敌畏|消毒|洗洁精|漂白|84|洁厕|酒精|甲醇|老鼠药|杀虫)|"
+        r"(采|摘|捡|山上|野生|野)[^，。,]{0,6}(蘑菇|菌子|菌)[^。！？!?]{0,20}(吐|拉肚子|腹泻|晕|胡话|幻觉|小人|抽)|"
+        r"(煤气|燃气|天然气|一氧化碳|烧炭|炭盆|炭火|火盆|木炭|蜂窝煤|煤炉|煤球|热水器)[^？?]{0,30}"
+        r"(头晕|头疼|头痛|恶心|想吐|吐了|晕|昏|叫不醒|站不起|迷糊|没力气)|"
         r"(吃|服)(错|多)了药|(吃|服)(错|多)药了|过量服用|服药过量|吃药过量|(被|让).{0,3}(毒)?蛇咬|毒蘑菇|野蘑菇|"
         rf"(煤气|一氧化碳|食物|农药|药物|酒精)?中毒了|{_SUSPECT}{_NP}{{0,4}}(煤气|一氧化碳|食物|农药|药物|酒精)?中毒|"
         r"中毒.{0,4}(怎么办|急救)|(煤气|燃气|天然气).{0,4}(泄漏|漏了).{0,10}(晕|恶心|头疼|头痛|昏))",
@@ -362,7 +372,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag("very_high_fever", "高热", (r"(4[0-2](\.[0-9])?|四十(一|二)?)\s*(度|℃|°)",), "", label_en="a very high fever",
             english=(r"(\b4[0-2](\.\d)? ?(°|degrees|c\b)|\b10[5-7](\.\d)? ?(°|degrees|f\b))",)),
     RedFlag("unconscious", "意识障碍或抽搐", (
-        rf"({_SEIZURE_SIGNS}|{_UNRESPONSIVE}|{_COLLAPSE}|"
+        rf"({_SEIZURE_SIGNS}|{_UNRESPONSIVE}|{_COLLAPSE}|{_CONFUSED}|"
         r"昏迷|昏倒|晕倒|晕过去|不省人事|叫不醒|叫不应|意识(不清|模糊|丧失)|神志不清|没(有)?了?意识|抽搐|抽风|"
         r"(?<![性热烧])惊厥|惊厥了|癫痫(病)?(又)?(发作|复发|犯)(了|起来)|口吐白沫|没(有)?(了)?(呼吸|心跳)|心跳停|没反应|休克|倒地)",
     ), "让病人侧躺、保持呼吸道通畅，不要往嘴里塞东西；没有呼吸心跳时立即胸外按压。",
@@ -427,7 +437,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(pregnan|\d+ weeks)", r"(bleeding|water (just |has |had )?(broke|broken|breaking)|leaking fluid|"
                                 r"(baby|fetus) (is )?(not|stopped) moving|(baby|fetus) (hasn'?t|has not|isn'?t|is not) (moved|moving|kicking)|"
                                 r"not feeling (the )?baby|no (fetal )?movement|severe (pain|headache|cramp)|blurr(y|ed) vision|"
-                                r"contractions (every|are) \d+|seizure)")),
+                                r"contractions (every|are) \d+|seizure|shoulder (tip )?pain|(sharp|stabbing) pain|"
+                                r"feel(ing)? (like )?(fainting|faint|i'?m going to faint)|about to faint|passed out)")),
 )
 
 # ---------------------------------------------------------------- what discounts a match (module docstring)
@@ -467,7 +478,7 @@ _HANDLED = re.compile(rf"((医院|医生|大夫|急诊|门诊|校医|诊所)(去
                       r"被告[之知]|住院|入院|出院|在医院|"
                       r"(?<![要该用])(送|带|抬|拉)(了)?(他|她|孩子|病人|老人)?(往|到|去|进)(了)?(医院|急诊|卫生院|诊所)|"
                       r"(送|带|去|到|进|抬|拉)(了|往|到|去|进)?(医院|急诊|卫生院|诊所)(了|后|之后|以后|检查|仔细检查|做|治疗|救治|抢救)|"
-                      r"(打|叫)了(120|救护车|急救车)|救护车|急救车|抢救|救回|(开|给)了.{0,6}药|(后来|才|方才)(知道|知晓|发现|发觉|获知|得知|晓得)|后来[^，。,；;！？!?]{0,4}说是|"
+                      r"(打|叫)了(120|救护车|急救车)|救护车|急救车|抢救|救回|(开|给)了.{0,6}药|(后来|(?<!刚)才|方才)(知道|知晓|发现|发觉|获知|得知|晓得)|后来[^，。,；;！？!?]{0,4}说是|"
                       r"(看了|看过|就去看|去看了)(医生|大夫|中医|西医|门诊|急诊))")
 _HISTORY = re.compile(r"(之前|以前|曾经|曾|早就|去年|上次|原来)$")  # "以前确诊过癫痫": what was known before, not a visit since
 # Intermittent or long-standing in the match's clause, unless it is sudden or getting worse ...
