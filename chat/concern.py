@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from retriever.words import BODY_SITE
+
 MAX_QUESTIONS = 2
 
 # (kind, pattern): the first kind whose pattern matches the asking part of the message wins.
@@ -42,8 +44,6 @@ _DURATION = re.compile(r"([0-9一二两三四五六七八九十几半多]+\s*(�
 _AGE = re.compile(r"([0-9一二两三四五六七八九十几]+\s*(岁|周岁|个月大|个月的|天大)|宝宝|婴儿|孩子|儿子|女儿|小孩|老人|老年|"
                   r"学生|初中|高中|大学|小学|奶奶|爷爷|爸|妈|父亲|母亲|新生儿)")
 _BODY_PAIN = re.compile(r"(疼|痛|酸|胀|麻|痒|肿)")
-_SITE = re.compile(r"(下巴|腋|胳肢窝|头皮|指甲|嘴唇|舌|龟头|包皮|头|额|眼|耳|鼻|嘴|牙|喉|咽|颈|脖|肩|胸|乳|背|腰|腹|肚|胃|肋|手|臂|肘|腕|指|腿|膝|脚|足|踝|臀|肛|阴|会阴|"
-                   r"睾|尿道|皮肤|脸|面|关节|骨|肌肉|心|肝|肾|肺|嗓子|下身|私处|小腹|后背)")
 _FEMALE_COMPLAINT = re.compile(r"(月经|例假|姨妈|白带|阴道|下身出血|小腹|下腹|停经|同房|怀孕|验孕|试纸|早孕|乳房|恶心想吐)")
 
 
@@ -89,7 +89,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             missing.append("age")
         if not _DURATION.search(question):
             missing.append("duration")
-        if _BODY_PAIN.search(question) and not _SITE.search(question):
+        if _BODY_PAIN.search(question) and not BODY_SITE.search(question):
             missing.append("site")
         if sex != "男" and pregnant is None and child is not True and _FEMALE_COMPLAINT.search(question) \
                 and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经)", question):

@@ -71,3 +71,15 @@ GENERAL_FOCUS = re.compile(r"效果|方法|办法|情况|问题|医生|患者|�
 # "我在吃华法林": what follows names drugs the patient takes (context for safety, not the question's topic).
 TAKING = re.compile(r"(?:在吃|正在吃|在服用|正在服用|一直吃|一直在吃|长期服用|长期吃|每天吃|在用|正在用|服用着|吃着|在打|吃了)"
                     r"([^，。,；;？?！!]{1,30})")
+
+# Parts of the body and what it passes, said alone: where a complaint is, not a finding. "皮肤" or "白带" in a
+# crawled symptom list names no condition (the findings index gives them no weight and never asks them), and a
+# pain said with one of these has its site (chat.concern does not ask "where").
+BODY_SITES = frozenset(
+    "下巴 腋 腋下 腋窝 胳肢窝 头皮 头发 毛发 指甲 嘴唇 舌 舌头 龟头 包皮 阴茎 睾丸 阴囊 头 头部 额 额头 眼 眼睛 眼皮 耳 耳朵 鼻 鼻子 嘴 "
+    "口腔 牙 牙齿 牙龈 喉 喉咙 咽 咽喉 颈 颈部 脖子 肩 肩膀 胸 胸部 胸口 乳 乳房 乳头 背 背部 后背 腰 腰部 腹 腹部 小腹 下腹 肚子 肚脐 "
+    "胃 肋 手 手臂 手指 臂 肘 腕 指 腿 大腿 小腿 膝 膝盖 脚 足 踝 脚踝 臀 臀部 屁股 肛 肛门 阴 阴道 外阴 会阴 尿道 皮肤 脸 面部 "
+    "面 关节 骨 骨头 肌肉 心 心脏 肝 肝脏 肾 肾脏 肺 嗓子 下身 私处 全身 四肢 躯干 淋巴结 血管 神经 "
+    "白带 分泌物 血 血液 汗 汗液 尿 尿液 大便 小便 粪便 痰 唾液 口水 精液 乳汁".split())
+BODY_SITE = re.compile("|".join(sorted(BODY_SITES, key=len, reverse=True)))
+
