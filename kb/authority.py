@@ -116,10 +116,11 @@ _NOT_CONTENT = re.compile(r"[^\w]+")
 def own_text(held: Held) -> list[str]:
     """The texts that say more than the item list ("发热、咳嗽" for items 发热, 咳嗽 says nothing more)."""
     items = set(held.items)
+    joins = {"、".join(held.items), "；".join(held.items)}
     out = []
     for t in held.texts:
         t = t.strip()
-        if not t or (items and set(p for p in _SEPARATORS.split(t) if p) <= items):
+        if not t or t in joins or (items and set(p for p in _SEPARATORS.split(t) if p) <= items):
             continue
         out.append(t)
     return out
@@ -179,9 +180,9 @@ def settle_held(section: str, held: list[Held]) -> list[Held]:
     and of the sentences of sources ranked below curated (extraction; a label's or curated text is written by
     people and kept whole), then `precedence`. Highest rank first; what was left out is in `dropped` and
     `superseded`. The retriever builds passages from this (retriever/passages.py), `kb lint` counts it."""
-    from kb.debris import keep_items, keep_sentences, strict_for
+    from kb.debris import checked, keep_items, keep_sentences, strict_for
 
-    for h in held:
+    for h in held if checked(section) else ():
         strict = strict_for(h.authority)
         h.items, dropped = keep_items(list(dict.fromkeys(h.items)), section, strict)
         texts = []

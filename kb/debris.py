@@ -25,11 +25,19 @@ HEADING_WORDS = frozenset("""
 剂量 用法 用量 用法用量 疗程 给药 剂型 规格 成份 成分 辅料 名称 适应症 适应证 禁忌 禁忌症 不良反应 副作用 注意事项
 药物相互作用 相互作用 临床试验 药理 毒理 对照 对照组 治疗组 双盲 单盲 开放 随机 随机化 多中心 安慰剂 安慰剂对照
 年龄 性别 患者性别 种族 体重 生命体征 用药种类 常规生化 报告频率 严重 严重的 很可能 可能有关 不需停药 其他 其它 等
-一般 少见 罕见 偶见 常见 较少见 十分罕见 非常罕见 敏感
+一般 少见 罕见 偶见 常见 较少见 十分罕见 非常罕见 敏感 病因 症状 预防 概述 治疗 护理 诊断 检查 饮食
 """.split())
 # Department names: the items of 就诊科室, a heading word anywhere else ("产科[1]。" as an indication).
 DEPARTMENTS = frozenset("产科 妇科 外科 内科 儿科 妇产科 急诊科 皮肤科 眼科 口腔科 耳鼻喉科 骨科 神经科 精神科".split())
 DEPARTMENT_SECTION = "就诊科室"
+# Sections whose items and sentences are findings or prose a person is told: the only ones checked. Values
+# (规格 5mg, 有效期 36个月, 治愈率 90%, 治疗周期 1-6周), names (成份, 就诊科室) and foods (宜吃: 梨) are not statements
+# to check; they are kept as written.
+CHECKED_SECTIONS = frozenset({"适应症", "不良反应", "禁忌", "药物相互作用", "注意事项", "功效", "症状", "并发症", "检查",
+                              "常用药物", "病因", "治疗方式", "相关疾病", "相关症状", "概述", "预防", "护理", "临床意义",
+                              "孕妇及哺乳期妇女用药", "儿童用药", "老年用药", "药物过量"})
+# Lists of findings, where an item with a predicate is a clause cut out of a sentence ("可的松为首选药物").
+FINDING_LISTS = frozenset({"适应症", "不良反应", "禁忌", "症状", "并发症", "相关症状"})
 STRICT_BELOW = 30  # sources ranked below curated (kb.authority: CMeKG, crawls) are extraction: every test applies
 
 _HTML = re.compile(r"<\s*/?\s*[a-zA-Z][^>]{0,80}>|&(?:[a-zA-Z]{2,8}|#\d{2,5});")
@@ -75,13 +83,14 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return ETC
     if t.endswith(("...", "…")) or core.endswith(("...", "…")):
         return CUT
-    if sentence:
-        return CUT if _CUT_END.search(t.rstrip()) and not t.rstrip().endswith(("。", "！", "？", "；")) else None
+    if sentence:  # a lead-in ending in a colon is a sentence's start, not a cut
+        end = t.rstrip()
+        return CUT if _CUT_END.search(end) and not end.endswith(("。", "！", "？", "；", "：", ":")) else None
     if _INTERACTION.match(core):
         return None
     if _CUT_START.match(core) or _CUT_END.search(core) or _POPULATION_ONLY.match(core):
         return CUT
-    if _PREDICATE.search(core) and len(core) <= 20 and "，" not in core:
+    if section in FINDING_LISTS and _PREDICATE.search(core) and len(core) <= 20 and "，" not in core:
         return CUT
     if _PARTNERLESS.search(core) and not _PARTNER.search(core):
         return CUT
@@ -91,6 +100,11 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
 def strict_for(authority: int) -> bool:
     """Whether every test applies to a source of this rank (see STRICT_BELOW)."""
     return authority < STRICT_BELOW
+
+
+def checked(section: str) -> bool:
+    """Whether a section's items and sentences are checked at all (CHECKED_SECTIONS)."""
+    return section in CHECKED_SECTIONS
 
 
 def keep_items(items: list[str], section: str = "", strict: bool = True) -> tuple[list[str], list[tuple[str, str]]]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import re
 
-from kb.debris import debris
+from kb.debris import checked, debris
 from kb.formats.common import keep, normalize_otc
 from kb.formats.label import drug_name_aliases
 from kb.names import shorten
@@ -116,10 +116,6 @@ def to_record(name: str, facts: dict[str, list[str]], entity_type: str) -> Recor
 # "名称：丙二醇", "辅料：丙二醇", "罕见：窒息": a short label the extraction kept before the phrase
 _LABEL_PREFIX = re.compile(r"^[\u4e00-\u9fff]{1,4}[：:](?=\S)")
 _JOINED = re.compile(r"[。；;]")  # "湿疹等。烦躁", "呃逆；罕见：窒息": two phrases cut as one
-# Sections whose phrases are findings a person is told (what a drug is for, what it may cause, a disease's
-# symptoms ...): cleaned. Values (规格 5mg, 有效期 36个月, 批准文号) are kept as they are.
-CLEANED_KINDS = {"适应症", "不良反应", "禁忌", "药物相互作用", "注意事项", "功效", "症状", "并发症", "检查", "常用药物",
-                 "病因", "易感人群", "治疗方式", "就诊科室", "相关疾病", "相关症状"}
 
 
 def clean_values(kind: str, values: list[str]) -> list[str]:
@@ -141,7 +137,7 @@ def clean_values(kind: str, values: list[str]) -> list[str]:
 
 
 def _section(kind: str, values: list[str], title: str | None) -> Section:
-    items = list(dict.fromkeys(clean_values(kind, values) if kind in CLEANED_KINDS else values))
+    items = list(dict.fromkeys(clean_values(kind, values) if checked(kind) else values))
     # Phrases read as a list ("发热、咳嗽"); sentences (用法用量, 注意事项) would not, so they get "；".
     sentences = any(len(v) > 20 or "，" in v for v in items)
     text = "；".join(items) if sentences else text_of_items(items)

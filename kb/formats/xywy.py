@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from kb.debris import keep_items
+from kb.debris import checked, keep_items
 from kb.formats.common import FormatError, iter_json_values, keep, list_section, read_text, strings, text_section
 from kb.records import Record, RecordError, named, parse_or_invalid
 
@@ -72,7 +72,7 @@ def to_record(obj: object, where: str) -> Record:
 def _items(kind: str, value: object) -> list[str]:
     """A list field's items without the page's debris (kb.debris: "腓肠肌强直收缩..." cut by the page, link
     words, fragments); foods (宜吃/忌吃) are not read through it, a one-character food is a food."""
-    return keep_items(strings(value), section=kind)[0]
+    return keep_items(strings(value), section=kind)[0] if checked(kind) else strings(value)
 
 
 def _dict(obj: dict, key: str) -> dict:
