@@ -114,13 +114,16 @@ _INFANT = rf"([0-9一二三四五六七八九十]+(周|天)(大|的{_KID})|{_KID
 _YOUNG_INFANT = rf"(([0-9]|1[0-2]|[一二三四五六七八九十]|十[一二])周(大|的{_KID})|{_KID}(才|刚)([0-9]|[一二三四五六七八九十几多]+)(周|天)|新生儿|满月|出生.{{0,6}}天|([0-3]|[一二两三])个(多)?月(大|的{_KID})|{_KID}(才|刚)?([0-3]|[一二两三])个(多)?月)"
 _FEVER = (r"(发烧|发热|高烧|高热|烧到|体温|烧了|烧得|fever|3[7-9](\.[0-9])?度|(?<![0-9.])(37\.[5-9]|3[89]\.[0-9]|4[0-2]\.[0-9])(?![0-9])|"
           r"(摸着|身上|额头|头|浑身|全身)[^，。,]{0,2}(滚)?烫)")
+# What makes a child's fever an emergency besides its height: a bulging fontanelle, floppiness, no response, a weak
+# or shrill cry, a rash that does not fade, blue lips, fast breathing, no wet nappy for hours.
+_CHILD_DANGER = (r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴)|没(什么)?反应|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|"
+                 r"不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青)|呼吸(急促|困难|(很|特别|非常)?快)|"
+                 r"(一天|半天|好久|[0-9一二两三四五六七八九十几]+个?小时)(都)?没(有)?(尿|湿尿布)|皮肤发花")
 _JERK = r"抽(?!屉|烟|血|筋|空|奖|签|查|水|样|成|出|取|脂)"  # a fit, not 抽屉, 抽烟, 抽血, 腿抽筋, 抽空
-_HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|"
-         r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴)|没(什么)?反应|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青))")
+_HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|" + _CHILD_DANGER + ")")
 # A child who is a year old or more ("3岁宝宝") is no infant: a high number alone is not an emergency there.
 _AGE_YEARS = r"([1-9][0-9]?|[一两二三四五六七八九十])(周)?岁"
-_SERIOUS_CHILD = (r"(" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|呼吸(急促|困难|(很|特别|非常)?快)|"
-                  r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴)|没(什么)?反应|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青))")
+_SERIOUS_CHILD = (r"(" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|" + _CHILD_DANGER + ")")
 # A baby unwell without a fever: a bulging fontanelle, or not feeding and listless.
 _FEEDS_POORLY = r"(不(怎么|太|爱|肯)?吃奶|拒奶|吃奶(很|特别)?(少|差)|奶(也|都)?不(怎么|太)?(吃|喝)|喂(奶)?(也|都)?不吃|只吃几口)"
 _LISTLESS = r"(精神(很|特别)?(差|不好)|没精神|蔫|嗜睡|一直睡|睡不醒|叫不醒|哭声(弱|小|尖|无力)|软(绵绵|趴趴)?|没力气|哭不出)"
@@ -149,11 +152,13 @@ _MANY = (r"((?<![0-9.])([5-9]|[1-9][0-9]+)(?![0-9.])|[五六七八九]|[一二�
          r"几十|数十|[一二两三四五六七八九几]百|上百|好多|很多|许多|一大堆|一堆|一大把|一把|大把)")
 _LOTS = (r"((?<![0-9.])([2-9][0-9]|[1-9][0-9]{2,})|十几|几十|数十|[二三四五六七八九]十|[一二两三四五六七八九几]百|上百|"
          r"好多|很多|许多|一大堆|一大把|大把)")
-_PILLS = (rf"({_MANY}{_ABOUT}(个)?(片|颗|药片|胶囊)|{_LOTS}{_ABOUT}(个)?(粒|丸|袋|包|支)|"
-          r"(一整|整|大半|一大)(板|盒|瓶|袋|包)|一大把|一大堆|大把)")
+_HARMLESS = r"(维生素|维C|钙|益生菌|鱼肝油|含片|喉片|润喉|消食片|山楂|口香糖|糖果|软糖|瓜子|花生|饼干|零食)"
+_STRONG = r"(安眠|安定|地西泮|唑仑|唑吡坦|佐匹克隆|西泮|降压|降糖|抗抑郁|精神|止痛|扑热息痛|对乙酰氨基酚|华法林|地高辛|氯氮平|奥氮平|喹硫平|碳酸锂)"
+_PILLS = (rf"(?!{_NP}{{0,6}}{_HARMLESS})({_MANY}{_ABOUT}(个)?(片|颗|药片|胶囊)|{_LOTS}{_ABOUT}(个)?(粒|丸|袋|包|支)|"
+          rf"{_MANY}{_ABOUT}(个)?(粒|丸)(?={_NP}{{0,3}}{_STRONG})|(一整|整整一|满满一|整|大半|一大)(板|盒|瓶|袋|包))")
 # A bottle or a handful, of a medicine ("吞了一瓶安眠药", not "喝了一瓶啤酒"); a box or a blister taken in the
 # course of treatment ("吃了一盒感冒药还没好") is no overdose unless taken at once (_WHOLE_BA, "一整盒").
-_CONTAINER = r"(一|半)(瓶|把)"
+_CONTAINER = r"((一|半)(瓶|把)|一大把|一大堆|大把)"
 _DRUG = (r"(药|片|丸|胶囊|安眠|安定|扑热息痛|对乙酰氨基酚|布洛芬|阿司匹林|感冒灵|褪黑素|地西泮|艾司唑仑|阿普唑仑|"
          r"唑吡坦|佐匹克隆|氯硝西泮|糖浆|铁剂|避孕|泰诺|美林|芬必得|散利痛|头孢|阿莫西林|华法林|地高辛|二甲双胍|格列|"
          r"碳酸锂|舍曲林|氟西汀|帕罗西汀|奥氮平|喹硫平|氯氮平|胰岛素)")
@@ -161,13 +166,14 @@ _DRUG = (r"(药|片|丸|胶囊|安眠|安定|扑热息痛|对乙酰氨基酚|布
 _POISON = (r"(农药|百草枯|敌敌畏|敌百虫|乐果|草甘膦|草铵膦|敌草快|毒死蜱|甲胺磷|溴敌隆|除草剂|杀虫剂|杀虫水|灭蚊|蚊香液|蟑螂药|老鼠药|鼠药|毒鼠强|灭鼠|消毒液|消毒水|"
            r"84(消毒|液)|漂白|洁厕|洗洁精|洗衣液|洗衣凝珠|洗甲水|卸甲水|干燥剂|防冻液|甲醇|工业酒精|水银|汞|电池|纽扣|"
            r"硬币|磁(铁|珠|力珠)|吸铁石|图钉|钉子|刀片|缝衣针|大头针|硫酸|盐酸|烧碱|火碱|管道疏通|通下水道|汽油|柴油|煤油|"
-           r"樟脑丸|卫生球|风油精|驱虫)(?!残留|味|的(菜|水果|蔬菜))")
+           r"樟脑丸|卫生球|风油精|驱虫|河豚|断肠草|钩吻|夹竹桃|曼陀罗|亚硝酸盐|假酒|氰化|砒霜)"
+           rf"(?!{_NP}{{0,2}}(残留|味|泡|洗过|擦过|冲|没洗|没冲|消过毒)|的(菜|水果|蔬菜|碗|筷子|杯子|奶瓶))")
 # A whole container taken at once, told with 把 ("把一板降压药都当成维生素吃了", "把一瓶安眠药吃了").
 _WHOLE_BA = (rf"把{_NP}{{0,6}}(一整|整|大半|一大|一|半|两|几|好几){_NP}{{0,1}}(瓶|板|盒|袋|包|把|罐){_NP}{{0,8}}"
              rf"({_DRUG}|{_POISON}){_NP}{{0,10}}{_SWALLOW}{_DONE}")
 _INGESTION = (rf"({_SWALLOW}{_DONE}{_NP}{{0,4}}({_PILLS}|{_CONTAINER}{_NP}{{0,4}}{_DRUG})|"  # 吃了一整瓶, 吞了一瓶安眠药
               rf"{_PILLS}{_NP}{{0,8}}({_SWALLOW}{_DONE}|{_ALL}{_SWALLOW}完)|"  # 一整瓶安眠药都吃了, 十几片全吞了
-              rf"{_WHOLE_BA}|"
+              rf"{_WHOLE_BA}|(一口气|一下子|一次性|一次就|同时){_NP}{{0,3}}{_SWALLOW}{_DONE}{_NP}{{0,2}}(一|两|几|好几)(盒|板|瓶)|"
               rf"{_DRUG}{_NP}{{0,3}}{_SWALLOW}{_DONE}{_NP}{{0,2}}({_PILLS}|{_CONTAINER})|"  # 安眠药吃了一整瓶
               rf"{_SWALLOW}{_DONE}?{_NP}{{0,6}}{_POISON}|{_POISON}{_NP}{{0,4}}{_SWALLOW}{_DONE})")  # 喝了农药, 电池吞下去了
 # A small child who took something unwatched, or an adult's medicine: any amount ("宝宝偷吃了两片降压药",
@@ -183,7 +189,7 @@ _CHILD_INGESTION = (rf"(?<!给)({_KID}{_NP}{{0,8}}{_UNWATCHED}{_NP}{{0,10}}({_DR
 _EYES_UP = r"((眼睛|眼球|两眼|双眼|眼珠)(子)?(一直|总是|老是)?(往|向)?上(翻|吊)|翻(起)?白眼|(两眼|眼睛)发直)"
 _SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|(?<![腿脚])(在|还在|正在){_JERK}(?!了?一下)|"
                   rf"(舌头|嘴巴|嘴)[^，。,]{{0,2}}咬(破|出血|伤)|咬(破|伤)(了)?舌头|(?<![腿脚皮指胃肉筋])一抽一抽(?!的?(疼|痛))|"
-                  rf"(手脚|四肢|全身|浑身|身体|胳膊腿)(一直|不停地?|在)?(抽|抖|抽动|抖动)(个不停|不停|起来)|"
+                  rf"((手脚|四肢|胳膊腿)(一直|不停地?|在)?(抽|抖|抽动|抖动)|(全身|浑身|身体)(一直|不停地?|在)?(抽|抽动))(个不停|不停|起来)|"
                   rf"(?<![烟血会能])抽(了|着)(?=[,，。!！?？]|$|{_MINUTES}|一阵|好久|很久|半天)|"
                   rf"(?<![烟血])抽{_NP}{{0,8}}(一次又一次|一次接一次|一阵接一阵|接二连三|停不下来|还没停|还不停)|"
                   rf"(一次又一次|一次接一次|接二连三|接连){_NP}{{0,4}}(抽|发作)|(抽|发作){_NP}{{0,8}}中间{_NP}{{0,4}}(没|不)(醒|清醒)|"
@@ -269,7 +275,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"活着没(意思|意义)|活不下去|伤害自己|自残|自伤|(想|要|我|你|就|都)去死|不想再活|死了算了|离开这个世界|"
         rf"(安眠药|药){_NP}{{0,8}}(全吃|全部吃|攒)|安眠药{_NP}{{0,8}}一次吃|想{_NP}{{0,6}}跳下去|结束(这)?一切|吃多少{_NP}{{0,10}}(会死|能死|致死|致命|死人)|怎么死|"
         rf"(死|自杀){_NP}{{0,4}}(方法|不痛)|遗书|遗言|绝笔|交代(好)?后事|永别了|(跟|和|向)(这个世界|世界|大家|所有人|家里人|家人){_NP}{{0,3}}(再见|告别|道别)|(发|说|留)[^，。,]{{0,8}}(对不起大家|永别|下辈子)|"
-        r"把自己(结束|了结|解决)|结束(掉)?自己|撑不(下去|住)了|不想(再)?(撑|熬|坚持)(下去)?了)",
+        r"把自己(结束|了结|解决)|活腻了|不想(再)?醒来|想(永远)?消失|没有活下去的(意义|理由|勇气|动力)|结束(掉)?自己|撑不(下去|住)了|不想(再)?(撑|熬|坚持)(下去)?了)",
     ), kind="crisis", chronic_ok=True, label_en="thoughts of self-harm", english=(
         r"(kill(ing)? (myself|me)|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
         r"(hurt|harm|cut)(ting|ing)? myself|(cut|slit|slashed) (my|his|her) wrists?|self[- ]harm|better off dead|"
@@ -309,12 +315,15 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag("breathing", "呼吸困难", (
         r"(呼吸困(难|南)|粉红色?的?泡沫(样)?痰|憋醒|大口(大口)?(地)?喘气|喘得(很|特别|非常)?(厉害|不行|说不出话|上气不接下气)|"
         r"(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|三凹|鼻翼(扇动|一扇一扇)|"
-        r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息|"
-        r"(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)|"
+        r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息(?!感)|"
+        r"(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)[^，。,]{0,4}(喘|呼吸|出不来气|上不来气|憋)|"
+        r"吸不进气|(只能|必须)坐着(才能)?(睡|呼吸|喘)|躺下(就)?(喘|憋|上不来气)|犬吠|"
+        r"(呼吸|喘气|嗓子|喉咙)[^，。,]{0,3}(哨音|吹哨|拉风箱|呼噜呼噜|咝咝|嘶嘶)|"
         rf"噎住|卡住{_NP}{{0,6}}(喉咙|气管|嗓子)|(异物|糖|果冻|硬币|花生|瓜子|豆|葡萄|汤圆|年糕|药片|玩具|纽扣|珠子|东西卡住喉咙){_NP}{{0,6}}卡|"
         r"哮喘.{0,8}(发作|不缓解|没用|喘不))",
     ), "让病人坐起、解开紧身衣物；有异物卡喉可用海姆立克法。", label_en="trouble breathing", english=(
-        r"(can'?t breathe|cannot breathe|unable to breathe|not breathing|stopped breathing|struggling to breathe|"
+        r"(can'?t catch (my|his|her|their) breath|struggling for (air|breath)|gasping for air|"
+        r"breathing (really |very )?(fast|hard)|can'?t breathe|cannot breathe|unable to breathe|not breathing|stopped breathing|struggling to breathe|"
         r"(difficulty|trouble|hard time) breathing|hard to breathe|short(ness)? of breath|gasping|choking|"
         r"(lips|face|skin) (are |is )?(turning )?(blue|purple|grey|gray)|turning blue|wheez\w* (badly|bad|a lot|hard)|"
         r"(inhaler|puffer|nebuli[sz]er)[^.!?]{0,20}(isn'?t|is not|not|doesn'?t|does not|didn'?t) (helping|working|help|work)|"
@@ -330,6 +339,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(很多(?!药|种|次|天|年|方法)|好多(?!药|种|次|天|年|方法)|一大摊|湿透|止不住|不止)|"
         r"(流|出|吐|咳|咯|呕|拉|便|喷|尿)(出|了|出来|出了){0,2}(很多|好多|一大摊|一摊|一地|大量|一大口|一口一口|满口|大口|"
         r"半盆|一盆|一碗|半碗|一杯|一大堆)(的)?(鲜|暗红色?|黑|红)?(的)?血|"
+        r"血崩|(满地|一地|一身|满身|满脸|满手|满嘴)(都是)?(的)?血|动脉(出血|破)|血[^，。,]{0,8}(湿透|染红|浸透)|"
+        r"(衣服|裤子|床单|被子|纱布|毛巾|卫生巾|尿不湿)[^，。,]{0,4}(染红|浸透)|"
         r"(流血|出血|鼻血|血)[^。！？!?]{0,16}(止不住|按不住|(按|压|捂)[^，。,]{0,6}(也|都|还)(止不住|在流|在出|没用|不管用)|"
         r"还在(流|出|冒|淌))|"
         r"(黑便|柏油(样|一样|似)|(大便|便便|拉的|屎)[^，。,]{0,4}(发黑|黑色|是黑的|像柏油)|拉(了)?[^，。,]{0,4}黑色?的?(大便|便|屎)|"
@@ -337,7 +348,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     ), "用干净的布用力持续按压出血处，不要松开查看。", label_en="heavy bleeding", english=(
         r"(bleeding (heavily|a lot|badly|everywhere|won'?t stop|that won'?t stop|non-?stop)|won'?t stop bleeding|"
         r"can'?t stop (the |his |her |my )?bleeding|heavy bleeding|(vomiting|throwing up|coughing up) blood|"
-        r"lots of blood|coffee[- ]grounds?|(black|tarry|tar-like) (stool|poop)[^.!?]{0,40}(dizz|faint|pale|weak)|"
+        r"lots of blood|lost a lot of blood|(bleeding|bled) through|soaked (through|a pad|pads)|spurting|coffee[- ]grounds?|(black|tarry|tar-like) (stool|poop)[^.!?]{0,40}(dizz|faint|pale|weak)|"
         r"blood (is )?(everywhere|gushing|pouring))",
     )),
     RedFlag("poisoning", "中毒或误服", (
@@ -346,6 +357,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(采|摘|捡|山上|野生|野)[^，。,]{0,6}(蘑菇|菌子|菌)[^。！？!?]{0,20}(吐|拉肚子|腹泻|晕|胡话|幻觉|小人|抽)|"
         r"(煤气|燃气|天然气|一氧化碳|烧炭|炭盆|炭火|火盆|木炭|蜂窝煤|煤炉|煤球|热水器)[^？?]{0,30}"
         r"(头晕|头疼|头痛|恶心|想吐|吐了|晕|昏|叫不醒|站不起|迷糊|没力气)|"
+        r"(打|喷|撒|配)(了|完)?[^，。,]{0,2}农药[^。！？!?]{0,16}(头晕|恶心|吐|出汗|抽|流口水|呼吸|喘|晕)|"
+        r"(一家人|全家|一家[三四五六几]口|几个人|我们几个|同事们?)[^。！？!?]{0,20}(吃|喝)[^。！？!?]{0,20}(都|全)[^。！？!?]{0,6}"
+        r"(吐|上吐下泻|晕|昏|胡话|抽)|"
         r"(吃|服)(错|多)了药|(吃|服)(错|多)药了|过量服用|服药过量|吃药过量|(被|让).{0,3}(毒)?蛇咬|毒蘑菇|野蘑菇|"
         rf"(煤气|一氧化碳|食物|农药|药物|酒精)?中毒了|{_SUSPECT}{_NP}{{0,4}}(煤气|一氧化碳|食物|农药|药物|酒精)?中毒|"
         r"中毒.{0,4}(怎么办|急救)|(煤气|燃气|天然气).{0,4}(泄漏|漏了).{0,10}(晕|恶心|头疼|头痛|昏))",
@@ -402,19 +416,26 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(头|脑袋).{0,6}(撞|摔|磕).{0,12}(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{0,4}(砍|捅)|刀.{0,4}(很深|扎)|"
         rf"{_HEAD_HIT}[^。！？!?]{{0,24}}{_HEAD_RED}|{_BURN}|被电(打|击|到|了|着)|电(到|着)了|电击|"
         r"掉(进|到|入)[^，。,]{0,4}(水|河|池塘|塘|湖|井|游泳池|泳池|水缸|浴缸|海)|落水|(从水里|水里)?(捞|救)(上来|起来)|"
+        r"(腿|胳膊|手臂|手腕|脚踝)[^，。,]{0,3}(变形|弯了|(?<!骨)折了)|"
+        r"(眼睛|眼球)[^，。,]{0,4}(扎|戳|炸|刺)(伤|破|了|到)|炸伤|"
         r"(卷进|绞进|碾|轧)(去|了|到|断|烂|碎)|(手指|脚趾|指头)[^，。,]{0,4}(夹|切|砍|压|剁|轧)断|断了一截)",
     ), "不要随意搬动伤者（怀疑颈椎或脊柱受伤时尤其如此），按压止血。", label_en="a serious injury", english=(
         r"(car (accident|crash)|hit by a (car|truck|bus)|"
-        r"fell (from|off) (a |the )?(roof|ladder|building|balcony|window|height)|bone (is )?sticking out|"
+        r"fell (from|off|out of) (a |the )?(roof|ladder|building|balcony|window|height|tree|bunk|second|third)|fell down (the )?stairs|bone (is )?sticking out|"
         r"severe burn|badly burn|electrocuted|drown|stab(bed)?|head injury.{0,30}(vomit|unconscious)|"
         r"(hit|bumped|banged|struck) (his|her|my|their|the) head[^.!?]{0,50}(vomit|throwing up|sleepy|drowsy|confused|"
         r"unconscious|passed out|won'?t wake)|electric shock|burn(ed|t)? (all over|his face|her face|my face))",
     )),
     RedFlag("thunderclap_headache", "突发剧烈头痛", (
         r"(突然.{0,3}像(被)?.{0,3}(打|敲|砸)了?一(棍|锤|下)|头.{0,2}(炸裂|要炸|像要裂开)|从来没(有)?这么(疼|痛)过|"
-        r"(突然|剧烈|炸裂|撕裂|这辈子最|从来没(有)?这么|从未).{0,6}(头痛|头疼)|(头痛|头疼).{0,8}(剧烈|炸|喷射|脖子(僵|硬)|呕吐))",
+        r"(突然|剧烈|炸裂|撕裂|这辈子最|从来没(有)?这么|从未).{0,6}(头痛|头疼)|(头痛|头疼).{0,8}(剧烈|炸|喷射|脖子(僵|硬)|呕吐)|"
+        r"(头|脑袋|后脑勺?)[^，。,]{0,3}(疼|痛)得(要命|要死|受不了|要炸|要裂|像要炸|像要裂开|抱头|打滚|站不住)|"
+        r"(头|脑袋)[^，。,]{0,3}(爆炸|炸开|要爆)|(突然|一下子)[^，。,]{0,6}(头|脑袋|后脑勺?)[^，。,]{0,3}(剧痛|炸|裂))",
     ), "", label_en="a sudden severe headache",
-            english=(r"(worst headache|sudden(ly)?,? (a )?(severe|terrible|excruciating) headache|thunderclap)",)),
+            english=(r"(worst headache|sudden(ly)?,? (a )?(severe|terrible|excruciating) headache|thunderclap|"
+                     r"headache (came on|started|hit) (suddenly|all of a sudden|out of nowhere)|"
+                     r"like (being|getting) hit (on|in) the head|head (feels like it'?s|is) (going to )?(explod|split)|"
+                     r"(severe|terrible|excruciating|splitting) headache[^.!?]{0,40}(stiff neck|vomit|confus|double vision|passed out))",)),
     RedFlag("acute_abdomen", "急腹症", (
         rf"((剧烈|绞痛|疼得打滚|痛得打滚|难忍|受不了|刀割){_NP}{{0,6}}(腹痛|肚子(痛|疼))|"
         rf"(腹痛|肚子(痛|疼)){_NP}{{0,8}}(剧烈|打滚|难忍|受不了|硬|板)|宫外孕|右下腹{_NP}{{0,8}}(越来越|剧|加重)|{_ACUTE_BELLY}|"
@@ -428,18 +449,20 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(severe|terrible|unbearable|excruciating) pain in (my|his|her|the) (lower )?(right )?(belly|stomach|abdomen|tummy)",)),
     RedFlag("pregnancy", "孕期急症", (
         r"((下面|下身|阴道).{0,3}(有|见|出)血|(感觉不到|没(有)?感觉到?)胎动|胎动(少了|不动)|眼前发黑|冒金星|血压(1[6-9][0-9]|2[0-9]{2})|"
-        r"出血|流血|破水|羊水|胎动(消失|减少|没了)|抽搐|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得)|"
+        r"(?<![点丝量])(出血|流血)(?![丝点])|破水|羊水|胎动(消失|减少|没了)|抽搐|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得)|"
         r"胎动[^，。,]{0,4}(少|减少|不动|没了|消失|弱|不明显)|(感觉不到|没(有)?感觉到?|摸不到)[^，。,]{0,2}胎动|"
         r"(宝宝|孩子|胎儿)(在肚子里)?(一直)?(不动|不怎么动|动得(很|特别)?少)|(一上午|半天|一天|一晚上|一下午)(就|才|只)?动了?(一两|一|两)下|"
         r"(下面|下身|阴道)[^，。,]{0,4}(流|出|冒)(出)?(了)?[^，。,]{0,4}水|流水|"
-        r"看(东西)?[^，。,]{0,2}(模糊|重影|不清)|视物模糊|视力模糊|"
+        r"看(东西)?[^，。,]{0,2}(模糊|重影|不清)|视物模糊|视力模糊|(高压|收缩压)[^，。,]{0,2}(1[6-9][0-9]|2[0-9]{2})|"
+        r"(摔|跌|撞)[^。！？!?]{0,10}肚子|肚子[^，。,]{0,4}(着地|撞|磕)|"
         r"肚子[^，。,]{0,2}(一直)?(硬|发硬|硬邦邦)[^。！？!?]{0,8}(疼|痛)|(宫缩|肚子)[^。！？!?]{0,10}([0-9一二两三四五六七八九十几]+分钟(一次|来一次)|"
         r"有规律|越来越(疼|紧|频))|" + _BELLY_SEVERE + ")",
     ), "立即去有产科的医院急诊。", label_en="an emergency in pregnancy",
             who=r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|孕晚期|孕早期|孕中期|怀上)", english=(
         r"(pregnan|\d+ weeks)", r"(bleeding|water (just |has |had )?(broke|broken|breaking)|leaking fluid|"
                                 r"(baby|fetus) (is )?(not|stopped) moving|(baby|fetus) (hasn'?t|has not|isn'?t|is not) (moved|moving|kicking)|"
-                                r"not feeling (the )?baby|no (fetal )?movement|severe (pain|headache|cramp)|blurr(y|ed) vision|"
+                                r"not feeling (the )?baby|(haven'?t|have not|hasn'?t|not) felt (the |my )?baby|(less|reduced|decreased) (fetal )?movement|"
+                                r"waters? (just |has |have |had )?(broke|broken|breaking)|no (fetal )?movement|severe (pain|headache|cramp)|blurr(y|ed) vision|"
                                 r"contractions (every|are) \d+|seizure|shoulder (tip )?pain|(sharp|stabbing) pain|"
                                 r"feel(ing)? (like )?(fainting|faint|i'?m going to faint)|about to faint|passed out)")),
 )
