@@ -124,6 +124,13 @@ def scope_line(concern: Concern) -> str:
             "这类问题请咨询正规医院的皮肤科、整形外科医生，或看产品说明与监管部门的备案信息。")
 
 
+def direction_line(department: str) -> str:
+    """Where to go first, when the KB's entries for what the message describes point to one department."""
+    if not department:
+        return ""
+    return f"可以先到{department}就诊：知识库中有这类表现的疾病多在{department}诊治。"
+
+
 def first_line(concern: Concern, *, named: str = "", department: str = "", supported: bool = True) -> str:
     """The sentence that answers the concern before the cited facts. `named`: the KB entry the answer is
     about (empty for possible conditions); `department`: where to go, as the KB says; `supported`: whether the

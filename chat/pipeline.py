@@ -35,6 +35,7 @@ from retriever.hits import Passage, RetrievalResult
 from retriever.passages import SENTENCE_END
 from retriever.store import index_dir_setting
 from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
+from retriever.words import body_sites
 
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation, Generation
 from chat.answer_log import AnswerLogger
@@ -73,6 +74,7 @@ DRUGS_NOT_FOR_GROUP = "{who}用药要由医生根据年龄、体重和具体情�
 URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
 MAX_CONDITIONS = 3
 THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
+NO_BASIS = "知识库中没有能直接回答这个问题的条目，我不凭猜测作答。"
 NOT_PLACED = "根据您目前的描述，知识库中还找不到足够相符的条目，暂时给不出可靠的方向（不是说没有问题）。"
 
 
@@ -188,7 +190,8 @@ class Pipeline:
             facts = extract_facts(user_turns, link=self._link)
         answer.debug["patient"] = facts.to_json()
         # what the person wants to know, and which facts they left out (chat.concern)
-        describes = analysis.kind in ("findings", "which_disease") or any(f.present for f in analysis.findings)
+        describes = analysis.kind in ("findings", "which_disease") or any(f.present for f in analysis.findings) \
+            or (analysis.kind != "entity" and bool(body_sites(analysis.question)))  # "头皮痒…出白头": a complaint
         concern = concerns.read(analysis.question, child=facts.child, sex=facts.sex, pregnant=facts.pregnant,
                                 age_years=facts.age_years, describes_symptoms=describes and not flagged.level)
         answer.debug["concern"] = {"kind": concern.kind, "about": concern.about, "missing": list(concern.missing),
@@ -235,10 +238,19 @@ class Pipeline:
                                    "passages": [p.id for p in support.passages], "scores": support.scores[:10]}
         if not support.ok:
             answer.refused = True
-            if not flagged.level and concern.missing and not analysis.unknown:  # (a product it lacks is said as such)
-                # a description the KB cannot place yet: ask for what would decide, rather than only refuse
-                answer.mode = "inquiry"
-                yield from say(_join(NOT_PLACED, concerns.follow_up(concern), URGENT_SIGNS))
+            personal = concern.missing or describes or concern.kind not in ("tell", "what_is")
+            if not flagged.level and personal and not analysis.unknown:  # (a product it lacks is said as such)
+                # the person's own situation, which the KB cannot place: answer the concern plainly (what decides
+                # it, where to go first as the KB's entries say), ask for what would decide, say when to go now
+                direction = self._direction(analysis.question, facts)
+                answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
+                department = direction.department if direction else ""
+                first = concerns.first_line(concern, department=department, supported=False)
+                asks = concerns.follow_up(concern)
+                answer.mode = "inquiry" if asks else "qa"
+                yield from say(_join(first or (NOT_PLACED if describes else ""), "" if describes and not first else NO_BASIS,
+                                     "" if department in first else concerns.direction_line(department),
+                                     asks, URGENT_SIGNS if describes else ""))
             elif not flagged.level:  # in an emergency the call-120 notice is the answer
                 yield from say(_join(REFUSAL, support.suggestion))
             yield from say(SHORT_DISCLAIMER)
@@ -408,7 +420,10 @@ class Pipeline:
         if step.thin:
             # one generic word or two names no condition: ask what would tell them apart instead of listing
             answer.mode, answer.refused = "inquiry", False
-            yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(state.present))))
+            direction = self._direction(answer.question, None, state)
+            answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
+            yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(state.present)),
+                                          concerns.direction_line(direction.department if direction else "")))
             # at most MAX_QUESTIONS in all: the symptom that separates the candidates, then the missing facts
             facts_asked = concern.missing[:concerns.MAX_QUESTIONS - bool(step.symptom)]
             yield from _say(answer, _join(question_text(step.symptom) if step.symptom else "",
@@ -467,6 +482,16 @@ class Pipeline:
 
     def _link(self, text: str):
         return self.retriever.link_entities(text)
+
+    def _direction(self, text: str, facts, state: InquiryState | None = None):
+        """Where to go first for what `text` describes, as the KB's entries say (None: the KB points nowhere)."""
+        if self.symptoms is None or not hasattr(self.retriever, "direction"):
+            return None
+        if state is None:
+            state = InquiryState(*self.symptoms.find(text), child=facts.child, sex=facts.sex,
+                                 pregnant=True if (facts.pregnant or facts.breastfeeding) else None)
+        with self.lock:
+            return self.retriever.direction(text, state)
 
     def _passages_of(self, entity_id: int, section: str | None = None) -> list[Passage]:
         return list(self.retriever.passages_of(entity_id, section))

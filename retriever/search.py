@@ -35,7 +35,8 @@ from retriever.linking import EntityLinker
 from retriever.rerank import RERANK_DEPTH, load_reranker
 from retriever.store import (FORMAT, ForeignIndexError, PassageStore, RetrieverError, StaleIndexError, foreign_index,
                              index_dir_setting, read_manifest)
-from retriever.symptoms import SymptomIndex
+from retriever.departments import DepartmentGuide, Direction
+from retriever.symptoms import InquiryState, SymptomIndex
 from retriever.tokenizer import Tokenizer
 
 
@@ -112,6 +113,7 @@ class Retriever:
         self.linker = EntityLinker.open(gen, self.store.entity_names)
         timings["linker"], t = _ms(t), time.perf_counter()
         self.symptoms = SymptomIndex.open(gen, self.store)  # saved with the generation by build and update
+        self._guide: DepartmentGuide | None = None  # read from this generation on first use
         timings["symptoms"], t = _ms(t), time.perf_counter()
         self.bm25, self.bm25_rows = None, None
         if (gen / "bm25").exists():
@@ -256,6 +258,13 @@ class Retriever:
     def passage(self, passage_id: str) -> Passage | None:
         with self._lock:
             return self.store.by_id(passage_id)
+
+    def direction(self, text: str, state: InquiryState) -> Direction | None:
+        """Where to go first for what `text` describes, as the KB's entries say (`retriever.departments`)."""
+        with self._lock:
+            if self._guide is None:
+                self._guide = DepartmentGuide.from_store(self.store, self.symptoms)
+            return self._guide.direction(text, state)
 
     def passages_of(self, entity_id: int, section: str | None = None) -> list[Passage]:
         with self._lock:

@@ -148,6 +148,7 @@ class SymptomIndex:
         self.incidence = dict(incidence or {})
         # who each disease is for, from its name and the departments the KB lists ("儿科" -> a child)
         self.groups = {d: populations(name, (departments or {}).get(d, ())) for d, name in diseases.items()}
+        self.departments = {d: set(deps) for d, deps in (departments or {}).items()}  # where each is seen (就诊科室)
         # log prior from the KB's 发病率 where it gives one; the median for the rest; uniform when none does
         rates = {d: r for d, r in (incidence or {}).items() if d in diseases and r > 0}
         median = sorted(rates.values())[len(rates) // 2] if rates else 1.0
@@ -319,7 +320,7 @@ class SymptomIndex:
         p = {c.disease_id: c.posterior / total for c in candidates}
         known = set(state.present) | set(state.absent) | set(state.asked) | VAGUE
         options = Counter(s for c in candidates for s in self.symptoms[c.disease_id]
-                          if s not in known and 2 <= len(s) <= MAX_ASKED_CHARS
+                          if s not in known and 2 <= len(s) <= MAX_ASKED_CHARS and not s.endswith("等")
                           and self.frequency[s] >= self.min_frequency and self.weight(s) > 0)
         h0 = _entropy(p.values())
         best, best_gain = None, 0.0
