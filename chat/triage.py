@@ -8,12 +8,24 @@ line cannot be trusted, and because it must work with no model and in microsecon
 How a message is read (`read` returns it; `explain` is the same as tuples): a question is cut into
 sentences and clauses, and each red flag's patterns find *events* in it, told the way people tell them:
 
-    an ingestion   a swallowing verb that is done + an amount above a dose or a poison, in either order
-                   ("吞了十几片扑热息痛", "把一整瓶安眠药都吃了", "农药喝了一口"; not "吃了两片布洛芬",
-                   "吃一整瓶会怎样", "阿莫西林吃了好几盒"); a small child who took medicine unwatched, any amount
-    a seizure      by its signs: "抽起来了", "一抽一抽", "手脚抖个不停", "牙关紧闭", eyes rolled up with stiffness
-    not responding "叫也不应", "喊他没反应", "怎么拍都不醒", "没知觉"; a collapse: "倒在地上", "突然倒下"
-    and the rest   heavy bleeding, chest pain with a companion, stroke signs, breathing, self-harm intent...
+    an ingestion   a swallowing verb that is done (吃/吞/喝/服/咽/灌/舔…了) + an amount above a dose, however
+                   written ("十五六片", "二十多粒", "40片", "好多片", "一大把…药", "整整一瓶"), or a whole container
+                   taken at once ("把一板降压药都当成维生素吃了", "一口气吃了一盒"), or a poison, in either order
+                   (not "吃了两片布洛芬", "吃一整瓶会怎样", "阿莫西林吃了好几盒", "吃了5片维生素C"); a small child
+                   who took medicine unwatched or an adult's medicine ("把奶奶的降压药吃了"), any amount; wild
+                   mushrooms, carbon monoxide (a stove, charcoal, a heater) or pesticide told with the symptoms
+    a seizure      by its signs: "抽起来了", "在抽", "一抽一抽" (not of one leg), the limbs shaking (the whole body
+                   shaking is rigors), "牙关紧闭", a bitten tongue, eyes rolled up with stiffness, one fit after another
+    not responding "叫也不应", "喊他没反应", "怎么拍都不醒", "叫她只会哼一声", "没知觉"; a collapse; confusion
+                   ("不认识人了", low blood sugar with sweating and confusion)
+    and the rest   severe belly pain however told, with the signs of a surgical belly (rigid, no wind and vomiting,
+                   jelly stools, torsion, rebound); anaphylaxis as a trigger or a rash + the airway or circulation
+                   failing; bleeding by its amount ("吐了半盆血"), by pressure that does not stop it, black stools with
+                   faintness; breathing; chest pain with a companion; stroke signs; a baby not feeding and
+                   listless or with a bulging fontanelle; fever with a stiff neck or a rash that does not fade;
+                   pregnancy (fewer movements, waters, labour, blurred sight, heavy bleeding); injuries (a head hit
+                   then vomiting or drowsiness, burns of the face or a large area, shocks, drowning, crush);
+                   self-harm intent and farewells; in English, the same kinds in English words
 
 Each event gets *who* (the last person named before it: infant, child, pregnant, elderly, the asker,
 someone else) and *when*: "now", or why not, decided in one place (`_discount`) for every event. Negation
@@ -120,7 +132,7 @@ _CHILD_DANGER = (r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴)
                  r"不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青)|呼吸(急促|困难|(很|特别|非常)?快)|"
                  r"(一天|半天|好久|[0-9一二两三四五六七八九十几]+个?小时)(都)?没(有)?(尿|湿尿布)|皮肤发花")
 _JERK = r"抽(?!屉|烟|血|筋|空|奖|签|查|水|样|成|出|取|脂)"  # a fit, not 抽屉, 抽烟, 抽血, 腿抽筋, 抽空
-_HIGH = (r"(39(\.[0-9])?|4[0-2](\.[0-9])?|三十九|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|" + _CHILD_DANGER + ")")
+_HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|" + _CHILD_DANGER + ")")
 # A child who is a year old or more ("3岁宝宝") is no infant: a high number alone is not an emergency there.
 _AGE_YEARS = r"([1-9][0-9]?|[一两二三四五六七八九十])(周)?岁"
 _SERIOUS_CHILD = (r"(" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|" + _CHILD_DANGER + ")")
@@ -317,7 +329,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|三凹|鼻翼(扇动|一扇一扇)|"
         r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息(?!感)|"
         r"(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)[^，。,]{0,4}(喘|呼吸|出不来气|上不来气|憋)|"
-        r"吸不进气|(只能|必须)坐着(才能)?(睡|呼吸|喘)|躺下(就)?(喘|憋|上不来气)|犬吠|"
+        r"吸不进气|(只能|必须)坐着(才能)?(睡|呼吸|喘)|躺下(就)?(喘|憋|上不来气)|"
         r"(呼吸|喘气|嗓子|喉咙)[^，。,]{0,3}(哨音|吹哨|拉风箱|呼噜呼噜|咝咝|嘶嘶)|"
         rf"噎住|卡住{_NP}{{0,6}}(喉咙|气管|嗓子)|(异物|糖|果冻|硬币|花生|瓜子|豆|葡萄|汤圆|年糕|药片|玩具|纽扣|珠子|东西卡住喉咙){_NP}{{0,6}}卡|"
         r"哮喘.{0,8}(发作|不缓解|没用|喘不))",

@@ -116,6 +116,23 @@ EVENTS = [
     ("he is shaking and his eyes rolled back", "emergency"),
     ("she won't respond", "emergency"),
     ("I want to overdose on purpose", "crisis"),
+    # amounts told in other ways, other verbs, a child and an adult's medicine, poisons named by kind
+    ("一口气吃了十五六片止痛片", "emergency"),
+    ("吞了二十多粒安眠药", "emergency"),
+    ("我妈把一盒降压药全当糖豆吃了", "emergency"),
+    ("孩子把奶奶的降压药吃了两颗", "emergency"),
+    ("孩子喝了几口洗甲水", "emergency"),
+    ("屋里烧着炭盆，我和老公都头疼想吐，他站不起来了", "emergency"),
+    # emergencies told by their signs, not their names
+    ("上腹部突然像刀割一样疼，疼到后背，吐了好几次", "emergency"),
+    ("吃了虾以后全身起风团，嗓子发紧，有点喘", "emergency"),
+    ("咳嗽咳出一大口鲜血", "emergency"),
+    ("孕32周，一上午就动了一两下，感觉胎动很少", "emergency"),
+    ("两个月的宝宝不怎么吃奶，一直睡，哭声很弱", "emergency"),
+    ("发烧两天，脖子僵硬低不下头，身上有出血点", "emergency"),
+    ("孩子从床上摔下来头着地，吐了两次，一直想睡", "emergency"),
+    ("my son is wheezing badly and his inhaler isn't helping", "emergency"),
+    ("I'm 34 weeks and my waters just broke", "emergency"),
 ]
 
 NOT_EVENTS = [
@@ -132,6 +149,15 @@ NOT_EVENTS = [
     "I took 2 tablets of ibuprofen",
     "what happens if you take a whole bottle of pills",
     "I did not swallow any pills",
+    "吃了一盒感冒药还没好",  # a course of treatment
+    "吃了一大把瓜子，嗓子有点干",  # a handful of food
+    "孩子吃了我的维生素片",  # a vitamin is no adult medicine
+    "女儿在抽屉里翻东西",  # 抽屉 is no fit
+    "发烧39度，浑身发抖，盖了被子还冷",  # rigors, not a fit
+    "喉咙肿痛，吞口水疼",  # a sore throat
+    "怀孕6周，有一点点出血，褐色的",  # a little bleeding: the clinic, not 120
+    "小孩睡着以后腿一抽一抽的",  # a limb twitching in sleep
+    "胃炎能长期剧烈运动吗",  # 剧烈 exercise, not pain
 ]
 
 
