@@ -48,7 +48,7 @@ _DURATION = re.compile(r"^为期[\d一二三四五六七八九十两半]+")
 _CUT_START = re.compile(r"^(?:的|之|等|及|或|和|与|并|且|而|也|亦|即|则|但|又|还|就|为|如|若|以及|以致|甚至|进而|从而|"
                         r"或者|并且|而且|尤其|特别是|其|一些|适当的|同时|然后)")
 # ends with a word that needs what follows
-_CUT_END = re.compile(r"(?:的|之|和|与|及|或|并|而|在|对|被|把|使|将|以|于|由|向|从|如|因|伴|较|更|、|，|,|：|:|\.\.\.|…|"
+_CUT_END = re.compile(r"(?:的|之|和|与|及|或|并|而|在|对|被|把|使|将|以|于|由|向|从|如|伴|较|更|、|，|,|：|:|\.\.\.|…|"
                       r"引起|导致|出现|伴有|减轻|用于|适用于|包括)$")
 _POPULATION_ONLY = re.compile(r"^[\u4e00-\u9fff]{1,3}(?:成人|儿童|小儿|患者|病人)$")  # "减轻成人"
 _PARTNERLESS = re.compile(r"(?:合用|并用|联用|同用)$")  # "适当的抗结核化疗法合用": with what?
@@ -111,7 +111,8 @@ def keep_items(items: list[str], section: str = "", strict: bool = True) -> tupl
     """(the items that are statements, [(category, item) dropped])."""
     kept, dropped = [], []
     for item in items:
-        why = debris(item, section=section, strict=strict)
+        sentence = len(item) > 20 or "，" in item  # CMeKG's 注意事项 items are sentences: checked as such
+        why = debris(item, sentence=sentence, section=section, strict=strict)
         if why:
             dropped.append((why, item))
         else:
