@@ -24,7 +24,7 @@ from pathlib import Path
 import ahocorasick
 
 from kb.names import normalize_name
-from retriever.words import BODY_SITES
+from retriever.words import is_body_site
 
 P_LISTED = 0.7  # chance a patient with the disease reports a symptom the KB lists for it
 P_UNLISTED = 0.02  # ... and one it does not list
@@ -56,7 +56,7 @@ def is_symptom_item(item: str) -> bool:
     """False for crawl debris in a symptom list: a truncated item ("腓肠肌强直收缩..."), a word of the page, or a
     part of the body said alone ("皮肤", "白带": where, not what)."""
     item = item.strip()
-    return bool(item) and not item.endswith(("...", "…")) and item not in NOT_SYMPTOMS and item not in BODY_SITES
+    return bool(item) and not item.endswith(("...", "…")) and item not in NOT_SYMPTOMS and not is_body_site(item)
 
 # Words for one symptom, the term shown first: KB lists and users say "发热" and "发烧" alike, so both
 # are read as the first word of their group wherever they appear.
@@ -234,7 +234,7 @@ class SymptomIndex:
         found: list[Finding] = []
         for start, surface in matches:
             end = start + len(surface)
-            if any(taken[start:end]) or surface in BODY_SITES:  # (an index built before BODY_SITES lists them)
+            if any(taken[start:end]) or is_body_site(surface):  # (an index built before sites were left out)
                 continue
             taken[start:end] = [True] * (end - start)
             negated = bool(_NEGATION_BEFORE.search(lowered[max(0, start - 4):start]))

@@ -77,11 +77,18 @@ TAKING = re.compile(r"(?:在吃|正在吃|在服用|正在服用|一直吃|一�
 # pain said with one of these has its site (chat.concern does not ask "where").
 BODY_SITES = frozenset(
     "下巴 腋 腋下 腋窝 胳肢窝 头皮 头发 毛发 指甲 嘴唇 舌 舌头 龟头 包皮 阴茎 睾丸 阴囊 头 头部 额 额头 眼 眼睛 眼皮 耳 耳朵 鼻 鼻子 嘴 "
-    "口腔 牙 牙齿 牙龈 喉 喉咙 咽 咽喉 颈 颈部 脖子 肩 肩膀 胸 胸部 胸口 乳 乳房 乳头 背 背部 后背 腰 腰部 腹 腹部 小腹 下腹 肚子 肚脐 子宫 宫颈 卵巢 输卵管 前列腺 "
+    "口腔 牙 牙齿 牙龈 喉 喉咙 咽 咽喉 颈 颈部 脖子 肩 肩膀 胸 胸部 胸口 乳 乳房 乳头 背 背部 后背 腰 腰部 腹 腹部 小腹 下腹 肚子 肚脐 面颊 脸颊 颊 子宫 宫颈 卵巢 输卵管 前列腺 "
     "胃 肋 手 手臂 手指 臂 肘 腕 指 腿 大腿 小腿 膝 膝盖 脚 足 踝 脚踝 臀 臀部 屁股 肛 肛门 阴 阴道 外阴 会阴 尿道 皮肤 脸 面部 "
     "面 关节 骨 骨头 肌肉 心 心脏 肝 肝脏 肾 肾脏 肺 嗓子 下身 私处 全身 四肢 躯干 淋巴结 血管 神经 "
     "白带 分泌物 血 血液 汗 汗液 尿 尿液 大便 小便 粪便 痰 唾液 口水 精液 乳汁".split())
 BODY_SITE = re.compile("|".join(sorted(BODY_SITES, key=len, reverse=True)))
+# A site said with a side or a part ("左侧大腿内侧", "面颊部", "腋下周围"): still only where.
+_SITE_ONLY = re.compile(rf"^(左|右|双|两|左侧|右侧|双侧|两侧|一侧)?({BODY_SITE.pattern})+(内侧|外侧|两侧|部|处|周围|周|上|下|部位)?$")
+
+
+def is_body_site(term: str) -> bool:
+    """Whether `term` names only where (a part of the body, with a side or a part), not what."""
+    return term in BODY_SITES or bool(_SITE_ONLY.match(term))
 _AMBIGUOUS_SITES = frozenset("心 血 面 指 阴 头 胸 背 手 腹".split())  # (恶心, 出血, 面对, 指出, 阴性, 里头…) when alone
 
 
