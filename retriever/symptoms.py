@@ -35,10 +35,12 @@ TOP_CANDIDATES = 15
 PRIOR_WEIGHT = 0.5  # how much a disease's incidence (发病率) counts: common things are common, but symptoms decide
 # A condition is named only on specific evidence: each present finding weighs the bits it carries across the
 # KB (log2 of diseases / diseases listing it), generic ones (疼痛, 乏力: listed by a large share) nothing.
-# The leading candidate must reach MIN_EVIDENCE bits from findings it lists: about two ordinary findings
-# (腹泻 + 腹痛), or one rare one; never one generic word. In a small KB (the demo's 46 diseases, where a finding
+# The leading candidate must reach MIN_EVIDENCE bits from at least MIN_FINDINGS specific findings it lists:
+# about two ordinary findings (腹泻 + 腹痛); never one word, however rare (a crawled list's rare strings are
+# mostly phrases: "全身无力", "大腿内侧"), and never a generic one. In a small KB (the demo's 46 diseases, where a finding
 # carries at most log2(46) = 5.5 bits) the bar is EVIDENCE_SHARE of that most.
 MIN_EVIDENCE = 7.0
+MIN_FINDINGS = 2
 EVIDENCE_SHARE = 0.8
 GENERIC_SHARE = 0.05  # a finding listed by more than this share of the KB's diseases carries no weight
 MAX_ASKED_CHARS = 6  # "初发性或维持性睡眠障碍失眠症" is a KB term, not a question to put to a patient
@@ -77,7 +79,8 @@ SYNONYMS = (
 )
 CANONICAL = {word: group[0] for group in SYNONYMS for word in group}
 # A finding is denied when one of these stands right before it ("没有发烧", "不咳嗽", "无肿胀", "否认胸痛").
-_NEGATION_BEFORE = re.compile(r"(没有|没|不|无|未|否认|也没|并无|未见)[^，。,；;、]{0,1}$")
+_NEGATION_BEFORE = re.compile(r"(没有|没|不|无|未|否认|也没|并无|未见)(感到|感觉|觉得|发现|出现|明显|什么|任何|有|过)*"
+                              r"[^，。,；;、]{0,1}$")  # "没感到有什么不适": words that keep it about the finding
 # A denied finding carries its denial over a plain list: "没有恶心、呕吐" denies both.
 _LIST_JOIN = re.compile(r"^[、和或及也与/ ]{1,2}$")
 
@@ -237,7 +240,7 @@ class SymptomIndex:
             if any(taken[start:end]) or is_body_site(surface):  # (an index built before sites were left out)
                 continue
             taken[start:end] = [True] * (end - start)
-            negated = bool(_NEGATION_BEFORE.search(lowered[max(0, start - 4):start]))
+            negated = bool(_NEGATION_BEFORE.search(lowered[max(0, start - 10):start]))
             found.append(Finding(canonical(surface), start, end, not negated))
         found.sort(key=lambda f: f.start)
         for i in range(1, len(found)):  # "没有恶心、呕吐": the denial runs over the list
@@ -272,8 +275,10 @@ class SymptomIndex:
         return min(MIN_EVIDENCE, EVIDENCE_SHARE * math.log2(max(2, len(self.diseases))))
 
     def evidence(self, candidate: Candidate) -> float:
-        """The specific evidence for a candidate: the weights of the present findings it lists."""
-        return sum(self.weight(s) for s in candidate.matched)
+        """The specific evidence for a candidate: the weights of the present findings it lists (none from fewer
+        than MIN_FINDINGS specific ones)."""
+        weights = [w for s in candidate.matched if (w := self.weight(s)) > 0]
+        return sum(weights) if len(weights) >= MIN_FINDINGS else 0.0
 
     def rank(self, state: InquiryState) -> list[Candidate]:
         """Diseases listing at least one present symptom and plausible for this patient, by posterior."""
