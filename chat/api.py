@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException
 
 from chat.answer import Answer
 from chat.conversation import MAX_QUESTION_CHARS, normalize_messages
-from chat.generators import ExtractiveGenerator, GenerationRequest, Generator
+from chat.generators import GenerationRequest, Generator
 from chat.pipeline import Delta, Pipeline
 from kb.terminal import not_text_in
 
@@ -357,7 +357,7 @@ def refuse_unsupported(body: ChatCompletionRequest) -> None:
                        code="invalid_value")
 
 
-class _TokenCap:
+class _TokenCap(Generator):
     """A model generator whose answers stop after `cap` tokens (the request's max_tokens)."""
 
     def __init__(self, generator: Generator, cap: int):
@@ -368,9 +368,9 @@ class _TokenCap:
 
 
 def capped(generator: Generator, max_tokens: int | None) -> Generator:
-    """The generator for one request: a model's capped at `max_tokens`; the extractive one as it is (it quotes
-    whole KB sentences and has no tokens to count)."""
-    if max_tokens is None or isinstance(generator, ExtractiveGenerator):
+    """The generator for one request: a model's capped at `max_tokens`; one that quotes (the extractive one) as it
+    is (it quotes whole KB sentences and has no tokens to count)."""
+    if max_tokens is None or generator.quotes:
         return generator
     return _TokenCap(generator, max_tokens)
 

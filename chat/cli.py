@@ -8,8 +8,8 @@
     chat log show | purge --before DATE   the answer log: what is in it; delete what is older than DATE
 
 Every command takes --db (env KB_DB_URL; default sqlite:///var/kb.sqlite), --index (env YIJU_INDEX; default var/index),
---generator (extractive | gemma-270m | hf:PATH[+ADAPTER] | llamacpp:PATH.gguf | openai:URL) and --k. ask, ui and serve log each answer
-unless --no-log: in the KB, or in --log-db URL, for --log-retention-days N (docs/security.md). serve needs
+--generator (extractive, gemma-270m, tuned, hf:PATH[+ADAPTER], llamacpp:PATH.gguf, openai:URL, or one a package
+adds: --help lists the registry's) and --k. ask, ui and serve log each answer unless --no-log: in the KB, or in --log-db URL, for --log-retention-days N (docs/security.md). serve needs
 --api-key (env YIJU_API_KEY) to listen beyond this machine. Exit codes: 0 ok, 1 failure (one line saying what
 and what to do), 2 usage.
 """
@@ -25,6 +25,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from chat.generators import generator_usage
 from kb import terminal
 from kb.terminal import emit
 from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV
@@ -39,8 +40,7 @@ app = typer.Typer(help="依据 yiju chat: answers that cite the knowledge base."
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="KB URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]
 IndexOpt = Annotated[str, typer.Option("--index", envvar=INDEX_ENV, help="Retrieval index folder (env YIJU_INDEX)")]
-GenOpt = Annotated[str, typer.Option("--generator", "-g",
-                                     help="extractive | gemma-270m | hf:PATH[+ADAPTER] | llamacpp:PATH.gguf | openai:URL")]
+GenOpt = Annotated[str, typer.Option("--generator", "-g", help=generator_usage())]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to retrieve")]
 StaleOpt = Annotated[str, typer.Option("--on-stale", help="When the KB has moved past the index: warn (answers say "
                                        "so; no dose answers), fail, or update (update the index first)")]

@@ -7,6 +7,10 @@
     generator = load_generator("gemma-270m")                 # Gemma-3-270M GGUF from its package
     for piece in generator.stream(request): ...
 
+The specs are read in one place (`parse_spec`) against one registry (`generator_kinds`: the built-in
+kinds and those other packages add through the `yiju.generators` entry points); the CLIs, the UI and
+`finetune eval` list what it holds. What a generator can do is declared on its class (`Generator.quotes`).
+
 Whatever a generator writes goes through citation verification afterwards (chat.citations), so a
 generator may be wrong but cannot make the answer say something the passages do not.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -24,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 from chat.selection import split_sentences
 from retriever.hits import Passage
@@ -54,20 +59,28 @@ class GenerationRequest:
 
 
 class Generator(Protocol):
+    """What the pipeline runs. A class states its capabilities by subclassing this and setting them:
+
+    `quotes`: it only quotes the sentences the pipeline selected (`request.excerpts`), whole and in order,
+    so the pipeline keeps what it quoted as it is (repeats included), lets it answer a dosing question,
+    and a token budget does not apply to it."""
+
     name: str
+    quotes: bool = False
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """Answer text in pieces, with [n] citations."""
         ...
 
 
-class ExtractiveGenerator:
+class ExtractiveGenerator(Generator):
     """Quotes the passages' sentences, each with its citation: instant, offline, says only what the KB says.
 
     With `request.excerpts` (the pipeline's sentence selection) it quotes those sentences in that order;
     without, each passage's first `MAX_SENTENCES` sentences."""
 
     name = "extractive"
+    quotes = True
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         excerpts = request.excerpts or [(n, s) for n, p in enumerate(request.passages, 1)
@@ -111,7 +124,7 @@ def base_prompt(request: GenerationRequest) -> str:
             f"根据资料回答，每句末尾标注资料编号[1]：\n")
 
 
-class HFGenerator:
+class HFGenerator(Generator):
     """A local transformers causal LM (its chat template when it has one), with an optional peft adapter."""
 
     def __init__(self, path: str, adapter: str | None = None, gguf_file: str | None = None,
@@ -293,7 +306,7 @@ def first_stop_ids(turn_end_ids: list[int], is_special, eos: int | None) -> list
 LLAMA_THREADS_ENV = "YIJU_LLAMA_THREADS"
 
 
-class LlamaCppGenerator:
+class LlamaCppGenerator(Generator):
     """A GGUF model run by llama.cpp (llama-cpp-python): the quantised weights as they are, on CPU threads.
 
     The GGUF's chat template renders `chat_messages` when it has one, and the template's end of turn stops
@@ -465,7 +478,7 @@ def gemma_270m(threads: int | None = None, backend: str | None = None) -> Genera
     return gen
 
 
-class OpenAIGenerator:
+class OpenAIGenerator(Generator):
     """Any OpenAI-compatible chat completions server, streamed (vLLM, Ollama, llama.cpp server, ...),
     through the `openai` client: its timeouts, its retries of failed connections and 5xx/429 answers.
 
@@ -610,21 +623,100 @@ def saved_chat_template(folder: Path) -> str | None:
     return json.loads(config.read_text(encoding="utf-8")).get("chat_template") if config.exists() else None
 
 
-def load_generator(spec: str = "extractive") -> Generator:
-    """`extractive` | `tuned` | `hf:PATH[+ADAPTER]` | `llamacpp:PATH.gguf` | `openai:URL` | `gemma-270m`."""
+def split_adapter(argument: str) -> tuple[str, str | None]:
+    """`PATH[+ADAPTER]` (the hf generator's argument) -> (PATH, ADAPTER or None)."""
+    path, _, adapter = argument.partition("+")
+    return path, adapter or None
+
+
+@dataclass(frozen=True)
+class GeneratorKind:
+    """One entry of the generator registry: the spec that names it and how it is built.
+
+    A spec is `NAME` or, for a kind that takes an argument, `NAME:ARGUMENT` (`hf:PATH[+ADAPTER]`).
+    `build(argument, threads)` makes the generator (`argument` is "" for a kind that takes none;
+    `threads` is the CPU threads a local model may use, None for its default) and raises GeneratorError,
+    in one line, when it cannot. Another package adds a kind with an entry point in the group
+    `yiju.generators` naming a GeneratorKind:
+
+        [project.entry-points."yiju.generators"]
+        mine = "my_package.generators:KIND"
+    """
+
+    name: str
+    build: Callable[[str, int | None], Generator]
+    usage: str = ""  # how help lists it: "hf:PATH[+ADAPTER]"; the name when empty
+    argument: bool = False  # the spec carries NAME:ARGUMENT
+    aliases: tuple[str, ...] = ()
+    offered: Callable[[], bool] | None = None  # the UI offers it to visitors when this says so (no argument needed)
+
+    @property
+    def shown(self) -> str:
+        return self.usage or self.name
+
+
+BUILT_IN: tuple[GeneratorKind, ...] = (
+    GeneratorKind("extractive", lambda argument, threads: ExtractiveGenerator(), offered=lambda: True),
+    GeneratorKind("gemma-270m", lambda argument, threads: gemma_270m(threads), aliases=("gemma3-270m",),
+                  offered=lambda: True),
+    GeneratorKind("tuned", lambda argument, threads: tuned_model(threads=threads), offered=tuned_registered),
+    GeneratorKind("hf", lambda argument, threads: HFGenerator(*split_adapter(argument), threads=threads),
+                  "hf:PATH[+ADAPTER]", argument=True),
+    GeneratorKind("llamacpp", lambda argument, threads: LlamaCppGenerator(argument, threads=threads),
+                  "llamacpp:PATH.gguf", argument=True),
+    GeneratorKind("openai", lambda argument, threads: OpenAIGenerator(argument), "openai:URL", argument=True),
+)
+ENTRY_POINTS = "yiju.generators"
+
+
+@functools.cache
+def generator_kinds() -> dict[str, GeneratorKind]:
+    """The registry, by name and alias: the built-in kinds, then those installed packages declare
+    (`ENTRY_POINTS`). A package's kind that does not load, or takes a name already taken, is left out
+    with a line on stderr: chat still starts."""
+    from importlib.metadata import entry_points
+
+    kinds = {name: kind for kind in BUILT_IN for name in (kind.name, *kind.aliases)}
+    for ep in entry_points(group=ENTRY_POINTS):
+        try:
+            kind = ep.load()
+        except Exception as exc:  # a broken plugin: any error of its import
+            say(f"generator plugin {ep.name} ({ep.value}) left out: {type(exc).__name__}: {exc}")
+            continue
+        names = (kind.name, *kind.aliases) if isinstance(kind, GeneratorKind) else ()
+        if not names or any(n in kinds for n in names):
+            say(f"generator plugin {ep.name} ({ep.value}) left out: "
+                + ("not a GeneratorKind" if not names else f"the name {kind.name!r} is taken"))
+            continue
+        kinds.update((n, kind) for n in names)
+    return kinds
+
+
+def generator_usage(separator: str = " | ") -> str:
+    """The specs the registry takes, as help lists them."""
+    return separator.join(dict.fromkeys(kind.shown for kind in generator_kinds().values()))
+
+
+def offered_generators() -> list[str]:
+    """The generators a visitor of the UI may pick by name (those needing no argument, available now)."""
+    return list(dict.fromkeys(k.name for k in generator_kinds().values() if k.offered and k.offered()))
+
+
+def parse_spec(spec: str) -> tuple[GeneratorKind, str]:
+    """The one reading of a generator spec: `NAME` or `NAME:ARGUMENT` -> (its kind, the argument or "")."""
     spec = (spec or "extractive").strip()
-    if spec == "extractive":
-        return ExtractiveGenerator()
-    if spec == "tuned":
-        return tuned_model()
-    if spec in ("gemma-270m", "gemma3-270m"):
-        return gemma_270m()
-    if spec.startswith("hf:"):
-        path, _, adapter = spec[3:].partition("+")
-        return HFGenerator(path, adapter or None)
-    if spec.startswith("llamacpp:"):
-        return LlamaCppGenerator(spec[len("llamacpp:"):])
-    if spec.startswith("openai:"):
-        return OpenAIGenerator(spec[len("openai:"):])
-    raise GeneratorError(f"unknown generator {spec!r}: use extractive, tuned, gemma-270m, hf:PATH[+ADAPTER], "
-                         "llamacpp:PATH.gguf or openai:URL")
+    name, sep, argument = spec.partition(":")
+    kind = generator_kinds().get(name)
+    if kind is None:
+        raise GeneratorError(f"unknown generator {spec!r}: use {generator_usage(', ')}")
+    if kind.argument and not argument.strip():
+        raise GeneratorError(f"the {kind.name} generator needs an argument: {kind.shown}")
+    if sep and not kind.argument:
+        raise GeneratorError(f"the {kind.name} generator takes no argument: {spec!r}")
+    return kind, argument.strip()
+
+
+def load_generator(spec: str = "extractive", threads: int | None = None) -> Generator:
+    """The generator a spec names (`generator_usage()`); `threads`: CPU threads for a local model."""
+    kind, argument = parse_spec(spec)
+    return kind.build(argument, threads)

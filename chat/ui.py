@@ -11,13 +11,12 @@ import threading
 import gradio as gr
 
 from chat.answer import Answer
-from chat.generators import GeneratorError, load_generator, tuned_registered
+from chat.generators import GeneratorError, load_generator, offered_generators
 from chat.pipeline import Delta, Pipeline
 
 # Each works on its own, in any order (a follow-up like "它孕妇能用吗？" needs the question before it).
 EXAMPLES = ["阿莫西林的副作用有哪些？", "布洛芬缓释胶囊怎么吃？", "孕妇能吃布洛芬缓释胶囊吗？", "高血压挂什么科？",
             "最近三天拉肚子、肚子疼，没有发烧，怎么办？", "我对青霉素过敏，能吃阿莫西林吗？"]
-GENERATORS = ["extractive", "gemma-270m"]
 CSS = """
 #sources .source {border-left: 3px solid #3b82f6; padding: 4px 10px; margin: 8px 0; background: #f8fafc;}
 #sources .source .head {font-weight: 600;}
@@ -78,8 +77,8 @@ class GeneratorChoice:
     comes from the page."""
 
     def __init__(self, pipeline: Pipeline):
-        local = [*GENERATORS, *(["tuned"] if tuned_registered() else [])]  # registered by `make model`
-        self.allowed = list(dict.fromkeys([pipeline.generator.name, *local]))
+        # the registry's local ones (`tuned` once `make model` has registered it)
+        self.allowed = list(dict.fromkeys([pipeline.generator.name, *offered_generators()]))
         self.loaded = {pipeline.generator.name: pipeline.generator}
         self.lock = threading.Lock()
 

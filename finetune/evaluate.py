@@ -14,9 +14,9 @@ KB's text of that section. 1 - item precision is the hallucination rate. With `u
 many extra questions are asked with every passage of the asked section removed from the retrieved
 ones: there the right answer is a refusal, and `refusal when unsupported` counts them.
 
-Generators are chat's (`chat.generators`), named by their specs: `extractive`, `hf:PATH[+ADAPTER]`,
-`gemma-270m`, `openai:URL`, all with retrieval; `hf:...@closed` asks the model closed-book (no
-passages); `LABEL=SPEC` names a column. Answers come from the generator itself, not the whole chat
+Generators are chat's (`chat.generators`), named by its specs and read by its parser: `extractive`,
+`hf:PATH[+ADAPTER]`, `gemma-270m`, `openai:URL`, ... (`generator_usage()`), all with retrieval;
+`hf:...@closed` asks the model closed-book (no passages); `LABEL=SPEC` names a column. Answers come from the generator itself, not the whole chat
 pipeline: support thresholds and claim verification would hide the differences between models.
 """
 
@@ -141,17 +141,22 @@ def summarize(rows: Sequence[Scored]) -> dict:
 
 
 def parse_spec(spec: str) -> tuple[str, str, bool]:
-    """"LABEL=SPEC@closed" -> (label, spec, retrieval); without LABEL, one is made from the paths."""
+    """"LABEL=SPEC@closed" -> (label, spec, retrieval); without LABEL, one is made from the paths. SPEC is read
+    by chat's own parser (`chat.generators.parse_spec`): an unknown one is a GeneratorError."""
+    from chat.generators import parse_spec as generator_spec
+    from chat.generators import split_adapter
+
     label, sep, rest = spec.partition("=")
     if not sep:
         label, rest = "", spec
     closed = rest.endswith("@closed")
     rest = rest.removesuffix("@closed")
+    kind, argument = generator_spec(rest)
     if not label:
-        if rest == "extractive":
+        if kind.name == "extractive":
             label = "extractive"
         else:
-            path, _, adapter = rest.removeprefix("hf:").partition("+")
+            path, adapter = split_adapter(argument) if kind.name == "hf" else (argument or rest, None)
             parts = Path(adapter).parts if adapter else ()
             label = Path(path).name + (f" + LoRA {parts[-2] if parts[-1:] == ('final',) and len(parts) > 1 else parts[-1]}"
                                        if parts else "")
@@ -174,14 +179,10 @@ def make_generator(spec: str, max_new_tokens: int = 96, threads: int | None = No
     """
     if decoding not in DECODING:
         raise ValueError(f"unknown decoding {decoding!r} (chat or greedy)")
-    from chat.generators import GenerationRequest, HFGenerator, load_generator, until_moves_on
+    from chat.generators import GenerationRequest, load_generator, until_moves_on
 
     label, rest, retrieval = parse_spec(spec)
-    if rest.startswith("hf:"):
-        path, _, adapter = rest[3:].partition("+")
-        gen = HFGenerator(path, adapter or None, threads=threads)
-    else:
-        gen = load_generator(rest)
+    gen = load_generator(rest, threads=threads)
     tokenizer = getattr(gen, "tokenizer", None)
     model = getattr(gen, "model", None)
 

@@ -12,13 +12,13 @@ import time
 import openai
 import pytest
 
-from chat.generators import ExtractiveGenerator
+from chat.generators import ExtractiveGenerator, Generator
 from tests.test_chat import build_tiny_kb
 
 QUESTION = "阿莫西林有哪些不良反应？"
 
 
-class RecordingModel:
+class RecordingModel(Generator):
     """A stand-in for a model generator (not the extractive one): quotes as extractive does and records the
     token budget each request gave it."""
 

@@ -17,6 +17,7 @@ import pytest
 
 from chat.citations import numbers, split_claims, verify, verify_stream
 from chat.conversation import clean_text, rewrite_followup
+from chat.generators import Generator
 from chat.evaluation import evaluate_triage
 from chat.inquiry import is_answer, read_state
 from retriever.symptoms import InquiryState, SymptomIndex
@@ -314,7 +315,7 @@ def test_instruction_inside_a_label_is_not_repeated(pipeline):
     assert "尿酸盐结石" in a.text and "疑似指令" in a.text
 
 
-class MadeUpGenerator:
+class MadeUpGenerator(Generator):
     """A generator that mixes a quote with inventions, as a small model does."""
 
     name = "made-up"
@@ -347,7 +348,7 @@ def test_a_heading_must_name_the_cited_passage_and_carry_a_supported_sentence():
     assert problems["消化性溃疡的预防：根除幽门螺杆菌[1]。"] == [] and problems["戒烟限酒[1]。"] == []
 
 
-class DecliningGenerator:
+class DecliningGenerator(Generator):
     """A tuned model that says the passages hold no answer, in training's refusal sentence."""
 
     name = "declining"
@@ -367,7 +368,7 @@ def test_a_models_refusal_is_not_an_unsupported_claim_and_the_kb_is_quoted(pipel
     assert any("found no answer in the passages; the KB is quoted instead" in w for w in a.warnings)
 
 
-class LoopingGenerator:
+class LoopingGenerator(Generator):
     """Greedy decoding caught in a loop: the same sentence again and again, with its heading or without."""
 
     name = "looping"
@@ -714,7 +715,7 @@ def test_the_extractive_generator_never_has_a_quoted_sentence_removed(pipeline):
     assert asked >= 50
 
 
-class UnreachableGenerator:
+class UnreachableGenerator(Generator):
     name = "openai:unreachable"
 
     def stream(self, request):

@@ -234,6 +234,12 @@ def test_generator_specs():
     assert parse_spec("base=hf:/m/gemma@closed") == ("base", "hf:/m/gemma", False)
     label, spec, retrieval = parse_spec("hf:/m/gemma+/runs/r1/final")
     assert label == "gemma + LoRA r1 + retrieval" and spec == "hf:/m/gemma+/runs/r1/final" and retrieval
+    assert parse_spec("gemma-270m")[0] == "gemma-270m + retrieval"
+    assert parse_spec("openai:http://127.0.0.1:8000/v1")[0] == "v1 + retrieval"
+    from chat.generators import GeneratorError
+
+    with pytest.raises(GeneratorError, match="unknown generator 'hf/m/gemma'"):  # chat's parser, before any model loads
+        parse_spec("base=hf/m/gemma@closed")
 
 
 @pytest.mark.slow
