@@ -140,6 +140,11 @@ _SERIOUS_CHILD = (r"(" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不�
 _FEEDS_POORLY = r"(不(怎么|太|爱|肯)?吃奶|拒奶|吃奶(很|特别)?(少|差)|奶(也|都)?不(怎么|太)?(吃|喝)|喂(奶)?(也|都)?不吃|只吃几口)"
 _LISTLESS = r"(精神(很|特别)?(差|不好)|没精神|蔫|嗜睡|一直睡|睡不醒|叫不醒|哭声(弱|小|尖|无力)|软(绵绵|趴趴)?|没力气|哭不出)"
 _BABY_DANGER = (rf"(囟门{_NP}{{0,3}}(鼓|凸|膨|隆|突)|{_FEEDS_POORLY}[^。！？!?]{{0,12}}{_LISTLESS}|{_LISTLESS}[^。！？!?]{{0,12}}{_FEEDS_POORLY})")
+# What makes a newborn's or young baby's complaint urgent whatever else is said: jaundice that deepens, a swelling
+# that shuts an eye, not feeding, repeated vomiting (the age is the red flag's `who`).
+_NEWBORN_DANGER = (r"(黄疸[^。！？!?]{0,6}(越来越|加重|加深|更黄|变黄|蔓延)|(越来越|更)黄|"
+                   r"(眼皮|眼睑|眼睛|眼)[^。！？!?]{0,8}(肿|鼓)[^。！？!?]{0,6}(睁不开|闭上|挡住)|"
+                   r"(不吃奶|吃奶(少|很少|越来越少|差|不好)|不肯吃奶|拒奶)|(反复|一直|每次|频繁)[^，。,]{0,3}(吐|呕吐|喷射)|喷射(状|性)?(吐|呕吐))")
 # Fever with a stiff neck or a rash that does not fade: meningitis or sepsis, at any age.
 _MENINGEAL = (r"((脖子|颈部|颈项|后颈)[^，。,]{0,3}(僵|硬|强直|低不下|弯不下|不能弯)|低不下头|(出血|瘀)(点|斑)|"
               r"紫(红)?色?的?(点|斑|疹)|按(了|压|着)?[^，。,]{0,2}不(褪|退)色|怕光)")
@@ -394,6 +399,12 @@ RED_FLAGS: tuple[RedFlag, ...] = (
                 r"(newborn|infant|\b\d+[- ]?(week|month)s?[- ]?old|\bbaby)",
                 r"(bulging (soft spot|fontanelle)|(won'?t|not|isn'?t) (feed|feeding|eating)[^.!?]{0,40}(lethargic|floppy|limp|sleepy)|"
                 r"(lethargic|floppy|limp)[^.!?]{0,40}(won'?t|not|isn'?t) (feed|feeding|eating))")),
+    RedFlag("newborn_unwell", "新生儿或三个月内婴儿黄疸加重、眼睑肿到睁不开、不吃奶或反复呕吐", (_NEWBORN_DANGER,),
+            "尽快带孩子去医院急诊（小婴儿病情变化快）。", who=_YOUNG_INFANT,
+            label_en="a newborn who is yellower, not feeding, vomiting or swollen shut", english=(
+                r"(newborn|\b([1-9]|1[0-2])[- ]?(day|week)s?[- ]?old)",
+                r"(jaundice[^.!?]{0,20}(worse|spreading)|(more|getting) yellow|eyes? swollen shut|(won'?t|not|isn'?t) "
+                r"(feed|feeding)|vomiting (everything|again|repeatedly))")),
     RedFlag("meningitis", "发热伴颈部僵硬或皮疹按压不褪色，可能是脑膜炎等急症", (_FEVER, _MENINGEAL), "",
             label_en="fever with a stiff neck or a rash that does not fade", english=(
                 r"(fever|temperature)", r"(stiff neck|neck (is |feels )?stiff|can'?t bend (his|her|my) neck|"
@@ -464,7 +475,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(?<![点丝量])(出血|流血)(?![丝点])|破水|羊水|胎动(消失|减少|没了)|抽搐|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得)|"
         r"胎动[^，。,]{0,4}(少|减少|不动|没了|消失|弱|不明显)|(感觉不到|没(有)?感觉到?|摸不到)[^，。,]{0,2}胎动|"
         r"(宝宝|孩子|胎儿)(在肚子里)?(一直)?(不动|不怎么动|动得(很|特别)?少)|(一上午|半天|一天|一晚上|一下午)(就|才|只)?动了?(一两|一|两)下|"
-        r"(下面|下身|阴道)[^，。,]{0,4}(流|出|冒)(出)?(了)?[^，。,]{0,4}水|流水|"
+        r"(下面|下身|阴道)[^，。,]{0,4}(流|出|冒)(出)?(了)?[^，。,]{0,4}水|流水|(内裤|裤子|床单)[^，。,]{0,4}湿(了|透)|"
+        r"(有|一股)[^，。,]{0,3}水[^，。,]{0,3}(流|淌)出|"
         r"看(东西)?[^，。,]{0,2}(模糊|重影|不清)|视物模糊|视力模糊|(高压|收缩压)[^，。,]{0,2}(1[6-9][0-9]|2[0-9]{2})|"
         r"(摔|跌|撞)[^。！？!?]{0,10}肚子|肚子[^，。,]{0,4}(着地|撞|磕)|"
         r"肚子[^，。,]{0,2}(一直)?(硬|发硬|硬邦邦)[^。！？!?]{0,8}(疼|痛)|(宫缩|肚子)[^。！？!?]{0,10}([0-9一二两三四五六七八九十几]+分钟(一次|来一次)|"
@@ -496,7 +508,7 @@ _WHEN_PAST = (r"去年|前年|几年前|多年前|年前|小时候|小的时候|
               r"天前|周前|星期前|礼拜前|前段时间|前一段时间|前阵子|前一阵|前些天|前些日子|前几天|前两天|前天|上个?星期|上个?礼拜|"
               r"上周|当时|那时|那天|有一天|有一次|有次|(最近|上|那)一次|[0-9]{4}年|[0-9]{1,2}月[0-9]{1,2}[日号]|"
               r"[0-9一二三四五六七八九十]+月份")
-_WHEN_NOW = r"现在|目前|正在|刚才|刚刚|此刻|今天|今早|今晚|这次|此次|这会儿"
+_WHEN_NOW = r"现在|目前|正在|刚才|刚刚|此刻|今天|今早|今晚|这次|此次|这会儿|之后|后来|随后|接着"  # (then: a new scene)
 _WHEN_YESTERDAY = r"昨天|昨晚|昨日"  # the present for what lasts (a stroke), the past for what passes (a faint)
 _MODAL = r"(?<![不机社学体误约聚宴晚开大一理])会(?!不会|诊|议|阴|员|计|儿)"  # will / would / tends to; not 会不会, 社会, 一会儿
 _HABIT_WORDS = rf"{_MODAL}|每次|每当|每逢|每隔|(发作|复发|病发|犯病|发病|犯)(的)?(时|时候)"

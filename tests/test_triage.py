@@ -240,3 +240,23 @@ def test_real_consultation_questions_rarely_fire():
     fired = [q.question for q in questions if triage(q.question).level]
     assert len(questions) > 7000
     assert len(fired) / len(questions) < 0.01, fired[:20]
+
+
+# Issue 18: age changes urgency (a newborn's swelling that shuts an eye, jaundice that deepens) and waters
+# leaking in pregnancy told as wet underwear; a scene told after a habit ("…就会退成正常，之后…") is now.
+NEWBORN_AND_PREGNANCY = [
+    "宝宝在出生三天后，额头上出现紫色的血管瘤，用手压颜色就会退，之后眼皮处已经肿的睁不开眼睛，要怎么治呢？",
+    "新生儿出生10天，黄疸越来越重，吃奶也少了",
+    "怀孕34周，今天早上发现内裤湿了一片，像是有水流出来，不疼",
+]
+NEWBORN_LOOK_ALIKES = ["宝宝两个月，吃奶后偶尔吐一点奶正常吗", "宝宝5个月了，黄疸早就退了", "孩子三岁，眼皮有点肿"]
+
+
+@pytest.mark.parametrize("question", NEWBORN_AND_PREGNANCY)
+def test_a_newborns_danger_signs_and_leaking_waters_fire(question):
+    assert triage(question).level == "emergency", explain(question)
+
+
+@pytest.mark.parametrize("question", NEWBORN_LOOK_ALIKES)
+def test_an_older_babys_or_a_past_complaint_does_not_fire(question):
+    assert triage(question).level is None, explain(question)
