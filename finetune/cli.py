@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 import json
 import logging
 import os
 import sys
 import time
-import typing
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from chat.generators import GeneratorError, generator_usage
+from finetune.config import (BudgetConfig, DataConfig, LoRAConfig, ModelConfig, OptimConfig, OutputConfig,
+                             TrainConfig)
 from kb import terminal
 from kb.terminal import emit
 from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV
@@ -236,15 +237,87 @@ def convert(
             err.print(f"  bad row {line}", highlight=False)
 
 
-def train(as_json: bool = False, **options) -> None:
-    """LoRA / P-tuning v2 / QLoRA on a local model; loss on answer tokens only."""
+# Option groups of `finetune train --help`.
+_MODEL, _ADAPTER, _OPTIM, _CKPT, _RUN = "Model and data", "Adapter", "Optimisation", "Checkpoints and logging", "Runtime"
+
+
+def _opt(help: str, panel: str, *names: str) -> typer.models.OptionInfo:
+    return typer.Option(*names, help=help, rich_help_panel=panel)
+
+
+@app.command("train")
+def train(
+    ctx: typer.Context,
+    model: Annotated[Path | None, _opt("Local folder of a transformers causal LM (LLaMA, Qwen, ChatGLM, Gemma, ...); "
+                                       "never a hub id. Required unless --config gives it.", _MODEL)] = None,
+    data: Annotated[Path | None, _opt("A JSONL file of {messages} examples, or a folder with train.jsonl (and "
+                                      "dev.jsonl, whose first --eval-examples rows give the dev loss), as `finetune "
+                                      "data`/`convert` write. Required unless --config gives it.", _MODEL)] = None,
+    out_dir: Annotated[Path, _opt("Output folder: step-N/ checkpoints, final/, metrics.jsonl, loss.png.", _MODEL,
+                                  "--out")] = OutputConfig.out_dir,
+    config: Annotated[Path | None, _opt("A saved training config (a checkpoint's train_config.json) to start from; "
+                                        "the options given on the command line replace its settings.", _MODEL)] = None,
+    method: Annotated[Literal["lora", "prefix"], _opt("lora (low-rank adapters) or prefix (P-tuning v2: trained "
+                                                      "key/value prefixes in every layer, as the ChatGLM2 seed did).",
+                                                      _ADAPTER)] = LoRAConfig.method,
+    lora_r: Annotated[int, _opt("LoRA rank.", _ADAPTER)] = LoRAConfig.r,
+    lora_alpha: Annotated[int, _opt("LoRA scaling numerator (the update is scaled by alpha / r).", _ADAPTER)] = LoRAConfig.alpha,
+    lora_dropout: Annotated[float, _opt("Dropout on the LoRA input.", _ADAPTER)] = LoRAConfig.dropout,
+    target_modules: Annotated[str | None, _opt("Modules to adapt (comma list or all-linear); default per "
+                                               "architecture (attention and MLP projections), else every linear "
+                                               "layer but the output head.", _ADAPTER)] = LoRAConfig.target_modules,
+    num_virtual_tokens: Annotated[int, _opt("Prefix length for --method prefix.", _ADAPTER)] = LoRAConfig.num_virtual_tokens,
+    quantize: Annotated[Literal["nf4"] | None, _opt("nf4: QLoRA, the base model in 4 bits (CUDA and "
+                                                    "bitsandbytes).", _ADAPTER)] = ModelConfig.quantize,
+    max_seq_len: Annotated[int, _opt("Longer examples are dropped (and counted), never cut: a cut answer loses "
+                                     "its end of turn, and a model that never sees it does not stop.",
+                                     _OPTIM)] = DataConfig.max_seq_len,
+    micro_batch_size: Annotated[int, _opt("Examples per forward pass (per process).", _OPTIM)] = OptimConfig.micro_batch_size,
+    grad_accum: Annotated[int, _opt("Micro-batches per optimizer step; the effective batch is their product "
+                                    "(x processes).", _OPTIM)] = OptimConfig.grad_accum,
+    learning_rate: Annotated[float, _opt("Peak learning rate (AdamW) after warmup; cosine decay to 10% of it.",
+                                         _OPTIM)] = OptimConfig.learning_rate,
+    weight_decay: Annotated[float, _opt("AdamW weight decay on the adapter parameters.", _OPTIM)] = OptimConfig.weight_decay,
+    warmup_steps: Annotated[int, _opt("Optimizer steps of linear warmup.", _OPTIM)] = OptimConfig.warmup_steps,
+    epochs: Annotated[float, _opt("Passes over the training data (fractions allowed) when --max-steps is not "
+                                  "given.", _OPTIM)] = BudgetConfig.epochs,
+    max_steps: Annotated[int | None, _opt("Optimizer steps to run; sets the length of the cosine schedule.",
+                                          _OPTIM)] = BudgetConfig.max_steps,
+    max_minutes: Annotated[float | None, _opt("Stop (and save) after this much wall time even if steps remain.",
+                                              _OPTIM)] = BudgetConfig.max_minutes,
+    max_examples: Annotated[int | None, _opt("Use only the first N training examples (after a seeded shuffle).",
+                                             _OPTIM)] = DataConfig.max_examples,
+    save_interval: Annotated[int, _opt("Save a resumable checkpoint every N optimizer steps.", _CKPT)] = OutputConfig.save_interval,
+    eval_interval: Annotated[int, _opt("Dev loss every N optimizer steps (0: only at the end).", _CKPT)] = OutputConfig.eval_interval,
+    eval_examples: Annotated[int, _opt("Dev examples in the dev loss.", _CKPT)] = DataConfig.eval_examples,
+    log_interval: Annotated[int, _opt("Print loss, throughput and memory every N optimizer steps (stderr).",
+                                      _CKPT)] = OutputConfig.log_interval,
+    resume: Annotated[Path | None, _opt("A checkpoint folder (step-NNNNNN) to continue from, or 'auto' for the "
+                                        "latest in the output folder.", _CKPT)] = OutputConfig.resume,
+    chat_template: Annotated[str | None, _opt("A Jinja chat template (file or string) for tokenizers that have "
+                                              "none.", _RUN)] = ModelConfig.chat_template,
+    dtype: Annotated[Literal["float32", "bfloat16", "float16"], _opt("Weight dtype of the base model: float32 "
+                                                                     "(CPU), bfloat16 or float16 (GPU).",
+                                                                     _RUN)] = ModelConfig.dtype,
+    threads: Annotated[int | None, _opt("torch CPU threads (default: torch's choice).", _RUN)] = TrainConfig.threads,
+    seed: Annotated[int, _opt("Seed for data order, dropout and initialisation.", _RUN)] = TrainConfig.seed,
+    trust_remote_code: Annotated[bool, _opt("Run the model folder's own code (ChatGLM, Baichuan, InternLM need "
+                                            "it).", _RUN)] = ModelConfig.trust_remote_code,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the training report as one JSON document.")] = False,
+) -> None:
+    """LoRA / P-tuning v2 / QLoRA on a local model; loss on answer tokens only. The settings are one
+    `finetune.config.TrainConfig`, saved beside every checkpoint as train_config.json."""
+    options = dict(locals())  # the settings, by their flat names (`finetune.config.TrainConfig.flat`)
+    for name in ("ctx", "config", "as_json"):
+        del options[name]
     from finetune.model import ModelError
     from finetune.train import report_json
     from finetune.train import train as run_train
 
     logging.basicConfig(level=logging.WARNING)
     try:
-        report = run_train(**options)
+        settings = _train_config(ctx, config, options)
+        report = run_train(settings)
     except (ModelError, FileNotFoundError, ValueError, OSError) as e:
         _fail(str(e).splitlines()[0])
     doc = report_json(report)
@@ -256,27 +329,17 @@ def train(as_json: bool = False, **options) -> None:
                         f"{doc['dev_loss']}; adapter in {doc['checkpoint']}")
 
 
-def _takes_the_options_of(command, func) -> None:
-    """Give `command(as_json, **options)` the typed signature of `func` plus --json: `func`'s signature is the
-    command line (one definition of every option, its type, default and help), as litgpt's CLI does."""
-    hints = typing.get_type_hints(func, include_extras=True)
-    params = [p.replace(annotation=hints[p.name]) for p in inspect.signature(func).parameters.values()]
-    as_json = inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False,
-                                annotation=Annotated[bool, typer.Option("--json", help="Print the training report "
-                                                                        "as one JSON document.")])
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params] + [as_json]
-    command.__signature__ = inspect.Signature(params)
-    command.__annotations__ = {p.name: p.annotation for p in params}
-
-
-def _register_train() -> None:
-    from finetune.train import train as run_train
-
-    _takes_the_options_of(train, run_train)
-    app.command("train")(train)
-
-
-_register_train()
+def _train_config(ctx: typer.Context, saved: Path | None, options: dict) -> TrainConfig:
+    """The command's config: --config's (or the defaults), with the options given on the command line over it."""
+    if saved is None:
+        if options["model"] is None or options["data"] is None:
+            err.print("finetune train: --model and --data are required (or --config FILE)")
+            raise typer.Exit(2)
+        return TrainConfig(ModelConfig(options["model"]), DataConfig(options["data"])).with_options(**options)
+    # typer's own click answers where each value came from (compared by name: typer vendors click)
+    given = {name: value for name, value in options.items()
+             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") in ("COMMANDLINE", "ENVIRONMENT")}
+    return TrainConfig.load(saved).with_options(**given)
 
 
 @app.command()
@@ -323,7 +386,7 @@ def lora_gguf(
 
 @app.command("eval")
 def evaluate(
-    generator: Annotated[list[str], typer.Option("--generator", "-g", help="extractive | hf:PATH[+ADAPTER], @closed for closed-book, LABEL= to name it; repeatable.")],
+    generator: Annotated[list[str], typer.Option("--generator", "-g", help=f"{generator_usage()}; @closed for closed-book (a local model), LABEL= to name it; repeatable.")],
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
     index: Annotated[Path, typer.Option(envvar=INDEX_ENV, help=INDEX_HELP)] = Path(DEFAULT_INDEX_DIR),
     out: Annotated[Path, typer.Option(help="Folder for results.md, results.json, answers.jsonl and the bar chart.")] = Path("var/finetune/eval"),
@@ -351,7 +414,7 @@ def evaluate(
         raise typer.Exit(2)
     try:
         specs = [ev.parse_spec(g) for g in generator]
-    except ValueError as e:
+    except GeneratorError as e:
         err.print(str(e))
         raise typer.Exit(2)
     try:
@@ -382,7 +445,7 @@ def evaluate(
     for spec in generator:
         try:
             g = ev.make_generator(spec, max_new_tokens, threads, decoding=decoding)
-        except (ModelError, OSError, ValueError) as e:
+        except (GeneratorError, ModelError, OSError, ValueError) as e:
             _fail(f"{spec}: {str(e).splitlines()[0]}")
         t0 = time.perf_counter()
         rows = ev.run([g], cases, progress=None if as_json else

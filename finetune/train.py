@@ -1,10 +1,12 @@
 """LoRA / P-tuning v2 (prefix tuning) / QLoRA on chat-messages JSONL, in one plain training loop.
 
-`train()` is the whole of it; its arguments are the `finetune train` CLI. The loop runs under
+`train(config)` is the whole of it; `config` is a `finetune.config.TrainConfig` (model, data, LoRA,
+optimisation, budget, output), which the `finetune train` command builds from its options. The loop runs under
 accelerate, so the same command scales to several GPUs with `accelerate launch -m finetune.cli train`
 or `torchrun --nproc-per-node N -m finetune.cli train` (each process takes its share of the batches).
-Every checkpoint folder holds the adapter, the tokenizer with its chat template, `hparams.json` and
-`trainer_state.pt` (optimizer, schedule, step) so that `--resume` continues where it stopped; the
+Every checkpoint folder holds the adapter, the tokenizer with its chat template, `train_config.json` (the
+config, which `finetune train --config` reads back), `hparams.json` (every setting by its flat name, and what
+the run found) and `trainer_state.pt` (optimizer, schedule, step) so that `--resume` continues where it stopped; the
 output folder keeps `metrics.jsonl` and `loss.png`.
 """
 
@@ -20,16 +22,12 @@ import time
 from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Literal
-
-import typer
-
 from chat.generators import stop_token_ids, turn_end
+from finetune.config import CONFIG_FILE, TrainConfig
 from finetune.data import read_jsonl
 from finetune.progress import duration, time_left
 
-# torch, transformers and peft are imported where they are used: this module's `train` signature is the
-# `finetune train` command line, read whenever `finetune` starts (a bare `finetune merge` answers at once).
+# torch, transformers and peft are imported where they are used (importing this module is cheap).
 
 log = logging.getLogger("finetune")
 PLAN_AFTER_STEPS = 3  # steps measured before the run says how long all of it will take
@@ -58,132 +56,77 @@ class TrainReport:
     model: object = field(default=None, repr=False, compare=False)  # the tuned peft model, in memory
 
 
-# Option groups of `finetune train --help`.
-_MODEL, _ADAPTER, _OPTIM, _CKPT, _RUN = "Model and data", "Adapter", "Optimisation", "Checkpoints and logging", "Runtime"
+def train(config: TrainConfig) -> TrainReport:
+    """Tune an adapter on chat-messages examples as `config` says; loss only on the assistant's answer tokens.
 
-
-def _opt(help: str, panel: str, *names: str) -> typer.models.OptionInfo:
-    return typer.Option(*names, help=help, rich_help_panel=panel)
-
-
-def train(
-    model: Annotated[Path, _opt("Local folder of a transformers causal LM (LLaMA, Qwen, ChatGLM, Gemma, ...); "
-                                "never a hub id.", _MODEL)],
-    data: Annotated[Path, _opt("A JSONL file of {messages} examples, or a folder with train.jsonl (and dev.jsonl, "
-                               "whose first --eval-examples rows give the dev loss), as `finetune data`/`convert` "
-                               "write.", _MODEL)],
-    out_dir: Annotated[Path, _opt("Output folder: step-N/ checkpoints, final/, metrics.jsonl, loss.png.", _MODEL,
-                                  "--out")] = Path("var/finetune/run"),
-    method: Annotated[Literal["lora", "prefix"], _opt("lora (low-rank adapters) or prefix (P-tuning v2: trained "
-                                                      "key/value prefixes in every layer, as the ChatGLM2 seed did).",
-                                                      _ADAPTER)] = "lora",
-    lora_r: Annotated[int, _opt("LoRA rank.", _ADAPTER)] = 16,
-    lora_alpha: Annotated[int, _opt("LoRA scaling numerator (the update is scaled by alpha / r).", _ADAPTER)] = 32,
-    lora_dropout: Annotated[float, _opt("Dropout on the LoRA input.", _ADAPTER)] = 0.05,
-    target_modules: Annotated[str | None, _opt("Modules to adapt (comma list or all-linear); default per "
-                                               "architecture (attention and MLP projections), else every linear "
-                                               "layer but the output head.", _ADAPTER)] = None,
-    num_virtual_tokens: Annotated[int, _opt("Prefix length for --method prefix.", _ADAPTER)] = 16,
-    quantize: Annotated[Literal["nf4"] | None, _opt("nf4: QLoRA, the base model in 4 bits (CUDA and "
-                                                    "bitsandbytes).", _ADAPTER)] = None,
-    max_seq_len: Annotated[int, _opt("Longer examples are dropped (and counted), never cut: a cut answer loses "
-                                     "its end of turn, and a model that never sees it does not stop.", _OPTIM)] = 512,
-    micro_batch_size: Annotated[int, _opt("Examples per forward pass (per process).", _OPTIM)] = 4,
-    grad_accum: Annotated[int, _opt("Micro-batches per optimizer step; the effective batch is their product "
-                                    "(x processes).", _OPTIM)] = 4,
-    learning_rate: Annotated[float, _opt("Peak learning rate (AdamW) after warmup; cosine decay to 10% of it.",
-                                         _OPTIM)] = 2e-4,
-    weight_decay: Annotated[float, _opt("AdamW weight decay on the adapter parameters.", _OPTIM)] = 0.0,
-    warmup_steps: Annotated[int, _opt("Optimizer steps of linear warmup.", _OPTIM)] = 10,
-    epochs: Annotated[float, _opt("Passes over the training data (fractions allowed) when --max-steps is not "
-                                  "given.", _OPTIM)] = 1.0,
-    max_steps: Annotated[int | None, _opt("Optimizer steps to run; sets the length of the cosine schedule.",
-                                          _OPTIM)] = None,
-    max_minutes: Annotated[float | None, _opt("Stop (and save) after this much wall time even if steps remain.",
-                                              _OPTIM)] = None,
-    max_examples: Annotated[int | None, _opt("Use only the first N training examples (after a seeded shuffle).",
-                                             _OPTIM)] = None,
-    save_interval: Annotated[int, _opt("Save a resumable checkpoint every N optimizer steps.", _CKPT)] = 100,
-    eval_interval: Annotated[int, _opt("Dev loss every N optimizer steps (0: only at the end).", _CKPT)] = 50,
-    eval_examples: Annotated[int, _opt("Dev examples in the dev loss.", _CKPT)] = 32,
-    log_interval: Annotated[int, _opt("Print loss, throughput and memory every N optimizer steps (stderr).",
-                                      _CKPT)] = 5,
-    resume: Annotated[Path | None, _opt("A checkpoint folder (step-NNNNNN) to continue from, or 'auto' for the "
-                                        "latest in the output folder.", _CKPT)] = None,
-    chat_template: Annotated[str | None, _opt("A Jinja chat template (file or string) for tokenizers that have "
-                                              "none.", _RUN)] = None,
-    dtype: Annotated[Literal["float32", "bfloat16", "float16"], _opt("Weight dtype of the base model: float32 "
-                                                                     "(CPU), bfloat16 or float16 (GPU).",
-                                                                     _RUN)] = "float32",
-    threads: Annotated[int | None, _opt("torch CPU threads (default: torch's choice).", _RUN)] = None,
-    seed: Annotated[int, _opt("Seed for data order, dropout and initialisation.", _RUN)] = 1337,
-    trust_remote_code: Annotated[bool, _opt("Run the model folder's own code (ChatGLM, Baichuan, InternLM need "
-                                            "it).", _RUN)] = False,
-) -> TrainReport:
-    """Tune an adapter on chat-messages examples; loss only on the assistant's answer tokens.
-
-    This signature is the `finetune train` command (each option's help is its documentation), as in litgpt.
+    Each checkpoint keeps `config` beside it (`train_config.json`) and, in `hparams.json`, every setting under
+    its flat name with what the run found (targets, steps, stop tokens).
     """
-    hparams = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()}
+    model, data, lora, optim, budget, output = (config.model, config.data, config.lora, config.optim, config.budget,
+                                                config.output)
+    hparams = config.flat()
     import torch
     from accelerate import Accelerator
     from peft import LoraConfig, PrefixTuningConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
 
     from finetune.model import answer_loss, collate, encode, load_model, load_tokenizer, target_modules_for
 
-    if threads:
-        torch.set_num_threads(threads)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    seed, grad_accum, micro_batch_size = config.seed, optim.grad_accum, optim.micro_batch_size
     torch.manual_seed(seed)
     accelerator = Accelerator(gradient_accumulation_steps=grad_accum)
-    out_dir = Path(out_dir)
+    out_dir = Path(output.out_dir)
     say = partial(accelerator.print, file=sys.stderr)  # progress on stderr: stdout is for --json
 
-    tokenizer = load_tokenizer(model, chat_template, trust_remote_code)
-    train_rows, dev_rows = _load_data(Path(data), eval_examples)
+    tokenizer = load_tokenizer(model.path, model.chat_template, model.trust_remote_code)
+    train_rows, dev_rows = _load_data(Path(data.path), data.eval_examples)
     random.Random(seed).shuffle(train_rows)
-    if max_examples:
-        train_rows = train_rows[:max_examples]
+    if data.max_examples:
+        train_rows = train_rows[:data.max_examples]
+    max_seq_len = data.max_seq_len
     encoded = [encode(tokenizer, r["messages"], max_seq_len) for r in train_rows]
     dropped = sum(e is None for e in encoded)
     encoded = [e for e in encoded if e is not None]
     dev = [e for e in (encode(tokenizer, r["messages"], max_seq_len) for r in dev_rows) if e is not None]
     if not encoded:
-        raise ValueError(f"{data}: no training example fits in --max-seq-len {max_seq_len}")
+        raise ValueError(f"{data.path}: no training example fits in --max-seq-len {max_seq_len}")
     n_tok = [len(e["input_ids"]) for e in encoded]
     say(f"data: {len(encoded)} train examples ({dropped} dropped as longer than {max_seq_len} tokens), "
         f"{len(dev)} dev; mean {sum(n_tok) / len(n_tok):.0f} tokens, "
         f"answer {sum(sum(l != -100 for l in e['labels']) for e in encoded) / len(encoded):.0f}; "
         f"turn end {turn_end(tokenizer)!r}, stop ids {stop_token_ids(tokenizer)}")
 
-    base = load_model(model, dtype=dtype, quantize=quantize, trust_remote_code=trust_remote_code)
-    if quantize:
+    base = load_model(model.path, dtype=model.dtype, quantize=model.quantize, trust_remote_code=model.trust_remote_code)
+    if model.quantize:
         base = prepare_model_for_kbit_training(base)
-    if method == "lora":
-        targets = target_modules_for(base, target_modules)
-        peft_config = LoraConfig(task_type=TaskType.CAUSAL_LM, r=lora_r, lora_alpha=lora_alpha,
-                                 lora_dropout=lora_dropout, target_modules=targets)
+    if lora.method == "lora":
+        targets = target_modules_for(base, lora.target_modules)
+        peft_config = LoraConfig(task_type=TaskType.CAUSAL_LM, r=lora.r, lora_alpha=lora.alpha,
+                                 lora_dropout=lora.dropout, target_modules=targets)
         hparams["target_modules"] = targets
-    elif method == "prefix":
-        peft_config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=num_virtual_tokens)
+    elif lora.method == "prefix":
+        peft_config = PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=lora.num_virtual_tokens)
     else:
-        raise ValueError(f"unknown --method {method!r} (lora or prefix)")
+        raise ValueError(f"unknown --method {lora.method!r} (lora or prefix)")
     net = get_peft_model(base, peft_config)
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
     total = sum(p.numel() for p in net.parameters())
-    say(f"model: {model} ({getattr(base.config, 'model_type', '?')}), {method}: {trainable:,} trainable of "
+    say(f"model: {model.path} ({getattr(base.config, 'model_type', '?')}), {lora.method}: {trainable:,} trainable of "
         f"{total:,} parameters ({100 * trainable / total:.2f}%)")
 
     batches_per_epoch = math.ceil(len(encoded) / micro_batch_size)
     steps_per_epoch = max(1, batches_per_epoch // (grad_accum * accelerator.num_processes))
+    max_steps, max_minutes, epochs = budget.max_steps, budget.max_minutes, budget.epochs
     total_steps = max_steps or max(1, int(epochs * steps_per_epoch))
-    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=learning_rate,
-                                  weight_decay=weight_decay)
-    scheduler = _cosine(optimizer, warmup_steps, total_steps)
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=optim.learning_rate,
+                                  weight_decay=optim.weight_decay)
+    scheduler = _cosine(optimizer, optim.warmup_steps, total_steps)
     net, optimizer = accelerator.prepare(net, optimizer)
 
     step, history = 0, []
-    if resume:
-        ckpt = _latest_checkpoint(out_dir) if str(resume) == "auto" else Path(resume)
+    if output.resume:
+        ckpt = _latest_checkpoint(out_dir) if str(output.resume) == "auto" else Path(output.resume)
         if ckpt is None:
             say(f"resume: no checkpoint in {out_dir}; starting fresh")
         else:
@@ -191,7 +134,7 @@ def train(
             say(f"resume: from {ckpt} at step {step}")
     hparams.update(total_steps=total_steps, prompt_style=PROMPT_STYLE, turn_end=turn_end(tokenizer),
                    stop_token_ids=stop_token_ids(tokenizer), trainable_params=trainable,
-                   train_examples=len(encoded), base_model=str(model))
+                   train_examples=len(encoded), base_model=str(model.path))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = open(out_dir / "metrics.jsonl", "a", encoding="utf-8") if accelerator.is_main_process else None
@@ -229,7 +172,7 @@ def train(
         train_loss = step_loss / max(step_tokens, 1)
         row = {"step": step, "loss": round(train_loss, 4), "lr": scheduler.get_last_lr()[0],
                "seconds": round(time.perf_counter() - t0, 1), "step_seconds": round(time.perf_counter() - t_step, 2)}
-        if eval_interval and step % eval_interval == 0 and dev:
+        if output.eval_interval and step % output.eval_interval == 0 and dev:
             dev_loss = row["dev_loss"] = round(_dev_loss(net, dev, micro_batch_size, tokenizer.pad_token_id,
                                                          accelerator), 4)
         history.append(row)
@@ -239,7 +182,7 @@ def train(
         elapsed = time.perf_counter() - t0
         if step - first_step == PLAN_AFTER_STEPS or (step == total_steps and step - first_step < PLAN_AFTER_STEPS):
             say(plan(step - first_step, elapsed, total_steps - step, max_steps, max_minutes))
-        if step % log_interval == 0 or step == 1 or time.perf_counter() - last_said >= LOG_EVERY_SECONDS:
+        if step % output.log_interval == 0 or step == 1 or time.perf_counter() - last_said >= LOG_EVERY_SECONDS:
             left = time_left(step - first_step, total_steps - first_step, elapsed)
             if max_minutes:
                 left = min(left, max(0.0, max_minutes * 60 - elapsed))
@@ -250,8 +193,9 @@ def train(
                   f"peak mem {_peak_mb():.0f} MB", file=sys.stderr)
             loss_sum = loss_n = 0.0
             last_said = time.perf_counter()
-        if save_interval and step % save_interval == 0 and step < total_steps:
-            _save(accelerator, net, tokenizer, optimizer, scheduler, out_dir / f"step-{step:06d}", step, hparams, history)
+        if output.save_interval and step % output.save_interval == 0 and step < total_steps:
+            _save(accelerator, net, tokenizer, optimizer, scheduler, out_dir / f"step-{step:06d}", step, config, hparams,
+                  history)
         if max_minutes and time.perf_counter() - t0 > max_minutes * 60:
             stopped_by = "time"
             say(f"stopping at step {step}: --max-minutes {max_minutes} reached", file=sys.stderr)
@@ -262,7 +206,7 @@ def train(
         if history:
             history[-1]["dev_loss"] = dev_loss
     final = out_dir / "final"
-    _save(accelerator, net, tokenizer, optimizer, scheduler, final, step, hparams, history)
+    _save(accelerator, net, tokenizer, optimizer, scheduler, final, step, config, hparams, history)
     elapsed = time.perf_counter() - t0
     if metrics:
         metrics.close()
@@ -363,8 +307,8 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def _save(accelerator, net, tokenizer, optimizer, scheduler, folder: Path, step: int, hparams: dict,
-          history: list[dict]) -> None:
+def _save(accelerator, net, tokenizer, optimizer, scheduler, folder: Path, step: int, config: TrainConfig,
+          hparams: dict, history: list[dict]) -> None:
     import torch
 
     accelerator.wait_for_everyone()
@@ -374,6 +318,7 @@ def _save(accelerator, net, tokenizer, optimizer, scheduler, folder: Path, step:
     model = accelerator.unwrap_model(net)
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
+    config.save(folder / CONFIG_FILE)
     (folder / "hparams.json").write_text(json.dumps({**hparams, "step": step}, ensure_ascii=False, indent=2,
                                                     default=str), encoding="utf-8")
     torch.save({"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),

@@ -31,6 +31,8 @@ from finetune.model import (
     target_modules_for,
 )
 from finetune.prompts import REFUSAL, rag_messages
+from finetune.config import (CONFIG_FILE, BudgetConfig, DataConfig, LoRAConfig, ModelConfig, OptimConfig, OutputConfig,
+                             TrainConfig)
 from finetune.train import train
 from retriever.hits import Passage
 
@@ -102,9 +104,12 @@ def tiny(tmp_path_factory):
 def lora_run(tiny, tmp_path_factory):
     """LoRA overfitted on 4 examples (the shared run for the tests below)."""
     out = tmp_path_factory.mktemp("lora-run")
-    report = train(tiny, tiny / "data", out, method="lora", lora_r=8, lora_alpha=16, lora_dropout=0.0,
-                   micro_batch_size=4, grad_accum=1, learning_rate=2e-2, warmup_steps=2, max_steps=60,
-                   save_interval=30, eval_interval=30, log_interval=100, threads=2, seed=0)
+    report = train(TrainConfig(ModelConfig(tiny), DataConfig(tiny / "data"),
+                               lora=LoRAConfig(method="lora", r=8, alpha=16, dropout=0.0),
+                               optim=OptimConfig(micro_batch_size=4, grad_accum=1, learning_rate=2e-2, warmup_steps=2),
+                               budget=BudgetConfig(max_steps=60),
+                               output=OutputConfig(out, save_interval=30, eval_interval=30, log_interval=100),
+                               threads=2, seed=0))
     return report, out
 
 
@@ -184,17 +189,16 @@ def test_resume_continues_from_a_checkpoint(tiny, lora_run, tmp_path):
     import shutil
 
     shutil.copytree(out / "step-000030", tmp_path / "step-000030")
-    report = train(tiny, tiny / "data", tmp_path, lora_r=8, lora_alpha=16, lora_dropout=0.0, micro_batch_size=4,
-                   grad_accum=1, learning_rate=2e-2, warmup_steps=2, max_steps=32, resume="auto",
-                   eval_interval=0, log_interval=100, seed=0)
+    report = train(TrainConfig.load(tmp_path / "step-000030" / CONFIG_FILE).with_options(
+        out_dir=tmp_path, max_steps=32, resume="auto", eval_interval=0, threads=None))
     assert report.steps == 32
     assert json.loads((tmp_path / "final" / "hparams.json").read_text())["step"] == 32
 
 
 def test_prefix_tuning_trains_and_reloads(tiny, tmp_path):
-    report = train(tiny, tiny / "data", tmp_path, method="prefix", num_virtual_tokens=8, micro_batch_size=4,
-                   grad_accum=1, learning_rate=3e-1, warmup_steps=1, max_steps=40, eval_interval=0,
-                   log_interval=100, save_interval=0, seed=0)
+    report = train(TrainConfig(ModelConfig(tiny), DataConfig(tiny / "data"), seed=0).with_options(
+        out_dir=tmp_path, method="prefix", num_virtual_tokens=8, micro_batch_size=4, grad_accum=1, learning_rate=3e-1,
+        warmup_steps=1, max_steps=40, eval_interval=0, log_interval=100, save_interval=0))
     history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert report.train_loss < 0.5 * history[0]["loss"]  # 768 parameters: slower than LoRA, but it learns
     model, tok = load_for_inference(tiny, tmp_path / "final")
@@ -231,15 +235,21 @@ def test_cli_train_reports_json_and_bad_input_exits_1(tiny, tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)  # the one JSON document on stdout
     assert doc["steps"] == 2 and doc["checkpoint"].endswith("final") and doc["tokens_per_second"] > 0
-    # train()'s signature is the command line: every option reaches train() by name, none is restated
+    # every option reaches the config by its flat name; the config is saved beside the checkpoint and read back
     hparams = json.loads((Path(doc["checkpoint"]) / "hparams.json").read_text())
     assert (hparams["lora_r"], hparams["lora_alpha"], hparams["micro_batch_size"]) == (4, 8, 2)
-    import inspect
-
-    from finetune.train import train as train_fn
-
-    command = next(c.callback for c in app.registered_commands if c.name == "train")
-    assert list(inspect.signature(command).parameters) == [*inspect.signature(train_fn).parameters, "as_json"]
+    saved = TrainConfig.load(Path(doc["checkpoint"]) / CONFIG_FILE)
+    assert (saved.lora.r, saved.lora.alpha, saved.optim.micro_batch_size, saved.budget.max_steps) == (4, 8, 2, 2)
+    settings = {**saved.flat(), "target_modules": hparams["target_modules"]}  # hparams: the modules it chose
+    assert settings == {k: v for k, v in hparams.items() if k in settings}
+    again = runner.invoke(app, ["train", "--config", str(Path(doc["checkpoint"]) / CONFIG_FILE), "--out",
+                                str(tmp_path / "again"), "--max-steps", "1", "--json"])
+    assert again.exit_code == 0, again.output
+    rerun = TrainConfig.load(tmp_path / "again" / "final" / CONFIG_FILE)
+    assert rerun == saved.with_options(out_dir=tmp_path / "again", max_steps=1)  # the rest as saved, not defaults
+    assert runner.invoke(app, ["train", "--data", str(tiny / "data")]).exit_code == 2  # no --model, no --config
+    bad = runner.invoke(app, ["train", "--config", str(tiny / "data" / "train.jsonl")])
+    assert bad.exit_code == 1 and "not a training config" in bad.output and "Traceback" not in bad.output
     result = runner.invoke(app, ["train", "--model", str(tmp_path / "nope"), "--data", str(tiny / "data")])
     assert result.exit_code == 1 and "no such model folder" in result.output
     assert runner.invoke(app, ["train", "--model", str(tiny), "--data", str(tiny / "data"),
