@@ -22,8 +22,9 @@ MAX_QUESTIONS = 2
 # (kind, pattern): the first kind whose pattern matches the asking part of the message wins.
 _KINDS = (
     ("hospital", r"(哪家医院|哪个医院|什么医院|医院推荐|推荐.{0,4}医院|挂什么科|挂哪个科|看什么科|哪个科|多少钱|费用|花费|医保|报销)"),
-    ("result", r"((化验|检查|体检|报告|彩超|B超|CT|核磁|血常规|尿常规|肝功|指标|结果).{0,20}(偏高|偏低|升高|降低|高|低|阳性|阴性|异常|"
-               r"什么意思|说明什么|怎么回事|正常吗|严重吗)|[↑↓]|\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|g/L|mg|×10))"),
+    ("result", r"((化验|检查|体检|报告|彩超|B超|CT|核磁|血常规|尿常规|肝功|指标|结果|筛查|唐筛|化验单|报告单).{0,20}(偏高|偏低|升高|降低|高|低|阳性|阴性|异常|"
+               r"什么意思|说明什么|怎么回事|正常吗|正常不|正不正常|严重吗)|[↑↓]|\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|g/L|mg|×10))"),
+    ("what_to_do", r"((能|可以|应该)(吃|喝|用|做)(点|些)?什么)"),  # "能吃什么": what to do, not "can I X"
     ("can_i", r"(能不能|能否|可不可以|可否|可以.{1,10}(吗|么|嘛)|[^，,。？?！!\s]{1,10}(可以|行)(吗|么|嘛)|能.{1,10}(吗|么|嘛)|"
               r"要不要|需不需要|需要.{1,8}(吗|么)|会不会影响|影响.{1,8}(吗|么)|还能.{1,8}(吗|么)|行不行)"),
     ("serious", r"(要紧|要不要紧|严重吗|严不严重|严重不|危险吗|有危险|有没有事|有事吗|没事吧|问题大|大问题|会死|是癌|癌症吗|"
@@ -57,6 +58,23 @@ class Concern:
     missing: tuple[str, ...] = field(default_factory=tuple)  # facts that would change the answer, most useful first
 
 
+# A number with a unit or a reference mark: the message gives the report's values.
+_VALUE = re.compile(r"(\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|IU|g/L|mg|ng|pg|×10|x10|%|mmHg|cm|mm)|[↑↓]|1\s*[:：/]\s*\d{2,})", re.I)
+# Words that leave the X of 能不能X unfinished ("能否「吃什」", "能否「如何处理」"): then the concern is said generally.
+_NOT_A_PHRASE = re.compile(r"(什|怎|如何|哪|吗|呢|多少|多久|几|是否|还是|之类|等)")
+
+
+_DECIDES = {"can_i": ("pregnancy",), "drug": ("pregnancy", "age")}
+
+
+def _phrase(text: str) -> str:
+    """The X of 能不能X when it is a whole short phrase, else "" (the answer then says "这样做")."""
+    text = text.strip()
+    if not 2 <= len(text) <= 8 or _NOT_A_PHRASE.search(text) or text.endswith(("了", "的", "着", "到")):
+        return ""
+    return text
+
+
 def _asking_part(text: str) -> str:
     """The last sentence that asks something, or the whole text: "…三天了。能吃辣吗？" asks about the last."""
     parts = [p for p in re.split(r"[。！!\n]", text) if p.strip()]
@@ -80,11 +98,13 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
                     else m.group(0)
                 rest = re.sub(r"^(能不能|能否|可不可以|可否|可以|能|要不要|需不需要|需要|还能)", "", rest)
                 rest = re.sub(r"(可以|行)(吗|么|嘛)$", "", rest)
-                about = re.split(r"[，,。？?！!；;\s]|吗|么|嘛|呢", rest)[0][:10]
+                about = _phrase(re.split(r"[，,。？?！!；;\s]|吗|么|嘛|呢", rest)[0])
             break
     scope = _SCOPE.search(question)
     missing: list[str] = []
-    if describes_symptoms:
+    if kind == "result" and not _VALUE.search(question):
+        missing.append("values")  # a report is read from its numbers and reference ranges, not its name
+    elif describes_symptoms and kind not in ("hospital", "result"):
         if age_years is None and child is None and not _AGE.search(question):
             missing.append("age")
         if not _DURATION.search(question):
@@ -95,16 +115,19 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
                 and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经)", question):
             missing.append("pregnancy")
         # a possible pregnancy and the age decide most; the site before the duration when pain has none
-        order = {"pregnancy": 0, "site": 1, "age": 2, "duration": 3}
+        order = {"pregnancy": 0, "site": 1, "age": 2, "duration": 3, "values": 4}
         missing.sort(key=order.get)
+        # only what decides this kind of answer: whether one may do X turns on a pregnancy, which drug also on age
+        missing = [m for m in missing if m in _DECIDES.get(kind, ("pregnancy", "site", "age", "duration"))]
     return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]))
 
 
 _QUESTIONS = {
-    "age": "患者今年多大年龄？",
+    "age": "请问患者（是您本人还是家人）今年多大年龄？",
     "duration": "这种情况持续多久了，是越来越重还是时好时坏？",
     "site": "具体是哪个部位不舒服？",
     "pregnancy": "月经是否推迟、有没有怀孕的可能？",
+    "values": "报告上的具体数值、单位和参考范围分别是多少？",
 }
 
 

@@ -70,10 +70,13 @@ DRUG_LIST_NOTE = ("以上是知识库中列出的常用药物，不是处方：�
 # never for a child or in pregnancy or breastfeeding: what suits them is decided by a doctor, not a list.
 DRUG_LIST_SECTIONS = ("常用药物", "相关药物")
 DRUGS_NOT_LISTED = "具体用什么药，要由医生检查、明确原因后决定，这里不列药名，请不要自行买药。"
+INJECTIONS_NOT_LISTED = "注射、输液类药物须由医生在医疗机构使用，这里不列出。"
 DRUGS_NOT_FOR_GROUP = "{who}用药要由医生根据年龄、体重和具体情况决定，这里不列药名，请不要自行用药。"
 URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
 MAX_CONDITIONS = 3
 THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
+STORY_CHARS = 30  # a message longer than this tells a story rather than asks the KB
+STORY_REFUSAL = "这个问题需要了解您的具体情况，建议当面咨询医生；如有不适请及时就医。"
 NO_BASIS = "知识库中没有能直接回答这个问题的条目，我不凭猜测作答。"
 NOT_PLACED = "根据您目前的描述，知识库中还找不到足够相符的条目，暂时给不出可靠的方向（不是说没有问题）。"
 
@@ -252,7 +255,8 @@ class Pipeline:
                                      "" if department in first else concerns.direction_line(department),
                                      asks, URGENT_SIGNS if describes else ""))
             elif not flagged.level:  # in an emergency the call-120 notice is the answer
-                yield from say(_join(REFUSAL, support.suggestion))
+                # a story gets no "ask me about 阿莫西林" example: that is for a question put to the KB
+                yield from say(_join(REFUSAL, support.suggestion if len(question) <= STORY_CHARS else STORY_REFUSAL))
             yield from say(SHORT_DISCLAIMER)
             yield self._finish(answer, started, timings)
             return
@@ -393,6 +397,8 @@ class Pipeline:
             yield from say("（所引资料中有一段疑似指令的文字，已略去。）")
         if kept:
             yield from say(concerns.follow_up(concern))
+        if describes and not flagged.level:  # a complaint of the person's own: when not to wait
+            yield from say(URGENT_SIGNS)
         yield from say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
         cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in flags}
         answer.citations = [self._citation(n, numbered[n]) for n in sorted(cited)]
@@ -559,9 +565,27 @@ def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: Qu
     who = "孩子" if facts.child else "孕期" if facts.pregnant else "哺乳期" if facts.breastfeeding else ""
     asked = concern.kind == "drug" or analysis.intents[:1] in (("常用药物",), ("相关药物",))
     if asked and not who:
-        return passages, ""
+        # injections and infusions are given in a clinic, never chosen from a list: not named
+        trimmed = [(_without_injections(p) if p in lists else p, p) for p in passages]
+        changed = any(new is not old for new, old in trimmed)
+        return [new for new, _ in trimmed if new is not None], INJECTIONS_NOT_LISTED if changed else ""
     kept = [p for p in passages if p not in lists]
     return kept, DRUGS_NOT_FOR_GROUP.format(who=who) if who else DRUGS_NOT_LISTED
+
+
+_INJECTION = re.compile(r"(注射|针剂|输液|静脉|肌注|粉针|冻干粉)")
+
+
+def _without_injections(p: Passage) -> Passage | None:
+    """A drug-list passage without injections (None when nothing else is left)."""
+    head, sep, body = p.text.partition("：")
+    items = [i for i in re.split(r"[、，,]", body.rstrip("。")) if i.strip()] if sep else []
+    if not items or not any(_INJECTION.search(i) for i in items):
+        return p
+    left = [i for i in items if not _INJECTION.search(i)]
+    if not left:
+        return None
+    return dataclasses.replace(p, text=f"{head}：{'、'.join(left)}", items=tuple(i for i in p.items if not _INJECTION.search(i)))
 
 
 def _number_of(passage: Passage, numbered: dict[int, Passage]) -> int:

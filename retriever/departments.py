@@ -8,12 +8,14 @@ first; when none does (a word every department lists), nothing is said.
 
 Departments come in two layers in the crawled KBs ("内科" and "消化内科", "五官科" and "口腔科"): a specific
 department is preferred to its umbrella when it holds enough of the entries on its own. A child goes to
-儿科 unless the KB points to a specific department (眼科, 口腔科…) for the complaint.
+儿科, and a pregnancy (or a pregnancy test) to 妇产科, unless the KB points to a specific department (眼科,
+口腔科…) for the complaint.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -27,7 +29,9 @@ NOT_FIRST = frozenset("肿瘤科 肿瘤内科 肿瘤外科 传染科 感染科 �
 MIN_SHARE = 0.3  # an umbrella named for fewer of the matching entries than this is not a direction
 MIN_SPECIFIC_SHARE = 0.25  # a specific department (消化内科, 乳腺外科) needs less
 MIN_SITE_SHARE = 0.4  # a direction read off the body site alone needs more, and one site named
-MIN_ENTRIES = 3  # fewer matching entries than this: no direction from the KB
+MIN_ENTRIES = 3
+# A pregnancy, or a test for one, goes to 妇产科 first unless the KB points to a specific department.
+_PREGNANCY = re.compile(r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|早孕|验孕|测孕|试纸|验孕棒|hcg|孕酮|两道杠|一深一浅|一道深一道浅|弱阳|产后|坐月子)", re.I)  # fewer matching entries than this: no direction from the KB
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,9 @@ class DepartmentGuide:
     def direction(self, text: str, state: InquiryState) -> Direction | None:
         """The department most of the matching KB entries list, or None when no department stands out."""
         entries, by_site = self._matching(text, state)
+        fallback = "儿科" if state.child else "妇产科" if (state.pregnant or _PREGNANCY.search(text)) else ""
         if len(entries) < MIN_ENTRIES:
-            return Direction("儿科", 1.0, len(entries)) if state.child else None
+            return Direction(fallback, 1.0, len(entries)) if fallback else None
         counts = Counter(d for e in entries for d in self.departments[e] if d not in NOT_FIRST)
         shares = [(d, n / len(entries)) for d, n in counts.most_common()]
         if by_site:  # a site alone points weakly: only a clear majority
@@ -70,8 +75,8 @@ class DepartmentGuide:
         specific = [(d, s) for d, s in shares if d not in UMBRELLA and s >= MIN_SPECIFIC_SHARE]
         if specific:
             return Direction(specific[0][0], round(specific[0][1], 2), len(entries))
-        if state.child:
-            return Direction("儿科", 1.0, len(entries))
+        if fallback:
+            return Direction(fallback, 1.0, len(entries))
         umbrella = [(d, s) for d, s in shares if s >= MIN_SHARE]
         return Direction(umbrella[0][0], round(umbrella[0][1], 2), len(entries)) if umbrella else None
 

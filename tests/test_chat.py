@@ -745,3 +745,14 @@ def test_a_disease_drug_list_is_shown_only_to_whom_asks_which_drug_and_never_for
     assert "布洛芬缓释胶囊" not in pregnant.text and DRUGS_NOT_FOR_GROUP.format(who="孕期") in pregnant.text
     treat = pipeline.answer("流行性感冒怎么治疗？")  # a treatment question: the list is not what was asked
     assert "布洛芬缓释胶囊" not in treat.text and DRUGS_NOT_LISTED in treat.text and "下面是" not in treat.text
+
+
+def test_injections_are_never_named_from_a_drug_list():
+    from chat.pipeline import INJECTIONS_NOT_LISTED, _without_injections
+
+    p = Passage("e1:常用药物:x:0", 1, "disease", "胃炎", "常用药物", "胃炎 · 常用药物：奥美拉唑肠溶胶囊、注射用奥美拉唑钠、铝碳酸镁片",
+                "test", 1, "h", items=("奥美拉唑肠溶胶囊", "注射用奥美拉唑钠", "铝碳酸镁片"))
+    trimmed = _without_injections(p)
+    assert trimmed.text == "胃炎 · 常用药物：奥美拉唑肠溶胶囊、铝碳酸镁片" and "注射用奥美拉唑钠" not in trimmed.items
+    only = Passage("e1:常用药物:x:0", 1, "disease", "气胸", "常用药物", "气胸 · 常用药物：注射用过氧化碳酰胺", "test", 1, "h")
+    assert _without_injections(only) is None and INJECTIONS_NOT_LISTED

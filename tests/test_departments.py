@@ -51,3 +51,8 @@ def test_a_word_many_departments_list_gives_the_umbrella_and_oncology_is_never_a
 
 def test_a_childs_complaint_goes_to_paediatrics_when_the_kb_points_to_no_specific_department():
     assert direction("孩子发热两天了", child=True).department == "儿科"
+
+
+def test_a_pregnancy_test_goes_to_obstetrics_when_the_kb_points_nowhere():
+    assert direction("例假推迟15天了，测了两次都是一道深一道浅").department == "妇产科"
+    assert direction("例假推迟15天了") is None  # no pregnancy said, no entries: no direction
