@@ -24,7 +24,9 @@ _KINDS = (
     ("hospital", r"(哪家医院|哪个医院|什么医院|医院推荐|推荐.{0,4}医院|挂什么科|挂哪个科|看什么科|哪个科|多少钱|费用|花费|医保|报销)"),
     ("result", r"((化验|检查|体检|报告|彩超|B超|CT|核磁|血常规|尿常规|肝功|指标|结果|筛查|唐筛|化验单|报告单).{0,20}(偏高|偏低|升高|降低|高|低|阳性|阴性|异常|"
                r"什么意思|说明什么|怎么回事|正常吗|正常不|正不正常|严重吗)|[↑↓]|\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|g/L|mg|×10))"),
-    ("what_to_do", r"((能|可以|应该)(吃|喝|用|做)(点|些)?什么)"),  # "能吃什么": what to do, not "can I X"
+    ("what_to_do", r"((能|可以|应该)(吃|喝|用|做)(点|些)?什么)"),
+    # "X会不会引起Y", "X会导致Y吗": whether the KB's entry for X names Y (`about`)
+    ("causes", r"(会不会|会|能不能|能|可能|是否会|容易)(引起|导致|诱发|造成|引发|并发)(?P<what>[^，,。？?！!；;\s]{1,10}?)(吗|么|嘛|呢|[？?]|$)"),  # "能吃什么": what to do, not "can I X"
     ("can_i", r"(能不能|能否|可不可以|可否|可以.{1,10}(吗|么|嘛)|[^，,。？?！!\s]{1,10}(可以|行)(吗|么|嘛)|能.{1,10}(吗|么|嘛)|"
               r"要不要|需不需要|需要.{1,8}(吗|么)|会不会影响|影响.{1,8}(吗|么)|还能.{1,8}(吗|么)|行不行)"),
     ("serious", r"(要紧|要不要紧|严重吗|严不严重|严重不|危险吗|有危险|有没有事|有事吗|没事吧|问题大|大问题|会死|是癌|癌症吗|"
@@ -64,7 +66,7 @@ _VALUE = re.compile(r"(\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|IU|g/L|mg|ng|pg|×10|x
 _NOT_A_PHRASE = re.compile(r"(什|怎|如何|哪|吗|呢|多少|多久|几|是否|还是|之类|等)")
 
 
-_DECIDES = {"can_i": ("pregnancy",), "drug": ("pregnancy", "age")}
+_DECIDES = {"can_i": ("pregnancy",), "drug": ("pregnancy", "age"), "causes": ()}
 
 
 def _phrase(text: str) -> str:
@@ -91,6 +93,8 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         m = pattern.search(asking) or (name in ("what_to_do", "serious", "can_i") and pattern.search(question))
         if m:
             kind = name
+            if name == "causes":
+                about = _phrase(m.group("what"))
             if name == "can_i":
                 # the X of 能不能X / 可以X吗: what follows the asking word, up to the end of the clause
                 text = m.string
@@ -152,6 +156,15 @@ def direction_line(department: str) -> str:
     if not department:
         return ""
     return f"可以先到{department}就诊：知识库中有这类表现的疾病多在{department}诊治。"
+
+
+def link_line(x: str, y: str, section: str = "") -> str:
+    """Whether the KB's entry for `x` names `y` (the person asked "X会引起Y吗"): said before the cited facts;
+    `section`: where the entry names it ("" when it does not)."""
+    if section:
+        return f"知识库中「{x}」的{section}写到了「{y}」，见下文；会不会发生在您身上，要由医生结合您的病情和检查判断。"
+    return (f"知识库中「{x}」的条目没有写到「{y}」，这不等于不会发生；如出现「{y}」或原有症状加重，请及时就医。"
+            f"下面是知识库中「{x}」的相关内容。")
 
 
 def first_line(concern: Concern, *, named: str = "", department: str = "", supported: bool = True) -> str:

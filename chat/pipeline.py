@@ -267,12 +267,13 @@ class Pipeline:
             yield self._finish(answer, started, timings)
             return
         passages, withheld = _drug_lists(_quarantine(support.passages, answer), concern, analysis, facts)
+        linked, passages = _link_evidence(concern, support, self._passages_of, passages)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
-        first = "" if support.intent == "药物相互作用" else concerns.first_line(concern, named=named,
-                                                                           supported=cited_facts_follow)
+        first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
+            concern, named=named, supported=cited_facts_follow))
         notes = ([STALE_NOTE] if result.stale else []) + _analysis_notes(analysis, support) + [first] \
-            + [concerns.scope_line(concern)] + support.not_covered + not_in_kb(analysis)
+            + [concerns.scope_line(concern)] + ([] if linked else support.not_covered) + not_in_kb(analysis)
         notes = [n for n in notes if n]
         if notes:
             yield from say("\n".join(notes))
@@ -571,6 +572,26 @@ def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: Qu
         return [new for new, _ in trimmed if new is not None], INJECTIONS_NOT_LISTED if changed else ""
     kept = [p for p in passages if p not in lists]
     return kept, DRUGS_NOT_FOR_GROUP.format(who=who) if who else DRUGS_NOT_LISTED
+
+
+LINK_SECTIONS = ("并发症", "不良反应", "症状", "病因", "注意事项", "禁忌", "概述")  # where "X causes Y" is said
+
+
+def _link_evidence(concern: concerns.Concern, support, passages_of, passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """For "X会引起Y吗": the line that says whether X's KB entry names Y, and X's passages, the one naming Y first
+    (never Y's own entry: "瘫痪的并发症" does not answer whether 强直性脊柱炎 leads to 瘫痪)."""
+    if concern.kind != "causes" or not concern.about or not support.entities:
+        return "", passages
+    x, y = support.entities[0], concern.about
+    if y in x.entity_name:
+        return "", passages
+    own = [p for p in passages if p.entity_id == x.entity_id]
+    naming = sorted((p for p in passages_of(x.entity_id) if p.section in LINK_SECTIONS and y in p.body),
+                    key=lambda p: LINK_SECTIONS.index(p.section))
+    if naming:
+        return concerns.link_line(x.entity_name, y, naming[0].section), \
+            [naming[0]] + [p for p in own if p.id != naming[0].id][:1]
+    return concerns.link_line(x.entity_name, y), own or passages
 
 
 _INJECTION = re.compile(r"(注射|针剂|输液|静脉|肌注|粉针|冻干粉)")

@@ -756,3 +756,14 @@ def test_injections_are_never_named_from_a_drug_list():
     assert trimmed.text == "胃炎 · 常用药物：奥美拉唑肠溶胶囊、铝碳酸镁片" and "注射用奥美拉唑钠" not in trimmed.items
     only = Passage("e1:常用药物:x:0", 1, "disease", "气胸", "常用药物", "气胸 · 常用药物：注射用过氧化碳酰胺", "test", 1, "h")
     assert _without_injections(only) is None and INJECTIONS_NOT_LISTED
+
+
+def test_does_x_cause_y_is_answered_from_xs_own_entry(pipeline):
+    """Issue 18 (concern first): "X会引起Y吗" says whether X's KB entry names Y, citing where, or that it does not;
+    Y's own entry is not the answer."""
+    named = pipeline.answer("急性支气管炎会引起胸闷吗？")
+    assert named.text.startswith("知识库中「急性支气管炎」的症状写到了「胸闷」") and named.citations
+    assert all(c.entity == "急性支气管炎" for c in named.citations)
+    absent = pipeline.answer("偏头痛会不会引起胸闷？")
+    assert absent.text.startswith("知识库中「偏头痛」的条目没有写到「胸闷」，这不等于不会发生")
+    assert "多大年龄" not in absent.text  # what X's entry says does not turn on the person's age
