@@ -66,7 +66,9 @@ class Answer:
     rewritten: str | None = None  # the question as retrieved, when the conversation changed it
     intents: list[str] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)
-    mode: str = "qa"  # "qa" | "inquiry" (asked a question back) | "diagnosis" (inquiry finished) | "triage"
+    # "qa" | "inquiry" (asked a question back) | "diagnosis" (inquiry finished) | "triage" | "scope" | "language" |
+    # "guidance" (the concern answered without KB facts to cite: what decides it, where to go first)
+    mode: str = "qa"
     removed_claims: list[str] = field(default_factory=list)  # generated sentences verification dropped
     safety_flags: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

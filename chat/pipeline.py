@@ -250,7 +250,7 @@ class Pipeline:
                 department = direction.department if direction else ""
                 first = concerns.first_line(concern, department=department, supported=False)
                 asks = concerns.follow_up(concern)
-                answer.mode = "inquiry" if asks else "qa"
+                answer.mode = "inquiry" if asks else "guidance"
                 yield from say(_join(first or (NOT_PLACED if describes else ""), "" if describes and not first else NO_BASIS,
                                      "" if department in first else concerns.direction_line(department),
                                      asks, URGENT_SIGNS if describes else ""))

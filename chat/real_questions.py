@@ -39,7 +39,8 @@ import numpy as np
 
 from chat.answer import DISCLAIMER, SHORT_DISCLAIMER
 
-OUTCOMES = ("answered", "refused", "asked_back", "emergency")
+# guided: the concern answered without KB facts to cite (what decides it, where to go first, when not to wait)
+OUTCOMES = ("answered", "guided", "refused", "asked_back", "emergency")
 _NAMED = ("drug", "disease")
 TOYHOM_COLUMNS = ("department", "title", "ask", "answer")
 
@@ -140,6 +141,8 @@ def outcome(answer) -> str:
         return "emergency"
     if answer.mode == "inquiry":
         return "asked_back"
+    if answer.mode == "guidance":
+        return "guided"
     if answer.refused:
         return "refused"
     return "answered"
@@ -264,7 +267,8 @@ def write_report(path: str | Path, report: dict, rows: list[dict], n: int, seed:
     picked = sample(rows, n, seed)
     lines = ["# Real questions: answers beside the doctors' replies", "",
              f"Source: `{source}` · {report['n']} questions · "
-             f"answered {report['answered_rate']:.1%}, refused {report['refused_rate']:.1%}, "
+             f"answered {report['answered_rate']:.1%}, guided {report['guided_rate']:.1%}, "
+             f"refused {report['refused_rate']:.1%}, "
              f"asked back {report['asked_back_rate']:.1%}, emergency {report['emergency_rate']:.1%} · "
              f"reference overlap {report['reference_overlap_rate']:.1%} · "
              f"p50/p95 {report['latency_ms_p50']:.0f}/{report['latency_ms_p95']:.0f} ms", ""]
