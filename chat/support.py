@@ -147,6 +147,12 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
             how = "entity+section" if intents and not not_covered else "entity overview"
             return Support(True, passages, how, 1.0, chosen, intent, not_covered=not_covered)
         m = groups[0][0]
+        fuller = _fuller_entity(m, result)  # "乙型肝炎" without passages of its own, "乙型病毒性肝炎" with
+        if fuller is not None:
+            found, candidate, _ = _group_passages([fuller], analysis, result, passages_of, overview)
+            if found:
+                return Support(True, found, "entity overview", 1.0, [candidate], intent, not_covered=[
+                    f"知识库中「{m.entity_name}」没有可引用的内容，以下是「{candidate.entity_name}」的内容。"])
         return Support(False, [], f"{m.entity_name} has no passages in the KB", 0.0, [m], intent,
                        suggestion=f"知识库中「{m.entity_name}」还没有可引用的内容；请咨询医生或药师。")
     scored = []
@@ -165,6 +171,23 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
     return Support(False, [], f"best support {best:.2f} < {threshold:.2f}", best, [], intent, scores=debug,
                    suggestion="可以换个说法，或直接问知识库中的药品、疾病或检查，例如「阿莫西林的用法用量」"
                               "「高血压挂什么科」；身体不适请咨询医生或药师。")
+
+
+def _fuller_entity(empty: EntityMention, result: RetrievalResult) -> EntityMention | None:
+    """A retrieved entity of the same type whose name holds every character of `empty`'s in order ("乙型肝炎" in
+    "乙型病毒性肝炎"), for a linked name that has no passages; None when the name is too short to tell."""
+    if len(empty.entity_name) < 3:
+        return None
+    for hit in result.hits:
+        p = hit.passage
+        if p.entity_type == empty.entity_type and p.entity_id != empty.entity_id and _in_order(empty.entity_name, p.entity_name):
+            return EntityMention(empty.surface, empty.start, empty.end, p.entity_id, p.entity_type, p.entity_name)
+    return None
+
+
+def _in_order(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
 
 
 def mention_groups(topics, result: RetrievalResult) -> list[list[EntityMention]]:

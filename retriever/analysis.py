@@ -51,7 +51,7 @@ _FORM_FIRST = re.compile("(缓释|控释|肠溶|分散|咀嚼|泡腾|口腔崩�
 # A modifier that makes a narrower disease: "反流性", "二型", "急性" (when the KB lacks the longer name).
 _MODIFIER = re.compile(r"(小儿|儿童|婴幼儿|婴儿|新生儿|成人|老年|老年人|孕期|妊娠期|早期|晚期|中期|初期|末期|轻度|中度|重度|"
                        r"急性|慢性|亚急性|先天性|原发性|继发性|复发性|顽固性|难治性|反复|一期|二期|三期|四期|"
-                       r"遗传性|家族性|夜间|[一二三四1234]级|"
+                       r"遗传性|家族性|家族|夜间|[一二三四1234]级|突发|突发性|中老年|中年|青少年|局限性|全身性|单纯性|"
                        r"[一二三12ⅠⅡIi]+型)$")
 # What glued after a disease name starts another disease ("视神经脊髓炎" + "谱系疾病").
 _NEW_DISEASE_END = re.compile(r"(病|疾病|综合征|综合症)$")
