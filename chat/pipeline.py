@@ -301,7 +301,7 @@ class Pipeline:
         groups = tuple(g for g, on in (("child", facts.child), ("pregnant", facts.pregnant)) if on)
         excerpts, cut_short, focused = select(analysis, passages, groups)
         dosing = support.intent in DOSING_SECTIONS
-        if dosing and not isinstance(generator, ExtractiveGenerator):
+        if dosing and not generator.quotes:
             generator = self.extractive  # doses are quoted from the label, never paraphrased by a model
             answer.warnings.append("dosing question: the label is quoted instead of generated")
         emptied = [p for p in passages if p.id in answer.debug.get("emptied", ())]
@@ -324,7 +324,7 @@ class Pipeline:
         removed: list[Claim] = []
         declined: list[Claim] = []  # the model's own refusal (training's REFUSAL): no claim, so not an unsupported one
         said: set[str] = set()  # the gist of every sentence the model wrote: greedy decoding that repeats one loops
-        quoting = isinstance(generator, ExtractiveGenerator)  # quotes what selection chose, repeats included
+        quoting = generator.quotes  # quotes what selection chose, repeats included
 
         def first_time(claim: Claim) -> Claim:
             gist = "" if quoting else _gist(claim.text)

@@ -165,8 +165,8 @@ def _skip_reason(answer: Answer) -> str:
         return "asked_back" if answer.mode == "inquiry" else "findings_answer"
     if answer.generation is None:
         return "no_retrieval"  # answered before retrieval (a language notice)
-    if answer.refused and REFUSAL not in answer.text:
-        return "other_refusal"  # e.g. a dose not answered from a stale index
+    if answer.refused and REFUSAL not in answer.text and answer.mode != "guidance":
+        return "other_refusal"  # e.g. a dose not answered from a stale index (guidance is the KB's silence too)
     return ""
 
 
