@@ -269,6 +269,8 @@ def test_xywy_first_file():
     assert "痉挛性咳嗽" in symptoms.items and "潜伏期" in symptoms.text  # detail paragraphs are the text
     assert pertussis.section("常用药物").items == ["穿心莲内酯片", "百咳静糖浆"]
     assert "宜吃清淡" in pertussis.section("饮食").text
+    # what to eat and what to avoid keep their labels: an avoid list alone reads as advice to eat it
+    assert [line[:2] for line in pertussis.section("饮食").text.splitlines()] == ["宜：", "忌："]
 
 
 @needs_data

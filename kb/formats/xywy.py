@@ -53,7 +53,9 @@ def to_record(obj: object, where: str) -> Record:
     where = named(where, name)
     symptoms = _dict(obj, "symptom_data")
     food = _dict(obj, "food_info")
-    diet = "\n".join(strings([food.get("good_diet_text"), food.get("avoid_diet_text")]))
+    # the two texts say what to eat and what to avoid: each keeps its label ("1、刺激性的食物" alone reads as advice)
+    diet = "\n".join(f"{label}：{text}" for label, key in (("宜", "good_diet_text"), ("忌", "avoid_diet_text"))
+                     for text in strings(food.get(key)))
 
     sections = [text_section(kind, gaishu.get(key)) for key, kind in GAISHU_TEXT.items()]
     sections += [list_section(kind, _items(kind, gaishu.get(key))) for key, kind in GAISHU_LISTS.items()]
