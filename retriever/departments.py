@@ -30,6 +30,7 @@ MIN_SHARE = 0.3  # an umbrella named for fewer of the matching entries than this
 MIN_SPECIFIC_SHARE = 0.25  # a specific department (消化内科, 乳腺外科) needs less
 MIN_SITE_SHARE = 0.4  # a direction read off the body site alone needs more, and one site named
 MIN_ENTRIES = 3
+MIN_LONE_ENTRIES = 10  # entries a single finding said without a site must match to point anywhere
 # A pregnancy, or a test for one, goes to 妇产科 first unless the KB points to a specific department.
 _PREGNANCY = re.compile(r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|早孕|验孕|测孕|试纸|验孕棒|hcg|孕酮|两道杠|一深一浅|一道深一道浅|弱阳|产后|坐月子)", re.I)  # fewer matching entries than this: no direction from the KB
 
@@ -82,7 +83,8 @@ class DepartmentGuide:
 
     def _matching(self, text: str, state: InquiryState) -> tuple[list[int], bool]:
         """Diseases (with a department, fitting the patient) that list a specific present finding and a finding at
-        the body site the text names; failing enough of those, either alone (and whether it is the site alone)."""
+        the body site the text names; failing enough of those, the site alone, then the findings alone (and
+        whether it is the site alone)."""
         groups = getattr(self.symptoms, "groups", {})
         usable = lambda d: d in self.departments and fits(groups.get(d, frozenset()), state)  # noqa: E731
         found = {d for s in state.present if self.symptoms.weight(s) > 0
@@ -92,7 +94,12 @@ class DepartmentGuide:
         sites = {site for site in sites if len(site) == longest}
         at_site = {d for site in sites for t in self._terms_at(site)
                    for d in self.symptoms.by_symptom.get(t, ()) if usable(d)}
-        for entries, by_site in ((found & at_site, False), (found, False), (at_site if len(sites) == 1 else set(), True)):
+        specific = sum(self.symptoms.weight(s) > 0 for s in state.present)
+        # a named site outranks a lone finding ("咽喉" + "肿痛", which crawled 肛瘘 entries also list); a lone finding
+        # points somewhere only when many entries list it
+        options = ((found & at_site, False), (at_site if len(sites) == 1 else set(), True),
+                   (found if specific >= 2 or len(found) >= MIN_LONE_ENTRIES else set(), False))
+        for entries, by_site in options:
             if len(entries) >= MIN_ENTRIES:
                 return sorted(entries), by_site
         return [], False

@@ -43,10 +43,15 @@ def test_a_body_site_alone_points_where_a_clear_majority_of_its_entries_are_seen
     assert d is not None and d.department == "口腔科"
 
 
-def test_a_word_many_departments_list_gives_the_umbrella_and_oncology_is_never_a_first_direction():
-    # 发热: 妇科, 口腔科, 呼吸内科, 消化内科 one entry each (none a clear share), 内科 two of five
-    assert direction("发热两天了").department == "内科"
+def test_a_lone_finding_listed_by_few_entries_points_nowhere_and_oncology_is_never_a_first_direction():
+    # 发热 alone: five entries in five departments; a single finding needs MIN_LONE_ENTRIES to point anywhere
+    assert direction("发热两天了") is None
     assert direction("消瘦") is None  # one entry, in 肿瘤科: too few, and never a first direction
+
+
+def test_two_findings_point_to_the_specific_department_with_a_clear_share():
+    # 发热 + 咳嗽: six entries; 呼吸内科 holds two (a third), before the umbrella 内科
+    assert direction("发热两天了，还咳嗽").department == "呼吸内科"
 
 
 def test_a_childs_complaint_goes_to_paediatrics_when_the_kb_points_to_no_specific_department():
