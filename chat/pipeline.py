@@ -69,6 +69,7 @@ DRUG_LIST_NOTE = ("以上是知识库中列出的常用药物，不是处方：�
 # A disease's drug list (常用药物/相关药物, mostly crawled) names drugs only for a person who asks which drug, and
 # never for a child or in pregnancy or breastfeeding: what suits them is decided by a doctor, not a list.
 DRUG_LIST_SECTIONS = ("常用药物", "相关药物")
+CORROBORATED_LIST = "常用药物"  # the list the index keeps corroborated drugs in (retriever.passages)
 DRUGS_NOT_LISTED = "具体用什么药，要由医生检查、明确原因后决定，这里不列药名，请不要自行买药。"
 INJECTIONS_NOT_LISTED = "注射、输液类药物须由医生在医疗机构使用，这里不列出。"
 DRUGS_NOT_FOR_GROUP = "{who}用药要由医生根据年龄、体重和具体情况决定，这里不列药名，请不要自行用药。"
@@ -566,7 +567,11 @@ def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: Qu
     who = "孩子" if facts.child else "孕期" if facts.pregnant else "哺乳期" if facts.breastfeeding else ""
     asked = concern.kind == "drug" or analysis.intents[:1] in (("常用药物",), ("相关药物",))
     if asked and not who:
-        # injections and infusions are given in a clinic, never chosen from a list: not named
+        # only a corroborated list (常用药物, kept by kb.corroboration) names drugs; CMeKG's 相关药物 relates any
+        # drug to the disease and is never shown; injections and infusions are given in a clinic: not named
+        passages = [p for p in passages if p not in lists or p.section == CORROBORATED_LIST]
+        if not any(p.section == CORROBORATED_LIST for p in passages):
+            return passages, DRUGS_NOT_LISTED
         trimmed = [(_without_injections(p) if p in lists else p, p) for p in passages]
         changed = any(new is not old for new, old in trimmed)
         return [new for new, _ in trimmed if new is not None], INJECTIONS_NOT_LISTED if changed else ""

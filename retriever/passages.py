@@ -205,12 +205,13 @@ def settle(sections: Iterable[SectionContent]) -> list[SectionContent]:
 
 def _corroborated(sections: Iterable[SectionContent], drugs_ok: dict[int, dict[str, bool]]) -> Iterator[SectionContent]:
     """A disease's drug list keeps only the drugs whose own indications name the disease
-    (`kb.corroboration`); a list left empty, with no text, is no section at all."""
+    (`kb.corroboration`), as items: its text (the same list as a crawled sentence, "珍珠末、白金丸") cannot be
+    checked name by name and is left out; a list left empty is no section at all."""
     for sc in sections:
         if sc.entity_type == "disease" and sc.section == DRUG_LIST:
             ok = drugs_ok.get(sc.entity_id, {})
-            sc.items = [i for i in sc.items if ok.get(i)]
-            if not sc.items and not any(t.strip() for t in sc.texts):
+            sc.items, sc.texts = [i for i in sc.items if ok.get(i)], []
+            if not sc.items:
                 continue
         yield sc
 
