@@ -11,7 +11,8 @@ sentences of the passages: every quoted sentence is still verified and cited.
 A drug's list sections (`LIST_SECTIONS`: indications, contraindications, adverse reactions, interactions) are
 lists a person needs whole: every sentence of their passages is quoted, never cut at the sentence or
 character budget, which applies to prose. The passages come highest-ranked source first (chat/support.py),
-a lower source holding only what the higher lacks (retriever/passages.py `settle`).
+a lower source holding only what the higher lacks (retriever/passages.py `settle`), and are quoted in that
+order: focus words reorder sentences within one source's list, never a lower source's before a higher one's.
 """
 
 from __future__ import annotations
@@ -86,8 +87,10 @@ def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, 
             break  # a few long overview sentences are as much as a reader takes in
         chosen.append(item)
         chars += len(item[4])
-    # a list whole, in its own order (its sentences that name the question's focus first), before any prose
-    quoted = sorted(whole, key=lambda s: (not s[1], s[2], s[3])) + chosen
+    # a list whole, in its own order (its sentences that name the question's focus first), before any prose;
+    # the highest-ranked source's all before a lower one's, whatever the focus ("什么人禁用X": a CMeKG "…禁用")
+    rank = lambda s: -passages[s[2] - 1].authority  # noqa: E731
+    quoted = sorted(whole, key=lambda s: (rank(s), not s[1], s[2], s[3])) + chosen
     return [(n, sentence) for *_, n, _, sentence in quoted], len(chosen) < len(scored), any(s[1] for s in quoted)
 
 

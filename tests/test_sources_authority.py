@@ -37,6 +37,7 @@ LABEL = f"""【药品名称】
 1. 对肾上腺皮质激素类药物过敏者禁用。
 2. 严重的精神病史、活动性胃十二指肠溃疡、新近胃肠吻合术后、较重的骨质疏松者禁用。
 3. 未能控制的细菌、病毒或真菌感染者禁用。
+4. 长期大量用药期间不可接种活疫苗。
 【药物相互作用】
 1. 与非甾体消炎镇痛药合用，可使消化性溃疡的危险性加大。
 2. 与两性霉素B或排钾利尿药合用，可致严重低血钾。
@@ -51,7 +52,8 @@ CMEKG_DEBRIS = {
     "禁忌": ["过敏", "严重的"],
     "药物相互作用": ["降糖药", "剂量"],
 }
-CMEKG_EXTRA = {"适应症": "结节病"}  # an indication the label lacks: added after the label's list
+# What the label lacks: added after the label's list. The 禁忌 one names 禁用, which label item 4 does not.
+CMEKG_EXTRA = {"适应症": "结节病", "禁忌": "哺乳期妇女禁用"}
 LIST_SECTIONS = ("适应症", "不良反应", "禁忌", "药物相互作用")
 QUESTIONS = {"适应症": "{}的适应症是什么？", "不良反应": "{}有哪些不良反应？", "禁忌": "{}的禁忌是什么？",
              "药物相互作用": "{}的药物相互作用有哪些？"}
@@ -135,6 +137,20 @@ def test_the_label_list_is_answered_whole_and_no_cmekg_fragment_where_the_label_
         assert any(":cmekg:" in c for c in cited)
     else:
         assert not any(":cmekg:" in c for c in cited)  # everything CMeKG holds here the label says, or is debris
+
+
+@pytest.mark.parametrize("question", ["什么人禁用{}", "什么情况下禁用{}"])
+def test_the_label_leads_when_the_question_words_match_a_lower_source_better(kb, question):
+    """"什么人禁用X" makes 禁用 a focus word: a CMeKG sentence that says it must still come after every label
+    sentence, also those that do not say it (bench/bench_label_lists.py found this on the full KB)."""
+    from chat.pipeline import Pipeline
+
+    url, index = kb
+    pipeline = Pipeline.load(url, index, "extractive", k=5, on_stale="ignore", log_answers=False)
+    body = pipeline.answer(question.format(DRUG)).text
+    items = label_items("禁忌")
+    assert all(i in body for i in items), body
+    assert body.index(CMEKG_EXTRA["禁忌"]) > max(body.index(i) for i in items), body
 
 
 def test_debris_is_kept_out_of_passages_and_counted(kb):
