@@ -64,7 +64,8 @@ class Concern:
 
 
 # A number with a unit or a reference mark: the message gives the report's values.
-_VALUE = re.compile(r"(\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|IU|g/L|mg|ng|pg|×10|x10|%|mmHg|cm|mm)|[↑↓]|1\s*[:：/]\s*\d{2,})", re.I)
+_VALUE = re.compile(r"(\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|IU|g/L|mg|ng|pg|×10|x10|%|mmHg|cm|mm)|\d+\.\d+|[↑↓]|"
+                    r"1\s*[:：/]\s*\d{2,})", re.I)
 # Words that leave the X of 能不能X unfinished ("能否「吃什」", "能否「如何处理」"): then the concern is said generally.
 _NOT_A_PHRASE = re.compile(r"(什|怎|如何|哪|吗|呢|多少|多久|几|是否|还是|之类|等)")
 

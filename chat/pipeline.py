@@ -74,6 +74,8 @@ DRUGS_NOT_LISTED = "具体用什么药，要由医生检查、明确原因后决
 INJECTIONS_NOT_LISTED = "注射、输液类药物须由医生在医疗机构使用，这里不列出。"
 DRUGS_NOT_FOR_GROUP = "{who}用药要由医生根据年龄、体重和具体情况决定，这里不列药名，请不要自行用药。"
 URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
+# In pregnancy what must not wait is different: said to every pregnant person the answer is about.
+PREGNANCY_SIGNS = "怀孕期间如出现阴道出血、腹痛加重、流水、胎动明显减少、头痛眼花或头晕乏力，请立即到有产科的医院就诊。"
 MAX_CONDITIONS = 3
 THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
 STORY_CHARS = 30  # a message longer than this tells a story rather than asks the KB
@@ -215,7 +217,8 @@ class Pipeline:
             state.pregnant = True if (facts.pregnant or facts.breastfeeding) else None
             replying = bool(_last_question(messages)) and analysis.kind != "entity"  # "有" to "您是否有「咳嗽」？"
             if state.active and (replying or analysis.kind in ("findings", "which_disease")):
-                finished = yield from self._inquire(answer, state, concern, started, timings)
+                finished = yield from self._inquire(answer, state, concern, _when_not_to_wait(facts, True),
+                                                    started, timings)
                 if finished:
                     return
 
@@ -254,7 +257,7 @@ class Pipeline:
                 answer.mode = "inquiry" if asks else "guidance"
                 yield from say(_join(first or (NOT_PLACED if describes else ""), "" if describes and not first else NO_BASIS,
                                      "" if department in first else concerns.direction_line(department),
-                                     asks, URGENT_SIGNS if describes else ""))
+                                     asks, _when_not_to_wait(facts, describes)))
             elif not flagged.level:  # in an emergency the call-120 notice is the answer
                 # a story gets no "ask me about 阿莫西林" example: that is for a question put to the KB
                 yield from say(_join(REFUSAL, support.suggestion if len(question) <= STORY_CHARS else STORY_REFUSAL))
@@ -301,7 +304,8 @@ class Pipeline:
         # 8. select the sentences that answer, generate with numbered passages; verify each claim as it completes
         groups = tuple(g for g, on in (("child", facts.child), ("pregnant", facts.pregnant)) if on)
         excerpts, cut_short, focused = select(analysis, passages, groups)
-        dosing = support.intent in DOSING_SECTIONS
+        # a dose question answered from the label's dose text (not the overview of a drug that has none)
+        dosing = support.intent in DOSING_SECTIONS and any(p.section in DOSING_SECTIONS for p in passages)
         if dosing and not generator.quotes:
             generator = self.extractive  # doses are quoted from the label, never paraphrased by a model
             answer.warnings.append("dosing question: the label is quoted instead of generated")
@@ -399,8 +403,8 @@ class Pipeline:
             yield from say("（所引资料中有一段疑似指令的文字，已略去。）")
         if kept:
             yield from say(concerns.follow_up(concern))
-        if describes and not flagged.level:  # a complaint of the person's own: when not to wait
-            yield from say(URGENT_SIGNS)
+        if not flagged.level:  # a complaint of the person's own, or a pregnancy: when not to wait
+            yield from say(_when_not_to_wait(facts, describes))
         yield from say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
         cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in flags}
         answer.citations = [self._citation(n, numbered[n]) for n in sorted(cited)]
@@ -408,7 +412,8 @@ class Pipeline:
 
     # -- findings ----------------------------------------------------------------------------------------
 
-    def _inquire(self, answer: Answer, state: InquiryState, concern: concerns.Concern, started: float, timings: dict):
+    def _inquire(self, answer: Answer, state: InquiryState, concern: concerns.Concern, signs: str, started: float,
+                 timings: dict):
         """Possible conditions for the findings so far, with one narrowing question while one would
         change the list; returns False (and says nothing) when no KB disease lists these findings, so
         that the question goes on to retrieval."""
@@ -436,7 +441,7 @@ class Pipeline:
             facts_asked = concern.missing[:concerns.MAX_QUESTIONS - bool(step.symptom)]
             yield from _say(answer, _join(question_text(step.symptom) if step.symptom else "",
                                           concerns.follow_up(dataclasses.replace(concern, missing=facts_asked))))
-            yield from _say(answer, URGENT_SIGNS)
+            yield from _say(answer, signs)
             yield from _say(answer, SHORT_DISCLAIMER)
             yield self._finish(answer, started, timings)
             return True
@@ -447,7 +452,7 @@ class Pipeline:
             yield from _say(answer, question_text(step.symptom))
         elif concern.missing:
             yield from _say(answer, concerns.follow_up(concern))
-        yield from _say(answer, URGENT_SIGNS)
+        yield from _say(answer, signs)
         yield from _say(answer, DISCLAIMER)
         yield self._finish(answer, started, timings)
         return True
@@ -556,6 +561,11 @@ def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
             answer.debug.setdefault("emptied", []).append(p.id)
         out.append(dataclasses.replace(p, text="".join(kept) or f"{p.entity_name} · {p.section}："))
     return out
+
+
+def _when_not_to_wait(facts, describes: bool) -> str:
+    """The signs that mean going now: a pregnancy's own, else the general ones for a complaint ("" otherwise)."""
+    return PREGNANCY_SIGNS if facts.pregnant else URGENT_SIGNS if describes else ""
 
 
 def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: QueryAnalysis,

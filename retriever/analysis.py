@@ -53,6 +53,8 @@ _MODIFIER = re.compile(r"(小儿|儿童|婴幼儿|婴儿|新生儿|成人|老年
                        r"急性|慢性|亚急性|先天性|原发性|继发性|复发性|顽固性|难治性|反复|一期|二期|三期|四期|"
                        r"遗传性|家族性|家族|夜间|[一二三四1234]级|突发|突发性|中老年|中年|青少年|局限性|全身性|单纯性|"
                        r"[一二三12ⅠⅡIi]+型)$")
+# A value right after a name: "孕酮15.3", "孕酮 是 15.3ng/ml", "血钾：3.1".
+_VALUE_AFTER = re.compile(r"\s*(值|水平|结果)?\s*(是|为|有|[:：=])?\s*[<>≤≥]?\s*\d")
 # What glued after a disease name starts another disease ("视神经脊髓炎" + "谱系疾病").
 _NEW_DISEASE_END = re.compile(r"(病|疾病|综合征|综合症)$")
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+[。！？!?；;，,\n]*")
@@ -121,7 +123,10 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     taking = _taking(question, mentions)
     # a drug written one character off is only suggested ("您是不是指…"): another drug's label is worse than none
     guessed = {(m.surface, m.start) for m in mentions if (m.surface, m.entity_name) in corrected}
-    topics = [m for m in mentions if m not in taking
+    # "孕酮15.3", "血糖是8.2": a value read off a report, not the drug of the same name
+    measured = [m for m in mentions if m.entity_type == "drug" and _VALUE_AFTER.match(question, m.end)]
+    notes += [f"「{m.surface}」 is followed by a value: a result, not the drug" for m in measured]
+    topics = [m for m in mentions if m not in taking and m not in measured
               and not (m.entity_type == "drug" and (m.surface, m.start) in guessed)]
     unknown = [m.surface for m in mentions if m.entity_type == "drug" and (m.surface, m.start) in guessed]
 

@@ -767,3 +767,18 @@ def test_does_x_cause_y_is_answered_from_xs_own_entry(pipeline):
     absent = pipeline.answer("偏头痛会不会引起胸闷？")
     assert absent.text.startswith("知识库中「偏头痛」的条目没有写到「胸闷」，这不等于不会发生")
     assert "多大年龄" not in absent.text  # what X's entry says does not turn on the person's age
+
+
+def test_a_value_after_a_drug_name_is_a_result_not_the_drug(pipeline):
+    """"孕酮15.3" is read off a report: the drug of the same name is not what the person asks about."""
+    measured = pipeline.retriever.analyze("化验单上阿莫西林胶囊 15.3，正常吗")
+    assert not any(m.entity_name == "阿莫西林胶囊" for m in measured.topics)
+    asked = pipeline.retriever.analyze("阿莫西林胶囊一次吃几粒")
+    assert any(m.entity_name == "阿莫西林胶囊" for m in asked.topics)
+
+
+def test_a_pregnant_person_is_told_the_pregnancy_signs_that_mean_going_now(pipeline):
+    from chat.pipeline import PREGNANCY_SIGNS, URGENT_SIGNS
+
+    a = pipeline.answer("怀孕三个月了，最近咳嗽咳痰，要紧吗？")
+    assert PREGNANCY_SIGNS in a.text and URGENT_SIGNS not in a.text
