@@ -52,7 +52,8 @@ class PatientFacts:
         """True for a child, False for an adult, None when nothing says."""
         if self.age_years is not None:
             return self.age_years < 14
-        return True if self.about_child else None
+        # in a pregnancy, "宝宝" is the baby she carries: the person asking about is the pregnant woman
+        return True if self.about_child and not self.pregnant else None
 
     def summary(self) -> str:
         """"女，32岁，怀孕，对青霉素过敏，正在服用华法林钠片" (empty when nothing is known)."""

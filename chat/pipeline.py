@@ -26,7 +26,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from kb.injection import INSTRUCTION_LIKE
@@ -91,6 +91,37 @@ class Delta:
     text: str
 
 
+@dataclass
+class Turn:
+    """One question on its way through the stages: what each stage read or decided, for the stages after it."""
+
+    question: str  # cleaned
+    messages: list[dict]
+    answer: Answer
+    generator: Generator
+    k: int
+    started: float
+    timings: dict[str, float]
+    flagged: object = None  # chat.triage's reading (level, message)
+    analysis: QueryAnalysis | None = None
+    facts: object = None  # chat.patient.PatientFacts
+    concern: concerns.Concern | None = None
+    describes: bool = False  # the message describes the person's own complaint
+    result: RetrievalResult | None = None
+    support: object = None  # chat.support.Support
+    passages: list[Passage] = field(default_factory=list)  # what the answer may cite, numbered from 1
+    numbered: dict[int, Passage] = field(default_factory=dict)
+    flags: list = field(default_factory=list)  # safety flags (label sentences about this patient)
+    cut_short: bool = False
+    kept: list[Claim] = field(default_factory=list)
+    removed: list[Claim] = field(default_factory=list)
+    quoting: bool = True
+
+    def say(self, text: str, paragraph: bool = True) -> Iterator[Delta]:
+        """Append to the answer (a new paragraph unless told otherwise) and yield it."""
+        return _say(self.answer, text, paragraph)
+
+
 class Pipeline:
     """Answers questions from the KB; holds the retriever, the generator and what the checks need."""
 
@@ -142,170 +173,203 @@ class Pipeline:
 
     def stream(self, question: str, history=None, k: int | None = None,
                generator: Generator | None = None) -> Iterator[Delta | Answer]:
-        """Deltas of verified text, then the Answer; the Answer's text is exactly the deltas joined."""
+        """Deltas of verified text, then the Answer; the Answer's text is exactly the deltas joined.
+
+        The stages run in order over one `Turn`; a stage that has said the whole answer returns True, and this
+        is the one place an answer ends (early or not): logged and returned."""
+        turn = self._begin(question, history, k, generator)
+        for stage in (self._triage, self._analyse, self._read_person, self._findings, self._retrieve,
+                      self._check_support, self._safety, self._generate, self._close):
+            if (yield from stage(turn)):
+                break
+        yield self._finish(turn.answer, turn.started, turn.timings)
+
+    # -- the stages, in the order `stream` runs them ---------------------------------------------------------
+
+    def _begin(self, question: str, history, k: int | None, generator: Generator | None) -> "Turn":
         started = time.perf_counter()
-        timings: dict[str, float] = {}
         generator = generator or self.generator
-        messages = normalize_messages(history)
-        asked = question
-        question = clean_text(question)
+        asked, question = question, clean_text(question)
         if not question:
             raise ValueError("the question is empty")
         answer = Answer(question=asked, text="", generator=generator.name, kb_revision=self.kb_revision)
-        say = lambda text, paragraph=True: _say(answer, text, paragraph)  # noqa: E731  (appends and yields)
+        return Turn(question, normalize_messages(history), answer, generator, k or self.k, started, {})
 
-        # 1. red-flag triage, before anything else (a "有" that confirms an asked-about 惊厥 counts too)
+    def _triage(self, turn: "Turn") -> Iterator[Delta]:
+        """1. Red-flag triage, before anything else (a "有" that confirms an asked-about 惊厥 counts too)."""
+        answer, question = turn.answer, turn.question
         t = time.perf_counter()
-        confirmed = _confirmed_symptom(messages, question)
-        flagged = triage(question + (f"，有{confirmed}" if confirmed else ""))
-        timings["triage"] = _ms(t)
+        confirmed = _confirmed_symptom(turn.messages, question)
+        turn.flagged = flagged = triage(question + (f"，有{confirmed}" if confirmed else ""))
+        turn.timings["triage"] = _ms(t)
         answer.triage = flagged.level
-        yield from say(flagged.message)
+        yield from turn.say(flagged.message)
         if flagged.level == "crisis" or (flagged.level and confirmed and len(question) <= 12):
             answer.mode = "triage"  # a crisis, or a bare "有" confirming an emergency: the notice is the answer
-            yield from say(SHORT_DISCLAIMER)
-            yield self._finish(answer, started, timings)
-            return
+            yield from turn.say(SHORT_DISCLAIMER)
+            return True
         if is_english(question):
             answer.mode, answer.refused = "language", True
             if not flagged.level:
-                yield from say(ENGLISH_ONLY_NOTE)
-            yield from say(SHORT_DISCLAIMER)
-            yield self._finish(answer, started, timings)
-            return
+                yield from turn.say(ENGLISH_ONLY_NOTE)
+            yield from turn.say(SHORT_DISCLAIMER)
+            return True
         if asks_to_override(question):
-            yield from say(OVERRIDE_NOTE)
+            yield from turn.say(OVERRIDE_NOTE)
+        return False
 
-        # 2. query analysis, once (a follow-up that names nothing gets the conversation's topic back)
+    def _analyse(self, turn: "Turn") -> Iterator[Delta]:
+        """2. Query analysis, once (a follow-up that names nothing gets the conversation's topic back)."""
         t = time.perf_counter()
         with self.lock:
-            analysis: QueryAnalysis = self.retriever.analyze(question)
-            if messages:
-                subject = topic(messages, self._link)
-                rewritten = rewrite_followup(question, list(analysis.topics), subject, bool(analysis.intents))
+            analysis: QueryAnalysis = self.retriever.analyze(turn.question)
+            if turn.messages:
+                subject = topic(turn.messages, self._link)
+                rewritten = rewrite_followup(turn.question, list(analysis.topics), subject, bool(analysis.intents))
                 if rewritten:
-                    answer.rewritten = rewritten
+                    turn.answer.rewritten = rewritten
                     analysis = self.retriever.analyze(rewritten)
-        timings["analyze"] = _ms(t)
-        answer.intents = list(analysis.intents)
-        answer.debug["analysis"] = analysis.to_json()
+        turn.timings["analyze"] = _ms(t)
+        turn.answer.intents = list(analysis.intents)
+        turn.answer.debug["analysis"] = analysis.to_json()
+        turn.analysis = analysis
+        return False
+        yield  # (a stage is a generator)
 
-        # 3. patient facts from every user turn
-        user_turns = [m["content"] for m in messages if m["role"] == "user"] + [question]
+    def _read_person(self, turn: "Turn") -> Iterator[Delta]:
+        """3. Patient facts from every user turn, and what the person wants to know (chat.concern)."""
+        answer, analysis = turn.answer, turn.analysis
+        user_turns = [m["content"] for m in turn.messages if m["role"] == "user"] + [turn.question]
         with self.lock:
-            facts = extract_facts(user_turns, link=self._link)
+            turn.facts = facts = extract_facts(user_turns, link=self._link)
         answer.debug["patient"] = facts.to_json()
-        # what the person wants to know, and which facts they left out (chat.concern)
-        describes = analysis.kind in ("findings", "which_disease") or any(f.present for f in analysis.findings) \
+        turn.describes = analysis.kind in ("findings", "which_disease") or any(f.present for f in analysis.findings) \
             or (analysis.kind != "entity" and bool(body_sites(analysis.question)))  # "头皮痒…出白头": a complaint
-        concern = concerns.read(analysis.question, child=facts.child, sex=facts.sex, pregnant=facts.pregnant,
-                                age_years=facts.age_years, describes_symptoms=describes and not flagged.level)
+        turn.concern = concern = concerns.read(
+            analysis.question, child=facts.child, sex=facts.sex, pregnant=facts.pregnant, age_years=facts.age_years,
+            describes_symptoms=turn.describes and not turn.flagged.level)
         answer.debug["concern"] = {"kind": concern.kind, "about": concern.about, "missing": list(concern.missing),
                                    "out_of_scope": concern.out_of_scope}
         if concern.out_of_scope and not analysis.topics:
             # a cosmetic, a supplement, a beauty procedure: one line on what the KB covers, not a refusal paragraph
             answer.mode, answer.refused = "scope", True
-            yield from say(concerns.scope_line(concern))
-            yield from say(SHORT_DISCLAIMER)
-            yield self._finish(answer, started, timings)
-            return
+            yield from turn.say(concerns.scope_line(concern))
+            yield from turn.say(SHORT_DISCLAIMER)
+            return True
+        return False
 
-        # 4. a description of symptoms: possible conditions now, one narrowing question (not in an emergency)
-        if self.symptoms is not None and not flagged.level:
-            state = read_state(self.symptoms, messages + [{"role": "user", "content": analysis.question}])
-            state.child, state.sex = facts.child, facts.sex
-            state.pregnant = True if (facts.pregnant or facts.breastfeeding) else None
-            replying = bool(_last_question(messages)) and analysis.kind != "entity"  # "有" to "您是否有「咳嗽」？"
-            if state.active and (replying or analysis.kind in ("findings", "which_disease")):
-                finished = yield from self._inquire(answer, state, concern, _when_not_to_wait(facts, True),
-                                                    started, timings)
-                if finished:
-                    return
+    def _findings(self, turn: "Turn") -> Iterator[Delta]:
+        """4. A description of symptoms: possible conditions now, one narrowing question (not in an emergency)."""
+        if self.symptoms is None or turn.flagged.level:
+            return False
+        analysis, facts = turn.analysis, turn.facts
+        state = read_state(self.symptoms, turn.messages + [{"role": "user", "content": analysis.question}])
+        state.child, state.sex = facts.child, facts.sex
+        state.pregnant = True if (facts.pregnant or facts.breastfeeding) else None
+        replying = bool(_last_question(turn.messages)) and analysis.kind != "entity"  # "有" to "您是否有「咳嗽」？"
+        if state.active and (replying or analysis.kind in ("findings", "which_disease")):
+            return (yield from self._inquire(turn.answer, state, turn.concern, _when_not_to_wait(facts, True),
+                                             turn.timings))
+        return False
 
-        # 5. retrieve
+    def _retrieve(self, turn: "Turn") -> Iterator[Delta]:
+        """5. Hybrid search over the analysis."""
+        answer = turn.answer
         t = time.perf_counter()
         with self.lock:
-            result: RetrievalResult = self.retriever.search(analysis, k=k or self.k)
-        timings["retrieve"] = _ms(t)
+            turn.result = result = self.retriever.search(turn.analysis, k=turn.k)
+        turn.timings["retrieve"] = _ms(t)
         # search may have opened a newer index generation: the answer (and its log row) carries the revision
         # of the generation its passages came from, not the one read before the search
         answer.kb_revision = result.kb_revision
         answer.warnings += list(result.warnings)
         answer.debug["retrieval"] = _debug_hits(result)
         answer.generation = Generation([h.passage for h in result.hits])
+        return False
+        yield  # (a stage is a generator)
 
-        # 6. support check: no support, no answer
+    def _check_support(self, turn: "Turn") -> Iterator[Delta]:
+        """6. Support check: no support, no answer (the concern is still answered, with where to go first)."""
+        answer, analysis, facts, concern = turn.answer, turn.analysis, turn.facts, turn.concern
         t = time.perf_counter()
         overview = (("药物相互作用",) if facts.drug_ids else ()) + (
             ("禁忌", "孕妇及哺乳期妇女用药") if (facts.allergies or facts.pregnant) else ())
-        support = check_support(analysis, result, self._passages_of, self.thresholds, overview)
-        timings["support"] = _ms(t)
+        turn.support = support = check_support(analysis, turn.result, self._passages_of, self.thresholds, overview)
+        turn.timings["support"] = _ms(t)
         answer.entities = [m.entity_name for m in support.entities]
         answer.debug["support"] = {"ok": support.ok, "reason": support.reason, "score": round(support.score, 3),
                                    "passages": [p.id for p in support.passages], "scores": support.scores[:10]}
-        if not support.ok:
-            answer.refused = True
-            personal = concern.missing or describes or concern.kind not in ("tell", "what_is")
-            if not flagged.level and personal and not analysis.unknown:  # (a product it lacks is said as such)
-                # the person's own situation, which the KB cannot place: answer the concern plainly (what decides
-                # it, where to go first as the KB's entries say), ask for what would decide, say when to go now
-                direction = self._direction(analysis.question, facts)
-                answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
-                department = direction.department if direction else ""
-                first = concerns.first_line(concern, department=department, supported=False)
-                asks = concerns.follow_up(concern)
-                answer.mode = "inquiry" if asks else "guidance"
-                yield from say(_join(first or (NOT_PLACED if describes else ""), "" if describes and not first else NO_BASIS,
-                                     "" if department in first else concerns.direction_line(department),
-                                     asks, _when_not_to_wait(facts, describes)))
-            elif not flagged.level:  # in an emergency the call-120 notice is the answer
-                # a story gets no "ask me about 阿莫西林" example: that is for a question put to the KB
-                yield from say(_join(REFUSAL, support.suggestion if len(question) <= STORY_CHARS else STORY_REFUSAL))
-            yield from say(SHORT_DISCLAIMER)
-            yield self._finish(answer, started, timings)
-            return
-        if result.stale and support.intent in DOSING_SECTIONS:
+        if support.ok:
+            return False
+        answer.refused = True
+        personal = concern.missing or turn.describes or concern.kind not in ("tell", "what_is")
+        if not turn.flagged.level and personal and not analysis.unknown:  # (a product it lacks is said as such)
+            # the person's own situation, which the KB cannot place: answer the concern plainly (what decides
+            # it, where to go first as the KB's entries say), ask for what would decide, say when to go now
+            direction = self._direction(analysis.question, facts)
+            answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
+            department = direction.department if direction else ""
+            first = concerns.first_line(concern, department=department, supported=False)
+            asks = concerns.follow_up(concern)
+            answer.mode = "inquiry" if asks else "guidance"
+            yield from turn.say(_join(first or (NOT_PLACED if turn.describes else ""),
+                                      "" if turn.describes and not first else NO_BASIS,
+                                      "" if department in first else concerns.direction_line(department),
+                                      asks, _when_not_to_wait(facts, turn.describes)))
+        elif not turn.flagged.level:  # in an emergency the call-120 notice is the answer
+            # a story gets no "ask me about 阿莫西林" example: that is for a question put to the KB
+            yield from turn.say(_join(REFUSAL, support.suggestion if len(turn.question) <= STORY_CHARS
+                                      else STORY_REFUSAL))
+        yield from turn.say(SHORT_DISCLAIMER)
+        return True
+
+    def _safety(self, turn: "Turn") -> Iterator[Delta]:
+        """7. What may be said to this person: no dose from a stale index, no disease drug list unless asked (never
+        for a child or in pregnancy), the concern's first line, then label sentences about this patient's
+        allergies, pregnancy, age and other drugs."""
+        answer, analysis, facts, concern, support = turn.answer, turn.analysis, turn.facts, turn.concern, turn.support
+        if turn.result.stale and support.intent in DOSING_SECTIONS:
             # a label may have changed since the index was built: no dose from an index the KB has moved past
             answer.refused = True
-            yield from say(_join(STALE_DOSE, SHORT_DISCLAIMER))
-            yield self._finish(answer, started, timings)
-            return
+            yield from turn.say(_join(STALE_DOSE, SHORT_DISCLAIMER))
+            return True
         passages, withheld = _drug_lists(_quarantine(support.passages, answer), concern, analysis, facts)
         linked, passages = _link_evidence(concern, support, self._passages_of, passages)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
             concern, named=named, supported=cited_facts_follow))
-        notes = ([STALE_NOTE] if result.stale else []) + _analysis_notes(analysis, support) + [first] \
+        notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [first] \
             + [concerns.scope_line(concern)] + ([] if linked else support.not_covered) + not_in_kb(analysis)
         notes = [n for n in notes if n]
         if notes:
-            yield from say("\n".join(notes))
-
-        # 7. safety: no disease drug list unless asked (never for a child or in pregnancy), then label sentences
-        # about this patient's allergies, pregnancy, age, other drugs
+            yield from turn.say("\n".join(notes))
         if withheld:
             answer.debug["drug_list_withheld"] = withheld
-            yield from say(withheld)
+            yield from turn.say(withheld)
         if not passages:
             answer.refused = True
-            yield from say(_join(URGENT_SIGNS, concerns.follow_up(concern), SHORT_DISCLAIMER))
-            yield self._finish(answer, started, timings)
-            return
-        numbered = {n: p for n, p in enumerate(passages, 1)}
+            yield from turn.say(_join(URGENT_SIGNS, concerns.follow_up(concern), SHORT_DISCLAIMER))
+            return True
+        turn.passages = passages
+        turn.numbered = numbered = {n: p for n, p in enumerate(passages, 1)}
         drugs = [(m.entity_id, m.entity_name) for m in support.entities if m.entity_type == "drug"]
         taking = [d for d in facts.drug_ids if d[0] not in {i for i, _ in drugs}]
-        flags = check_drug_safety(facts, drugs, taking, self._passages_of) if drugs else []
+        turn.flags = flags = check_drug_safety(facts, drugs, taking, self._passages_of) if drugs else []
         answer.safety_flags = [f"- 您提到{f.reason}：{f.drug}的说明书（{f.passage.section}）写明“{f.quote}”"
                                f"[{_number_of(f.passage, numbered)}]" for f in flags]
         if flags:
-            yield from say("⚠️ 用药安全提示：\n" + "\n".join(answer.safety_flags))
+            yield from turn.say("⚠️ 用药安全提示：\n" + "\n".join(answer.safety_flags))
+        return False
 
-        # 8. select the sentences that answer, generate with numbered passages; verify each claim as it completes
+    def _generate(self, turn: "Turn") -> Iterator[Delta]:
+        """8. Select the sentences that answer, generate with numbered passages, verify each claim as it completes
+        (doses are quoted from the label, never generated)."""
+        answer, analysis, facts, passages, generator = turn.answer, turn.analysis, turn.facts, turn.passages, turn.generator
         groups = tuple(g for g, on in (("child", facts.child), ("pregnant", facts.pregnant)) if on)
-        excerpts, cut_short, focused = select(analysis, passages, groups)
+        excerpts, turn.cut_short, focused = select(analysis, passages, groups)
         # a dose question answered from the label's dose text (not the overview of a drug that has none)
-        dosing = support.intent in DOSING_SECTIONS and any(p.section in DOSING_SECTIONS for p in passages)
+        dosing = turn.support.intent in DOSING_SECTIONS and any(p.section in DOSING_SECTIONS for p in passages)
         if dosing and not generator.quotes:
             generator = self.extractive  # doses are quoted from the label, never paraphrased by a model
             answer.warnings.append("dosing question: the label is quoted instead of generated")
@@ -313,17 +377,27 @@ class Pipeline:
         if dosing and emptied and all(p.id in answer.debug["emptied"] for p in passages if p.section in DOSING_SECTIONS):
             # the label's dose text was all instruction-like: no dose, and one line that says why
             answer.refused = True
-            yield from say(_join(DOSE_QUARANTINED.format(drug=emptied[0].entity_name), SHORT_DISCLAIMER))
-            yield self._finish(answer, started, timings)
-            return
-        lead = _lead(analysis, support, focused)
+            yield from turn.say(_join(DOSE_QUARANTINED.format(drug=emptied[0].entity_name), SHORT_DISCLAIMER))
+            return True
+        lead = _lead(analysis, turn.support, focused)
         if lead:
-            yield from say(lead)
+            yield from turn.say(lead)
         elif dosing:
-            yield from say(DOSING_NOTE)
+            yield from turn.say(DOSING_NOTE)
         request = GenerationRequest(analysis.question, passages, list(analysis.intents), facts.summary(),
                                     excerpts=excerpts)
-        answerable = {n: numbered[n] for n in range(1, len(passages) + 1)}
+        turn.kept, turn.removed, turn.quoting = yield from self._verified_claims(
+            turn, generator, request, under_a_line=bool(lead or dosing))
+        answer.removed_claims = [f"{c.raw} ({c.problem})" for c in turn.removed]
+        answer.generation = Generation(answer.generation.retrieved, request.question, list(passages),
+                                       request.patient, list(turn.kept))
+        return False
+
+    def _verified_claims(self, turn: "Turn", generator: Generator, request: GenerationRequest, under_a_line: bool):
+        """The generator's claims as each is verified against its citation (said as they come), repeats cut; the
+        KB quoted instead when a model's claims are none. Returns (kept, removed, quoting)."""
+        answer, numbered = turn.answer, turn.numbered
+        answerable = {n: numbered[n] for n in range(1, len(request.passages) + 1)}
         t = time.perf_counter()
         kept: list[Claim] = []
         removed: list[Claim] = []
@@ -351,12 +425,11 @@ class Pipeline:
         try:
             for claim in map(first_time, claims):
                 if not kept:
-                    timings["first_claim"] = _ms(started)
+                    turn.timings["first_claim"] = _ms(turn.started)
                     # the body is a new paragraph, or the line under the lead
-                    yield from say(("\n" if (lead or dosing) else "") + render_claim(claim),
-                                   paragraph=not (lead or dosing))
+                    yield from turn.say(("\n" if under_a_line else "") + render_claim(claim), paragraph=not under_a_line)
                 else:
-                    yield from say(_separator(kept[-1], claim) + render_claim(claim), paragraph=False)
+                    yield from turn.say(_separator(kept[-1], claim) + render_claim(claim), paragraph=False)
                 kept.append(claim)
         except _Repeating:  # the model started over: what follows would be the same sentences again
             repeated = True
@@ -366,7 +439,7 @@ class Pipeline:
         finally:
             claims.close()
             getattr(pieces, "close", lambda: None)()  # generation stops here
-        timings["generate"] = _ms(t)
+        turn.timings["generate"] = _ms(t)
         if not quoting:
             # what the model wrote and what verification let through (`chat eval --real` sums it)
             answer.debug["generated"] = {"kept": len(kept), "removed": len(removed), "declined": bool(declined),
@@ -378,42 +451,41 @@ class Pipeline:
                    else "no generated sentence was supported")
             answer.warnings.append(f"{generator.name}: {why}; the KB is quoted instead")
             kept = verify("".join(self.extractive.stream(request)), answerable).kept
-            yield from say(render_body(kept))
-        answer.removed_claims = [f"{c.raw} ({c.problem})" for c in removed]
-        answer.generation = Generation(answer.generation.retrieved, request.question, list(passages),
-                                       request.patient, list(kept))
+            yield from turn.say(render_body(kept))
+        return kept, removed, quoting
 
-        # 9. the pipeline's own notes (never model claims), disclaimer, citations, log
+    def _close(self, turn: "Turn") -> Iterator[Delta]:
+        """9. The pipeline's own notes (never model claims), when not to wait, the disclaimer, the citations."""
+        answer, kept, removed, numbered = turn.answer, turn.kept, turn.removed, turn.numbered
         if not kept:
             answer.refused = True
-            yield from say(REFUSAL)
-        if removed and quoting:
+            yield from turn.say(REFUSAL)
+        if removed and turn.quoting:
             # a quoted sentence that fails verification is a citation bug, not generated text: logged, not said
             answer.warnings.append(f"{len(removed)} quoted sentence(s) failed verification (a citation mismatch)")
         elif removed:
-            yield from say(f"（已删除 {len(removed)} 句无法由所引资料核实的生成内容。）")
-        if kept and cut_short:
+            yield from turn.say(f"（已删除 {len(removed)} 句无法由所引资料核实的生成内容。）")
+        if kept and turn.cut_short:
             cited = sorted({n for c in kept for n in c.cited})
-            yield from say(f"（以上摘取了与问题最相关的句子，完整内容见来源{''.join(f'[{n}]' for n in cited)}。）")
-        if "药物过量" in analysis.intents[:1]:
-            yield from say(OVERDOSE_NOTE)
+            yield from turn.say(f"（以上摘取了与问题最相关的句子，完整内容见来源{''.join(f'[{n}]' for n in cited)}。）")
+        if "药物过量" in turn.analysis.intents[:1]:
+            yield from turn.say(OVERDOSE_NOTE)
         if kept and any(c.cited and numbered[c.cited[0]].section in ("常用药物", "相关药物") for c in kept):
-            yield from say(DRUG_LIST_NOTE)
+            yield from turn.say(DRUG_LIST_NOTE)
         if answer.debug.get("quarantined"):
-            yield from say("（所引资料中有一段疑似指令的文字，已略去。）")
+            yield from turn.say("（所引资料中有一段疑似指令的文字，已略去。）")
         if kept:
-            yield from say(concerns.follow_up(concern))
-        if not flagged.level:  # a complaint of the person's own, or a pregnancy: when not to wait
-            yield from say(_when_not_to_wait(facts, describes))
-        yield from say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
-        cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in flags}
+            yield from turn.say(concerns.follow_up(turn.concern))
+        if not turn.flagged.level:  # a complaint of the person's own, or a pregnancy: when not to wait
+            yield from turn.say(_when_not_to_wait(turn.facts, turn.describes))
+        yield from turn.say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
+        cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in turn.flags}
         answer.citations = [self._citation(n, numbered[n]) for n in sorted(cited)]
-        yield self._finish(answer, started, timings)
+        return True
 
     # -- findings ----------------------------------------------------------------------------------------
 
-    def _inquire(self, answer: Answer, state: InquiryState, concern: concerns.Concern, signs: str, started: float,
-                 timings: dict):
+    def _inquire(self, answer: Answer, state: InquiryState, concern: concerns.Concern, signs: str, timings: dict):
         """Possible conditions for the findings so far, with one narrowing question while one would
         change the list; returns False (and says nothing) when no KB disease lists these findings, so
         that the question goes on to retrieval."""
@@ -443,7 +515,6 @@ class Pipeline:
                                           concerns.follow_up(dataclasses.replace(concern, missing=facts_asked))))
             yield from _say(answer, signs)
             yield from _say(answer, SHORT_DISCLAIMER)
-            yield self._finish(answer, started, timings)
             return True
         answer.mode = "diagnosis"
         yield from _say(answer, lead)
@@ -454,7 +525,6 @@ class Pipeline:
             yield from _say(answer, concerns.follow_up(concern))
         yield from _say(answer, signs)
         yield from _say(answer, DISCLAIMER)
-        yield self._finish(answer, started, timings)
         return True
 
     def _possible_conditions(self, answer: Answer, state: InquiryState, candidates: list[Candidate]) -> Iterator[Delta]:

@@ -54,7 +54,8 @@ _MODIFIER = re.compile(r"(小儿|儿童|婴幼儿|婴儿|新生儿|成人|老年
                        r"遗传性|家族性|家族|夜间|[一二三四1234]级|突发|突发性|中老年|中年|青少年|局限性|全身性|单纯性|"
                        r"[一二三12ⅠⅡIi]+型)$")
 # A value right after a name: "孕酮15.3", "孕酮 是 15.3ng/ml", "血钾：3.1".
-_VALUE_AFTER = re.compile(r"\s*(值|水平|结果)?\s*(是|为|有|[:：=])?\s*[<>≤≥]?\s*\d")
+_VALUE_AFTER = re.compile(r"\s*(值|水平|结果)?\s*(也|才|只|仅)?\s*(只有|才|是|为|有|[:：=])?\s*[<>≤≥]?\s*"
+                          r"(\d|[一二两三四五六七八九十][一二三四五六七八九十百]*点[零一二三四五六七八九])")  # (十五点三)
 # What glued after a disease name starts another disease ("视神经脊髓炎" + "谱系疾病").
 _NEW_DISEASE_END = re.compile(r"(病|疾病|综合征|综合症)$")
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+[。！？!?；;，,\n]*")

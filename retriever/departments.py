@@ -70,7 +70,8 @@ class DepartmentGuide:
         if len(entries) < MIN_ENTRIES:
             return Direction(fallback, 1.0, len(entries)) if fallback else None
         counts = Counter(d for e in entries for d in self.departments[e] if d not in NOT_FIRST)
-        shares = [(d, n / len(entries)) for d, n in counts.most_common()]
+        # by count, then by name: departments come from sets, and a tie must not depend on the process's hash seed
+        shares = [(d, n / len(entries)) for d, n in sorted(counts.items(), key=lambda dn: (-dn[1], dn[0]))]
         if by_site:  # a site alone points weakly: only a clear majority
             shares = [(d, s) for d, s in shares if s >= MIN_SITE_SHARE]
         specific = [(d, s) for d, s in shares if d not in UMBRELLA and s >= MIN_SPECIFIC_SHARE]

@@ -771,8 +771,9 @@ def test_does_x_cause_y_is_answered_from_xs_own_entry(pipeline):
 
 def test_a_value_after_a_drug_name_is_a_result_not_the_drug(pipeline):
     """"孕酮15.3" is read off a report: the drug of the same name is not what the person asks about."""
-    measured = pipeline.retriever.analyze("化验单上阿莫西林胶囊 15.3，正常吗")
-    assert not any(m.entity_name == "阿莫西林胶囊" for m in measured.topics)
+    for told in ("化验单上阿莫西林胶囊 15.3，正常吗", "阿莫西林胶囊也只有十五点三，很担心"):
+        measured = pipeline.retriever.analyze(told)
+        assert not any(m.entity_name == "阿莫西林胶囊" for m in measured.topics), told
     asked = pipeline.retriever.analyze("阿莫西林胶囊一次吃几粒")
     assert any(m.entity_name == "阿莫西林胶囊" for m in asked.topics)
 
@@ -782,3 +783,9 @@ def test_a_pregnant_person_is_told_the_pregnancy_signs_that_mean_going_now(pipel
 
     a = pipeline.answer("怀孕三个月了，最近咳嗽咳痰，要紧吗？")
     assert PREGNANCY_SIGNS in a.text and URGENT_SIGNS not in a.text
+
+
+def test_in_a_pregnancy_the_baby_is_not_the_patient():
+    facts = extract_facts(["怀孕四十五天，宝宝能要吗？"])
+    assert facts.pregnant and facts.child is None  # 宝宝 is the baby she carries
+    assert extract_facts(["宝宝三岁，发烧了"]).child is True
