@@ -1,20 +1,23 @@
-"""The answer pipeline, top to bottom:
+"""The answer pipeline, top to bottom: `Pipeline.stream` runs these stages in order over one `Turn`.
 
     question (+ conversation)
-      1. red-flag triage         emergencies get "call 120 now" first; self-harm gets a crisis line only
-      2. query analysis          once, by the retriever: topics, asked sections, findings reported and
-                                 denied, names the KB lacks (a follow-up is made whole first: "它的副作用呢？")
-      3. patient facts           age, sex, pregnancy, allergies, current drugs, from every user turn
-      4. findings                a message that describes symptoms gets possible conditions at once
-                                 (cited), with one question that would narrow them down
-      5. retrieve                hybrid search over the analysis (retriever)
-      6. support check           which passages answer it; none -> refuse, with what to ask instead
-      7. safety flags            label sentences that concern this patient (allergy, pregnancy, interactions)
-      8. select + generate       the sentences that answer, numbered passages -> generator -> each claim
-                                 checked against its citation
-      9. answer + log            triage notice, notes, flags, verified body, disclaimer; one answer_log row
-                                 (chat.answer_log: in the KB or a database of its own, or none)
+      _triage         emergencies get "call 120 now" first; self-harm gets a crisis line only
+      _analyse        once, by the retriever: topics, asked sections, findings reported and denied, names the
+                      KB lacks (a follow-up is made whole first: "它的副作用呢？")
+      _read_person    age, sex, pregnancy, allergies, current drugs, from every user turn; what the person
+                      wants to know and which facts would decide it (chat.concern)
+      _findings       a message that describes symptoms gets possible conditions at once (cited) when the
+                      evidence is enough, else the question that would decide and where to go first
+      _retrieve       hybrid search over the analysis (retriever)
+      _check_support  which passages answer it; none -> the concern answered without KB facts, or a refusal
+      _safety         what may be said to this person: drug lists, "X会引起Y吗", notes, label sentences that
+                      concern this patient (allergy, pregnancy, interactions)
+      _generate       the sentences that answer, numbered passages -> generator -> each claim checked against
+                      its citation as it completes
+      _close          the pipeline's own notes, when not to wait, disclaimer, citations
+    then one answer_log row (chat.answer_log: in the KB or a database of its own, or none)
 
+A stage that has said the whole answer returns True: `stream` is the one place an answer ends.
 `Pipeline.stream()` yields the answer as it forms (only verified text) and then the final `Answer`;
 `Pipeline.answer()` returns just the `Answer`. Every interface (CLI, Gradio, HTTP) goes through here.
 """
