@@ -27,6 +27,11 @@ HEADING_WORDS = frozenset("""
 年龄 性别 患者性别 种族 体重 生命体征 用药种类 常规生化 报告频率 严重 严重的 很可能 可能有关 不需停药 其他 其它 等
 一般 少见 罕见 偶见 常见 较少见 十分罕见 非常罕见 敏感 病因 症状 预防 概述 治疗 护理 诊断 检查 饮食
 """.split())
+# Words the xywy crawl lists among symptoms that are link texts of its page, not findings a person reports
+# ("地点", "婚姻", "溺水" under 癫痫): a heading of the page wherever a finding is expected.
+PAGE_WORDS = frozenset("感觉 紧张 外伤 脑外伤 婚姻 地点 溺水 烫伤 拍手 摸索 擦脸 吞咽 咀嚼 咂嘴 自主神经 智力 情绪 "
+                       "压力 性格 行为 饮食 睡眠 运动 工作 学习 生活 心理 家庭 环境 季节 天气 年龄 性别 消化 吸收 营养 排便 大便 小便 "
+                       "月经 怀孕 妊娠 遗传 感染 神经 血管 细胞 病毒 细菌 器官 组织 实验室 X线表现".split())
 # Department names: the items of 就诊科室, a heading word anywhere else ("产科[1]。" as an indication).
 DEPARTMENTS = frozenset("产科 妇科 外科 内科 儿科 妇产科 急诊科 皮肤科 眼科 口腔科 耳鼻喉科 骨科 神经科 精神科".split())
 DEPARTMENT_SECTION = "就诊科室"
@@ -54,8 +59,18 @@ _POPULATION_ONLY = re.compile(r"^[\u4e00-\u9fff]{1,3}(?:成人|儿童|小儿|患
 _PARTNERLESS = re.compile(r"(?:合用|并用|联用|同用)$")  # "适当的抗结核化疗法合用": with what?
 _PARTNER = re.compile(r"[与和同跟及]")
 _INTERACTION = re.compile(r"^与.+(?:合用|同用|并用|联用)")  # "与华法林合用": an interaction item as labels write it
-# a list item with a predicate is a clause cut out of a sentence ("可的松为首选药物"), not a finding
-_PREDICATE = re.compile(r"(?<=[\u4e00-\u9fff])(?:为首选|为主要|是|必须|应当|应予)")
+# a list item with a predicate is a clause cut out of a sentence ("可的松为首选药物", "常伴有其他不良症状",
+# "呈持续性进行性加重趋势", "寒战等感染症状"), not a finding
+_PREDICATE = re.compile(r"(?<=[\u4e00-\u9fff])(?:为首选|为主要|是|必须|应当|应予)|^(?:常伴有|伴有|均有|呈|每天|每次)|"
+                        r"(?<=[\u4e00-\u9fff])等(?=[\u4e00-\u9fff])")
+# A sentence that is a heading: a numbered short line naming a kind, a stage or a part of the entry ("(一)发病原因",
+# "1、一般症状", "一、缓进型高血压", "(2)进展期胃癌"; not a numbered item: "1、宜吃含酪氨酸的食物") or a
+# section's name as a line ("乙肝日常预防").
+_NUMBERED_HEADING = re.compile(r"^[(（]?[一二三四五六七八九十\d]{1,2}[)）、.．]\s*(?=[^，,。；;：:的]*(?:型|期|症状|原因|机制|"
+                               r"表现|分类|类型|诊断|治疗|预防|病因))[^，,。；;：:的]{1,14}[。]?$")
+_NAMED_HEADING = re.compile(r"^[\u4e00-\u9fff]{0,8}(?:日常预防|发病原因|发病机制|临床表现|一般症状|治疗原则|鉴别诊断)[。]?$")
+# A sentence that starts in the middle of one: "是采取一切有效措施…", "而不是一个独立的疾病…", "并可同时伴有…"
+_SENTENCE_CUT_START = re.compile(r"^(?:是(?!否)|而(?!且)|并(?!发|非)|且)")
 _ETC = re.compile(r"^(?:如|例如|比如|诸如|包括|像|譬如)[^。]*等(?:等)?[。；;]?$")
 _CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 
@@ -75,6 +90,10 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return None
     if core in HEADING_WORDS or core in DEPARTMENTS and section != DEPARTMENT_SECTION:
         return HEADING
+    if sentence and (_NUMBERED_HEADING.match(t) or _NAMED_HEADING.match(t)):
+        return HEADING
+    if section in FINDING_LISTS and core in PAGE_WORDS:
+        return HEADING
     if _NUMBERISH.match(core) or _DURATION.match(core):
         return FRAGMENT
     if len(_CONTENT.findall(core)) < MIN_CHARS:
@@ -85,6 +104,8 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return CUT
     if sentence:  # a lead-in ending in a colon is a sentence's start, not a cut
         end = t.rstrip()
+        if _SENTENCE_CUT_START.match(core):
+            return CUT
         return CUT if _CUT_END.search(end) and not end.endswith(("。", "！", "？", "；", "：", ":")) else None
     if _INTERACTION.match(core):
         return None

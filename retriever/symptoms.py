@@ -23,6 +23,7 @@ from pathlib import Path
 
 import ahocorasick
 
+from kb.debris import PAGE_WORDS
 from kb.names import normalize_name
 from retriever.words import is_body_site
 
@@ -48,10 +49,8 @@ SYMPTOMS_FILE = "symptoms.pickle"  # in each index generation, beside passages.s
 _LEGACY_FILE = "symptoms.json"  # written by earlier versions
 VAGUE = {"感染", "疼痛", "炎症", "发炎", "不适", "异常", "病变", "损伤", "症状", "疾病"}  # not worth asking about
 # Words the xywy crawl lists as "symptoms" that are not findings a patient reports (link texts of the page):
-# never read as a finding, never shown in a symptom list.
-NOT_SYMPTOMS = frozenset("感觉 紧张 外伤 脑外伤 婚姻 地点 溺水 烫伤 拍手 摸索 擦脸 吞咽 咀嚼 咂嘴 自主神经 智力 情绪 "
-                         "压力 性格 行为 饮食 睡眠 运动 工作 学习 生活 心理 家庭 环境 季节 天气 年龄 性别 消化 吸收 营养 排便 大便 小便 "
-                         "月经 怀孕 妊娠 遗传 感染 神经 血管 细胞 病毒 细菌 器官 组织".split())
+# never read as a finding, never shown in a symptom list (the one list: kb.debris.PAGE_WORDS).
+NOT_SYMPTOMS = PAGE_WORDS
 
 
 def is_symptom_item(item: str) -> bool:

@@ -189,3 +189,19 @@ def test_kb_lint_reports_debris_per_source_with_json_and_fail_on(kb):
     assert failed.exit_code == 1 and "heading" in failed.output
     assert runner.invoke(app, ["lint", "--db", url, "--fail-on", "html remnant"]).exit_code == 0
     assert runner.invoke(app, ["lint", "--db", url, "--fail-on", "nonsense"]).exit_code == 2
+
+
+def test_debris_found_reading_200_answers_is_recognised():
+    """A reader found these in 200 answers (docs/kb.md): headings kept as sentences, sentences cut at the start,
+    words of the crawled page and clauses listed as symptoms; a numbered item that says something is kept."""
+    from kb.debris import CUT, HEADING, debris
+
+    for heading in ("(一)发病原因。", "1、一般症状。", "一、缓进型高血压。", "(2)进展期胃癌。", "乙肝日常预防。"):
+        assert debris(heading, sentence=True) == HEADING, heading
+    for cut in ("是采取一切有效措施迅速控制感染。", "而不是一个独立的疾病，称为肾功能衰竭综合征。"):
+        assert debris(cut, sentence=True) == CUT, cut
+    for item, why in (("地点", HEADING), ("婚姻", HEADING), ("常伴有其他不良症状", CUT), ("寒战等感染症状", CUT)):
+        assert debris(item, section="症状") == why, item
+    for statement in ("1、宜吃含酪氨酸的食物。", "1、高血压。", "并发症包括肺炎。", "及时就医。"):
+        assert debris(statement, sentence=True) is None, statement
+    assert debris("头痛", section="症状") is None
