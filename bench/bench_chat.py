@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from retriever.store import DEFAULT_INDEX_DIR
+from kb.settings import DEFAULT_INDEX_DIR
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from retriever.store import DEFAULT_INDEX_DIR  # noqa: E402
+from kb.settings import DEFAULT_INDEX_DIR  # noqa: E402
 QUESTION = "阿莫西林的用法用量是什么？"
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from retriever.store import DEFAULT_INDEX_DIR  # noqa: E402  (after the path is set)
+from kb.settings import DEFAULT_INDEX_DIR  # noqa: E402  (after the path is set)
 
 FREE_FORM = [
     "发烧咳嗽流鼻涕是什么病", "孩子拉肚子吃什么药", "高血压不能吃什么", "头孢和酒一起会怎样", "胃疼挂什么科",

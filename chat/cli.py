@@ -28,7 +28,8 @@ import typer
 from chat.generators import generator_usage
 from kb import terminal
 from kb.terminal import emit
-from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV
+from kb.options import DbOpt, IndexOpt, JsonOpt, OnStale, StaleOpt
+from kb.settings import DEFAULT_INDEX_DIR, env_name
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from local paths or packages, never a hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -38,20 +39,15 @@ app = typer.Typer(help="依据 yiju chat: answers that cite the knowledge base."
                   cls=terminal.checked_arguments("chat"),
                   add_completion=False, pretty_exceptions_enable=False)
 
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="KB URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]
-IndexOpt = Annotated[str, typer.Option("--index", envvar=INDEX_ENV, help="Retrieval index folder (env YIJU_INDEX)")]
 GenOpt = Annotated[str, typer.Option("--generator", "-g", help=generator_usage())]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to retrieve")]
-StaleOpt = Annotated[str, typer.Option("--on-stale", help="When the KB has moved past the index: warn (answers say "
-                                       "so; no dose answers), fail, or update (update the index first)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
 LogOpt = Annotated[bool, typer.Option("--log/--no-log", help="Log each answer (question, answer, cited passages, "
                                       "KB revision); --no-log writes nothing")]
 LogDbOpt = Annotated[Optional[str], typer.Option(
-    "--log-db", envvar="YIJU_LOG_DB", help="Keep the answer log in this database, not the KB's (env YIJU_LOG_DB; "
+    "--log-db", envvar=env_name("log_db"), help="Keep the answer log in this database, not the KB's (env YIJU_LOG_DB; "
     "created on first use)")]
 RetentionOpt = Annotated[Optional[int], typer.Option(
-    "--log-retention-days", min=1, envvar="YIJU_LOG_RETENTION_DAYS",
+    "--log-retention-days", min=1, envvar=env_name("log_retention_days"),
     help="Delete answer-log rows older than N days, on start and hourly while answering (env YIJU_LOG_RETENTION_DAYS)")]
 
 
@@ -70,14 +66,15 @@ def warn(message: str, said: set[str] | None = None) -> None:
     sys.stderr.write(f"warning: {text}\n".encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
-def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answers: bool = True,
+def load_pipeline(db: str | None, index: str | Path, generator: str, k: int, log_answers: bool = True,
                   on_stale: str = "warn", log_db: str | None = None, log_retention_days: int | None = None,
                   said: set[str] | None = None):
     """The pipeline, or a one-line failure naming what is missing (no index, no KB, no model). Warnings
     raised while loading (a stale index) are each one line (`warn`, once with `said`).
 
-    on_stale: what to do when the KB has moved past the index: "warn" (answers say so, dose questions are
-    not answered), "fail" (exit 1), or "update" (bring the index up to the KB first).
+    on_stale: what to do when the KB has moved past the index, an `OnStale` value (kb/options.py): warn, fail,
+    update (bring the index up to the KB first) or ignore; answers from a stale index say so and answer no
+    dose question whichever is chosen.
     log_db, log_retention_days: where answers are logged and for how long (with log_answers); the log is
     opened here, so an unusable log database stops the start and old rows go now."""
     from kb.db import DatabaseError
@@ -86,10 +83,12 @@ def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answer
     from chat.pipeline import Pipeline
 
     from retriever.store import RetrieverError
-    if on_stale not in ("warn", "fail", "update"):
-        fail(f"--on-stale must be warn, fail or update, not {on_stale!r}", 2)
     try:
-        if on_stale == "update":
+        on_stale = OnStale(on_stale)
+    except ValueError:
+        fail(f"--on-stale must be {', '.join(OnStale)}, not {on_stale!r}", 2)
+    try:
+        if on_stale is OnStale.update:
             from retriever.index import update_index
 
             report = update_index(db, index)
@@ -98,7 +97,7 @@ def load_pipeline(db: str | None, index: str, generator: str, k: int, log_answer
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             pipeline = Pipeline.load(db, index, generator, k, log_answers=log_answers,
-                                     on_stale="fail" if on_stale == "fail" else "warn", log_db=log_db,
+                                     on_stale=on_stale.on_load(), log_db=log_db,
                                      log_retention_days=log_retention_days)
         for w in caught:
             warn(str(w.message), said if said is not None else set())
@@ -176,7 +175,7 @@ def ask(
     json_out: JsonOpt = False,
     history: Annotated[Optional[Path], typer.Option(help="JSON file of earlier messages [{role, content}]")] = None,
     debug: Annotated[bool, typer.Option(help="Include retrieval and support details in --json")] = False,
-    on_stale: StaleOpt = "warn", log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None,
+    on_stale: StaleOpt = OnStale.warn, log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None,
 ) -> None:
     """Answer one question from the KB, with citations."""
     if not question.strip():
@@ -218,11 +217,11 @@ def _loopback_unless(guard, host: str, what: str, how: str) -> None:
 
 @app.command()
 def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
-       on_stale: StaleOpt = "warn",
+       on_stale: StaleOpt = OnStale.warn,
        host: Annotated[str, typer.Option(help="Address to bind (beyond 127.0.0.1 only with --auth)")] = "127.0.0.1",
        port: Annotated[int, typer.Option(help="Port")] = 7860,
        auth: Annotated[Optional[str], typer.Option(
-           "--auth", envvar="YIJU_UI_AUTH", show_default=False,
+           "--auth", envvar=env_name("ui_auth"), show_default=False,
            help="USER:PASSWORD a visitor must log in with (env YIJU_UI_AUTH, which keeps it out of `ps`)")] = None,
        log: LogOpt = True, log_db: LogDbOpt = None, log_retention_days: RetentionOpt = None) -> None:
     """The Gradio chat: streaming answers, a sources panel, retrieval debugging, settings."""
@@ -246,18 +245,18 @@ def ui(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt 
 
 @app.command()
 def serve(db: DbOpt = None, index: IndexOpt = DEFAULT_INDEX_DIR, generator: GenOpt = "extractive", k: KOpt = 5,
-          on_stale: StaleOpt = "warn",
+          on_stale: StaleOpt = OnStale.warn,
           host: Annotated[str, typer.Option(help="Address to bind (beyond 127.0.0.1 only with --api-key)")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port")] = 8000,
           api_key: Annotated[Optional[str], typer.Option(
-              "--api-key", envvar="YIJU_API_KEY", show_default=False,
+              "--api-key", envvar=env_name("api_key"), show_default=False,
               help="Require Authorization: Bearer KEY on /v1 (env YIJU_API_KEY, which keeps it out of `ps`)")] = None,
           allow_origin: Annotated[Optional[list[str]], typer.Option(
               "--allow-origin", help="A web origin (https://app.example.org) whose pages may call the API (CORS); "
               "repeatable; none by default")] = None,
           docs: Annotated[bool, typer.Option("--docs", help="Serve /docs, /redoc and /openapi.json")] = False,
           allowed_host: Annotated[Optional[list[str]], typer.Option(
-              "--allowed-host", envvar="YIJU_ALLOWED_HOSTS", show_default=False,
+              "--allowed-host", envvar=env_name("allowed_hosts"), show_default=False,
               help="A name clients reach the server by (api.example.org, *.example.org), answered beside "
               "127.0.0.1, localhost, [::1] and the --host address; repeatable (env YIJU_ALLOWED_HOSTS, "
               "space- or comma-separated); any other Host header gets a 400")] = None,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
 from chat.selection import split_sentences
+from kb.settings import env_name, settings
 from retriever.hits import Passage
 
 MAX_SENTENCES = 8  # per passage in an extractive answer; long sections are cut, not summarised
@@ -303,7 +304,7 @@ def first_stop_ids(turn_end_ids: list[int], is_special, eos: int | None) -> list
 # CPU threads of the llama.cpp generator, for the prompt and the answer alike; by default half the logical cores
 # (llama-cpp-python's default: the physical ones on most machines). More threads than free cores is much slower:
 # llama.cpp's threads wait for each other at every step.
-LLAMA_THREADS_ENV = "YIJU_LLAMA_THREADS"
+LLAMA_THREADS_ENV = env_name("llama_threads")
 
 
 class LlamaCppGenerator(Generator):
@@ -424,7 +425,7 @@ def _quiet():
 
 
 def _threads_setting() -> int | None:
-    value = os.environ.get(LLAMA_THREADS_ENV, "").strip()
+    value = (settings().llama_threads or "").strip()
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
@@ -492,12 +493,12 @@ class OpenAIGenerator(Generator):
 
         base = url.rstrip("/")
         self.base = base if base.endswith("/v1") else base + "/v1"
-        self.client = openai.OpenAI(base_url=self.base, api_key=os.environ.get("OPENAI_API_KEY") or "unused",
+        self.client = openai.OpenAI(base_url=self.base, api_key=settings().openai_api_key or "unused",
                                     timeout=timeout, max_retries=max_retries,
                                     http_client=httpx.Client(transport=transport) if transport else None)
         self.shown = without_credentials(self.base)  # what error messages name
         self.name = f"openai:{without_credentials(url)}"  # shown in /health, /v1/models, answers and the log
-        self.model = model or os.environ.get("YIJU_OPENAI_MODEL") or self._first_model()
+        self.model = model or settings().openai_model or self._first_model()
 
     def _first_model(self) -> str:
         import openai
@@ -571,12 +572,11 @@ def without_credentials(url: str) -> str:
 
 
 # Where `finetune recipe` (`make model`) registers the tuned model and `--generator tuned` finds it.
-TUNED_ENV = "YIJU_TUNED_MODEL"
-DEFAULT_TUNED_DIR = "var/models/tuned"
+TUNED_ENV = env_name("tuned_model")
 
 
 def tuned_dir() -> Path:
-    return Path(os.environ.get(TUNED_ENV) or DEFAULT_TUNED_DIR)
+    return Path(settings().tuned_model)
 
 
 def tuned_registered() -> bool:

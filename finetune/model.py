@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from kb.settings import settings
 from chat.generators import stop_token_ids  # one definition: inference stops where training ends answers
 
 log = logging.getLogger("finetune")
@@ -92,7 +93,7 @@ def load_model(path: str | Path, *, dtype: str = "float32", quantize: str | None
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16)
-        kwargs["device_map"] = device_map or {"": int(os.environ.get("LOCAL_RANK", "0"))}
+        kwargs["device_map"] = device_map or {"": int(settings().local_rank)}
     elif device_map:
         kwargs["device_map"] = device_map
     return AutoModelForCausalLM.from_pretrained(str(path), **kwargs)

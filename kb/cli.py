@@ -21,6 +21,7 @@ import typer
 from rich.markup import escape
 
 from kb import terminal
+from kb.options import DbOpt, IndexOpt, JsonOpt
 from kb.terminal import emit
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -38,8 +39,6 @@ app = typer.Typer(help="依据 yiju knowledge base: init, ingest, stats, show, l
 out = Console()
 err = Console(stderr=True)
 
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (env KB_DB_URL; default sqlite:///var/kb.sqlite)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
 
 def fail(message: str, code: int = 1) -> NoReturn:
     terminal.fail("kb", message, code)
@@ -85,7 +84,7 @@ def ingest_cmd(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Write the valid records and report the rejected ones")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing")] = False,
     update_index: Annotated[bool, typer.Option("--update-index/--no-update-index", help="Update an existing retrieval index afterwards")] = True,
-    index: Annotated[Optional[Path], typer.Option("--index", envvar="YIJU_INDEX", help="The retrieval index to update afterwards (env YIJU_INDEX; default var/index)")] = None,
+    index: IndexOpt = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb.models import KbIdentity, Revision
 
-DEFAULT_DB_URL = "sqlite:///var/kb.sqlite"
+from kb.settings import DEFAULT_DB_URL, settings
 BUSY_TIMEOUT_MS = 10_000  # SQLite: how long a statement waits for another connection's lock
 WRITE_WAIT_S = 120.0  # how long a writer (`kb ingest`) waits for another one to finish
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -29,7 +28,7 @@ class KbBusyError(DatabaseError):
 
 def resolve_url(url: str | None = None) -> str:
     """--db beats KB_DB_URL beats the default SQLite file under ./var/."""
-    url = url or os.environ.get("KB_DB_URL") or DEFAULT_DB_URL
+    url = url or settings().db_url or DEFAULT_DB_URL
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url

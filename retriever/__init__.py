@@ -11,7 +11,8 @@ Nothing here imports a CLI module; `retriever.cli` is the `retriever` command.
 from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
 from retriever.index import build_index, update_after_ingest, update_index
 from retriever.search import CHANNELS, Retriever
-from retriever.store import DEFAULT_INDEX_DIR, ForeignIndexError, RetrieverError, StaleIndexError
+from kb.settings import DEFAULT_INDEX_DIR
+from retriever.store import ForeignIndexError, RetrieverError, StaleIndexError
 
 __all__ = [
     "Retriever", "build_index", "update_index", "update_after_ingest", "RetrieverError", "StaleIndexError",

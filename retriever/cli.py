@@ -12,7 +12,6 @@ import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.cells import cell_len, set_cell_size
@@ -22,11 +21,13 @@ from rich.text import Text
 
 from kb.db import DatabaseError, resolve_url
 from kb import terminal
+from kb.options import DbOpt, IndexOpt, JsonOpt, OnStale, StaleOpt
+from kb.settings import DEFAULT_INDEX_DIR
 from kb.terminal import emit
 from retriever.index import build_index, update_index
 from retriever.hits import Passage
 from retriever.search import CHANNELS, Retriever
-from retriever.store import DEFAULT_INDEX_DIR, INDEX_ENV, RetrieverError
+from retriever.store import RetrieverError
 from retriever.report import result_to_dict
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=terminal.checked_arguments("retriever"),
@@ -34,10 +35,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, cls=terminal.check
 out = Console()
 err = Console(stderr=True)
 
-DbOpt = typer.Option(None, "--db", help="KB database URL (default: KB_DB_URL, else sqlite:///var/kb.sqlite)")
-IndexOpt = typer.Option(Path(DEFAULT_INDEX_DIR), "--index", envvar=INDEX_ENV, help="index folder (env YIJU_INDEX)")
-JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
-StaleOpt = typer.Option("warn", "--on-stale", help="when the KB has moved past the index: warn, fail or ignore")
 
 
 @contextmanager
@@ -86,10 +83,11 @@ def _hits(rows: list[tuple[int, float, Passage, str]], width: int) -> Table:
     return grid
 
 
-def _load(index: Path, db: str | None, on_stale: str) -> Retriever:
-    if on_stale not in ("warn", "fail", "ignore"):
-        raise typer.BadParameter("--on-stale must be warn, fail or ignore")
-    return Retriever.load(index, db_url=db, on_stale=on_stale)
+def _load(index: Path, db: str | None, on_stale: OnStale) -> Retriever:
+    if on_stale is OnStale.update:
+        report = update_index(db, index)
+        err.print(f"index {index} at KB revision {report['kb_revision']} ({report['entities']} entities re-read)")
+    return Retriever.load(index, db_url=db, on_stale=on_stale.on_load())
 
 
 def _overall_table(title: str, channels: dict) -> Table:
@@ -117,12 +115,12 @@ def _breakdown_table(title: str, label: str, report: dict, group: str, metric: s
 
 @app.command()
 def build(
-    db: Optional[str] = DbOpt,
-    index: Path = IndexOpt,
+    db: DbOpt = None,
+    index: IndexOpt = Path(DEFAULT_INDEX_DIR),
     encoder: str = typer.Option("use", help="use | hash | path of a local sentence-transformers model"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="reuse an interrupted build of the same KB revision"),
     workers: int = typer.Option(0, help="processes for tokenising and embedding (0: 2, or 1 on one core)"),
-    as_json: bool = JsonOpt,
+    as_json: JsonOpt = False,
 ) -> None:
     """Build the whole index from the KB (passages, BM25, dense vectors) and print its manifest."""
     with _failures():
@@ -138,7 +136,7 @@ def build(
 
 
 @app.command()
-def update(db: Optional[str] = DbOpt, index: Path = IndexOpt, as_json: bool = JsonOpt,
+def update(db: DbOpt = None, index: IndexOpt = Path(DEFAULT_INDEX_DIR), as_json: JsonOpt = False,
            moved: bool = typer.Option(False, "--kb-moved", help="the KB at --db is the one the index was built "
                                       "from, moved or restored with it (same KB id): take its URL")) -> None:
     """Bring the index up to the KB's revision, touching only the passages of entities that changed.
@@ -159,10 +157,10 @@ def update(db: Optional[str] = DbOpt, index: Path = IndexOpt, as_json: bool = Js
 def debug(
     question: str = typer.Argument(..., help="the question to retrieve for"),
     k: int = typer.Option(10, "--k", help="hits to show per channel and fused"),
-    db: Optional[str] = DbOpt,
-    index: Path = IndexOpt,
-    on_stale: str = StaleOpt,
-    as_json: bool = JsonOpt,
+    db: DbOpt = None,
+    index: IndexOpt = Path(DEFAULT_INDEX_DIR),
+    on_stale: StaleOpt = OnStale.warn,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show how a question is retrieved, stage by stage.
 
@@ -217,10 +215,10 @@ def eval_(
     symptoms: int = typer.Option(300, "--symptoms", help="extra questions that describe a disease by its symptoms "
                                  "and name no entity (reported apart; 0 to skip)"),
     seed: int = typer.Option(0, help="sampling seed"),
-    db: Optional[str] = DbOpt,
-    index: Path = IndexOpt,
-    on_stale: str = StaleOpt,
-    as_json: bool = JsonOpt,
+    db: DbOpt = None,
+    index: IndexOpt = Path(DEFAULT_INDEX_DIR),
+    on_stale: StaleOpt = OnStale.warn,
+    as_json: JsonOpt = False,
 ) -> None:
     """Recall@1/5/10 and MRR@10 of every channel and of fusion, on questions generated from the KB.
 
@@ -262,7 +260,7 @@ def eval_(
 
 
 @app.command()
-def stats(db: Optional[str] = DbOpt, index: Path = IndexOpt, on_stale: str = StaleOpt, as_json: bool = JsonOpt) -> None:
+def stats(db: DbOpt = None, index: IndexOpt = Path(DEFAULT_INDEX_DIR), on_stale: StaleOpt = OnStale.warn, as_json: JsonOpt = False) -> None:
     """What the index holds: manifest, passages by type, origin and section, sizes, staleness."""
     with _failures():
         s = _load(index, db, on_stale).stats()

@@ -23,6 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
+from kb.settings import settings
 from retriever.store import select_in
 
 log = logging.getLogger("retriever")
@@ -88,7 +89,7 @@ def _inflated(npz: Path) -> Path:
     """An uncompressed copy of `npz` in the user's cache (same arrays, same names), or `npz` itself when the
     cache cannot be written. Keyed by the file's size and mtime, so a new package version gets a new copy."""
     stat = npz.stat()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yiju"
+    cache = Path(settings().xdg_cache_home or Path.home() / ".cache") / "yiju"
     copy = cache / f"use-weights-{stat.st_size}-{stat.st_mtime_ns}.npz"
     if copy.exists():
         return copy

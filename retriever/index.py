@@ -35,8 +35,8 @@ from retriever.hits import Passage
 from retriever.intent import expansion_terms
 from retriever.linking import EntityLinker
 from retriever.passages import PASSAGE_TYPES, kb_entity_names, kb_licenses, read_sections, section_passages
+from kb.settings import DEFAULT_INDEX_DIR
 from retriever.store import (
-    DEFAULT_INDEX_DIR,
     FORMAT,
     ForeignIndexError,
     PassageStore,

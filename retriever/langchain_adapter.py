@@ -17,7 +17,7 @@ except ImportError as exc:  # pragma: no cover - depends on the optional extra
     raise ImportError("the LangChain adapter needs langchain-core: pip install 'yiju[langchain]'") from exc
 
 from retriever.search import CHANNELS, Retriever
-from retriever.store import DEFAULT_INDEX_DIR
+from kb.settings import DEFAULT_INDEX_DIR
 
 
 class YijuRetriever(BaseRetriever):

@@ -13,7 +13,6 @@ refreshed with it.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -26,6 +25,7 @@ import bm25s
 import numpy as np
 
 from kb.db import DatabaseError, kb_id, kb_revision, redact, resolve_url, session_scope
+from kb.settings import settings
 from retriever.analysis import QueryAnalysis, analyze, is_weak
 from retriever.dense import DenseIndex
 from retriever.encoders import MAX_QUERY_CHARS, Encoder, load_encoder
@@ -186,7 +186,7 @@ class Retriever:
         return self
 
     def db_url(self) -> str:
-        return resolve_url(self._db_url or os.environ.get("KB_DB_URL") or self.manifest.get("db_url"))
+        return resolve_url(self._db_url or settings().db_url or self.manifest.get("db_url"))
 
     def stale(self) -> str | None:
         """Why this index may not reflect the KB (None when it does): for health checks and answers."""

@@ -28,19 +28,18 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from kb.settings import settings
 from retriever.hits import Passage
 from retriever.passages import EntityName
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-# Where every command looks for the index unless told otherwise (--index, or $YIJU_INDEX for all of them).
-DEFAULT_INDEX_DIR = "var/index"
-INDEX_ENV = "YIJU_INDEX"
 
 
 def index_dir_setting() -> str:
-    """The configured index folder: $YIJU_INDEX, else var/index (relative to the working directory)."""
-    return os.environ.get(INDEX_ENV) or DEFAULT_INDEX_DIR
+    """Where every command looks for the index unless told otherwise (--index): $YIJU_INDEX, else var/index
+    (relative to the working directory; kb/settings.py)."""
+    return settings().index
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS passages (
