@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from chat.answer import DISCLAIMER, SHORT_DISCLAIMER
+from kb.formats.common import FormatError, decode
 
 # guided: the concern answered without KB facts to cite (what decides it, where to go first, when not to wait)
 OUTCOMES = ("answered", "guided", "refused", "asked_back", "emergency")
@@ -66,19 +67,13 @@ def read_questions(path: str | Path) -> list[RealQuestion]:
         raise RealQuestionsError(f"{path}: is a directory, not a CSV or JSONL file") from None
     except OSError as exc:
         raise RealQuestionsError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    text = _decode(path, data)
+    try:
+        text, _ = decode(path, data, gb18030_ok=True)
+    except FormatError as exc:
+        raise RealQuestionsError(str(exc)) from None
     if path.suffix.lower() in (".jsonl", ".json") or text.lstrip().startswith("{"):
         return _read_jsonl(path, text)
     return _read_csv(path, text)
-
-
-def _decode(path: Path, data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise RealQuestionsError(f"{path}: neither UTF-8 nor GB18030 text")
 
 
 def _read_csv(path: Path, text: str) -> list[RealQuestion]:

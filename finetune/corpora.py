@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.formats.common import FormatError, decode
+
 FORMATS = ("med2023", "bianque", "qa", "toyhom")
 MAX_TURN_CHARS = 2000  # longer turns are mostly scraped pages, not dialogue
 SHOWN_BAD = 10
@@ -92,16 +94,12 @@ def _check(messages: list[dict] | str) -> str | None:
     return None
 
 
-def _text(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> str:
-    data = path.read_bytes()
-    if b"\x00" in data[:4096]:
-        raise CorpusError(f"{path}: looks like a binary file, not text")
-    for enc in encodings:
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise CorpusError(f"{path}: cannot decode as {' or '.join(encodings)}")
+def _text(path: Path, gb18030_ok: bool = False) -> str:
+    """The file's text: UTF-8, or GB18030 where `gb18030_ok` (Toyhom's CSVs are saved in it)."""
+    try:
+        return decode(path, path.read_bytes(), gb18030_ok)[0]
+    except FormatError as exc:
+        raise CorpusError(str(exc)) from None
 
 
 def _json_rows(path: Path, report: ConvertReport) -> Iterator[tuple[int, object]]:
@@ -213,12 +211,12 @@ def _cmedqa2(folder: Path, report: ConvertReport):
         if not f.exists():
             raise CorpusError(f"{folder}: a cMedQA2 folder needs question.csv and answer.csv ({f.name} is missing)")
     questions = {}
-    for n, row in enumerate(csv.reader(io.StringIO(_text(qfile, ("utf-8-sig", "gb18030")))), 1):
+    for n, row in enumerate(csv.reader(io.StringIO(_text(qfile, gb18030_ok=True))), 1):
         if n == 1 and row and not row[0].strip().isdigit():
             continue
         if len(row) >= 2:
             questions[row[0].strip()] = row[1]
-    for n, row in enumerate(csv.reader(io.StringIO(_text(afile, ("utf-8-sig", "gb18030")))), 1):
+    for n, row in enumerate(csv.reader(io.StringIO(_text(afile, gb18030_ok=True))), 1):
         if n == 1 and row and not row[0].strip().isdigit():
             continue
         where = f"answer.csv:{n}"
@@ -231,7 +229,7 @@ def _cmedqa2(folder: Path, report: ConvertReport):
 
 
 def _toyhom(path: Path, report: ConvertReport):
-    text = _text(path, ("utf-8-sig", "gb18030"))
+    text = _text(path, gb18030_ok=True)
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
