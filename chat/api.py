@@ -31,9 +31,10 @@ from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException
 
 from chat.answer import Answer
@@ -281,8 +282,7 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
         if body.stream:
             events = pipeline.stream(question, history, top_k, generator)
             usage = question if body.stream_options and body.stream_options.include_usage else None
-            return StreamingResponse(_sse(events, cid, created, model, usage), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return _stream_response(events, cid, created, model, usage)
         try:
             answer = await run_in_threadpool(pipeline.answer, question, history, top_k, generator)
         except ValueError as exc:
@@ -316,14 +316,21 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
     return app
 
 
+def _stream_response(events, cid: str, created: int, model: str, usage_of: str | None = None) -> EventSourceResponse:
+    """Server-sent events framed as OpenAI frames them: "data: JSON" lines ended by "\n\n" (sse-starlette's
+    default is "\r\n"), no keep-alive comments (OpenAI sends none; ping=0), and "Cache-Control: no-cache"."""
+    return EventSourceResponse(_sse(events, cid, created, model, usage_of), sep="\n", ping=0,
+                               headers={"Cache-Control": "no-cache"})
+
+
 async def _sse(events, cid: str, created: int, model: str, usage_of: str | None = None):
-    """The stream as OpenAI sends it; with `usage_of` (the question: stream_options.include_usage) every chunk
-    has "usage": null and a last chunk with no choices carries the usage."""
-    def chunk(delta: dict | None, finish: str | None = None, **extra) -> str:
+    """The stream's events as OpenAI sends them; with `usage_of` (the question: stream_options.include_usage)
+    every chunk has "usage": null and a last chunk with no choices carries the usage."""
+    def chunk(delta: dict | None, finish: str | None = None, **extra) -> dict:
         data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
                 **({"usage": None} if usage_of is not None else {}), **extra}
-        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+        return {"data": json.dumps(data, ensure_ascii=False)}  # JSON escapes line breaks: one data line
 
     yield chunk({"role": "assistant"})
     text = ""
@@ -339,7 +346,7 @@ async def _sse(events, cid: str, created: int, model: str, usage_of: str | None 
                     error={"message": f"{type(exc).__name__}: {exc}", "type": "server_error"})
     if usage_of is not None:
         yield chunk(None, usage=_usage(usage_of, text))
-    yield "data: [DONE]\n\n"
+    yield {"data": "[DONE]"}
 
 
 def refuse_unsupported(body: ChatCompletionRequest) -> None:
