@@ -72,9 +72,9 @@ def load_pipeline(db: str | None, index: str | Path, generator: str, k: int, log
     """The pipeline, or a one-line failure naming what is missing (no index, no KB, no model). Warnings
     raised while loading (a stale index) are each one line (`warn`, once with `said`).
 
-    on_stale: what to do when the KB has moved past the index, an `OnStale` value (kb/options.py): warn, fail,
-    update (bring the index up to the KB first) or ignore; answers from a stale index say so and answer no
-    dose question whichever is chosen.
+    on_stale: what to do when the KB has moved past the index, an `OnStale` value (kb/options.py): warn
+    (answers say so, dose questions are not answered), fail (exit 1), or update (bring the index up to the KB
+    first); not ignore, which would skip the check those answers rely on.
     log_db, log_retention_days: where answers are logged and for how long (with log_answers); the log is
     opened here, so an unusable log database stops the start and old rows go now."""
     from kb.db import DatabaseError
@@ -83,10 +83,10 @@ def load_pipeline(db: str | None, index: str | Path, generator: str, k: int, log
     from chat.pipeline import Pipeline
 
     from retriever.store import RetrieverError
-    try:
-        on_stale = OnStale(on_stale)
-    except ValueError:
-        fail(f"--on-stale must be {', '.join(OnStale)}, not {on_stale!r}", 2)
+    if on_stale not in (OnStale.warn, OnStale.fail, OnStale.update):  # ignore would skip the check answers need
+        fail(f"--on-stale must be warn, fail or update here, not {on_stale!r}: answers from a stale index say so "
+             "and give no dose", 2)
+    on_stale = OnStale(on_stale)
     try:
         if on_stale is OnStale.update:
             from retriever.index import update_index

@@ -21,13 +21,14 @@ from kb.settings import DEFAULT_DB_URL, DEFAULT_INDEX_DIR, env_name
 
 
 class OnStale(StrEnum):
-    """What to do when the KB has moved past the index (the same in `retriever` and `chat`). Whatever is
-    chosen, chat's answers from a stale index say so and give no dose answers (chat/pipeline.py)."""
+    """What to do when the KB has moved past the index (the same in `retriever` and `chat`). chat's answers
+    from a stale index say so and give no dose answers (chat/pipeline.py), so chat refuses `ignore`, which
+    would skip the check those answers rely on."""
 
-    warn = "warn"  # use the index and say on stderr that it is stale
+    warn = "warn"  # use the index and say that it is stale
     fail = "fail"  # exit 1, saying so
     update = "update"  # bring the index up to the KB first (retriever.update_index), then use it
-    ignore = "ignore"  # use the index without the warning
+    ignore = "ignore"  # retriever's commands only: use the index without checking
 
     def on_load(self) -> str:
         """What `Retriever.load` / `Pipeline.load` are told (warn, fail or ignore) once `update` has run."""
@@ -42,4 +43,5 @@ IndexOpt = Annotated[Optional[Path], typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout")]
 StaleOpt = Annotated[OnStale, typer.Option(
     "--on-stale", help="When the KB has moved past the index: warn (say so), fail (exit 1), update (update the "
-    "index first) or ignore (no warning); chat's answers from a stale index say so and give no dose answers")]
+    "index first) or ignore (retriever only: no check; chat's answers from a stale index always say so and give "
+    "no dose)")]

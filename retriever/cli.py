@@ -86,7 +86,7 @@ def _hits(rows: list[tuple[int, float, Passage, str]], width: int) -> Table:
 def _load(index: Path, db: str | None, on_stale: OnStale) -> Retriever:
     if on_stale is OnStale.update:
         report = update_index(db, index)
-        err.print(f"index {index} at KB revision {report['kb_revision']} ({report['entities']} entities re-read)")
+        sys.stderr.write(f"index {index} at KB revision {report['kb_revision']} ({report['entities']} entities re-read)\n")
     return Retriever.load(index, db_url=db, on_stale=on_stale.on_load())
 
 

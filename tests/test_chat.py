@@ -514,6 +514,8 @@ def test_a_stale_index_is_said_in_the_answer_and_in_health_and_gives_no_dose(tmp
     assert health["status"] == "stale" and "retriever update" in health["stale"]
     failed = CliRunner().invoke(app, ["ask", "阿莫西林胶囊怎么吃？", "--db", url, "--index", index, "--on-stale", "fail"])
     assert failed.exit_code == 1 and "retriever update" in failed.output
+    ignored = CliRunner().invoke(app, ["ask", "阿莫西林胶囊怎么吃？", "--db", url, "--index", index, "--on-stale", "ignore"])
+    assert ignored.exit_code == 2 and "warn, fail or update" in ignored.output and "0.5g" not in ignored.output
     updated = CliRunner().invoke(app, ["ask", "阿莫西林胶囊怎么吃？", "--db", url, "--index", index, "--on-stale", "update",
                                        "--json", "--no-log"])
     assert updated.exit_code == 0, updated.output

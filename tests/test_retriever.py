@@ -269,6 +269,22 @@ def test_stale_index_warns_and_fails_clearly(built):
         Retriever.load(index_dir, db_url=kb_url, on_stale="ignore")
 
 
+def test_on_stale_means_the_same_in_the_retriever_cli(built):
+    kb_url, index_dir = built
+    ingest_records(kb_url, [Record("disease", "流感", [], [Section("症状", "高热", ["高热"])])], "flu.json", "v1")
+    base = ["stats", "--db", kb_url, "--index", str(index_dir), "--json", "--on-stale"]
+    failed = CliRunner().invoke(app, base + ["fail"])
+    assert failed.exit_code == 1 and "retriever update" in failed.output
+    warned = CliRunner().invoke(app, base + ["warn"])
+    assert warned.exit_code == 0 and "retriever update" in json.loads(warned.stdout)["kb_stale"]
+    ignored = CliRunner().invoke(app, base + ["ignore"])
+    assert ignored.exit_code == 0 and json.loads(ignored.stdout)["kb_stale"] is None  # not even checked
+    updated = CliRunner().invoke(app, base + ["update"])
+    assert updated.exit_code == 0, updated.output
+    assert "at KB revision 2" in updated.stderr and not json.loads(updated.stdout)["kb_stale"]
+    assert CliRunner().invoke(app, base + ["never"]).exit_code == 2
+
+
 def test_update_touches_only_the_changed_entity_and_queries_see_new_text(built):
     kb_url, index_dir = built
     r = Retriever.load(index_dir, db_url=kb_url)
