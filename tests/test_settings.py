@@ -23,9 +23,10 @@ def test_settings_read_the_environment_when_asked_and_an_empty_variable_is_unset
 
 @pytest.mark.parametrize("flag, env, expected", [("flag-dir", "env-dir", "flag-dir"), (None, "env-dir", "env-dir"),
                                                  (None, None, DEFAULT_INDEX_DIR)])
-def test_the_index_option_is_flag_then_env_then_default(monkeypatch, flag, env, expected):
+def test_the_index_option_is_flag_then_env_then_default(monkeypatch, tmp_path, flag, env, expected):
     from retriever.cli import app
 
+    monkeypatch.chdir(tmp_path)  # the default var/index is relative: never the user's own
     if env is None:
         monkeypatch.delenv("YIJU_INDEX", raising=False)
     else:
