@@ -187,7 +187,7 @@ def settle_held(section: str, held: list[Held]) -> list[Held]:
         h.items, dropped = keep_items(list(dict.fromkeys(h.items)), section, strict)
         texts = []
         for t in h.texts:
-            kept, gone = keep_sentences(t, strict)
+            kept, gone = keep_sentences(t, strict, section)
             dropped += gone
             if kept:
                 texts.append(kept)

@@ -144,8 +144,14 @@ def keep_items(items: list[str], section: str = "", strict: bool = True) -> tupl
 _SENTENCE = re.compile(r"(?<=[。！？!?；;\n])")
 
 
-def keep_sentences(text: str, strict: bool = True) -> tuple[str, list[tuple[str, str]]]:
-    """`text` without the sentences that are debris, and [(category, sentence) dropped]."""
+# A sentence that is only a list ("全面强直—阵挛发作、…、地点、婚姻、自主神经"): its items are checked as items.
+_LIST_SENTENCE = re.compile(r"^[^，,。；;：:]+(?:、[^，,。；;：:、]+){2,}[。；;]?$")
+
+
+def keep_sentences(text: str, strict: bool = True, section: str = "") -> tuple[str, list[tuple[str, str]]]:
+    """`text` without the sentences that are debris, and [(category, sentence or item) dropped]. In a list of
+    findings (`section` in FINDING_LISTS), a sentence that is only a "、" list keeps only the items that are
+    findings."""
     kept, dropped = [], []
     for part in _SENTENCE.split(text):
         if not part.strip():
@@ -154,6 +160,13 @@ def keep_sentences(text: str, strict: bool = True) -> tuple[str, list[tuple[str,
         why = debris(part, sentence=True, strict=strict)
         if why:
             dropped.append((why, part.strip()))
-        else:
-            kept.append(part)
+            continue
+        if strict and section in FINDING_LISTS and _LIST_SENTENCE.match(part.strip()):
+            end = part.rstrip()[-1] if part.rstrip()[-1] in "。；;" else ""
+            items, gone = keep_items(part.strip().rstrip("。；;").split("、"), section, strict)
+            dropped += gone
+            if items:
+                kept.append("、".join(items) + end + part[len(part.rstrip()):])
+            continue
+        kept.append(part)
     return "".join(kept).strip(), dropped

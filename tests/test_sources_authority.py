@@ -205,3 +205,14 @@ def test_debris_found_reading_200_answers_is_recognised():
     for statement in ("1、宜吃含酪氨酸的食物。", "1、高血压。", "并发症包括肺炎。", "及时就医。"):
         assert debris(statement, sentence=True) is None, statement
     assert debris("头痛", section="症状") is None
+
+
+def test_a_findings_list_stored_as_a_sentence_keeps_only_its_findings():
+    """The crawl stores some symptom lists as one "、" sentence: its items are checked like any list's."""
+    from kb.debris import keep_sentences
+
+    text, dropped = keep_sentences("全面强直—阵挛发作、地点、复杂部分发作、婚姻、抽搐。", True, "症状")
+    assert text == "全面强直—阵挛发作、复杂部分发作、抽搐。" and {item for _, item in dropped} == {"地点", "婚姻"}
+    prose = "全面强直—阵挛发作、地点、婚姻。"
+    assert keep_sentences(prose, True, "概述")[0] == prose  # prose sections are not lists of findings
+    assert keep_sentences("患者常伴有乏力、头痛。", True, "症状")[0] == "患者常伴有乏力、头痛。"  # a sentence, not a list
