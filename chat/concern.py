@@ -49,6 +49,9 @@ _DURATION = re.compile(r"([0-9一二两三四五六七八九十几半多]+\s*(�
                        r"刚才|最近|这几天|这两天|一直|从小|多年|长期|好久|很久|以来|开始)")
 _AGE = re.compile(r"([0-9一二两三四五六七八九十几]+\s*(岁|周岁|个月大|个月的|天大)|宝宝|婴儿|孩子|儿子|女儿|小孩|老人|老年|"
                   r"学生|初中|高中|大学|小学|奶奶|爷爷|爸|妈|父亲|母亲|新生儿)")
+# A medicine taken, told without its name ("吃了一粒", "吃了药以后", "打了一针"): which one decides the answer.
+_TOOK_MEDICINE = re.compile(r"((吃|服|用)(了)?(这个|那个|一种|一些|几天|几次)?(药|药物|一粒|一片|两粒|两片|几粒|几片)|"
+                            r"(打|输)(了)?(一针|针|吊瓶|点滴)|用药(后|以后|之后))")
 _BODY_PAIN = re.compile(r"(疼|痛|酸|胀|麻|痒|肿)")
 _FEMALE_COMPLAINT = re.compile(r"(月经|例假|姨妈|白带|阴道|下身出血|小腹|下腹|停经|同房|怀孕|验孕|试纸|早孕|乳房|恶心想吐)")
 
@@ -70,7 +73,7 @@ _VALUE = re.compile(r"(\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|IU|g/L|mg|ng|pg|×10|x
 _NOT_A_PHRASE = re.compile(r"(什|怎|如何|哪|吗|呢|多少|多久|几|是否|还是|之类|等)")
 
 
-_DECIDES = {"can_i": ("pregnancy",), "drug": ("pregnancy", "age"), "causes": ()}
+_DECIDES = {"can_i": ("pregnancy", "drug"), "drug": ("drug", "pregnancy", "age"), "causes": ("drug",)}
 
 
 def _phrase(text: str) -> str:
@@ -89,8 +92,9 @@ def _asking_part(text: str) -> str:
 
 
 def read(question: str, *, child: bool | None = None, sex: str | None = None, pregnant: bool | None = None,
-         age_years: float | None = None, describes_symptoms: bool = False) -> Concern:
-    """The concern of a message; `missing` only when the message describes the person's own complaint."""
+         age_years: float | None = None, describes_symptoms: bool = False, drug_named: bool = False) -> Concern:
+    """The concern of a message; `missing` only when the message describes the person's own complaint.
+    `drug_named`: the message names a drug the KB knows (else a medicine taken unnamed is asked for)."""
     asking = _asking_part(question)
     kind, about = "tell", ""
     for name, pattern in _COMPILED:
@@ -119,14 +123,16 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             missing.append("duration")
         if _BODY_PAIN.search(question) and not BODY_SITE.search(question):
             missing.append("site")
+        if _TOOK_MEDICINE.search(question) and not drug_named:
+            missing.append("drug")  # "吃了一粒…皮肤红痒，是过敏吗": which medicine decides it
         if sex != "男" and pregnant is None and child is not True and _FEMALE_COMPLAINT.search(question) \
                 and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经)", question):
             missing.append("pregnancy")
         # a possible pregnancy and the age decide most; the site before the duration when pain has none
-        order = {"pregnancy": 0, "site": 1, "age": 2, "duration": 3, "values": 4}
+        order = {"drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4, "values": 5}
         missing.sort(key=order.get)
         # only what decides this kind of answer: whether one may do X turns on a pregnancy, which drug also on age
-        missing = [m for m in missing if m in _DECIDES.get(kind, ("pregnancy", "site", "age", "duration"))]
+        missing = [m for m in missing if m in _DECIDES.get(kind, ("drug", "pregnancy", "site", "age", "duration"))]
     return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]))
 
 
@@ -136,6 +142,7 @@ _QUESTIONS = {
     "site": "具体是哪个部位不舒服？",
     "pregnancy": "月经是否推迟、有没有怀孕的可能？",
     "values": "报告上的具体数值、单位和参考范围分别是多少？",
+    "drug": "吃（用）的是什么药？药名、剂量和开始用药的时间是？",
 }
 
 

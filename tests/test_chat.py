@@ -791,3 +791,13 @@ def test_in_a_pregnancy_the_baby_is_not_the_patient():
     facts = extract_facts(["怀孕四十五天，宝宝能要吗？"])
     assert facts.pregnant and facts.child is None  # 宝宝 is the baby she carries
     assert extract_facts(["宝宝三岁，发烧了"]).child is True
+
+
+def test_a_medicine_taken_without_its_name_is_asked_for(pipeline):
+    from chat.concern import read
+
+    unnamed = read("昨天吃了一粒，皮肤红痒，是这个药过敏导致的吗？我应该怎么办", describes_symptoms=True)
+    assert unnamed.missing[0] == "drug"
+    assert "drug" not in read("吃了阿莫西林以后起疹子怎么办", describes_symptoms=True, drug_named=True).missing
+    a = pipeline.answer("吃了药以后皮肤红痒，是过敏吗？怎么办")
+    assert "吃（用）的是什么药" in a.text
