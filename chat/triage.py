@@ -266,7 +266,7 @@ _EN_CHEST = (r"(chest (pain|pains|hurts?|tightness|pressure)|chest feels (like|t
 # English events: an ingestion of an amount ("swallowed a whole bottle of sleeping pills", "took 30 tablets",
 # "took all of my pills"), a thing swallowed, a seizure by its signs, not responding.
 _EN_AMOUNT = (r"(a whole|the whole|an entire|the entire|a full|half a|all (of )?(my|his|her|their|the|mom'?s|dad'?s)|"
-              r"a handful( of)?|handfuls( of)?|a bunch of|a lot of|lots of|loads of|dozens of|too many|[5-9]|[1-9]\d+|"
+              r"a handful( of)?|handfuls( of)?|a bunch of|a lot of|lots of|loads of|(a |half a )?dozens?( of)?|too many|[5-9]|[1-9]\d+|"
               r"five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|a hundred)")
 _EN_DRUG = (r"(pills?|tablets?|capsules?|meds|medicines?|medications?|sleeping|paracetamol|tylenol|acetaminophen|"
             r"ibuprofen|advil|aspirin|xanax|ambien|valium|melatonin|antidepressants?|insulin)")

@@ -260,3 +260,12 @@ def test_a_newborns_danger_signs_and_leaking_waters_fire(question):
 @pytest.mark.parametrize("question", NEWBORN_LOOK_ALIKES)
 def test_an_older_babys_or_a_past_complaint_does_not_fire(question):
     assert triage(question).level is None, explain(question)
+
+
+@pytest.mark.parametrize("question", [
+    "我刚才一口气把一整瓶安眠药都吃了，现在有点晕", "孩子趁我不注意吞了十几片扑热息痛，怎么办", "宝宝抽起来了，眼睛往上翻，叫也不应",
+    "I just swallowed a whole bottle of sleeping pills",
+    "My child swallowed a dozen paracetamol tablets when I was not looking, what do I do",
+    "My baby is having a fit, his eyes rolled up and he does not respond"])
+def test_issue_19s_three_messages_and_their_english_form_are_emergencies(question):
+    assert triage(question).level == "emergency", explain(question)
