@@ -14,7 +14,6 @@ department is preferred to its umbrella when it holds enough of the entries on i
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -52,16 +51,10 @@ class DepartmentGuide:
 
     @classmethod
     def from_store(cls, store, symptoms: SymptomIndex) -> "DepartmentGuide":
-        """The findings index's departments; read from `store` for an index saved before it kept them."""
-        if getattr(symptoms, "departments", None):
-            return cls(symptoms.departments, symptoms)
-        departments: dict[int, set[str]] = {}
-        rows = store.db.execute("SELECT entity_id, items, text FROM passages "
-                                "WHERE entity_type = 'disease' AND section = '就诊科室'")
-        for disease_id, items, text in rows:
-            names = json.loads(items or "[]") or [text or ""]
-            departments.setdefault(disease_id, set()).update(names)
-        return cls({d: {n.strip() for n in names if n and n.strip()} for d, names in departments.items()}, symptoms)
+        """The findings index's departments (for an index saved before it kept them: read again from `store`,
+        the way the findings index reads them)."""
+        departments = getattr(symptoms, "departments", None) or SymptomIndex.from_store(store).departments
+        return cls(departments, symptoms)
 
     def direction(self, text: str, state: InquiryState) -> Direction | None:
         """The department most of the matching KB entries list, or None when no department stands out."""

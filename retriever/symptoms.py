@@ -48,16 +48,14 @@ MAX_ASKED_CHARS = 6  # "初发性或维持性睡眠障碍失眠症" is a KB term
 SYMPTOMS_FILE = "symptoms.pickle"  # in each index generation, beside passages.sqlite
 _LEGACY_FILE = "symptoms.json"  # written by earlier versions
 VAGUE = {"感染", "疼痛", "炎症", "发炎", "不适", "异常", "病变", "损伤", "症状", "疾病"}  # not worth asking about
-# Words the xywy crawl lists as "symptoms" that are not findings a patient reports (link texts of the page):
-# never read as a finding, never shown in a symptom list (the one list: kb.debris.PAGE_WORDS).
-NOT_SYMPTOMS = PAGE_WORDS
 
 
 def is_symptom_item(item: str) -> bool:
-    """False for crawl debris in a symptom list: a truncated item ("腓肠肌强直收缩..."), a word of the page, or a
+    """False for crawl debris in a symptom list: a truncated item ("腓肠肌强直收缩..."), a word of the page
+    (`kb.debris.PAGE_WORDS`, never read as a finding nor shown in a symptom list), or a
     part of the body said alone ("皮肤", "白带": where, not what)."""
     item = item.strip()
-    return bool(item) and not item.endswith(("...", "…")) and item not in NOT_SYMPTOMS and not is_body_site(item)
+    return bool(item) and not item.endswith(("...", "…")) and item not in PAGE_WORDS and not is_body_site(item)
 
 # Words for one symptom, the term shown first: KB lists and users say "发热" and "发烧" alike, so both
 # are read as the first word of their group wherever they appear.
@@ -150,7 +148,8 @@ class SymptomIndex:
         self.incidence = dict(incidence or {})
         # who each disease is for, from its name and the departments the KB lists ("儿科" -> a child)
         self.groups = {d: populations(name, (departments or {}).get(d, ())) for d, name in diseases.items()}
-        self.departments = {d: set(deps) for d, deps in (departments or {}).items()}  # where each is seen (就诊科室)
+        # where each is seen (就诊科室), as retriever.departments reads them
+        self.departments = {d: {n.strip() for n in deps if n and n.strip()} for d, deps in (departments or {}).items()}
         # log prior from the KB's 发病率 where it gives one; the median for the rest; uniform when none does
         rates = {d: r for d, r in (incidence or {}).items() if d in diseases and r > 0}
         median = sorted(rates.values())[len(rates) // 2] if rates else 1.0
