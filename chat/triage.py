@@ -110,6 +110,15 @@ class RedFlag:
 
 
 _NP = r"[^，。,；;！？!?\n]"  # any character but a clause break: "腹痛急迫，便意难忍" is two clauses
+# Choking: something went down the wrong way ("呛着了", "噎住", "卡住了") and the airway shows it: no cry, no
+# voice, no cough, a red or blue face. "被鱼刺卡了嗓子，吞口水有点疼" is a bone in the throat, not this.
+_CHOKING = (r"(呛|噎|卡)(着|住|到)(了)?[^。！？!?]{0,16}(哭不出|说不出|咳不出|发不出声|出不了声|没(有)?声音|喘不|憋|"
+            r"脸(憋)?(得)?(通红|发紫|发青|青紫|紫))")
+# Stridor and croup: a noise as the breath goes in, a throat that whistles or wheezes, a barking cough with breathing
+# worse ("吸气的时候喉咙里有呼呼的声音", "咳得像狗叫"). "呼吸声音大" with a blocked nose is not this.
+_STRIDOR = (r"(吸气(的)?(时候)?[^，。,]{0,6}(有声音|有响声|呼呼|嘶嘶|咝咝|吼|哨|拉风箱)|"
+            r"(喉咙|嗓子)(里)?[^，。,]{0,4}(呼呼|嘶嘶|咝咝|哨音|吹哨|拉风箱)(的)?(声|响)?|"
+            r"(咳|咳嗽)[^，。,]{0,3}(像狗叫|犬吠|像小狗)[^。！？!?]{0,16}(喘|呼吸|憋|吸气))")
 _CHEST = r"((胸|背)[^，。,]{0,8}撕裂|撕裂(样|一样|般)?的?(疼|痛)|心脏(那块|那里|那儿|部位)?.{0,4}(绞痛|剧痛|痛|疼)|胸痛|胸口.{0,4}(痛|疼|闷|压|发紧)|胸疼|心口(痛|疼)|心前区(痛|疼)|胸闷|胸部(剧痛|压榨))"
 # What makes chest pain an emergency rather than 胸闷 over days: sweating, pain spreading to the arm, jaw or
 # back, crushing or tearing pain, a sense of dying, pallor, or pain that lasts (half an hour, not relieved).
@@ -128,14 +137,15 @@ _FEVER = (r"(发烧|发热|高烧|高热|烧到|体温|烧了|烧得|fever|3[7-9
           r"(摸着|身上|额头|头|浑身|全身)[^，。,]{0,2}(滚)?烫)")
 # What makes a child's fever an emergency besides its height: a bulging fontanelle, floppiness, no response, a weak
 # or shrill cry, a rash that does not fade, blue lips, fast breathing, no wet nappy for hours.
-_CHILD_DANGER = (r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴)|没(什么)?反应|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|"
+_CHILD_DANGER = (r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴|软的|塌塌)|没(什么)?反应|尿(也|都|量)?(很|特别|明显)?少(了)?|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|"
                  r"不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青)|呼吸(急促|困难|(很|特别|非常)?快)|"
                  r"(一天|半天|好久|[0-9一二两三四五六七八九十几]+个?小时)(都)?没(有)?(尿|湿尿布)|皮肤发花")
 _JERK = r"抽(?!屉|烟|血|筋|空|奖|签|查|水|样|成|出|取|脂)"  # a fit, not 抽屉, 抽烟, 抽血, 腿抽筋, 抽空
-_HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|" + _CHILD_DANGER + ")")
+_DULL = r"(精神(很|特别|非常|极|太)?(差|不好)|没(有)?精神|蔫(蔫|了)|没精打采)"  # listless: "今天精神特别差"
+_HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|" + _DULL + r"|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|" + _CHILD_DANGER + ")")
 # A child who is a year old or more ("3岁宝宝") is no infant: a high number alone is not an emergency there.
 _AGE_YEARS = r"([1-9][0-9]?|[一两二三四五六七八九十])(周)?岁"
-_SERIOUS_CHILD = (r"(" + _JERK + r"|惊厥|精神(很)?差|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|" + _CHILD_DANGER + ")")
+_SERIOUS_CHILD = (r"(" + _JERK + r"|惊厥|" + _DULL + r"|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|" + _CHILD_DANGER + ")")
 # A baby unwell without a fever: a bulging fontanelle, or not feeding and listless.
 _FEEDS_POORLY = r"(不(怎么|太|爱|肯)?吃奶|拒奶|吃奶(很|特别)?(少|差)|奶(也|都)?不(怎么|太)?(吃|喝)|喂(奶)?(也|都)?不吃|只吃几口)"
 _LISTLESS = r"(精神(很|特别)?(差|不好)|没精神|蔫|嗜睡|一直睡|睡不醒|叫不醒|哭声(弱|小|尖|无力)|软(绵绵|趴趴)?|没力气|哭不出)"
@@ -146,10 +156,19 @@ _NEWBORN_DANGER = (r"(黄疸[^。！？!?]{0,6}(越来越|加重|加深|更黄|�
                    r"(眼皮|眼睑|眼睛|眼)[^。！？!?]{0,8}(肿|鼓)[^。！？!?]{0,6}(睁不开|闭上|挡住)|"
                    r"(不吃奶|吃奶(少|很少|越来越少|差|不好)|不肯吃奶|拒奶)|(反复|一直|每次|频繁)[^，。,]{0,3}(吐|呕吐|喷射)|喷射(状|性)?(吐|呕吐))")
 # Fever with a stiff neck or a rash that does not fade: meningitis or sepsis, at any age.
+# Pregnant, however told: "怀孕34周", "孕晚期", "怀二胎37周", "怀着双胞胎", "七个月的身孕".
+_PREGNANT = (r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|孕晚期|孕早期|孕中期|怀上|怀(了|着)?(二胎|三胎|二宝|三宝|老二|头胎|"
+             r"双胞胎|龙凤胎|宝宝)|身孕|准妈妈|孕妈)")
+# A sign told with the place it comes from that is not the womb ("牙龈出血", "鼻子流血", "痔疮出血"): chained
+# look-behinds, one per word (re needs each to be fixed-width).
+_NOT_WOMB = "".join(f"(?<!{w})" for w in ("牙龈", "刷牙", "牙", "鼻子", "鼻", "痔疮", "肛门", "眼睛", "眼", "耳朵", "嘴",
+                                           "口腔", "伤口", "手指", "皮下", "针眼", "胃", "尿"))
 _MENINGEAL = (r"((脖子|颈部|颈项|后颈)[^，。,]{0,3}(僵|硬|强直|低不下|弯不下|不能弯)|低不下头|(出血|瘀)(点|斑)|"
               r"紫(红)?色?的?(点|斑|疹)|按(了|压|着)?[^，。,]{0,2}不(褪|退)色|怕光)")
 # A diagnosis named as such ("患脑梗多年", "脑出血后遗症") is no event; it is one when it is suspected or has
 # just happened ("是不是中风了", "我爸脑出血了吗", "突然中风").
+# How weakness of a limb is told: "没劲", "抬不起来", "不听使唤", "使不上劲", "拿不住东西".
+_WEAK = r"(无力|麻|不能动|动不了|没(有)?力|没劲|抬不起|不听使唤|使不上劲|不灵活|拿不住|耷拉)"
 _SUSPECT = r"(是不是|怀疑|疑似|好像|好象|像是|可能是|估计是|会不会是|难道是|该不会是)"
 _STROKE_NAME = r"(中风|脑卒中|脑梗|脑出血|脑溢血|面瘫)"
 _MI_NAME = r"(心梗|心肌梗[死塞]?)"
@@ -192,7 +211,9 @@ _INGESTION = (rf"({_SWALLOW}{_DONE}{_NP}{{0,4}}({_PILLS}|{_CONTAINER}{_NP}{{0,4}
               rf"{_PILLS}{_NP}{{0,8}}({_SWALLOW}{_DONE}|{_ALL}{_SWALLOW}完)|"  # 一整瓶安眠药都吃了, 十几片全吞了
               rf"{_WHOLE_BA}|(一口气|一下子|一次性|一次就|同时){_NP}{{0,3}}{_SWALLOW}{_DONE}{_NP}{{0,2}}(一|两|几|好几)(盒|板|瓶)|"
               rf"{_DRUG}{_NP}{{0,3}}{_SWALLOW}{_DONE}{_NP}{{0,2}}({_PILLS}|{_CONTAINER})|"  # 安眠药吃了一整瓶
-              rf"{_SWALLOW}{_DONE}?{_NP}{{0,6}}{_POISON}|{_POISON}{_NP}{{0,4}}{_SWALLOW}{_DONE})")  # 喝了农药, 电池吞下去了
+              rf"{_SWALLOW}{_DONE}?{_NP}{{0,6}}{_POISON}|{_POISON}{_NP}{{0,4}}{_SWALLOW}{_DONE}|"  # 喝了农药, 电池吞下去了
+              rf"{_SWALLOW}{_DONE}{_NP}{{0,12}}的{_POISON}|"  # 喝了爸爸放在矿泉水瓶里的汽油
+              rf"把{_NP}{{0,6}}{_POISON}{_NP}{{0,12}}{_SWALLOW}{_DONE})")  # 把洁厕灵当成醋倒菜里吃了几口
 # A small child who took something unwatched, or an adult's medicine: any amount ("宝宝偷吃了两片降压药",
 # "趁我不注意吞了药", "宝宝把爷爷的降糖药吃了几颗"); "给孩子吃了…" is a parent giving it, not this.
 _UNWATCHED = rf"(偷吃|偷偷{_NP}{{0,2}}{_SWALLOW}|趁{_NP}{{0,6}}(不注意|没注意|不在|没看)|自己(拿|翻|找|把))"
@@ -210,7 +231,7 @@ _SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|(?<
                   rf"(?<![烟血会能])抽(了|着)(?=[,，。!！?？]|$|{_MINUTES}|一阵|好久|很久|半天)|"
                   rf"(?<![烟血])抽{_NP}{{0,8}}(一次又一次|一次接一次|一阵接一阵|接二连三|停不下来|还没停|还不停)|"
                   rf"(一次又一次|一次接一次|接二连三|接连){_NP}{{0,4}}(抽|发作)|(抽|发作){_NP}{{0,8}}中间{_NP}{{0,4}}(没|不)(醒|清醒)|"
-                  rf"(身体|全身|浑身)一挺一挺|嘴角(抽动|抽搐|一抽一抽)|(眼睛|眼球|两眼|双眼)(往|向)?一边(斜|偏|歪)|"
+                  rf"(身体|全身|浑身)一挺一挺|(?<![腿脚])(突然){_JERK}(了|起来)?{_NP}{{0,4}}[,，]?{_NP}{{0,2}}(全身|浑身|身体|手脚|四肢)(发|都)?(僵|硬|挺)|嘴角(抽动|抽搐|一抽一抽)|(眼睛|眼球|两眼|双眼)(往|向)?一边(斜|偏|歪)|"
                   rf"{_EYES_UP}{_NP}{{0,2}}[,，]?{_NP}{{0,6}}(僵|硬|发紫|发青|不动)|牙关紧闭|牙关咬紧|咬紧牙关|(口|嘴)(里|角)?(吐|冒|流)白?沫)")
 # Not responding, told in other words: "叫也不应", "喊他没反应", "怎么叫都不醒", "没知觉".
 _UNRESPONSIVE = (r"((叫|喊|拍|摇)(他|她|它|孩子|宝宝|人|名字)?(也|都|半天|了半天)?(不应|不答应|不理|不醒|没醒|没(有)?(反应|回应|动静))|"
@@ -254,7 +275,8 @@ _AIRWAY_SHOCK = (r"((喉咙|嗓子|嗓子眼|喉头|咽喉)[^，。,]{0,3}(发�
 # area, or a deep one (white, black, skin come off); hot water or oil poured over someone.
 _HEAD_HIT = (r"((头|脑袋|后脑勺?|头部|额头)[^，。,]{0,6}(撞|摔|磕|碰|着地|砸)|(撞|摔|磕|碰|砸)(到|在|伤)?(了)?[^，。,]{0,3}"
              r"(头|脑袋|后脑勺?|头部))")
-_HEAD_RED = r"(吐|呕|昏|晕(倒|过去|了过去)|意识|犯困|想睡|嗜睡|睡不醒|迷糊|叫不醒|" + _JERK + r"|说胡话|不认人|认不出|糊涂)"
+_HEAD_RED = (r"(?<![没不未无])(?<!没有)(?<!没再)(吐|呕|昏|晕(倒|过去|了过去)|意识|犯困|想睡|嗜睡|睡不醒|迷糊|叫不醒|" + _JERK +
+             r"|说胡话|不认人|认不出|糊涂|记不(起|得|住)|想不起|不记得|(一直|反复|重复|老是)(问|说)(同|一样|一个|刚才))")
 _BURN = (r"((烧伤|烫伤|烧着|烫着|烫到|烧到|烫了|着火|火烧|炸伤|(开水|热水|热油|热汤|油)[^，。,]{0,8}(浇|泼|洒|溅|倒))"
          r"[^。！？!?]{0,14}(脸|面部|头|脖子|颈|眼|喉咙|全身|浑身|一大片|大片|大面积|整(条|个|只|片)|胸|肚子|背|下身|会阴|"
          r"皮(都)?(掉|脱|烂)|发白|发黑|焦))")
@@ -262,7 +284,7 @@ _BURN = (r"((烧伤|烫伤|烧着|烫着|烫到|烧到|烫了|着火|火烧|炸�
 # English patterns are matched against the lower-cased question.
 _EN_CHEST = (r"(chest (pain|pains|hurts?|tightness|pressure)|chest feels (like|tight|heavy)|"
              r"(elephant|weight|something heavy) (is )?(sitting|pressing|on) (on )?(my|his|her) chest|pain in (my|his|her|the) chest|"
-             r"(my|his|her) chest (hurts|is tight)|crushing (pain|chest))")
+             r"(my|his|her) chest (hurts|is tight|(has been|is|keeps|started|kept|was) (hurting|aching|killing))|crushing (pain|chest))")
 # English events: an ingestion of an amount ("swallowed a whole bottle of sleeping pills", "took 30 tablets",
 # "took all of my pills"), a thing swallowed, a seizure by its signs, not responding.
 _EN_AMOUNT = (r"(a whole|the whole|an entire|the entire|a full|half a|all (of )?(my|his|her|their|the|mom'?s|dad'?s)|"
@@ -271,7 +293,7 @@ _EN_AMOUNT = (r"(a whole|the whole|an entire|the entire|a full|half a|all (of )?
 _EN_DRUG = (r"(pills?|tablets?|capsules?|meds|medicines?|medications?|sleeping|paracetamol|tylenol|acetaminophen|"
             r"ibuprofen|advil|aspirin|xanax|ambien|valium|melatonin|antidepressants?|insulin)")
 _EN_INGESTION = (rf"\b(swallowed|took|taken|ate|eaten|downed|popped|overdosed on) (like |about |around |maybe |almost |nearly |"
-                 rf"over |more than |at least )?{_EN_AMOUNT}\b[^.!?;]{{0,30}}\b{_EN_DRUG}|"
+                 rf"over |more than |at least |way |far |much |probably |i think )?{_EN_AMOUNT}\b[^.!?;]{{0,30}}\b{_EN_DRUG}|"
                  r"\b(swallowed|downed) (a whole|the whole|an entire) bottle|"
                  r"\bgot into (my|his|her|the|grandma'?s|grandpa'?s|mom'?s|dad'?s) (pills|medicine|meds|medication)|"
                  r"\b(swallowed|ate|chewed) some of (my|his|her|the|grandma'?s|grandpa'?s|mom'?s|dad'?s) [^.!?;]{0,25}"
@@ -294,12 +316,12 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         rf"(死|自杀){_NP}{{0,4}}(方法|不痛)|遗书|遗言|绝笔|交代(好)?后事|永别了|(跟|和|向)(这个世界|世界|大家|所有人|家里人|家人){_NP}{{0,3}}(再见|告别|道别)|(发|说|留)[^，。,]{{0,8}}(对不起大家|永别|下辈子)|"
         r"把自己(结束|了结|解决)|活腻了|不想(再)?醒来|想(永远)?消失|没有活下去的(意义|理由|勇气|动力)|结束(掉)?自己|撑不(下去|住)了|不想(再)?(撑|熬|坚持)(下去)?了)",
     ), kind="crisis", chronic_ok=True, label_en="thoughts of self-harm", english=(
-        r"(kill(ing)? (myself|me)|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
+        r"(kill(ing)? myself|(want|wish)(ed)? (someone|somebody|you|they|god|it) (would |to |could )?kill me|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
         r"(hurt|harm|cut)(ting|ing)? myself|(cut|slit|slashed) (my|his|her) wrists?|self[- ]harm|better off dead|"
         r"no reason to live|take all (my|the) pills|nothing to live for|don'?t want to wake up|"
         r"(overdose|overdosed|od'?d?) on purpose|(going|want|plan(ning)?) to (overdose|take (all|a whole|the whole))|"
         r"don'?t want to be here anymore|(have|got) the pills (ready|in front of me|here|with me)|"
-        r"(wrote|writing|left) (a |my )?(suicide |goodbye )?note|saying goodbye (to everyone|forever)|end it (tonight|now)|"
+        r"(wrote|writing|left) (a |my )?(suicide |goodbye )?note|saying goodbye (to everyone|forever)|end it (tonight|now)|(going to|gonna|want to|wanna|i'?ll|i will|about to|ready to) end it\b(?! with)|"
         r"jump (off|from) (the|a) (bridge|roof|building))",
     )),
     RedFlag("chest_pain", "胸痛伴出汗等，可能是急性心肌梗死等心脏急症", (_CHEST, _CHEST_COMPANION),
@@ -312,10 +334,10 @@ RED_FLAGS: tuple[RedFlag, ...] = (
                      r"heart attack right now)",)),
     RedFlag("stroke", "疑似脑卒中（中风）", (
         r"(突然.{0,4}(一只|一边)(手|脚|胳膊|腿).{0,6}(没(有)?力|无力|麻|不能动|动不了)|"
-        r"(口角|嘴(巴)?(角)?|口眼|脸(突然)?)[^，。,]{0,4}(歪|斜)|(一侧|半边|半身|单侧|左侧|右侧|左边|右边)(的)?"
-        r"(肢体|手|腿|胳膊|身体|脸|身子)?.{0,4}(无力|麻|不能动|动不了|没(有)?力|没劲|抬不起)|半身不遂|偏瘫|"
+        r"(口角|嘴(巴)?(角)?|口眼|脸(突然)?)[^，。,]{0,4}(歪|斜)|((一侧|半边|半身|单侧|左侧|右侧|左边|右边)(的)?"
+        r"(肢体|手脚|胳膊腿|手|脚|腿|胳膊|身体|脸|身子)?|一边(的)?(肢体|手脚|胳膊腿|手|脚|腿|胳膊|身体|脸|身子)).{0,4}" + _WEAK + r"|半身不遂|偏瘫|"
         r"说话.{0,4}(不清|含糊|不利索|大舌头)|口齿不清|言语不清|说不出话|突然[^，。,]{0,6}(看不清|看不见|失明|眼前发黑|听不见)|"
-        r"(左|右)(手|脚|腿|胳膊|臂)(突然)?[^，。,]{0,2}(抬不起|没劲|没力|无力|不能动|动不了|拿不住)|听不懂(我们|别人|人)?(说话|的话|讲话)|答非所问|"
+        r"(左|右)(手|脚|腿|胳膊|臂)(突然)?[^，。,]{0,2}(抬不起|没劲|没力|无力|不能动|动不了|拿不住|不听使唤|使不上劲)|听不懂(我们|别人|人)?(说话|的话|讲话)|答非所问|"
         r"(筷子|碗|杯子|东西)[^，。,]{0,3}(掉|拿不住|握不住)|"
         rf"突然.{{0,6}}(走路不稳|站不稳|天旋地转)|{_SUSPECT}{_NP}{{0,4}}{_STROKE_NAME}|{_STROKE_NAME}了|"
         rf"(突然|刚才|刚刚){_NP}{{0,4}}{_STROKE_NAME})",
@@ -330,7 +352,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(having|had) a stroke|is it a stroke|(is|am) a stroke)",
     )),
     RedFlag("breathing", "呼吸困难", (
-        r"(呼吸困(难|南)|粉红色?的?泡沫(样)?痰|憋醒|大口(大口)?(地)?喘气|喘得(很|特别|非常)?(厉害|不行|说不出话|上气不接下气)|"
+        rf"(呼吸(很|好|特别|非常|太|越来越)?困(难|南)|{_CHOKING}|{_STRIDOR}|越来越喘|喘得越来越(厉害|重|快)|粉红色?的?泡沫(样)?痰|憋醒|大口(大口)?(地)?喘气|喘得(很|特别|非常)?(厉害|不行|说不出话|上气不接下气)|"
         r"(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|三凹|鼻翼(扇动|一扇一扇)|"
         r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息(?!感)|"
         r"(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)[^，。,]{0,4}(喘|呼吸|出不来气|上不来气|憋)|"
@@ -344,13 +366,17 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(difficulty|trouble|hard time) breathing|hard to breathe|short(ness)? of breath|gasping|choking|"
         r"(lips|face|skin) (are |is )?(turning )?(blue|purple|grey|gray)|turning blue|wheez\w* (badly|bad|a lot|hard)|"
         r"(inhaler|puffer|nebuli[sz]er)[^.!?]{0,20}(isn'?t|is not|not|doesn'?t|does not|didn'?t) (helping|working|help|work)|"
-        r"can barely (talk|speak|breathe)|ribs (suck|sucking|pull|pulling) in|(sucking|pulling) in (under|between) (the|her|his) ribs|"
+        r"can barely (talk|speak|breathe)|grunting (with|when|each|every)|"
+        r"(belly|tummy|stomach|chest|ribs|neck) (is |are )?(sucking|pulling|caving|sinking) in|"
+        r"can'?t (finish|get out) (a |his |her |my )?(sentence|words)|(stopping|stop|pausing|pause) to (breathe|catch)|ribs (suck|sucking|pull|pulling) in|(sucking|pulling) in (under|between) (the|her|his) ribs|"
         r"(isn'?t|is not|not) breathing (properly|normally|right|well))",
     )),
     RedFlag("bleeding", "大出血", (
         r"((一|每|半)(个)?小时.{0,4}(换|湿透)|湿透.{0,4}(卫生巾|护垫|裤子)|哗哗.{0,3}(出|流)血|"
         r"(一直|不停|还)(在)?(流|出|冒)血|(出|流)血.{0,3}(特别|非常|太)多|大出血|出血不止|血流不止|止不住血|血止不住|流血不止|血(一直|还在|不停).{0,3}(流|出|冒)|"
-        r"大量(的)?(出血|流血|呕血|吐血|便血|咯血|鲜血)|吐血|呕血|咯血|喷血|血.{0,2}喷|"
+        r"大量(的)?(出血|流血|呕血|吐血|便血|咯血|鲜血)|吐血|呕血|咯血|咳血(?!丝)|喷血|"
+        r"(全是|全都是|满是|都是)(的)?(鲜|暗红色?|红)?血(?![丝点压糖])|(马桶|水池|便池|盆|床单|地上)[^，。,]{0,3}(都|全)?(红了|染红|是血)|"
+        r"(咳血|吐血|咯血|呕血|便血|鲜血|血块)[^。！？!?]{0,12}(小半|大半|半|一|好几|几)(碗|盆|杯|脸盆|口杯)|一口一口(的)?(鲜)?血|血.{0,2}喷|"
         r"(便血|拉血|尿血|黑便).{0,8}(很多|大量|一直|头晕|晕|心慌)|(阴道|下身|下面).{0,6}(大量|很多|不停).{0,3}(出血|流血)|"
         rf"(流血|出血|(?<![高低贫])血(?![压糖脂管型液常栓清]))({_NP}{{0,8}}|[，,]{_NP}{{0,3}})"
         r"(很多(?!药|种|次|天|年|方法)|好多(?!药|种|次|天|年|方法)|一大摊|湿透|止不住|不止)|"
@@ -436,7 +462,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         rf"(到|进)?{_NP}{{0,2}}眼|摔{_NP}{{0,14}}((胯|髋|大腿根).{{0,4}}(剧痛|疼得)|(腿|脚)(往外|向外)(撇|翻)|站不起来|起不来|动不了)|"
         rf"高处(坠落|摔)|从{_NP}{{0,6}}(楼|楼梯|台阶|树|高处|房顶|屋顶|阳台|窗|梯子|脚手架|山|崖|车上){_NP}{{0,4}}(摔|掉|坠|跌)|"
         r"骨头.{0,3}(露|戳)|大面积(烧伤|烫伤)|严重(烧伤|烫伤)|"
-        r"(头|脑袋).{0,6}(撞|摔|磕).{0,12}(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{0,4}(砍|捅)|刀.{0,4}(很深|扎)|"
+        r"(头|脑袋).{0,6}(撞|摔|磕).{0,12}(?<![没不未无])(?<!没有)(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{0,4}(砍|捅)|刀.{0,4}(很深|扎)|"
         rf"{_HEAD_HIT}[^。！？!?]{{0,24}}{_HEAD_RED}|{_BURN}|被电(打|击|到|了|着)|电(到|着)了|电击|"
         r"掉(进|到|入)[^，。,]{0,4}(水|河|池塘|塘|湖|井|游泳池|泳池|水缸|浴缸|海)|落水|(从水里|水里)?(捞|救)(上来|起来)|"
         r"(腿|胳膊|手臂|手腕|脚踝)[^，。,]{0,3}(变形|弯了|(?<!骨)折了)|"
@@ -472,18 +498,21 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(severe|terrible|unbearable|excruciating) pain in (my|his|her|the) (lower )?(right )?(belly|stomach|abdomen|tummy)",)),
     RedFlag("pregnancy", "孕期急症", (
         r"((下面|下身|阴道).{0,3}(有|见|出)血|(感觉不到|没(有)?感觉到?)胎动|胎动(少了|不动)|眼前发黑|冒金星|血压(1[6-9][0-9]|2[0-9]{2})|"
-        r"(?<![点丝量])(出血|流血)(?![丝点])|破水|羊水|胎动(消失|减少|没了)|抽搐|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得)|"
+        r"(?<![点丝量])" + _NOT_WOMB + r"(出血|流血)(?![丝点])|破水|羊水|胎动(消失|减少|没了)|抽搐|" + _SEIZURE_SIGNS + r"|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得)|"
         r"胎动[^，。,]{0,4}(少|减少|不动|没了|消失|弱|不明显)|(感觉不到|没(有)?感觉到?|摸不到)[^，。,]{0,2}胎动|"
-        r"(宝宝|孩子|胎儿)(在肚子里)?(一直)?(不动|不怎么动|动得(很|特别)?少)|(一上午|半天|一天|一晚上|一下午)(就|才|只)?动了?(一两|一|两)下|"
-        r"(下面|下身|阴道)[^，。,]{0,4}(流|出|冒)(出)?(了)?[^，。,]{0,4}水|流水|(内裤|裤子|床单)[^，。,]{0,4}湿(了|透)|"
+        r"(宝宝|孩子|胎儿)(在肚子里)?[^，。,]{0,3}(不动|不怎么动|不太动|没(怎么|什么)?动(过|静)?|动得(很|特别)?少)|(一上午|半天|一天|一晚上|一下午)(就|才|只)?动了?(一两|一|两)下|"
+        r"(下面|下身|阴道)[^，。,]{0,4}(流|出|冒|涌|淌)(出)?(了)?[^，。,]{0,8}水|流水|(内裤|裤子|床单)[^，。,]{0,4}湿(了|透)|"
         r"(有|一股)[^，。,]{0,3}水[^，。,]{0,3}(流|淌)出|"
-        r"看(东西)?[^，。,]{0,2}(模糊|重影|不清)|视物模糊|视力模糊|(高压|收缩压)[^，。,]{0,2}(1[6-9][0-9]|2[0-9]{2})|"
+        r"看(东西)?[^，。,]{0,2}(模糊|重影|不清|一闪一闪|闪光|发花|有黑点|有亮点)|视物模糊|视力模糊|眼前[^，。,]{0,2}(闪光|一闪一闪|有黑点|冒星星)|(高压|收缩压)[^，。,]{0,2}(1[6-9][0-9]|2[0-9]{2})|"
         r"(摔|跌|撞)[^。！？!?]{0,10}肚子|肚子[^，。,]{0,4}(着地|撞|磕)|"
         r"肚子[^，。,]{0,2}(一直)?(硬|发硬|硬邦邦)[^。！？!?]{0,8}(疼|痛)|(宫缩|肚子)[^。！？!?]{0,10}([0-9一二两三四五六七八九十几]+分钟(一次|来一次)|"
         r"有规律|越来越(疼|紧|频))|" + _BELLY_SEVERE + ")",
     ), "立即去有产科的医院急诊。", label_en="an emergency in pregnancy",
-            who=r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|孕晚期|孕早期|孕中期|怀上)", english=(
-        r"(pregnan|\d+ weeks)", r"(bleeding|water (just |has |had )?(broke|broken|breaking)|leaking fluid|"
+            who=_PREGNANT, english=(
+        r"(pregnan|\d+ weeks|\d+ months along)", r"(bleeding|water (just |has |had )?(broke|broken|breaking)|leaking fluid|"
+                                r"fluid (is |keeps |kept |started )?(leaking|gushing|coming out|pouring|trickling)|"
+                                r"(severe|terrible|awful|bad|pounding|splitting|really bad) headache|seeing (spots|stars|flash)|"
+                                r"(flashing lights|spots|stars) (in|before) (my|her) eyes|vision (is |went |has gone )?(blurry|blurred|funny)|"
                                 r"(baby|fetus) (is )?(not|stopped) moving|(baby|fetus) (hasn'?t|has not|isn'?t|is not) (moved|moving|kicking)|"
                                 r"not feeling (the )?baby|(haven'?t|have not|hasn'?t|not) felt (the |my )?baby|(less|reduced|decreased) (fetal )?movement|"
                                 r"waters? (just |has |have |had )?(broke|broken|breaking)|no (fetal )?movement|severe (pain|headache|cramp)|blurr(y|ed) vision|"
@@ -536,7 +565,9 @@ _CHRONIC = re.compile(r"((许多|很多|好多|大多)时候|好几个月|几个
                       r"有时|有的时候|时不时|间断|间歇|不时|时常|常常|总(?![共之结体的额数量和计部统])|老是|老(觉|感|打|犯|出现)|频繁|"
                       r"动不动|天天|每天|一阵一阵|阵发|时好时坏|反反复复|隔三差五|三天两头)")
 _ACUTE = re.compile(r"(突然|剧烈|越来越|加重|刚才|刚刚|正在|此刻)")
-_WORSE = re.compile(r"(越来越|加重)")  # said in the next clause: "时不时胸闷，越来越重"
+_WORSE = re.compile(r"(越来越|加重)")
+# Coming at a regular interval is labour, not an on-and-off complaint: "肚子一阵一阵疼，五分钟一次".
+_INTERVAL = re.compile(r"[0-9一二两三四五六七八九十几]+(多)?分钟(就)?(一次|来一次|疼一次|一阵)")  # said in the next clause: "时不时胸闷，越来越重"
 # ... and "他经常突然晕倒", "有时候会突然抽搐" describe a habit however sudden each time is.
 _HABITUAL = re.compile(rf"({_MODAL}|每次|每当|经常|常常|总是|老是|时常|频繁|动不动|(许多|很多|好多|大多)时候)")
 # Long-standing anywhere in the match's sentence ("有时候胸闷，几年了", "前一天胃胀…第三天…胸闷气短"), unless its
@@ -578,7 +609,8 @@ _EN_NEGATION = re.compile(r"\b(no|not|never|without|denies|deny|don'?t have|does
                           r"isn'?t|wasn'?t|no longer)\b(\W+\w+){0,2}\W*$")
 _EN_PAST = re.compile(r"\b(last (year|month|week)|years ago|months ago|weeks ago|used to|"
                       r"when i was (a )?(kid|child|young)|in the past|years back|is over|has stopped|stopped now|"
-                      r"went away|gone now|better now|is fine now|recovered|(in|since) (19|20)\d\d)\b")
+                      r"went away|gone now|better now|is fine now|(he'?s|she'?s|i'?m|they'?re|seems?|is|am|are|feels?) (fine|ok|okay|alright|all right|"
+                      r"back to normal|awake and (talking|alert)) now|for a (few|couple of) seconds|for a second|recovered|(in|since) (19|20)\d\d)\b")
 _EN_HYPOTHETICAL = re.compile(r"\b(if|in case|whether|would|could|might|should someone|when someone)\b")
 _EN_INFO = re.compile(r"\b(what (causes|is|are|does)|what'?s the (cause|difference|treatment)|why (do|does|would)|"
                       r"causes of|signs of|symptoms of|what'?s an? |how long (can|does|do|will) (someone|a person|you|people)|"
@@ -607,7 +639,13 @@ class Triage:
         return self.level is not None
 
 
-normalize = fold  # one definition of comparing text: kb.names.fold
+_CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff])\s+(?=[\u3400-\u9fff\uf900-\ufaff])")
+
+
+def normalize(text: str) -> str:
+    """Compared the one way text is compared (kb.names.fold), with a space between Chinese words read as the
+    clause break it stands for: "孕晚期 突然抽了一下 全身僵" is three clauses, like "过敏，喉咙肿，喘不上气"."""
+    return _CJK_SPACE.sub("，", fold(text))
 
 
 def is_english(text: str) -> bool:
@@ -727,6 +765,7 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
     if _HABIT.search(clause) and not _IMMEDIATE.search(clause):
         return "habitual or hypothetical"
     if _CHRONIC.search(clause) and not (_ACUTE.search(clause) and not _HABITUAL.search(clause)) \
+            and not _INTERVAL.search(m.group()) \
             and (_HABITUAL.search(clause) or not any(_WORSE.search(text, a, b) for a, b in t.clauses if a in (end + 1, last_end + 1))):
         return "intermittent"  # unless the clause after it (or after the match, when it runs on) says it is getting worse
     if _long_standing(text, s_start, s_end) and not _DURATION_OVERRIDE.search(clause) \
@@ -752,7 +791,6 @@ class Event:
     when: str
 
 
-_PREGNANT = r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|孕晚期|孕早期|孕中期|怀上)"
 _ELDERLY = r"(老人|老年|爷|奶|姥|外公|外婆|老太|老头|[6-9][0-9]岁)"
 _EN_PERSON = re.compile(r"\b(?:(?P<self>i|me|my|myself)|(?P<infant>newborn|infant|baby)|"
                         r"(?P<child>toddler|child|kid|son|daughter|boy|girl)|(?P<elderly>grandma|grandpa|grandmother|"
