@@ -234,7 +234,7 @@ _SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|(?<
                   rf"(身体|全身|浑身)一挺一挺|(?<![腿脚])(突然){_JERK}(了|起来)?{_NP}{{0,4}}[,，]?{_NP}{{0,2}}(全身|浑身|身体|手脚|四肢)(发|都)?(僵|硬|挺)|嘴角(抽动|抽搐|一抽一抽)|(眼睛|眼球|两眼|双眼)(往|向)?一边(斜|偏|歪)|"
                   rf"{_EYES_UP}{_NP}{{0,2}}[,，]?{_NP}{{0,6}}(僵|硬|发紫|发青|不动)|牙关紧闭|牙关咬紧|咬紧牙关|(口|嘴)(里|角)?(吐|冒|流)白?沫)")
 # Not responding, told in other words: "叫也不应", "喊他没反应", "怎么叫都不醒", "没知觉".
-_UNRESPONSIVE = (r"((叫|喊|拍|摇)(他|她|它|孩子|宝宝|人|名字)?(也|都|半天|了半天)?(不应|不答应|不理|不醒|没醒|没(有)?(反应|回应|动静))|"
+_UNRESPONSIVE = (r"((叫|喊|拍|摇)(他|她|它|孩子|宝宝|人|名字)?(也|都|半天|了半天)?((不太|不怎么)(应|答应|理|理人|搭理)|不应|不答应|不理|不醒|没醒|没(有)?(反应|回应|动静))|"
                  r"怎么(叫|喊|拍|摇)都(叫|喊|拍|摇)?不(醒|应|理)|没(有)?(了)?知觉|失去(了)?知觉|人事不省|"
                  r"(叫|喊|拍)(他|她|孩子|宝宝|老人)?[^，。,]{0,3}只(会|是|能)?(哼|嗯|眼睛动|睁一下|动一下)|叫不太醒|(躺|趴|倒)(在)?[^，。,]{0,4}一动不动)")
 # Confused: drowsy and not answering sense ("人迷迷糊糊的，叫他也说不清话"), or low blood sugar with sweating or
@@ -250,10 +250,10 @@ _COLLAPSE = r"(倒在地上|倒地不起|突然倒下|栽倒|(瘫|躺)在地上(
 # signs of a surgical emergency: rigid, obstructed (no wind and vomiting), "redcurrant jelly" stools, torsion.
 _BELLY = r"(肚子|腹部|上腹|下腹|小腹|肚脐|腹|胃|肚皮)"
 _SEVERE_PAIN = (r"(突然[^，。,]{0,2}(疼|痛)得(很|特别|非常)?厉害|剧烈(?!运动|活动|锻炼|咳)|剧痛|刀割|刀绞|刀捅|刀扎|绞痛|撕裂|难忍|受不了|(疼|痛)得(打滚|受不了|直不起腰|不敢动|满头|冒汗|出汗|"
-                r"叫|哭|蜷|弯|要命|站不起|走不了)|打滚|直不起腰|不敢(动|碰))")
+                r"叫|哭|蜷|弯|要命|站不起|走不了)|(疼|痛)得(直|一直|在|直接)(哭|叫|打滚|冒汗)|打滚|直不起腰|不敢(动|碰))")
 _BELLY_SEVERE = (rf"({_SEVERE_PAIN}{_NP}{{0,8}}{_BELLY}{_NP}{{0,3}}(痛|疼)|{_BELLY}{_NP}{{0,5}}(痛|疼){_NP}{{0,10}}{_SEVERE_PAIN}|"
                  rf"{_BELLY}{_NP}{{0,5}}{_SEVERE_PAIN})")
-_ACUTE_BELLY = (rf"({_BELLY_SEVERE}|松(手|开)[^，。,]{{0,3}}更(疼|痛)|反跳痛|{_BELLY}{_NP}{{0,4}}(硬得|硬邦邦|硬的?)(像|跟)?{_NP}{{0,2}}(木板|板|石头)|板状腹|"
+_ACUTE_BELLY = (rf"({_BELLY_SEVERE}|{_BELLY}{_NP}{{0,6}}(不让|不敢让|不给)(摸|碰|按)|松(手|开)[^，。,]{{0,3}}更(疼|痛)|反跳痛|{_BELLY}{_NP}{{0,4}}(硬得|硬邦邦|硬的?)(像|跟)?{_NP}{{0,2}}(木板|板|石头)|板状腹|"
                 r"(没|不)(有)?(放屁|排气)[^。！？!?]{0,16}(吐|呕)|(吐|呕)[^。！？!?]{0,16}(没|不)(有)?(放屁|排气)|"
                 r"果酱(样|一样|色)?的?(大便|便便|便|屎)|(大便|便便|拉)[^，。,]{0,6}果酱|"
                 r"(睾丸|蛋蛋|阴囊)[^，。,]{0,6}(突然|剧|疼得|痛得|肿)|突然[^，。,]{0,6}(睾丸|蛋蛋|阴囊)[^，。,]{0,4}(疼|痛)|"
@@ -284,6 +284,7 @@ _BURN = (r"((烧伤|烫伤|烧着|烫着|烫到|烧到|烫了|着火|火烧|炸�
 # English patterns are matched against the lower-cased question.
 _EN_CHEST = (r"(chest (pain|pains|hurts?|tightness|pressure)|chest feels (like|tight|heavy)|"
              r"(elephant|weight|something heavy) (is )?(sitting|pressing|on) (on )?(my|his|her) chest|pain in (my|his|her|the) chest|"
+             r"(my|his|her) chest (is |feels )?(really |very |so |super )?(tight|painful|heavy|sore) and (tight|painful|heavy|sore)|"
              r"(my|his|her) chest (hurts|is tight|(has been|is|keeps|started|kept|was) (hurting|aching|killing))|crushing (pain|chest))")
 # English events: an ingestion of an amount ("swallowed a whole bottle of sleeping pills", "took 30 tablets",
 # "took all of my pills"), a thing swallowed, a seizure by its signs, not responding.
@@ -382,6 +383,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(很多(?!药|种|次|天|年|方法)|好多(?!药|种|次|天|年|方法)|一大摊|湿透|止不住|不止)|"
         r"(流|出|吐|咳|咯|呕|拉|便|喷|尿)(出|了|出来|出了){0,2}(很多|好多|一大摊|一摊|一地|大量|一大口|一口一口|满口|大口|"
         r"半盆|一盆|一碗|半碗|一杯|一大堆)(的)?(鲜|暗红色?|黑|红)?(的)?血|"
+        r"(流血|出血|血)[^，。,]{0,3}越来越多|(出血|流血|鼻血)(流)?(了)?[^，。,]{0,2}(半个|一个|[0-9一二两三四五六七八九十几]+个?)(多)?(小时|钟头)|"
+        r"(一晚上|一夜|一个小时|半天|一会儿?)[^，。,]{0,3}(湿|换)(了|透)?[^，。,]{0,2}(两|三|四|五|六|好几|几)(条|片|个|次|张)|"
+        r"(流血|出血|下血)[^。！？!?]{0,20}(脸(色)?(煞|发|苍)?白|手脚(冰凉|发凉|冰冷)|冷汗|站不住|站不稳|眼前发黑|心慌)|"
         r"血崩|(满地|一地|一身|满身|满脸|满手|满嘴)(都是)?(的)?血|动脉(出血|破)|血[^，。,]{0,8}(湿透|染红|浸透)|"
         r"(衣服|裤子|床单|被子|纱布|毛巾|卫生巾|尿不湿)[^，。,]{0,4}(染红|浸透)|"
         r"(流血|出血|鼻血|血)[^。！？!?]{0,16}(止不住|按不住|(按|压|捂)[^，。,]{0,6}(也|都|还)(止不住|在流|在出|没用|不管用)|"
@@ -473,7 +477,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"fell (from|off|out of) (a |the )?(roof|ladder|building|balcony|window|height|tree|bunk|second|third)|fell down (the )?stairs|bone (is )?sticking out|"
         r"severe burn|badly burn|electrocuted|drown|stab(bed)?|head injury.{0,30}(vomit|unconscious)|"
         r"(hit|bumped|banged|struck) (his|her|my|their|the) head[^.!?]{0,50}(vomit|throwing up|sleepy|drowsy|confused|"
-        r"unconscious|passed out|won'?t wake)|electric shock|burn(ed|t)? (all over|his face|her face|my face))",
+        r"unconscious|passed out|won'?t wake)|electric shock|burn(ed|t)? (all over|his face|her face|my face)|"
+        r"(burn(ed|t)|scald(ed)?) (by|with) (boiling|hot) (water|oil)[^.!?]{0,30}(all over|face|chest|back|belly|arms|legs|blister)|"
+        r"(boiling|hot) (water|oil)[^.!?]{0,20}(all over|poured on|spilled (on|over)) (him|her|his|my|the))",
     )),
     RedFlag("thunderclap_headache", "突发剧烈头痛", (
         r"(突然.{0,3}像(被)?.{0,3}(打|敲|砸)了?一(棍|锤|下)|头.{0,2}(炸裂|要炸|像要裂开)|从来没(有)?这么(疼|痛)过|"
@@ -491,13 +497,14 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"没(有)?(放屁|排气)[^。！？!?]{0,12}(吐|呕)|(吐|呕)[^。！？!?]{0,12}没(有)?(放屁|排气))",
     ), "暂时不要吃东西喝水，不要自行服止痛药掩盖病情。", label_en="severe abdominal pain", english=(
         r"(severe|unbearable|excruciating|worst|terrible|really bad|intense|agonizing) (abdominal|stomach|belly|tummy) "
-        r"(pain|ache|cramps)|ectopic|(belly|stomach|abdomen|tummy) (is )?(rigid|hard as a board|board-?like)|"
+        r"(pain|ache|cramps)|ectopic|(abdominal|stomach|belly|tummy) (pain|ache|cramps?) (is |was |has been )?(so |really )?"
+        r"(unbearable|excruciating|severe|agonizing|so bad)|doubled over|(belly|stomach|abdomen|tummy) (is )?(rigid|hard as a board|board-?like)|"
         r"pain (moved|moving|spread|has moved|went) (down )?(to|into) (the |my |his |her )?(lower )?right|"
         r"(hasn'?t|haven'?t|has not|not) (pooped|passed gas|farted)[^.!?]{0,30}(vomit|throwing up)|"
         r"testic\w* (pain|is swollen|suddenly)|"
         r"(severe|terrible|unbearable|excruciating) pain in (my|his|her|the) (lower )?(right )?(belly|stomach|abdomen|tummy)",)),
     RedFlag("pregnancy", "孕期急症", (
-        r"((下面|下身|阴道).{0,3}(有|见|出)血|(感觉不到|没(有)?感觉到?)胎动|胎动(少了|不动)|眼前发黑|冒金星|血压(1[6-9][0-9]|2[0-9]{2})|"
+        r"((下面|下身|阴道).{0,3}(有|见|出)血|(感觉不到|没(有)?感觉到?)胎动|胎动(少了|不动)|眼前发黑|冒金星|血压[^，。,]{0,4}(1[6-9][0-9]|2[0-9]{2})|"
         r"(?<![点丝量])" + _NOT_WOMB + r"(出血|流血)(?![丝点])|破水|羊水|胎动(消失|减少|没了)|抽搐|" + _SEIZURE_SIGNS + r"|剧烈.{0,2}(腹痛|头痛)|肚子.{0,2}(剧痛|疼得)|"
         r"胎动[^，。,]{0,4}(少|减少|不动|没了|消失|弱|不明显)|(感觉不到|没(有)?感觉到?|摸不到)[^，。,]{0,2}胎动|"
         r"(宝宝|孩子|胎儿)(在肚子里)?[^，。,]{0,3}(不动|不怎么动|不太动|没(怎么|什么)?动(过|静)?|动得(很|特别)?少)|(一上午|半天|一天|一晚上|一下午)(就|才|只)?动了?(一两|一|两)下|"
@@ -592,6 +599,11 @@ _KNOWN = re.compile(r"(得了|得过|患了|患有|患|有过|确诊|诊断|查�
 _PERSON = re.compile(r"(?P<other>(他|她)自己|他|她|爸|妈|父亲|母亲|孩子|儿子|女儿|闺女|宝宝|小孩|娃|爷|奶|婆婆|公公|老公|老婆|姥|外公|"
                      r"外婆|哥|姐|弟|妹|叔|姨|舅|伯|嫂|侄|朋友|同学|同事|同桌|邻居|老人|病人|患者|亲戚|丈夫|妻子|对象|家人|员工|男子|"
                      r"女子|媳妇|女友|男友)|(?P<self>我|本人|(?<![他她子人儿女爸妈])自己)")
+# An animal the event happens to ("狗狗突然抽搐口吐白沫", "家里的狗偷吃了巧克力"): a vet's question, not 120. Not an
+# animal that did it ("被狗咬了", "狗咬了…") nor a thing named after one ("猫砂", "狗粮", "热狗").
+_PET = re.compile(r"(?<!热)(狗狗|小狗|狗子|狗|猫咪|小猫|猫|宠物|兔子|仓鼠|鹦鹉|泰迪|金毛|柯基|哈士奇|二哈|比熊|博美)"
+                  r"(?!粮|砂|毛|屎|尿|窝|绳|链|笼|眼|头鹰)")
+_PET_AGENT = re.compile(r"(了)?(咬|抓|挠|扑|撞|踢|舔)")
 # The question asks about the condition in general (what it is, causes, cost, where to treat it).
 _INFO = re.compile(r"(是什么|什么是|有哪些|哪些|原因|为什么|为何|怎么预防|如何预防|预防|区别|不同|分辨|辨别|区分|的症状|表现|科普|机制|"
                    r"病因|概率|发病率|死亡率|能治好|后遗症|康复|护理|饮食|怎么检查|做什么检查|多久能好|"
@@ -612,6 +624,10 @@ _EN_PAST = re.compile(r"\b(last (year|month|week)|years ago|months ago|weeks ago
                       r"went away|gone now|better now|is fine now|(he'?s|she'?s|i'?m|they'?re|seems?|is|am|are|feels?) (fine|ok|okay|alright|all right|"
                       r"back to normal|awake and (talking|alert)) now|for a (few|couple of) seconds|for a second|recovered|(in|since) (19|20)\d\d)\b")
 _EN_HYPOTHETICAL = re.compile(r"\b(if|in case|whether|would|could|might|should someone|when someone)\b")
+_EN_HABIT = re.compile(r"\b(sometimes|occasionally|every now and then|from time to time|once in a while|often|usually|"
+                       r"whenever|comes and goes|on and off|tends? to)\b")  # "I sometimes get short of breath when I'm anxious"
+_EN_ACUTE = re.compile(r"\b(suddenly|sudden|worse|worsening|right now|now|this time)\b")
+_EN_PET = re.compile(r"\b(?:(?:my|our|the|his|her|their|a) )?(?:dog|puppy|cat|kitten|pet|rabbit|hamster|parrot|bird)s?\b")
 _EN_INFO = re.compile(r"\b(what (causes|is|are|does)|what'?s the (cause|difference|treatment)|why (do|does|would)|"
                       r"causes of|signs of|symptoms of|what'?s an? |how long (can|does|do|will) (someone|a person|you|people)|"
                       r"movie|film|tv show|novel|documentary|article|how do (paramedics|doctors)|"
@@ -734,9 +750,23 @@ def _said_by_patient(t: _Text, sentence_start: int, at: int) -> bool:
     return bool(last and last.group("self"))
 
 
+def _pet(t: _Text, at: int) -> bool:
+    """True when the last one named before `at` (in its sentence, else before it) is an animal it happens to."""
+    s_start = _span(t.sentences, at, len(t.text))[0]
+    for start in (s_start, 0):
+        beings = [(p.end(), False) for p in _PERSON.finditer(t.text, start, at)] + [
+            (a.end(), True) for a in _PET.finditer(t.text, start, at)
+            if "被" not in t.text[max(0, a.start() - 5):a.start()] and not _PET_AGENT.match(t.text, a.end())]
+        if beings:
+            return max(beings)[1]
+    return False
+
+
 def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
     """Why this match of a red-flag pattern is not an emergency happening now (None: it may be one)."""
     text = t.text
+    if _pet(t, m.start()):
+        return "a pet"
     start, end = _span(t.clauses, m.start(), len(text))
     last_end = _span(t.clauses, max(m.start(), m.end() - 1), len(text))[1]  # the clause where the match ends
     clause = text[start:end]
@@ -801,6 +831,8 @@ _EN_PERSON = re.compile(r"\b(?:(?P<self>i|me|my|myself)|(?P<infant>newborn|infan
 def _who(t: _Text, at: int) -> str:
     """Who the event at `at` happens to: the last person named before it in its sentence (else before it,
     else the first after), told as an infant, a child, pregnant, elderly, the asker or someone else."""
+    if _pet(t, at):
+        return "pet"
     s_start, s_end = _span(t.sentences, at, len(t.text))
     person = None
     for start in (s_start, 0):
@@ -821,15 +853,27 @@ def _who(t: _Text, at: int) -> str:
     return "pregnant" if re.search(_PREGNANT, around) else "other"
 
 
+def _pet_en(text: str, at: int) -> bool:
+    """True when the last one named before `at` is an animal it happens to ("my dog is having trouble breathing"),
+    not one that did it ("bitten by our dog")."""
+    beings = [(p.end(), False) for p in _EN_PERSON.finditer(text, 0, at)] + [
+        (a.end(), True) for a in _EN_PET.finditer(text, 0, at) if not re.search(r"\bby (a |an |the )?$", text[:a.start()])]
+    return bool(beings) and max(beings)[1]
+
+
 def _discount_en(m: re.Match, text: str, clauses: list[tuple[int, int]], chronic_ok: bool) -> str | None:
     """Why this match of an English pattern is not happening now (None: it may be): the same discounts."""
     start, end = _span(clauses, m.start(), len(text))
+    if _pet_en(text, m.start()):
+        return "a pet"
     if _EN_NEGATION.search(text[start:m.start()]):
         return "negated"
     if _EN_PAST.search(text[start:end]) or (not chronic_ok and _EN_PAST.search(text, m.end())):
         return "past"
     if not chronic_ok and _EN_HYPOTHETICAL.search(text[start:end]):
         return "habitual or hypothetical"
+    if not chronic_ok and _EN_HABIT.search(text[start:end]) and not _EN_ACUTE.search(text[start:end]):
+        return "intermittent"
     return None
 
 
