@@ -119,7 +119,7 @@ _CHOKING = (r"(呛|噎|卡)(着|住|到)(了)?[^。！？!?]{0,16}(哭不出|说
 _STRIDOR = (r"(吸气(的)?(时候)?[^，。,]{0,6}(有声音|有响声|呼呼|嘶嘶|咝咝|吼|哨|拉风箱)|"
             r"(喉咙|嗓子)(里)?[^，。,]{0,4}(呼呼|嘶嘶|咝咝|哨音|吹哨|拉风箱)(的)?(声|响)?|"
             r"(咳|咳嗽)[^，。,]{0,3}(像狗叫|犬吠|像小狗)[^。！？!?]{0,16}(喘|呼吸|憋|吸气))")
-_CHEST = r"((胸|背)[^，。,]{0,8}撕裂|撕裂(样|一样|般)?的?(疼|痛)|心脏(那块|那里|那儿|部位)?.{0,4}(绞痛|剧痛|痛|疼)|胸痛|胸口.{0,4}(痛|疼|闷|压|发紧)|胸疼|心口(痛|疼)|心前区(痛|疼)|胸闷|胸部(剧痛|压榨))"
+_CHEST = r"((胸|背)[^，。,]{0,8}撕裂|撕裂(样|一样|般)?的?(疼|痛)|心脏(那块|那里|那儿|部位)?.{0,4}(绞痛|剧痛|痛|疼)|胸痛|胸口.{0,4}(痛|疼|闷|压|发紧)|胸疼|心口(痛|疼)|(胸口|心口|心前区)(像|跟)[^，。,]{0,6}(痛|疼|绞)|心前区(痛|疼)|胸闷|胸部(剧痛|压榨))"
 # What makes chest pain an emergency rather than 胸闷 over days: sweating, pain spreading to the arm, jaw or
 # back, crushing or tearing pain, a sense of dying, pallor, or pain that lasts (half an hour, not relieved).
 # 头晕/恶心/一直 alone are not enough: "最近总是头晕恶心胸闷" is the everyday complaint of a clinic.
@@ -284,6 +284,7 @@ _BURN = (r"((烧伤|烫伤|烧着|烫着|烫到|烧到|烫了|着火|火烧|炸�
 # English patterns are matched against the lower-cased question.
 _EN_CHEST = (r"(chest (pain|pains|hurts?|tightness|pressure)|chest feels (like|tight|heavy)|"
              r"(elephant|weight|something heavy) (is )?(sitting|pressing|on) (on )?(my|his|her) chest|pain in (my|his|her|the) chest|"
+             r"(pressure|tightness|pain|heaviness|squeezing|crushing) in (my|his|her|the) chest|"
              r"(my|his|her) chest (is |feels )?(really |very |so |super )?(tight|painful|heavy|sore) and (tight|painful|heavy|sore)|"
              r"(my|his|her) chest (hurts|is tight|(has been|is|keeps|started|kept|was) (hurting|aching|killing))|crushing (pain|chest))")
 # English events: an ingestion of an amount ("swallowed a whole bottle of sleeping pills", "took 30 tablets",
@@ -304,8 +305,11 @@ _EN_SEIZURE = (r"(eyes (have |had )?(rolled|rolling|roll|went|are rolling|turned
                r"(shaking|jerking|twitching|convulsing) (all over|uncontrollably|and (won'?t|doesn'?t|isn'?t|is not|not|can'?t))|"
                r"(arms|legs|body) (are |is )?(jerking|stiff and))")
 _EN_UNRESPONSIVE = (r"((won'?t|doesn'?t|does not|will not|isn'?t|is not|not) (respond|answer|wake)|no response|"
+                    r"keeled over|out cold|blacked out|hard to wake|barely (awake|conscious|responsive)|can'?t stay awake|"
+                    r"(doesn'?t|does not|didn'?t|can'?t) (recogni[sz]e|know) (us|me|anyone|who (we|i) am)|"
                     r"can'?t get (him|her|them) to (respond|wake|answer))")
-_EN_CHEST_COMPANION = (r"(sweat|clammy|left arm|(arm|jaw|back) (hurts|pain)|jaw|crushing|pressure|"
+_EN_CHEST_COMPANION = (r"(sweat|clammy|left arm|(arm|jaw|back) (hurts|pain)|jaw|crushing|pressure|pass(ing)? out|light-?headed|dizzy|"
+                       r"(down|into|to) (his|her|my|the) (left )?(arm|jaw|back|neck)|"
                        r"short(ness)? of breath|can'?t breathe|breathless|nause|vomit|faint|pale|severe|\d+ ?min|"
                        r"half an hour|an hour|won'?t go away|not going away|getting worse)")
 
@@ -346,7 +350,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
             sequela_of=rf"({_STROKE_NAME}|脑梗塞|脑血栓|偏瘫)", english=(
         r"(face (is )?(drooping|droopy|twisted)|droop|"
         r"one side (of (his|her|my|the) (body|face) )?(is |feels )?(weak|numb|paraly)|"
-        r"(weak|numb)(ness)? (on|in|of) (one|the (left|right)) side|"
+        r"(weak|numb)(ness)? (on|in|of|down) (one|the (left|right)|(his|her|my) (left|right)) side|"
         r"(left|right) side (is |feels )?(weak|numb|paraly)|"
         r"slurr|can'?t (lift|raise|move) (his|her|my) (left |right )?(arm|leg|hand)|(words|speech) (is |are )?"
         r"(jumbled|garbled|mixed up|not making sense)|suddenly can'?t see|can'?t (speak|talk)|cannot (speak|talk)|unable to (speak|talk)|trouble (speaking|talking)|"
@@ -355,14 +359,14 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag("breathing", "呼吸困难", (
         rf"(呼吸(很|好|特别|非常|太|越来越)?困(难|南)|{_CHOKING}|{_STRIDOR}|越来越喘|喘得越来越(厉害|重|快)|粉红色?的?泡沫(样)?痰|憋醒|大口(大口)?(地)?喘气|喘得(很|特别|非常)?(厉害|不行|说不出话|上气不接下气)|"
         r"(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|三凹|鼻翼(扇动|一扇一扇)|"
-        r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息(?!感)|"
+        r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|(喘|呼吸|透)不(过|上)来|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息(?!感)|"
         r"(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)[^，。,]{0,4}(喘|呼吸|出不来气|上不来气|憋)|"
         r"吸不进气|(只能|必须)坐着(才能)?(睡|呼吸|喘)|躺下(就)?(喘|憋|上不来气)|"
         r"(呼吸|喘气|嗓子|喉咙)[^，。,]{0,3}(哨音|吹哨|拉风箱|呼噜呼噜|咝咝|嘶嘶)|"
         rf"噎住|卡住{_NP}{{0,6}}(喉咙|气管|嗓子)|(异物|糖|果冻|硬币|花生|瓜子|豆|葡萄|汤圆|年糕|药片|玩具|纽扣|珠子|东西卡住喉咙){_NP}{{0,6}}卡|"
         r"哮喘.{0,8}(发作|不缓解|没用|喘不))",
     ), "让病人坐起、解开紧身衣物；有异物卡喉可用海姆立克法。", label_en="trouble breathing", english=(
-        r"(can'?t catch (my|his|her|their) breath|struggling for (air|breath)|gasping for air|"
+        r"(can'?t catch (my|his|her|their) breath|can'?t get (any )?(air|breath)|struggling for (air|breath)|gasping for air|"
         r"breathing (really |very )?(fast|hard)|can'?t breathe|cannot breathe|unable to breathe|not breathing|stopped breathing|struggling to breathe|"
         r"(difficulty|trouble|hard time) breathing|hard to breathe|short(ness)? of breath|gasping|choking|"
         r"(lips|face|skin) (are |is )?(turning )?(blue|purple|grey|gray)|turning blue|wheez\w* (badly|bad|a lot|hard)|"
@@ -395,7 +399,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     ), "用干净的布用力持续按压出血处，不要松开查看。", label_en="heavy bleeding", english=(
         r"(bleeding (heavily|a lot|badly|everywhere|won'?t stop|that won'?t stop|non-?stop)|won'?t stop bleeding|"
         r"can'?t stop (the |his |her |my )?bleeding|heavy bleeding|(vomiting|throwing up|coughing up) blood|"
-        r"lots of blood|lost a lot of blood|(bleeding|bled) through|soaked (through|a pad|pads)|spurting|coffee[- ]grounds?|(black|tarry|tar-like) (stool|poop)[^.!?]{0,40}(dizz|faint|pale|weak)|"
+        r"lots of blood|lost a lot of blood|losing (a lot of|lots of|so much) blood|"
+        r"(bleed|bleeding|blood)[^.!?]{0,40}(won'?t|doesn'?t|does not|will not) stop|"
+        r"bleeding[^.!?]{0,30}for (over |more than |about )?(an|half an|one|two|\d+) hours?|(bleeding|bled) through|soaked (through|a pad|pads)|spurting|coffee[- ]grounds?|(black|tarry|tar-like) (stool|poop)[^.!?]{0,40}(dizz|faint|pale|weak)|"
         r"blood (is )?(everywhere|gushing|pouring))",
     )),
     RedFlag("poisoning", "中毒或误服", (
@@ -404,6 +410,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(采|摘|捡|山上|野生|野)[^，。,]{0,6}(蘑菇|菌子|菌)[^。！？!?]{0,20}(吐|拉肚子|腹泻|晕|胡话|幻觉|小人|抽)|"
         r"(煤气|燃气|天然气|一氧化碳|烧炭|炭盆|炭火|火盆|木炭|蜂窝煤|煤炉|煤球|热水器)[^？?]{0,30}"
         r"(头晕|头疼|头痛|恶心|想吐|吐了|晕|昏|叫不醒|站不起|迷糊|没力气)|"
+        r"(头晕|头疼|头痛|恶心|想吐|吐了|昏|叫不醒|站不起|迷糊)[^？?]{0,16}(烧炭|炭盆|炭火|火盆|煤炉|蜂窝煤|一氧化碳)|"
         r"(打|喷|撒|配)(了|完)?[^，。,]{0,2}农药[^。！？!?]{0,16}(头晕|恶心|吐|出汗|抽|流口水|呼吸|喘|晕)|"
         r"(一家人|全家|一家[三四五六几]口|几个人|我们几个|同事们?)[^。！？!?]{0,20}(吃|喝)[^。！？!?]{0,20}(都|全)[^。！？!?]{0,6}"
         r"(吐|上吐下泻|晕|昏|胡话|抽)|"
@@ -471,7 +478,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"掉(进|到|入)[^，。,]{0,4}(水|河|池塘|塘|湖|井|游泳池|泳池|水缸|浴缸|海)|落水|(从水里|水里)?(捞|救)(上来|起来)|"
         r"(腿|胳膊|手臂|手腕|脚踝)[^，。,]{0,3}(变形|弯了|(?<!骨)折了)|"
         r"(眼睛|眼球)[^，。,]{0,4}(扎|戳|炸|刺)(伤|破|了|到)|炸伤|"
-        r"(卷进|绞进|碾|轧)(去|了|到|断|烂|碎)|(手指|脚趾|指头)[^，。,]{0,4}(夹|切|砍|压|剁|轧)断|断了一截)",
+        r"(卷进|绞进|碾|轧)(去|了|到|断|烂|碎)|(卷|绞|夹)(进|入)[^，。,]{0,4}(机器|机|滚筒|皮带|齿轮)|(手指|脚趾|指头)[^，。,]{0,4}(夹|切|砍|压|剁|轧)断|断了一截)",
     ), "不要随意搬动伤者（怀疑颈椎或脊柱受伤时尤其如此），按压止血。", label_en="a serious injury", english=(
         r"(car (accident|crash)|hit by a (car|truck|bus)|"
         r"fell (from|off|out of) (a |the )?(roof|ladder|building|balcony|window|height|tree|bunk|second|third)|fell down (the )?stairs|bone (is )?sticking out|"
@@ -485,9 +492,10 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(突然.{0,3}像(被)?.{0,3}(打|敲|砸)了?一(棍|锤|下)|头.{0,2}(炸裂|要炸|像要裂开)|从来没(有)?这么(疼|痛)过|"
         r"(突然|剧烈|炸裂|撕裂|这辈子最|从来没(有)?这么|从未).{0,6}(头痛|头疼)|(头痛|头疼).{0,8}(剧烈|炸|喷射|脖子(僵|硬)|呕吐)|"
         r"(头|脑袋|后脑勺?)[^，。,]{0,3}(疼|痛)得(要命|要死|受不了|要炸|要裂|像要炸|像要裂开|抱头|打滚|站不住)|"
-        r"(头|脑袋)[^，。,]{0,3}(爆炸|炸开|要爆)|(突然|一下子)[^，。,]{0,6}(头|脑袋|后脑勺?)[^，。,]{0,3}(剧痛|炸|裂))",
+        r"(头|脑袋)[^，。,]{0,3}(爆炸|炸开|要爆)|(头|脑袋|后脑勺?)[^，。,]{0,2}(突然|一下子)[^，。,]{0,3}(剧痛|炸|裂|剧烈(地)?(疼|痛))|(突然|一下子)[^，。,]{0,6}(头|脑袋|后脑勺?)[^，。,]{0,3}(剧痛|炸|裂))",
     ), "", label_en="a sudden severe headache",
-            english=(r"(worst headache|sudden(ly)?,? (a )?(severe|terrible|excruciating) headache|thunderclap|"
+            english=(r"(worst headache|sudden(ly)?[^.!?]{0,20}(severe|terrible|excruciating|splitting|explosive|blinding) (headache|head pain)|"
+                     r"thunderclap|"
                      r"headache (came on|started|hit) (suddenly|all of a sudden|out of nowhere)|"
                      r"like (being|getting) hit (on|in) the head|head (feels like it'?s|is) (going to )?(explod|split)|"
                      r"(severe|terrible|excruciating|splitting) headache[^.!?]{0,40}(stiff neck|vomit|confus|double vision|passed out))",)),
@@ -625,7 +633,8 @@ _EN_PAST = re.compile(r"\b(last (year|month|week)|years ago|months ago|weeks ago
                       r"back to normal|awake and (talking|alert)) now|for a (few|couple of) seconds|for a second|recovered|(in|since) (19|20)\d\d)\b")
 _EN_HYPOTHETICAL = re.compile(r"\b(if|in case|whether|would|could|might|should someone|when someone)\b")
 _EN_HABIT = re.compile(r"\b(sometimes|occasionally|every now and then|from time to time|once in a while|often|usually|"
-                       r"whenever|comes and goes|on and off|tends? to)\b")  # "I sometimes get short of breath when I'm anxious"
+                       r"whenever|comes and goes|on and off|tends? to|dementia|alzheimer'?s|"
+                       r"for (the (past|last) )?(a few |several |many |\d+ )?(months|years))\b")  # "I sometimes get short of breath when I'm anxious"
 _EN_ACUTE = re.compile(r"\b(suddenly|sudden|worse|worsening|right now|now|this time)\b")
 _EN_PET = re.compile(r"\b(?:(?:my|our|the|his|her|their|a) )?(?:dog|puppy|cat|kitten|pet|rabbit|hamster|parrot|bird)s?\b")
 _EN_INFO = re.compile(r"\b(what (causes|is|are|does)|what'?s the (cause|difference|treatment)|why (do|does|would)|"
