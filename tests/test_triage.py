@@ -269,3 +269,55 @@ def test_an_older_babys_or_a_past_complaint_does_not_fire(question):
     "My baby is having a fit, his eyes rolled up and he does not respond"])
 def test_issue_19s_three_messages_and_their_english_form_are_emergencies(question):
     assert triage(question).level == "emergency", explain(question)
+
+
+# Issue 19 part 2: the kinds of words read since (phrases written for these tests, not rows of the eval set).
+PART2_EMERGENCIES = [
+    "外婆把敌敌畏当成酱油倒进汤里喝了两口",  # a poison taken by mistake, told with 把
+    "孩子喝了奶奶装在饮料瓶里的农药",  # the poison named after a relative clause
+    "怀了双胞胎32周，刚才突然肚子疼得厉害",  # pregnant, however told
+    "孕33周，下面哗地流出来一大股清水",  # waters with a longer gap
+    "孕28周，眼前一闪一闪的，头很痛",  # flashing sight in pregnancy
+    "孕晚期，肚子一阵一阵疼，三分钟一次",  # contractions at an interval are not on-and-off
+    "宝宝喝水呛到了，脸憋得发紫，哭不出声",  # choking with the airway signs
+    "孩子吸气的时候喉咙里呼呼响，越来越喘",  # stridor
+    "老爸拉肚子拉的全是鲜血",  # blood everywhere
+    "外公突然右边手脚不听使唤",  # one side, however said
+    "孩子头磕到地上，现在不记得刚才的事了",  # a head hit, then lost memory
+    "宝宝十个月，发烧，今天精神特别差，尿也少了",  # a listless febrile baby
+    "生完孩子三天，下面流血越来越多，手脚冰凉",  # bleeding that grows, with shock signs
+    "孩子中暑，叫他都不怎么理人",
+    "呼吸不过来了，救命",
+    "I can't do this anymore, I'm going to end it tonight",
+    "my chest has been aching for half an hour and I feel dizzy",
+    "my mom took way too many of her sleeping pills",
+    "grandpa keeled over and is out cold",
+    "she is losing a lot of blood after giving birth",
+]
+PART2_LOOK_ALIKES = [
+    "怀孕五个月，刷牙的时候牙龈出血",  # a bleed from somewhere else is no pregnancy bleed
+    "头磕了一下，没吐，不想睡，就是起了个包",  # the red signs negated
+    "我家狗狗突然抽搐，口吐白沫",  # a pet: a vet's question
+    "猫咪喘不上气，张着嘴呼吸",
+    "my cat is having trouble breathing",
+    "this homework is killing me",  # a figure of speech
+    "she passed out for a second at the concert but she's fine now",
+    "I sometimes get chest pain and sweating when I'm anxious, it comes and goes",
+    "my grandma has dementia and doesn't recognise us, any tips?",
+]
+
+
+@pytest.mark.parametrize("question", PART2_EMERGENCIES)
+def test_part2_kinds_of_words_fire(question):
+    assert triage(question).urgent, explain(question)
+
+
+@pytest.mark.parametrize("question", PART2_LOOK_ALIKES)
+def test_part2_look_alikes_do_not_fire(question):
+    assert triage(question).level is None, [e for e in explain(question) if e[2] == "affirmed"]
+
+
+def test_a_pet_is_who_it_happens_to_unless_it_did_it():
+    assert {e.who for e in read("我家狗狗突然抽搐") if e.flag == "unconscious"} == {"pet"}
+    assert triage("孩子被狗咬了，伤口很深，一直在流血").urgent
+    assert triage("my son was bitten by our dog and is bleeding heavily").urgent
