@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
@@ -34,7 +35,14 @@ from retriever.encoders import EmbeddingCache, Encoder, load_encoder
 from retriever.hits import Passage
 from retriever.intent import expansion_terms
 from retriever.linking import EntityLinker
-from retriever.passages import PASSAGE_TYPES, kb_entity_names, kb_licenses, read_sections, section_passages
+from retriever.passages import (
+    PASSAGE_TYPES,
+    EntityName,
+    kb_entity_names,
+    kb_licenses,
+    read_sections,
+    section_passages,
+)
 from kb.settings import DEFAULT_INDEX_DIR
 from retriever.store import (
     FORMAT,
@@ -78,98 +86,124 @@ def build_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX
     progress: show progress bars on stderr.
     workers: processes for tokenising and embedding (default: 2, or 1 on a single core).
     """
-    started = time.perf_counter()
+    clock = _Clock()
     url = resolve_url(db_url)
     index_dir = index_folder(index_dir, create=True)
     enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
     workers = workers or min(2, os.cpu_count() or 1)
-    stages: dict[str, float] = {}
     with _locked(index_dir), _Progress(progress) as bar:
         with session_scope(url) as session:
-            revision, kb_ident = kb_revision(session), kb_id(session)
-            if kb_ident is None:
-                raise RetrieverError(f"the KB at {redact(url)} has no KB id (its schema predates KB ids): "
-                                     "run `kb init` to upgrade it")
-            partial = index_dir / f"build-r{revision}-{slug(enc.id)}.partial"
-            for other in index_dir.glob("build-*.partial"):
-                if other != partial or not resume:
-                    shutil.rmtree(other, ignore_errors=True)
-            partial.mkdir(exist_ok=True)
-            store = PassageStore(partial / "passages.sqlite")
-            if store.meta("passages_done") and store.meta("kb_id") != kb_ident:
-                log.info("discarding %s: an interrupted build of another KB", partial)
-                store.close()
-                shutil.rmtree(partial)
-                partial.mkdir()
-                store = PassageStore(partial / "passages.sqlite")
+            revision, kb_ident = _kb_identity(session, url)
+            partial, store = _start_build(index_dir, revision, kb_ident, enc, resume)
             if store.meta("passages_done"):
                 log.info("resuming the build of KB revision %s from %s", revision, partial)
             else:
-                t = time.perf_counter()
-                _write_passages(session, store, partial, bar, workers)
-                store.set_meta(passages_done=True, kb_revision=revision, kb_id=kb_ident)
-                stages["passages_s"] = time.perf_counter() - t
-        n_passages = store.count()
-        t = time.perf_counter()
-        cache = EmbeddingCache(index_dir / "embeddings" / f"{slug(enc.id)}.sqlite", enc)
-        if (partial / "dense.faiss").exists():
-            dense_kind = DenseIndex.load(partial / "dense.faiss").kind
-        else:
-            rows, fields = _read_fields(store)
-            task = bar.add("embedding", 0)
-            vectors = compose_vectors(fields, enc, cache, progress=lambda n: bar.advance(task, n),
-                                      workers=workers, on_total=lambda n: bar.total(task, n))
-            dense = DenseIndex.create(vectors, rows)
-            dense_kind = dense.kind
-            dense.save(partial / "dense.faiss.tmp")
-            os.replace(partial / "dense.faiss.tmp", partial / "dense.faiss")
-            del dense, vectors, fields
-        stages["dense_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        _write_bm25(store, partial)
-        stages["bm25_s"] = time.perf_counter() - t
-        SymptomIndex.from_store(store).save(partial)
-        EntityLinker(store.entity_names()).save(partial)
-        store.close()
-        cache.close()
+                with clock.stage("passages_s"):
+                    _write_passages(session, store, partial, bar, workers)
+                    store.set_meta(passages_done=True, kb_revision=revision, kb_id=kb_ident)
+        with clock.stage("dense_s"):
+            dense_kind = _build_dense(store, partial, index_dir, enc, bar, workers)
         generation = next_generation(index_dir)
-        os.replace(partial, index_dir / generation)
-        seconds = time.perf_counter() - started
-        manifest = {
-            "format": FORMAT,
-            "generation": generation,
-            "encoder": enc.id,
-            "dimension": enc.dim,
-            "passages": n_passages,
-            "kb_revision": revision,
-            "kb_id": kb_ident,
-            "db_url": _portable_url(url),
-            "index_dir": str(index_dir.resolve()),  # a copy of the index is told from it (`_built_elsewhere`)
-            "built_at": _now(),
-            "updated_at": None,
-            "build_seconds": round(seconds, 1),
-            "passages_per_second": round(n_passages / seconds, 1) if seconds else None,
-            "stages": {k: round(v, 1) for k, v in stages.items()},
-            "dense_index": dense_kind,
-        }
-        write_manifest(index_dir, manifest)
-        remove_old_generations(index_dir, generation)
+        n_passages = _finish_generation(store, partial, index_dir, generation, clock)
+        manifest = _build_manifest(generation, enc, n_passages, revision, kb_ident, url, index_dir, dense_kind, clock)
+        _switch_to(index_dir, manifest)
     return manifest
 
 
+def _kb_identity(session, url: str) -> tuple[int, str]:
+    """The KB's revision and id; a KB without an id (its schema predates KB ids) cannot be indexed."""
+    revision, kb_ident = kb_revision(session), kb_id(session)
+    if kb_ident is None:
+        raise RetrieverError(f"the KB at {redact(url)} has no KB id (its schema predates KB ids): "
+                             "run `kb init` to upgrade it")
+    return revision, kb_ident
+
+
+def _start_build(index_dir: Path, revision: int, kb_ident: str, enc: Encoder, resume: bool) -> tuple[Path, PassageStore]:
+    """The build's folder beside the current generation, named by KB revision and encoder, and its passage store:
+    an interrupted build of the same KB and encoder is kept when resuming; any other is removed."""
+    partial = index_dir / f"build-r{revision}-{slug(enc.id)}.partial"
+    for other in index_dir.glob("build-*.partial"):
+        if other != partial or not resume:
+            shutil.rmtree(other, ignore_errors=True)
+    partial.mkdir(exist_ok=True)
+    store = PassageStore(partial / "passages.sqlite")
+    if store.meta("passages_done") and store.meta("kb_id") != kb_ident:
+        log.info("discarding %s: an interrupted build of another KB", partial)
+        store.close()
+        shutil.rmtree(partial)
+        partial.mkdir()
+        store = PassageStore(partial / "passages.sqlite")
+    return partial, store
+
+
 def _write_passages(session, store: PassageStore, partial: Path, bar: "_Progress", workers: int) -> None:
+    """The whole KB into an emptied store: entities, contributions, licence notes and the tokenised passages, with
+    a tokenizer that knows every name (saved in `partial`)."""
+    kb = _read_kb(session)
     store.db.executescript("DELETE FROM passages; DELETE FROM entities; DELETE FROM contributions;")
-    names = kb_entity_names(session)
-    tokenizer = Tokenizer((w for e in names for w in (e.name, *e.aliases)), cache_dir=partial.parent)
+    tokenizer = Tokenizer(_name_words(kb.names), cache_dir=partial.parent)
     tokenizer.save(partial)
-    store.set_entities(names)
-    store.set_contributions(_kb_contributions(session))
-    store.set_meta(licenses=kb_licenses(session))
-    aliases = {e.entity_id: e.aliases for e in names}
+    _put_entities(store, kb.names, kb.contributions)
+    store.set_meta(licenses=kb.licenses)
     task = bar.add("passages", 0)
-    pairs = ((p, sc.contribution_id) for sc in read_sections(session) for p in section_passages(sc))
-    store.add_passages(_with_tokens(pairs, tokenizer, aliases, workers, lambda n: bar.advance(task, n)), 1)
+    _add_passages(store, kb.passages, tokenizer, kb.names, 1, workers, lambda n: bar.advance(task, n))
     store.commit()
+
+
+def _build_dense(store: PassageStore, partial: Path, index_dir: Path, enc: Encoder, bar: "_Progress",
+                 workers: int) -> str:
+    """The FAISS index of every passage (kept when an interrupted build wrote it); returns its kind."""
+    with _embedding_cache(index_dir, enc) as cache:
+        if (partial / "dense.faiss").exists():
+            return DenseIndex.load(partial / "dense.faiss").kind
+        vectors, rows = _embed(store, enc, cache, bar, workers)
+    dense = DenseIndex.create(vectors, rows)
+    dense.save(partial / "dense.faiss.tmp")
+    os.replace(partial / "dense.faiss.tmp", partial / "dense.faiss")
+    return dense.kind
+
+
+def _build_manifest(generation: str, enc: Encoder, n_passages: int, revision: int, kb_ident: str, url: str,
+                    index_dir: Path, dense_kind: str, clock: "_Clock") -> dict:
+    seconds = clock.seconds()
+    return {
+        "format": FORMAT,
+        "generation": generation,
+        "encoder": enc.id,
+        "dimension": enc.dim,
+        "passages": n_passages,
+        "kb_revision": revision,
+        "kb_id": kb_ident,
+        "db_url": _portable_url(url),
+        "index_dir": str(index_dir.resolve()),  # a copy of the index is told from it (`_built_elsewhere`)
+        "built_at": _now(),
+        "updated_at": None,
+        "build_seconds": round(seconds, 1),
+        "passages_per_second": round(n_passages / seconds, 1) if seconds else None,
+        "stages": {k: round(v, 1) for k, v in clock.stages.items()},
+        "dense_index": dense_kind,
+    }
+
+
+# --------------------------------------------------------------------------- what building and updating share
+
+@dataclass
+class _KbPart:
+    """What the index takes from the KB, for every entity (a build) or some (an update): names with aliases,
+    passages with their contribution ids (read lazily: while the session is open), contributions, licence notes."""
+
+    names: list[EntityName]
+    passages: Iterator[tuple[Passage, int]]
+    contributions: list[tuple[int, int, int]]
+    licenses: dict[str, str]
+
+
+def _read_kb(session, entity_ids: Sequence[int] | None = None) -> _KbPart:
+    sections = read_sections(session, entity_ids)
+    return _KbPart(names=kb_entity_names(session, entity_ids),
+                   passages=((p, sc.contribution_id) for sc in sections for p in section_passages(sc)),
+                   contributions=_kb_contributions(session, entity_ids), licenses=kb_licenses(session))
 
 
 def _kb_contributions(session, entity_ids: Iterable[int] | None = None) -> list[tuple[int, int, int]]:
@@ -180,6 +214,27 @@ def _kb_contributions(session, entity_ids: Iterable[int] | None = None) -> list[
     ids = sorted(set(entity_ids))
     return [tuple(r) for i in range(0, len(ids), 500)
             for r in session.execute(q.where(Contribution.entity_id.in_(ids[i : i + 500])))]
+
+
+def _name_words(names: Iterable[EntityName]) -> Iterator[str]:
+    """The words the tokenizer keeps whole: every name and alias."""
+    return (w for e in names for w in (e.name, *e.aliases))
+
+
+def _put_entities(store: PassageStore, names: list[EntityName], contributions: list[tuple[int, int, int]],
+                  replacing: Sequence[int] = ()) -> None:
+    """The entities' names and contributions into the store, in place of what it held for `replacing`."""
+    store.db.executemany("DELETE FROM entities WHERE entity_id=?", [(e,) for e in replacing])
+    store.set_entities(names)
+    store.db.executemany("DELETE FROM contributions WHERE entity_id=?", [(e,) for e in replacing])
+    store.set_contributions(contributions)
+
+
+def _add_passages(store: PassageStore, pairs: Iterable[tuple[Passage, int]], tokenizer: Tokenizer,
+                  names: list[EntityName], first_row: int, workers: int = 1, advance=lambda n: None) -> None:
+    """(passage, contribution id) pairs into the store from `first_row` on, with their BM25 tokens."""
+    aliases = {e.entity_id: e.aliases for e in names}
+    store.add_passages(_with_tokens(pairs, tokenizer, aliases, workers, advance), first_row)
 
 
 def bm25_document(p: Passage, aliases: Sequence[str]) -> str:
@@ -229,6 +284,21 @@ def _with_tokens(pairs: Iterator[tuple[Passage, int]], tokenizer: Tokenizer, ali
             advance(len(batch))
 
 
+def _embedding_cache(index_dir: Path, enc: Encoder) -> contextlib.closing[EmbeddingCache]:
+    """The index folder's embeddings of `enc`, by content hash, shared by every build and update."""
+    return contextlib.closing(EmbeddingCache(index_dir / "embeddings" / f"{slug(enc.id)}.sqlite", enc))
+
+
+def _embed(store: PassageStore, enc: Encoder, cache: EmbeddingCache, bar: "_Progress", workers: int,
+           from_row: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, rows) of the stored passages (from row `from_row` on, when given)."""
+    rows, fields = _read_fields(store, *(("WHERE row >= ?", (from_row,)) if from_row is not None else ()))
+    task = bar.add("embedding", 0)
+    vectors = compose_vectors(fields, enc, cache, progress=lambda n: bar.advance(task, n), workers=workers,
+                              on_total=lambda n: bar.total(task, n))
+    return vectors, rows
+
+
 def _read_fields(store: PassageStore, where: str = "", args: tuple = ()) -> tuple[np.ndarray, list[PassageFields]]:
     rows, fields = [], []
     for row, name, section, chunk, text, items in store.iter_rows(
@@ -239,6 +309,19 @@ def _read_fields(store: PassageStore, where: str = "", args: tuple = ()) -> tupl
         rows.append(row)
         fields.append(PassageFields(row, name, section, chunk, body, json.loads(items)))
     return np.asarray(rows, dtype=np.int64), fields
+
+
+def _finish_generation(store: PassageStore, partial: Path, index_dir: Path, generation: str, clock: "_Clock") -> int:
+    """What search loads beside the passages (BM25, the findings index, the linker), written from the store;
+    then the store closed and `partial` renamed `generation`. Returns the generation's passage count."""
+    with clock.stage("bm25_s"):
+        _write_bm25(store, partial)
+    SymptomIndex.from_store(store).save(partial)
+    EntityLinker(store.entity_names()).save(partial)
+    n_passages = store.count()
+    store.close()
+    os.replace(partial, index_dir / generation)
+    return n_passages
 
 
 def _write_bm25(store: PassageStore, gen_dir: Path) -> None:
@@ -261,6 +344,12 @@ def _write_bm25(store: PassageStore, gen_dir: Path) -> None:
     os.replace(gen_dir / "bm25.tmp", gen_dir / "bm25")
 
 
+def _switch_to(index_dir: Path, manifest: dict) -> None:
+    """The manifest names the new generation (one rename); older generations go."""
+    write_manifest(index_dir, manifest)
+    remove_old_generations(index_dir, manifest["generation"])
+
+
 # --------------------------------------------------------------------------- updating
 
 def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDEX_DIR, encoder: Encoder | None = None,
@@ -274,116 +363,155 @@ def update_index(db_url: str | None = None, index_dir: str | Path = DEFAULT_INDE
     every document), without re-tokenising anything else. `wait_s`: how long to wait for another
     build or update of the same folder (default: fail at once). `moved`: the KB at `db_url` is the one
     the index was built from, moved or restored elsewhere with its index (its KB id must still match):
-    the index takes its URL instead of refusing it as another database.
+    the index takes its URL instead of refusing it as another database. `progress` is accepted and unused
+    (an update shows no progress bars).
     """
-    started = time.perf_counter()
+    clock = _Clock()
     url = resolve_url(db_url)
     index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
-    if manifest is None:
+    if read_manifest(index_dir) is None:
         raise RetrieverError(f"no index at {index_dir}: run `retriever build` first")
     with _locked(index_dir, wait_s):
         manifest = read_manifest(index_dir)
         old_dir = index_dir / manifest["generation"]
         old = PassageStore(old_dir / "passages.sqlite", readonly=True)
-        known = old.contributions()
         with session_scope(url) as session:
             revision = kb_revision(session)
             adopted = _check_identity(manifest, kb_id(session), index_dir, url, moved)
-            report = {"added": 0, "replaced": 0, "removed": 0, "unchanged": old.count(), "entities": 0,
-                      "entity_ids": [], "kb_revision_before": manifest["kb_revision"], "kb_revision": revision}
-            current = {cid: (eid, rev) for cid, eid, rev in _kb_contributions(session)}
-            changed = {eid for cid, (eid, rev) in current.items() if known.get(cid, (None, None))[1] != rev}
-            changed |= {eid for cid, (eid, _) in known.items() if cid not in current}
-            if not changed:
+            report = _update_report(manifest, revision, old.count())
+            entity_ids = _changed_entities(old.contributions(), _kb_contributions(session))
+            if not entity_ids:
                 old.close()
-                _add_quick_files(old_dir, kb_licenses(session))
-                if revision != manifest["kb_revision"] or adopted:
-                    manifest.update(kb_revision=revision, updated_at=_now())
-                    write_manifest(index_dir, manifest)
-                report["seconds"] = round(time.perf_counter() - started, 2)
-                return report
-            entity_ids = sorted(changed)
-            names = kb_entity_names(session, entity_ids)
-            new_passages = [(p, sc.contribution_id) for sc in read_sections(session, entity_ids)
-                            for p in section_passages(sc)]
-            contributions = _kb_contributions(session, entity_ids)
-            licenses = kb_licenses(session)
-
-        # diff against what the index holds for those entities
-        before = {p.id: (row, p) for row, p in old.of_entities(entity_ids)}
-        after = {p.id: (p, cid) for p, cid in new_passages}
-        removed_rows = [row for pid, (row, _) in before.items() if pid not in after]
-        replaced, added, refreshed = [], [], []
-        for pid, (p, cid) in after.items():
-            if pid not in before:
-                added.append((p, cid))
-            elif before[pid][1].content_hash != p.content_hash:
-                replaced.append((before[pid][0], p, cid))
-            elif before[pid][1] != p:
-                refreshed.append((before[pid][0], p, cid))  # same text, new revision or source: no re-embedding
+                _nothing_to_update(index_dir, old_dir, manifest, revision, adopted, kb_licenses(session))
+                return report | {"seconds": round(clock.seconds(), 2)}
+            kb = _read_kb(session, entity_ids)
+            diff = _diff(old.of_entities(entity_ids), kb.passages)
         old.close()
-
-        # write the next generation beside the current one
-        new_dir = index_dir / f"{next_generation(index_dir)}.partial"
-        shutil.rmtree(new_dir, ignore_errors=True)
-        new_dir.mkdir()
-        src = sqlite3.connect(old_dir / "passages.sqlite")
-        dst = sqlite3.connect(new_dir / "passages.sqlite")
-        src.backup(dst)
-        src.close()
-        dst.close()
-        store = PassageStore(new_dir / "passages.sqlite")
-        tokenizer = Tokenizer.read(old_dir)
-        for e in names:
-            for w in (e.name, *e.aliases):
-                tokenizer.add_word(w)
-        tokenizer.save(new_dir)
-        gone = removed_rows + [row for row, _, _ in replaced]
-        store.db.executemany("DELETE FROM passages WHERE row=?", [(row,) for row in gone])
-        for row, p, cid in refreshed:
-            store.db.execute("UPDATE passages SET source=?, kb_revision=?, contribution_id=?, authority=? WHERE row=?",
-                             (p.source, p.kb_revision, cid, p.authority, row))
-        aliases = {e.entity_id: e.aliases for e in names}
-        fresh = added + [(p, cid) for _, p, cid in replaced]
-        first_new = store.next_row()
-        store.add_passages(((p, cid, pack_tokens(tokenizer.tokens(bm25_document(p, aliases.get(p.entity_id, ())))))
-                            for p, cid in fresh), first_new)
-        store.db.executemany("DELETE FROM entities WHERE entity_id=?", [(e,) for e in entity_ids])
-        store.set_entities(names)
-        store.db.executemany("DELETE FROM contributions WHERE entity_id=?", [(e,) for e in entity_ids])
-        store.set_contributions(contributions)
-        store.set_meta(kb_revision=revision, licenses=licenses)
-        store.commit()
-
-        dense = DenseIndex.load(old_dir / "dense.faiss")
-        dense.remove(gone)
-        if fresh:
-            enc = encoder or load_encoder(manifest["encoder"])
-            if enc.id != manifest["encoder"]:
-                raise RetrieverError(f"index was built with {manifest['encoder']}, not {enc.id}")
-            rows, fields = _read_fields(store, "WHERE row >= ?", (first_new,))
-            cache = EmbeddingCache(index_dir / "embeddings" / f"{slug(enc.id)}.sqlite", enc)
-            dense.add(compose_vectors(fields, enc, cache), rows)
-            cache.close()
-        dense.save(new_dir / "dense.faiss")
-        _write_bm25(store, new_dir)
-        SymptomIndex.from_store(store).save(new_dir)
-        EntityLinker(store.entity_names()).save(new_dir)
-        n = store.count()
-        store.close()
-
-        generation = new_dir.name.removesuffix(".partial")
-        os.replace(new_dir, index_dir / generation)
-        manifest.update(generation=generation, passages=n, kb_revision=revision, updated_at=_now())
-        write_manifest(index_dir, manifest)
-        remove_old_generations(index_dir, generation)
-    touched = len(added) + len(replaced) + len(removed_rows)
-    report.update(added=len(added), replaced=len(replaced), removed=len(removed_rows),
-                  unchanged=n - len(added) - len(replaced), entities=len(entity_ids),
-                  entity_ids=entity_ids[:100], passages_touched=touched,
-                  seconds=round(time.perf_counter() - started, 2))
+        partial, store, tokenizer = _start_update(index_dir, old_dir, kb.names)
+        first_new = _apply_diff(store, diff, tokenizer, kb, entity_ids, revision)
+        _update_dense(store, diff, first_new, old_dir, partial, index_dir, manifest, encoder)
+        generation = partial.name.removesuffix(".partial")
+        n_passages = _finish_generation(store, partial, index_dir, generation, clock)
+        manifest.update(generation=generation, passages=n_passages, kb_revision=revision, updated_at=_now())
+        _switch_to(index_dir, manifest)
+    report.update(added=len(diff.added), replaced=len(diff.replaced), removed=len(diff.removed),
+                  unchanged=n_passages - len(diff.added) - len(diff.replaced), entities=len(entity_ids),
+                  entity_ids=entity_ids[:100], passages_touched=diff.touched, seconds=round(clock.seconds(), 2))
     return report
+
+
+def _update_report(manifest: dict, revision: int, unchanged: int) -> dict:
+    return {"added": 0, "replaced": 0, "removed": 0, "unchanged": unchanged, "entities": 0, "entity_ids": [],
+            "kb_revision_before": manifest["kb_revision"], "kb_revision": revision}
+
+
+def _changed_entities(known: dict[int, tuple[int, int]], current: list[tuple[int, int, int]]) -> list[int]:
+    """The entities (sorted ids) with a contribution the index lacks, holds at another revision, or holds
+    although the KB no longer has it. `known`: the index's {contribution id: (entity id, revision)}."""
+    now = {cid: (eid, rev) for cid, eid, rev in current}
+    changed = {eid for cid, (eid, rev) in now.items() if known.get(cid, (None, None))[1] != rev}
+    changed |= {eid for cid, (eid, _) in known.items() if cid not in now}
+    return sorted(changed)
+
+
+def _nothing_to_update(index_dir: Path, generation: Path, manifest: dict, revision: int, adopted: bool,
+                       licenses: dict[str, str]) -> None:
+    """No entity changed: the current generation stays, given the files an earlier version did not write and
+    the KB's licence notes; the manifest follows the KB's revision (and what `_check_identity` adopted)."""
+    _add_quick_files(generation, licenses)
+    if revision != manifest["kb_revision"] or adopted:
+        manifest.update(kb_revision=revision, updated_at=_now())
+        write_manifest(index_dir, manifest)
+
+
+@dataclass
+class _Diff:
+    """An update's changes to the passages of the changed entities, against what the index holds for them."""
+
+    added: list[tuple[Passage, int]] = field(default_factory=list)  # (passage, contribution id)
+    replaced: list[tuple[int, Passage, int]] = field(default_factory=list)  # (row, ...): new text, re-embedded
+    refreshed: list[tuple[int, Passage, int]] = field(default_factory=list)  # same text, new revision or source
+    removed: list[int] = field(default_factory=list)  # rows
+
+    @property
+    def gone(self) -> list[int]:
+        """Rows that leave the store and FAISS: removed and replaced."""
+        return self.removed + [row for row, _, _ in self.replaced]
+
+    @property
+    def fresh(self) -> list[tuple[Passage, int]]:
+        """Passages to tokenise and embed: added and replaced."""
+        return self.added + [(p, cid) for _, p, cid in self.replaced]
+
+    @property
+    def touched(self) -> int:
+        return len(self.added) + len(self.replaced) + len(self.removed)
+
+
+def _diff(held: Iterable[tuple[int, Passage]], passages: Iterable[tuple[Passage, int]]) -> _Diff:
+    """`held`: (row, passage) the index has for the changed entities; `passages`: (passage, contribution id) the
+    KB has for them now. Passages are matched by id and compared by content hash."""
+    before = {p.id: (row, p) for row, p in held}
+    after = {p.id: (p, cid) for p, cid in passages}
+    diff = _Diff(removed=[row for pid, (row, _) in before.items() if pid not in after])
+    for pid, (p, cid) in after.items():
+        if pid not in before:
+            diff.added.append((p, cid))
+        elif before[pid][1].content_hash != p.content_hash:
+            diff.replaced.append((before[pid][0], p, cid))
+        elif before[pid][1] != p:
+            diff.refreshed.append((before[pid][0], p, cid))  # no re-embedding
+    return diff
+
+
+def _start_update(index_dir: Path, old_dir: Path, names: list[EntityName]) -> tuple[Path, PassageStore, Tokenizer]:
+    """The next generation's folder beside the current one, with a copy of its passage store and its tokenizer
+    taught the changed entities' names (saved there)."""
+    partial = index_dir / f"{next_generation(index_dir)}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    src = sqlite3.connect(old_dir / "passages.sqlite")
+    dst = sqlite3.connect(partial / "passages.sqlite")
+    src.backup(dst)
+    src.close()
+    dst.close()
+    store = PassageStore(partial / "passages.sqlite")
+    tokenizer = Tokenizer.read(old_dir)
+    for word in _name_words(names):
+        tokenizer.add_word(word)
+    tokenizer.save(partial)
+    return partial, store, tokenizer
+
+
+def _apply_diff(store: PassageStore, diff: _Diff, tokenizer: Tokenizer, kb: _KbPart, entity_ids: list[int],
+                revision: int) -> int:
+    """The diff into the copied store, with the changed entities and the KB's revision and licence notes;
+    returns the first row of the new passages."""
+    store.db.executemany("DELETE FROM passages WHERE row=?", [(row,) for row in diff.gone])
+    for row, p, cid in diff.refreshed:
+        store.db.execute("UPDATE passages SET source=?, kb_revision=?, contribution_id=?, authority=? WHERE row=?",
+                         (p.source, p.kb_revision, cid, p.authority, row))
+    first_new = store.next_row()
+    _add_passages(store, diff.fresh, tokenizer, kb.names, first_new)
+    _put_entities(store, kb.names, kb.contributions, replacing=entity_ids)
+    store.set_meta(kb_revision=revision, licenses=kb.licenses)
+    store.commit()
+    return first_new
+
+
+def _update_dense(store: PassageStore, diff: _Diff, first_new: int, old_dir: Path, partial: Path, index_dir: Path,
+                  manifest: dict, encoder: Encoder | None) -> None:
+    """The current FAISS index without the rows gone, with the new passages embedded by the index's encoder."""
+    dense = DenseIndex.load(old_dir / "dense.faiss")
+    dense.remove(diff.gone)
+    if diff.fresh:
+        enc = encoder or load_encoder(manifest["encoder"])
+        if enc.id != manifest["encoder"]:
+            raise RetrieverError(f"index was built with {manifest['encoder']}, not {enc.id}")
+        with _embedding_cache(index_dir, enc) as cache:
+            vectors, rows = _embed(store, enc, cache, _Progress(False), 1, from_row=first_new)
+        dense.add(vectors, rows)
+    dense.save(partial / "dense.faiss")
 
 
 def _add_quick_files(generation: Path, licenses: dict[str, str]) -> None:
@@ -505,6 +633,23 @@ def _locked(index_dir: Path, wait_s: float = 0):
             yield
     except Timeout:
         raise RetrieverError(f"{index_dir} is being built or updated by another process; try again when it is done") from None
+
+
+class _Clock:
+    """Seconds since the start, and per named stage (a build's manifest reports them)."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.stages: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        started = time.perf_counter()
+        yield
+        self.stages[name] = time.perf_counter() - started
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
 
 
 class _Progress:
