@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from retriever.words import BODY_SITE
 
+from chat import complaints
+
 MAX_QUESTIONS = 2
 
 # (kind, pattern): the first kind whose pattern matches the asking part of the message wins.
@@ -64,6 +66,7 @@ class Concern:
     about: str = ""
     out_of_scope: str = ""  # a product the KB does not cover (化妆品, 保健品, 整形…)
     missing: tuple[str, ...] = field(default_factory=tuple)  # facts that would change the answer, most useful first
+    complaint: str = ""  # the kind of complaint described (chat.complaints): its questions, department and signs
 
 
 # A number with a unit or a reference mark: the message gives the report's values.
@@ -73,6 +76,8 @@ _VALUE = re.compile(r"(\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|IU|g/L|mg|ng|pg|×10|x
 _NOT_A_PHRASE = re.compile(r"(什|怎|如何|哪|吗|呢|多少|多久|几|是否|还是|之类|等)")
 
 
+COMPLAINT = "complaint:"  # a missing fact that is the complaint's own question number n ("complaint:0")
+_ASKS_PREGNANCY = ("postpartum",)  # its own questions cover what a pregnancy question would
 _DECIDES = {"can_i": ("pregnancy", "drug"), "drug": ("drug", "pregnancy", "age"), "causes": ("drug",)}
 
 
@@ -114,6 +119,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             break
     scope = _SCOPE.search(question)
     missing: list[str] = []
+    complaint = complaints.of(question) if describes_symptoms and kind not in ("hospital", "result") else None
     if kind == "result" and not _VALUE.search(question):
         missing.append("values")  # a report is read from its numbers and reference ranges, not its name
     elif describes_symptoms and kind not in ("hospital", "result"):
@@ -128,12 +134,20 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         if sex != "男" and pregnant is None and child is not True and _FEMALE_COMPLAINT.search(question) \
                 and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经)", question):
             missing.append("pregnancy")
+        if complaint and kind not in _DECIDES:
+            # the questions a doctor asks first about this kind of complaint decide more than age or how long
+            # (which follow when they leave room) and say where; after birth a pregnancy is not asked
+            covered = {"site"} | ({"pregnancy"} if complaint.kind in _ASKS_PREGNANCY else set())
+            missing = [m for m in missing if m not in covered] \
+                + [f"{COMPLAINT}{complaint.asks.index(q)}" for q in complaint.questions(question)]
         # a possible pregnancy and the age decide most; the site before the duration when pain has none
         order = {"drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4, "values": 5}
-        missing.sort(key=order.get)
+        missing.sort(key=lambda m: order.get(m, 1.5))  # (a complaint's questions after a pregnancy, in their order)
         # only what decides this kind of answer: whether one may do X turns on a pregnancy, which drug also on age
-        missing = [m for m in missing if m in _DECIDES.get(kind, ("drug", "pregnancy", "site", "age", "duration"))]
-    return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]))
+        missing = [m for m in missing if m.startswith(COMPLAINT)
+                   or m in _DECIDES.get(kind, ("drug", "pregnancy", "site", "age", "duration"))]
+    return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]),
+                   complaint.kind if complaint else "")
 
 
 _QUESTIONS = {
@@ -148,7 +162,8 @@ _QUESTIONS = {
 
 def follow_up(concern: Concern) -> str:
     """At most two questions for the facts that would change the answer (empty when nothing is missing)."""
-    asks = [_QUESTIONS[m] for m in concern.missing]
+    kind = complaints.named(concern.complaint)
+    asks = [kind.asks[int(m[len(COMPLAINT):])] if m.startswith(COMPLAINT) else _QUESTIONS[m] for m in concern.missing]
     if not asks:
         return ""
     return "为了更准确，请补充：" + "".join(f"\n- {a}" for a in asks)
@@ -162,11 +177,19 @@ def scope_line(concern: Concern) -> str:
             "这类问题请咨询正规医院的皮肤科、整形外科医生，或看产品说明与监管部门的备案信息。")
 
 
-def direction_line(department: str) -> str:
-    """Where to go first, when the KB's entries for what the message describes point to one department."""
-    if not department:
-        return ""
-    return f"可以先到{department}就诊：知识库中有这类表现的疾病多在{department}诊治。"
+def usual_department(concern: Concern) -> str:
+    """Where the kind of complaint described is usually seen first ("" when no kind was read)."""
+    kind = complaints.named(concern.complaint)
+    return kind.department if kind else ""
+
+
+def direction_line(department: str, concern: Concern | None = None) -> str:
+    """Where to go first: the department the KB's entries for what the message describes point to, else where
+    the kind of complaint is usually seen first."""
+    if department:
+        return f"可以先到{department}就诊：知识库中有这类表现的疾病多在{department}诊治。"
+    usual = usual_department(concern) if concern is not None else ""
+    return f"这类情况一般可以先到{usual}就诊。" if usual else ""
 
 
 def link_line(x: str, y: str, section: str = "") -> str:
@@ -176,6 +199,18 @@ def link_line(x: str, y: str, section: str = "") -> str:
         return f"知识库中「{x}」的{section}写到了「{y}」，见下文；会不会发生在您身上，要由医生结合您的病情和检查判断。"
     return (f"知识库中「{x}」的条目没有写到「{y}」，这不等于不会发生；如出现「{y}」或原有症状加重，请及时就医。"
             f"下面是知识库中「{x}」的相关内容。")
+
+
+def hypothesis_line(x: str, told: list[str], listed: list[str], exams: bool) -> str:
+    """Whether the KB's entry for `x` lists what the person told (they asked "这是X吗"): said before the cited
+    symptoms (and exams, when `exams`); never a yes: findings many conditions share decide nothing alone."""
+    check = f"；是不是{x}，要由医生结合检查确定（知识库中{x}的检查见下文）" if exams else f"；是不是{x}，要由医生面诊、检查后确定"
+    if listed:
+        rest = [t for t in told if t not in listed]
+        return (f"知识库中「{x}」的症状写到了您说的「{'、'.join(listed)}」" +
+                (f"，没有写到「{'、'.join(rest)}」" if rest else "") +
+                f"，但这些表现不少疾病都会有，不能据此断定" + check + "。")
+    return f"知识库中「{x}」的症状没有写到您说的「{'、'.join(told)}」" + check + "。"
 
 
 def first_line(concern: Concern, *, named: str = "", department: str = "", supported: bool = True) -> str:

@@ -27,6 +27,8 @@ _DURATION = re.compile(r"(?:已经|持续|有|快|都)?" + _NUM + r"\s*(?:个)?(
 _PREGNANT = re.compile(r"(怀孕|孕妇|孕期|孕早期|孕中期|孕晚期|妊娠|怀了(?:宝宝|孩子)?|孕\d{1,2}周|有喜)")
 _NOT_PREGNANT = re.compile(r"(没有?怀孕|未怀孕|不是孕妇|没怀|非孕)")
 _BREASTFEEDING = re.compile(r"(哺乳|喂奶|母乳|喂母乳)")
+# After a birth the mother's own body is what is told about ("剖腹产五个月了，…出血…宝宝吃母乳"): 宝宝 is not the patient.
+_POSTPARTUM = re.compile(r"(产后|剖腹产|剖宫产|剖妇产|生完孩子|生孩子后|坐月子|月子里|恶露|顺产后)")
 _CHILD = re.compile(r"(孩子|宝宝|小孩|儿子|女儿|婴儿|新生儿|娃)")
 _MALE = re.compile(r"(男性|男的|我是男|男士|先生|男，|男,|^男)")
 _FEMALE = re.compile(r"(女性|女的|我是女|女士|女，|女,|^女)")
@@ -46,14 +48,16 @@ class PatientFacts:
     drug_ids: list[tuple[int, str]] = field(default_factory=list)  # (entity id, name) of the linked ones
     duration: str | None = None
     about_child: bool = False  # the user speaks of their child ("孩子", "宝宝", "儿子")
+    postpartum: bool = False  # she has given birth recently and tells about herself
 
     @property
     def child(self) -> bool | None:
         """True for a child, False for an adult, None when nothing says."""
         if self.age_years is not None:
             return self.age_years < 14
-        # in a pregnancy, "宝宝" is the baby she carries: the person asking about is the pregnant woman
-        return True if self.about_child and not self.pregnant else None
+        # in a pregnancy, "宝宝" is the baby she carries, and after a birth the one she feeds: the person asked
+        # about is the mother
+        return True if self.about_child and not (self.pregnant or self.postpartum) else None
 
     def summary(self) -> str:
         """"女，32岁，怀孕，对青霉素过敏，正在服用华法林钠片" (empty when nothing is known)."""
@@ -78,7 +82,7 @@ class PatientFacts:
     def to_json(self) -> dict:
         return {"age_years": self.age_years, "sex": self.sex, "pregnant": self.pregnant,
                 "breastfeeding": self.breastfeeding, "allergies": self.allergies, "drugs": self.drugs,
-                "duration": self.duration, "child": self.child}
+                "duration": self.duration, "child": self.child, "postpartum": self.postpartum}
 
 
 def _number(text: str) -> float | None:
@@ -114,6 +118,8 @@ def extract_facts(messages: list[str], link: Callable[[str], list[EntityMention]
             facts.pregnant, facts.sex = True, "女"
         if _BREASTFEEDING.search(text):
             facts.breastfeeding, facts.sex = True, "女"
+        if _POSTPARTUM.search(text):
+            facts.postpartum, facts.sex = True, "女"
         if not _NO_ALLERGY.search(text):
             for m in _ALLERGY.finditer(text):
                 allergen = _ALLERGY_STOP.sub("", m.group(1))

@@ -43,7 +43,7 @@ from retriever.words import body_sites
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation, Generation
 from chat.answer_log import AnswerLogger
 from chat.citations import HEADING, Claim, render_claim, verify, verify_stream
-from chat import concern as concerns
+from chat import complaints, concern as concerns
 from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
@@ -84,7 +84,7 @@ THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病�
 STORY_CHARS = 30  # a message longer than this tells a story rather than asks the KB
 STORY_REFUSAL = "这个问题需要了解您的具体情况，建议当面咨询医生；如有不适请及时就医。"
 NO_BASIS = "知识库中没有能直接回答这个问题的条目，我不凭猜测作答。"
-NOT_PLACED = "根据您目前的描述，知识库中还找不到足够相符的条目，暂时给不出可靠的方向（不是说没有问题）。"
+NOT_PLACED = "仅凭目前的描述还判断不了是什么原因（这不等于没有问题），知识库中也找不到足够相符的条目，所以这里不猜病名。"
 
 
 @dataclass
@@ -272,8 +272,8 @@ class Pipeline:
         state.pregnant = True if (facts.pregnant or facts.breastfeeding) else None
         replying = bool(_last_question(turn.messages)) and analysis.kind != "entity"  # "有" to "您是否有「咳嗽」？"
         if state.active and (replying or analysis.kind in ("findings", "which_disease")):
-            return (yield from self._inquire(turn.answer, state, turn.concern, _when_not_to_wait(facts, True),
-                                             turn.timings))
+            signs = _when_not_to_wait(facts, True, turn.concern)
+            return (yield from self._inquire(turn.answer, state, turn.concern, signs, turn.timings))
         return False
 
     def _retrieve(self, turn: "Turn") -> Iterator[Delta]:
@@ -312,14 +312,15 @@ class Pipeline:
             # it, where to go first as the KB's entries say), ask for what would decide, say when to go now
             direction = self._direction(analysis.question, facts)
             answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
-            department = direction.department if direction else ""
+            kb_department = direction.department if direction else ""
+            department = kb_department or concerns.usual_department(concern)
             first = concerns.first_line(concern, department=department, supported=False)
             asks = concerns.follow_up(concern)
             answer.mode = "inquiry" if asks else "guidance"
             yield from turn.say(_join(first or (NOT_PLACED if turn.describes else ""),
                                       "" if turn.describes and not first else NO_BASIS,
-                                      "" if department in first else concerns.direction_line(department),
-                                      asks, _when_not_to_wait(facts, turn.describes)))
+                                      "" if department in first else concerns.direction_line(kb_department, concern),
+                                      asks, _when_not_to_wait(facts, turn.describes, concern)))
         elif not turn.flagged.level:  # in an emergency the call-120 notice is the answer
             # a story gets no "ask me about 阿莫西林" example: that is for a question put to the KB
             yield from turn.say(_join(REFUSAL, support.suggestion if len(turn.question) <= STORY_CHARS
@@ -339,6 +340,8 @@ class Pipeline:
             return True
         passages, withheld = _drug_lists(_quarantine(support.passages, answer), concern, analysis, facts)
         linked, passages = _link_evidence(concern, support, self._passages_of, passages)
+        if not linked:
+            linked, passages = _hypothesis_evidence(concern, analysis, support, self._passages_of, passages)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
@@ -481,7 +484,7 @@ class Pipeline:
         if kept:
             yield from turn.say(concerns.follow_up(turn.concern))
         if not turn.flagged.level:  # a complaint of the person's own, or a pregnancy: when not to wait
-            yield from turn.say(_when_not_to_wait(turn.facts, turn.describes))
+            yield from turn.say(_when_not_to_wait(turn.facts, turn.describes, turn.concern))
         yield from turn.say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
         cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in turn.flags}
         answer.citations = [self._citation(n, numbered[n]) for n in sorted(cited)]
@@ -512,7 +515,7 @@ class Pipeline:
             direction = self._direction(answer.question, None, state)
             answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
             yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(state.present)),
-                                          concerns.direction_line(direction.department if direction else "")))
+                                          concerns.direction_line(direction.department if direction else "", concern)))
             # at most MAX_QUESTIONS in all: the symptom that separates the candidates, then the missing facts
             facts_asked = concern.missing[:concerns.MAX_QUESTIONS - bool(step.symptom)]
             yield from _say(answer, _join(question_text(step.symptom) if step.symptom else "",
@@ -637,9 +640,13 @@ def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
     return out
 
 
-def _when_not_to_wait(facts, describes: bool) -> str:
-    """The signs that mean going now: a pregnancy's own, else the general ones for a complaint ("" otherwise)."""
-    return PREGNANCY_SIGNS if facts.pregnant else URGENT_SIGNS if describes else ""
+def _when_not_to_wait(facts, describes: bool, concern: concerns.Concern | None = None) -> str:
+    """The signs that mean going now: a pregnancy's own, else those of the kind of complaint described
+    (chat.complaints), else the general ones for a complaint ("" otherwise)."""
+    if facts.pregnant:
+        return PREGNANCY_SIGNS
+    kind = complaints.named(concern.complaint) if concern is not None and concern.complaint else None
+    return kind.signs if kind else URGENT_SIGNS if describes else ""
 
 
 def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: QueryAnalysis,
@@ -681,6 +688,34 @@ def _link_evidence(concern: concerns.Concern, support, passages_of, passages: li
         return concerns.link_line(x.entity_name, y, naming[0].section), \
             [naming[0]] + [p for p in own if p.id != naming[0].id][:1]
     return concerns.link_line(x.entity_name, y), own or passages
+
+
+SYMPTOM_SECTIONS = ("症状", "临床症状及体征")
+
+
+def _hypothesis_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
+                         passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """For "这是X吗" after a description: the line that says which of the told findings X's KB entry lists, and
+    X's symptom passage (the one naming them first) and exams (the answer is a comparison, never a yes)."""
+    if concern.kind != "what_is" or not support.entities or support.entities[0].entity_type != "disease":
+        return "", passages
+    x = support.entities[0]
+    told = list(dict.fromkeys(f.term for f in analysis.findings
+                              if f.present and f.term not in x.entity_name and x.entity_name not in f.term))
+    if not told:
+        return "", passages
+    own = passages_of(x.entity_id)
+    symptom = [p for p in own if p.section in SYMPTOM_SECTIONS]
+    if not symptom:
+        return "", passages
+
+    def lists(p: Passage, term: str) -> bool:
+        return term in p.body or term in {canonical(_norm(i)) for i in p.items}
+
+    listed = [t for t in told if any(lists(p, t) for p in symptom)]
+    naming = sorted(symptom, key=lambda p: -sum(lists(p, t) for t in listed))[:1]
+    exams = [p for p in own if p.section == "检查"][:1]
+    return concerns.hypothesis_line(x.entity_name, told, listed, bool(exams)), naming + exams
 
 
 _INJECTION = re.compile(r"(注射|针剂|输液|静脉|肌注|粉针|冻干粉)")

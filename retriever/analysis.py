@@ -39,7 +39,7 @@ from retriever.hits import EntityMention
 from retriever.intent import DRUG_SECTIONS, asks_which_disease, detect_intent, drug_question_intents
 from retriever.linking import DOSAGE_FORMS, mask_mentions
 from retriever.symptoms import Finding, SymptomIndex
-from retriever.words import (ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE, TAKING, WORD_CHAR,
+from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE, TAKING, WORD_CHAR,
                              asking_pattern, is_asking_clause)
 
 TOPIC_TYPES = ("drug", "disease", "exam")
@@ -111,6 +111,17 @@ class QueryAnalysis:
                 "notes": list(self.notes)}
 
 
+# "头晕乏力，是贫血吗", "是不是糖尿病": the person asks whether what they describe is this disease
+_HYPOTHESIS_BEFORE = re.compile(r"(是不是|是否是?|会不会是|可能是|是)$")
+_HYPOTHESIS_AFTER = re.compile(r"^(吗|么|嘛|啊|呢|[？?]|的症状|的表现|引起)")
+
+
+def _hypothesis(question: str, m: EntityMention) -> bool:
+    """Whether the message asks if its description is `m` (a name that is also a symptom word stays a topic)."""
+    return bool(_HYPOTHESIS_BEFORE.search(question[max(0, m.start - 4):m.start])
+                and _HYPOTHESIS_AFTER.match(question[m.end:]))
+
+
 def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex | None, cut=None,
             corrected: tuple[tuple[str, str], ...] = (), common=lambda word: False) -> QueryAnalysis:
     """The analysis of `question` given its linked `mentions` (`EntityLinker.link`, fuzzy matches
@@ -136,7 +147,8 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     kept = []
     for m in topics:
         if m.entity_type == "disease" and (any(f.start <= m.start and m.end <= f.end for f in denied)
-                                           or _NEGATED.search(question[max(0, m.start - 3):m.start])):
+                                           or _NEGATED.search(question[max(0, m.start - 3):m.start])
+                                           and not ASKING_BEFORE.search(question[max(0, m.start - 6):m.start])):
             notes.append(f"「{m.surface}」 is denied: a finding, not a topic")
             continue
         kept.append(m)
@@ -210,7 +222,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     # symptom-word diseases ("头痛、头晕") with nothing asked about them but "怎么办" describe, they do not name
     present = [f for f in findings if f.present]
     if topics and len({f.term for f in present}) >= 2 and all(_symptom_word(m, symptoms) for m in topics) \
-            and set(intents) <= {"治疗方式", "概述", "病因"}:
+            and set(intents) <= {"治疗方式", "概述", "病因"} and not any(_hypothesis(question, m) for m in topics):
         notes.append("the names are symptom words with no section asked: a description")
         topics = []
 

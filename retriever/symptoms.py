@@ -25,7 +25,7 @@ import ahocorasick
 
 from kb.debris import PAGE_WORDS
 from kb.names import normalize_name
-from retriever.words import is_body_site
+from retriever.words import ASKING_BEFORE, is_body_site
 
 P_LISTED = 0.7  # chance a patient with the disease reports a symptom the KB lists for it
 P_UNLISTED = 0.02  # ... and one it does not list
@@ -238,7 +238,8 @@ class SymptomIndex:
             if any(taken[start:end]) or is_body_site(surface):  # (an index built before sites were left out)
                 continue
             taken[start:end] = [True] * (end - start)
-            negated = bool(_NEGATION_BEFORE.search(lowered[max(0, start - 10):start]))
+            before = lowered[max(0, start - 10):start]
+            negated = bool(_NEGATION_BEFORE.search(before)) and not ASKING_BEFORE.search(before)
             found.append(Finding(canonical(surface), start, end, not negated))
         found.sort(key=lambda f: f.start)
         for i in range(1, len(found)):  # "没有恶心、呕吐": the denial runs over the list

@@ -96,3 +96,7 @@ def body_sites(text: str) -> set[str]:
     """The body sites `text` names (a single character that is mostly part of other words left out)."""
     return {m.group(0) for m in BODY_SITE.finditer(text)} - _AMBIGUOUS_SITES
 
+
+# "是不是糖尿病", "会不会是胃炎", "有没有发烧": the words before a name ask about it; a "不" or "没" inside them
+# denies nothing (every reader of denials asks this first).
+ASKING_BEFORE = re.compile(r"(是不是|会不会|有没有|是否|能不能|要不要|可不可能)[^，。,；;、？?]{0,4}$")

@@ -294,7 +294,15 @@ def test_one_finding_names_no_condition_it_asks_then_two_name_cited_possible_con
 
 def test_the_concern_is_answered_first_and_missing_facts_are_asked(pipeline):
     serious = pipeline.answer("肚子疼要紧吗")
-    assert serious.text.startswith("是否严重") and "多大年龄" in serious.text and "持续多久" in serious.text
+    # the questions a doctor asks first about a belly ache (where, the stool), not a generic age and duration;
+    # and the signs that mean going now for a belly ache, not a general list
+    assert serious.text.startswith("是否严重") and "哪个位置" in serious.text and "大便" in serious.text
+    assert "多大年龄" not in serious.text and "呕血、解黑便" in serious.text and "消化内科" in serious.text
+    aged = pipeline.answer("我今年30岁，肚子疼三天了，要紧吗")
+    assert "哪个位置" in aged.text and "多大年龄" not in aged.text and "持续多久" not in aged.text
+    knee = pipeline.answer("打球扭了一下，膝盖疼，要紧吗")
+    assert "外伤" not in knee.text.split("请补充")[-1].split("\n\n")[0]  # the injury is told: not asked again
+    assert "红肿" in knee.text and "不能活动或负重" in knee.text
     can = pipeline.answer("得了高血压能不能喝酒？")
     assert can.text.startswith("能否「喝酒」") and can.citations
     drug = pipeline.answer("高血压吃什么药")
@@ -303,10 +311,34 @@ def test_the_concern_is_answered_first_and_missing_facts_are_asked(pipeline):
     assert not any(c.section == "常用药物" for c in drug.citations)
 
 
+def test_is_it_x_compares_what_was_told_with_the_entry_and_never_says_yes(pipeline):
+    told = pipeline.answer("经常头晕、心悸，是高血压吗")
+    first = told.text.split("\n\n")[0]
+    assert "写到了您说的「头晕、心悸」" in first and "不能据此断定" in first and "检查" in first
+    assert {c.section for c in told.citations} >= {"症状", "检查"}
+    # "是不是高血压" holds a "不是": it asks about 高血压, it does not deny it
+    asked = pipeline.answer("最近老是心悸、腹泻，是不是高血压？")
+    first = asked.text.split("\n\n")[0]
+    assert "「高血压」的症状写到了您说的「心悸」，没有写到「腹泻」" in first
+    assert "高血压" in asked.entities
+
+
+def test_after_a_birth_the_mother_is_the_patient_not_the_baby(pipeline):
+    from chat.patient import extract_facts
+
+    facts = extract_facts(["剖腹产五个月了，每次十天左右出一次血，宝宝吃母乳。"])
+    assert facts.child is None and facts.postpartum and facts.breastfeeding
+    assert extract_facts(["宝宝五个月，拉肚子"]).child is True
+    answer = pipeline.answer("剖腹产五个月了，每次都是十天左右出一次血，是怎么回事啊！宝宝吃母乳。")
+    assert "儿科" not in answer.text and "产科" in answer.text
+
+
 def test_a_cosmetic_gets_one_line_on_scope_and_a_description_no_phantom_name(pipeline):
     cosmetic = pipeline.answer("脸上长痘痘，用什么面膜好")
     assert "不包括「面膜」" in cosmetic.text and "知识库中没有找到" not in cosmetic.text
     assert "知识库中没有「" not in pipeline.answer("每年春天花粉过敏怎么办").text
+    # a clause cut out of a story is not a name: "…一次性注射器而感染艾滋病"
+    assert "知识库中没有「" not in pipeline.answer("担心护士会不会重复使用一次性注射器而感染艾滋病").text
 
 
 def test_instruction_inside_a_label_is_not_repeated(pipeline):

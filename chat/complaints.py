@@ -1,0 +1,130 @@
+"""Kinds of complaint: what a doctor would ask first and when not to wait, by the part of the body a message is about.
+
+A person who writes "双膝盖蹲不下伸不直" or "白带发黄，有时痒" needs the questions that decide (was there an
+injury; the colour and smell, a possible pregnancy), the department to see first, and the signs that mean going
+now for *that* complaint, not a generic list of fevers and chest pain. These are the product's own triage
+content (like `chat.triage`'s "等待救助时" lines), not KB facts: they name no disease, drug, dose or population,
+and they are said as questions and warning signs, never as a diagnosis.
+
+`of(text)` reads which kind a message is about: the kind with the most of its words in the message, the first in
+`KINDS` on a tie (so a discharge with 痒 is gynaecology, not skin). Everything else (`chat.concern`, the
+pipeline) reads the `Complaint` it returns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Complaint:
+    kind: str
+    words: re.Pattern
+    department: str  # where such a complaint is usually seen first, when the KB points nowhere more specific
+    asks: tuple[str, ...]  # the questions that decide, most useful first
+    signs: str  # when not to wait
+    told: tuple[re.Pattern | None, ...] = ()  # per question: words that show the message already answers it
+
+    def questions(self, text: str) -> tuple[str, ...]:
+        """The questions `text` does not already answer, most useful first."""
+        return tuple(q for q, told in zip(self.asks, self.told) if told is None or not told.search(text))
+
+
+def _kind(kind: str, words: str, department: str, asks: tuple[str, ...], signs: str,
+          told: tuple[str | None, ...] = ()) -> Complaint:
+    told = tuple(told) + (None,) * (len(asks) - len(told))
+    return Complaint(kind, re.compile(words), department, asks, signs,
+                     tuple(re.compile(t) if t else None for t in told))
+
+
+# Order breaks ties: the more specific kind first (a discharge that itches is gynaecology; a bleeding anus is not
+# digestion in general).
+KINDS: tuple[Complaint, ...] = (
+    _kind("postpartum", r"(产后|剖腹产|剖宫产|剖妇产|顺产|生完孩子|生孩子后|坐月子|月子里|月子期|恶露)", "妇产科",
+          ("出血的量和颜色怎样，有没有血块、异味，有没有发热或腹痛？",
+           "产后多久了，现在是否在哺乳，月经恢复了吗？"),
+          "产后如出血突然增多（1小时湿透一片卫生巾）、有大血块、发热、腹痛加剧或恶露有臭味，或伤口红肿流脓，请尽快到产科就诊。",
+          (None, r"(个月|周|星期|天).{0,20}(母乳|喂奶|哺乳)|(母乳|喂奶|哺乳).{0,20}(个月|周|星期|天)")),
+    _kind("gynaecology", r"(白带|阴道|外阴|月经|例假|姨妈|经期|痛经|下身|私处|宫颈|子宫|卵巢|盆腔|流产|人流|药流|排卵|同房后出血|经血)",
+          "妇科",
+          # (a possible pregnancy is asked by chat.concern, which knows when it is already told)
+          ("出血或分泌物的颜色、量和气味怎样，有没有下腹痛、外阴瘙痒或发热？",
+           "月经规律吗，最近一次月经是哪天？"),
+          "如阴道大量出血（1小时湿透一片卫生巾）、剧烈下腹痛、头晕眼前发黑，或停经后腹痛、出血，请立即去急诊（须排除宫外孕等急症）。"),
+    _kind("breast", r"(乳房|乳头|乳腺|乳晕|奶水|涨奶|胀奶)", "乳腺外科",
+          ("疼痛和月经周期有没有关系（经前加重、经后减轻）？",
+           "能不能摸到肿块，乳头有没有溢液，皮肤有没有凹陷或红肿？"),
+          "如乳房红肿热痛伴发热（尤其哺乳期），或摸到质硬、推不动的肿块、乳头溢血，请尽快到乳腺外科就诊。"),
+    _kind("urology", r"(尿频|尿急|尿痛|小便|排尿|尿血|血尿|尿不出|憋尿|龟头|包皮|阴茎|睾丸|阴囊|早泄|阳痿|勃起|前列腺|遗精|尿道)",
+          "泌尿外科",
+          ("小便时有没有尿频、尿急、尿痛、尿里带血？有没有发热、腰痛？",
+           "症状出现前有没有不洁性接触，或刚用过什么药？"),
+          "如完全尿不出来、小腹胀痛，肉眼血尿带血块，高热寒战伴腰痛，或阴囊突然剧痛肿胀，请立即就医。"),
+    _kind("anorectal", r"(肛门|肛周|屁股眼|痔疮|痔|便后出血|便后滴血|大便带血|便血|脱肛)", "肛肠科",
+          ("出血是鲜红色、便后滴下，还是混在大便里或发黑？",
+           "肛门疼不疼，有没有肿物脱出，大便习惯（次数、粗细）最近有没有改变？"),
+          "如大量便血、头晕心慌，或肛门周围剧痛肿胀伴发热，请尽快就医。"),
+    _kind("eye", r"(眼睛|眼皮|眼睑|视力|看东西|看不清|眼屎|红眼|眼角|眼珠|眼白|眼球|视物|飞蚊|流泪|近视|散光)", "眼科",
+          ("是一只眼还是两只眼？视力有没有下降，眼睛红不红、疼不疼、怕不怕光？",
+           "有没有戴隐形眼镜、揉眼，或眼部受过伤、溅入东西？"),
+          "如视力突然下降或看不见、眼睛剧痛伴头痛呕吐、眼外伤，或化学物质溅入眼内（先用大量清水冲洗），请立即到眼科急诊。"),
+    _kind("mouth", r"(牙|牙龈|口腔|口腔溃疡|口疮|嘴里|舌头|舌苔|嘴唇|口臭|智齿)", "口腔科",
+          ("是哪颗牙或口腔哪个位置，疼痛是冷热刺激时才疼还是一直疼、夜里加重？",
+           "牙龈或面部有没有肿，有没有发热？溃疡多久了，是否反复出现？"),
+          "如面部或颈部迅速肿胀、张口或吞咽困难、呼吸不畅并发热，或口腔溃疡超过两周不愈，请尽快就医。"),
+    _kind("ent", r"(耳朵|耳鸣|耳痛|听力|听不清|鼻子|鼻塞|流鼻涕|流鼻血|鼻出血|打喷嚏|扁桃体|咽喉|嗓子|喉咙|声音嘶哑|嗓音)",
+          "耳鼻喉科",
+          ("是哪一侧，多久了？有没有发热、流脓、出血或听力下降？",
+           "有没有感冒、过敏（打喷嚏、流清涕），或耳朵进水、掏耳朵？"),
+          "如呼吸或吞咽困难、流口水咽不下、突然听不见，或鼻出血压迫10分钟仍止不住，请立即就医或拨打 120。"),
+    _kind("skin", r"(皮肤|皮疹|疹子|起包|红疹|痘痘|痘|红斑|脱皮|脱屑|湿疹|癣|疙瘩|水泡|水疱|色斑|头皮|脱发|掉头发|白发|白头发|瘙痒|痒|"
+                  r"风团|荨麻疹|疤|痣|长斑|红点|小点|鸡皮)", "皮肤科",
+          ("皮疹（或包）是什么样子：颜色、大小，有没有水疱、渗液或脱屑？主要长在哪些部位？",
+           "出现前有没有新用的药物、护肤品，吃过特别的食物，或接触过什么东西？"),
+          "如皮疹迅速扩散、起大片水疱或皮肤剥脱、口唇眼睛红肿溃烂，或伴发热、呼吸困难、喉咙发紧，请立即就医或拨打 120。",
+          (None, r"(吃了|用了|涂了|擦了|接触|换了|新买)")),
+    _kind("lump", r"(肿块|硬块|包块|淋巴结|结节|肿物|囊肿|鼓包)", "普外科",
+          ("包块多大，摸起来软还是硬，能不能推动，最近有没有变大？",
+           "有没有发热、局部红肿疼痛，附近最近有没有伤口或感染？"),
+          "如包块短期内迅速增大、红肿热痛伴发热，或伴不明原因的消瘦、夜间出汗，请尽快就医检查。"),
+    _kind("joint", r"(膝|关节|腰疼|腰痛|腰酸|腰椎|颈椎|脖子|肩|脚踝|手腕|骨折|扭伤|崴|腿疼|腿痛|脚后跟|足跟|肋骨|肋子|骨头|"
+                   r"摔|跌|蹲|抽筋|腱鞘|手指|脚趾|屈伸|伸不直)", "骨科",
+          ("有没有扭伤、摔伤等外伤，或最近运动量、劳动量突然增加？",
+           "疼的地方有没有红肿、发热，活动时有没有卡住、弹响，能不能负重？"),
+          "如外伤后肢体变形、剧痛肿胀、不能活动或负重，肢体麻木无力、发凉发紫，或关节红肿热痛伴发热，请尽快就医。",
+          (r"(摔|跌|扭|崴|撞|砸|外伤|受伤|运动|打球|跑步|骑车|搬|用力过度|劳累)",)),
+    _kind("chest", r"(心慌|心悸|胸痛|胸口|胸闷|心跳|心脏|心前区|早搏|心绞痛)", "心内科",
+          ("胸口不适是什么感觉（压着、刺痛、闷），每次多久，和活动、情绪、呼吸有没有关系？",
+           "有没有高血压、糖尿病、血脂高，是否吸烟？"),
+          "如胸口压榨样疼痛超过15分钟，或向左肩臂、下巴放射，伴出汗、呼吸困难、晕厥，请立即拨打120。"),
+    _kind("breathing", r"(咳嗽|咳痰|有痰|痰|气喘|喘|气短|气促|呼吸|感冒|流感|肺)", "呼吸内科",
+          ("发不发烧，最高多少度？痰是什么颜色，有没有带血？",
+           "咳嗽、气短多久了，活动后是否加重，是否吸烟？"),
+          "如呼吸困难、口唇发紫、胸痛、咳血，高热不退或精神明显变差，请立即就医或拨打 120。",
+          (r"(发烧|发热|烧到|\d+(\.\d)?\s*度|不烧|没烧|体温)",)),
+    _kind("digestion", r"(肚子|腹痛|腹泻|拉肚子|拉稀|大便|便秘|胃|恶心|呕吐|想吐|反酸|烧心|腹胀|打嗝|消化|食欲|肝|胆)", "消化内科",
+          ("疼在肚子哪个位置（上腹、肚脐周围、右下腹……），是一直疼还是一阵一阵，和吃饭有没有关系？",
+           "大便怎样：次数、性状，有没有带血或发黑？"),
+          "如腹痛剧烈或持续加重、肚子发硬，呕血、解黑便或大量便血，持续呕吐不能进食进水，或伴高热，请立即就医或拨打 120。"),
+    _kind("head", r"(头疼|头痛|头晕|头昏|眩晕|偏头痛|失眠|睡不着|多梦|手麻|脚麻|麻木|记忆力|健忘|抽搐|晕倒)", "神经内科",
+          ("头痛（头晕）是什么样的：哪个部位，每次多久，有没有恶心呕吐、看东西模糊或天旋地转？",
+           "有没有高血压，最近有没有头部外伤、熬夜或精神压力大？"),
+          "如突然剧烈头痛、一侧肢体无力或麻木、口角歪斜、说话不清、意识模糊或抽搐，请立即拨打120。",
+          (None, r"(高血压|血压|外伤|撞到|摔)")),
+)
+
+
+def of(text: str) -> Complaint | None:
+    """The kind of complaint `text` is about (None when no kind's words are in it)."""
+    best, most = None, 0
+    for kind in KINDS:
+        n = len(kind.words.findall(text))
+        if n > most:
+            best, most = kind, n
+    return best
+
+
+def named(kind: str) -> Complaint | None:
+    """The kind called `kind` (None for "" or an unknown name)."""
+    return next((c for c in KINDS if c.kind == kind), None)
