@@ -97,9 +97,11 @@ def _asking_part(text: str) -> str:
 
 
 def read(question: str, *, child: bool | None = None, sex: str | None = None, pregnant: bool | None = None,
-         age_years: float | None = None, describes_symptoms: bool = False, drug_named: bool = False) -> Concern:
+         age_years: float | None = None, describes_symptoms: bool = False, drug_named: bool = False,
+         disease_named: bool = False) -> Concern:
     """The concern of a message; `missing` only when the message describes the person's own complaint.
-    `drug_named`: the message names a drug the KB knows (else a medicine taken unnamed is asked for)."""
+    `drug_named`: the message names a drug the KB knows (else a medicine taken unnamed is asked for);
+    `disease_named`: it is about a disease the KB knows (then a complaint's first questions are not what decides)."""
     asking = _asking_part(question)
     kind, about = "tell", ""
     for name, pattern in _COMPILED:
@@ -134,7 +136,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         if sex != "男" and pregnant is None and child is not True and _FEMALE_COMPLAINT.search(question) \
                 and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经)", question):
             missing.append("pregnancy")
-        if complaint and kind not in _DECIDES:
+        if complaint and kind not in _DECIDES and not disease_named:
             # the questions a doctor asks first about this kind of complaint decide more than age or how long
             # (which follow when they leave room) and say where; after birth a pregnancy is not asked
             covered = {"site"} | ({"pregnancy"} if complaint.kind in _ASKS_PREGNANCY else set())

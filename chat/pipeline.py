@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from kb.injection import INSTRUCTION_LIKE
-from retriever.analysis import QueryAnalysis
+from retriever.analysis import QueryAnalysis, is_hypothesis
 from retriever.hits import Passage, RetrievalResult
 from retriever.passages import SENTENCE_END
 from retriever.store import index_dir_setting
@@ -251,7 +251,8 @@ class Pipeline:
         turn.concern = concern = concerns.read(
             analysis.question, child=facts.child, sex=facts.sex, pregnant=facts.pregnant, age_years=facts.age_years,
             describes_symptoms=turn.describes and not turn.flagged.level,
-            drug_named=bool(facts.drug_ids) or any(m.entity_type == "drug" for m in analysis.topics))
+            drug_named=bool(facts.drug_ids) or any(m.entity_type == "drug" for m in analysis.topics),
+            disease_named=any(m.entity_type == "disease" for m in analysis.topics))
         answer.debug["concern"] = {"kind": concern.kind, "about": concern.about, "missing": list(concern.missing),
                                    "out_of_scope": concern.out_of_scope}
         if concern.out_of_scope and not analysis.topics:
@@ -700,6 +701,8 @@ def _hypothesis_evidence(concern: concerns.Concern, analysis: QueryAnalysis, sup
     if concern.kind != "what_is" or not support.entities or support.entities[0].entity_type != "disease":
         return "", passages
     x = support.entities[0]
+    if not any(m.entity_id == x.entity_id and is_hypothesis(analysis.question, m) for m in analysis.topics):
+        return "", passages  # ("非癫痫性肌阵挛是病吗" names 癫痫 but does not ask whether it is 癫痫)
     told = list(dict.fromkeys(f.term for f in analysis.findings
                               if f.present and f.term not in x.entity_name and x.entity_name not in f.term))
     if not told:

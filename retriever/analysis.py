@@ -116,7 +116,7 @@ _HYPOTHESIS_BEFORE = re.compile(r"(是不是|是否是?|会不会是|可能是|�
 _HYPOTHESIS_AFTER = re.compile(r"^(吗|么|嘛|啊|呢|[？?]|的症状|的表现|引起)")
 
 
-def _hypothesis(question: str, m: EntityMention) -> bool:
+def is_hypothesis(question: str, m: EntityMention) -> bool:
     """Whether the message asks if its description is `m` (a name that is also a symptom word stays a topic)."""
     return bool(_HYPOTHESIS_BEFORE.search(question[max(0, m.start - 4):m.start])
                 and _HYPOTHESIS_AFTER.match(question[m.end:]))
@@ -222,7 +222,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     # symptom-word diseases ("头痛、头晕") with nothing asked about them but "怎么办" describe, they do not name
     present = [f for f in findings if f.present]
     if topics and len({f.term for f in present}) >= 2 and all(_symptom_word(m, symptoms) for m in topics) \
-            and set(intents) <= {"治疗方式", "概述", "病因"} and not any(_hypothesis(question, m) for m in topics):
+            and set(intents) <= {"治疗方式", "概述", "病因"} and not any(is_hypothesis(question, m) for m in topics):
         notes.append("the names are symptom words with no section asked: a description")
         topics = []
 
