@@ -220,6 +220,50 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
     if api_key is not None and not api_key.strip():
         raise ValueError("the API key is empty")
     origins = [check_origin(o) for o in allow_origins]
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_exception_handler(Exception, _any_error)
+    app.get("/health")(_health(pipeline))
+    app.include_router(_v1(pipeline, _authorization(api_key)))
+    # middleware: the last added runs first, so CORS (when opened) answers preflights before the origin check
+    app.middleware("http")(_origins_only(origins))
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    if hosts is not None:  # outermost: a request for another Host gets no further
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts), www_redirect=False)
+    return app
+
+
+# --------------------------------------------------------------------------- errors in OpenAI's shape
+
+async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    message = str(exc.detail)
+    if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON parsing gave up on deep nesting
+        message = "body: JSON nested too deeply"
+    return JSONResponse(error_body(exc.status_code, message, getattr(exc, "param", None), getattr(exc, "code", None)),
+                        exc.status_code, headers=exc.headers)
+
+
+async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    # pydantic says what is wrong; OpenAI clients expect a 400 with {"error": {"message", "type", "param"}}
+    first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        return JSONResponse(error_body(400, f"body: not valid JSON ({first.get('ctx', {}).get('error')} at "
+                                            f"character {first['loc'][-1]})"), 400)
+    where = ".".join(str(x) for x in first.get("loc", ())[1:]) or "body"
+    message = f"{where}: {first.get('msg', 'invalid request')}".replace("Value error, ", "")
+    return JSONResponse(error_body(400, message, where), 400)
+
+
+async def _any_error(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(error_body(500, f"{type(exc).__name__}: {exc}"), 500)
+
+
+# --------------------------------------------------------------------------- who may ask
+
+def _authorization(api_key: str | None):
+    """The /v1 routes' dependency: with an API key, a request must send it as a bearer token (else a 401)."""
     bearer = HTTPBearer(auto_error=False)
 
     def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -230,35 +274,36 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
             raise APIError(401, "missing or wrong API key: send the header Authorization: Bearer KEY",
                            code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException):
-        message = str(exc.detail)
-        if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON parsing gave up on deep nesting
-            message = "body: JSON nested too deeply"
-        return JSONResponse(error_body(exc.status_code, message, getattr(exc, "param", None),
-                                       getattr(exc, "code", None)), exc.status_code, headers=exc.headers)
+    return authorized
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(_request: Request, exc: RequestValidationError):
-        # pydantic says what is wrong; OpenAI clients expect a 400 with {"error": {"message", "type", "param"}}
-        first = exc.errors()[0] if exc.errors() else {}
-        if first.get("type") == "json_invalid":
-            return JSONResponse(error_body(400, f"body: not valid JSON ({first.get('ctx', {}).get('error')} at "
-                                                f"character {first['loc'][-1]})"), 400)
-        where = ".".join(str(x) for x in first.get("loc", ())[1:]) or "body"
-        message = f"{where}: {first.get('msg', 'invalid request')}".replace("Value error, ", "")
-        return JSONResponse(error_body(400, message, where), 400)
 
-    @app.exception_handler(Exception)
-    async def any_error(_request: Request, exc: Exception):
-        return JSONResponse(error_body(500, f"{type(exc).__name__}: {exc}"), 500)
+def _origins_only(origins: list[str]):
+    """Middleware refusing (403) a request whose `Origin` (a browser page names its origin) is not in `origins`:
+    without it, a page on any site could post questions here."""
 
-    @app.get("/health")
+    async def allowed_origins_only(request: Request, call_next):
+        origin = request.headers.get("origin")
+        if origin is not None and "*" not in origins and origin.lower() not in origins:
+            return JSONResponse(error_body(403, f"requests from the web page at {origin} are not allowed here",
+                                           code="origin_not_allowed"), 403)
+        return await call_next(request)
+
+    return allowed_origins_only
+
+
+# --------------------------------------------------------------------------- routes
+
+def _health(pipeline: Pipeline):
     def health() -> dict:
         stale = pipeline.retriever.stale() if hasattr(pipeline.retriever, "stale") else None
         return {"status": "stale" if stale else "ok", "kb_revision": pipeline.kb_revision,
                 "generator": pipeline.generator.name, **({"stale": stale} if stale else {})}
 
+    return health
+
+
+def _v1(pipeline: Pipeline, authorized) -> APIRouter:
+    """/v1/models and /v1/chat/completions, each behind `authorized`."""
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorized)])
 
     @v1.get("/models")
@@ -268,52 +313,42 @@ def create_app(pipeline: Pipeline, *, api_key: str | None = None, allow_origins:
 
     @v1.post("/chat/completions")
     async def completions(body: ChatCompletionRequest):
-        served = served_models(pipeline)
-        if body.model is not None and body.model not in served:
-            raise APIError(400, f"model: {body.model!r} is not served here; use one of: {', '.join(served)}",
-                           param="model", code="model_not_found")
-        refuse_unsupported(body)
-        question, history = body.question_and_history()
-        top_k = body.top_k
-        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        created = int(time.time())
-        model = body.model or pipeline.generator.name  # OpenAI echoes the model asked for
-        generator = capped(pipeline.generator, body.max_completion_tokens or body.max_tokens)
-        if body.stream:
-            events = pipeline.stream(question, history, top_k, generator)
-            usage = question if body.stream_options and body.stream_options.include_usage else None
-            return _stream_response(events, cid, created, model, usage)
-        try:
-            answer = await run_in_threadpool(pipeline.answer, question, history, top_k, generator)
-        except ValueError as exc:
-            raise APIError(400, str(exc)) from None
-        return {
-            "id": cid, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
-                         "finish_reason": "stop"}],
-            "usage": _usage(question, answer.text),
-            "sources": sources(answer),
-            "yiju": answer.to_json(),
-        }
+        return await _complete(pipeline, body)
 
-    app.include_router(v1)
+    return v1
 
-    # middleware: the last added runs first, so CORS (when opened) answers preflights before the origin check
-    @app.middleware("http")
-    async def allowed_origins_only(request: Request, call_next):
-        # a browser page names its origin; without this, a page on any site could post questions here
-        origin = request.headers.get("origin")
-        if origin is not None and "*" not in origins and origin.lower() not in origins:
-            return JSONResponse(error_body(403, f"requests from the web page at {origin} are not allowed here",
-                                           code="origin_not_allowed"), 403)
-        return await call_next(request)
 
-    if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
-    if hosts is not None:  # outermost: a request for another Host gets no further
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts), www_redirect=False)
-    return app
+async def _complete(pipeline: Pipeline, body: ChatCompletionRequest):
+    """One chat completion: the request checked, then the answer streamed as events or whole as one document."""
+    check_model(body, served_models(pipeline))
+    refuse_unsupported(body)
+    question, history = body.question_and_history()
+    top_k = body.top_k
+    cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    model = body.model or pipeline.generator.name  # OpenAI echoes the model asked for
+    generator = capped(pipeline.generator, body.max_completion_tokens or body.max_tokens)
+    if body.stream:
+        events = pipeline.stream(question, history, top_k, generator)
+        usage = question if body.stream_options and body.stream_options.include_usage else None
+        return _stream_response(events, cid, created, model, usage)
+    try:
+        answer = await run_in_threadpool(pipeline.answer, question, history, top_k, generator)
+    except ValueError as exc:
+        raise APIError(400, str(exc)) from None
+    return _completion(answer, question, cid, created, model)
+
+
+def _completion(answer: Answer, question: str, cid: str, created: int, model: str) -> dict:
+    """A whole answer as OpenAI's chat.completion, with the cited `sources` and the Answer document (`yiju`)."""
+    return {
+        "id": cid, "object": "chat.completion", "created": created, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
+                     "finish_reason": "stop"}],
+        "usage": _usage(question, answer.text),
+        "sources": sources(answer),
+        "yiju": answer.to_json(),
+    }
 
 
 def _stream_response(events, cid: str, created: int, model: str, usage_of: str | None = None) -> EventSourceResponse:
@@ -347,6 +382,13 @@ async def _sse(events, cid: str, created: int, model: str, usage_of: str | None 
     if usage_of is not None:
         yield chunk(None, usage=_usage(usage_of, text))
     yield {"data": "[DONE]"}
+
+
+def check_model(body: ChatCompletionRequest, served: list[str]) -> None:
+    """A 400 naming the served models for a request that asks for another (no `model`: any is fine)."""
+    if body.model is not None and body.model not in served:
+        raise APIError(400, f"model: {body.model!r} is not served here; use one of: {', '.join(served)}",
+                       param="model", code="model_not_found")
 
 
 def refuse_unsupported(body: ChatCompletionRequest) -> None:
