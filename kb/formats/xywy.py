@@ -7,6 +7,7 @@ second, so there is no streaming here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,8 +74,28 @@ def to_record(obj: object, where: str) -> Record:
 
 def _items(kind: str, value: object) -> list[str]:
     """A list field's items without the page's debris (kb.debris: "腓肠肌强直收缩..." cut by the page, link
-    words, fragments); foods (宜吃/忌吃) are not read through it, a one-character food is a food."""
-    return keep_items(strings(value), section=kind)[0] if checked(kind) else strings(value)
+    words, fragments); foods (宜吃/忌吃) are not read through it, a one-character food is a food. Pieces the
+    crawl cut one phrase into are joined first (`joined`)."""
+    values = joined(strings(value))
+    return keep_items(values, section=kind)[0] if checked(kind) else values
+
+
+# A piece that ends where its phrase goes on ("药物治疗、手术治疗和"); marks a cut leaves at either end ("，手术治疗").
+_GOES_ON = re.compile(r"(?:和|及|与|或|以及|、)$")
+_EDGE = " ，,、；;"
+
+
+def joined(values: list[str]) -> list[str]:
+    """The crawl's list as the page wrote it: it cut some fields' text at the wrong places (癫痫 治疗方式
+    ["药物治疗、手术治疗和", "心理、康复治疗等"] is one phrase, "…和心理、康复治疗等"; 球孢子菌病 ["抗真菌治疗",
+    "，手术治疗"]). A piece that ends mid-phrase is joined to the next; the marks a cut left at an end go."""
+    out: list[str] = []
+    for value in values:
+        if out and _GOES_ON.search(out[-1]):
+            out[-1] += value.strip(_EDGE)
+        else:
+            out.append(value.strip().strip("，,；; "))
+    return [v.strip(_EDGE) if not _GOES_ON.search(v) else v for v in out if v.strip(_EDGE)]
 
 
 def _dict(obj: dict, key: str) -> dict:
