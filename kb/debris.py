@@ -17,7 +17,11 @@ HEADING = "heading"  # a heading or study-design word, not a finding (剂量, �
 CUT = "cut clause"  # starts or ends mid-clause (为…, 也…, …的, …和, "…", "减轻成人"), or a truncated crawl item
 ETC = "subjectless 等 list"  # "如不规则低热或高热等": examples with nothing they are examples of
 HTML = "html remnant"  # tags and entities of the crawled page
-CATEGORIES = (FRAGMENT, HEADING, CUT, ETC, HTML)
+# An item of another kind than its list claims: a TCM action (功效: 活血, 清热解毒) among indications, a lab value
+# or analyte (血糖升高, 单项ALT升高, γ—转肽酶) among the symptoms a person has (低血糖 and 高血糖 are states).
+EFFICACY = "efficacy under indications"
+LAB = "lab value under symptoms"
+CATEGORIES = (FRAGMENT, HEADING, CUT, ETC, HTML, EFFICACY, LAB)
 
 MIN_CHARS = 2
 
@@ -68,7 +72,32 @@ _PREDICATE = re.compile(r"(?<=[\u4e00-\u9fff])(?:为首选|为主要|是|必须|
 # section's name as a line ("乙肝日常预防").
 _NUMBERED_HEADING = re.compile(r"^[(（]?[一二三四五六七八九十\d]{1,2}[)）、.．]\s*(?=[^，,。；;：:的]*(?:型|期|症状|原因|机制|"
                                r"表现|分类|类型|诊断|治疗|预防|病因))[^，,。；;：:的]{1,14}[。]?$")
-_NAMED_HEADING = re.compile(r"^[\u4e00-\u9fff]{0,8}(?:日常预防|发病原因|发病机制|临床表现|一般症状|治疗原则|鉴别诊断)[。]?$")
+_NAMED_HEADING = re.compile(r"^[\u4e00-\u9fff]{0,8}(?:日常预防|发病原因|发病机制|临床表现|一般症状|治疗原则|鉴别诊断|日常护理|"
+                            r"对症护理|一般护理|健康教育|X线表现|CT表现|影像学表现)[。]?$")
+# A numbered line that only names a disease or a form of one, with no end mark: the heading of what follows
+# ("1.急性小泡性脂肪肝", "2、慢性胃炎", "3.膀胱炎"); "1、高血压。" (an item of a list, ended) is kept, and so is advice
+# ("3、适当运动", "3.减少癫痫的后遗症").
+_NAMED_DISEASE_HEADING = re.compile(
+    r"^[(（]?[一二三四五六七八九十\d]{1,2}[)）、.．]\s*(?!避免|减少|预防|防止|注意|加强|保持|控制|治疗|积极|及时|定期|"
+    r"重视|多|少|勿|不|忌|宜|要|应|慎)[^，,。；;：:！？!?\s]{1,14}(?:炎|病|症|癌|瘤|肝|硬化|综合征|损伤|中毒|发作|"
+    r"出血|畸形|耳聋|疝|结石|溃疡|梗死|梗塞|积液|衰竭)$")
+# An item naming a part of an entry, not a thing of its list: "X线表现" under 检查, "抗病毒治疗的禁忌证" under 治疗方式.
+_SECTION_ITEM = re.compile(r"(?:表现|禁忌证|禁忌症|适应证|注意事项|鉴别诊断|诊断标准|治疗原则)$")
+NAME_LISTS = frozenset({"检查", "治疗方式", "相关疾病", "适应症", "禁忌", "不良反应"})  # lists of names, not of advice
+# A TCM action (功效) as written in 功能主治: pairs of an action and what it acts on ("清热解毒", "活血化瘀", "止咳",
+# "辛凉解表"), not a condition; conditions of the same shape are listed apart (消渴, 壮热, 燥咳).
+_TCM_ACTION = "清活化祛除止补养健和安消散通利凉温益理行舒疏润生平熄息镇固收敛涩宣降燥渗泻滋宁开醒透软排明退杀驱截壮强纳升托解调缩摄逐破豁定涤肃"
+_TCM_OBJECT = "热毒血瘀风湿痰气脾胃神肿痛咳喘火寒阴阳肝肾肺心津燥积滞结郁表经络窍目便水食虫精汗中元浊淋胎乳痹咽喉疹肌筋骨膈痞惊衄带泄泻悸渴脉痫"
+_EFFICACY = re.compile(rf"^(?:辛凉|辛温|苦寒|甘温|[{_TCM_ACTION}][{_TCM_OBJECT}])(?:[{_TCM_ACTION}][{_TCM_OBJECT}]){{0,2}}$")
+TCM_CONDITIONS = frozenset("消渴 壮热 燥咳 温热 渗血 排气 散脉 涩脉 生气 泄泻 行经 止血带".split())
+INDICATIONS = "适应症"
+# A lab value or an analyte named as a finding: what a test shows, not what a person has or reports. 低血糖 (felt),
+# 蛋白尿 and 血尿 (seen) are findings a person is told of and stay.
+_ANALYTE = (r"(?:ALT|AST|GPT|GOT|BUN|HBsAg|HBeAg|IgM|IgG|γ[—\-－]?(?:转肽酶|GT)|转氨酶|谷丙转氨酶|谷草转氨酶|转肽酶|胆红素|"
+            r"胆碱酯酶|血糖|血脂|胆固醇|甘油三酯|肌酐|尿素氮|尿酸|白细胞|红细胞|血小板|血红蛋白|淋巴细胞|中性粒细胞|血沉|"
+            r"尿糖|尿蛋白|管型|血钾|血钠|血钙|血氧饱和度|渗透压|抗体|抗原|肝功能?|肾功能?)")
+_LAB = re.compile(rf"^(?![高低])(?:血清|血|尿|单项|末梢血)?[^，,。；;]{{0,6}}?{_ANALYTE}(?:值|水平|浓度|计数|总数)?"
+                  rf"(?:升高|增高|偏高|高|降低|减低|偏低|低|增多|减少|阳性|阴性|异常)?$")
 # A sentence that starts in the middle of one: "是采取一切有效措施…", "而不是一个独立的疾病…", "并可同时伴有…"
 _SENTENCE_CUT_START = re.compile(r"^(?:是(?!否)|而(?!且)|并(?!发|非)|且)")
 _ETC = re.compile(r"^(?:如|例如|比如|诸如|包括|像|譬如)[^。]*等(?:等)?[。；;]?$")
@@ -92,8 +121,16 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return HEADING
     if sentence and (_NUMBERED_HEADING.match(t) or _NAMED_HEADING.match(t)):
         return HEADING
-    if section in FINDING_LISTS and core in PAGE_WORDS:
+    if sentence and _NAMED_DISEASE_HEADING.match(t):
         return HEADING
+    if (section in FINDING_LISTS or section == "检查") and core in PAGE_WORDS:
+        return HEADING
+    if not sentence and section in NAME_LISTS and _SECTION_ITEM.search(core):
+        return HEADING
+    if not sentence and section == INDICATIONS and efficacy_term(core):
+        return EFFICACY
+    if not sentence and section in SYMPTOM_LISTS and lab_value(core):
+        return LAB
     if _NUMBERISH.match(core) or _DURATION.match(core):
         return FRAGMENT
     if len(_CONTENT.findall(core)) < MIN_CHARS:
@@ -116,6 +153,19 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
     if _PARTNERLESS.search(core) and not _PARTNER.search(core):
         return CUT
     return None
+
+
+SYMPTOM_LISTS = frozenset({"症状", "相关症状"})
+
+
+def efficacy_term(item: str) -> bool:
+    """Whether `item` is a TCM action (清热解毒, 活血, 止咳, 辛凉解表): a 功效, never an indication."""
+    return bool(_EFFICACY.match(item)) and item not in TCM_CONDITIONS
+
+
+def lab_value(item: str) -> bool:
+    """Whether `item` is a lab value or an analyte (血糖升高, 单项ALT升高, γ—转肽酶, 尿胆红素阳性), not a symptom."""
+    return bool(_LAB.match(item.replace(" ", "")))
 
 
 def strict_for(authority: int) -> bool:

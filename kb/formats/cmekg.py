@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import re
 
-from kb.debris import checked, debris
+from kb.debris import INDICATIONS, checked, debris, efficacy_term
 from kb.formats.common import keep, normalize_otc
 from kb.formats.label import drug_name_aliases
 from kb.names import shorten
@@ -97,6 +97,8 @@ def to_record(name: str, facts: dict[str, list[str]], entity_type: str) -> Recor
         merged.setdefault(kind[:MAX_KIND], []).extend(values)
         if kind != predicate:
             titles.setdefault(kind, predicate)
+    if entity_type == "drug":
+        _efficacy_apart(merged)
     sections = [_section(kind, values, titles.get(kind)) for kind, values in merged.items()]
     if entity_type == "drug":
         aliases += drug_name_aliases(name)
@@ -134,6 +136,22 @@ def clean_values(kind: str, values: list[str]) -> list[str]:
             if part and not debris(part, sentence=sentence, section=kind):
                 out.append(part)
     return out
+
+
+EFFICACY_KIND = "功效"
+
+
+def _efficacy_apart(merged: dict[str, list[str]]) -> None:
+    """功能主治 (read as 适应症) mixes a TCM drug's actions with what it treats ("活血", "通脉", "头痛", "高脂血症"):
+    the actions (kb.debris.efficacy_term) are its 功效, not indications, and move there."""
+    values = merged.get(INDICATIONS, [])
+    actions = [v for v in values if efficacy_term(_LABEL_PREFIX.sub("", v).strip())]
+    if not actions:
+        return
+    merged[EFFICACY_KIND] = merged.get(EFFICACY_KIND, []) + [_LABEL_PREFIX.sub("", v).strip() for v in actions]
+    merged[INDICATIONS] = [v for v in values if v not in actions]
+    if not merged[INDICATIONS]:
+        del merged[INDICATIONS]
 
 
 def _section(kind: str, values: list[str], title: str | None) -> Section:
