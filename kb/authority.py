@@ -107,6 +107,9 @@ class Held:
     items: list[str] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # items and texts left out: a higher source holds them
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (kb.debris category, item or sentence) left out
+    # sentences of this (lower) source's superseded text that the higher sources' text does not say: where the
+    # sources differ, and the answer, quoting the higher, should say a lower source differs
+    differs: list[str] = field(default_factory=list)
 
 
 _SEPARATORS = re.compile(r"[、，,；;。\s]+")
@@ -148,6 +151,16 @@ def covered(item: str, text: str, grams: set[str]) -> bool:
     return bool(mine) and len(mine & grams) / len(mine) >= 0.8
 
 
+_SENTENCES = re.compile(r"(?<=[。！？!?；;\n])")
+
+
+def _unsaid(text: str, seen_text: str, grams: set[str]) -> list[str]:
+    """The sentences of `text` (of at least 4 content characters) that a higher source's text does not say
+    (`covered`)."""
+    return [s.strip() for s in _SENTENCES.split(text)
+            if len(_NOT_CONTENT.sub("", s)) >= 4 and not covered(s, seen_text, grams)]
+
+
 def precedence(section: str, held: list[Held]) -> list[Held]:
     """The sources of one section of one entity, highest rank first, each reduced to what it may add
     (see the module docstring); a source left with nothing is dropped. Ties keep the given order."""
@@ -163,6 +176,7 @@ def precedence(section: str, held: list[Held]) -> list[Held]:
             texts = own_text(h)
             if higher_has_text or section in TEXT_WINS and out:
                 h.superseded += texts
+                h.differs += [x for t in texts for x in _unsaid(t, seen_text, grams)]
                 texts = []
             h.items, h.texts = kept_items, texts
         own = own_text(h)

@@ -5,7 +5,10 @@ Counts with examples, per origin:
   the retriever leaves out of passages (`kb.authority.settle_held`, the same call), so each count is also
   what passages drop;
 - superseded: items and texts a higher-ranked source holds for the same section (left out of passages; not
-  debris, counted apart);
+  debris, counted apart); of those, "differs from a higher source": sentences of a lower source's superseded text
+  that the higher source's text does not say (where the answer should say a lower source differs);
+- generic entity name: an entry named by a word of the page or a heading ("感染", "实验室"), which a question's
+  every use of the word links to;
 - drug under symptoms / symptom under drugs: a disease's 症状 item that is a drug of the KB, a 常用药物 item
   that is a symptom and no drug;
 - uncorroborated drug link: a disease -> drug link no indication of the drug names the disease
@@ -23,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from kb.authority import Held, authority_column, authority_name, settle_held
 from kb.corroboration import DRUG_LINK, corroborated_links
-from kb.debris import CATEGORIES
+from kb.debris import CATEGORIES, HEADING_WORDS, PAGE_WORDS
 from kb.models import Alias, Contribution, Entity, Link, Section, Source
 from kb.names import normalize_name
 
@@ -31,8 +34,11 @@ SUPERSEDED = "superseded"
 DRUG_UNDER_SYMPTOMS = "drug under symptoms"
 SYMPTOM_UNDER_DRUGS = "symptom under drugs"
 UNCORROBORATED = "uncorroborated drug link"
-CHECKS = (*CATEGORIES, DRUG_UNDER_SYMPTOMS, SYMPTOM_UNDER_DRUGS, UNCORROBORATED)  # what --fail-on may name
-REPORTED = (*CHECKS, SUPERSEDED)
+GENERIC_NAME = "generic entity name"
+DIFFERS = "differs from a higher source"
+CHECKS = (*CATEGORIES, DRUG_UNDER_SYMPTOMS, SYMPTOM_UNDER_DRUGS, UNCORROBORATED, GENERIC_NAME)  # what --fail-on may name
+REPORTED = (*CHECKS, SUPERSEDED, DIFFERS)
+GENERIC_WORDS = PAGE_WORDS | HEADING_WORDS
 EXAMPLES = 5
 
 
@@ -88,6 +94,8 @@ def lint(session: Session) -> list[OriginReport]:
             names = {eid: name}
         held = current.get((kind, origin))
         if held is None:
+            if name in GENERIC_WORDS and not any(o == origin for _, o in current):
+                report(origin, rank).add(GENERIC_NAME, name)
             held = current[(kind, origin)] = Held(origin, rank)
             report(origin, rank).sections += 1
         if text:
@@ -119,6 +127,8 @@ def _settle(current: dict[tuple[str, str], Held], name: str, report) -> None:
                 r.add(why, f"{name} · {kind}：{text[:60]}")
             for text in h.superseded:
                 r.add(SUPERSEDED, f"{name} · {kind}：{text[:60]}")
+            for text in h.differs:
+                r.add(DIFFERS, f"{name} · {kind}：{text[:60]}")
 
 
 def _names(session: Session, etype: str) -> set[str]:

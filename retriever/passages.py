@@ -110,6 +110,10 @@ class SectionContent:
     authority: int = 0  # the source's rank (kb.authority)
     # what `settle` left out: (why, text), why a kb.debris category or "superseded" (a higher source holds it)
     dropped: list[tuple[str, str]] = field(default_factory=list)
+    # on the section that answers (the highest-ranked source's): (origin, sentence) of lower sources' superseded
+    # text that this one does not say (kb.authority `Held.differs`): where the answer should say a lower
+    # source differs. Not in the passage yet: that needs a Passage field stored with the index (see docs/kb.md).
+    differs: list[tuple[str, str]] = field(default_factory=list)
 
 
 def section_passages(s: SectionContent, limit: int = CHUNK_CHARS) -> list[Passage]:
@@ -195,11 +199,15 @@ def settle(sections: Iterable[SectionContent]) -> list[SectionContent]:
     for kind, group in by_kind.items():
         held = [Held(sc.origin, sc.authority, list(sc.texts), list(sc.items)) for sc in group]
         kept = {id(h) for h in settle_held(kind, held)}
+        top = None
         for sc, h in sorted(zip(group, held), key=lambda pair: -pair[0].authority):
             sc.texts, sc.items = h.texts, h.items
             sc.dropped += h.dropped + [("superseded", x) for x in h.superseded]
             if id(h) in kept:
+                top = top or sc
                 out.append(sc)
+        if top is not None:
+            top.differs += [(h.origin, x) for h in held for x in h.differs]
     return out
 
 
