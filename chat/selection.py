@@ -13,6 +13,10 @@ lists a person needs whole: every sentence of their passages is quoted, never cu
 character budget, which applies to prose. The passages come highest-ranked source first (chat/support.py),
 a lower source holding only what the higher lacks (retriever/passages.py `settle`), and are quoted in that
 order: focus words reorder sentences within one source's list, never a lower source's before a higher one's.
+
+A quoting generator names a passage's entity and section ("高血压的治疗方式：") only where the entity or section
+changes; an item list of a second passage of the same section (a lower source's, or a later chunk) would stand
+bare ("药物治疗、支持性治疗[4]。"), a list that states nothing. `labelled` gives such a list its "X的Y：".
 """
 
 from __future__ import annotations
@@ -91,7 +95,42 @@ def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, 
     # the highest-ranked source's all before a lower one's, whatever the focus ("什么人禁用X": a CMeKG "…禁用")
     rank = lambda s: -passages[s[2] - 1].authority  # noqa: E731
     quoted = sorted(whole, key=lambda s: (rank(s), not s[1], s[2], s[3])) + chosen
-    return [(n, sentence) for *_, n, _, sentence in quoted], len(chosen) < len(scored), any(s[1] for s in quoted)
+    excerpts = labelled([(n, sentence) for *_, n, _, sentence in quoted], passages)
+    return excerpts, len(chosen) < len(scored), any(s[1] for s in quoted)
+
+
+_BARE_LIST = re.compile(r"^[^，,。；;：:]+(?:、[^，,。；;：:]+)+[。；;]?$")  # "尿频、尿急、尿痛": names, no clause
+
+
+def is_item_list(sentence: str, passage: Passage) -> bool:
+    """Whether `sentence` is a list and nothing more: (part of) the passage's item list ("药物治疗、支持性治疗",
+    "A、B等。"), or a sentence of its text that only lists ("尿频、尿急、尿痛、发热。")."""
+    if "，" in sentence or "," in sentence:
+        return False
+    if _BARE_LIST.match(sentence.strip()) and all(
+            len(p) >= 2 and not re.search(r"\d", p) for p in sentence.strip().rstrip("。；;").split("、")):
+        return True
+    if not passage.items:
+        return False
+    parts = [p for p in re.split(r"[、；;]", sentence.strip().rstrip("。；;")) if p]
+    if parts and parts[-1].endswith("等") and parts[-1] not in passage.items:
+        parts[-1] = parts[-1][:-1]
+    return bool(parts) and all(p in passage.items for p in parts)
+
+
+def labelled(excerpts: list[tuple[int, str]], passages: list[Passage]) -> list[tuple[int, str]]:
+    """The excerpts, an item list that follows another passage of the same entity and section (where a quoting
+    generator writes no "X的Y：", chat/generators.py) led by its own "X的Y：", so it reads as a statement."""
+    out, last = [], None
+    for n, sentence in excerpts:
+        p = passages[n - 1]
+        if last is not None and n != last:
+            before = passages[last - 1]
+            if (before.entity_id, before.section) == (p.entity_id, p.section) and is_item_list(sentence, p):
+                sentence = f"{p.entity_name}的{p.section}：{sentence}"
+        out.append((n, sentence))
+        last = n
+    return out
 
 
 def _short_list(sentence: str, passage: Passage, focus: list[str]) -> str:
