@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Iterator
 from kb.names import fold
 from retriever.hits import Passage
 from retriever.passages import SENTENCE_END
+from retriever.words import DENIAL_CHARS
 
 MIN_SUPPORT = 0.6  # share of a claim's content bigrams that must occur in its cited passages
 # A citation mark: [1], ［2］, 【3】, [1,2], [1、3] (finetune scores answers with the same pattern).
@@ -182,9 +183,13 @@ def dose_unbound(claim: str, passages: Iterable[Passage]) -> str:
     return f"dose {shown}" + (f" for {'、'.join(groups)}" if groups else "") + " is not stated so in one cited sentence"
 
 
+_NEGATION = re.compile(rf"(避免|停用|慎用)|([{DENIAL_CHARS}禁忌勿非])([\u4e00-\u9fff]?)")
+
+
 def _negations_ok(claim: str, passage_text: str) -> str:
     """The first negation of the claim (with the character after it) that the passage lacks, or ""."""
-    for m in re.finditer(r"(避免|停用|慎用)|(不|无|未|禁|忌|勿|非|没)([\u4e00-\u9fff]?)", claim):
+    # the one-character denials of `retriever.words` and a label's prohibitions (禁, 忌, 勿, 非)
+    for m in _NEGATION.finditer(claim):
         phrase = m.group(0).rstrip("等及和与")  # "尿失禁等": the 等 of a shortened list is no part of the negation
         if phrase not in passage_text:
             return phrase

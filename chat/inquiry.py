@@ -11,11 +11,15 @@ from __future__ import annotations
 import re
 
 from retriever.symptoms import InquiryState, SymptomIndex
+from retriever.words import DENIAL_SPOKEN, denial_alternation
 
 QUESTION_MARK = "您是否有「"
 _ASKED = re.compile(r"您是否有「([^」]+)」")
 _YES = re.compile(r"^\s*(有|是|是的|对|嗯|有的|有点|有一点|会|偶尔有|经常|好像有|yes|y)\b|^\s*(有|是|对|嗯)")
-_NO = re.compile(r"^\s*(没有|没|无|不|否|不是|没感觉|no|n)\b|^\s*(没|无|不)")
+# A reply that starts with a spoken denial (`retriever.words.DENIAL_SPOKEN`; "未", "否认" are no reply), or "否",
+# "不是", "没感觉", "no"; a one-character one need not stand alone ("没咳", "不疼").
+_NO = re.compile(rf"^\s*{denial_alternation(('否', '不是', '没感觉', 'no', 'n'), words=DENIAL_SPOKEN)}\b|"
+                 rf"^\s*([{''.join(w for w in DENIAL_SPOKEN if len(w) == 1)}])")
 
 
 def asked_symptom(assistant_text: str) -> str | None:

@@ -76,6 +76,7 @@ import re
 from dataclasses import dataclass
 
 from kb.names import fold
+from retriever.words import DENIAL_CHARS, denial_alternation
 
 EMERGENCY_CALL = "请立即拨打 120 急救电话，或马上去最近医院的急诊，不要等待线上答复。"
 EMERGENCY_CALL_EN = ("Call 120 (China) or your local emergency number now, or go to the nearest emergency "
@@ -271,11 +272,14 @@ _AIRWAY_SHOCK = (r"((喉咙|嗓子|嗓子眼|喉头|咽喉)[^，。,]{0,3}(发�
                  r"呼吸(困难|费劲|费力|急促|不了|不上)|喘(不上|不过|得厉害|起来)|有点喘|憋得|憋气|胸口憋|胸闷|吞(口水|咽)[^，。,]{0,3}(难|困难|不下)|"
                  r"头晕|发晕|晕倒|要倒|站不住|站不稳|心慌|血压(低|下降|掉)|脸色(苍白|发白)|出冷汗|意识模糊)")
 
+# Not right after a denial ("没吐", "没有昏迷"): the denial words of `retriever.words`, one character or "没有".
+_NOT_DENIED = rf"(?<![{DENIAL_CHARS}])(?<!没有)"
+
 # Injuries told by what happened: a head hit with vomiting or drowsiness after it; a burn of the face or a large
 # area, or a deep one (white, black, skin come off); hot water or oil poured over someone.
 _HEAD_HIT = (r"((头|脑袋|后脑勺?|头部|额头)[^，。,]{0,6}(撞|摔|磕|碰|着地|砸)|(撞|摔|磕|碰|砸)(到|在|伤)?(了)?[^，。,]{0,3}"
              r"(头|脑袋|后脑勺?|头部))")
-_HEAD_RED = (r"(?<![没不未无])(?<!没有)(?<!没再)(吐|呕|昏|晕(倒|过去|了过去)|意识|犯困|想睡|嗜睡|睡不醒|迷糊|叫不醒|" + _JERK +
+_HEAD_RED = (_NOT_DENIED + r"(?<!没再)(吐|呕|昏|晕(倒|过去|了过去)|意识|犯困|想睡|嗜睡|睡不醒|迷糊|叫不醒|" + _JERK +
              r"|说胡话|不认人|认不出|糊涂|记不(起|得|住)|想不起|不记得|(一直|反复|重复|老是)(问|说)(同|一样|一个|刚才))")
 _BURN = (r"((烧伤|烫伤|烧着|烫着|烫到|烧到|烫了|着火|火烧|炸伤|(开水|热水|热油|热汤|油)[^，。,]{0,8}(浇|泼|洒|溅|倒))"
          r"[^。！？!?]{0,14}(脸|面部|头|脖子|颈|眼|喉咙|全身|浑身|一大片|大片|大面积|整(条|个|只|片)|胸|肚子|背|下身|会阴|"
@@ -473,7 +477,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         rf"(到|进)?{_NP}{{0,2}}眼|摔{_NP}{{0,14}}((胯|髋|大腿根).{{0,4}}(剧痛|疼得)|(腿|脚)(往外|向外)(撇|翻)|站不起来|起不来|动不了)|"
         rf"高处(坠落|摔)|从{_NP}{{0,6}}(楼|楼梯|台阶|树|高处|房顶|屋顶|阳台|窗|梯子|脚手架|山|崖|车上){_NP}{{0,4}}(摔|掉|坠|跌)|"
         r"骨头.{0,3}(露|戳)|大面积(烧伤|烫伤)|严重(烧伤|烫伤)|"
-        r"(头|脑袋).{0,6}(撞|摔|磕).{0,12}(?<![没不未无])(?<!没有)(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{0,4}(砍|捅)|刀.{0,4}(很深|扎)|"
+        rf"(头|脑袋).{{0,6}}(撞|摔|磕).{{0,12}}{_NOT_DENIED}(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{{0,4}}(砍|捅)|刀.{{0,4}}(很深|扎)|"
         rf"{_HEAD_HIT}[^。！？!?]{{0,24}}{_HEAD_RED}|{_BURN}|被电(打|击|到|了|着)|电(到|着)了|电击|"
         r"掉(进|到|入)[^，。,]{0,4}(水|河|池塘|塘|湖|井|游泳池|泳池|水缸|浴缸|海)|落水|(从水里|水里)?(捞|救)(上来|起来)|"
         r"(腿|胳膊|手臂|手腕|脚踝)[^，。,]{0,3}(变形|弯了|(?<!骨)折了)|"
@@ -539,7 +543,10 @@ RED_FLAGS: tuple[RedFlag, ...] = (
 # Negated: a negation right before the event, with at most words that keep it about the event between
 # ("没有胸痛", "没有明显胸痛", "没再抽", "不是吐血", "差点晕倒"). Other words after 不/没 make it about something
 # else: "趁我不注意吞了", "不小心喝了", "不知道吃了多少", "没看住" are no negation of what follows.
-_NEG_WORD = r"((?<!有)没有|(?<!有)没|无|(?<![是时])不|未|否认|并非|差点|差一点|险些|几乎)"
+# The denial words of `retriever.words` (not "有没有", "是不是", "时不时"), and here also what did not quite
+# happen ("并非", "差点晕倒", "险些", "几乎"). ("并无" ends in "无", so it adds nothing here.)
+_NEG_WORD = denial_alternation(("并非", "差点", "差一点", "险些", "几乎"),
+                               guards={"没有": "(?<!有)", "没": "(?<!有)", "不": "(?<![是时])"})
 _NEG_FILLER = (r"(明显|什么|任何|出现|发生|再|有|感到|感觉|觉得|太|很|怎么|咋|过|一点|发|在|是|真的|那么|见|会|把|"
                r"算|经常|怎|大|想|打算)")
 _NEGATION = re.compile(rf"{_NEG_WORD}{_NEG_FILLER}{{0,2}}$")  # not "是不是", "有没有", "时不时"

@@ -40,10 +40,11 @@ from retriever.intent import DRUG_SECTIONS, asks_which_disease, detect_intent, d
 from retriever.linking import DOSAGE_FORMS, mask_mentions
 from retriever.symptoms import Finding, SymptomIndex
 from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE, TAKING, WORD_CHAR,
-                             asking_pattern, is_asking_clause)
+                             asking_pattern, denial_alternation, is_asking_clause)
 
 TOPIC_TYPES = ("drug", "disease", "exam")
-_NEGATED = re.compile(r"(没有|没|不|无|未|否认|并无)[^，。,；;、]{0,1}$")
+# A name is denied when a denial word (`retriever.words.DENIAL_WORDS`) stands right before it, one character apart at most.
+_NEGATED = re.compile(denial_alternation() + r"[^，。,；;、]{0,1}$")
 # Endings of a name part: what is glued after a drug and ends like this is another product's name.
 _PRODUCT_END = re.compile(r"(片|胶囊|颗粒|注射液|口服液|丸|散|膏|剂|液|钾|钠|钙|镁|锌|铁|酸|盐|素|醇|酮|胺|嗪|唑|啶|林|"
                           r"霉|肽|韦|尼|单抗|水|茶|冲剂)$")

@@ -25,7 +25,7 @@ import ahocorasick
 
 from kb.debris import PAGE_WORDS
 from kb.names import normalize_name
-from retriever.words import ASKING_BEFORE, is_body_site
+from retriever.words import ASKING_BEFORE, denial_alternation, is_body_site
 
 P_LISTED = 0.7  # chance a patient with the disease reports a symptom the KB lists for it
 P_UNLISTED = 0.02  # ... and one it does not list
@@ -75,8 +75,9 @@ SYNONYMS = (
     ("便秘", "大便干", "解不出大便"), ("黑便", "大便发黑", "拉黑便"),
 )
 CANONICAL = {word: group[0] for group in SYNONYMS for word in group}
-# A finding is denied when one of these stands right before it ("没有发烧", "不咳嗽", "无肿胀", "否认胸痛").
-_NEGATION_BEFORE = re.compile(r"(没有|没|不|无|未|否认|也没|并无|未见)(感到|感觉|觉得|发现|出现|明显|什么|任何|有|过)*"
+# A finding is denied when a denial word (`retriever.words.DENIAL_WORDS`, here with "也没" and "未见", as a
+# report writes) stands right before it ("没有发烧", "不咳嗽", "无肿胀", "否认胸痛", "未见明显水肿").
+_NEGATION_BEFORE = re.compile(denial_alternation(("也没", "未见")) + r"(感到|感觉|觉得|发现|出现|明显|什么|任何|有|过)*"
                               r"[^，。,；;、]{0,1}$")  # "没感到有什么不适": words that keep it about the finding
 # A denied finding carries its denial over a plain list: "没有恶心、呕吐" denies both.
 _LIST_JOIN = re.compile(r"^[、和或及也与/ ]{1,2}$")

@@ -1,5 +1,5 @@
-"""Word lists about how people ask, in one place: asking words, BM25's stopwords, and words that are never
-part of a name.
+"""Word lists about how people ask, in one place: asking words, BM25's stopwords, words that are never
+part of a name, and the words that deny.
 
 The query analysis reads them (asking clauses, glued names, the residue of a question), the support
 score reads the residue, the BM25 tokenizer drops the stopwords, and nothing else keeps its own copy.
@@ -100,3 +100,20 @@ def body_sites(text: str) -> set[str]:
 # "是不是糖尿病", "会不会是胃炎", "有没有发烧": the words before a name ask about it; a "不" or "没" inside them
 # denies nothing (every reader of denials asks this first).
 ASKING_BEFORE = re.compile(r"(是不是|会不会|有没有|是否|能不能|要不要|可不可能)[^，。,；;、？?]{0,4}$")
+
+# Words that deny what follows ("没有发烧", "不咳嗽", "无肿胀", "未发热", "否认胸痛", "并无不适"): the one list every
+# reader of denials builds from (retriever.analysis, retriever.symptoms, chat.triage, chat.citations,
+# chat.inquiry). Each keeps its own context (how far back it looks, what may stand between) and its own
+# extras, added with `denial_alternation`. The spoken ones are those a plain reply starts with ("没有", "不").
+DENIAL_SPOKEN = ("没有", "没", "不", "无")
+DENIAL_WORDS = DENIAL_SPOKEN + ("未", "否认", "并无")
+# The one-character denials, for a character class ("[没不无未]").
+DENIAL_CHARS = "".join(w for w in DENIAL_WORDS if len(w) == 1)
+
+
+def denial_alternation(extra: tuple[str, ...] = (), guards: dict[str, str] | None = None,
+                       words: tuple[str, ...] = DENIAL_WORDS) -> str:
+    """The regex group "(没有|没|不|…)": `words`, then a module's own `extra`, each after its lookbehind in
+    `guards` ({"不": "(?<![是时])"} keeps "是不是", "时不时" out)."""
+    guards = guards or {}
+    return "(" + "|".join(guards.get(w, "") + w for w in (*words, *extra)) + ")"
