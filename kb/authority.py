@@ -107,8 +107,8 @@ class Held:
     items: list[str] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # items and texts left out: a higher source holds them
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (kb.debris category, item or sentence) left out
-    # sentences of this (lower) source's superseded text that the higher sources' text does not say: where the
-    # sources differ, and the answer, quoting the higher, should say a lower source differs
+    # sentences of this (lower) source's superseded dose or warning text (TEXT_WINS) that the higher sources' text
+    # does not say: where the sources differ, and the answer, quoting the higher, should say a lower source differs
     differs: list[str] = field(default_factory=list)
 
 
@@ -172,11 +172,14 @@ def precedence(section: str, held: list[Held]) -> list[Held]:
     for h in ranked:
         if out and h.authority < out[0].authority:
             kept_items = [i for i in h.items if not covered(i, seen_text, grams)]
+            if section in TEXT_WINS:  # a dose or warning item the higher text does not say (still added after it)
+                h.differs += [i for i in kept_items if len(_NOT_CONTENT.sub("", i)) >= 4]
             h.superseded += [i for i in h.items if i not in kept_items]
             texts = own_text(h)
             if higher_has_text or section in TEXT_WINS and out:
                 h.superseded += texts
-                h.differs += [x for t in texts for x in _unsaid(t, seen_text, grams)]
+                if section in TEXT_WINS:  # a dose or a warning said otherwise; elsewhere a crawl's text says more
+                    h.differs += [x for t in texts for x in _unsaid(t, seen_text, grams)]
                 texts = []
             h.items, h.texts = kept_items, texts
         own = own_text(h)

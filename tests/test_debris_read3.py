@@ -132,3 +132,12 @@ def test_a_bare_list_in_a_second_passages_text_carries_its_label_too():
     assert labelled([(1, "尿频、尿急"), (2, "尿频、尿急、血尿、发热。")], passages)[1][1] == \
         "乙型病毒性肝炎的症状：尿频、尿急、血尿、发热。"
     assert labelled([(1, "尿频、尿急"), (2, "8、很多失眠的人喜欢胡思乱想。")], passages)[1][1] == "8、很多失眠的人喜欢胡思乱想。"
+
+
+def test_a_crawls_longer_prose_is_superseded_but_not_a_difference():
+    from kb.authority import Held, settle_held
+
+    curated = Held("demo", 30, ["阑尾管腔阻塞是最常见的病因。"])
+    crawl = Held("xywy", 10, ["阑尾为一细长的管道，仅一端与盲肠相通，一旦梗阻，可使管腔内分泌物积存。"])
+    settle_held("病因", [curated, crawl])
+    assert crawl.superseded and crawl.differs == []
