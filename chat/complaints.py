@@ -25,6 +25,7 @@ class Complaint:
     asks: tuple[str, ...]  # the questions that decide, most useful first
     signs: str  # when not to wait
     told: tuple[re.Pattern | None, ...] = ()  # per question: words that show the message already answers it
+    condition: bool = False  # a long-standing condition named by the person (癫痫, 高血压): its own questions
 
     def questions(self, text: str) -> tuple[str, ...]:
         """The questions `text` does not already answer, most useful first."""
@@ -32,10 +33,49 @@ class Complaint:
 
 
 def _kind(kind: str, words: str, department: str, asks: tuple[str, ...], signs: str,
-          told: tuple[str | None, ...] = ()) -> Complaint:
+          told: tuple[str | None, ...] = (), condition: bool = False) -> Complaint:
     told = tuple(told) + (None,) * (len(asks) - len(told))
     return Complaint(kind, re.compile(words), department, asks, signs,
-                     tuple(re.compile(t) if t else None for t in told))
+                     tuple(re.compile(t) if t else None for t in told), condition)
+
+
+# Long-standing conditions a person says they have: what decides the next step is how it is treated and
+# measured now (a missed dose, the latest values), and each has its own emergency. Read before the body's parts:
+# "癫痫…四肢麻木" is about the epilepsy.
+CONDITIONS: tuple[Complaint, ...] = (
+    _kind("epilepsy", r"(癫痫|羊癫疯|羊角风|抽风)", "神经内科",
+          ("最近有没有漏服、自行减量或换药，或熬夜、饮酒、发热？",
+           "现在吃的是什么抗癫痫药，平时多久发作一次？"),
+          "如一次抽搐超过5分钟，或接连发作、两次发作之间意识不恢复，或发作时摔伤头部、呼吸困难，请立即拨打120；"
+          "发作时让患者侧躺，不要往嘴里塞东西。", condition=True),
+    _kind("hypertension", r"(高血压|血压高|血压偏高|血压升高)", "心内科",
+          ("最近量的血压是多少（高压/低压），多久量一次？", "现在吃什么降压药，有没有按时吃？"),
+          "如血压突然很高（如180/120mmHg以上）并伴剧烈头痛、胸痛、呼吸困难、看东西模糊、一侧肢体无力或说话不清，请立即拨打120。",
+          (r"\d{2,3}\s*[/／]\s*\d{2,3}|(高压|收缩压)[^，。]{0,4}\d",), condition=True),
+    _kind("diabetes", r"(糖尿病|血糖高|血糖偏高|高血糖)", "内分泌科",
+          ("空腹和餐后血糖、糖化血红蛋白是多少？", "现在用什么降糖药或胰岛素，是否按时用？"),
+          "如出现心慌、手抖、出冷汗、意识模糊（可能是低血糖，能吞咽时先吃糖），或极度口渴、呕吐、呼吸深快、嗜睡，请立即就医或拨打120。",
+          (r"(血糖|空腹|餐后)[^，。]{0,6}\d",), condition=True),
+    _kind("liver", r"(乙肝|丙肝|肝炎|大三阳|小三阳|肝硬化|脂肪肝|肝病|转氨酶|病毒携带|乙型肝炎)", "感染科或消化内科（肝病门诊）",
+          ("最近一次肝功能（转氨酶）和肝脏B超结果怎样？如是乙肝，HBV-DNA（病毒量）是多少？",
+           "现在有没有在用药（包括抗病毒药、保健品），是否规律？"),
+          "如出现眼睛或皮肤发黄、尿色像浓茶、极度乏力不想吃饭、肚子胀大，或呕血、解黑便、神志改变，请尽快就医。",
+          condition=True),
+    _kind("heart", r"(冠心病|心绞痛|心梗|心肌梗|心衰|心力衰竭|心脏病|房颤|心律不齐|早搏|心肌缺血|供血不足)", "心内科",
+          ("胸闷、胸痛多在什么时候发作，每次多久，休息后能否缓解？", "现在吃什么药，有没有高血压、糖尿病？"),
+          "如胸口压榨样疼痛超过15分钟、休息或含药不缓解，或伴大汗、呼吸困难、晕厥，或夜里憋醒不能平躺，请立即拨打120。",
+          condition=True),
+    _kind("airways", r"(哮喘|慢阻肺|慢性阻塞性肺|肺气肿|支气管扩张)", "呼吸内科",
+          ("现在用什么吸入药，最近发作是否更频繁、夜里会不会憋醒？", "最近有没有感冒、接触过敏原或吸烟？"),
+          "如说话不成句、口唇发紫、用了急救吸入药仍不缓解，或咳大量鲜血，请立即拨打120。", condition=True),
+    _kind("thyroid", r"(甲亢|甲减|甲状腺功能|桥本)", "内分泌科",
+          ("最近一次甲状腺功能（FT3、FT4、TSH）是多少？", "现在吃什么药、剂量多少，多久复查一次？"),
+          "如出现高热、心跳很快、大汗、烦躁或神志不清，或服抗甲状腺药期间发热、咽痛，请立即就医。",
+          (r"(FT3|FT4|TSH|T3|T4)[^，。]{0,6}\d",), condition=True),
+    _kind("kidney", r"(肾炎|肾病|尿毒症|肾衰|肾功能不全|蛋白尿|肌酐高|肌酐偏高)", "肾内科",
+          ("最近的肾功能（肌酐）和尿常规（尿蛋白）结果是多少？", "有没有浮肿、尿量变化，血压多少？"),
+          "如尿量明显减少或没有尿、全身明显浮肿、气短不能平躺，或心慌乏力明显，请立即就医。", condition=True),
+)
 
 
 # Order breaks ties: the more specific kind first (a discharge that itches is gynaecology; a bleeding anus is not
@@ -116,8 +156,15 @@ KINDS: tuple[Complaint, ...] = (
 
 
 def of(text: str) -> Complaint | None:
-    """The kind of complaint `text` is about (None when no kind's words are in it)."""
+    """The kind of complaint `text` is about: a long-standing condition it names first, else the part of the
+    body with most words in it (None when no kind's words are in it)."""
     best, most = None, 0
+    for kind in CONDITIONS:
+        n = len(kind.words.findall(text))
+        if n > most:
+            best, most = kind, n
+    if best is not None:
+        return best
     for kind in KINDS:
         n = len(kind.words.findall(text))
         if n > most:
@@ -127,4 +174,4 @@ def of(text: str) -> Complaint | None:
 
 def named(kind: str) -> Complaint | None:
     """The kind called `kind` (None for "" or an unknown name)."""
-    return next((c for c in KINDS if c.kind == kind), None)
+    return next((c for c in CONDITIONS + KINDS if c.kind == kind), None)

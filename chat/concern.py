@@ -54,6 +54,12 @@ _AGE = re.compile(r"([0-9一二两三四五六七八九十几]+\s*(岁|周岁|�
 # A medicine taken, told without its name ("吃了一粒", "吃了药以后", "打了一针"): which one decides the answer.
 _TOOK_MEDICINE = re.compile(r"((吃|服|用)(了)?(这个|那个|一种|一些|几天|几次)?(药|药物|一粒|一片|两粒|两片|几粒|几片)|"
                             r"(打|输)(了)?(一针|针|吊瓶|点滴)|用药(后|以后|之后))")
+# Asking whether a medicine may be stopped, skipped or cut ("不喝药行吗", "可以停药吗", "能不能减药").
+_STOPPING = re.compile(r"(不吃药|不喝药|不用药|不服药|停药|停掉|减药|减量|断药|不用吃药|不吃西药|不再吃药|少吃点药|药停了|不想吃药)")
+STOPPING_LINE = ("不要自行停药或减量：能不能停、怎样减，要由医生根据病情和复查结果决定；自行停药可能使病情反复或加重。"
+                 "有顾虑（副作用、费用）请直接和开药的医生说。")
+# The message is about the person or someone of theirs ("我", "我妈", "孩子"), not a question put to the KB.
+_PERSONAL = re.compile(r"(我|俺|本人|自己|孩子|宝宝|儿子|女儿|老公|老婆|爱人|丈夫|妻子|爸|妈|父亲|母亲|家人|奶奶|爷爷|朋友|邻居|亲戚)")
 _BODY_PAIN = re.compile(r"(疼|痛|酸|胀|麻|痒|肿)")
 _FEMALE_COMPLAINT = re.compile(r"(月经|例假|姨妈|白带|阴道|下身出血|小腹|下腹|停经|同房|怀孕|验孕|试纸|早孕|乳房|恶心想吐)")
 
@@ -67,6 +73,7 @@ class Concern:
     out_of_scope: str = ""  # a product the KB does not cover (化妆品, 保健品, 整形…)
     missing: tuple[str, ...] = field(default_factory=tuple)  # facts that would change the answer, most useful first
     complaint: str = ""  # the kind of complaint described (chat.complaints): its questions, department and signs
+    stopping: bool = False  # asks whether a medicine may be stopped or skipped ("不吃药行吗", "能停药吗")
 
 
 # A number with a unit or a reference mark: the message gives the report's values.
@@ -121,7 +128,12 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             break
     scope = _SCOPE.search(question)
     missing: list[str] = []
-    complaint = complaints.of(question) if describes_symptoms and kind not in ("hospital", "result") else None
+    complaint = complaints.of(question) if kind not in ("hospital", "result") else None
+    if complaint and not (complaint.condition and (describes_symptoms or _PERSONAL.search(question))
+                          or describes_symptoms and not disease_named):
+        # a part of the body is what a description without a named disease is about; a long-standing condition
+        # the person says they (or theirs) have decides the questions whatever they ask about it
+        complaint = None
     if kind == "result" and not _VALUE.search(question):
         missing.append("values")  # a report is read from its numbers and reference ranges, not its name
     elif describes_symptoms and kind not in ("hospital", "result"):
@@ -136,20 +148,21 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         if sex != "男" and pregnant is None and child is not True and _FEMALE_COMPLAINT.search(question) \
                 and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经)", question):
             missing.append("pregnancy")
-        if complaint and kind not in _DECIDES and not disease_named:
-            # the questions a doctor asks first about this kind of complaint decide more than age or how long
-            # (which follow when they leave room) and say where; after birth a pregnancy is not asked
-            covered = {"site"} | ({"pregnancy"} if complaint.kind in _ASKS_PREGNANCY else set())
-            missing = [m for m in missing if m not in covered] \
-                + [f"{COMPLAINT}{complaint.asks.index(q)}" for q in complaint.questions(question)]
-        # a possible pregnancy and the age decide most; the site before the duration when pain has none
-        order = {"drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4, "values": 5}
-        missing.sort(key=lambda m: order.get(m, 1.5))  # (a complaint's questions after a pregnancy, in their order)
         # only what decides this kind of answer: whether one may do X turns on a pregnancy, which drug also on age
-        missing = [m for m in missing if m.startswith(COMPLAINT)
-                   or m in _DECIDES.get(kind, ("drug", "pregnancy", "site", "age", "duration"))]
+        missing = [m for m in missing if m in _DECIDES.get(kind, ("drug", "pregnancy", "site", "age", "duration"))]
+    if complaint and kind not in ("hospital", "result") and (complaint.condition or kind not in _DECIDES):
+        # the questions a doctor asks first about this kind of complaint (or about the condition the person has)
+        # decide more than age or how long (which follow when they leave room) and say where; after birth a
+        # pregnancy is not asked
+        covered = {"site"} | ({"pregnancy"} if complaint.kind in _ASKS_PREGNANCY else set())
+        missing = [m for m in missing if m not in covered] \
+            + [f"{COMPLAINT}{complaint.asks.index(q)}" for q in complaint.questions(question)]
+    # a possible pregnancy and the age decide most; the site before the duration when pain has none
+    order = {"drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4, "values": 5}
+    missing.sort(key=lambda m: order.get(m, 1.5))  # (a complaint's questions after a pregnancy, in their order)
+    stopping = kind in ("can_i", "what_to_do", "tell") and bool(_STOPPING.search(asking))
     return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]),
-                   complaint.kind if complaint else "")
+                   complaint.kind if complaint else "", stopping)
 
 
 _QUESTIONS = {
@@ -203,6 +216,36 @@ def link_line(x: str, y: str, section: str = "") -> str:
             f"下面是知识库中「{x}」的相关内容。")
 
 
+_VERB = re.compile(r"^(吃|喝|用|服用|抽|吸|饮|食用|进食|做|去|打|喂|涂|擦|泡)")
+# A food or habit said through its kind ("牛奶" is in "低脂奶制品", "喝酒" in "限制饮酒"): the morpheme looked for
+# when the whole word is not in the text ("蛋" is not one: it is in 蛋白).
+_KIND_OF = re.compile(r"(奶|酒|茶|咖啡|辣|糖|盐|烟|醋|海鲜|豆浆)$")
+
+
+def can_words(about: str) -> tuple[str, ...]:
+    """What to look for in an entry's text for "能不能X": X without its verb, then its kind ("喝牛奶" -> 牛奶, 奶)."""
+    thing = _VERB.sub("", about) or about
+    kind = _KIND_OF.search(thing)
+    return tuple(dict.fromkeys(w for w in (thing, kind.group(1) if kind else "") if len(w) >= 1 and w != about)) \
+        or (thing,)
+
+
+def is_diet(about: str) -> bool:
+    """Whether "能不能X" asks about eating or drinking something."""
+    return bool(re.match(r"(吃|喝|饮|食用|进食)", about) or _KIND_OF.search(about))
+
+
+def can_line(x: str, about: str, section: str = "", diet: bool = False) -> str:
+    """What the KB's entry for `x` says about "能不能「about」": the section that mentions it (said before the
+    cited sentences), else that its diet advice does not name it; never a yes or no of the KB's own."""
+    if section:
+        return (f"关于「{about}」：知识库中「{x}」的{section}部分有相关内容（见下文「{x}的{section}」）；"
+                "是否适合您，还要结合您的具体情况和医生的意见。")
+    if diet:
+        return f"知识库中「{x}」的饮食建议没有直接提到「{about}」；下面是它的饮食建议，可对照参考，拿不准时请问医生。"
+    return ""
+
+
 def hypothesis_line(x: str, told: list[str], listed: list[str], exams: bool) -> str:
     """Whether the KB's entry for `x` lists what the person told (they asked "这是X吗"): said before the cited
     symptoms (and exams, when `exams`); never a yes: findings many conditions share decide nothing alone."""
@@ -226,6 +269,8 @@ def first_line(concern: Concern, *, named: str = "", department: str = "", suppo
                 + ("下面是知识库中与您描述相关的内容，以及哪些情况需要马上就医。" if supported else ""))
     if concern.kind == "normal":
         return f"是否正常要结合年龄、持续时间和检查结果判断，知识库不能替您下结论；如持续或加重，{go}。"
+    if concern.stopping:
+        return STOPPING_LINE + (f"以下是知识库中{about}的相关内容。" if supported else "")
     if concern.kind == "can_i":
         x = f"「{concern.about}」" if concern.about else "这样做"
         return (f"能否{x}，知识库中没有针对您情况的明确结论，需要医生结合您的具体情况判断"

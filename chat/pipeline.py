@@ -343,6 +343,8 @@ class Pipeline:
         linked, passages = _link_evidence(concern, support, self._passages_of, passages)
         if not linked:
             linked, passages = _hypothesis_evidence(concern, analysis, support, self._passages_of, passages)
+        if not linked:
+            linked, passages = _can_evidence(concern, support, self._passages_of, passages)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
@@ -689,6 +691,28 @@ def _link_evidence(concern: concerns.Concern, support, passages_of, passages: li
         return concerns.link_line(x.entity_name, y, naming[0].section), \
             [naming[0]] + [p for p in own if p.id != naming[0].id][:1]
     return concerns.link_line(x.entity_name, y), own or passages
+
+
+CAN_SECTIONS = ("饮食", "宜吃", "忌吃", "护理", "注意事项", "禁忌", "预防")  # where "能不能X" is said, in order
+
+
+def _can_evidence(concern: concerns.Concern, support, passages_of, passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """For "能不能X" about an entry: the line that says which of its sections mentions X, and that passage
+    first; for a food or drink it does not mention, its diet advice (not its overview)."""
+    if concern.kind != "can_i" or concern.stopping or not concern.about or not support.entities:
+        return "", passages
+    x = support.entities[0]
+    own = [p for p in passages_of(x.entity_id) if p.section in CAN_SECTIONS]
+    own.sort(key=lambda p: CAN_SECTIONS.index(p.section))
+    for word in concerns.can_words(concern.about):
+        naming = [p for p in own if word in p.body]
+        if naming:
+            return concerns.can_line(x.entity_name, concern.about, naming[0].section), \
+                [naming[0]] + [p for p in passages if p.id != naming[0].id][:1]
+    diet = [p for p in own if p.section == "饮食"][:1]
+    if diet and concerns.is_diet(concern.about):
+        return concerns.can_line(x.entity_name, concern.about, diet=True), diet
+    return "", passages
 
 
 SYMPTOM_SECTIONS = ("症状", "临床症状及体征")

@@ -66,7 +66,8 @@ DISEASES = {
     "偏头痛": {"症状": ["头痛", "恶心", "畏光"], "检查": ["头颅CT"], "就诊科室": ["神经内科"],
             "常用药物": ["布洛芬缓释胶囊"], "概述": "偏头痛是反复发作的一侧或双侧搏动性头痛。"},
     "高血压": {"aliases": ["原发性高血压"], "症状": ["头晕", "头痛", "心悸"], "检查": ["动态血压监测", "心电图"],
-            "就诊科室": ["心血管内科"], "概述": "高血压是以体循环动脉血压持续升高为主要特征的慢性疾病。"},
+            "就诊科室": ["心血管内科"], "概述": "高血压是以体循环动脉血压持续升高为主要特征的慢性疾病。",
+            "饮食": "低盐低脂饮食，多吃新鲜蔬菜和低脂奶制品，限制饮酒。"},
 }
 EXAMS = {"血常规": {"概述": "血常规是对血液中红细胞、白细胞、血小板等进行计数和分类的检查。",
                   "临床意义": "白细胞升高常见于细菌感染；血红蛋白降低提示贫血。"}}
@@ -304,7 +305,13 @@ def test_the_concern_is_answered_first_and_missing_facts_are_asked(pipeline):
     assert "外伤" not in knee.text.split("请补充")[-1].split("\n\n")[0]  # the injury is told: not asked again
     assert "红肿" in knee.text and "不能活动或负重" in knee.text
     can = pipeline.answer("得了高血压能不能喝酒？")
-    assert can.text.startswith("能否「喝酒」") and can.citations
+    # "能不能X" is answered from the section of the entry that mentions X (here its kind: 酒 in 限制饮酒), first
+    assert can.text.startswith("关于「喝酒」：知识库中「高血压」的饮食部分") and can.citations[0].section == "饮食"
+    tea = pipeline.answer("高血压能喝普洱茶吗")
+    assert tea.text.startswith("知识库中「高血压」的饮食建议没有直接提到「喝普洱茶」")
+    assert [c.section for c in tea.citations] == ["饮食"]
+    flu = pipeline.answer("流感能不能洗澡")  # not a food, and the entry says nothing of it: the general line
+    assert flu.text.startswith("能否「洗澡」")
     drug = pipeline.answer("高血压吃什么药")
     # the tiny KB lists no drug for 高血压: no drug named, and no line promising one
     assert drug.text.startswith("用什么药要由医生") and "写明用于该病的药" not in drug.text
@@ -321,6 +328,20 @@ def test_is_it_x_compares_what_was_told_with_the_entry_and_never_says_yes(pipeli
     first = asked.text.split("\n\n")[0]
     assert "「高血压」的症状写到了您说的「心悸」，没有写到「腹泻」" in first
     assert "高血压" in asked.entities
+
+
+def test_a_condition_the_person_has_decides_the_questions_and_the_signs(pipeline):
+    answer = pipeline.answer("我妈有高血压好多年了，最近老头晕，怎么办")
+    assert "血压是多少" in answer.text and "降压药" in answer.text and "多大年龄" not in answer.text
+    assert "180/120" in answer.text and "高热不退" not in answer.text
+    told = pipeline.answer("我妈有高血压，最近量的160/100，头晕怎么办")
+    assert "血压是多少" not in told.text and "降压药" in told.text  # the value is told: not asked again
+
+
+def test_stopping_a_medicine_is_never_left_open(pipeline):
+    for q in ("我得了高血压，吃了两年药了，不吃药行吗", "高血压能不能停药？"):
+        answer = pipeline.answer(q)
+        assert answer.text.startswith("不要自行停药或减量"), q
 
 
 def test_after_a_birth_the_mother_is_the_patient_not_the_baby(pipeline):
