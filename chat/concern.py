@@ -74,6 +74,7 @@ class Concern:
     missing: tuple[str, ...] = field(default_factory=tuple)  # facts that would change the answer, most useful first
     complaint: str = ""  # the kind of complaint described (chat.complaints): its questions, department and signs
     stopping: bool = False  # asks whether a medicine may be stopped or skipped ("不吃药行吗", "能停药吗")
+    personal: bool = False  # about the person or someone of theirs, not a question put to the KB
 
 
 # A number with a unit or a reference mark: the message gives the report's values.
@@ -128,9 +129,9 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             break
     scope = _SCOPE.search(question)
     missing: list[str] = []
-    complaint = complaints.of(question) if kind not in ("hospital", "result") else None
+    complaint = complaints.of(question) if kind != "hospital" else None
     if complaint and not (complaint.condition and (describes_symptoms or _PERSONAL.search(question))
-                          or describes_symptoms and not disease_named):
+                          or describes_symptoms and not disease_named and kind != "result"):
         # a part of the body is what a description without a named disease is about; a long-standing condition
         # the person says they (or theirs) have decides the questions whatever they ask about it
         complaint = None
@@ -150,19 +151,20 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             missing.append("pregnancy")
         # only what decides this kind of answer: whether one may do X turns on a pregnancy, which drug also on age
         missing = [m for m in missing if m in _DECIDES.get(kind, ("drug", "pregnancy", "site", "age", "duration"))]
-    if complaint and kind not in ("hospital", "result") and (complaint.condition or kind not in _DECIDES):
+    if complaint and (complaint.condition or kind not in _DECIDES):
         # the questions a doctor asks first about this kind of complaint (or about the condition the person has)
         # decide more than age or how long (which follow when they leave room) and say where; after birth a
         # pregnancy is not asked
         covered = {"site"} | ({"pregnancy"} if complaint.kind in _ASKS_PREGNANCY else set())
         missing = [m for m in missing if m not in covered] \
             + [f"{COMPLAINT}{complaint.asks.index(q)}" for q in complaint.questions(question)]
-    # a possible pregnancy and the age decide most; the site before the duration when pain has none
-    order = {"drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4, "values": 5}
+    # a report's values, a possible pregnancy and the age decide most; the site before the duration when pain has none
+    order = {"values": -1, "drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4}
     missing.sort(key=lambda m: order.get(m, 1.5))  # (a complaint's questions after a pregnancy, in their order)
     stopping = kind in ("can_i", "what_to_do", "tell") and bool(_STOPPING.search(asking))
+    personal = describes_symptoms or bool(_PERSONAL.search(question))
     return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]),
-                   complaint.kind if complaint else "", stopping)
+                   complaint.kind if complaint else "", stopping, personal)
 
 
 _QUESTIONS = {

@@ -340,6 +340,8 @@ class Pipeline:
             yield from turn.say(_join(STALE_DOSE, SHORT_DISCLAIMER))
             return True
         passages, withheld = _drug_lists(_quarantine(support.passages, answer), concern, analysis, facts)
+        if concern.personal:
+            passages = _with_department(_without_kinds_of_treatment(passages), support, self._passages_of)
         linked, passages = _link_evidence(concern, support, self._passages_of, passages)
         if not linked:
             linked, passages = _hypothesis_evidence(concern, analysis, support, self._passages_of, passages)
@@ -691,6 +693,33 @@ def _link_evidence(concern: concerns.Concern, support, passages_of, passages: li
         return concerns.link_line(x.entity_name, y, naming[0].section), \
             [naming[0]] + [p for p in own if p.id != naming[0].id][:1]
     return concerns.link_line(x.entity_name, y), own or passages
+
+
+# A crawled list of kinds of treatment ("药物治疗、支持性治疗、手术治疗") says nothing of this person's treatment:
+# to a person asking about their own it reads as the treatment ("心理、康复治疗" for epilepsy), and is left out.
+_KIND_OF_TREATMENT = re.compile(r"^(药物|支持性?|手术|康复|对症|对症支持|中医|中药|心理|病因|病原|物理|放射性?|非手术|介入|局部|外科|"
+                                r"保守|内科|全身|一般|化学|饮食|免疫|抗感染|综合)(治疗|疗法|处理)?$|^(化疗|放疗|氧疗|治疗原则|用药原则)$")
+# ("心理、康复治疗": a kind said before the shared word 治疗 is a kind too)
+CURATED = 30  # kb.authority: a curated entry's rank; below it, crawled and graph text
+
+
+def _without_kinds_of_treatment(passages: list[Passage]) -> list[Passage]:
+    """The passages without a crawled list of kinds of treatment (see _KIND_OF_TREATMENT)."""
+    def kinds_only(p: Passage) -> bool:
+        items = [i for i in re.split(r"[、，,和及与]", p.body.rstrip("。等 ")) if i.strip()]
+        return p.section == "治疗方式" and p.authority < CURATED and bool(items) \
+            and all(_KIND_OF_TREATMENT.match(i.strip().rstrip("等")) for i in items)
+    return [p for p in passages if not kinds_only(p)]
+
+
+def _with_department(passages: list[Passage], support, passages_of) -> list[Passage]:
+    """A person asking about a disease of theirs is told where it is seen: its 就诊科室 passage, added last when
+    the answer has none."""
+    if not passages or any(p.section == "就诊科室" for p in passages):
+        return passages
+    disease = next((m for m in support.entities if m.entity_type == "disease"), None)
+    where = [p for p in passages_of(disease.entity_id, "就诊科室") if p.items][:1] if disease else []
+    return passages + where
 
 
 CAN_SECTIONS = ("饮食", "宜吃", "忌吃", "护理", "注意事项", "禁忌", "预防")  # where "能不能X" is said, in order

@@ -344,6 +344,26 @@ def test_stopping_a_medicine_is_never_left_open(pipeline):
         assert answer.text.startswith("不要自行停药或减量"), q
 
 
+def test_a_person_is_told_where_a_disease_is_seen_and_no_crawled_list_of_kinds_of_treatment():
+    from chat.pipeline import _without_kinds_of_treatment
+
+    def treatment(text: str, authority: int) -> Passage:
+        return Passage(f"p{authority}{len(text)}", 2, "disease", "癫痫", "治疗方式", f"癫痫 · 治疗方式：{text}", "x", 1, "h",
+                       authority=authority)
+
+    kinds = treatment("药物治疗、手术治疗和心理、康复治疗等", 10)
+    named = treatment("抗病毒治疗、干扰素", 10)
+    curated = treatment("药物治疗、康复治疗", 30)
+    assert _without_kinds_of_treatment([kinds, named, curated]) == [named, curated]
+
+
+def test_a_disease_of_ones_own_gets_its_department(pipeline):
+    mine = pipeline.answer("我得了急性胃肠炎，需要注意什么饮食？")
+    assert any(c.section == "就诊科室" for c in mine.citations) and "消化内科" in mine.text
+    asked = pipeline.answer("急性胃肠炎的概述")  # a question put to the KB: what it asks, no more
+    assert not any(c.section == "就诊科室" for c in asked.citations)
+
+
 def test_after_a_birth_the_mother_is_the_patient_not_the_baby(pipeline):
     from chat.patient import extract_facts
 
