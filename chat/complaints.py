@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from retriever.words import DENIAL_CHARS
+
 
 @dataclass(frozen=True)
 class Complaint:
@@ -86,7 +88,7 @@ KINDS: tuple[Complaint, ...] = (
            "产后多久了，现在是否在哺乳，月经恢复了吗？"),
           "产后如出血突然增多（1小时湿透一片卫生巾）、有大血块、发热、腹痛加剧或恶露有臭味，或伤口红肿流脓，请尽快到产科就诊。",
           (None, r"(个月|周|星期|天).{0,20}(母乳|喂奶|哺乳)|(母乳|喂奶|哺乳).{0,20}(个月|周|星期|天)")),
-    _kind("gynaecology", r"(白带|阴道|外阴|月经|例假|姨妈|经期|痛经|下身|私处|宫颈|子宫|卵巢|盆腔|流产|人流|药流|排卵|同房后出血|经血)",
+    _kind("gynaecology", r"(白带|阴道|外阴|月经|例假|姨妈|经期|痛经|下身|私处|宫颈|子宫|卵巢|附件|盆腔|流产|人流|药流|排卵|同房后出血|经血)",
           "妇科",
           # (a possible pregnancy is asked by chat.concern, which knows when it is already told)
           ("出血或分泌物的颜色、量和气味怎样，有没有下腹痛、外阴瘙痒或发热？",
@@ -128,6 +130,10 @@ KINDS: tuple[Complaint, ...] = (
           ("包块多大，摸起来软还是硬，能不能推动，最近有没有变大？",
            "有没有发热、局部红肿疼痛，附近最近有没有伤口或感染？"),
           "如包块短期内迅速增大、红肿热痛伴发热，或伴不明原因的消瘦、夜间出汗，请尽快就医检查。"),
+    _kind("oedema", r"(脚肿|腿肿|脚踝肿|脚面肿|下肢肿|水肿|浮肿|脚有点肿|腿有点肿|腿沉|腿发沉)", "内科（心内科或肾内科）",
+          ("是一侧还是两侧肿，按下去有没有坑，早上起来能不能消？",
+           "有没有气短、夜里不能平躺、尿少或尿里泡沫多？在吃什么药（如降压药）？"),
+          "如一侧腿突然肿痛、发红发热，或伴胸痛、气短、咳血，请立即就医；气短不能平躺或尿量明显减少也要尽快就医。"),
     _kind("joint", r"(膝|关节|腰疼|腰痛|腰酸|腰椎|颈椎|脖子|肩|脚踝|手腕|骨折|扭伤|崴|腿疼|腿痛|脚后跟|足跟|肋骨|肋子|骨头|"
                    r"摔|跌|蹲|抽筋|腱鞘|手指|脚趾|屈伸|伸不直)", "骨科",
           ("有没有扭伤、摔伤等外伤，或最近运动量、劳动量突然增加？",
@@ -158,18 +164,25 @@ KINDS: tuple[Complaint, ...] = (
 def of(text: str) -> Complaint | None:
     """The kind of complaint `text` is about: a long-standing condition it names first, else the part of the
     body with most words in it (None when no kind's words are in it)."""
-    best, most = None, 0
-    for kind in CONDITIONS:
-        n = len(kind.words.findall(text))
-        if n > most:
-            best, most = kind, n
-    if best is not None:
-        return best
-    for kind in KINDS:
-        n = len(kind.words.findall(text))
-        if n > most:
-            best, most = kind, n
-    return best
+    for kinds in (CONDITIONS, KINDS):
+        best, most = None, 0
+        for kind in kinds:
+            n = _said(kind, text)
+            if n > most:
+                best, most = kind, n
+        if best is not None:
+            return best
+    return None
+
+
+def _said(kind: Complaint, text: str) -> int:
+    """How many of the kind's words `text` says, a denied one left out ("眼睛不太干" is not about the eyes)."""
+    return sum(1 for m in kind.words.finditer(text) if not _DENIED.search(text[max(0, m.start() - 4):m.start()])
+               and not _DENIED_AFTER.match(text, m.end()))
+
+
+_DENIED = re.compile(rf"([{DENIAL_CHARS}]|没有)(太|怎么|是很|很|大)?$")
+_DENIED_AFTER = re.compile(rf"(不|没)(太|怎么)?[^，。,；;]{{0,2}}(干|痛|疼|痒|肿|红|难受|舒服)")
 
 
 def named(kind: str) -> Complaint | None:

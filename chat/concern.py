@@ -25,7 +25,9 @@ MAX_QUESTIONS = 2
 _KINDS = (
     ("hospital", r"(哪家医院|哪个医院|什么医院|医院推荐|推荐.{0,4}医院|挂什么科|挂哪个科|看什么科|哪个科|多少钱|费用|花费|医保|报销)"),
     ("result", r"((化验|检查|体检|报告|彩超|B超|CT|核磁|血常规|尿常规|肝功|指标|结果|筛查|唐筛|化验单|报告单).{0,20}(偏高|偏低|升高|降低|高|低|阳性|阴性|异常|"
-               r"什么意思|说明什么|怎么回事|正常吗|正常不|正不正常|严重吗)|[↑↓]|\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|g/L|mg|×10))"),
+               r"什么意思|说明什么|怎么回事|正常吗|正常不|正不正常|严重吗)|[↑↓]|\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|g/L|mg|×10)|"
+               # an imaging report copied in: sizes and the words such reports are written in
+               r"\d+(\.\d+)?\s*[×xX*]\s*\d+(\.\d+)?|回声|血流信号|液性暗区|边界(清|欠清|不清)|包膜)"),
     # "能吃什么", "吃点什么对胃好": what to eat or do, not "can I X" and not which drug
     ("what_to_do", r"((能|可以|应该|要)(吃|喝|用|做)(点|些)?什么(?!药)|"
                    r"(吃|喝)(点|些)?什么(?!药)[^，,。？?]{0,4}(好|有好处|对|食物|东西))"),
@@ -80,6 +82,8 @@ class Concern:
 # A number with a unit or a reference mark: the message gives the report's values.
 _VALUE = re.compile(r"(\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|IU|g/L|mg|ng|pg|×10|x10|%|mmHg|cm|mm)|\d+\.\d+|[↑↓]|"
                     r"1\s*[:：/]\s*\d{2,})", re.I)
+# A report's own conclusion, told ("提示", "考虑", "诊断", a grade).
+_CONCLUSION = re.compile(r"(结论|提示|诊断|考虑|印象|分级|级|BI-?RADS|TI-?RADS|意见)", re.I)
 # Words that leave the X of 能不能X unfinished ("能否「吃什」", "能否「如何处理」"): then the concern is said generally.
 _NOT_A_PHRASE = re.compile(r"(什|怎|如何|哪|吗|呢|多少|多久|几|是否|还是|之类|等)")
 
@@ -131,12 +135,15 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     missing: list[str] = []
     complaint = complaints.of(question) if kind != "hospital" else None
     if complaint and not (complaint.condition and (describes_symptoms or _PERSONAL.search(question))
-                          or describes_symptoms and not disease_named and kind != "result"):
-        # a part of the body is what a description without a named disease is about; a long-standing condition
-        # the person says they (or theirs) have decides the questions whatever they ask about it
+                          or (describes_symptoms or kind == "result") and not disease_named):
+        # a part of the body is what a description (or a report) without a named disease is about; a
+        # long-standing condition the person says they (or theirs) have decides the questions whatever they ask
+        # about it (a report's part of the body gives its signs; its values and conclusion are what is asked)
         complaint = None
     if kind == "result" and not _VALUE.search(question):
         missing.append("values")  # a report is read from its numbers and reference ranges, not its name
+    elif kind == "result" and not _CONCLUSION.search(question):
+        missing.append("conclusion")  # numbers without the report's own conclusion: what it concluded decides
     elif describes_symptoms and kind not in ("hospital", "result"):
         if age_years is None and child is None and not _AGE.search(question):
             missing.append("age")
@@ -151,7 +158,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             missing.append("pregnancy")
         # only what decides this kind of answer: whether one may do X turns on a pregnancy, which drug also on age
         missing = [m for m in missing if m in _DECIDES.get(kind, ("drug", "pregnancy", "site", "age", "duration"))]
-    if complaint and (complaint.condition or kind not in _DECIDES):
+    if complaint and (complaint.condition or kind not in _DECIDES and kind != "result"):
         # the questions a doctor asks first about this kind of complaint (or about the condition the person has)
         # decide more than age or how long (which follow when they leave room) and say where; after birth a
         # pregnancy is not asked
@@ -159,7 +166,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         missing = [m for m in missing if m not in covered] \
             + [f"{COMPLAINT}{complaint.asks.index(q)}" for q in complaint.questions(question)]
     # a report's values, a possible pregnancy and the age decide most; the site before the duration when pain has none
-    order = {"values": -1, "drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4}
+    order = {"values": -1, "conclusion": -1, "drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4}
     missing.sort(key=lambda m: order.get(m, 1.5))  # (a complaint's questions after a pregnancy, in their order)
     stopping = kind in ("can_i", "what_to_do", "tell") and bool(_STOPPING.search(asking))
     personal = describes_symptoms or bool(_PERSONAL.search(question))
@@ -173,6 +180,7 @@ _QUESTIONS = {
     "site": "具体是哪个部位不舒服？",
     "pregnancy": "月经是否推迟、有没有怀孕的可能？",
     "values": "报告上的具体数值、单位和参考范围分别是多少？",
+    "conclusion": "报告最后的结论（诊断意见或分级）写的是什么？是因为什么不舒服去做的检查？",
     "drug": "吃（用）的是什么药？药名、剂量和开始用药的时间是？",
 }
 

@@ -364,6 +364,19 @@ def test_a_disease_of_ones_own_gets_its_department(pipeline):
     assert not any(c.section == "就诊科室" for c in asked.citations)
 
 
+def test_a_report_copied_in_is_read_as_a_report_and_a_denied_part_of_the_body_is_not_the_complaint(pipeline):
+    from chat import complaints, concern
+
+    report = concern.read("B超：右侧附件区见两个囊性包块，大小约35×40mm，边界清，这是什么情况", describes_symptoms=True)
+    assert report.kind == "result" and report.missing == ("conclusion",) and report.complaint == "gynaecology"
+    answer = pipeline.answer("B超：右侧附件区见两个囊性包块，大小约35×40mm，边界清，这是什么情况")
+    assert "结论" in answer.text and "剧烈下腹痛" in answer.text and "多大年龄" not in answer.text
+    assert complaints.of("口干，皮肤干，眼睛不太干，乏力").kind == "skin"
+    assert complaints.of("没有腹痛，头疼三天").kind == "head"
+    legs = pipeline.answer("一般到下午下班，脚有点肿，腿有点沉，这是怎么了？")
+    assert "按下去有没有坑" in legs.text and "一侧腿突然肿痛" in legs.text
+
+
 def test_after_a_birth_the_mother_is_the_patient_not_the_baby(pipeline):
     from chat.patient import extract_facts
 
