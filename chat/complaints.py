@@ -45,7 +45,7 @@ def _kind(kind: str, words: str, department: str, asks: tuple[str, ...], signs: 
 # measured now (a missed dose, the latest values), and each has its own emergency. Read before the body's parts:
 # "癫痫…四肢麻木" is about the epilepsy.
 CONDITIONS: tuple[Complaint, ...] = (
-    _kind("epilepsy", r"(癫痫|羊癫疯|羊角风|抽风)", "神经内科",
+    _kind("epilepsy", r"(癫痫|羊癫疯|羊羔疯|羊角疯|羊角风|羊痫风|羊癫风|抽风)", "神经内科",
           ("最近有没有漏服、自行减量或换药，或熬夜、饮酒、发热？",
            "现在吃的是什么抗癫痫药，平时多久发作一次？"),
           "如一次抽搐超过5分钟，或接连发作、两次发作之间意识不恢复，或发作时摔伤头部、呼吸困难，请立即拨打120；"

@@ -256,6 +256,12 @@ def can_line(x: str, about: str, section: str = "", diet: bool = False) -> str:
     return ""
 
 
+def serious_line(x: str) -> str:
+    """The first line for "X要紧吗" when the KB lists what X can lead to: what decides it, and that list."""
+    return (f"是否严重，要看病情轻重和有没有并发症，由医生结合检查判断，知识库不能替您下结论；"
+            f"知识库中「{x}」可能引起的并发症见下文，定期复查、及时治疗就是为了防止这些情况。")
+
+
 def hypothesis_line(x: str, told: list[str], listed: list[str], exams: bool) -> str:
     """Whether the KB's entry for `x` lists what the person told (they asked "这是X吗"): said before the cited
     symptoms (and exams, when `exams`); never a yes: findings many conditions share decide nothing alone."""

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from kb.authority import BY_NAME
 from kb.injection import INSTRUCTION_LIKE
 from retriever.analysis import QueryAnalysis, is_hypothesis
 from retriever.hits import Passage, RetrievalResult
@@ -347,6 +348,8 @@ class Pipeline:
             linked, passages = _hypothesis_evidence(concern, analysis, support, self._passages_of, passages)
         if not linked:
             linked, passages = _can_evidence(concern, support, self._passages_of, passages)
+        if not linked:
+            linked, passages = _serious_evidence(concern, support, self._passages_of, passages)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
@@ -700,14 +703,13 @@ def _link_evidence(concern: concerns.Concern, support, passages_of, passages: li
 _KIND_OF_TREATMENT = re.compile(r"^(药物|支持性?|手术|康复|对症|对症支持|中医|中药|心理|病因|病原|物理|放射性?|非手术|介入|局部|外科|"
                                 r"保守|内科|全身|一般|化学|饮食|免疫|抗感染|综合)(治疗|疗法|处理)?$|^(化疗|放疗|氧疗|治疗原则|用药原则)$")
 # ("心理、康复治疗": a kind said before the shared word 治疗 is a kind too)
-CURATED = 30  # kb.authority: a curated entry's rank; below it, crawled and graph text
 
 
 def _without_kinds_of_treatment(passages: list[Passage]) -> list[Passage]:
     """The passages without a crawled list of kinds of treatment (see _KIND_OF_TREATMENT)."""
     def kinds_only(p: Passage) -> bool:
         items = [i for i in re.split(r"[、，,和及与]", p.body.rstrip("。等 ")) if i.strip()]
-        return p.section == "治疗方式" and p.authority < CURATED and bool(items) \
+        return p.section == "治疗方式" and p.authority < BY_NAME["curated"] and bool(items) \
             and all(_KIND_OF_TREATMENT.match(i.strip().rstrip("等")) for i in items)
     return [p for p in passages if not kinds_only(p)]
 
@@ -720,6 +722,19 @@ def _with_department(passages: list[Passage], support, passages_of) -> list[Pass
     disease = next((m for m in support.entities if m.entity_type == "disease"), None)
     where = [p for p in passages_of(disease.entity_id, "就诊科室") if p.items][:1] if disease else []
     return passages + where
+
+
+def _serious_evidence(concern: concerns.Concern, support, passages_of,
+                     passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """For "X要紧吗" about a disease: what it can lead to (its 并发症) first, instead of its overview."""
+    if concern.kind != "serious" or not support.entities or support.entities[0].entity_type != "disease":
+        return "", passages
+    x = support.entities[0]
+    # (a knowledge graph's 并发症 relates diseases seen together, not what this one leads to: 脂肪肝 -> 结核病)
+    leads_to = [p for p in passages_of(x.entity_id, "并发症") if p.body.strip() and p.authority != BY_NAME["graph"]][:1]
+    if not leads_to:
+        return "", passages
+    return concerns.serious_line(x.entity_name), leads_to + [p for p in passages if p.section not in ("概述", "并发症")][:1]
 
 
 CAN_SECTIONS = ("饮食", "宜吃", "忌吃", "护理", "注意事项", "禁忌", "预防")  # where "能不能X" is said, in order

@@ -67,7 +67,7 @@ DISEASES = {
             "常用药物": ["布洛芬缓释胶囊"], "概述": "偏头痛是反复发作的一侧或双侧搏动性头痛。"},
     "高血压": {"aliases": ["原发性高血压"], "症状": ["头晕", "头痛", "心悸"], "检查": ["动态血压监测", "心电图"],
             "就诊科室": ["心血管内科"], "概述": "高血压是以体循环动脉血压持续升高为主要特征的慢性疾病。",
-            "饮食": "低盐低脂饮食，多吃新鲜蔬菜和低脂奶制品，限制饮酒。"},
+            "饮食": "低盐低脂饮食，多吃新鲜蔬菜和低脂奶制品，限制饮酒。", "并发症": ["脑卒中", "冠心病", "心力衰竭"]},
 }
 EXAMS = {"血常规": {"概述": "血常规是对血液中红细胞、白细胞、血小板等进行计数和分类的检查。",
                   "临床意义": "白细胞升高常见于细菌感染；血红蛋白降低提示贫血。"}}
@@ -336,6 +336,14 @@ def test_a_condition_the_person_has_decides_the_questions_and_the_signs(pipeline
     assert "180/120" in answer.text and "高热不退" not in answer.text
     told = pipeline.answer("我妈有高血压，最近量的160/100，头晕怎么办")
     assert "血压是多少" not in told.text and "降压药" in told.text  # the value is told: not asked again
+
+
+def test_is_it_serious_is_answered_with_what_the_disease_can_lead_to(pipeline):
+    answer = pipeline.answer("我有高血压，严重吗")
+    assert answer.text.startswith("是否严重，要看病情轻重和有没有并发症") and "脑卒中" in answer.text
+    assert answer.citations[0].section == "并发症" and "概述" not in {c.section for c in answer.citations}
+    flu = pipeline.answer("得了流感要紧吗")  # no complications in the KB: the general line, the overview
+    assert flu.text.startswith("是否严重，要由医生面诊")
 
 
 def test_stopping_a_medicine_is_never_left_open(pipeline):
