@@ -256,6 +256,15 @@ def can_line(x: str, about: str, section: str = "", diet: bool = False) -> str:
     return ""
 
 
+def reaction_line(drug: str, told: list[str], listed: list[str]) -> str:
+    """Whether the label of a drug the person took lists what they tell ("吃了X以后起皮疹，是过敏吗"): said before
+    the label's sentences; whether the drug caused it is the doctor's to judge."""
+    said = (f"知识库中「{drug}」的不良反应写到了「{'、'.join(listed)}」（见下文）" if listed
+            else f"知识库中「{drug}」的不良反应没有写到「{'、'.join(told)}」，这不等于不会发生")
+    return (said + "；是不是这个药引起的，要由医生判断，是否需要停药或换药请尽快问开药的医生或药师。"
+            "如出现全身皮疹、嘴唇或眼睑肿胀、呼吸困难、胸闷或头晕，请立即就医。")
+
+
 def serious_line(x: str) -> str:
     """The first line for "X要紧吗" when the KB lists what X can lead to: what decides it, and that list."""
     return (f"是否严重，要看病情轻重和有没有并发症，由医生结合检查判断，知识库不能替您下结论；"

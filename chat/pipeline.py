@@ -10,8 +10,10 @@
                       evidence is enough, else the question that would decide and where to go first
       _retrieve       hybrid search over the analysis (retriever)
       _check_support  which passages answer it; none -> the concern answered without KB facts, or a refusal
-      _safety         what may be said to this person: drug lists, "X会引起Y吗", notes, label sentences that
-                      concern this patient (allergy, pregnancy, interactions)
+      _safety         what may be said to this person: drug lists; the evidence for the concern when the KB can
+                      compare (X会引起Y吗, a complaint after a drug, 这是X吗, 能不能X, X要紧吗); where a disease of
+                      theirs is seen; notes; label sentences that concern this patient (allergy, pregnancy,
+                      interactions)
       _generate       the sentences that answer, numbered passages -> generator -> each claim checked against
                       its citation as it completes
       _close          the pipeline's own notes, when not to wait, disclaimer, citations
@@ -341,15 +343,11 @@ class Pipeline:
             yield from turn.say(_join(STALE_DOSE, SHORT_DISCLAIMER))
             return True
         passages, withheld = _drug_lists(_quarantine(support.passages, answer), concern, analysis, facts)
+        linked, passages = _concern_evidence(concern, analysis, support, self._passages_of, passages)
+        if linked and concern.kind != "drug":
+            withheld = ""  # the answer is the evidence for the concern, not the disease's overview with its list
         if concern.personal:
             passages = _with_department(_without_kinds_of_treatment(passages), support, self._passages_of)
-        linked, passages = _link_evidence(concern, support, self._passages_of, passages)
-        if not linked:
-            linked, passages = _hypothesis_evidence(concern, analysis, support, self._passages_of, passages)
-        if not linked:
-            linked, passages = _can_evidence(concern, support, self._passages_of, passages)
-        if not linked:
-            linked, passages = _serious_evidence(concern, support, self._passages_of, passages)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
@@ -678,10 +676,23 @@ def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: Qu
     return kept, DRUGS_NOT_FOR_GROUP.format(who=who) if who else DRUGS_NOT_LISTED
 
 
+def _concern_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
+                      passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """The evidence for what the person asks, when it is a comparison the KB can make: the line said before the
+    cited sentences and the passages that bear it (else "" and the passages as they were). The first reader
+    that finds its kind of question answers: X会引起Y吗, a complaint after a drug, 这是X吗, 能不能X, X要紧吗."""
+    for reader in (_link_evidence, _reaction_evidence, _hypothesis_evidence, _can_evidence, _serious_evidence):
+        line, found = reader(concern, analysis, support, passages_of, passages)
+        if line:
+            return line, found
+    return "", passages
+
+
 LINK_SECTIONS = ("并发症", "不良反应", "症状", "病因", "注意事项", "禁忌", "概述")  # where "X causes Y" is said
 
 
-def _link_evidence(concern: concerns.Concern, support, passages_of, passages: list[Passage]) -> tuple[str, list[Passage]]:
+def _link_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
+                   passages: list[Passage]) -> tuple[str, list[Passage]]:
     """For "X会引起Y吗": the line that says whether X's KB entry names Y, and X's passages, the one naming Y first
     (never Y's own entry: "瘫痪的并发症" does not answer whether 强直性脊柱炎 leads to 瘫痪)."""
     if concern.kind != "causes" or not concern.about or not support.entities:
@@ -724,8 +735,8 @@ def _with_department(passages: list[Passage], support, passages_of) -> list[Pass
     return passages + where
 
 
-def _serious_evidence(concern: concerns.Concern, support, passages_of,
-                     passages: list[Passage]) -> tuple[str, list[Passage]]:
+def _serious_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
+                      passages: list[Passage]) -> tuple[str, list[Passage]]:
     """For "X要紧吗" about a disease: what it can lead to (its 并发症) first, instead of its overview."""
     if concern.kind != "serious" or not support.entities or support.entities[0].entity_type != "disease":
         return "", passages
@@ -740,7 +751,8 @@ def _serious_evidence(concern: concerns.Concern, support, passages_of,
 CAN_SECTIONS = ("饮食", "宜吃", "忌吃", "护理", "注意事项", "禁忌", "预防")  # where "能不能X" is said, in order
 
 
-def _can_evidence(concern: concerns.Concern, support, passages_of, passages: list[Passage]) -> tuple[str, list[Passage]]:
+def _can_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
+                  passages: list[Passage]) -> tuple[str, list[Passage]]:
     """For "能不能X" about an entry: the line that says which of its sections mentions X, and that passage
     first; for a food or drink it does not mention, its diet advice (not its overview)."""
     if concern.kind != "can_i" or concern.stopping or not concern.about or not support.entities:
@@ -760,6 +772,37 @@ def _can_evidence(concern: concerns.Concern, support, passages_of, passages: lis
 
 
 SYMPTOM_SECTIONS = ("症状", "临床症状及体征")
+
+
+_ORAL = re.compile(r"(片|胶囊|颗粒|丸|口服|糖浆|混悬|滴丸|散)$")
+
+
+def _reaction_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
+                       passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """For a complaint told after taking a named drug ("吃了阿莫西林以后起皮疹，是过敏吗"): the line that says whether
+    its label's 不良反应 lists what was told, and that passage (the drug, not a disease called 皮疹)."""
+    if concern.kind not in ("what_is", "causes", "tell", "serious", "what_to_do"):
+        return "", passages
+    told = list(dict.fromkeys(f.term for f in analysis.findings if f.present))
+    drugs = list({m.entity_id: m for m in list(analysis.taking) + [m for m in analysis.topics
+                                                                  if m.entity_type == "drug"]}.values())
+    if not told or not drugs or len(analysis.question) < 8:
+        return "", passages
+    if re.search(r"(吃|服|喝)", analysis.question):  # a drug swallowed: its oral forms, not a cream of one name
+        drugs = [m for m in drugs if _ORAL.search(m.entity_name)] or drugs
+    first = None
+    for drug in drugs[:8]:
+        adverse = [p for p in passages_of(drug.entity_id, "不良反应") if p.body.strip()]
+        if not adverse:
+            continue
+        listed = [t for t in told if any(t in p.body or t in {canonical(_norm(i)) for i in p.items} for p in adverse)]
+        if listed:
+            naming = max(adverse, key=lambda p: sum(t in p.body for t in listed))
+            return concerns.reaction_line(drug.entity_name, told, listed), [naming]
+        first = first or (drug, adverse[0])
+    if first is None:
+        return "", passages
+    return concerns.reaction_line(first[0].entity_name, told, []), [first[1]]
 
 
 def _hypothesis_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,

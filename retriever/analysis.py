@@ -219,6 +219,14 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
         topics = [m for m in topics if m.entity_type == "drug"]
     if not topics and taking and intents:
         topics, taking = taking, []  # "我在吃华法林，要注意什么": the drug taken is what is asked about
+    if not parts and any(f.present for f in findings) and not (intents and intents[0] in DRUG_SECTIONS):
+        # a story that asks nothing in words, of a complaint, names the drug it was given as part of the story
+        # ("…医生开了百多邦。但已经结痂了却还不能动"): the complaint is what it is about, the drug is taken
+        given = [m for m in topics if m.entity_type == "drug"]
+        if given:
+            notes += [f"「{s}」 is a drug told in the story of a complaint" for s in dict.fromkeys(m.surface for m in given)]
+            topics = [m for m in topics if m not in given]
+            taking = list(taking) + given
 
     # symptom-word diseases ("头痛、头晕") with nothing asked about them but "怎么办" describe, they do not name
     present = [f for f in findings if f.present]

@@ -346,6 +346,24 @@ def test_is_it_serious_is_answered_with_what_the_disease_can_lead_to(pipeline):
     assert flu.text.startswith("是否严重，要由医生面诊")
 
 
+def test_a_complaint_after_a_drug_is_compared_with_its_label(pipeline):
+    sick = pipeline.answer("吃了阿莫西林以后一直恶心，是怎么回事")
+    assert sick.text.startswith("知识库中「阿莫西林胶囊」的不良反应写到了「恶心」") and "立即就医" in sick.text
+    assert [c.section for c in sick.citations] == ["不良反应"] and "不列药名" not in sick.text
+    belly = pipeline.answer("吃了布洛芬以后腹泻，怎么回事")
+    assert belly.text.startswith("知识库中「布洛芬缓释胶囊」的不良反应没有写到「腹泻」，这不等于不会发生")
+
+
+def test_a_drug_told_in_the_story_of_a_complaint_is_not_what_it_asks_about(pipeline):
+    from retriever.search import Retriever
+
+    analysis = pipeline.retriever.analyze("头痛两天了，还有点发热，医生开了布洛芬，现在还是头痛")
+    assert not any(m.entity_type == "drug" for m in analysis.topics)
+    assert [m.entity_name for m in analysis.taking] == ["布洛芬缓释胶囊"]
+    asked = pipeline.retriever.analyze("头痛两天了，医生开了布洛芬，布洛芬有什么副作用？")  # asked about: the topic
+    assert any(m.entity_name == "布洛芬缓释胶囊" for m in asked.topics)
+
+
 def test_stopping_a_medicine_is_never_left_open(pipeline):
     for q in ("我得了高血压，吃了两年药了，不吃药行吗", "高血压能不能停药？"):
         answer = pipeline.answer(q)
