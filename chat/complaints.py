@@ -58,7 +58,7 @@ CONDITIONS: tuple[Complaint, ...] = (
           ("空腹和餐后血糖、糖化血红蛋白是多少？", "现在用什么降糖药或胰岛素，是否按时用？"),
           "如出现心慌、手抖、出冷汗、意识模糊（可能是低血糖，能吞咽时先吃糖），或极度口渴、呕吐、呼吸深快、嗜睡，请立即就医或拨打120。",
           (r"(血糖|空腹|餐后)[^，。]{0,6}\d",), condition=True),
-    _kind("liver", r"(乙肝|丙肝|肝炎|大三阳|小三阳|肝硬化|脂肪肝|肝病|转氨酶|病毒携带|乙型肝炎)", "感染科或消化内科（肝病门诊）",
+    _kind("liver", r"(乙肝|丙肝|甲肝|戊肝|肝炎|大三阳|小三阳|肝硬化|脂肪肝|肝病|转氨酶|肝功|病毒携带|乙型肝炎)", "感染科或消化内科（肝病门诊）",
           ("最近一次肝功能（转氨酶）和肝脏B超结果怎样？如是乙肝，HBV-DNA（病毒量）是多少？",
            "现在有没有在用药（包括抗病毒药、保健品），是否规律？"),
           "如出现眼睛或皮肤发黄、尿色像浓茶、极度乏力不想吃饭、肚子胀大，或呕血、解黑便、神志改变，请尽快就医。",
@@ -83,12 +83,20 @@ CONDITIONS: tuple[Complaint, ...] = (
 # Order breaks ties: the more specific kind first (a discharge that itches is gynaecology; a bleeding anus is not
 # digestion in general).
 KINDS: tuple[Complaint, ...] = (
-    _kind("postpartum", r"(产后|剖腹产|剖宫产|剖妇产|顺产|生完孩子|生孩子后|坐月子|月子里|月子期|恶露)", "妇产科",
+    # after a birth or a pregnancy that ended (流产, 人流, 药流, 清宫): what is left in the womb and infection decide
+    _kind("postpartum", r"(产后|剖腹产|剖宫产|剖妇产|顺产|生完孩子|生孩子后|坐月子|月子里|月子期|恶露|流产|人流|药流|清宫|刮宫)",
+          "妇产科",
           ("出血的量和颜色怎样，有没有血块、异味，有没有发热或腹痛？",
-           "产后多久了，现在是否在哺乳，月经恢复了吗？"),
-          "产后如出血突然增多（1小时湿透一片卫生巾）、有大血块、发热、腹痛加剧或恶露有臭味，或伤口红肿流脓，请尽快到产科就诊。",
-          (None, r"(个月|周|星期|天).{0,20}(母乳|喂奶|哺乳)|(母乳|喂奶|哺乳).{0,20}(个月|周|星期|天)")),
-    _kind("gynaecology", r"(白带|阴道|外阴|月经|例假|姨妈|经期|痛经|下身|私处|宫颈|子宫|卵巢|附件|盆腔|流产|人流|药流|排卵|同房后出血|经血)",
+           "是产后还是流产后，过去多久了，复查过B超吗？"),
+          "如出血突然增多（1小时湿透一片卫生巾）、有大血块、发热、腹痛加剧、分泌物有臭味，或伤口红肿流脓，请尽快到妇产科就诊。",
+          (None, r"(产后|流产|人流|药流|剖).{0,12}([0-9一二两三四五六七八九十几半]+\s*(个月|周|星期|天))|"
+                 r"([0-9一二两三四五六七八九十几半]+\s*(个月|周|星期|天)).{0,12}(产后|流产|人流|药流)|B超")),
+    _kind("wound", r"(划伤|割伤|擦伤|刮伤|撞伤|碰伤|磕伤|扎伤|咬伤|伤口|外伤|破了|流血了|缝针|结痂)", "外科",
+          ("伤口多深、多长，在哪个部位，出血止住了吗，现在有没有红肿、流脓？",
+           "近5～10年打过破伤风疫苗吗？是被什么弄伤的（生锈或脏的东西、动物）？"),
+          "如伤口出血压迫10分钟仍止不住、伤口深或有异物、红肿化脓伴发热，请尽快就医；被动物咬伤要尽快处理伤口并咨询狂犬病疫苗；"
+          "头部受伤后如头痛加重、反复呕吐、嗜睡或一侧肢体无力，请立即拨打120。"),
+    _kind("gynaecology", r"(白带|阴道|外阴|月经|例假|姨妈|经期|痛经|下身|私处|宫颈|子宫|卵巢|附件|盆腔|排卵|同房后出血|经血)",
           "妇科",
           # (a possible pregnancy is asked by chat.concern, which knows when it is already told)
           ("出血或分泌物的颜色、量和气味怎样，有没有下腹痛、外阴瘙痒或发热？",
@@ -182,7 +190,19 @@ def _said(kind: Complaint, text: str) -> int:
 
 
 _DENIED = re.compile(rf"([{DENIAL_CHARS}]|没有)(太|怎么|是很|很|大)?$")
-_DENIED_AFTER = re.compile(rf"(不|没)(太|怎么)?[^，。,；;]{{0,2}}(干|痛|疼|痒|肿|红|难受|舒服)")
+_DENIED_AFTER = re.compile(r"(不|没)(太|怎么)?[^，。,；;]{0,2}(干|痛|疼|痒|肿|红|难受|舒服)")
+
+
+# Chest pain said beside another complaint ("吃完饭胃胀…心脏有点点痛"): its emergency is said too.
+_CHEST_PAIN = re.compile(r"(胸痛|胸口痛|胸口疼|心脏[^，。,]{0,3}(痛|疼)|心口(痛|疼)|心前区|胸闷)")
+
+
+def signs(kind: Complaint, text: str) -> str:
+    """When not to wait for `kind`, with chest pain's own signs when the message also says it."""
+    chest = next(c for c in KINDS if c.kind == "chest")
+    also = _CHEST_PAIN.search(text) and kind.kind not in ("chest", "heart") and not _DENIED.search(
+        text[max(0, _CHEST_PAIN.search(text).start() - 4):_CHEST_PAIN.search(text).start()])
+    return kind.signs + (chest.signs if also else "")
 
 
 def named(kind: str) -> Complaint | None:

@@ -77,6 +77,7 @@ class Concern:
     complaint: str = ""  # the kind of complaint described (chat.complaints): its questions, department and signs
     stopping: bool = False  # asks whether a medicine may be stopped or skipped ("不吃药行吗", "能停药吗")
     personal: bool = False  # about the person or someone of theirs, not a question put to the KB
+    signs: str = ""  # when not to wait, for the kind of complaint (chat.complaints.signs)
 
 
 # A number with a unit or a reference mark: the message gives the report's values.
@@ -109,11 +110,9 @@ def _asking_part(text: str) -> str:
 
 
 def read(question: str, *, child: bool | None = None, sex: str | None = None, pregnant: bool | None = None,
-         age_years: float | None = None, describes_symptoms: bool = False, drug_named: bool = False,
-         disease_named: bool = False) -> Concern:
+         age_years: float | None = None, describes_symptoms: bool = False, drug_named: bool = False) -> Concern:
     """The concern of a message; `missing` only when the message describes the person's own complaint.
-    `drug_named`: the message names a drug the KB knows (else a medicine taken unnamed is asked for);
-    `disease_named`: it is about a disease the KB knows (then a complaint's first questions are not what decides)."""
+    `drug_named`: the message names a drug the KB knows (else a medicine taken unnamed is asked for)."""
     asking = _asking_part(question)
     kind, about = "tell", ""
     for name, pattern in _COMPILED:
@@ -135,10 +134,10 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     missing: list[str] = []
     complaint = complaints.of(question) if kind != "hospital" else None
     if complaint and not (complaint.condition and (describes_symptoms or _PERSONAL.search(question))
-                          or (describes_symptoms or kind == "result") and not disease_named):
-        # a part of the body is what a description (or a report) without a named disease is about; a
-        # long-standing condition the person says they (or theirs) have decides the questions whatever they ask
-        # about it (a report's part of the body gives its signs; its values and conclusion are what is asked)
+                          or describes_symptoms or kind == "result"):
+        # a part of the body is what a description (or a report) is about; a long-standing condition the person
+        # says they (or theirs) have decides the questions whatever they ask about it (a report's part of the
+        # body gives its signs; its values and conclusion are what is asked)
         complaint = None
     if kind == "result" and not _VALUE.search(question):
         missing.append("values")  # a report is read from its numbers and reference ranges, not its name
@@ -171,7 +170,8 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     stopping = kind in ("can_i", "what_to_do", "tell") and bool(_STOPPING.search(asking))
     personal = describes_symptoms or bool(_PERSONAL.search(question))
     return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]),
-                   complaint.kind if complaint else "", stopping, personal)
+                   complaint.kind if complaint else "", stopping, personal,
+                   complaints.signs(complaint, question) if complaint else "")
 
 
 _QUESTIONS = {
@@ -279,7 +279,7 @@ def hypothesis_line(x: str, told: list[str], listed: list[str], exams: bool) -> 
         rest = [t for t in told if t not in listed]
         return (f"知识库中「{x}」的症状写到了您说的「{'、'.join(listed)}」" +
                 (f"，没有写到「{'、'.join(rest)}」" if rest else "") +
-                f"，但这些表现不少疾病都会有，不能据此断定" + check + "。")
+                "，但这些表现不少疾病都会有，不能据此断定" + check + "。")
     return f"知识库中「{x}」的症状没有写到您说的「{'、'.join(told)}」" + check + "。"
 
 

@@ -46,7 +46,7 @@ from retriever.words import body_sites
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation, Generation
 from chat.answer_log import AnswerLogger
 from chat.citations import HEADING, Claim, render_claim, verify, verify_stream
-from chat import complaints, concern as concerns
+from chat import concern as concerns
 from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
@@ -254,8 +254,7 @@ class Pipeline:
         turn.concern = concern = concerns.read(
             analysis.question, child=facts.child, sex=facts.sex, pregnant=facts.pregnant, age_years=facts.age_years,
             describes_symptoms=turn.describes and not turn.flagged.level,
-            drug_named=bool(facts.drug_ids) or any(m.entity_type == "drug" for m in analysis.topics),
-            disease_named=any(m.entity_type == "disease" for m in analysis.topics))
+            drug_named=bool(facts.drug_ids) or any(m.entity_type == "drug" for m in analysis.topics + analysis.taking))
         answer.debug["concern"] = {"kind": concern.kind, "about": concern.about, "missing": list(concern.missing),
                                    "out_of_scope": concern.out_of_scope}
         if concern.out_of_scope and not analysis.topics:
@@ -322,7 +321,7 @@ class Pipeline:
             asks = concerns.follow_up(concern)
             answer.mode = "inquiry" if asks else "guidance"
             yield from turn.say(_join(first or (NOT_PLACED if turn.describes else ""),
-                                      "" if turn.describes and not first else NO_BASIS,
+                                      "" if turn.describes and not first or "知识库" in first else NO_BASIS,
                                       "" if department in first else concerns.direction_line(kb_department, concern),
                                       asks, _when_not_to_wait(facts, turn.describes, concern)))
         elif not turn.flagged.level:  # in an emergency the call-120 notice is the answer
@@ -651,8 +650,7 @@ def _when_not_to_wait(facts, describes: bool, concern: concerns.Concern | None =
     (chat.complaints), else the general ones for a complaint ("" otherwise)."""
     if facts.pregnant:
         return PREGNANCY_SIGNS
-    kind = complaints.named(concern.complaint) if concern is not None and concern.complaint else None
-    return kind.signs if kind else URGENT_SIGNS if describes else ""
+    return (concern.signs if concern is not None else "") or (URGENT_SIGNS if describes else "")
 
 
 def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: QueryAnalysis,

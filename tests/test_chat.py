@@ -403,6 +403,18 @@ def test_a_report_copied_in_is_read_as_a_report_and_a_denied_part_of_the_body_is
     assert "按下去有没有坑" in legs.text and "一侧腿突然肿痛" in legs.text
 
 
+def test_a_wound_a_pregnancy_that_ended_and_chest_pain_beside_another_complaint():
+    from chat import complaints
+
+    wound = complaints.of("头被铁柜子划了一下，已经结痂了")
+    assert wound.kind == "wound" and "破伤风" in "".join(wound.questions("头被铁柜子划了一下"))
+    ended = complaints.of("我流产了第二天就开始做工了，肚子有点疼流一点点的血")
+    assert ended.kind == "postpartum" and not any("多久" in q for q in ended.questions("我流产了第二天就开始做工了"))
+    belly = complaints.of("吃完饭就胃胀、恶心、想吐，心脏有点点痛")
+    assert belly.kind == "digestion" and "压榨样" in complaints.signs(belly, "吃完饭就胃胀、恶心、想吐，心脏有点点痛")
+    assert "压榨样" not in complaints.signs(belly, "吃完饭就胃胀、恶心、想吐")
+
+
 def test_after_a_birth_the_mother_is_the_patient_not_the_baby(pipeline):
     from chat.patient import extract_facts
 
