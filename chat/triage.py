@@ -144,6 +144,9 @@ _CHILD_DANGER = (r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴|
 _JERK = r"抽(?!屉|烟|血|筋|空|奖|签|查|水|样|成|出|取|脂)"  # a fit, not 抽屉, 抽烟, 抽血, 腿抽筋, 抽空
 _DULL = r"(精神(很|特别|非常|极|太)?(差|不好)|没(有)?精神|蔫(蔫|了)|没精打采)"  # listless: "今天精神特别差"
 _HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|" + _DULL + r"|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|" + _CHILD_DANGER + ")")
+# A temperature measured below what counts as a young infant's fever (up to 37.4 °C, "三十七度二"; from 37.5
+# an armpit reading in the first months is treated as a fever).
+_BELOW_FEVER = re.compile(r"(?<![0-9.])(3[56](\.[0-9])?|37(\.[0-4])?)(?![0-9])\s*(度|℃|°)|三十[六七](度)?[零一二三四]?(?![五六七八九])")
 # A child who is a year old or more ("3岁宝宝") is no infant: a high number alone is not an emergency there.
 _AGE_YEARS = r"([1-9][0-9]?|[一两二三四五六七八九十])(周)?岁"
 _SERIOUS_CHILD = (r"(" + _JERK + r"|惊厥|" + _DULL + r"|嗜睡|叫不醒|不吃奶|哭闹不止|昏|没反应|" + _CHILD_DANGER + ")")
@@ -408,6 +411,12 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"bleeding[^.!?]{0,30}for (over |more than |about )?(an|half an|one|two|\d+) hours?|(bleeding|bled) through|soaked (through|a pad|pads)|spurting|coffee[- ]grounds?|(black|tarry|tar-like) (stool|poop)[^.!?]{0,40}(dizz|faint|pale|weak)|"
         r"blood (is )?(everywhere|gushing|pouring))",
     )),
+    # In cirrhosis a bleed from the gut is an emergency however small it is said to be ("肝硬化…又出血了，这次不严重").
+    RedFlag("cirrhosis_bleed", "肝硬化消化道出血", (
+        r"(肝硬化|肝硬变)",
+        r"(呕血|吐血|便血|拉血|黑便|柏油(样|色)|大便(发黑|是黑的|黑色)|(又|再次|再)(出血|吐血|呕血|便血)|出血了|胃出血|食道静脉曲张破裂)",
+    ), "立即去医院急诊；不要进食进水，呕血时侧躺防止呛咳。", label_en="bleeding in cirrhosis", chronic_ok=True, english=(
+        r"cirrhosis", r"(vomit(ing|ed)? blood|black (stool|poop)|tarry|bleed(ing)? again|blood in (my |his |her )?(stool|poop))")),
     RedFlag("poisoning", "中毒或误服", (
         rf"(误服|误食|误吞|误喝|误吃|{_INGESTION}|{_CHILD_INGESTION}|吞(下|了){_NP}{{0,6}}(消毒|毒)|"
         r"喝(了|下).{0,8}(农药|百草枯|敌敌畏|消毒|洗洁精|漂白|84|洁厕|酒精|甲醇|老鼠药|杀虫)|"
@@ -911,6 +920,9 @@ def _not_the_one(flag: RedFlag, t: _Text) -> bool:
     """A red flag about someone in particular (an infant, a pregnancy) where nobody such is named, or "没有怀孕"."""
     if flag.name == "infant_fever" and re.search(_AGE_YEARS, t.text) and not re.search(_SERIOUS_CHILD, t.text):
         return True  # "3岁宝宝高烧": a child, not an infant
+    if flag.name == "young_infant_fever" and _BELOW_FEVER.search(t.text) and not re.search(_HIGH, t.text) \
+            and not re.search(_SERIOUS_CHILD, t.text):
+        return True  # "22天宝宝，体温37.4度，精神很好": a temperature measured below a young infant's fever
     if flag.name == "stroke" and re.search(_KID, t.text) and re.search(_AGE_YEARS, t.text) and not _ACUTE.search(t.text):
         return True  # "孩子三岁了说话还口齿不清": how a child learns to speak, not a stroke
     return bool(flag.who) and not _named(flag.who, t)

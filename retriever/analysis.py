@@ -207,11 +207,11 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
         notes += [f"「{m.surface}」 is only in the story" for m in topics]
         topics = []
     intents = _intents(masked, question, parts, _types(topics) or _types(taking))
-    weak = [m for m in topics if is_weak(m)]
+    weak = [m for m in topics if is_weak(m) or _said_as_findings(m, findings)]
     if weak and not (intents and intents[0] in DRUG_SECTIONS):
         # "小便" is an alias of the CMeKG entry 人尿: a two-character alias of a drug, with no drug section
         # asked, is a word of the story, not the drug
-        notes += [f"「{m.surface}」 is only a short alias of {m.entity_name}" for m in weak]
+        notes += [f"「{m.surface}」 is only a short alias of {m.entity_name}, or the findings it is named by" for m in weak]
         topics = [m for m in topics if m not in weak]
         intents = _intents(masked, question, parts, _types(topics))
     if topics and any(m.entity_type == "drug" for m in topics) and intents and intents[0] in DRUG_SECTIONS:
@@ -324,6 +324,15 @@ def _intents(masked: str, question: str, parts: tuple[str, ...], types: list[str
         # "老人胃胀怎么办" names a group but asks nothing about taking a drug: no 老年用药
         intents = [i for i in intents if i not in POPULATION_SECTIONS]
     return intents
+
+
+def _said_as_findings(m: EntityMention, findings) -> bool:
+    """A product named by symptom words, written without its dosage form ("感冒咳嗽" for 感冒咳嗽片): what the
+    message says are the findings, unless it asks a drug's section."""
+    if m.entity_type != "drug" or m.surface == m.entity_name:
+        return False
+    inside = [f for f in findings if m.start <= f.start and f.end <= m.end]
+    return bool(inside) and sum(f.end - f.start for f in inside) == m.end - m.start
 
 
 def is_weak(m: EntityMention) -> bool:

@@ -364,6 +364,24 @@ def test_a_drug_told_in_the_story_of_a_complaint_is_not_what_it_asks_about(pipel
     assert any(m.entity_name == "布洛芬缓释胶囊" for m in asked.topics)
 
 
+def test_a_product_named_by_symptom_words_is_not_what_a_description_asks_about():
+    from retriever.analysis import analyze
+    from retriever.hits import EntityMention
+    from retriever.symptoms import Finding
+
+    class Findings:  # the findings index of a KB that lists 感冒 and 咳嗽
+        def findings(self, text):
+            return [Finding(w, text.find(w), text.find(w) + 2, True) for w in ("感冒", "咳嗽") if w in text]
+
+    def mentions(text):
+        return [EntityMention("感冒咳嗽", text.find("感冒咳嗽"), text.find("感冒咳嗽") + 4, 7, "drug", "感冒咳嗽片")]
+
+    told = "感冒咳嗽，咳了一整夜，吃什么好"
+    assert not analyze(told, mentions(told), Findings(), list).topics
+    asked = "感冒咳嗽的用法用量"  # a drug's section asked: the product
+    assert [m.entity_name for m in analyze(asked, mentions(asked), Findings(), list).topics] == ["感冒咳嗽片"]
+
+
 def test_stopping_a_medicine_is_never_left_open(pipeline):
     for q in ("我得了高血压，吃了两年药了，不吃药行吗", "高血压能不能停药？"):
         answer = pipeline.answer(q)

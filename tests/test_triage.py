@@ -321,3 +321,21 @@ def test_a_pet_is_who_it_happens_to_unless_it_did_it():
     assert {e.who for e in read("我家狗狗突然抽搐") if e.flag == "unconscious"} == {"pet"}
     assert triage("孩子被狗咬了，伤口很深，一直在流血").urgent
     assert triage("my son was bitten by our dog and is bleeding heavily").urgent
+
+
+def test_a_bleed_in_cirrhosis_is_an_emergency_however_small_it_is_said_to_be():
+    from chat.triage import triage
+
+    for q in ("早期肝硬化，上个月胃出血住院，这两天又出血了，这次不是很严重", "我爸肝硬化，今天拉黑便",
+              "My dad has cirrhosis and vomited blood this morning"):
+        assert triage(q).level == "emergency", q
+    for q in ("肝硬化会引起呕血吗", "肝硬化去年呕过血，现在好了", "肝硬化患者能吃什么"):
+        assert triage(q).level is None, q
+
+
+def test_a_young_infants_temperature_measured_below_a_fever_is_not_one():
+    from chat.triage import triage
+
+    assert triage("宝宝出生22天，体温37.4度，精神很好，吃奶也好，算发烧吗").level is None
+    for q in ("宝宝出生22天，发烧38.2度", "刚满月的宝宝，体温37.8，一直睡", "宝宝出生20天，体温37.2度，不吃奶"):
+        assert triage(q).level == "emergency", q
