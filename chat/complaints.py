@@ -83,6 +83,12 @@ CONDITIONS: tuple[Complaint, ...] = (
 # Order breaks ties: the more specific kind first (a discharge that itches is gynaecology; a bleeding anus is not
 # digestion in general).
 KINDS: tuple[Complaint, ...] = (
+    # a baby in its first months: how it feeds and behaves, and where the temperature was taken, decide
+    _kind("baby", r"(新生儿|婴儿|宝宝出生|出生(后)?[0-9一二两三四五六七八九十几]+\s*(天|周)|满月|[0-9一二两三四五六七八九十几]+\s*(天|周)大?的?(宝宝|婴儿|孩子))",
+          "儿科（新生儿科）",
+          ("吃奶、精神、哭声和大小便怎么样，和平时比有没有变化？",
+           "体温是在哪里量的（腋下、额头、耳朵），隔一会儿复测是多少？有没有包得太厚？"),
+          "三个月内的宝宝如腋温达到37.5℃以上、吃奶明显减少、精神差或嗜睡、呼吸急促、皮肤发黄加重或反复呕吐，请立即去医院急诊。"),
     # after a birth or a pregnancy that ended (流产, 人流, 药流, 清宫): what is left in the womb and infection decide
     _kind("postpartum", r"(产后|剖腹产|剖宫产|剖妇产|顺产|生完孩子|生孩子后|坐月子|月子里|月子期|恶露|流产|人流|药流|清宫|刮宫)",
           "妇产科",

@@ -441,6 +441,11 @@ def test_after_a_birth_the_mother_is_the_patient_not_the_baby(pipeline):
     assert extract_facts(["宝宝五个月，拉肚子"]).child is True
     answer = pipeline.answer("剖腹产五个月了，每次都是十天左右出一次血，是怎么回事啊！宝宝吃母乳。")
     assert "儿科" not in answer.text and "产科" in answer.text
+    # a newborn told with the days since the birth is the patient
+    newborn = extract_facts(["新生儿，女孩，产后22天，体温37.4度，不哭闹"])
+    assert not newborn.postpartum and newborn.child is True
+    baby = pipeline.answer("新生儿，女孩，产后22天，体温37.4度，不哭闹，请问是发烧了吗？应该怎么办？")
+    assert "吃奶" in baby.text and "三个月内的宝宝" in baby.text and "妇产科" not in baby.text
 
 
 def test_a_cosmetic_gets_one_line_on_scope_and_a_description_no_phantom_name(pipeline):
