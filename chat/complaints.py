@@ -58,7 +58,12 @@ CONDITIONS: tuple[Complaint, ...] = (
           ("空腹和餐后血糖、糖化血红蛋白是多少？", "现在用什么降糖药或胰岛素，是否按时用？"),
           "如出现心慌、手抖、出冷汗、意识模糊（可能是低血糖，能吞咽时先吃糖），或极度口渴、呕吐、呼吸深快、嗜睡，请立即就医或拨打120。",
           (r"(血糖|空腹|餐后)[^，。]{0,6}\d",), condition=True),
-    _kind("liver", r"(乙肝|丙肝|甲肝|戊肝|肝炎|大三阳|小三阳|肝硬化|脂肪肝|肝病|转氨酶|肝功|病毒携带|乙型肝炎)", "感染科或消化内科（肝病门诊）",
+    _kind("fatty_liver", r"(脂肪肝|酒精肝|酒精性肝)", "消化内科",
+          ("平时喝酒吗，每天大概喝多少？体重、腰围最近有没有增加？",
+           "最近一次转氨酶、血脂、血糖和肝脏B超结果怎样？"),
+          "如出现眼睛或皮肤发黄、尿色像浓茶、极度乏力不想吃饭、肚子胀大，或呕血、解黑便、神志改变，请尽快就医。",
+          condition=True),
+    _kind("liver", r"(乙肝|丙肝|甲肝|戊肝|肝炎|大三阳|小三阳|肝硬化|肝病|转氨酶|肝功|病毒携带|乙型肝炎)", "感染科或消化内科（肝病门诊）",
           ("最近一次肝功能（转氨酶）和肝脏B超结果怎样？如是乙肝，HBV-DNA（病毒量）是多少？",
            "现在有没有在用药（包括抗病毒药、保健品），是否规律？"),
           "如出现眼睛或皮肤发黄、尿色像浓茶、极度乏力不想吃饭、肚子胀大，或呕血、解黑便、神志改变，请尽快就医。",
@@ -167,7 +172,7 @@ KINDS: tuple[Complaint, ...] = (
           ("疼在肚子哪个位置（上腹、肚脐周围、右下腹……），是一直疼还是一阵一阵，和吃饭有没有关系？",
            "大便怎样：次数、性状，有没有带血或发黑？"),
           "如腹痛剧烈或持续加重、肚子发硬，呕血、解黑便或大量便血，持续呕吐不能进食进水，或伴高热，请立即就医或拨打 120。"),
-    _kind("head", r"(头疼|头痛|头晕|头昏|眩晕|偏头痛|失眠|睡不着|多梦|手麻|脚麻|麻木|记忆力|健忘|抽搐|晕倒)", "神经内科",
+    _kind("head", r"(头疼|头痛|头晕|头昏|眩晕|偏头痛|失眠|睡不着|多梦|手麻|脚麻|麻木|记忆力|健忘|抽搐|抽动|晕倒|眼睛发直|两眼发直|两眼上翻|翻白眼|愣神)", "神经内科",
           ("头痛（头晕）是什么样的：哪个部位，每次多久，有没有恶心呕吐、看东西模糊或天旋地转？",
            "有没有高血压，最近有没有头部外伤、熬夜或精神压力大？"),
           "如突然剧烈头痛、一侧肢体无力或麻木、口角歪斜、说话不清、意识模糊或抽搐，请立即拨打120。",
@@ -190,9 +195,17 @@ def of(text: str) -> Complaint | None:
 
 
 def _said(kind: Complaint, text: str) -> int:
-    """How many of the kind's words `text` says, a denied one left out ("眼睛不太干" is not about the eyes)."""
+    """How many of the kind's words `text` says, a denied one left out ("眼睛不太干" is not about the eyes); a
+    condition only where the person has it, not where they ask whether it is one ("是癫痫还是缺钙", "非癫痫性")."""
     return sum(1 for m in kind.words.finditer(text) if not _DENIED.search(text[max(0, m.start() - 4):m.start()])
-               and not _DENIED_AFTER.match(text, m.end()))
+               and not _DENIED_AFTER.match(text, m.end())
+               and not (kind.condition and (_WONDERED_BEFORE.search(text[max(0, m.start() - 5):m.start()])
+                                            or _WONDERED_AFTER.match(text, m.end()))))
+
+
+# Asking whether it is the condition: "是不是癫痫", "会不会是乙肝", "是癫痫还是…", "癫痫吗", "非癫痫性".
+_WONDERED_BEFORE = re.compile(r"(是不是|会不会是?|可能是|怀疑是?|是否是?|非|不是)$")
+_WONDERED_AFTER = re.compile(r"[病性症]?(吗|么|嘛|还是|[？?]|的(症状|表现|前兆)吗)")
 
 
 _DENIED = re.compile(rf"([{DENIAL_CHARS}]|没有)(太|怎么|是很|很|大)?$")

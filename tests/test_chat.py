@@ -382,6 +382,17 @@ def test_a_product_named_by_symptom_words_is_not_what_a_description_asks_about()
     assert [m.entity_name for m in analyze(asked, mentions(asked), Findings(), list).topics] == ["感冒咳嗽片"]
 
 
+def test_a_condition_asked_about_is_not_presumed():
+    from chat import complaints
+
+    # asking whether it is the condition: its treatment questions would presume a diagnosis
+    assert complaints.of("孩子夜里抽动，眼睛发直，是癫痫还是缺钙").kind == "head"
+    assert complaints.of("非癫痫性肌阵挛是病吗") is None
+    assert complaints.of("我有癫痫十年了").kind == "epilepsy" and complaints.of("我是乙肝携带者").kind == "liver"
+    fatty = complaints.of("老公轻度脂肪肝，平时抽烟喝啤酒")
+    assert fatty.kind == "fatty_liver" and not any("HBV" in q for q in fatty.asks)
+
+
 def test_stopping_a_medicine_is_never_left_open(pipeline):
     for q in ("我得了高血压，吃了两年药了，不吃药行吗", "高血压能不能停药？"):
         answer = pipeline.answer(q)
