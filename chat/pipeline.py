@@ -52,7 +52,7 @@ from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, G
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
 from chat.patient import check_drug_safety, extract_facts
 from chat.selection import select
-from chat.support import Thresholds, check_support, looks_like_name, not_in_kb
+from chat.support import Thresholds, check_support, looks_like_name, not_in_kb, without_suggestions
 from chat.triage import ENGLISH_ONLY_NOTE, is_english, triage
 
 log = logging.getLogger("chat")
@@ -352,7 +352,9 @@ class Pipeline:
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
             concern, named=named, supported=cited_facts_follow))
         notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [first] \
-            + [concerns.scope_line(concern)] + ([] if linked else support.not_covered) + not_in_kb(analysis)
+            + [concerns.scope_line(concern)] \
+            + ([] if linked else [without_suggestions(n) if concern.personal else n for n in support.not_covered]) \
+            + not_in_kb(analysis)
         notes = [n for n in notes if n]
         if notes:
             yield from turn.say("\n".join(notes))

@@ -53,6 +53,17 @@ FALLBACK = {
 }
 # A general question's section and what a doctor adds to it (one passage each, when the entity has it).
 BUNDLES = {"治疗方式": ("常用药物", "就诊科室"), "护理": ("饮食", "预防")}
+# What else one may ask about an entry, said after "it has nothing on X" to a question put to the KB (not to a
+# person telling their story: `without_suggestions`).
+ASK_MORE_OPEN = "（还可以问它的"
+_ASK_MORE = re.compile(re.escape(ASK_MORE_OPEN) + r"[^）]*）")
+
+
+def without_suggestions(line: str) -> str:
+    """A not-covered line without the "还可以问它的…" suggestion."""
+    return _ASK_MORE.sub("", line)
+
+
 FOCUS = "(focus)"  # passages found by the question's own words, not by a section
 # Focus words that name a section or a way of asking, not content to look for in the text.
 FOCUS_NOT_CONTENT = {"不良反应", "副作用", "禁忌", "症状", "表现", "病因", "原因", "检查", "用法", "用量", "剂量",
@@ -142,7 +153,7 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
                 if intents and section not in intents and section not in FALLBACK.get(intents[0], ()):
                     have = [s for s in _ALL_SECTIONS.get(candidate.entity_type, ()) if passages_of(candidate.entity_id, s)]
                     not_covered.append(f"知识库中「{candidate.entity_name}」没有关于{intents[0]}的内容，以下是它的概况"
-                                       + (f"（还可以问它的{'、'.join(have[:5])}）。" if have else "。"))
+                                       + (f"{ASK_MORE_OPEN}{'、'.join(have[:5])}）。" if have else "。"))
         if passages:
             how = "entity+section" if intents and not not_covered else "entity overview"
             return Support(True, passages, how, 1.0, chosen, intent, not_covered=not_covered)

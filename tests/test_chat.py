@@ -412,6 +412,13 @@ def test_a_person_is_told_where_a_disease_is_seen_and_no_crawled_list_of_kinds_o
     assert _without_kinds_of_treatment([kinds, named, curated]) == [named, curated]
 
 
+def test_a_person_telling_their_story_gets_no_suggestions_of_what_else_to_ask(pipeline):
+    put = pipeline.answer("华法林钠片有哪些不良反应？")
+    assert "还可以问它的" in put.text  # a question put to the KB: what else it holds
+    mine = pipeline.answer("我在吃华法林钠片，最近老是牙龈出血，是不良反应吗？")
+    assert "还可以问它的" not in mine.text
+
+
 def test_a_disease_of_ones_own_gets_its_department(pipeline):
     mine = pipeline.answer("我得了急性胃肠炎，需要注意什么饮食？")
     assert any(c.section == "就诊科室" for c in mine.citations) and "消化内科" in mine.text
