@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from kb.authority import BY_NAME
+from kb.authority import BY_NAME, BY_ORIGIN, authority_label
 from kb.injection import INSTRUCTION_LIKE
 from retriever.analysis import QueryAnalysis, is_hypothesis
 from retriever.hits import Passage, RetrievalResult
@@ -488,6 +488,7 @@ class Pipeline:
             yield from turn.say(DRUG_LIST_NOTE)
         if answer.debug.get("quarantined"):
             yield from turn.say("（所引资料中有一段疑似指令的文字，已略去。）")
+        yield from turn.say(_differs_note(kept, numbered))
         if kept:
             yield from turn.say(concerns.follow_up(turn.concern))
         if not turn.flagged.level:  # a complaint of the person's own, or a pregnancy: when not to wait
@@ -887,6 +888,19 @@ def _analysis_notes(analysis: QueryAnalysis, support) -> list[str]:
               if broad in answered and not _TIME_OR_DEGREE.fullmatch(narrow[:len(narrow) - len(broad)])]
     notes += [f"知识库中没有「{name}」。" for name in analysis.unknown if looks_like_name(name)]
     return notes
+
+
+def _differs_note(kept: list[Claim], numbered: dict[int, Passage]) -> str:
+    """One line per quoted section where a lower-ranked source says what the quoted one does not: the answer
+    follows the higher source, and says that another one differs (kb.authority `Held.differs`)."""
+    lines = []
+    for n in sorted({c.cited[0] for c in kept if c.cited}):
+        p = numbered[n]
+        lower = [authority_label(BY_ORIGIN.get(o)) for o in p.differs if BY_ORIGIN.get(o, 0) < p.authority]
+        if lower:
+            lines.append(f"（关于{p.entity_name}的{p.section}，{'、'.join(dict.fromkeys(lower))}中另有与上文不同的记载；"
+                         f"以上按{authority_label(p.authority)}回答[{n}]。）")
+    return "\n".join(dict.fromkeys(lines))
 
 
 _TIME_OR_DEGREE = re.compile(r"(突发|突然|早期|初期|近期|最近|轻度|中度|重度|轻微|严重|急性发作|反复)+")

@@ -28,6 +28,9 @@ class Passage:
     # the source's rank (kb.authority: label 40 > curated 30 > graph 20 > crawl 10; 0 from an index built before
     # ranks). Where sources hold one section, a lower one's passage holds only what the higher ones lack.
     authority: int = 0
+    # lower-ranked sources (their origins) whose text of this section says what this one does not: the answer,
+    # quoting this one, says a lower source differs (kb.authority `Held.differs`)
+    differs: tuple[str, ...] = ()
 
     @property
     def body(self) -> str:

@@ -489,8 +489,8 @@ def _apply_diff(store: PassageStore, diff: _Diff, tokenizer: Tokenizer, kb: _KbP
     returns the first row of the new passages."""
     store.db.executemany("DELETE FROM passages WHERE row=?", [(row,) for row in diff.gone])
     for row, p, cid in diff.refreshed:
-        store.db.execute("UPDATE passages SET source=?, kb_revision=?, contribution_id=?, authority=? WHERE row=?",
-                         (p.source, p.kb_revision, cid, p.authority, row))
+        store.db.execute("UPDATE passages SET source=?, kb_revision=?, contribution_id=?, authority=?, differs=? "
+                         "WHERE row=?", (p.source, p.kb_revision, cid, p.authority, ",".join(p.differs), row))
     first_new = store.next_row()
     _add_passages(store, diff.fresh, tokenizer, kb.names, first_new)
     _put_entities(store, kb.names, kb.contributions, replacing=entity_ids)

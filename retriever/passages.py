@@ -112,7 +112,7 @@ class SectionContent:
     dropped: list[tuple[str, str]] = field(default_factory=list)
     # on the section that answers (the highest-ranked source's): (origin, sentence) of lower sources' superseded
     # text that this one does not say (kb.authority `Held.differs`): where the answer should say a lower
-    # source differs. Not in the passage yet: that needs a Passage field stored with the index (see docs/kb.md).
+    # source differs (its origins reach the Passage, stored with the index).
     differs: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -148,7 +148,7 @@ def section_passages(s: SectionContent, limit: int = CHUNK_CHARS) -> list[Passag
             id=passage_id(s.entity_id, s.section, s.origin, chunk), entity_id=s.entity_id,
             entity_type=s.entity_type, entity_name=s.entity_name, section=s.section, text=text,
             source=s.source, kb_revision=s.revision, content_hash=content_hash(text), chunk=chunk,
-            items=chunk_items_, authority=s.authority,
+            items=chunk_items_, authority=s.authority, differs=tuple(dict.fromkeys(o for o, _ in s.differs)),
         ))
     return out
 

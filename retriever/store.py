@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS passages (
     row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, entity_id INTEGER NOT NULL, entity_type TEXT NOT NULL,
     entity_name TEXT NOT NULL, section TEXT NOT NULL, origin TEXT NOT NULL, chunk INTEGER NOT NULL,
     text TEXT NOT NULL, source TEXT NOT NULL, kb_revision INTEGER NOT NULL, content_hash TEXT NOT NULL,
-    items TEXT NOT NULL, tokens BLOB NOT NULL, contribution_id INTEGER NOT NULL, authority INTEGER NOT NULL DEFAULT 0
+    items TEXT NOT NULL, tokens BLOB NOT NULL, contribution_id INTEGER NOT NULL, authority INTEGER NOT NULL DEFAULT 0,
+    differs TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS passages_entity ON passages (entity_id, section, chunk);
 CREATE TABLE IF NOT EXISTS entities (entity_id INTEGER PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL,
@@ -56,7 +57,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 PASSAGE_COLUMNS = "row, id, entity_id, entity_type, entity_name, section, origin, chunk, text, source, " \
-                  "kb_revision, content_hash, items, authority"
+                  "kb_revision, content_hash, items, authority, differs"
+# Columns a generation written by an older yiju lacks: read as their default, added by an update of it.
+LATER_COLUMNS = {"authority": ("INTEGER NOT NULL DEFAULT 0", "0"), "differs": ("TEXT NOT NULL DEFAULT ''", "''")}
 
 
 def pack_tokens(tokens: list[str]) -> bytes:
@@ -88,7 +91,7 @@ def select_in(db: sqlite3.Connection, sql: str, values: list) -> Iterator[tuple]
 def row_to_passage(r: tuple) -> Passage:
     return Passage(id=r[1], entity_id=r[2], entity_type=r[3], entity_name=r[4], section=r[5], chunk=r[7],
                    text=r[8], source=r[9], kb_revision=r[10], content_hash=r[11], items=tuple(json.loads(r[12])),
-                   authority=r[13])
+                   authority=r[13], differs=tuple(o for o in r[14].split(",") if o))
 
 
 class PassageStore:
@@ -101,12 +104,17 @@ class PassageStore:
         if not readonly:
             self.db.executescript(SCHEMA)
             self.db.execute("PRAGMA synchronous=OFF")  # a generation is only published once complete
-        # a generation written before sources had ranks has no authority column: it reads as 0 (unranked), and
-        # an update of it adds the column
-        has_rank = any(c[1] == "authority" for c in self.db.execute("PRAGMA table_info(passages)"))
-        if not has_rank and not readonly:
-            self.db.execute("ALTER TABLE passages ADD COLUMN authority INTEGER NOT NULL DEFAULT 0")
-        self.columns = PASSAGE_COLUMNS if has_rank or not readonly else PASSAGE_COLUMNS.replace("authority", "0")
+        # a generation written before sources had ranks (or before differences were kept) lacks those columns:
+        # they read as their default (0: unranked; no difference), and an update of it adds them
+        have = {c[1] for c in self.db.execute("PRAGMA table_info(passages)")}
+        self.columns = PASSAGE_COLUMNS
+        for column, (declared, default) in LATER_COLUMNS.items():
+            if column in have:
+                continue
+            if readonly:
+                self.columns = self.columns.replace(column, f"{default} AS {column}")
+            else:
+                self.db.execute(f"ALTER TABLE passages ADD COLUMN {column} {declared}")
 
     def close(self) -> None:
         self.db.close()
@@ -119,7 +127,7 @@ class PassageStore:
         for p, contribution_id, tokens in passages:
             batch.append((row, p.id, p.entity_id, p.entity_type, p.entity_name, p.section, origin_of(p.id), p.chunk,
                           p.text, p.source, p.kb_revision, p.content_hash, json.dumps(list(p.items), ensure_ascii=False),
-                          tokens, contribution_id, p.authority))
+                          tokens, contribution_id, p.authority, ",".join(p.differs)))
             row += 1
             if len(batch) >= 5000:
                 self._insert(batch)
@@ -129,7 +137,7 @@ class PassageStore:
 
     def _insert(self, batch: list[tuple]) -> None:
         if batch:
-            self.db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * 16)})", batch)
+            self.db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * 17)})", batch)
 
     def set_entities(self, names: Iterable[EntityName]) -> None:
         self.db.executemany(

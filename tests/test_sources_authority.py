@@ -216,3 +216,41 @@ def test_a_findings_list_stored_as_a_sentence_keeps_only_its_findings():
     prose = "全面强直—阵挛发作、地点、婚姻。"
     assert keep_sentences(prose, True, "概述")[0] == prose  # prose sections are not lists of findings
     assert keep_sentences("患者常伴有乏力、头痛。", True, "症状")[0] == "患者常伴有乏力、头痛。"  # a sentence, not a list
+
+
+def test_the_answer_says_a_lower_source_differs_where_it_does(db_url, tmp_path):
+    """A label's dose and a CMeKG entry that says another: the answer quotes the label and says the graph
+    differs; the index keeps which sources differ (and an index written before it reads as no difference)."""
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from chat.pipeline import Pipeline
+    from kb.cli import app
+    from retriever.index import build_index
+
+    label = tmp_path / "label.txt"
+    label.write_text("【药品名称】\n通用名称：某某片\n【适应症】\n用于头痛。\n【用法用量】\n口服。一次1片，一日3次。\n",
+                     encoding="utf-8")
+    graph = tmp_path / "graph.jsonl"
+    graph.write_text(json.dumps({"type": "drug", "name": "某某片", "sections": [
+        {"kind": "用法用量", "text": "口服。一次1片，一日3次。一次2片，一日2次，饭后服用。"}]}, ensure_ascii=False) + "\n",
+        encoding="utf-8")
+    for args in ([str(label)], [str(graph), "--origin", "cmekg"]):
+        result = CliRunner().invoke(app, ["ingest", *args, "--db", db_url, "--no-update-index"])
+        assert result.exit_code == 0, result.output
+    index = tmp_path / "index"
+    build_index(db_url, index, encoder="hash", progress=False, workers=1)
+    pipeline = Pipeline.load(db_url, str(index), log_answers=False)
+    answer = pipeline.answer("某某片的用法用量是什么？")
+    assert "一次1片，一日3次" in answer.text and "一次2片" not in answer.text
+    assert "关于某某片的用法用量，知识图谱中另有与上文不同的记载；以上按说明书回答[1]。" in answer.text
+    assert pipeline.answer("某某片的适应症是什么？").text.count("另有与上文不同的记载") == 0
+    # an index written before differences were kept: no column, read as none
+    store = next(index.glob("gen-*/passages.sqlite"))
+    db = sqlite3.connect(store)
+    db.execute("ALTER TABLE passages DROP COLUMN differs")
+    db.commit()
+    db.close()
+    old = Pipeline.load(db_url, str(index), log_answers=False).answer("某某片的用法用量是什么？")
+    assert "一次1片，一日3次" in old.text and "另有与上文不同的记载" not in old.text
