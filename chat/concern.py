@@ -102,11 +102,19 @@ def _phrase(text: str) -> str:
     return text
 
 
+_ASKS = re.compile(r"[？?吗么呢]|怎么|如何|能不能|可不可以|是不是|要不要")
+
+
 def _asking_part(text: str) -> str:
-    """The last sentence that asks something, or the whole text: "…三天了。能吃辣吗？" asks about the last."""
-    parts = [p for p in re.split(r"[。！!\n]", text) if p.strip()]
-    asking = [p for p in parts if re.search(r"[？?吗么呢]|怎么|如何|能不能|可不可以|是不是|要不要", p)]
-    return (asking[-1] if asking else text).strip()
+    """The end of the last sentence that asks something (its last two clauses), or the whole text:
+    "…三天了。能吃辣吗？" asks about the last; "…大夫说血压太高了，…，我想知道高血压可以吃红枣吗？" asks about
+    红枣, not about the measurement told before it."""
+    parts = [p for p in re.split(r"(?<=[。！!？?\n])", text) if p.strip(" 。！!？?\n")]
+    asking = [p for p in parts if _ASKS.search(p)]
+    if not asking:
+        return text.strip()
+    clauses = [c for c in re.split(r"(?<=[，,；;])", asking[-1]) if c.strip(" ，,；;")]
+    return "".join(clauses[-2:]).strip()
 
 
 def read(question: str, *, child: bool | None = None, sex: str | None = None, pregnant: bool | None = None,

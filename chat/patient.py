@@ -28,7 +28,7 @@ _PREGNANT = re.compile(r"(怀孕|孕妇|孕期|孕早期|孕中期|孕晚期|妊
 _NOT_PREGNANT = re.compile(r"(没有?怀孕|未怀孕|不是孕妇|没怀|非孕)")
 _BREASTFEEDING = re.compile(r"(哺乳|喂奶|母乳|喂母乳)")
 # After a birth the mother's own body is what is told about ("剖腹产五个月了，…出血…宝宝吃母乳"): 宝宝 is not the patient.
-_NEWBORN = re.compile(r"(新生儿|婴儿|宝宝出生|出生(后)?[0-9一二两三四五六七八九十几]+\s*(天|周)|满月)")
+_NEWBORN = re.compile(r"(新生儿|婴儿|出生(后)?[0-9一二两三四五六七八九十几]+\s*(天|周)|满月)")
 _POSTPARTUM = re.compile(r"(产后|剖腹产|剖宫产|剖妇产|生完孩子|生孩子后|坐月子|月子里|恶露|顺产后)")
 _CHILD = re.compile(r"(孩子|宝宝|小孩|儿子|女儿|婴儿|新生儿|娃)")
 _MALE = re.compile(r"(男性|男的|我是男|男士|先生|男，|男,|^男)")

@@ -354,7 +354,7 @@ class Pipeline:
         notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [first] \
             + [concerns.scope_line(concern)] \
             + ([] if linked else [without_suggestions(n) if concern.personal else n for n in support.not_covered]) \
-            + not_in_kb(analysis)
+            + ([] if first and concern.kind in ("hospital", "result") else not_in_kb(analysis))  # (said first)
         notes = [n for n in notes if n]
         if notes:
             yield from turn.say("\n".join(notes))

@@ -382,6 +382,20 @@ def test_a_product_named_by_symptom_words_is_not_what_a_description_asks_about()
     assert [m.entity_name for m in analyze(asked, mentions(asked), Findings(), list).topics] == ["感冒咳嗽片"]
 
 
+def test_what_a_message_asks_is_read_from_its_last_clauses_and_more_kinds_of_complaint():
+    from chat import complaints, concern
+
+    told = "大夫说是由于我的血压太高了，让我回来按时吃降压药，不能够吃太咸的东西，我想知道高血压可以吃红枣吗？"
+    assert concern.read(told).kind == "can_i" and concern.read(told).about == "吃红枣"
+    assert concern.read("体检报告显示转氨酶偏高，是怎么回事？").kind == "result"
+    bite = complaints.of("你好，请问被2个多月的小狗咬出血有事情吗")
+    assert bite.kind == "bite" and "肥皂水" in bite.signs and "狂犬病疫苗" in bite.signs
+    assert complaints.of("脖子上有白色的斑，一片一片的，越来越多").kind == "skin"
+    assert complaints.of("骨折过手臂中镶有钢板，现在宝宝出生三个多月了，什么时候能拿掉钢板").kind == "joint"
+    back = complaints.of("胸背痛一个月了，胃也不舒服")
+    assert back.kind == "chest" and "120" in back.signs
+
+
 def test_a_condition_asked_about_is_not_presumed():
     from chat import complaints
 

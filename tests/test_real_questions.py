@@ -190,7 +190,8 @@ def test_a_missing_section_gets_the_overview_and_a_not_covered_line(demo):
 def test_a_hospital_question_gets_the_department_and_whom_to_ask(demo):
     a = demo.answer("高血压去哪家医院看比较好？")
     assert ("高血压", "就诊科室") in cited(a)
-    assert "不评价或推荐具体医院" in a.text
+    # said once, first (the concern's line), not again by a second line on hospitals
+    assert a.text.startswith("知识库不收录医院排名") and "不评价或推荐具体医院" not in a.text
 
 
 def test_out_of_kb_is_still_refused(demo):
