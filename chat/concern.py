@@ -56,6 +56,7 @@ _AGE = re.compile(r"([0-9一二两三四五六七八九十几]+\s*(岁|周岁|�
 # A medicine taken, told without its name ("吃了一粒", "吃了药以后", "打了一针"): which one decides the answer.
 _TOOK_MEDICINE = re.compile(r"((吃|服|用)(了)?(这个|那个|一种|一些|几天|几次)?(药|药物|一粒|一片|两粒|两片|几粒|几片)|"
                             r"(打|输)(了)?(一针|针|吊瓶|点滴)|用药(后|以后|之后))")
+STORY_CHARS = 30  # a message longer than this tells a story rather than asks the KB
 # Asking whether a medicine may be stopped, skipped or cut ("不喝药行吗", "可以停药吗", "能不能减药").
 _STOPPING = re.compile(r"(不吃药|不喝药|不用药|不服药|停药|停掉|减药|减量|断药|不用吃药|不吃西药|不再吃药|少吃点药|药停了|不想吃药)")
 STOPPING_LINE = ("不要自行停药或减量：能不能停、怎样减，要由医生根据病情和复查结果决定；自行停药可能使病情反复或加重。"
@@ -140,6 +141,11 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             break
     scope = _SCOPE.search(question)
     missing: list[str] = []
+    # a description is the person's own when it says whose, tells a story, or asks what a person asks of their own
+    # ("肚子疼要紧吗"); "怎样才能避免便秘" and "失眠需要做哪些检查" are questions put to the KB
+    personal = bool(_PERSONAL.search(question)) or describes_symptoms and (
+        len(question) > STORY_CHARS or kind in ("serious", "normal", "what_to_do", "can_i", "what_is", "result", "drug"))
+    describes_symptoms = describes_symptoms and personal
     complaint = complaints.of(question) if kind != "hospital" else None
     if complaint and not (complaint.condition and (describes_symptoms or _PERSONAL.search(question))
                           or describes_symptoms or kind == "result"):
@@ -176,7 +182,6 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     order = {"values": -1, "conclusion": -1, "drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4}
     missing.sort(key=lambda m: order.get(m, 1.5))  # (a complaint's questions after a pregnancy, in their order)
     stopping = kind in ("can_i", "what_to_do", "tell") and bool(_STOPPING.search(asking))
-    personal = describes_symptoms or bool(_PERSONAL.search(question))
     return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]),
                    complaint.kind if complaint else "", stopping, personal,
                    complaints.signs(complaint, question) if complaint else "")

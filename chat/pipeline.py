@@ -84,7 +84,6 @@ URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、�
 PREGNANCY_SIGNS = "怀孕期间如出现阴道出血、腹痛加重、流水、胎动明显减少、头痛眼花或头晕乏力，请立即到有产科的医院就诊。"
 MAX_CONDITIONS = 3
 THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
-STORY_CHARS = 30  # a message longer than this tells a story rather than asks the KB
 STORY_REFUSAL = "这个问题需要了解您的具体情况，建议当面咨询医生；如有不适请及时就医。"
 NO_BASIS = "知识库中没有能直接回答这个问题的条目，我不凭猜测作答。"
 NOT_PLACED = "仅凭目前的描述还判断不了是什么原因（这不等于没有问题），知识库中也找不到足够相符的条目，所以这里不猜病名。"
@@ -326,7 +325,7 @@ class Pipeline:
                                       asks, _when_not_to_wait(facts, turn.describes, concern)))
         elif not turn.flagged.level:  # in an emergency the call-120 notice is the answer
             # a story gets no "ask me about 阿莫西林" example: that is for a question put to the KB
-            yield from turn.say(_join(REFUSAL, support.suggestion if len(turn.question) <= STORY_CHARS
+            yield from turn.say(_join(REFUSAL, support.suggestion if len(turn.question) <= concerns.STORY_CHARS
                                       else STORY_REFUSAL))
         yield from turn.say(SHORT_DISCLAIMER)
         return True

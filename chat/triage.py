@@ -144,6 +144,9 @@ _CHILD_DANGER = (r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴|
 _JERK = r"抽(?!屉|烟|血|筋|空|奖|签|查|水|样|成|出|取|脂)"  # a fit, not 抽屉, 抽烟, 抽血, 腿抽筋, 抽空
 _DULL = r"(精神(很|特别|非常|极|太)?(差|不好)|没(有)?精神|蔫(蔫|了)|没精打采)"  # listless: "今天精神特别差"
 _HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|" + _DULL + r"|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|" + _CHILD_DANGER + ")")
+# What blackens a stool without a bleed: iron, bismuth, blood tofu and dark foods.
+_BLACK_FROM_FOOD_OR_DRUG = re.compile(r"(铁剂|补铁|硫酸亚铁|琥珀酸亚铁|多糖铁|铋|得乐|动物血|猪血|鸭血|血豆腐|黑芝麻|桑葚|蓝莓|"
+                                      r"火龙果|黑米|墨鱼|活性炭|药用炭)")
 # A temperature measured below what counts as a young infant's fever (up to 37.4 °C, "三十七度二"; from 37.5
 # an armpit reading in the first months is treated as a fever).
 _BELOW_FEVER = re.compile(r"(?<![0-9.])(3[56](\.[0-9])?|37(\.[0-4])?)(?![0-9])\s*(度|℃|°)|三十[六七](度)?[零一二三四]?(?![五六七八九])")
@@ -411,6 +414,12 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"bleeding[^.!?]{0,30}for (over |more than |about )?(an|half an|one|two|\d+) hours?|(bleeding|bled) through|soaked (through|a pad|pads)|spurting|coffee[- ]grounds?|(black|tarry|tar-like) (stool|poop)[^.!?]{0,40}(dizz|faint|pale|weak)|"
         r"blood (is )?(everywhere|gushing|pouring))",
     )),
+    # Black, tarry stool is bleeding in the upper gut until shown otherwise (not after iron, bismuth or blood food).
+    RedFlag("melena", "黑便（柏油样大便，可能是上消化道出血）", (
+        r"(黑便|柏油(样|色|一样|似)|(大便|便便|拉的|屎)[^，。,]{0,4}(发黑|黑色|是黑的|黑黑的|像柏油)|拉(了)?[^，。,]{0,4}黑色?的?(大便|便|屎)|"
+        r"黑色的?(大便|便便|稀便))",
+    ), "尽快去医院急诊；不要进食进水，如头晕心慌先平躺。", label_en="black, tarry stool", english=(
+        r"(black|tarry|tar-like) (stool|poop|bowel)",)),
     # In cirrhosis a bleed from the gut is an emergency however small it is said to be ("肝硬化…又出血了，这次不严重").
     RedFlag("cirrhosis_bleed", "肝硬化消化道出血", (
         r"(肝硬化|肝硬变)",
@@ -920,6 +929,8 @@ def _not_the_one(flag: RedFlag, t: _Text) -> bool:
     """A red flag about someone in particular (an infant, a pregnancy) where nobody such is named, or "没有怀孕"."""
     if flag.name == "infant_fever" and re.search(_AGE_YEARS, t.text) and not re.search(_SERIOUS_CHILD, t.text):
         return True  # "3岁宝宝高烧": a child, not an infant
+    if flag.name == "melena" and _BLACK_FROM_FOOD_OR_DRUG.search(t.text):
+        return True  # "吃了铁剂后大便发黑": iron, bismuth or blood food blacken the stool
     if flag.name == "young_infant_fever" and _BELOW_FEVER.search(t.text) and not re.search(_HIGH, t.text) \
             and not re.search(_SERIOUS_CHILD, t.text):
         return True  # "22天宝宝，体温37.4度，精神很好": a temperature measured below a young infant's fever

@@ -438,6 +438,8 @@ def test_a_disease_of_ones_own_gets_its_department(pipeline):
     assert any(c.section == "就诊科室" for c in mine.citations) and "消化内科" in mine.text
     asked = pipeline.answer("急性胃肠炎的概述")  # a question put to the KB: what it asks, no more
     assert not any(c.section == "就诊科室" for c in asked.citations)
+    general = pipeline.answer("怎样才能避免腹泻")  # a finding, but a question put to the KB: no questions back
+    assert "请补充" not in general.text and not any(c.section == "就诊科室" for c in general.citations)
 
 
 def test_a_report_copied_in_is_read_as_a_report_and_a_denied_part_of_the_body_is_not_the_complaint(pipeline):

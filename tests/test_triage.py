@@ -339,3 +339,12 @@ def test_a_young_infants_temperature_measured_below_a_fever_is_not_one():
     assert triage("宝宝出生22天，体温37.4度，精神很好，吃奶也好，算发烧吗").level is None
     for q in ("宝宝出生22天，发烧38.2度", "刚满月的宝宝，体温37.8，一直睡", "宝宝出生20天，体温37.2度，不吃奶"):
         assert triage(q).level == "emergency", q
+
+
+def test_a_black_tarry_stool_is_an_emergency_unless_iron_bismuth_or_blood_food_explain_it():
+    from chat.triage import triage
+
+    for q in ("大便柏油色，请问:云南白药和奥美拉唑能一起吃吗？", "今天拉了黑色的大便", "I have black tarry stool today"):
+        assert triage(q).level == "emergency", q
+    for q in ("吃了铁剂以后大便发黑正常吗", "黑便是什么原因引起的", "大便是黑色的，昨天吃了猪血", "昨天拉了黑色的大便，今天正常了"):
+        assert triage(q).level is None, q
