@@ -84,6 +84,8 @@ class Concern:
 # A number with a unit or a reference mark: the message gives the report's values.
 _VALUE = re.compile(r"(\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|IU|g/L|mg|ng|pg|×10|x10|%|mmHg|cm|mm)|\d+\.\d+|[↑↓]|"
                     r"1\s*[:：/]\s*\d{2,})", re.I)
+# An imaging report (it ends in a conclusion; a lab report's numbers and ranges are the whole of it).
+_IMAGING = re.compile(r"(B超|彩超|超声|CT|核磁|MRI|X光|片子|钼靶|胃镜|肠镜|回声|血流|包块|结节|囊肿|暗区|阴影)", re.I)
 # A report's own conclusion, told ("提示", "考虑", "诊断", a grade).
 _CONCLUSION = re.compile(r"(结论|提示|诊断|考虑|印象|分级|级|BI-?RADS|TI-?RADS|意见)", re.I)
 # Words that leave the X of 能不能X unfinished ("能否「吃什」", "能否「如何处理」"): then the concern is said generally.
@@ -155,7 +157,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         complaint = None
     if kind == "result" and not _VALUE.search(question):
         missing.append("values")  # a report is read from its numbers and reference ranges, not its name
-    elif kind == "result" and not _CONCLUSION.search(question):
+    elif kind == "result" and _IMAGING.search(question) and not _CONCLUSION.search(question):
         missing.append("conclusion")  # numbers without the report's own conclusion: what it concluded decides
     elif describes_symptoms and kind not in ("hospital", "result"):
         if age_years is None and child is None and not _AGE.search(question):
@@ -282,6 +284,32 @@ def serious_line(x: str) -> str:
     """The first line for "X要紧吗" when the KB lists what X can lead to: what decides it, and that list."""
     return (f"是否严重，要看病情轻重和有没有并发症，由医生结合检查判断，知识库不能替您下结论；"
             f"知识库中「{x}」可能引起的并发症见下文，定期复查、及时治疗就是为了防止这些情况。")
+
+
+# A result told with its reference range: "FT3是13.85正常值是3.67-5.6", "谷丙转氨酶结果是74.0参考值是0-40",
+# "ALT 74（0-40）". The range must be said (正常值/参考值… or brackets): "38-39度" is no result.
+_MEASURED = re.compile(
+    r"(?P<name>[A-Za-z][A-Za-z0-9\-]{0,9}|[\u4e00-\u9fff]{2,8}?)\s*(结果)?(是|为|:|：)?\s*(?P<value>\d+(\.\d+)?)\s*"
+    r"([A-Za-zμ/%]+)?\s*[，,]?\s*((正常值|参考值|参考范围|正常范围)(是|为|:|：)?|[（(])\s*"
+    r"(?P<low>\d+(\.\d+)?)\s*(-|~|～|—|至|到)\s*(?P<high>\d+(\.\d+)?)")
+
+
+def measures_line(question: str) -> str:
+    """The person's own results set against the ranges they wrote ("FT3 13.85，高于参考范围上限5.6"): arithmetic on
+    what they told, no KB fact; "" when no result is told with its range."""
+    said, outside = [], False
+    for m in _MEASURED.finditer(question):
+        name, value, low, high = m.group("name"), float(m.group("value")), float(m.group("low")), float(m.group("high"))
+        if low >= high:
+            continue
+        where = (f"高于上限{m.group('high')}" if value > high else f"低于下限{m.group('low')}" if value < low
+                 else "在范围内")
+        said.append(f"{name} {m.group('value')}，{where}")
+        outside = outside or not low <= value <= high
+    if not said:
+        return ""
+    return ("按您写的参考范围：" + "；".join(dict.fromkeys(said)) + "。"
+            + ("超出范围的程度和意义，要由医生结合症状和其他检查判断。" if outside else ""))
 
 
 def hypothesis_line(x: str, told: list[str], listed: list[str], exams: bool) -> str:

@@ -320,6 +320,7 @@ class Pipeline:
             asks = concerns.follow_up(concern)
             answer.mode = "inquiry" if asks else "guidance"
             yield from turn.say(_join(first or (NOT_PLACED if turn.describes else ""),
+                                      concerns.measures_line(analysis.question),
                                       "" if turn.describes and not first or "知识库" in first else NO_BASIS,
                                       "" if department in first else concerns.direction_line(kb_department, concern),
                                       asks, _when_not_to_wait(facts, turn.describes, concern)))
@@ -351,6 +352,7 @@ class Pipeline:
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
             concern, named=named, supported=cited_facts_follow))
         notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [first] \
+            + [concerns.measures_line(analysis.question)] \
             + [concerns.scope_line(concern)] \
             + ([] if linked else [without_suggestions(n) if concern.personal else n for n in support.not_covered]) \
             + ([] if first and concern.kind in ("hospital", "result") else not_in_kb(analysis))  # (said first)

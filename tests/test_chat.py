@@ -396,6 +396,17 @@ def test_what_a_message_asks_is_read_from_its_last_clauses_and_more_kinds_of_com
     assert back.kind == "chest" and "120" in back.signs
 
 
+def test_results_told_with_their_ranges_are_set_against_them(pipeline):
+    from chat.concern import measures_line
+
+    line = measures_line("FT3是13.85正常值是3.67-5.6，FT4是53.68正常值是7.5-21.2TSH是0.05正常值是0.34-5.6")
+    assert line.startswith("按您写的参考范围：FT3 13.85，高于上限5.6；FT4 53.68，高于上限21.2；TSH 0.05，低于下限0.34。")
+    assert measures_line("ALT 30（0-40）") == "按您写的参考范围：ALT 30，在范围内。"
+    assert measures_line("发烧38-39度，血压150/90") == ""  # no range told: nothing to set against
+    answer = pipeline.answer("我的化验单：谷丙转氨酶结果是74.0参考值是0-40，是什么意思？")
+    assert "谷丙转氨酶 74.0，高于上限40" in answer.text and "报告最后的结论" not in answer.text
+
+
 def test_a_condition_asked_about_is_not_presumed():
     from chat import complaints
 
