@@ -145,11 +145,11 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     missing: list[str] = []
     # a description is the person's own when it says whose, tells a story, or asks what a person asks of their own
     # ("肚子疼要紧吗"); "怎样才能避免便秘" and "失眠需要做哪些检查" are questions put to the KB
-    personal = bool(_PERSONAL.search(question)) or describes_symptoms and (
-        len(question) > STORY_CHARS or kind in ("serious", "normal", "what_to_do", "can_i", "what_is", "result", "drug"))
+    personal = bool(_PERSONAL.search(question)) or len(question) > STORY_CHARS or describes_symptoms and (
+        kind in ("serious", "normal", "what_to_do", "can_i", "what_is", "result", "drug"))
     describes_symptoms = describes_symptoms and personal
     complaint = complaints.of(question) if kind != "hospital" else None
-    if complaint and not (complaint.condition and (describes_symptoms or _PERSONAL.search(question))
+    if complaint and not (complaint.condition and personal
                           or describes_symptoms or kind == "result"):
         # a part of the body is what a description (or a report) is about; a long-standing condition the person
         # says they (or theirs) have decides the questions whatever they ask about it (a report's part of the

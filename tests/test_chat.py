@@ -407,6 +407,12 @@ def test_results_told_with_their_ranges_are_set_against_them(pipeline):
     assert "谷丙转氨酶 74.0，高于上限40" in answer.text and "报告最后的结论" not in answer.text
 
 
+def test_a_rabies_vaccine_course_is_kept_to_the_clinics_dates(pipeline):
+    answer = pipeline.answer("今天25号打的狂犬疫苗第一针请问接下来三针什么时间打请告知具体日期，谢谢！")
+    assert "不要推迟或漏打" in answer.text and "狂犬病预防门诊" in answer.text
+    assert "第一针是哪天打的" not in answer.text  # told: 今天25号
+
+
 def test_a_condition_asked_about_is_not_presumed():
     from chat import complaints
 
