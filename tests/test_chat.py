@@ -413,6 +413,14 @@ def test_a_rabies_vaccine_course_is_kept_to_the_clinics_dates(pipeline):
     assert "第一针是哪天打的" not in answer.text  # told: 今天25号
 
 
+def test_does_x_cause_y_is_read_without_a_modal_but_not_from_what_caused_it():
+    from chat import concern
+
+    assert (concern.read("胃炎胃胀疼引起反复低烧吗？").kind, concern.read("胃炎胃胀疼引起反复低烧吗？").about) == \
+        ("causes", "反复低烧")
+    assert concern.read("是什么原因引起的？").kind == "what_is"
+
+
 def test_a_condition_asked_about_is_not_presumed():
     from chat import complaints
 
