@@ -127,13 +127,47 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
             corrected: tuple[tuple[str, str], ...] = (), common=lambda word: False) -> QueryAnalysis:
     """The analysis of `question` given its linked `mentions` (`EntityLinker.link`, fuzzy matches
     included), the index's findings vocabulary, the tokenizer's `cut` (for the residue) and `common(word)`:
-    whether a word is too common to be what a question is about (jieba's frequency; "经常", "一种")."""
+    whether a word is too common to be what a question is about (jieba's frequency; "经常", "一种").
+
+    The decisions, in order; each step may add a line to `notes` saying why."""
     notes: list[str] = []
-    greetings = [g.span() for g in _GREETING.finditer(question)]  # "您好医生" does not name the product 好医生
-    mentions = [m for m in mentions if m.entity_type in TOPIC_TYPES
-                and not any(a < m.end and m.start < b for a, b in greetings)]
+    mentions = _kept_mentions(question, mentions)
     findings = tuple(symptoms.findings(question)) if symptoms is not None else ()
     taking = _taking(question, mentions)
+    topics, unknown = _not_taken_measured_or_guessed(question, mentions, taking, corrected, notes)
+    topics = _not_denied(question, topics, findings, notes)
+    glue = _read_glue(question, topics, mentions, findings, symptoms, notes)
+    topics, unknown = glue.topics, unknown + glue.unknown
+    masked = mask_mentions(question, mentions)
+    asking = _asking_clauses(question)
+    parts = tuple(question[a:b].strip() for a, b in asking)
+    topics = _asked_topics(topics, asking, glue.other_products, notes)
+    intents = _intents(masked, question, parts, _types(topics) or _types(taking))
+    topics, intents = _without_weak(topics, intents, findings, masked, question, parts, notes)
+    topics = _drugs_when_drug_section(topics, intents)
+    topics, taking = _taken_when_nothing_else(topics, taking, intents)
+    topics, taking = _story_drugs_taken(topics, taking, parts, findings, intents, notes)
+    topics = _unless_description(question, topics, findings, intents, symptoms, notes)
+    kind = _kind(question, masked, mentions, topics, findings, unknown)
+    return QueryAnalysis(
+        question=question, mentions=tuple(mentions), topics=tuple(topics), intents=tuple(intents),
+        findings=findings, kind=kind, taking=tuple(taking), unknown=_longest(unknown),
+        broader=_broadest(glue.broader), corrected=tuple(corrected), parts=parts,
+        about=residue(question, [], cut), focus=_focus(question, asking, mentions, cut, common), notes=tuple(notes))
+
+
+def _kept_mentions(question: str, mentions: list[EntityMention]) -> list[EntityMention]:
+    """The mentions that can be topics: of a topic type, and not inside a greeting."""
+    greetings = [g.span() for g in _GREETING.finditer(question)]  # "您好医生" does not name the product 好医生
+    return [m for m in mentions if m.entity_type in TOPIC_TYPES
+            and not any(a < m.end and m.start < b for a, b in greetings)]
+
+
+def _not_taken_measured_or_guessed(question: str, mentions: list[EntityMention], taking: list[EntityMention],
+                                   corrected: tuple[tuple[str, str], ...],
+                                   notes: list[str]) -> tuple[list[EntityMention], list[str]]:
+    """The first topics: the mentions less the drugs taken, the drugs followed by a value and the drugs
+    guessed from a near-miss spelling; and the first unknown names (those guessed drugs' surfaces)."""
     # a drug written one character off is only suggested ("您是不是指…"): another drug's label is worse than none
     guessed = {(m.surface, m.start) for m in mentions if (m.surface, m.entity_name) in corrected}
     # "孕酮15.3", "血糖是8.2": a value read off a report, not the drug of the same name
@@ -142,7 +176,13 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     topics = [m for m in mentions if m not in taking and m not in measured
               and not (m.entity_type == "drug" and (m.surface, m.start) in guessed)]
     unknown = [m.surface for m in mentions if m.entity_type == "drug" and (m.surface, m.start) in guessed]
+    return topics, unknown
 
+
+def _not_denied(question: str, topics: list[EntityMention], findings: tuple[Finding, ...],
+                notes: list[str]) -> list[EntityMention]:
+    """The topics less the diseases denied: inside a denied finding, or right after a denial word that is
+    not part of asking ("是不是没有…")."""
     # denied findings are not topics ("不咳嗽" does not ask about 咳嗽); neither is a symptom-word disease
     denied = [f for f in findings if not f.present]
     kept = []
@@ -153,106 +193,179 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
             notes.append(f"「{m.surface}」 is denied: a finding, not a topic")
             continue
         kept.append(m)
-    topics = kept
+    return kept
 
-    broader = []
+
+@dataclass
+class _Glue:
+    """What the characters glued to the topics made of them (see `_read_glue`)."""
+
+    topics: list[EntityMention] = field(default_factory=list)  # the topics kept
+    unknown: list[str] = field(default_factory=list)  # other products and diseases the KB lacks
+    broader: list[tuple[str, str]] = field(default_factory=list)  # (narrower name asked, KB entry used instead)
+    glued_ends: set[int] = field(default_factory=set)  # ends of names that were themselves glued
+    other_products: list[int] = field(default_factory=list)  # ends of drug names that are another product
+
+
+def _read_glue(question: str, topics: list[EntityMention], mentions: list[EntityMention],
+               findings: tuple[Finding, ...], symptoms: SymptomIndex | None, notes: list[str]) -> _Glue:
+    """Which topics stay once the characters stuck before and after each name are read (`_glue_keeps`);
+    a short drug alias and a symptom word are kept as they are."""
+    glue = _Glue()
     spans = sorted({(m.start, m.end) for m in mentions})
-    kept, glued_ends, other_products = [], set(), []
     for m in topics:
         if is_weak(m) or _symptom_word(m, symptoms):
-            kept.append(m)  # "两个月前腹痛": a symptom word is a finding; what stands before it names nothing
+            glue.topics.append(m)  # "两个月前腹痛": a symptom word is a finding; what stands before it names nothing
             continue
         after = _glued_after(question, m, spans)
         # before a name, stop at the previous name unless that one was itself glued ("人偏|肺病|毒感染"), and
         # at a finding ("胃胀" + 干呕 are two words of a description)
-        before = _glued_before(question, m, [sp for sp in spans if sp[1] not in glued_ends]
+        before = _glued_before(question, m, [sp for sp in spans if sp[1] not in glue.glued_ends]
                                + [(f.start, f.end) for f in findings if f.end <= m.start])
-        if after and m.entity_type == "drug" and _PRODUCT_END.search(after) or before and m.entity_type == "drug":
-            unknown.append(before + m.surface + after)  # "阿莫西林" + "克拉维酸钾", "阿兹" + "夫定"
-            notes.append(f"「{before}{m.surface}{after}」 is another product than {m.entity_name}")
-            glued_ends.add(m.end)
-            other_products.append(m.end)
-            continue
-        if after and m.entity_type != "drug" and len(after) >= 3 and _NEW_DISEASE_END.search(after):
-            unknown.append(m.surface + after)  # "视神经脊髓炎" + "谱系疾病": another disease
-            notes.append(f"「{m.surface}{after}」 is another disease than {m.entity_name}")
-            continue
-        if after and m.entity_type != "drug" and _PRODUCT_END.search(after) and len(after) >= 3:
-            unknown.append(after)  # "慢性胃炎" + "胃苏颗粒" (a product the KB lacks): said, the rest answered
-        if before and m.entity_type == "disease":
-            if _MODIFIER.search(before):
-                # "小儿" + 手足口病, "先天性" + 高血压: the broader entry answers, and the answer says so
-                broader.append((before + m.surface, m.entity_name))
-            else:
-                # "尼帕" + 病毒感染, "自身免疫性" + 脑炎: another disease the KB lacks, not its broad parent
-                unknown.append(before + m.surface)
-                notes.append(f"「{before}{m.surface}」 is another disease than {m.entity_name}")
-                glued_ends.add(m.end)
-                continue
-        kept.append(m)
-    topics = kept
+        if _glue_keeps(m, before, after, glue, notes):
+            glue.topics.append(m)
+    return glue
 
-    masked = mask_mentions(question, mentions)
-    asking = [c.span() for c in _CLAUSE.finditer(question) if is_asking_clause(c.group(0))]
-    parts = tuple(question[a:b].strip() for a, b in asking)
+
+def _glue_keeps(m: EntityMention, before: str, after: str, glue: _Glue, notes: list[str]) -> bool:
+    """Whether `m` stays a topic with `before` and `after` stuck to it. Records in `glue` another product
+    (a drug with a product's ending after it, or anything before it), another disease (a disease ending
+    after, name-like characters before) or a narrower disease whose broader entry answers (a modifier before)."""
+    if after and m.entity_type == "drug" and _PRODUCT_END.search(after) or before and m.entity_type == "drug":
+        glue.unknown.append(before + m.surface + after)  # "阿莫西林" + "克拉维酸钾", "阿兹" + "夫定"
+        notes.append(f"「{before}{m.surface}{after}」 is another product than {m.entity_name}")
+        glue.glued_ends.add(m.end)
+        glue.other_products.append(m.end)
+        return False
+    if after and m.entity_type != "drug" and len(after) >= 3 and _NEW_DISEASE_END.search(after):
+        glue.unknown.append(m.surface + after)  # "视神经脊髓炎" + "谱系疾病": another disease
+        notes.append(f"「{m.surface}{after}」 is another disease than {m.entity_name}")
+        return False
+    if after and m.entity_type != "drug" and _PRODUCT_END.search(after) and len(after) >= 3:
+        glue.unknown.append(after)  # "慢性胃炎" + "胃苏颗粒" (a product the KB lacks): said, the rest answered
+    if before and m.entity_type == "disease":
+        if _MODIFIER.search(before):
+            # "小儿" + 手足口病, "先天性" + 高血压: the broader entry answers, and the answer says so
+            glue.broader.append((before + m.surface, m.entity_name))
+        else:
+            # "尼帕" + 病毒感染, "自身免疫性" + 脑炎: another disease the KB lacks, not its broad parent
+            glue.unknown.append(before + m.surface)
+            notes.append(f"「{before}{m.surface}」 is another disease than {m.entity_name}")
+            glue.glued_ends.add(m.end)
+            return False
+    return True
+
+
+def _asking_clauses(question: str) -> list[tuple[int, int]]:
+    """The spans of the clauses that ask (a question mark or a question word), in order."""
+    return [c.span() for c in _CLAUSE.finditer(question) if is_asking_clause(c.group(0))]
+
+
+def _asked_topics(topics: list[EntityMention], asking: list[tuple[int, int]], other_products: list[int],
+                  notes: list[str]) -> list[EntityMention]:
+    """The topics named in the asking clauses when there are any; none when what is asked about is a
+    product the KB lacks; otherwise all of them."""
     # the names of the asking clauses are the topics when there are any: "我有高血压，…，胃苏颗粒能吃吗"
     # asks about 胃苏颗粒; 高血压 stays in the question's words (a focus for choosing sentences)
     asked = [m for m in topics if any(a <= m.start < b for a, b in asking)]
     if asked:
         notes += [f"「{m.surface}」 is only in the story" for m in topics if m not in asked]
-        topics = asked
-    elif any(a <= end <= b for end in other_products for a, b in asking):
+        return asked
+    if any(a <= end <= b for end in other_products for a, b in asking):
         # "我一直拉肚子，阿莫西林克拉维酸钾能吃吗": what is asked about is a product the KB lacks; the story's
         # names are not an answer to it
         notes += [f"「{m.surface}」 is only in the story" for m in topics]
-        topics = []
-    intents = _intents(masked, question, parts, _types(topics) or _types(taking))
+        return []
+    return topics
+
+
+def _asks_drug_section(intents: list[str]) -> bool:
+    """Whether the first section asked is a drug's."""
+    return bool(intents) and intents[0] in DRUG_SECTIONS
+
+
+def _without_weak(topics: list[EntityMention], intents: list[str], findings: tuple[Finding, ...], masked: str,
+                  question: str, parts: tuple[str, ...], notes: list[str]) -> tuple[list[EntityMention], list[str]]:
+    """Unless a drug's section is asked, the topics less the short drug aliases and the products named by
+    the findings they are written as, and the intents read again for the topics left."""
     weak = [m for m in topics if is_weak(m) or _said_as_findings(m, findings)]
-    if weak and not (intents and intents[0] in DRUG_SECTIONS):
+    if weak and not _asks_drug_section(intents):
         # "小便" is an alias of the CMeKG entry 人尿: a two-character alias of a drug, with no drug section
         # asked, is a word of the story, not the drug
         notes += [f"「{m.surface}」 is only a short alias of {m.entity_name}, or the findings it is named by" for m in weak]
         topics = [m for m in topics if m not in weak]
         intents = _intents(masked, question, parts, _types(topics))
-    if topics and any(m.entity_type == "drug" for m in topics) and intents and intents[0] in DRUG_SECTIONS:
+    return topics, intents
+
+
+def _drugs_when_drug_section(topics: list[EntityMention], intents: list[str]) -> list[EntityMention]:
+    """Only the drug topics when there is one and a drug's section is asked."""
+    if topics and any(m.entity_type == "drug" for m in topics) and _asks_drug_section(intents):
         # "吃阿莫西林会拉肚子吗" links 拉肚子 too, but asks about the drug
-        topics = [m for m in topics if m.entity_type == "drug"]
+        return [m for m in topics if m.entity_type == "drug"]
+    return topics
+
+
+def _taken_when_nothing_else(topics: list[EntityMention], taking: list[EntityMention],
+                             intents: list[str]) -> tuple[list[EntityMention], list[EntityMention]]:
+    """The drugs taken become the topics when nothing else is asked about and a section is."""
     if not topics and taking and intents:
-        topics, taking = taking, []  # "我在吃华法林，要注意什么": the drug taken is what is asked about
-    if not parts and any(f.present for f in findings) and not (intents and intents[0] in DRUG_SECTIONS):
+        return taking, []  # "我在吃华法林，要注意什么": the drug taken is what is asked about
+    return topics, taking
+
+
+def _story_drugs_taken(topics: list[EntityMention], taking: list[EntityMention], parts: tuple[str, ...],
+                       findings: tuple[Finding, ...], intents: list[str],
+                       notes: list[str]) -> tuple[list[EntityMention], list[EntityMention]]:
+    """In a message that asks nothing in words and tells a complaint (no drug section asked), the drug
+    topics move to `taking`."""
+    if not parts and any(f.present for f in findings) and not _asks_drug_section(intents):
         # a story that asks nothing in words, of a complaint, names the drug it was given as part of the story
         # ("…医生开了百多邦。但已经结痂了却还不能动"): the complaint is what it is about, the drug is taken
         given = [m for m in topics if m.entity_type == "drug"]
         if given:
             notes += [f"「{s}」 is a drug told in the story of a complaint" for s in dict.fromkeys(m.surface for m in given)]
-            topics = [m for m in topics if m not in given]
-            taking = list(taking) + given
+            return [m for m in topics if m not in given], list(taking) + given
+    return topics, taking
 
+
+def _unless_description(question: str, topics: list[EntityMention], findings: tuple[Finding, ...],
+                        intents: list[str], symptoms: SymptomIndex | None, notes: list[str]) -> list[EntityMention]:
+    """No topics when they are all symptom words among two or more findings, asked nothing but treatment,
+    overview or cause, and not asked as a guess ("是贫血吗"): the message describes."""
     # symptom-word diseases ("头痛、头晕") with nothing asked about them but "怎么办" describe, they do not name
     present = [f for f in findings if f.present]
     if topics and len({f.term for f in present}) >= 2 and all(_symptom_word(m, symptoms) for m in topics) \
             and set(intents) <= {"治疗方式", "概述", "病因"} and not any(is_hypothesis(question, m) for m in topics):
         notes.append("the names are symptom words with no section asked: a description")
-        topics = []
+        return []
+    return topics
 
+
+def _kind(question: str, masked: str, mentions: list[EntityMention], topics: list[EntityMention],
+          findings: tuple[Finding, ...], unknown: list[str]) -> str:
+    """"which_disease", "entity" (topics left), "findings" (a description) or "open"."""
+    present = [f for f in findings if f.present]
     distinct = len({m.entity_id for m in mentions})
     if asks_which_disease(masked, distinct) and (present or distinct != 1):
-        kind = "which_disease"
-    elif topics:
-        kind = "entity"
-    elif present and not unknown and (len({f.term for f in present}) >= 2 or _PATIENT.search(question)):
+        return "which_disease"
+    if topics:
+        return "entity"
+    if present and not unknown and (len({f.term for f in present}) >= 2 or _PATIENT.search(question)):
         # a description: two findings, or one said of a person or with a time ("胃胀三天了怎么办"); not
         # "为什么天空是蓝色的", and not "尼帕病毒感染吃什么药" (about a name the KB lacks)
-        kind = "findings"
-    else:
-        kind = "open"
-    return QueryAnalysis(
-        question=question, mentions=tuple(mentions), topics=tuple(topics), intents=tuple(intents),
-        findings=findings, kind=kind, taking=tuple(taking),
-        unknown=tuple(u for u in dict.fromkeys(unknown) if not any(u != v and u in v for v in unknown)),  # longest
-        broader=tuple({broad: (narrow, broad) for narrow, broad in sorted(broader, key=lambda b: -len(b[0]))}.values()),
-        corrected=tuple(corrected), parts=parts,
-        about=residue(question, [], cut), focus=_focus(question, asking, mentions, cut, common), notes=tuple(notes))
+        return "findings"
+    return "open"
+
+
+def _longest(unknown: list[str]) -> tuple[str, ...]:
+    """The unknown names, once each, less those inside a longer one."""
+    return tuple(u for u in dict.fromkeys(unknown) if not any(u != v and u in v for v in unknown))
+
+
+def _broadest(broader: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """One (narrower, broader) pair per KB entry: the longest narrower name written."""
+    return tuple({broad: (narrow, broad) for narrow, broad in sorted(broader, key=lambda b: -len(b[0]))}.values())
 
 
 def _types(mentions) -> list[str]:
