@@ -28,6 +28,7 @@ class Complaint:
     signs: str  # when not to wait
     told: tuple[re.Pattern | None, ...] = ()  # per question: words that show the message already answers it
     condition: bool = False  # a long-standing condition named by the person (癫痫, 高血压): its own questions
+    lead: str = ""  # what decides it, said first when the KB has no entry to answer from
 
     def questions(self, text: str) -> tuple[str, ...]:
         """The questions `text` does not already answer, most useful first."""
@@ -35,10 +36,10 @@ class Complaint:
 
 
 def _kind(kind: str, words: str, department: str, asks: tuple[str, ...], signs: str,
-          told: tuple[str | None, ...] = (), condition: bool = False) -> Complaint:
+          told: tuple[str | None, ...] = (), condition: bool = False, lead: str = "") -> Complaint:
     told = tuple(told) + (None,) * (len(asks) - len(told))
     return Complaint(kind, re.compile(words), department, asks, signs,
-                     tuple(re.compile(t) if t else None for t in told), condition)
+                     tuple(re.compile(t) if t else None for t in told), condition, lead)
 
 
 # Long-standing conditions a person says they have: what decides the next step is how it is treated and
@@ -115,13 +116,21 @@ KINDS: tuple[Complaint, ...] = (
            "咬人的动物打过狂犬病疫苗吗，现在状况如何？您以前打过狂犬病疫苗吗？"),
           "被狗、猫等动物咬伤或抓伤且破皮、出血的，请尽快用肥皂水和流动清水交替冲洗伤口约15分钟，"
           "当天到狂犬病预防门诊（犬伤门诊）处理伤口，由医生评估是否需要接种狂犬病疫苗和免疫球蛋白，不要等待观察。",
-          (r"(小时|天|周|刚才|刚刚|昨天|今天|前天)",)),
+          (r"(小时|天|周|刚才|刚刚|昨天|今天|前天)",),
+          lead="被动物咬伤或抓伤，要不要紧主要看伤口是否破皮出血和动物情况；破皮出血的，要尽快冲洗伤口并当天到狂犬病预防门诊评估。"),
     _kind("wound", r"(划伤|割伤|擦伤|刮伤|撞伤|碰伤|磕伤|扎伤|咬伤|伤口|外伤|破了|流血了|缝针|结痂)", "外科",
           ("伤口多深、多长，在哪个部位，出血止住了吗，现在有没有红肿、流脓？",
            "近5～10年打过破伤风疫苗吗？是被什么弄伤的（生锈或脏的东西、动物）？"),
           "如伤口出血压迫10分钟仍止不住、伤口深或有异物、红肿化脓伴发热，请尽快就医；被动物咬伤要尽快处理伤口并咨询狂犬病疫苗；"
           "头部受伤后如头痛加重、反复呕吐、嗜睡或一侧肢体无力，请立即拨打120。"),
-    _kind("gynaecology", r"(白带|阴道|外阴|月经|例假|姨妈|经期|痛经|下身|私处|宫颈|子宫|卵巢|附件|盆腔|排卵|同房后出血|经血)",
+    # a pregnancy just found (a test turned positive): how far along, and the signs of one outside the womb
+    _kind("pregnancy", r"(怀孕了|显示怀孕|测出怀孕|查出怀孕|确认怀孕|两道杠|早孕|孕早期|怀孕.{0,3}(周|天|个月)|孕\d+周|"
+                       r"一道?深一道?浅|弱阳)", "妇产科",
+          ("末次月经第一天是哪天，停经多少天了？做过抽血HCG或B超吗？",
+           "有没有腹痛、阴道出血？以前有没有宫外孕、流产或剖宫产？"),
+          "停经后如出现腹痛（尤其一侧下腹剧痛）、阴道出血、头晕或晕倒，请立即去急诊，须排除宫外孕。",
+          lead="是否怀孕、是不是怀在子宫里，要靠抽血HCG和B超确认，建议到妇产科检查；在此之前注意休息，不要自行用药。"),
+    _kind("gynaecology", r"(白带|阴道|外阴|月经|例假|姨妈|经期|痛经|下身|私处|宫颈|子宫|卵巢|附件|盆腔|排卵|同房后出血|经血|验孕|试纸|测孕|HCG|hcg|孕酮)",
           "妇科",
           # (a possible pregnancy is asked by chat.concern, which knows when it is already told)
           ("出血或分泌物的颜色、量和气味怎样，有没有下腹痛、外阴瘙痒或发热？",

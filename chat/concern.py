@@ -36,7 +36,7 @@ _KINDS = (
     ("can_i", r"(能不能|能否|可不可以|可否|可以.{1,10}(吗|(?<![什怎这那多])么|嘛)|[^，,。？?！!\s]{1,10}(可以|行)(吗|么|嘛)|"
               r"能.{1,10}(吗|(?<![什怎这那多])么|嘛)|要不要|需不需要|需要.{1,8}(吗|(?<![什怎这那多])么)|会不会影响|"
               r"影响.{1,8}(吗|(?<![什怎这那多])么)|还能.{1,8}(吗|(?<![什怎这那多])么)|行不行)"),
-    ("serious", r"(要紧|要不要紧|严重吗|严不严重|严重不|危险吗|有危险|有没有事|有事吗|没事吧|问题大|大问题|会死|是癌|癌症吗|"
+    ("serious", r"(要紧|要不要紧|严重吗|严不严重|严重不|危险吗|有危险|有没有事|有事吗|有事情吗|有没有事情|会不会有事|没事吧|问题大|大问题|会死|是癌|癌症吗|"
                 r"恶化|会不会.{0,6}(癌|死|瘫|风险|危险|有事|后遗症)|有(什么|没有)?(风险|危害|后遗症))"),
     ("normal", r"(正常吗|正不正常|正常不|是否正常|正常么|算正常|属于正常)"),
     ("drug", r"(吃什么药|用什么药|什么药|哪种药|哪些药|用药|药膏)"),
@@ -145,10 +145,12 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     missing: list[str] = []
     # a description is the person's own when it says whose, tells a story, or asks what a person asks of their own
     # ("肚子疼要紧吗"); "怎样才能避免便秘" and "失眠需要做哪些检查" are questions put to the KB
-    personal = bool(_PERSONAL.search(question)) or len(question) > STORY_CHARS or describes_symptoms and (
-        kind in ("serious", "normal", "what_to_do", "can_i", "what_is", "result", "drug"))
-    describes_symptoms = describes_symptoms and personal
+    personal = bool(_PERSONAL.search(question)) or len(question) > STORY_CHARS \
+        or kind in ("serious", "normal") or describes_symptoms and kind in ("what_to_do", "can_i", "what_is", "result", "drug")
     complaint = complaints.of(question) if kind != "hospital" else None
+    # a story of one's own about a part of the body describes a complaint even when no finding is recognised
+    # ("例假推迟15天了，测了两次都是一道深一道浅")
+    describes_symptoms = personal and (describes_symptoms or complaint is not None and not complaint.condition)
     if complaint and not (complaint.condition and personal
                           or describes_symptoms or kind == "result"):
         # a part of the body is what a description (or a report) is about; a long-standing condition the person
@@ -169,7 +171,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         if _TOOK_MEDICINE.search(question) and not drug_named:
             missing.append("drug")  # "吃了一粒…皮肤红痒，是过敏吗": which medicine decides it
         if sex != "男" and pregnant is None and child is not True and _FEMALE_COMPLAINT.search(question) \
-                and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经)", question):
+                and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经|试纸|一道?深一道?浅|两道杠|一道杠)", question):
             missing.append("pregnancy")
         # only what decides this kind of answer: whether one may do X turns on a pregnancy, which drug also on age
         missing = [m for m in missing if m in _DECIDES.get(kind, ("drug", "pregnancy", "site", "age", "duration"))]
@@ -215,6 +217,12 @@ def scope_line(concern: Concern) -> str:
         return ""
     return (f"知识库收录的是药品说明书、疾病和检查，不包括「{concern.out_of_scope}」这类产品或美容项目的效果和风险；"
             "这类问题请咨询正规医院的皮肤科、整形外科医生，或看产品说明与监管部门的备案信息。")
+
+
+def lead_line(concern: Concern) -> str:
+    """What decides the kind of complaint, said first when the KB has no entry to answer from ("" for most)."""
+    kind = complaints.named(concern.complaint)
+    return kind.lead if kind else ""
 
 
 def usual_department(concern: Concern) -> str:

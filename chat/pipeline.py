@@ -316,7 +316,9 @@ class Pipeline:
             answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
             kb_department = direction.department if direction else ""
             department = kb_department or concerns.usual_department(concern)
-            first = concerns.first_line(concern, department=department, supported=False)
+            # what decides this kind of complaint, when there is such a line, says more than a general one
+            lead = concerns.lead_line(concern) if concern.kind in ("tell", "what_is", "serious", "normal", "what_to_do") else ""
+            first = lead or concerns.first_line(concern, department=department, supported=False)
             asks = concerns.follow_up(concern)
             answer.mode = "inquiry" if asks else "guidance"
             yield from turn.say(_join(first or (NOT_PLACED if turn.describes else ""),

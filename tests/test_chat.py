@@ -407,6 +407,14 @@ def test_results_told_with_their_ranges_are_set_against_them(pipeline):
     assert "谷丙转氨酶 74.0，高于上限40" in answer.text and "报告最后的结论" not in answer.text
 
 
+def test_a_bite_and_a_pregnancy_just_found_are_answered_with_what_decides_them(pipeline):
+    bite = pipeline.answer("你好，请问被2个多月的小狗咬出血有事情吗。")
+    assert bite.text.startswith("被动物咬伤或抓伤，要不要紧主要看") and "肥皂水" in bite.text
+    test = pipeline.answer("例假推迟15天了，之前测了两次都是一道深一道浅，今天又测了一下也是一道深一道浅")
+    assert test.text.startswith("是否怀孕、是不是怀在子宫里，要靠抽血HCG和B超确认") and "宫外孕" in test.text
+    assert "有没有怀孕的可能" not in test.text
+
+
 def test_a_rabies_vaccine_course_is_kept_to_the_clinics_dates(pipeline):
     answer = pipeline.answer("今天25号打的狂犬疫苗第一针请问接下来三针什么时间打请告知具体日期，谢谢！")
     assert "不要推迟或漏打" in answer.text and "狂犬病预防门诊" in answer.text
