@@ -348,7 +348,7 @@ class Pipeline:
         if linked and concern.kind != "drug":
             withheld = ""  # the answer is the evidence for the concern, not the disease's overview with its list
         if concern.personal:
-            passages = _with_department(_without_kinds_of_treatment(passages), support, self._passages_of)
+            passages = _with_department(_without_crawled_treatments(passages), support, self._passages_of)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
@@ -713,20 +713,13 @@ def _link_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, 
     return concerns.link_line(x.entity_name, y), own or passages
 
 
-# A crawled list of kinds of treatment ("药物治疗、支持性治疗、手术治疗") says nothing of this person's treatment:
-# to a person asking about their own it reads as the treatment ("心理、康复治疗" for epilepsy), and is left out.
-_KIND_OF_TREATMENT = re.compile(r"^(药物|支持性?|手术|康复|对症|对症支持|中医|中药|心理|病因|病原|物理|放射性?|非手术|介入|局部|外科|"
-                                r"保守|内科|全身|一般|化学|饮食|免疫|抗感染|综合)(治疗|疗法|处理)?$|^(化疗|放疗|氧疗|治疗原则|用药原则)$")
-# ("心理、康复治疗": a kind said before the shared word 治疗 is a kind too)
-
-
-def _without_kinds_of_treatment(passages: list[Passage]) -> list[Passage]:
-    """The passages without a crawled list of kinds of treatment (see _KIND_OF_TREATMENT)."""
-    def kinds_only(p: Passage) -> bool:
-        items = [i for i in re.split(r"[、，,和及与]", p.body.rstrip("。等 ")) if i.strip()]
-        return p.section == "治疗方式" and p.authority < BY_NAME["curated"] and bool(items) \
-            and all(_KIND_OF_TREATMENT.match(i.strip().rstrip("等")) for i in items)
-    return [p for p in passages if not kinds_only(p)]
+# A crawled list of treatments ("药物治疗、支持性治疗", "中医中药、免疫调节剂、导向治疗、抗病毒治疗") says nothing of this
+# person's treatment: to a person asking about their own it reads as the treatment ("心理、康复治疗" for epilepsy;
+# TCM beside antivirals for hepatitis B), and is left out; a curated entry's (or a label's) is kept. Which
+# treatment suits them is the doctor's, as the concern's first line says.
+def _without_crawled_treatments(passages: list[Passage]) -> list[Passage]:
+    """The passages without a treatment list ranked below a curated entry."""
+    return [p for p in passages if not (p.section == "治疗方式" and p.authority < BY_NAME["curated"])]
 
 
 def _with_department(passages: list[Passage], support, passages_of) -> list[Passage]:
