@@ -204,6 +204,20 @@ KINDS: tuple[Complaint, ...] = (
 )
 
 
+# A disease already diagnosed ("确诊为脑瘤", "医生说是宫腔粘连", "胃癌晚期"): the part of the body's first questions
+# (where it hurts, a possible pregnancy) are not what decides now; the treatment under way and the latest results are.
+DIAGNOSED = _kind("diagnosed", r"(?!)", "",
+                  ("医生目前给的治疗方案是什么，正在用哪些药或做什么治疗？",
+                   "最近一次复查（检查报告）的结论和主要数值是什么？"), "")
+_DIAGNOSIS_TOLD = re.compile(r"(确诊|诊断(为|是|出)|查出|检查出|医生说(是|我|她|他|可能)|得了|患有|患了|患上|晚期|早期|术后|化疗|放疗|"
+                             r"复查|在治疗|治疗当中)")
+
+
+def diagnosed(text: str) -> bool:
+    """Whether the message tells of a disease already diagnosed (or treated)."""
+    return bool(_DIAGNOSIS_TOLD.search(text))
+
+
 def of(text: str) -> Complaint | None:
     """The kind of complaint `text` is about: a long-standing condition it names first, else the part of the
     body with most words in it (None when no kind's words are in it)."""
@@ -250,4 +264,4 @@ def signs(kind: Complaint, text: str) -> str:
 
 def named(kind: str) -> Complaint | None:
     """The kind called `kind` (None for "" or an unknown name)."""
-    return next((c for c in CONDITIONS + KINDS if c.kind == kind), None)
+    return next((c for c in CONDITIONS + KINDS + (DIAGNOSED,) if c.kind == kind), None)

@@ -93,7 +93,7 @@ _NOT_A_PHRASE = re.compile(r"(什|怎|如何|哪|吗|呢|多少|多久|几|是�
 
 
 COMPLAINT = "complaint:"  # a missing fact that is the complaint's own question number n ("complaint:0")
-_ASKS_PREGNANCY = ("postpartum",)  # its own questions cover what a pregnancy question would
+_ASKS_PREGNANCY = ("postpartum", "diagnosed")  # their own questions cover what a pregnancy question would
 _DECIDES = {"can_i": ("pregnancy", "drug"), "drug": ("drug", "pregnancy", "age"), "causes": ("drug",)}
 
 
@@ -121,9 +121,11 @@ def _asking_part(text: str) -> str:
 
 
 def read(question: str, *, child: bool | None = None, sex: str | None = None, pregnant: bool | None = None,
-         age_years: float | None = None, describes_symptoms: bool = False, drug_named: bool = False) -> Concern:
+         age_years: float | None = None, describes_symptoms: bool = False, drug_named: bool = False,
+         disease_named: bool = False) -> Concern:
     """The concern of a message; `missing` only when the message describes the person's own complaint.
-    `drug_named`: the message names a drug the KB knows (else a medicine taken unnamed is asked for)."""
+    `drug_named`: the message names a drug the KB knows (else a medicine taken unnamed is asked for);
+    `disease_named`: it names a disease the KB knows (told as diagnosed, its treatment and results decide)."""
     asking = _asking_part(question)
     kind, about = "tell", ""
     for name, pattern in _COMPILED:
@@ -148,6 +150,8 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     personal = bool(_PERSONAL.search(question)) or len(question) > STORY_CHARS \
         or kind in ("serious", "normal") or describes_symptoms and kind in ("what_to_do", "can_i", "what_is", "result", "drug")
     complaint = complaints.of(question) if kind != "hospital" else None
+    if complaint is not None and not complaint.condition and disease_named and complaints.diagnosed(question):
+        complaint = complaints.DIAGNOSED  # a named disease already diagnosed: its treatment and results decide
     # a story of one's own about a part of the body describes a complaint even when no finding is recognised
     # ("例假推迟15天了，测了两次都是一道深一道浅")
     describes_symptoms = personal and (describes_symptoms or complaint is not None and not complaint.condition)

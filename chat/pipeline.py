@@ -253,7 +253,8 @@ class Pipeline:
         turn.concern = concern = concerns.read(
             analysis.question, child=facts.child, sex=facts.sex, pregnant=facts.pregnant, age_years=facts.age_years,
             describes_symptoms=turn.describes and not turn.flagged.level,
-            drug_named=bool(facts.drug_ids) or any(m.entity_type == "drug" for m in analysis.topics + analysis.taking))
+            drug_named=bool(facts.drug_ids) or any(m.entity_type == "drug" for m in analysis.topics + analysis.taking),
+            disease_named=any(m.entity_type == "disease" for m in analysis.topics))
         answer.debug["concern"] = {"kind": concern.kind, "about": concern.about, "missing": list(concern.missing),
                                    "out_of_scope": concern.out_of_scope}
         if concern.out_of_scope and not analysis.topics:

@@ -415,6 +415,17 @@ def test_a_bite_and_a_pregnancy_just_found_are_answered_with_what_decides_them(p
     assert "有没有怀孕的可能" not in test.text
 
 
+def test_a_disease_already_diagnosed_is_asked_about_its_treatment_and_results_not_where_it_hurts():
+    from chat import concern
+
+    aunt = concern.read("这几天我的姑姑查出来得了宫颈炎，有阴道出血，已经在治疗当中了，要注意什么", describes_symptoms=True,
+                        disease_named=True)
+    assert aunt.complaint == "diagnosed" and "pregnancy" not in aunt.missing
+    assert concern.follow_up(aunt).count("治疗方案") == 1
+    fresh = concern.read("最近白带发黄，有时痒", describes_symptoms=True)
+    assert fresh.complaint == "gynaecology"
+
+
 def test_a_rabies_vaccine_course_is_kept_to_the_clinics_dates(pipeline):
     answer = pipeline.answer("今天25号打的狂犬疫苗第一针请问接下来三针什么时间打请告知具体日期，谢谢！")
     assert "不要推迟或漏打" in answer.text and "狂犬病预防门诊" in answer.text
