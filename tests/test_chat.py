@@ -422,7 +422,7 @@ def test_a_disease_already_diagnosed_is_asked_about_its_treatment_and_results_no
                         disease_named=True)
     assert aunt.complaint == "diagnosed" and "pregnancy" not in aunt.missing
     assert concern.follow_up(aunt).count("治疗方案") == 1
-    fresh = concern.read("最近白带发黄，有时痒", describes_symptoms=True)
+    fresh = concern.read("我最近白带发黄，有时痒", describes_symptoms=True)
     assert fresh.complaint == "gynaecology"
 
 
