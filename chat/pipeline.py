@@ -349,7 +349,7 @@ class Pipeline:
         if linked and concern.kind != "drug":
             withheld = ""  # the answer is the evidence for the concern, not the disease's overview with its list
         if concern.personal:
-            passages = _with_department(_without_crawled_treatments(passages), support, self._passages_of)
+            passages = _with_department(_without_crawled_treatments(passages), support, self._passages_of, concern)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
@@ -723,14 +723,22 @@ def _without_crawled_treatments(passages: list[Passage]) -> list[Passage]:
     return [p for p in passages if not (p.section == "治疗方式" and p.authority < BY_NAME["curated"])]
 
 
-def _with_department(passages: list[Passage], support, passages_of) -> list[Passage]:
+SELF_CARE = ("护理", "饮食", "预防")  # what a person can do meanwhile, as the KB states it
+
+
+def _with_department(passages: list[Passage], support, passages_of, concern: concerns.Concern) -> list[Passage]:
     """A person asking about a disease of theirs is told where it is seen: its 就诊科室 passage, added last when
-    the answer has none."""
-    if not passages or any(p.section == "就诊科室" for p in passages):
-        return passages
+    the answer has none; and when nothing else is left to say what to do (its drug list withheld, its crawled
+    treatment list left out), the care the KB states for it."""
     disease = next((m for m in support.entities if m.entity_type == "disease"), None)
-    where = [p for p in passages_of(disease.entity_id, "就诊科室") if p.items][:1] if disease else []
-    return passages + where
+    if disease is None:
+        return passages
+    if not passages and concern.kind in ("what_to_do", "drug", "tell", "serious"):
+        care = [p for section in SELF_CARE for p in passages_of(disease.entity_id, section) if p.body.strip()]
+        passages = care[:1]
+    if any(p.section == "就诊科室" for p in passages):
+        return passages
+    return passages + [p for p in passages_of(disease.entity_id, "就诊科室") if p.items][:1]
 
 
 def _serious_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,

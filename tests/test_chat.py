@@ -470,6 +470,25 @@ def test_a_person_is_told_no_crawled_list_of_treatments():
     assert _without_crawled_treatments([kinds, named, curated]) == [curated]
 
 
+def test_a_person_whose_disease_has_nothing_left_to_quote_is_told_its_care_and_where_to_go():
+    from types import SimpleNamespace
+
+    from chat import concern
+    from chat.pipeline import _with_department
+    from retriever.hits import EntityMention
+
+    def section(name, text, items=()):
+        return Passage(f"e5:{name}", 5, "disease", "胆汁反流性胃炎", name, f"胆汁反流性胃炎 · {name}：{text}", "x", 1, "h",
+                       items=tuple(items))
+
+    held = {"护理": [section("护理", "少食多餐，睡前不进食。")], "就诊科室": [section("就诊科室", "消化内科", ["消化内科"])]}
+    support = SimpleNamespace(entities=[EntityMention("胆汁反流性胃炎", 0, 7, 5, "disease", "胆汁反流性胃炎")])
+    what = concern.read("我有胆汁反流性胃炎，吃药不好，该怎么办？")
+    # its drug list withheld and its crawled treatment list left out: nothing else was left
+    passages = _with_department([], support, lambda eid, s=None: held.get(s, []), what)
+    assert [p.section for p in passages] == ["护理", "就诊科室"]
+
+
 def test_a_person_telling_their_story_gets_no_suggestions_of_what_else_to_ask(pipeline):
     put = pipeline.answer("华法林钠片有哪些不良反应？")
     assert "还可以问它的" in put.text  # a question put to the KB: what else it holds
