@@ -549,6 +549,7 @@ class Pipeline:
     def _possible_conditions(self, answer: Answer, state: InquiryState, candidates: list[Candidate]) -> Iterator[Delta]:
         """Possible conditions, each with its matching symptoms, department and usual exams, every line
         cited and verified. Never a diagnosis: the heading says so."""
+        candidates = _led_by_most_specific(candidates, state.present, self.symptoms.weight)
         shown = [c for c in candidates[:MAX_CONDITIONS] if c.posterior >= 0.05] or candidates[:1]
         numbered: dict[int, Passage] = {}
         blocks = []
@@ -614,6 +615,17 @@ class Pipeline:
                 log.warning("answer log not written: %s", exc)
             timings["log"] = _ms(t)
         return answer
+
+
+def _led_by_most_specific(candidates: list[Candidate], present: list[str], weight) -> list[Candidate]:
+    """The candidates that list the one most specific finding told ("甲状腺结节" beside "疼痛、肿块"), when some
+    do: one that lacks it matched only the generic words (乳腺炎, 霰粒肿 for a thyroid nodule). All of them when
+    no single finding stands out."""
+    ranked = sorted(present, key=weight, reverse=True)
+    if not ranked or weight(ranked[0]) <= 0 or len(ranked) > 1 and weight(ranked[0]) == weight(ranked[1]):
+        return candidates
+    leading = [c for c in candidates if ranked[0] in c.matched]
+    return leading or candidates
 
 
 def _last_question(messages: list[dict]) -> str | None:

@@ -131,7 +131,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
 
     The decisions, in order; each step may add a line to `notes` saying why."""
     notes: list[str] = []
-    mentions = _kept_mentions(question, mentions)
+    mentions = _kept_mentions(question, mentions, cut)
     findings = tuple(symptoms.findings(question)) if symptoms is not None else ()
     taking = _taking(question, mentions)
     topics, unknown = _not_taken_measured_or_guessed(question, mentions, taking, corrected, notes)
@@ -156,11 +156,26 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
         about=residue(question, [], cut), focus=_focus(question, asking, mentions, cut, common), notes=tuple(notes))
 
 
-def _kept_mentions(question: str, mentions: list[EntityMention]) -> list[EntityMention]:
-    """The mentions that can be topics: of a topic type, and not inside a greeting."""
+def _kept_mentions(question: str, mentions: list[EntityMention], cut=None) -> list[EntityMention]:
+    """The mentions that can be topics: of a topic type, not inside a greeting, and a two-character drug name
+    only where the text has a word boundary on both sides ("前几天可能" does not name the drug 天可)."""
     greetings = [g.span() for g in _GREETING.finditer(question)]  # "您好医生" does not name the product 好医生
+    bounds = _word_bounds(question, cut)
     return [m for m in mentions if m.entity_type in TOPIC_TYPES
-            and not any(a < m.end and m.start < b for a, b in greetings)]
+            and not any(a < m.end and m.start < b for a, b in greetings)
+            and not (m.entity_type == "drug" and len(m.surface) <= 2 and bounds is not None
+                     and not (m.start in bounds and m.end in bounds))]
+
+
+def _word_bounds(question: str, cut) -> set[int] | None:
+    """Where the tokenizer's words of `question` begin and end (None without a tokenizer)."""
+    if cut is None:
+        return None
+    bounds, at = {0}, 0
+    for word in cut(question):
+        at += len(word)
+        bounds.add(at)
+    return bounds
 
 
 def _not_taken_measured_or_guessed(question: str, mentions: list[EntityMention], taking: list[EntityMention],

@@ -364,6 +364,32 @@ def test_a_drug_told_in_the_story_of_a_complaint_is_not_what_it_asks_about(pipel
     assert any(m.entity_name == "布洛芬缓释胶囊" for m in asked.topics)
 
 
+def test_a_two_character_drug_name_is_a_name_only_at_word_boundaries():
+    from retriever.analysis import analyze
+    from retriever.hits import EntityMention
+
+    def mention(text):
+        return [EntityMention("天可", text.find("天可"), text.find("天可") + 2, 9, "drug", "天可")]
+
+    inside = "前几天可能吃了油腻的东西"
+    assert not analyze(inside, mention(inside), None, lambda t: ["前", "几天", "可能", "吃了", "油腻", "的", "东西"]).mentions
+    named = "天可的副作用"
+    assert [m.entity_name for m in analyze(named, mention(named), None, lambda t: ["天可", "的", "副作用"]).topics] == ["天可"]
+
+
+def test_the_most_specific_finding_leads_the_possible_conditions():
+    from chat.pipeline import _led_by_most_specific
+    from retriever.symptoms import Candidate
+
+    weights = {"甲状腺结节": 9.0, "疼痛": 0.0, "肿块": 0.5, "腹泻": 3.0, "畏光": 3.0}
+    thyroid = Candidate(1, "散发性甲状腺肿", 0.4, ["甲状腺结节", "疼痛", "肿块"])
+    breast = Candidate(2, "乳腺炎", 0.5, ["疼痛", "肿块"])
+    assert _led_by_most_specific([breast, thyroid], ["甲状腺结节", "疼痛", "肿块"], weights.get) == [thyroid]
+    # no single finding stands out (two equally specific): all are kept
+    gut, head = Candidate(3, "急性胃肠炎", 0.5, ["腹泻"]), Candidate(4, "偏头痛", 0.5, ["畏光"])
+    assert _led_by_most_specific([gut, head], ["腹泻", "畏光"], weights.get) == [gut, head]
+
+
 def test_a_product_named_by_symptom_words_is_not_what_a_description_asks_about():
     from retriever.analysis import analyze
     from retriever.hits import EntityMention
