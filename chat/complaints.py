@@ -76,9 +76,15 @@ CONDITIONS: tuple[Complaint, ...] = (
     _kind("airways", r"(哮喘|慢阻肺|慢性阻塞性肺|肺气肿|支气管扩张)", "呼吸内科",
           ("现在用什么吸入药，最近发作是否更频繁、夜里会不会憋醒？", "最近有没有感冒、接触过敏原或吸烟？"),
           "如说话不成句、口唇发紫、用了急救吸入药仍不缓解，或咳大量鲜血，请立即拨打120。", condition=True),
-    _kind("thyroid", r"(甲亢|甲减|甲状腺功能|桥本)", "内分泌科",
+    _kind("thyroid", r"(甲亢|甲状腺功能亢进|甲状腺机能亢进|格雷夫斯|Graves)", "内分泌科",
           ("最近一次甲状腺功能（FT3、FT4、TSH）是多少？", "现在吃什么药、剂量多少，多久复查一次？"),
           "如出现高热、心跳很快、大汗、烦躁或神志不清，或服抗甲状腺药期间发热、咽痛，请立即就医。",
+          (r"(FT3|FT4|TSH|T3|T4)[^，。]{0,6}\d",), condition=True),
+    # an underactive thyroid has other dangers than an overactive one (not a thyroid storm, not the antithyroid
+    # drugs' fever and sore throat)
+    _kind("hypothyroid", r"(甲减|甲状腺功能减退|甲状腺机能减退|桥本)", "内分泌科",
+          ("最近一次甲状腺功能（TSH、FT4）是多少？", "现在吃什么药、剂量多少，是否规律服用，多久复查一次？"),
+          "如出现极度乏力嗜睡、明显怕冷、全身浮肿、反应迟钝或意识模糊、心跳很慢，请尽快就医。",
           (r"(FT3|FT4|TSH|T3|T4)[^，。]{0,6}\d",), condition=True),
     # a course of rabies vaccine under way: the dates are the clinic's schedule, kept without delay
     _kind("rabies_vaccine", r"(狂犬疫苗|狂犬病疫苗|狂犬针|狂犬病针|狂犬免疫球蛋白)", "狂犬病预防门诊（犬伤门诊）",
@@ -221,7 +227,7 @@ def diagnosed(text: str) -> bool:
 def of(text: str) -> Complaint | None:
     """The kind of complaint `text` is about: a long-standing condition it names first, else the part of the
     body with most words in it (None when no kind's words are in it)."""
-    for kinds in (CONDITIONS, KINDS):
+    for kinds in (CONDITIONS, (BABY,), KINDS):
         best, most = None, 0
         for kind in kinds:
             n = _said(kind, text)
@@ -230,6 +236,11 @@ def of(text: str) -> Complaint | None:
         if best is not None:
             return best
     return None
+
+
+# A young baby's questions come before those of the part of the body ("出生三天…眼皮肿" is not asked about
+# contact lenses).
+BABY = next(k for k in KINDS if k.kind == "baby")
 
 
 def _said(kind: Complaint, text: str) -> int:

@@ -48,6 +48,8 @@ _COMPILED = tuple((kind, re.compile(p, re.I)) for kind, p in _KINDS)
 # Out of the KB's scope: what it holds are drug labels, diseases and exams.
 _SCOPE = re.compile(r"(化妆品|护肤品|面膜|口红|粉底|防晒霜|洗面奶|染发|烫发|美白|祛斑霜|保健品|减肥茶|减肥药|酵素|代餐|胶原蛋白|"
                     r"吸脂|抽脂|整形|隆胸|隆鼻|双眼皮|玻尿酸|瘦脸针|医美|纹身|文身|纹眉|脱毛)")
+# Products taken by mouth (whom to ask is a doctor or pharmacist, not a dermatologist).
+_SUPPLEMENT = re.compile(r"(保健品|减肥茶|减肥药|酵素|代餐|胶原蛋白)")
 # A duration or a time said ("三天", "两个月了", "从小", "昨天").
 _DURATION = re.compile(r"([0-9一二两三四五六七八九十几半多]+\s*(个)?(分钟|小时|天|日|周|星期|礼拜|个月|月|年)|昨天|前天|今天|今早|"
                        r"刚才|最近|这几天|这两天|一直|从小|多年|长期|好久|很久|以来|开始)")
@@ -219,8 +221,10 @@ def scope_line(concern: Concern) -> str:
     """One line for a product the KB does not cover, and whom to ask instead."""
     if not concern.out_of_scope:
         return ""
+    whom = ("医生或药师（正在用药或有慢性病时尤其要先问）" if _SUPPLEMENT.search(concern.out_of_scope)
+            else "正规医院的皮肤科、整形外科医生")
     return (f"知识库收录的是药品说明书、疾病和检查，不包括「{concern.out_of_scope}」这类产品或美容项目的效果和风险；"
-            "这类问题请咨询正规医院的皮肤科、整形外科医生，或看产品说明与监管部门的备案信息。")
+            f"这类问题请咨询{whom}，或看产品说明与监管部门的备案信息。")
 
 
 def lead_line(concern: Concern) -> str:

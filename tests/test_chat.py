@@ -466,6 +466,17 @@ def test_does_x_cause_y_is_read_without_a_modal_but_not_from_what_caused_it():
     assert concern.read("是什么原因引起的？").kind == "what_is"
 
 
+def test_an_underactive_thyroid_a_young_baby_and_a_supplement_each_get_their_own_lines():
+    from chat import complaints, concern
+
+    hypo = complaints.of("我有甲减，最近眼睛看东西模糊")
+    assert hypo.kind == "hypothyroid" and "抗甲状腺药" not in hypo.signs
+    assert complaints.of("宝宝在出生三天后，额头上有血管瘤，眼皮处已经肿的睁不开眼睛").kind == "baby"
+    line = concern.scope_line(concern.read("最近在喝酵素，大便是绿色的"))
+    assert "医生或药师" in line and "整形外科" not in line
+    assert "整形外科" in concern.scope_line(concern.read("想去做双眼皮，有没有风险"))
+
+
 def test_a_condition_asked_about_is_not_presumed():
     from chat import complaints
 
