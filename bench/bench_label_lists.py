@@ -1,6 +1,6 @@
 """Label lists answered whole (issue 20): every drug whose list section a label or curated source and CMeKG both hold.
 
-    python bench/bench_label_lists.py                       # the full KB: var/full.sqlite + var/full-index-new
+    python bench/bench_label_lists.py                       # the full KB of `make full-kb`: var/full.sqlite + var/full-index
     python bench/bench_label_lists.py --db sqlite:///var/kb.sqlite --index var/index --templates all
     python bench/bench_label_lists.py --json > label-lists.json
 
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 FULL_DB = f"sqlite:///{ROOT / 'var' / 'full.sqlite'}"
-FULL_INDEX = str(ROOT / "var" / "full-index-new")
+FULL_INDEX = str(ROOT / "var" / "full-index")
 HIGHER = 30  # kb.authority: curated (30) and label (40) answer; graph (20) is CMeKG's rank
 GRAPH = 20
 
