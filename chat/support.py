@@ -346,7 +346,10 @@ NOT_IN_KB = (
 _NAME_END = re.compile(r"(病|症|征|炎|癌|瘤|疹|癣|疮|瘘|痔|结石|梗死|梗塞|出血|中毒|感染|综合征|障碍|畸形|缺损|"
                        r"片|胶囊|颗粒|丸|散|膏|剂|液|针|贴|栓|霉素|西林|沙星|他汀|洛尔|地平|沙坦|普利|林|韦|定|唑|嗪|酮|胺|醇|素|钾|钠|钙|镁|锌)$")
 _NOT_IN_NAME = re.compile(r"[的了着过长有是在每很太也都就还又和与或而被把让会说怕去该上里下前后左右时年月天伯叔舅爸妈爷哥姐弟妹婆]")
-_NOT_A_NAME_WORD = re.compile(r"(处方|引致|引起|导致|手术|切除|突然|发病)")  # anywhere, the last character too
+# Words of telling, finding and becoming glued before a name ("引来肝癌", "知晓糖尿病", "恶变成肝癌", "专家胃病"):
+# anywhere in the phrase, the last character too
+_NOT_A_NAME_WORD = re.compile(r"(处方|引致|引起|引来|引发|导致|手术|切除|突然|发病|专家|知晓|知道|一位|一个|关进|浅谈|发觉|发现|"
+                              r"变成|恶变|转成|发展成|确诊|得了|患了|查出|担心|害怕)")
 
 
 def looks_like_name(text: str) -> bool:

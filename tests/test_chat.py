@@ -588,7 +588,8 @@ def test_a_cosmetic_gets_one_line_on_scope_and_a_description_no_phantom_name(pip
     assert "知识库中没有「" not in pipeline.answer("每年春天花粉过敏怎么办").text
     from chat.support import looks_like_name
 
-    for phrase in ("大伯伯高血压病", "引致癫痫病", "该动手术去切除肿瘤", "处方开盆炎净片", "乙肝病毒发病"):
+    for phrase in ("大伯伯高血压病", "引致癫痫病", "该动手术去切除肿瘤", "处方开盆炎净片", "乙肝病毒发病", "引来肝癌", "知晓糖尿病",
+                   "恶变成肝癌", "专家胃病", "一位肝病"):
         assert not looks_like_name(phrase), phrase
     assert looks_like_name("尼帕病毒病") and looks_like_name("小儿肺炎") and looks_like_name("开放性胃肠炎")
     # a clause cut out of a story is not a name: "…一次性注射器而感染艾滋病"
