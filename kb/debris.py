@@ -21,7 +21,8 @@ HTML = "html remnant"  # tags and entities of the crawled page
 # or analyte (血糖升高, 单项ALT升高, γ—转肽酶) among the symptoms a person has (低血糖 and 高血糖 are states).
 EFFICACY = "efficacy under indications"
 LAB = "lab value under symptoms"
-CATEGORIES = (FRAGMENT, HEADING, CUT, ETC, HTML, EFFICACY, LAB)
+DISEASE = "disease under symptoms"
+CATEGORIES = (FRAGMENT, HEADING, CUT, ETC, HTML, EFFICACY, LAB, DISEASE)
 
 MIN_CHARS = 2
 
@@ -44,9 +45,9 @@ DEPARTMENT_SECTION = "就诊科室"
 # to check; they are kept as written.
 CHECKED_SECTIONS = frozenset({"适应症", "不良反应", "禁忌", "药物相互作用", "注意事项", "功效", "症状", "并发症", "检查",
                               "常用药物", "病因", "治疗方式", "相关疾病", "相关症状", "概述", "预防", "护理", "临床意义",
-                              "孕妇及哺乳期妇女用药", "儿童用药", "老年用药", "药物过量"})
+                              "孕妇及哺乳期妇女用药", "儿童用药", "老年用药", "药物过量", "临床症状及体征"})
 # Lists of findings, where an item with a predicate is a clause cut out of a sentence ("可的松为首选药物").
-FINDING_LISTS = frozenset({"适应症", "不良反应", "禁忌", "症状", "并发症", "相关症状"})
+FINDING_LISTS = frozenset({"适应症", "不良反应", "禁忌", "症状", "并发症", "相关症状", "临床症状及体征"})
 STRICT_BELOW = 30  # sources ranked below curated (kb.authority: CMeKG, crawls) are extraction: every test applies
 
 _HTML = re.compile(r"<\s*/?\s*[a-zA-Z][^>]{0,80}>|&(?:[a-zA-Z]{2,8}|#\d{2,5});")
@@ -131,6 +132,8 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return EFFICACY
     if not sentence and section in SYMPTOM_LISTS and lab_value(core):
         return LAB
+    if not sentence and section in SYMPTOM_LISTS and disease_item(core):
+        return DISEASE
     if _NUMBERISH.match(core) or _DURATION.match(core):
         return FRAGMENT
     if len(_CONTENT.findall(core)) < MIN_CHARS:
@@ -155,7 +158,18 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
     return None
 
 
-SYMPTOM_LISTS = frozenset({"症状", "相关症状"})
+SYMPTOM_LISTS = frozenset({"症状", "相关症状", "临床症状及体征"})
+# A disease named as a symptom of another ("复杂性尿路感染", "急性单纯性膀胱炎" under 尿路感染's symptoms, "酒精性肝硬化"
+# under 酒精性肝病's): a kind or a consequence, not what a person has or reports. Short ones that are also what a
+# person reports (皮炎? no: 4 characters or a qualifier at least) stay.
+_DISEASE_ITEM = re.compile(r"^(?:[\u4e00-\u9fff]{2,}(?:炎|病|癌|瘤|综合征|综合症|感染|硬化|结核)|"
+                           r"(?:急性|慢性|复杂性|单纯性|特发性|继发性|原发性|严重性|假肥大型)[\u4e00-\u9fff]*[症病炎癌瘤])$")
+
+
+def disease_item(item: str) -> bool:
+    """Whether a symptom list's `item` names a disease (4 characters or more, or a qualifier), not a finding."""
+    core = item.replace(" ", "")
+    return bool(_DISEASE_ITEM.match(core)) and len(core) >= 4
 
 
 def efficacy_term(item: str) -> bool:

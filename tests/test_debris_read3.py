@@ -141,3 +141,16 @@ def test_a_crawls_longer_prose_is_superseded_but_not_a_difference():
     crawl = Held("xywy", 10, ["阑尾为一细长的管道，仅一端与盲肠相通，一旦梗阻，可使管腔内分泌物积存。"])
     settle_held("病因", [curated, crawl])
     assert crawl.superseded and crawl.differs == []
+
+
+def test_a_disease_named_as_a_symptom_is_debris_under_a_symptom_list_and_the_clinical_signs_section_is_checked():
+    from kb.debris import DISEASE, LAB, debris
+
+    for item in ("复杂性尿路感染", "急性单纯性膀胱炎", "酒精性肝硬化", "严重性假肥大型营养不良症"):
+        assert debris(item, section="症状") == DISEASE, item
+        assert debris(item, section="临床症状及体征") == DISEASE, item
+    for item in ("尿频", "皮疹", "荨麻疹", "肝炎", "呼吸困难", "心力衰竭", "失眠症"):
+        assert debris(item, section="症状") is None, item
+    assert debris("ALT水平升高", section="临床症状及体征") == LAB
+    assert debris("复杂性尿路感染", section="并发症") is None  # a complication list names diseases
+    assert debris("复杂性尿路感染", section="症状", strict=False) is None  # a curated list is as written
