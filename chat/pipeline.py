@@ -51,7 +51,7 @@ from chat.conversation import asks_to_override, clean_text, normalize_messages, 
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
 from chat.patient import check_drug_safety, extract_facts
-from chat.selection import select
+from chat.selection import MAX_SENTENCES, PERSONAL_SENTENCES, select
 from chat.support import Thresholds, check_support, looks_like_name, not_in_kb, without_suggestions
 from chat.triage import ENGLISH_ONLY_NOTE, is_english, triage
 
@@ -385,7 +385,10 @@ class Pipeline:
         (doses are quoted from the label, never generated)."""
         answer, analysis, facts, passages, generator = turn.answer, turn.analysis, turn.facts, turn.passages, turn.generator
         groups = tuple(g for g, on in (("child", facts.child), ("pregnant", facts.pregnant)) if on)
-        excerpts, turn.cut_short, focused = select(analysis, passages, groups)
+        # a person's own story gets fewer quoted sentences: the answer also carries its questions and signs, and
+        # should still fit a phone screen
+        limit = PERSONAL_SENTENCES if turn.concern.personal else MAX_SENTENCES
+        excerpts, turn.cut_short, focused = select(analysis, passages, groups, limit)
         # a dose question answered from the label's dose text (not the overview of a drug that has none)
         dosing = turn.support.intent in DOSING_SECTIONS and any(p.section in DOSING_SECTIONS for p in passages)
         if dosing and not generator.quotes:

@@ -29,6 +29,7 @@ from retriever.hits import Passage
 from retriever.passages import SENTENCE_END
 
 MAX_SENTENCES = 6
+PERSONAL_SENTENCES = 4  # for a person's own story, whose answer also asks and says when not to wait
 MAX_CHARS = 400  # about a phone screen of answer text
 MAX_ITEMS = 10
 LIST_SECTIONS = ("适应症", "禁忌", "不良反应", "药物相互作用")  # a drug's lists: answered whole
