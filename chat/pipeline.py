@@ -352,8 +352,9 @@ class Pipeline:
             passages = _with_department(_without_crawled_treatments(passages), support, self._passages_of, concern)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
+        department = _department_of(passages) or concerns.usual_department(concern) if concern.personal else ""
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
-            concern, named=named, supported=cited_facts_follow))
+            concern, named=named, department=department, supported=cited_facts_follow))
         notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [first] \
             + [concerns.measures_line(analysis.question)] \
             + [concerns.scope_line(concern)] \
@@ -736,6 +737,14 @@ def _link_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, 
 def _without_crawled_treatments(passages: list[Passage]) -> list[Passage]:
     """The passages without a treatment list ranked below a curated entry."""
     return [p for p in passages if not (p.section == "治疗方式" and p.authority < BY_NAME["curated"])]
+
+
+def _department_of(passages: list[Passage]) -> str:
+    """The first department the answer's 就诊科室 passage names, skipping a general 内科/外科 when it names a more
+    specific one ("内科、消化内科" -> 消化内科)."""
+    items = next((list(p.items) for p in passages if p.section == "就诊科室" and p.items), [])
+    specific = [i for i in items if i not in ("内科", "外科", "全科")]
+    return (specific or items or [""])[0]
 
 
 SELF_CARE = ("护理", "饮食", "预防")  # what a person can do meanwhile, as the KB states it

@@ -526,6 +526,17 @@ def test_a_person_whose_disease_has_nothing_left_to_quote_is_told_its_care_and_w
     assert [p.section for p in passages] == ["护理", "就诊科室"]
 
 
+def test_a_persons_first_line_names_the_department_the_entry_gives():
+    from chat.pipeline import _department_of
+
+    def where(items):
+        return Passage("e1:就诊科室", 1, "disease", "癫痫", "就诊科室", "癫痫 · 就诊科室：" + "、".join(items), "x", 1, "h",
+                       items=tuple(items))
+
+    assert _department_of([where(["内科", "神经内科"])]) == "神经内科"
+    assert _department_of([where(["内科"])]) == "内科" and _department_of([]) == ""
+
+
 def test_a_person_telling_their_story_gets_no_suggestions_of_what_else_to_ask(pipeline):
     put = pipeline.answer("华法林钠片有哪些不良反应？")
     assert "还可以问它的" in put.text  # a question put to the KB: what else it holds
