@@ -913,8 +913,9 @@ def _analysis_notes(analysis: QueryAnalysis, support) -> list[str]:
     answered = {m.entity_name for m in support.entities}
     notes = [f"您是不是指「{name}」？以下按「{name}」回答。" for written, name in analysis.corrected if name in answered]
     # (a narrower name the KB lacks only when what narrows it is a kind, not a time or a degree: "突发急性膀胱炎")
-    notes += [f"知识库中没有「{narrow}」的专门条目，以下是「{broad}」的内容。" for narrow, broad in analysis.broader
-              if broad in answered and not _TIME_OR_DEGREE.fullmatch(narrow[:len(narrow) - len(broad)])]
+    broader = {narrow: broad for narrow, broad in reversed(analysis.broader)  # one line a name: its first entry
+               if broad in answered and not _TIME_OR_DEGREE.fullmatch(narrow[:len(narrow) - len(broad)])}
+    notes += [f"知识库中没有「{narrow}」的专门条目，以下是「{broad}」的内容。" for narrow, broad in reversed(broader.items())]
     notes += [f"知识库中没有「{name}」。" for name in analysis.unknown if looks_like_name(name)]
     return notes
 

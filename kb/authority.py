@@ -192,19 +192,23 @@ def precedence(section: str, held: list[Held]) -> list[Held]:
     return out
 
 
-def settle_held(section: str, held: list[Held]) -> list[Held]:
+def settle_held(section: str, held: list[Held], entity: str = "") -> list[Held]:
     """One section of one entity as answers may quote it: debris (kb.debris) left out of every source's items
     and of the sentences of sources ranked below curated (extraction; a label's or curated text is written by
     people and kept whole), then `precedence`. Highest rank first; what was left out is in `dropped` and
     `superseded`. The retriever builds passages from this (retriever/passages.py), `kb lint` counts it."""
-    from kb.debris import checked, keep_items, keep_sentences, strict_for
+    from kb.debris import STATISTIC, STATISTIC_SECTIONS, checked, keep_items, keep_sentences, strict_for
 
+    for h in held if section in STATISTIC_SECTIONS else ():
+        if strict_for(h.authority):
+            h.dropped += [(STATISTIC, x) for x in h.items + h.texts]
+            h.items, h.texts = [], []
     for h in held if checked(section) else ():
         strict = strict_for(h.authority)
-        h.items, dropped = keep_items(list(dict.fromkeys(h.items)), section, strict)
+        h.items, dropped = keep_items(list(dict.fromkeys(h.items)), section, strict, entity)
         texts = []
         for t in h.texts:
-            kept, gone = keep_sentences(t, strict, section)
+            kept, gone = keep_sentences(t, strict, section, entity)
             dropped += gone
             if kept:
                 texts.append(kept)

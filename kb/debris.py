@@ -22,7 +22,16 @@ HTML = "html remnant"  # tags and entities of the crawled page
 EFFICACY = "efficacy under indications"
 LAB = "lab value under symptoms"
 DISEASE = "disease under symptoms"
-CATEGORIES = (FRAGMENT, HEADING, CUT, ETC, HTML, EFFICACY, LAB, DISEASE)
+# What a person neither has nor reports, under the symptoms: a drug (利血平), a tissue change or mechanism
+# (肝细胞脂肪性变, 胃黏膜充血水肿, 钙离子内流), a TCM pattern (胃阴虚), a cause told as a sentence ("主要由于…引起").
+NOT_A_FINDING = "no finding under symptoms"
+# Under 检查, a finding instead of a test ("皮疹", "皮损" under 尖锐湿疣's tests).
+FINDING_AS_TEST = "finding under tests"
+# A crawl's cure rate or course length ("乙肝的治愈率：0%", "高血压的治疗周期：1-3个月"): a number with no study, date
+# or population behind it, which a person takes as their prognosis. Kept in the KB, never quoted.
+STATISTIC = "unsourced statistic"
+STATISTIC_SECTIONS = frozenset({"治愈率", "治疗周期"})
+CATEGORIES = (FRAGMENT, HEADING, CUT, ETC, HTML, EFFICACY, LAB, DISEASE, NOT_A_FINDING, FINDING_AS_TEST, STATISTIC)
 
 MIN_CHARS = 2
 
@@ -58,7 +67,7 @@ _DURATION = re.compile(r"^为期[\d一二三四五六七八九十两半]+")
 _CUT_START = re.compile(r"^(?:的|之|等|及|或|和|与|并|且|而|也|亦|即|则|但|又|还|就|为|如|若|以及|以致|甚至|进而|从而|"
                         r"或者|并且|而且|尤其|特别是|其|一些|适当的|同时|然后)")
 # ends with a word that needs what follows
-_CUT_END = re.compile(r"(?:的|之|和|与|及|或|并|而|在|对|被|把|使|将|以|于|由|向|从|如|伴|较|更|、|，|,|：|:|\.\.\.|…|"
+_CUT_END = re.compile(r"(?:的|之|和|与|及|或|并|而|在|对|被|把|使|将|以|于|由|向|从|如|伴|较|更|不|、|，|,|：|:|\.\.\.|…|"
                       r"引起|导致|出现|伴有|减轻|用于|适用于|包括)$")
 _POPULATION_ONLY = re.compile(r"^[\u4e00-\u9fff]{1,3}(?:成人|儿童|小儿|患者|病人)$")  # "减轻成人"
 _PARTNERLESS = re.compile(r"(?:合用|并用|联用|同用)$")  # "适当的抗结核化疗法合用": with what?
@@ -96,20 +105,24 @@ INDICATIONS = "适应症"
 # 蛋白尿 and 血尿 (seen) are findings a person is told of and stay.
 _ANALYTE = (r"(?:ALT|AST|GPT|GOT|BUN|HBsAg|HBeAg|IgM|IgG|γ[—\-－]?(?:转肽酶|GT)|转氨酶|谷丙转氨酶|谷草转氨酶|转肽酶|胆红素|"
             r"胆碱酯酶|血糖|血脂|胆固醇|甘油三酯|肌酐|尿素氮|尿酸|白细胞|红细胞|血小板|血红蛋白|淋巴细胞|中性粒细胞|血沉|"
-            r"尿糖|尿蛋白|管型|血钾|血钠|血钙|血氧饱和度|渗透压|抗体|抗原|肝功能?|肾功能?)")
+            r"尿糖|尿蛋白|管型|血钾|血钠|血钙|血氧饱和度|渗透压|抗体|抗原|肝功能?|肾功能?|大三阳|小三阳|两对半)")
+_BARE_ANALYTE = re.compile(rf"^{_ANALYTE}$")  # "血糖" alone under 不良反应: cut out of "低血糖" or "血糖升高"
+_ION_STATE = re.compile(r"^[高低][钾钠钙镁氯磷]血症$")  # 低钾血症: what a test shows
 _LAB = re.compile(rf"^(?![高低])(?:血清|血|尿|单项|末梢血)?[^，,。；;]{{0,6}}?{_ANALYTE}(?:值|水平|浓度|计数|总数)?"
                   rf"(?:升高|增高|偏高|高|降低|减低|偏低|低|增多|减少|阳性|阴性|异常)?$")
 # A sentence that starts in the middle of one: "是采取一切有效措施…", "而不是一个独立的疾病…", "并可同时伴有…"
-_SENTENCE_CUT_START = re.compile(r"^(?:是(?!否)|而(?!且)|并(?!发|非)|且)")
+_SENTENCE_CUT_START = re.compile(r"^(?:是(?!否)|而(?!且)|并(?!发|非)|且|另一些|另外一些|指(?![导南标数出甲端趾头尖定挥望示引]))")
+# A lead-in whose list is not in the sentence: "主要临床表现大致可归纳为以下几类。"
+_LEAD_IN = re.compile(r"(?:以下|如下)[几数]?[类种点个项条]?(?:方面|情况|类型)?[：:。]?$")
 _ETC = re.compile(r"^(?:如|例如|比如|诸如|包括|像|譬如)[^。]*等(?:等)?[。；;]?$")
 _CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 
 
-def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool = True) -> str | None:
+def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool = True, entity: str = "") -> str | None:
     """The category of `text` when it is debris, else None. `sentence`: a sentence of free text (then
     only what no statement is: headings, fragments, subjectless lists, cut ends, page remnants), else an
-    item of a list `section`. Not `strict` (a label's or curated text, written by people): only page
-    remnants and empty or one-character pieces."""
+    item of a list `section` of the entry `entity`. Not `strict` (a label's or curated text, written by
+    people): only page remnants and empty or one-character pieces."""
     t = (text or "").strip()
     if _HTML.search(t):
         return HTML
@@ -122,8 +135,10 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return HEADING
     if sentence and (_NUMBERED_HEADING.match(t) or _NAMED_HEADING.match(t)):
         return HEADING
-    if sentence and _NAMED_DISEASE_HEADING.match(t):
+    if sentence and (_NAMED_DISEASE_HEADING.match(t) or _LEAD_IN.search(t.strip())):
         return HEADING
+    if sentence and section in SYMPTOM_LISTS and _CAUSE_SENTENCE.match(core):
+        return NOT_A_FINDING
     if (section in FINDING_LISTS or section == "检查") and core in PAGE_WORDS:
         return HEADING
     if not sentence and section in NAME_LISTS and _SECTION_ITEM.search(core):
@@ -132,8 +147,16 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return EFFICACY
     if not sentence and section in SYMPTOM_LISTS and lab_value(core):
         return LAB
-    if not sentence and section in SYMPTOM_LISTS and disease_item(core):
+    if not sentence and section in SYMPTOM_LISTS and (disease_item(core) or _own_name(core, entity)):
         return DISEASE
+    if not sentence and section in SYMPTOM_LISTS and not_a_finding(core):
+        return NOT_A_FINDING
+    if not sentence and section == "检查" and _FINDING_END.search(core) and not _TEST_WORD.search(core):
+        return FINDING_AS_TEST
+    if not sentence and section == "不良反应" and _BARE_ANALYTE.match(core):
+        return FRAGMENT
+    if not sentence and section == INDICATIONS and _ACTION.match(core):
+        return EFFICACY
     if _NUMBERISH.match(core) or _DURATION.match(core):
         return FRAGMENT
     if len(_CONTENT.findall(core)) < MIN_CHARS:
@@ -149,6 +172,8 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return CUT if _CUT_END.search(end) and not end.endswith(("。", "！", "？", "；", "：", ":")) else None
     if _INTERACTION.match(core):
         return None
+    if section in SYMPTOM_LISTS and _ION_STATE.match(core):
+        return LAB
     if _CUT_START.match(core) or _CUT_END.search(core) or _POPULATION_ONLY.match(core):
         return CUT
     if section in FINDING_LISTS and _PREDICATE.search(core) and len(core) <= 20 and "，" not in core:
@@ -167,9 +192,39 @@ _DISEASE_ITEM = re.compile(r"^(?:[\u4e00-\u9fff]{2,}(?:炎|病|癌|瘤|综合征
 
 
 def disease_item(item: str) -> bool:
-    """Whether a symptom list's `item` names a disease (4 characters or more, or a qualifier), not a finding."""
+    """Whether a symptom list's `item` names a disease (4 characters or more, or a qualifier; 溃疡病, 肝炎, 咽炎),
+    not a finding."""
     core = item.replace(" ", "")
-    return bool(_DISEASE_ITEM.match(core)) and len(core) >= 4
+    return bool(_DISEASE_ITEM.match(core)) and len(core) >= 4 or len(core) == 3 and core.endswith("病") \
+        or bool(_SHORT_INFLAMMATION.match(core))
+
+
+_SHORT_INFLAMMATION = re.compile(r"^(?!发)[\u4e00-\u9fff]炎$")  # 肝炎, 咽炎, 胃炎 (not 发炎)
+# Under symptoms: a drug by its ending, a tissue change or mechanism, a TCM pattern.
+_DRUG_ITEM = re.compile(r"(?:片|胶囊|颗粒|注射液|口服液|霉素|西林|沙星|他汀|地平|西平|血平|洛尔|普利|沙坦|拉唑|替丁|咪唑)$")
+_MECHANISM = re.compile(r"(?:细胞|黏膜|粘膜|变性|性变|沉积|浸润|离子|受体|递质|内流|外流|异常放电)")
+_TCM_PATTERN = re.compile(r"^[\u4e00-\u9fff]{0,3}(?:阴虚|阳虚|气虚|血虚|气滞|血瘀|湿热|痰湿|虚寒|郁结)$")
+_CAUSE_SENTENCE = re.compile(r"^(?:主要|多|常|大多|多数)?(?:由于|因为|是由|由|因|系由|多由|常由)[^。]{0,40}(?:引起|所致|导致|造成)")
+# Under 检查: how a finding ends (皮疹, 皮损, 疼痛, 瘙痒), unless it names a test or what a test shows.
+_FINDING_END = re.compile(r"(?:疹|皮损|疼痛|瘙痒|发热|咳嗽|水肿|出血)$")
+_TEST_WORD = re.compile(r"(?:检查|检测|试验|测定|造影|镜|片|超声|CT|MRI|活检|病理|培养|化验|计数|征)")
+# Under 适应症, a drug's action, not a condition: "增加冠脉血流量", "扩张血管".
+_ACTION = re.compile(r"^(?:增加|扩张|抑制|促进|降低|改善|增强|减少)[\u4e00-\u9fff]{1,8}(?:流量|血流|循环|血管|功能|代谢|活性|合成|分泌)$")
+
+
+def not_a_finding(item: str) -> bool:
+    """Whether a symptom list's `item` is a drug, a tissue change or mechanism, or a TCM pattern."""
+    core = item.replace(" ", "")
+    return bool(_DRUG_ITEM.search(core) or _MECHANISM.search(core) or _TCM_PATTERN.match(core))
+
+
+def _own_name(item: str, entity: str) -> bool:
+    """An entry's own name (or a name inside it, or a longer one holding it) listed as its own symptom: 咽炎
+    under 慢性咽炎, 儿童抽动症 under 抽动症."""
+    return bool(entity) and len(item) >= 2 and (item in entity or entity in item) and bool(_DISEASE_END.search(item))
+
+
+_DISEASE_END = re.compile(r"(?:炎|病|症|癌|瘤|综合征|综合症|感染|硬化|结核)$")
 
 
 def efficacy_term(item: str) -> bool:
@@ -192,12 +247,13 @@ def checked(section: str) -> bool:
     return section in CHECKED_SECTIONS
 
 
-def keep_items(items: list[str], section: str = "", strict: bool = True) -> tuple[list[str], list[tuple[str, str]]]:
+def keep_items(items: list[str], section: str = "", strict: bool = True,
+               entity: str = "") -> tuple[list[str], list[tuple[str, str]]]:
     """(the items that are statements, [(category, item) dropped])."""
     kept, dropped = [], []
     for item in items:
         sentence = len(item) > 20 or "，" in item  # CMeKG's 注意事项 items are sentences: checked as such
-        why = debris(item, sentence=sentence, section=section, strict=strict)
+        why = debris(item, sentence=sentence, section=section, strict=strict, entity=entity)
         if why:
             dropped.append((why, item))
         else:
@@ -212,22 +268,31 @@ _SENTENCE = re.compile(r"(?<=[。！？!?；;\n])")
 _LIST_SENTENCE = re.compile(r"^[^，,。；;：:]+(?:、[^，,。；;：:、]+){2,}[。；;]?$")
 
 
-def keep_sentences(text: str, strict: bool = True, section: str = "") -> tuple[str, list[tuple[str, str]]]:
+# A numbered short line with no end mark ("1、慎重用药", "一、用药指导"): the heading of the sentences after it.
+_NUMBERED_LINE = re.compile(r"^[(（]?[一二三四五六七八九十\d]{1,2}[)）、.．]\s*[^，,。；;：:！？!?\s]{2,12}$")
+
+
+def keep_sentences(text: str, strict: bool = True, section: str = "",
+                   entity: str = "") -> tuple[str, list[tuple[str, str]]]:
     """`text` without the sentences that are debris, and [(category, sentence or item) dropped]. In a list of
     findings (`section` in FINDING_LISTS), a sentence that is only a "、" list keeps only the items that are
-    findings."""
+    findings. A numbered short line followed by a sentence that is not numbered is that sentence's heading."""
     kept, dropped = [], []
-    for part in _SENTENCE.split(text):
+    parts = _SENTENCE.split(text)
+    for n, part in enumerate(parts):
         if not part.strip():
             kept.append(part)
             continue
-        why = debris(part, sentence=True, strict=strict)
+        following = next((p.strip() for p in parts[n + 1:] if p.strip()), "")
+        heading = strict and _NUMBERED_LINE.match(part.strip()) and following and not _NUMBERED_LINE.match(following) \
+            and not re.match(r"^[(（]?[一二三四五六七八九十\d]{1,2}[)）、.．]", following)
+        why = HEADING if heading else debris(part, sentence=True, strict=strict, section=section)
         if why:
             dropped.append((why, part.strip()))
             continue
         if strict and section in FINDING_LISTS and _LIST_SENTENCE.match(part.strip()):
             end = part.rstrip()[-1] if part.rstrip()[-1] in "。；;" else ""
-            items, gone = keep_items(part.strip().rstrip("。；;").split("、"), section, strict)
+            items, gone = keep_items(part.strip().rstrip("。；;").split("、"), section, strict, entity)
             dropped += gone
             if items:
                 kept.append("、".join(items) + end + part[len(part.rstrip()):])

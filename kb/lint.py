@@ -120,7 +120,7 @@ def _settle(current: dict[tuple[str, str], Held], name: str, report) -> None:
     for (kind, _), held in current.items():
         by_kind[kind].append(held)
     for kind, held in by_kind.items():
-        settle_held(kind, held)
+        settle_held(kind, held, name)
         for h in held:
             r = report(h.origin, h.authority)
             for why, text in h.dropped:

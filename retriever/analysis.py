@@ -256,8 +256,10 @@ def _glue_keeps(m: EntityMention, before: str, after: str, glue: _Glue, notes: l
         glue.unknown.append(m.surface + after)  # "视神经脊髓炎" + "谱系疾病": another disease
         notes.append(f"「{m.surface}{after}」 is another disease than {m.entity_name}")
         return False
-    if after and m.entity_type != "drug" and _PRODUCT_END.search(after) and len(after) >= 3:
-        glue.unknown.append(after)  # "慢性胃炎" + "胃苏颗粒" (a product the KB lacks): said, the rest answered
+    if after and m.entity_type == "disease" and _PRODUCT_END.search(after) and len(after) >= 3:
+        # "慢性胃炎" + "胃苏颗粒" (a product the KB lacks): said, the rest answered. After an exam what follows
+        # is one of its items ("肝功能" + "中胆红素"), not a product
+        glue.unknown.append(after)
     if before and m.entity_type == "disease":
         if _MODIFIER.search(before):
             # "小儿" + 手足口病, "先天性" + 高血压: the broader entry answers, and the answer says so

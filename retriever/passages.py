@@ -198,7 +198,7 @@ def settle(sections: Iterable[SectionContent]) -> list[SectionContent]:
     out = []
     for kind, group in by_kind.items():
         held = [Held(sc.origin, sc.authority, list(sc.texts), list(sc.items)) for sc in group]
-        kept = {id(h) for h in settle_held(kind, held)}
+        kept = {id(h) for h in settle_held(kind, held, group[0].entity_name)}
         top = None
         for sc, h in sorted(zip(group, held), key=lambda pair: -pair[0].authority):
             sc.texts, sc.items = h.texts, h.items
