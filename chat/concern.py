@@ -81,6 +81,7 @@ class Concern:
     stopping: bool = False  # asks whether a medicine may be stopped or skipped ("不吃药行吗", "能停药吗")
     personal: bool = False  # about the person or someone of theirs, not a question put to the KB
     signs: str = ""  # when not to wait, for the kind of complaint (chat.complaints.signs)
+    today: str = ""  # what the message itself tells that should not wait (`not_waiting`): said first
 
 
 # A number with a unit or a reference mark: the message gives the report's values.
@@ -194,7 +195,66 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     stopping = kind in ("can_i", "what_to_do", "tell") and bool(_STOPPING.search(asking))
     return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]),
                    complaint.kind if complaint else "", stopping, personal,
-                   complaints.signs(complaint, question) if complaint else "")
+                   complaints.signs(complaint, question) if complaint else "",
+                   not_waiting(question, age_years) if personal else "")
+
+
+# What a message itself tells that is not for waiting and watching, though not a 120 emergency (chat.triage
+# decides those first): (what it tells, what to do). Each is read in its sentence; a negation or a worry right
+# before it ("不是很疼", "怕会疼得厉害") discounts it.
+_TODAY = (
+    ("疼得很厉害", r"(疼|痛)得(很|非常|特别)?(厉害|要命|受不了|睡不着|直不起腰|打滚|不行)|剧痛|剧烈(的)?(疼|痛)|疼痛难忍|"
+                 r"(疼|痛)死了|(疼|痛)得(哭|叫)"),
+    ("受伤后站不起来、不能走或动不了", r"(摔|跌|扭|崴|撞|砸|车祸|绊)[^。！？!?]{0,24}(站不起来|站不住|不能站|不能走|走不了|"
+                                  r"走不动|不能行走|动不了|不能动|抬不起|不能弯|不敢动|不能着地|变形)"),
+    ("起不了床、走不了路", r"(起不来床|下不了床|起不了床|走不了路|不能走路|路都走不了)"),
+    ("老人或糖尿病患者发烧", r"(老人|老年|爷爷|奶奶|外公|外婆|姥姥|姥爷|老爸|老妈|[6-9]\d岁|糖尿病)[^。！？!?]{0,30}"
+                        r"(发烧|发热|高烧|烧到|体温3[89])"),
+    ("手术或操作后出现新的不适", r"(取卵|移植|人流|流产|清宫|手术|开刀|拔牙|上环|放环|取环|穿刺|活检|胃镜|肠镜|介入|支架)"
+                             r"(后|以后|之后|完)[^。！？!?]{0,30}(腹胀|肚子(越来越)?大|疼|痛|出血|流血|发烧|发热|尿少|"
+                             r"气短|喘|呼吸困难|吐)"),
+    ("出血多天还伴头晕、乏力或手脚发凉", r"(出血|流血)[^。！？!?]{0,16}([0-9一二两三四五六七八九十几]+|好几|半个月)(天|日)"
+                                   r"[^。]{0,40}(头晕|乏力|没力气|手脚(冰凉|发凉|冰冷)|心慌|脸色(苍白|发白))"),
+)
+_TODAY_COMPILED = tuple((what, re.compile(p)) for what, p in _TODAY)
+_SOON = (
+    ("越来越大或一直不愈合的包块、溃疡或痣", r"(包块|肿块|疙瘩|溃疡|疮|痣|结节|硬块)[^。！？!?]{0,20}"
+                                              r"(越来越大|变大了|长大了|不愈合|一直不好|长期不好|总不好|溃烂)"),
+)
+_SOON_COMPILED = tuple((what, re.compile(p)) for what, p in _SOON)
+_DISCOUNT_BEFORE = re.compile(r"(不|没|无|未|别|如果|万一|会不会|怕|担心|以免|防止)[^，,。！？!?]{0,3}$")
+# A blood pressure told in numbers: 收缩压 ≥ 180 or 舒张压 ≥ 110 mmHg is a severe rise, for today.
+_BP = re.compile(r"(?:血压|高压|mmHg|压)[^。，,；;]{0,8}?(\d{2,3})\s*[/／]\s*(\d{2,3})|(\d{2,3})\s*[/／]\s*(\d{2,3})\s*(?:mmHg|毫米汞柱)|"
+                 r"高压\s*(?:是|有|到|达)?\s*(\d{2,3})[^。]{0,8}低压\s*(?:是|有|到|达)?\s*(\d{2,3})", re.I)
+_READING = re.compile(r"(?<![\d.])(\d{2,3})\s*[/／]\s*(\d{2,3})(?![\d.])")
+TODAY_LINE = "您提到{what}：这种情况建议今天就到医院就诊（夜间或加重时去急诊），不要在家观察等待。"
+SOON_LINE = "您提到{what}：建议尽快（一两周内）到医院就诊，必要时做病理等检查明确性质，不要自行处理。"
+BP_LINE = "您提到血压{bp}mmHg：已明显高于正常（正常应低于140/90mmHg），建议今天就医复测并处理；如伴剧烈头痛、胸痛、说话不清或肢体无力，请立即拨打120。"
+
+
+def not_waiting(question: str, age_years: float | None = None) -> str:
+    """One line when the message itself tells what should not wait for days (a severe pain, an injury that
+    stops walking, fever in an old person or a diabetic, a new complaint after a procedure, a severe blood
+    pressure reading), else ""."""
+    readings = [[int(g) for g in m.groups() if g][:2] for m in _BP.finditer(question)]
+    if readings:  # once a pressure is told, a bare reading after it is one too ("现在控制在130/80")
+        readings = [[int(m.group(1)), int(m.group(2))] for m in _READING.finditer(question)] or readings
+    if readings:  # the last reading told is the one now ("以前180/120，现在130/80")
+        high, low = readings[-1]
+        if 60 <= high <= 300 and 30 <= low <= 200 and high > low and (high >= 180 or low >= 110):
+            return BP_LINE.format(bp=f"{high}/{low}")
+    for compiled, line in ((_TODAY_COMPILED, TODAY_LINE), (_SOON_COMPILED, SOON_LINE)):
+        for what, pattern in compiled:
+            for m in pattern.finditer(question):
+                sentence = re.split(r"[。！？!?\n]", question[:m.start()])[-1]
+                if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) or _OVER.search(sentence):
+                    continue
+                told = m.group(0)
+                return line.format(what=f"「{told}」" if len(told) <= 5 else what)
+    return ""
+
+
+_OVER = re.compile(r"(去年|前年|以前|曾经|那时|当时|小时候|年轻时|几年前|好了|已经好|每次|每回|每当|一到)")  # or a habit
 
 
 _QUESTIONS = {
@@ -346,6 +406,8 @@ def first_line(concern: Concern, *, named: str = "", department: str = "", suppo
     KB has cited facts to follow. Never a judgement the KB does not make: what cannot be judged is said so."""
     go = f"建议到{department}就诊" if department else "建议到正规医院就诊"
     about = f"「{named}」" if named else "这种情况"
+    if concern.today and concern.kind in ("serious", "normal"):
+        return f"{go}。" + ("下面是知识库中与您描述相关的内容。" if supported else "")  # (said: not for waiting)
     if concern.kind == "serious":
         return (f"是否严重，要由医生面诊、必要时检查后才能判断，知识库不能替您下结论；{go}。"
                 + ("下面是知识库中与您描述相关的内容，以及哪些情况需要马上就医。" if supported else ""))

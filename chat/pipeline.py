@@ -257,6 +257,8 @@ class Pipeline:
             disease_named=any(m.entity_type == "disease" for m in analysis.topics))
         answer.debug["concern"] = {"kind": concern.kind, "about": concern.about, "missing": list(concern.missing),
                                    "out_of_scope": concern.out_of_scope}
+        if concern.today and not turn.flagged.level:
+            yield from turn.say(concern.today)  # what the message itself tells that should not wait: said first
         if concern.out_of_scope and not analysis.topics:
             # a cosmetic, a supplement, a beauty procedure: one line on what the KB covers, not a refusal paragraph
             answer.mode, answer.refused = "scope", True

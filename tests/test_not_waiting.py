@@ -1,0 +1,62 @@
+"""What a message itself tells that should not wait for days (chat.concern.not_waiting): said first, for a
+person's own story, in every path of the answer; a worry, a negation, the past or a habit is no reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat import concern as concerns
+from chat.concern import BP_LINE, not_waiting
+from tests.test_chat import build_tiny_kb
+
+
+@pytest.mark.parametrize("message", [
+    "胃疼得厉害，要紧吗",
+    "早上摔了一跤，膝盖动不了，站不起来",
+    "腰疼，起不来床了",
+    "我爸今年70岁，昨天开始发烧38.5度，咳嗽，有糖尿病，怎么办",
+    "做完取卵手术后肚子越来越大，胀得难受",
+    "月经出血12天了，头晕乏力",
+    "血压160/110，头晕没力气正常吗",
+    "高压190低压100，头疼",
+    "脸上长了个痣，最近越来越大",
+])
+def test_what_should_not_wait_is_read(message):
+    assert not_waiting(message)
+
+
+@pytest.mark.parametrize("message", [
+    "不是很疼，就是有点胀",
+    "怕会疼得厉害",
+    "去年摔了一跤站不起来，现在腰还疼",
+    "每次月经都疼得受不了，正常吗",
+    "血压130/85正常吗",
+    "以前血压180/120，现在吃药控制在130/80，能停药吗",
+    "量了下150/95",
+])
+def test_a_worry_a_negation_the_past_or_a_habit_is_no_reason(message):
+    assert not_waiting(message) == ""
+
+
+def test_the_reading_is_said_with_the_numbers_told():
+    assert not_waiting("血压160/110，头晕") == BP_LINE.format(bp="160/110")
+
+
+def test_a_person_is_told_first_and_the_first_line_does_not_then_say_it_cannot_judge():
+    concern = concerns.read("血压160/110，头晕没力气正常吗")
+    assert concern.today and concern.kind == "normal"
+    assert "不能替您下结论" not in concerns.first_line(concern)
+    assert concerns.read("高血压的诊断标准是什么").today == ""  # a question put to the KB tells nothing of anyone
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    from chat.pipeline import Pipeline
+
+    url, index = build_tiny_kb(tmp_path_factory.mktemp("not-waiting-kb"))
+    return Pipeline.load(url, index, "extractive", k=5, on_stale="ignore", log_answers=False)
+
+
+def test_the_pipeline_says_it_before_the_answer(pipeline):
+    answer = pipeline.answer("我胃疼得厉害，已经两天了，要紧吗")
+    assert answer.text.startswith("您提到「疼得厉害」")
