@@ -59,6 +59,9 @@ _VALUE_AFTER = re.compile(r"\s*(值|水平|结果)?\s*(也|才|只|仅)?\s*(只�
                           r"(\d|[一二两三四五六七八九十][一二三四五六七八九十百]*点[零一二三四五六七八九])")  # (十五点三)
 # What glued after a disease name starts another disease ("视神经脊髓炎" + "谱系疾病").
 _NEW_DISEASE_END = re.compile(r"(病|疾病|综合征|综合症)$")
+# After a drug's short name, a word that makes it a kind of treatment: "抗病毒治疗", "抗生素疗法", "降压药物".
+_KIND_OF_TREATMENT = re.compile(r"(治疗|救治|疗法|方案|药物|类药)")
+_CLASS_WORD = re.compile(r"^[抗降消止镇][\u4e00-\u9fff]{1,3}$")  # 抗病毒, 抗生素, 降压, 消炎, 止痛
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+[。！？!?；;，,\n]*")
 # How the names of diagnoses end (高血压, 肝硬化, 糖尿病): listed as a "symptom" of other diseases, they are
 # still what a patient has, not what they feel (头痛, 腹泻, 胃胀).
@@ -228,7 +231,17 @@ def _read_glue(question: str, topics: list[EntityMention], mentions: list[Entity
     a short drug alias and a symptom word are kept as they are."""
     glue = _Glue()
     spans = sorted({(m.start, m.end) for m in mentions})
+    named = {m.entity_id for m in topics if m.entity_type == "disease" and m.surface == m.entity_name}
     for m in topics:
+        if m.entity_type == "drug" and _CLASS_WORD.match(m.surface) and _KIND_OF_TREATMENT.match(question, m.end):
+            notes += [] if any(m.surface in n for n in notes) else [f"「{m.surface}」 names a kind of treatment here"]
+            continue  # "抗病毒" + 治疗: not a product
+        if named - {m.entity_id} and m.entity_type == "disease" and m.surface != m.entity_name \
+                and (_symptom_word(m, symptoms) or len(m.surface) == 2 and m.surface[0] == m.surface[1]):
+            # "说是传染性软疣…长了小痘痘": the disease named decides; an everyday word for what is seen (痘痘 ->
+            # 痤疮) is a finding of it, not a second disease
+            notes.append(f"「{m.surface}」 is a finding of the disease named, not {m.entity_name}")
+            continue
         if is_weak(m) or _symptom_word(m, symptoms):
             glue.topics.append(m)  # "两个月前腹痛": a symptom word is a finding; what stands before it names nothing
             continue

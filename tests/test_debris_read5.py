@@ -90,3 +90,9 @@ def test_the_entry_name_reaches_the_items_when_passages_are_built():
     crawl = Held("xywy", 10, [], ["咽痛", "咽炎", "咽部异物感"])
     settle_held("症状", [crawl], "慢性咽炎")
     assert crawl.items == ["咽痛", "咽部异物感"] and crawl.dropped == [(DISEASE, "咽炎")]
+
+
+def test_a_body_function_alone_is_no_finding():
+    for word in ("呼吸", "心跳", "体温", "血压", "食欲"):
+        assert debris(word, section="症状") == HEADING, word
+    assert debris("呼吸困难", section="症状") is None

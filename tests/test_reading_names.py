@@ -1,0 +1,28 @@
+"""How names in a message are read (issue 18's tune read: a wrong entry linked): a class word before 治疗 is a
+kind of treatment, not a product; an everyday word for what is seen is a finding of the disease the message
+names, not a second disease."""
+
+from __future__ import annotations
+
+from retriever.analysis import analyze
+from retriever.hits import EntityMention
+
+
+NAMES = {"抗病毒": (1, "drug", "抗病毒颗粒"), "乙肝": (2, "disease", "乙肝"), "传染性软疣": (3, "disease", "传染性软疣"),
+         "痘痘": (4, "disease", "痤疮"), "布洛芬": (5, "drug", "布洛芬片")}
+
+
+def topics(text: str) -> list[str]:
+    mentions = [EntityMention(surface, text.find(surface), text.find(surface) + len(surface), eid, etype, name)
+                for surface, (eid, etype, name) in NAMES.items() if surface in text]
+    return [m.entity_name for m in analyze(text, mentions, None).topics]
+
+
+def test_a_class_word_before_treatment_is_no_product():
+    assert "抗病毒颗粒" not in topics("乙肝大三阳，还需要抗病毒治疗吗") and "乙肝" in topics("乙肝大三阳，还需要抗病毒治疗吗")
+    assert topics("布洛芬治疗头痛效果怎样") == ["布洛芬片"]
+
+
+def test_an_everyday_word_for_what_is_seen_is_a_finding_of_the_disease_named():
+    assert topics("身上长了小痘痘，医院说是传染性软疣，为什么还痒") == ["传染性软疣"]
+    assert topics("脸上的痘痘怎么办") == ["痤疮"]
