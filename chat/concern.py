@@ -257,6 +257,20 @@ def not_waiting(question: str, age_years: float | None = None) -> str:
 _OVER = re.compile(r"(去年|前年|以前|曾经|那时|当时|小时候|年轻时|几年前|好了|已经好|每次|每回|每当|一到)")  # or a habit
 
 
+# Words a quoted sentence that answers this kind of concern holds (chosen first among a passage's sentences):
+# how it is treated or controlled, how serious it is.
+_ANSWERING_WORDS = {
+    "what_to_do": ("治疗", "控制", "缓解", "好转", "痊愈", "治愈", "减轻", "复查"),
+    "drug": ("治疗", "控制", "用药"),
+    "serious": ("严重", "危险", "预后", "恶化", "死亡", "并发症", "致残", "癌变"),
+}
+
+
+def answering_words(concern: Concern) -> tuple[str, ...]:
+    """What a sentence that answers this concern mentions (`_ANSWERING_WORDS`), for choosing sentences."""
+    return _ANSWERING_WORDS.get(concern.kind, ())
+
+
 _QUESTIONS = {
     "age": "请问患者（是您本人还是家人）今年多大年龄？",
     "duration": "这种情况持续多久了，是越来越重还是时好时坏？",

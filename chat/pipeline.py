@@ -391,7 +391,10 @@ class Pipeline:
         # a person's own story gets fewer quoted sentences: the answer also carries its questions and signs, and
         # should still fit a phone screen
         limit = PERSONAL_SENTENCES if turn.concern.personal else MAX_SENTENCES
-        excerpts, turn.cut_short, focused = select(analysis, passages, groups, limit)
+        # the sentences that answer the person's concern (how it is treated, how serious it is) are chosen first
+        wanted = concerns.answering_words(turn.concern) if turn.concern.personal else ()
+        excerpts, turn.cut_short, focused = select(dataclasses.replace(analysis, focus=analysis.focus + wanted),
+                                                   passages, groups, limit)
         # a dose question answered from the label's dose text (not the overview of a drug that has none)
         dosing = turn.support.intent in DOSING_SECTIONS and any(p.section in DOSING_SECTIONS for p in passages)
         if dosing and not generator.quotes:
@@ -750,6 +753,8 @@ def _department_of(passages: list[Passage]) -> str:
 
 
 SELF_CARE = ("护理", "饮食", "预防")  # what a person can do meanwhile, as the KB states it
+TREATMENT_PROSE = ("治疗", "概述")  # prose sections that may say how a disease is treated or controlled
+_TREATMENT_SAID = re.compile(r"(治疗|控制|缓解|治愈|痊愈)[^。]{0,30}(可以|能|可|会|大多|多数|%)|(经|经过|通过|坚持)[^。]{0,20}(治疗|用药)")
 
 
 def _with_department(passages: list[Passage], support, passages_of, concern: concerns.Concern) -> list[Passage]:
@@ -762,6 +767,12 @@ def _with_department(passages: list[Passage], support, passages_of, concern: con
     if not passages and concern.kind in ("what_to_do", "drug", "tell", "serious"):
         care = [p for section in SELF_CARE for p in passages_of(disease.entity_id, section) if p.body.strip()]
         passages = care[:1]
+    if concern.kind in ("what_to_do", "drug") and not any(_TREATMENT_SAID.search(p.body) for p in passages):
+        # "癫痫怎么治" with its crawled treatment list left out: what its own text says of treatment ("经过正规的抗癫痫
+        # 药物治疗，约70%的患者其发作是可以得到控制的"), the sentence the concern's words choose
+        said = [p for section in TREATMENT_PROSE for p in passages_of(disease.entity_id, section)
+                if _TREATMENT_SAID.search(p.body)]
+        passages = said[:1] + passages
     if any(p.section == "就诊科室" for p in passages):
         return passages
     return passages + [p for p in passages_of(disease.entity_id, "就诊科室") if p.items][:1]
