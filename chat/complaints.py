@@ -32,7 +32,11 @@ class Complaint:
 
     def questions(self, text: str) -> tuple[str, ...]:
         """The questions `text` does not already answer, most useful first."""
-        return tuple(q for q, told in zip(self.asks, self.told) if told is None or not told.search(text))
+        return tuple(q for q, told in zip(self.asks, self.told) if (told is None or not told.search(text))
+                     and not ("疼" in q and _NO_PAIN.search(text)))  # "牙不疼": how it hurts is told
+
+
+_NO_PAIN = re.compile(r"(不疼|不痛|没疼|没有疼|没有痛|无痛|不怎么疼|没什么疼|也不疼|也不痛)")
 
 
 def _kind(kind: str, words: str, department: str, asks: tuple[str, ...], signs: str,

@@ -25,7 +25,8 @@ _AGE = re.compile(_NUM + r"\s*(?:周)?岁")
 _AGE_MONTHS = re.compile(_NUM + r"\s*个(?:多)?月(?:大|的(?:宝宝|孩子|婴儿|小孩))")
 _DURATION = re.compile(r"(?:已经|持续|有|快|都)?" + _NUM + r"\s*(?:个)?(?:多)?(天|日|周|星期|个月|月|年|小时)(?:多)?(?:了|左右|以来)")
 _PREGNANT = re.compile(r"(怀孕|孕妇|孕期|孕早期|孕中期|孕晚期|妊娠|怀了(?:宝宝|孩子)?|孕\d{1,2}周|有喜)")
-_NOT_PREGNANT = re.compile(r"(没有?怀孕|未怀孕|不是孕妇|没怀|非孕)")
+_NOT_PREGNANT = re.compile(r"(没有?怀孕|未怀孕|无怀孕|不是孕妇|没怀|非孕|排除(了)?怀孕|不是怀孕|不可能怀孕|没有可能怀孕|验孕(是)?阴性|"
+                           r"(早孕)?试纸(是)?一道杠|没有同房|没同房|未同房)")
 _BREASTFEEDING = re.compile(r"(哺乳|喂奶|母乳|喂母乳)")
 # After a birth the mother's own body is what is told about ("剖腹产五个月了，…出血…宝宝吃母乳"): 宝宝 is not the patient.
 _NEWBORN = re.compile(r"(新生儿|婴儿|出生(后)?[0-9一二两三四五六七八九十几]+\s*(天|周)|满月)")

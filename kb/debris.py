@@ -34,11 +34,14 @@ STATISTIC_SECTIONS = frozenset({"治愈率", "治疗周期"})
 # A crawled page's promise ("中医治疗效果显著，可以根治", "无毒副作用", "一次性治愈，永不复发"): advertising, which a
 # person takes as a cure on offer. Never quoted from a source ranked below curated.
 PROMOTION = "promotion"
+# An organism under a drug's adverse reactions ("葡萄球菌", "金黄色葡萄球菌": CMeKG cut it out of "…所致感染").
+ORGANISM = "organism under adverse reactions"
+_ORGANISM = re.compile(r"(球菌|杆菌|螺旋体|支原体|衣原体|念珠菌|真菌|病毒)$")
 _PROMOTION = re.compile(r"(可以根治|能根治|能够根治|彻底根治|根治率|彻底治愈|彻底治好|疗效显著|效果显著|疗效确切|效果神奇|"
                         r"祖传|秘方|偏方|特效|治愈率(高达|达到|可达)|我院|本院|纯中药|无副作用|无毒副作用|一次性治愈|永不复发|"
                         r"不再复发|专家提醒|专家指出|专家表示)")
 CATEGORIES = (FRAGMENT, HEADING, CUT, ETC, HTML, EFFICACY, LAB, DISEASE, NOT_A_FINDING, FINDING_AS_TEST, STATISTIC,
-              PROMOTION)
+              PROMOTION, ORGANISM)
 
 MIN_CHARS = 2
 
@@ -145,7 +148,7 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return HEADING
     if sentence and _PROMOTION.search(core):
         return PROMOTION
-    if sentence and (_NAMED_DISEASE_HEADING.match(t) or _LEAD_IN.search(t.strip())):
+    if sentence and (_NAMED_DISEASE_HEADING.match(t) or _NAMED_HEADING.match(core) or len(core) <= 30 and _LEAD_IN.search(t.strip())):
         return HEADING
     if sentence and section in SYMPTOM_LISTS and _CAUSE_SENTENCE.match(core):
         return NOT_A_FINDING
@@ -165,6 +168,8 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return FINDING_AS_TEST
     if not sentence and section == "不良反应" and _BARE_ANALYTE.match(core):
         return FRAGMENT
+    if not sentence and section == "不良反应" and _ORGANISM.search(core):
+        return ORGANISM
     if not sentence and section == INDICATIONS and _ACTION.match(core):
         return EFFICACY
     if _NUMBERISH.match(core) or _DURATION.match(core):

@@ -51,3 +51,38 @@ def test_a_crawled_promise_is_never_a_claim(sentence):
 def test_medical_uses_of_the_same_words_stay():
     for sentence in ("根治幽门螺杆菌可降低胃癌风险。", "规范治疗后多数患者可以控制发作。"):
         assert debris(sentence, sentence=True) is None, sentence
+
+
+def test_must_i_is_read_as_a_question_of_whether_and_a_second_opinion_offered():
+    concern = concerns.read("牙不疼也没露神经，但是牙体已经缺失很多了，医生说只能抽神经作牙套修复。一定要做根管治疗吗")
+    assert concern.kind == "can_i" and concern.must
+    line = concerns.first_line(concern)
+    assert line.startswith("是否一定要") and "另一位医生" in line
+
+
+def test_a_pain_denied_is_not_asked_about():
+    from chat import complaints
+
+    mouth = complaints.of("牙不疼，但是牙体缺了一大块")
+    assert mouth is not None and not any("疼" in q for q in mouth.questions("牙不疼，但是牙体缺了一大块"))
+
+
+def test_not_pregnant_told_as_people_write_it():
+    from chat.patient import extract_facts
+
+    for text in ("月经推迟，无怀孕", "排除怀孕了", "验孕试纸一道杠", "最近没同房"):
+        assert extract_facts([text]).pregnant is False, text
+
+
+def test_a_disease_asked_about_after_a_drug_is_not_answered_with_the_drug_s_reactions():
+    from chat.pipeline import _reaction_evidence
+    from retriever.analysis import QueryAnalysis
+    from retriever.symptoms import Finding
+
+    question = "吃了15天多西环素，24日停药，今天外阴又开始痒，是不是支原体感染发作了"
+    drug = EntityMention("多西环素", question.index("多西环素"), question.index("多西环素") + 4, 7, "drug", "多西环素片")
+    disease = EntityMention("支原体感染", question.index("支原体感染"), question.index("支原体感染") + 5, 8, "disease", "支原体感染")
+    analysis = QueryAnalysis(question=question, topics=(drug, disease), findings=(Finding("瘙痒", 0, 1, True),))
+    reactions = passage("不良反应", "皮疹、瘙痒")
+    line, _ = _reaction_evidence(concerns.read(question), analysis, support(), lambda *a: [reactions], [])
+    assert line == ""
