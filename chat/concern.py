@@ -239,7 +239,7 @@ BP_LINE = "您提到血压{bp}mmHg：已明显高于正常（正常应低于140/
 def not_waiting(question: str, age_years: float | None = None) -> str:
     """One line when the message itself tells what should not wait for days (a severe pain, an injury that
     stops walking, fever in an old person or a diabetic, a new complaint after a procedure, a severe blood
-    pressure reading), else ""."""
+    pressure reading; soon: a growing lump, new stomach trouble past 45), else ""."""
     readings = [[int(g) for g in m.groups() if g][:2] for m in _BP.finditer(question)]
     if readings:  # once a pressure is told, a bare reading after it is one too ("现在控制在130/80")
         readings = [[int(m.group(1)), int(m.group(2))] for m in _READING.finditer(question)] or readings
@@ -247,15 +247,30 @@ def not_waiting(question: str, age_years: float | None = None) -> str:
         high, low = readings[-1]
         if 60 <= high <= 300 and 30 <= low <= 200 and high > low and (high >= 180 or low >= 110):
             return BP_LINE.format(bp=f"{high}/{low}")
-    for compiled, line in ((_TODAY_COMPILED, TODAY_LINE), (_SOON_COMPILED, SOON_LINE)):
-        for what, pattern in compiled:
-            for m in pattern.finditer(question):
-                sentence = re.split(r"[。！？!?\n]", question[:m.start()])[-1]
-                if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) or _OVER.search(sentence):
-                    continue
-                told = m.group(0)
-                return line.format(what=f"「{told}」" if len(told) <= 5 else what)
+    today = _told(question, _TODAY_COMPILED, TODAY_LINE)
+    if today:
+        return today
+    if age_years is not None and age_years >= 45 and _STOMACH.search(question) and not _LONG_STANDING.search(question):
+        return STOMACH_LINE  # new stomach trouble past 45: a gastroscopy is the doctor's to decide, soon
+    return _told(question, _SOON_COMPILED, SOON_LINE)
+
+
+def _told(question: str, compiled, line: str) -> str:
+    """The line for the first of `compiled` the message tells now (not negated, past or a habit), else ""."""
+    for what, pattern in compiled:
+        for m in pattern.finditer(question):
+            sentence = re.split(r"[。！？!?\n]", question[:m.start()])[-1]
+            if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) or _OVER.search(sentence):
+                continue
+            told = m.group(0)
+            return line.format(what=f"「{told}」" if len(told) <= 5 else what)
     return ""
+
+
+_STOMACH = re.compile(r"(胃|上腹|心口|反酸|烧心|嗳气|打嗝|消化不良|吞咽|咽东西)")
+_LONG_STANDING = re.compile(r"(多年|好几年|几年了|十几年|从小|一直都|老毛病|年轻时)")
+STOMACH_LINE = ("45岁以上新出现的胃部不适，建议尽快（一两周内）到消化内科就诊，由医生决定是否需要做胃镜；如有黑便、呕血、吞咽困难、"
+                "明显消瘦或贫血，应更早就医。")
 
 
 _OVER = re.compile(r"(去年|前年|以前|曾经|那时|当时|小时候|年轻时|几年前|好了|已经好|每次|每回|每当|一到)")  # or a habit

@@ -60,3 +60,8 @@ def pipeline(tmp_path_factory):
 def test_the_pipeline_says_it_before_the_answer(pipeline):
     answer = pipeline.answer("我胃疼得厉害，已经两天了，要紧吗")
     assert answer.text.startswith("您提到「疼得厉害」")
+
+
+def test_new_stomach_trouble_past_45_is_for_soon():
+    assert "胃镜" in not_waiting("最近胃胀，反酸，吃不下", 59)
+    assert not_waiting("胃胀好多年了，老毛病", 59) == "" and not_waiting("最近胃胀", 30) == ""
