@@ -40,8 +40,11 @@ _ORGANISM = re.compile(r"(球菌|杆菌|螺旋体|支原体|衣原体|念珠菌|
 _PROMOTION = re.compile(r"(可以根治|能根治|能够根治|彻底根治|根治率|彻底治愈|彻底治好|疗效显著|效果显著|疗效确切|效果神奇|"
                         r"祖传|秘方|偏方|特效|治愈率(高达|达到|可达)|我院|本院|纯中药|无副作用|无毒副作用|一次性治愈|永不复发|"
                         r"不再复发|专家提醒|专家指出|专家表示)")
+# A 并发症 item that the entry's own 病因 names as its cause (病毒性肝炎 under 肝硬化's complications): the relation
+# reversed. Judged where an entity's sections are read together (retriever/passages.py).
+CAUSE_AS_COMPLICATION = "cause under complications"
 CATEGORIES = (FRAGMENT, HEADING, CUT, ETC, HTML, EFFICACY, LAB, DISEASE, NOT_A_FINDING, FINDING_AS_TEST, STATISTIC,
-              PROMOTION, ORGANISM)
+              PROMOTION, ORGANISM, CAUSE_AS_COMPLICATION)
 
 MIN_CHARS = 2
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb.authority import Held, authority_column, settle_held
+from kb.debris import CAUSE_AS_COMPLICATION, strict_for
 from kb.corroboration import DRUG_SECTION as DRUG_LIST, corroborated_links
 from kb.models import Alias, Contribution, Entity, Section, Source
 from kb.records import LINK_KINDS, text_of_items
@@ -208,6 +209,24 @@ def settle(sections: Iterable[SectionContent]) -> list[SectionContent]:
                 out.append(sc)
         if top is not None:
             top.differs += [(h.origin, x) for h in held for x in h.differs]
+    return _without_causes_as_complications(out)
+
+
+def _without_causes_as_complications(sections: list[SectionContent]) -> list[SectionContent]:
+    """A crawled 并发症 list that names what the entity's own 病因 says causes it ("病毒性肝炎" as a complication of
+    肝硬化) has the relation reversed: those items are left out (kb.debris CAUSE_AS_COMPLICATION)."""
+    causes = "\n".join(t for sc in sections if sc.section == "病因" for t in sc.texts + sc.items)
+    if not causes:
+        return sections
+    out = []
+    for sc in sections:
+        if sc.section == "并发症" and strict_for(sc.authority):
+            reversed_ = [i for i in sc.items if len(i) >= 3 and i in causes]
+            sc.items = [i for i in sc.items if i not in reversed_]
+            sc.dropped += [(CAUSE_AS_COMPLICATION, i) for i in reversed_]
+            if not sc.items and not sc.texts:
+                continue
+        out.append(sc)
     return out
 
 

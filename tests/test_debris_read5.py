@@ -96,3 +96,16 @@ def test_a_body_function_alone_is_no_finding():
     for word in ("呼吸", "心跳", "体温", "血压", "食欲"):
         assert debris(word, section="症状") == HEADING, word
     assert debris("呼吸困难", section="症状") is None
+
+
+def test_a_cause_listed_as_a_complication_is_left_out_where_the_entry_s_sections_are_read_together():
+    from kb.debris import CAUSE_AS_COMPLICATION
+    from retriever.passages import SectionContent, settle
+
+    causes = SectionContent(1, "disease", "肝硬化", "病因", "xywy", "xywy", 1, 1, texts=["病毒性肝炎是我国肝硬化最常见的病因。"],
+                            authority=10)
+    complications = SectionContent(1, "disease", "肝硬化", "并发症", "xywy", "xywy", 1, 1,
+                                   items=["病毒性肝炎", "上消化道出血", "肝性脑病"], authority=10)
+    kept = {sc.section: sc for sc in settle([causes, complications])}
+    assert kept["并发症"].items == ["上消化道出血", "肝性脑病"]
+    assert (CAUSE_AS_COMPLICATION, "病毒性肝炎") in kept["并发症"].dropped
