@@ -247,6 +247,9 @@ def not_waiting(question: str, age_years: float | None = None) -> str:
         high, low = readings[-1]
         if 60 <= high <= 300 and 30 <= low <= 200 and high > low and (high >= 180 or low >= 110):
             return BP_LINE.format(bp=f"{high}/{low}")
+    exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE)
+    if exposure:
+        return exposure
     today = _told(question, _TODAY_COMPILED, TODAY_LINE)
     if today:
         return today
@@ -267,6 +270,13 @@ def _told(question: str, compiled, line: str) -> str:
     return ""
 
 
+# Someone else's blood into a wound, an eye or the mouth, or a needle-stick: prevention works best within hours.
+_EXPOSURE_COMPILED = (("被针扎伤或他人的血液接触到伤口、眼睛或口腔",
+                       re.compile(r"(针扎伤|针刺伤|被[^。，,]{0,6}针头?(扎|刺)|用过的针头?[^。，,]{0,4}(扎|刺)|"
+                                  r"(血|血液)[^。]{0,10}(溅|滴|沾|弄|流)到[^。]{0,16}(伤口|眼睛|眼里|嘴里|口里|嘴巴|破了|破皮|倒刺)|"
+                                  r"(伤口|破皮|倒刺)[^。]{0,10}(沾|碰|接触)[^。]{0,6}(血|血液))")),)
+EXPOSURE_LINE = ("您提到{what}：请先用流动水冲洗（伤口轻轻挤出血后冲洗消毒），并尽快（最好在2小时内）到医院急诊或感染科，评估是否需要"
+                 "乙肝免疫球蛋白、疫苗或艾滋病暴露后预防用药；并尽量了解对方的乙肝、丙肝、艾滋病和梅毒情况。")
 _STOMACH = re.compile(r"(胃|上腹|心口|反酸|烧心|嗳气|打嗝|消化不良|吞咽|咽东西)")
 _LONG_STANDING = re.compile(r"(多年|好几年|几年了|十几年|从小|一直都|老毛病|年轻时)")
 STOMACH_LINE = ("45岁以上新出现的胃部不适，建议尽快（一两周内）到消化内科就诊，由医生决定是否需要做胃镜；如有黑便、呕血、吞咽困难、"

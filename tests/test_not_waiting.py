@@ -65,3 +65,9 @@ def test_the_pipeline_says_it_before_the_answer(pipeline):
 def test_new_stomach_trouble_past_45_is_for_soon():
     assert "胃镜" in not_waiting("最近胃胀，反酸，吃不下", 59)
     assert not_waiting("胃胀好多年了，老毛病", 59) == "" and not_waiting("最近胃胀", 30) == ""
+
+
+def test_someone_else_s_blood_in_a_wound_or_a_needle_stick_is_for_within_hours():
+    assert "2小时内" in not_waiting("给病人换药时血滴到了手上，手上有个倒刺，会不会传染乙肝")
+    assert "2小时内" in not_waiting("被用过的针头扎了一下")
+    assert not_waiting("我抽血的时候针扎的地方青了") == ""
