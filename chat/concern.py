@@ -263,7 +263,9 @@ def _told(question: str, compiled, line: str) -> str:
     for what, pattern in compiled:
         for m in pattern.finditer(question):
             sentence = re.split(r"[。！？!?\n]", question[:m.start()])[-1]
-            if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) or _OVER.search(sentence):
+            whole = sentence + re.split(r"[。！？!?\n]", question[m.start():])[0]
+            if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) or _OVER.search(sentence) \
+                    or _SUPPOSED.search(whole):
                 continue
             told = m.group(0)
             return line.format(what=f"「{told}」" if len(told) <= 5 else what)
@@ -283,6 +285,7 @@ STOMACH_LINE = ("45岁以上新出现的胃部不适，建议尽快（一两周�
                 "明显消瘦或贫血，应更早就医。")
 
 
+_SUPPOSED = re.compile(r"(如果|假如|万一|要是|或者说|比如说|假设)")  # a question about a case, not one told
 _OVER = re.compile(r"(去年|前年|以前|曾经|那时|当时|小时候|年轻时|几年前|好了|已经好|每次|每回|每当|一到)")  # or a habit
 
 

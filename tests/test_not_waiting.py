@@ -71,3 +71,8 @@ def test_someone_else_s_blood_in_a_wound_or_a_needle_stick_is_for_within_hours()
     assert "2小时内" in not_waiting("给病人换药时血滴到了手上，手上有个倒刺，会不会传染乙肝")
     assert "2小时内" in not_waiting("被用过的针头扎了一下")
     assert not_waiting("我抽血的时候针扎的地方青了") == ""
+
+
+def test_a_case_supposed_is_not_one_told():
+    assert not_waiting("乙肝有了抗体还会感染不？或者说有抗体了被针扎到还会被传染么？") == ""
+    assert not_waiting("如果胃疼得厉害要去医院吗") == ""
