@@ -83,6 +83,7 @@ URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、�
 # In pregnancy what must not wait is different: said to every pregnant person the answer is about.
 PREGNANCY_SIGNS = "怀孕期间如出现阴道出血、腹痛加重、流水、胎动明显减少、头痛眼花或头晕乏力，请立即到有产科的医院就诊。"
 MAX_CONDITIONS = 3
+OVERVIEW_SENTENCES = 2  # quoted from an entry's overview to a person's story
 THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
 STORY_REFUSAL = "这个问题需要了解您的具体情况，建议当面咨询医生；如有不适请及时就医。"
 NO_BASIS = "知识库中没有能直接回答这个问题的条目，我不凭猜测作答。"
@@ -351,7 +352,8 @@ class Pipeline:
         if linked and concern.kind != "drug":
             withheld = ""  # the answer is the evidence for the concern, not the disease's overview with its list
         if concern.personal:
-            passages = _with_department(_without_crawled_treatments(passages), support, self._passages_of, concern)
+            passages = _with_department(_without_crawled_treatments(_without_standing_overview(passages, support)),
+                                        support, self._passages_of, concern)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         department = _department_of(passages) or concerns.usual_department(concern) if concern.personal else ""
@@ -391,6 +393,8 @@ class Pipeline:
         # a person's own story gets fewer quoted sentences: the answer also carries its questions and signs, and
         # should still fit a phone screen
         limit = PERSONAL_SENTENCES if turn.concern.personal else MAX_SENTENCES
+        if turn.concern.personal and turn.support.reason == "entity overview":
+            limit = OVERVIEW_SENTENCES  # a person who asked nothing of a named entry: a sentence or two of its overview
         # the sentences that answer the person's concern (how it is treated, how serious it is) are chosen first
         wanted = concerns.answering_words(turn.concern) if turn.concern.personal else ()
         excerpts, turn.cut_short, focused = select(dataclasses.replace(analysis, focus=analysis.focus + wanted),
@@ -742,6 +746,15 @@ def _link_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, 
 def _without_crawled_treatments(passages: list[Passage]) -> list[Passage]:
     """The passages without a treatment list ranked below a curated entry."""
     return [p for p in passages if not (p.section == "治疗方式" and p.authority < BY_NAME["curated"])]
+
+
+def _without_standing_overview(passages: list[Passage], support) -> list[Passage]:
+    """Where an overview stands in for the section a person asked about (the KB lacks it), the overview is left
+    out: to a person it is a page of figures beside their question ("胃癌晚期…能治愈吗" answered with the disease's
+    death toll and "未经治疗者平均寿命约为13个月"); the concern's line, where to go and what decides are the answer."""
+    if support.reason != "entity overview" or not support.not_covered:
+        return passages
+    return [p for p in passages if p.section != "概述"]
 
 
 def _department_of(passages: list[Passage]) -> str:

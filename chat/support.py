@@ -59,9 +59,14 @@ ASK_MORE_OPEN = "（还可以问它的"
 _ASK_MORE = re.compile(re.escape(ASK_MORE_OPEN) + r"[^）]*）")
 
 
+OVERVIEW_FOLLOWS = "，以下是它的概况"
+
+
 def without_suggestions(line: str) -> str:
-    """A not-covered line without the "还可以问它的…" suggestion."""
-    return _ASK_MORE.sub("", line)
+    """A not-covered line as a person telling their own story reads it: without the "还可以问它的…" suggestion,
+    and without announcing an overview (a person gets none in place of the section asked: chat/pipeline.py
+    `_without_standing_overview`)."""
+    return _ASK_MORE.sub("", line).replace(OVERVIEW_FOLLOWS, "")
 
 
 FOCUS = "(focus)"  # passages found by the question's own words, not by a section
@@ -152,7 +157,7 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
 
                 if intents and section not in intents and section not in FALLBACK.get(intents[0], ()):
                     have = [s for s in _ALL_SECTIONS.get(candidate.entity_type, ()) if passages_of(candidate.entity_id, s)]
-                    not_covered.append(f"知识库中「{candidate.entity_name}」没有关于{intents[0]}的内容，以下是它的概况"
+                    not_covered.append(f"知识库中「{candidate.entity_name}」没有关于{intents[0]}的内容{OVERVIEW_FOLLOWS}"
                                        + (f"{ASK_MORE_OPEN}{'、'.join(have[:5])}）。" if have else "。"))
         if passages:
             how = "entity+section" if intents and not not_covered else "entity overview"

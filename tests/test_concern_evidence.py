@@ -86,3 +86,14 @@ def test_a_disease_asked_about_after_a_drug_is_not_answered_with_the_drug_s_reac
     reactions = passage("不良反应", "皮疹、瘙痒")
     line, _ = _reaction_evidence(concerns.read(question), analysis, support(), lambda *a: [reactions], [])
     assert line == ""
+
+
+def test_an_overview_standing_in_for_the_section_a_person_asked_is_left_out_and_not_announced():
+    from chat.pipeline import _without_standing_overview
+    from chat.support import without_suggestions
+
+    standing = SimpleNamespace(reason="entity overview", not_covered=["知识库中「癫痫」没有关于治愈率的内容，以下是它的概况。"])
+    assert _without_standing_overview([OVERVIEW, DEPARTMENT], standing) == [DEPARTMENT]
+    assert without_suggestions(standing.not_covered[0]) == "知识库中「癫痫」没有关于治愈率的内容。"
+    asked = SimpleNamespace(reason="entity overview", not_covered=[])  # nothing asked of it: its overview answers
+    assert _without_standing_overview([OVERVIEW, DEPARTMENT], asked) == [OVERVIEW, DEPARTMENT]
