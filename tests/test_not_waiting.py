@@ -76,3 +76,13 @@ def test_someone_else_s_blood_in_a_wound_or_a_needle_stick_is_for_within_hours()
 def test_a_case_supposed_is_not_one_told():
     assert not_waiting("乙肝有了抗体还会感染不？或者说有抗体了被针扎到还会被传染么？") == ""
     assert not_waiting("如果胃疼得厉害要去医院吗") == ""
+
+
+def test_a_fit_that_is_over_is_asked_what_it_was_like_and_told_its_first_aid():
+    from chat import complaints
+
+    message = "我家孩子6岁，昨天晚上睡觉的时候突然抽了一下，眼睛往上翻，一分钟左右就好了，要紧吗"
+    concern = concerns.read(message)
+    assert concern.complaint == "fit" and "侧躺" in concern.signs and "当天就医" in concern.signs
+    fit = complaints.named("fit")
+    assert fit.questions(message)[0].startswith("抽的时候")  # how long it lasted is told
