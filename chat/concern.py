@@ -145,6 +145,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
                 rest = text[m.end():] if re.match(r"(能不能|能否|可不可以|可否|要不要|需不需要|行不行)$", m.group(0)) \
                     else m.group(0)
                 rest = re.sub(r"^(能不能|能否|可不可以|可否|可以|能|要不要|需不需要|需要|还能|必须要|必须|一定要|非得要|非得)", "", rest)
+                rest = re.sub(r"^够", "", rest)  # "能不能够治疗高血压"
                 rest = re.sub(r"(可以|行)(吗|么|嘛)$", "", rest)
                 about = _phrase(re.split(r"[，,。？?！!；;\s]|吗|么|嘛|呢", rest)[0])
             break

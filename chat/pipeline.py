@@ -762,7 +762,8 @@ def _department_of(passages: list[Passage]) -> str:
     specific one ("内科、消化内科" -> 消化内科)."""
     items = next((list(p.items) for p in passages if p.section == "就诊科室" and p.items), [])
     specific = [i for i in items if i not in ("内科", "外科", "全科")]
-    return (specific or items or [""])[0]
+    first = (specific or items or [""])[0]
+    return first + "科" if first and not re.search(r"(科|门诊|中心|室)$", first) else first  # the crawl's "肝病"
 
 
 SELF_CARE = ("护理", "饮食", "预防")  # what a person can do meanwhile, as the KB states it
@@ -797,6 +798,8 @@ def _serious_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
     if concern.kind != "serious" or not support.entities or support.entities[0].entity_type != "disease":
         return "", passages
     x = support.entities[0]
+    if re.search(rf"(无|没有|否认|不是|非)({re.escape(x.surface)}|{re.escape(x.entity_name)})", analysis.question):
+        return "", passages  # "…无乙肝病史，这有影响么": not what 乙肝 leads to
     # (a knowledge graph's 并发症 relates diseases seen together, not what this one leads to: 脂肪肝 -> 结核病)
     leads_to = [p for p in passages_of(x.entity_id, "并发症") if p.body.strip() and p.authority != BY_NAME["graph"]][:1]
     if not leads_to:

@@ -97,3 +97,19 @@ def test_an_overview_standing_in_for_the_section_a_person_asked_is_left_out_and_
     assert without_suggestions(standing.not_covered[0]) == "知识库中「癫痫」没有关于治愈率的内容。"
     asked = SimpleNamespace(reason="entity overview", not_covered=[])  # nothing asked of it: its overview answers
     assert _without_standing_overview([OVERVIEW, DEPARTMENT], asked) == [OVERVIEW, DEPARTMENT]
+
+
+def test_can_it_be_treated_is_quoted_whole_and_a_denied_disease_is_not_what_the_answer_is_about():
+    assert concerns.read("我想问问您，能不能够治疗高血压？").about == "治疗高血压"
+    from chat.pipeline import _serious_evidence, _department_of
+
+    hbv = EntityMention("乙肝", 0, 2, 2, "disease", "乙肝")
+    from retriever.analysis import QueryAnalysis
+    question = "乙肝检查问题大吗？谷丙转氨酶59，无乙肝病史，这有影响么"
+    complications = Passage("e2:并发症:xywy:0", 2, "disease", "乙肝", "并发症", "乙肝 · 并发症：肝硬化", "xywy", 1, "h",
+                            items=("肝硬化",), authority=10)
+    line, _ = _serious_evidence(concerns.read(question), QueryAnalysis(question=question, topics=(hbv,)),
+                                SimpleNamespace(entities=[hbv]), lambda *a: [complications], [])
+    assert line == ""
+    liver = Passage("e2:就诊科室:xywy:0", 2, "disease", "乙肝", "就诊科室", "乙肝 · 就诊科室：肝病", "xywy", 1, "h", items=("肝病",))
+    assert _department_of([liver]) == "肝病科" and _department_of([DEPARTMENT]) == "神经内科"
