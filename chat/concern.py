@@ -436,6 +436,21 @@ def measures_line(question: str) -> str:
             + ("超出范围的程度和意义，要由医生结合症状和其他检查判断。" if outside else ""))
 
 
+# "血清ALT能查出乙肝吗", "B超能看出胆结石吗": whether a test the person names finds a disease.
+DETECTS = re.compile(r"(查出|查到|检查出|测出|查得出|看出|查出来|诊断出|筛查出)")
+TESTS_NAMED = re.compile(r"(血常规|尿常规|便常规|大便常规|肝功能?|肾功能?|血脂|血糖|B超|彩超|超声|CT|核磁|磁共振|胃镜|肠镜|心电图|"
+                         r"X光|胸片|两对半|五项|抽血|验血|[A-Z]{2,6})")
+
+
+def test_line(disease: str, named: list[str], listed: list[str]) -> str:
+    """Whether the KB's entry for `disease` lists the tests the person named (they asked "X能查出Y吗")."""
+    rest = [t for t in named if t not in listed]
+    said = (f"知识库中「{disease}」的检查写到了「{'、'.join(listed)}」" if listed else f"知识库中「{disease}」的检查没有写到「{'、'.join(named)}」")
+    if listed and rest:
+        said += f"，没有写到「{'、'.join(rest)}」"
+    return said + f"；{disease}要靠哪些检查确定，见下文它列出的检查，具体做哪项由医生决定。"
+
+
 def hypothesis_line(x: str, told: list[str], listed: list[str], exams: bool) -> str:
     """Whether the KB's entry for `x` lists what the person told (they asked "这是X吗"): said before the cited
     symptoms (and exams, when `exams`); never a yes: findings many conditions share decide nothing alone."""

@@ -711,7 +711,8 @@ def _concern_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
     """The evidence for what the person asks, when it is a comparison the KB can make: the line said before the
     cited sentences and the passages that bear it (else "" and the passages as they were). The first reader
     that finds its kind of question answers: X会引起Y吗, a complaint after a drug, 这是X吗, 能不能X, X要紧吗."""
-    for reader in (_link_evidence, _reaction_evidence, _hypothesis_evidence, _can_evidence, _serious_evidence):
+    for reader in (_link_evidence, _reaction_evidence, _hypothesis_evidence, _test_evidence, _can_evidence,
+                   _serious_evidence):
         line, found = reader(concern, analysis, support, passages_of, passages)
         if line:
             return line, found
@@ -896,6 +897,23 @@ def _hypothesis_evidence(concern: concerns.Concern, analysis: QueryAnalysis, sup
     naming = sorted(symptom, key=lambda p: -sum(lists(p, t) for t in listed))[:1]
     exams = [p for p in own if p.section == "检查"][:1]
     return concerns.hypothesis_line(x.entity_name, told, listed, bool(exams)), naming + exams
+
+
+def _test_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
+                   passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """For "血清ALT能查出乙肝吗": whether the disease's KB entry lists the tests the person named among its 检查, and
+    that passage (which tests find it, not a yes or no the KB does not say)."""
+    asking = analysis.question
+    disease = next((m for m in support.entities if m.entity_type == "disease"), None)
+    if disease is None or not concerns.DETECTS.search(asking):
+        return "", passages
+    named = list(dict.fromkeys([m.surface for m in analysis.mentions if m.entity_type == "exam"]
+                               + [t for t in concerns.TESTS_NAMED.findall(asking) if t not in disease.entity_name]))
+    exams = [p for p in passages_of(disease.entity_id, "检查") if p.body.strip()]
+    if not named or not exams:
+        return "", passages
+    listed = [t for t in named if any(t in p.body for p in exams)]
+    return concerns.test_line(disease.entity_name, named, listed), exams[:1]
 
 
 _INJECTION = re.compile(r"(注射|针剂|输液|静脉|肌注|粉针|冻干粉)")

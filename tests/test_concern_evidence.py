@@ -113,3 +113,19 @@ def test_can_it_be_treated_is_quoted_whole_and_a_denied_disease_is_not_what_the_
     assert line == ""
     liver = Passage("e2:就诊科室:xywy:0", 2, "disease", "乙肝", "就诊科室", "乙肝 · 就诊科室：肝病", "xywy", 1, "h", items=("肝病",))
     assert _department_of([liver]) == "肝病科" and _department_of([DEPARTMENT]) == "神经内科"
+
+
+def test_can_this_test_find_that_disease_is_answered_from_its_tests():
+    from chat.pipeline import _test_evidence
+    from retriever.analysis import QueryAnalysis
+
+    question = "血清ALT能查出乙肝吗？我今天还查了血常规，能查出来吗"
+    hbv = EntityMention("乙肝", question.index("乙肝"), question.index("乙肝") + 2, 2, "disease", "乙肝")
+    tests = Passage("e2:检查:xywy:0", 2, "disease", "乙肝", "检查", "乙肝 · 检查：乙肝两对半、肝功能检查、ALT", "xywy", 1, "h",
+                    items=("乙肝两对半", "肝功能检查", "ALT"), authority=10)
+    line, found = _test_evidence(concerns.read(question), QueryAnalysis(question=question, topics=(hbv,)),
+                                 SimpleNamespace(entities=[hbv]), lambda *a: [tests], [])
+    assert line.startswith("知识库中「乙肝」的检查写到了「ALT」，没有写到「血常规」") and found == [tests]
+    line, _ = _test_evidence(concerns.read("乙肝能治好吗"), QueryAnalysis(question="乙肝能治好吗", topics=(hbv,)),
+                             SimpleNamespace(entities=[hbv]), lambda *a: [tests], [])
+    assert line == ""
