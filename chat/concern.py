@@ -134,7 +134,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     asking = _asking_part(question)
     kind, about = "tell", ""
     for name, pattern in _COMPILED:
-        m = pattern.search(asking) or (name in ("what_to_do", "serious", "can_i") and pattern.search(question))
+        m = pattern.search(asking) or (name in ("causes", "what_to_do", "serious", "can_i") and pattern.search(question))
         if m:
             kind = name
             if name == "causes":

@@ -129,3 +129,11 @@ def test_can_this_test_find_that_disease_is_answered_from_its_tests():
     line, _ = _test_evidence(concerns.read("乙肝能治好吗"), QueryAnalysis(question="乙肝能治好吗", topics=(hbv,)),
                              SimpleNamespace(entities=[hbv]), lambda *a: [tests], [])
     assert line == ""
+
+
+def test_x_causes_y_asked_anywhere_in_a_story_is_the_concern():
+    message = ("糖尿病会引起发烧吗？爷爷患上了糖尿病，最近两天一直发烧，我想问一下医生，糖尿病会引来发烧吗？"
+               "这个糖尿病会有什么并发症吗？怎么治疗呢？")
+    concern = concerns.read(message)
+    assert concern.kind == "causes" and concern.about == "发烧"
+    assert concerns.read("吃了头孢会导致拉肚子，现在怎么办").kind == "what_to_do"  # told, not asked
