@@ -212,6 +212,13 @@ def settle(sections: Iterable[SectionContent]) -> list[SectionContent]:
     return _without_causes_as_complications(out)
 
 
+def _caused_by(item: str, causes: str) -> bool:
+    """Whether the 病因 text says `item` causes the entity ("病毒性肝炎是我国肝硬化最常见的病因", "由病毒性肝炎引起"),
+    not merely names it ("酒精性肝病包括脂肪肝、酒精性肝炎和肝硬化")."""
+    i = re.escape(item)
+    return bool(re.search(rf"(由|因|继发于|源于){i}|{i}[^。；;]{{0,14}}?(引起|导致|所致|诱发|病因|原因)", causes))
+
+
 def _without_causes_as_complications(sections: list[SectionContent]) -> list[SectionContent]:
     """A crawled 并发症 list that names what the entity's own 病因 says causes it ("病毒性肝炎" as a complication of
     肝硬化) has the relation reversed: those items are left out (kb.debris CAUSE_AS_COMPLICATION)."""
@@ -221,7 +228,7 @@ def _without_causes_as_complications(sections: list[SectionContent]) -> list[Sec
     out = []
     for sc in sections:
         if sc.section == "并发症" and strict_for(sc.authority):
-            reversed_ = [i for i in sc.items if len(i) >= 3 and i in causes]
+            reversed_ = [i for i in sc.items if len(i) >= 3 and _caused_by(i, causes)]
             sc.items = [i for i in sc.items if i not in reversed_]
             sc.dropped += [(CAUSE_AS_COMPLICATION, i) for i in reversed_]
             if not sc.items and not sc.texts:

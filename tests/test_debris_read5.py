@@ -109,3 +109,14 @@ def test_a_cause_listed_as_a_complication_is_left_out_where_the_entry_s_sections
     kept = {sc.section: sc for sc in settle([causes, complications])}
     assert kept["并发症"].items == ["上消化道出血", "肝性脑病"]
     assert (CAUSE_AS_COMPLICATION, "病毒性肝炎") in kept["并发症"].dropped
+
+
+def test_a_complication_the_causes_only_name_stays():
+    from retriever.passages import SectionContent, settle
+
+    causes = SectionContent(1, "disease", "酒精性肝病", "病因", "xywy", "xywy", 1, 1,
+                            texts=["长期大量饮酒导致酒精性肝病，包括脂肪肝、酒精性肝炎和肝硬化。"], authority=10)
+    complications = SectionContent(1, "disease", "酒精性肝病", "并发症", "xywy", "xywy", 1, 1,
+                                   items=["肝硬化", "营养不良"], authority=10)
+    kept = {sc.section: sc for sc in settle([causes, complications])}
+    assert kept["并发症"].items == ["肝硬化", "营养不良"]
