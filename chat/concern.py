@@ -443,12 +443,11 @@ TESTS_NAMED = re.compile(r"(血常规|尿常规|便常规|大便常规|肝功能
 
 
 def test_line(disease: str, named: list[str], listed: list[str]) -> str:
-    """Whether the KB's entry for `disease` lists the tests the person named (they asked "X能查出Y吗")."""
-    rest = [t for t in named if t not in listed]
-    said = (f"知识库中「{disease}」的检查写到了「{'、'.join(listed)}」" if listed else f"知识库中「{disease}」的检查没有写到「{'、'.join(named)}」")
-    if listed and rest:
-        said += f"，没有写到「{'、'.join(rest)}」"
-    return said + f"；{disease}要靠哪些检查确定，见下文它列出的检查，具体做哪项由医生决定。"
+    """Which of the tests the person named the KB's entry for `disease` lists (they asked "X能查出Y吗"). A test not
+    found is not said to be missing: the entry may write it another way (乙肝表面抗体, 乙型肝炎表面抗体)."""
+    said = (f"知识库中「{disease}」的检查写到了「{'、'.join(listed)}」；" if listed else
+            f"您问的检查能不能查出{disease}，请对照下面知识库中「{disease}」列出的检查；")
+    return said + f"{disease}要靠哪些检查确定、具体做哪项，由医生决定。"
 
 
 def hypothesis_line(x: str, told: list[str], listed: list[str], exams: bool) -> str:
@@ -489,7 +488,7 @@ def first_line(concern: Concern, *, named: str = "", department: str = "", suppo
     if concern.kind == "result":
         return f"单项检查结果要结合症状、其他检查和参考范围由医生解读，知识库不能替您下结论；{go}，带上完整报告。"
     if concern.kind == "hospital":
-        return "知识库不收录医院排名、医生和费用信息；下面是该病通常就诊的科室和检查，可据此挂号。"
+        return "知识库不收录医院排名、医生和费用信息；" + ("下面是该病通常就诊的科室和检查，可据此挂号。" if supported else f"{go}。")
     if concern.kind == "what_to_do":
         return f"{go}，由医生明确原因后处理" + (f"；在此之前，下面是知识库中{about}的相关内容。" if supported else "。")
     return ""

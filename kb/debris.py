@@ -31,15 +31,15 @@ FINDING_AS_TEST = "finding under tests"
 # or population behind it, which a person takes as their prognosis. Kept in the KB, never quoted.
 STATISTIC = "unsourced statistic"
 STATISTIC_SECTIONS = frozenset({"治愈率", "治疗周期"})
-# A crawled page's promise ("中医治疗效果显著，可以根治", "无毒副作用", "一次性治愈，永不复发"): advertising, which a
+# A crawled page's promise ("中医整体治疗可以清除残存的癌细胞", "无毒副作用", "一次性治愈，永不复发"): advertising, which a
 # person takes as a cure on offer. Never quoted from a source ranked below curated.
 PROMOTION = "promotion"
+_PROMOTION = re.compile(r"(可以根治|能根治|能够根治|彻底根治|根治率|彻底治愈|彻底治好|效果神奇|祖传|秘方|治愈率(高达|达到|可达)|"
+                        r"我院|本院|无副作用|无毒副作用|一次性治愈|永不复发|不再复发|专家提醒|专家指出|专家表示|"
+                        r"(中医|中药|偏方|秘方)[^。]{0,12}(可以|能够|能|可)(清除|根治|治愈|消除|杀灭|治好))")
 # An organism under a drug's adverse reactions ("葡萄球菌", "金黄色葡萄球菌": CMeKG cut it out of "…所致感染").
 ORGANISM = "organism under adverse reactions"
 _ORGANISM = re.compile(r"(球菌|杆菌|螺旋体|支原体|衣原体|念珠菌|真菌|病毒)$")
-_PROMOTION = re.compile(r"(可以根治|能根治|能够根治|彻底根治|根治率|彻底治愈|彻底治好|疗效显著|效果显著|疗效确切|效果神奇|"
-                        r"祖传|秘方|偏方|特效|治愈率(高达|达到|可达)|我院|本院|纯中药|无副作用|无毒副作用|一次性治愈|永不复发|"
-                        r"不再复发|专家提醒|专家指出|专家表示)")
 # A 并发症 item that the entry's own 病因 names as its cause (病毒性肝炎 under 肝硬化's complications): the relation
 # reversed. Judged where an entity's sections are read together (retriever/passages.py).
 CAUSE_AS_COMPLICATION = "cause under complications"
@@ -59,7 +59,7 @@ HEADING_WORDS = frozenset("""
 PAGE_WORDS = frozenset("感觉 紧张 外伤 脑外伤 婚姻 地点 溺水 烫伤 拍手 摸索 擦脸 吞咽 咀嚼 咂嘴 自主神经 智力 情绪 "
                        "压力 性格 行为 饮食 睡眠 运动 工作 学习 生活 心理 家庭 环境 季节 天气 年龄 性别 消化 吸收 营养 排便 大便 小便 "
                        "月经 怀孕 妊娠 遗传 感染 神经 血管 细胞 病毒 细菌 器官 组织 实验室 X线表现 呼吸 心跳 体温 血压 视力 听力 "
-                       "食欲".split())
+                       "食欲 不适 不适或疼痛".split())
 # Department names: the items of 就诊科室, a heading word anywhere else ("产科[1]。" as an indication).
 DEPARTMENTS = frozenset("产科 妇科 外科 内科 儿科 妇产科 急诊科 皮肤科 眼科 口腔科 耳鼻喉科 骨科 神经科 精神科".split())
 DEPARTMENT_SECTION = "就诊科室"
@@ -222,7 +222,8 @@ _SHORT_INFLAMMATION = re.compile(r"^(?!发)[\u4e00-\u9fff]炎$")  # 肝炎, 咽�
 _DRUG_ITEM = re.compile(r"(?:片|胶囊|颗粒|注射液|口服液|霉素|西林|沙星|他汀|地平|西平|血平|洛尔|普利|沙坦|拉唑|替丁|咪唑)$")
 _MECHANISM = re.compile(r"(?:细胞|黏膜|粘膜|变性|性变|沉积|浸润|离子|受体|递质|内流|外流|异常放电)")
 _TCM_PATTERN = re.compile(r"^[\u4e00-\u9fff]{0,3}(?:阴虚|阳虚|气虚|血虚|气滞|血瘀|湿热|痰湿|虚寒|郁结)$")
-_CAUSE_SENTENCE = re.compile(r"^(?:主要|多|常|大多|多数)?(?:由于|因为|是由|由|因|系由|多由|常由)[^。]{0,40}(?:引起|所致|导致|造成)")
+_CAUSE_SENTENCE = re.compile(r"^(?:主要|多|常|大多|多数)?(?:由于|因为|是由|由|因|系由|多由|常由)[^。]{0,40}(?:引起|所致|导致|造成)"
+                             r"(?![^。]*(?:表现|症状|出现|可见|伴有|发热|疼|痛))")  # not when it goes on to the symptoms
 # Under 检查: how a finding ends (皮疹, 皮损, 疼痛, 瘙痒), unless it names a test or what a test shows.
 _FINDING_END = re.compile(r"(?:疹|皮损|疼痛|瘙痒|发热|咳嗽|水肿|出血)$")
 _TEST_WORD = re.compile(r"(?:检查|检测|试验|测定|造影|镜|片|超声|CT|MRI|活检|病理|培养|化验|计数|征)")
