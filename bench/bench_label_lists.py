@@ -182,7 +182,9 @@ def measure(pipeline, pair: Pair, question: str) -> Outcome:
     first = [i for i in pair.cmekg_only if 0 <= text.find(i) < label_end]
     said = claims(answer.text)
     not_label = "\n".join(s for s, ns in said if not any(origin_of.get(n) == pair.higher_origin for n in ns))
-    debris = [i for i in pair.cmekg_debris if i in not_label]
+    # (as whole items: a debris item "不适" is not shown by "胃部不适")
+    shown = {piece.strip() for piece in re.split(r"[、，,。；;：:\n]", _MARKER.sub("", not_label))}
+    debris = [i for i in pair.cmekg_debris if i in shown]
     # and what the answer quotes from CMeKG, piece by piece, as kb.debris judges it (the KB's items may be clean
     # while a sentence of its text is not)
     for sentence, ns in said:

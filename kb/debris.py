@@ -59,7 +59,9 @@ HEADING_WORDS = frozenset("""
 PAGE_WORDS = frozenset("感觉 紧张 外伤 脑外伤 婚姻 地点 溺水 烫伤 拍手 摸索 擦脸 吞咽 咀嚼 咂嘴 自主神经 智力 情绪 "
                        "压力 性格 行为 饮食 睡眠 运动 工作 学习 生活 心理 家庭 环境 季节 天气 年龄 性别 消化 吸收 营养 排便 大便 小便 "
                        "月经 怀孕 妊娠 遗传 感染 神经 血管 细胞 病毒 细菌 器官 组织 实验室 X线表现 呼吸 心跳 体温 血压 视力 听力 "
-                       "食欲 不适 不适或疼痛".split())
+                       "食欲".split())
+# Under symptoms, discomfort with no part of the body says nothing (an adverse reaction's 不适, malaise, stays).
+_SITELESS = frozenset({"不适", "不适或疼痛", "不舒服"})
 # Department names: the items of 就诊科室, a heading word anywhere else ("产科[1]。" as an indication).
 DEPARTMENTS = frozenset("产科 妇科 外科 内科 儿科 妇产科 急诊科 皮肤科 眼科 口腔科 耳鼻喉科 骨科 神经科 精神科".split())
 DEPARTMENT_SECTION = "就诊科室"
@@ -165,6 +167,8 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return LAB
     if not sentence and section in SYMPTOM_LISTS and (disease_item(core) or _own_name(core, entity)):
         return DISEASE
+    if not sentence and section in SYMPTOM_LISTS and core in _SITELESS:
+        return FRAGMENT
     if not sentence and section in SYMPTOM_LISTS and not_a_finding(core):
         return NOT_A_FINDING
     if not sentence and section == "检查" and _FINDING_END.search(core) and not _TEST_WORD.search(core):

@@ -120,3 +120,8 @@ def test_a_complication_the_causes_only_name_stays():
                                    items=["肝硬化", "营养不良"], authority=10)
     kept = {sc.section: sc for sc in settle([causes, complications])}
     assert kept["并发症"].items == ["肝硬化", "营养不良"]
+
+
+def test_discomfort_with_no_site_is_no_symptom_but_stays_an_adverse_reaction():
+    assert debris("不适", section="症状") == FRAGMENT and debris("不适或疼痛", section="症状") == FRAGMENT
+    assert debris("不适", section="不良反应") is None and debris("胃部不适", section="症状") is None
