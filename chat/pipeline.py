@@ -5,7 +5,8 @@
       _analyse        once, by the retriever: topics, asked sections, findings reported and denied, names the
                       KB lacks (a follow-up is made whole first: "它的副作用呢？")
       _read_person    age, sex, pregnancy, allergies, current drugs, from every user turn; what the person
-                      wants to know and which facts would decide it (chat.concern)
+                      wants to know and which facts would decide it (chat.concern); what the message itself
+                      tells that should not wait (a severe pain, fever in an old person…) is said first
       _findings       a message that describes symptoms gets possible conditions at once (cited) when the
                       evidence is enough, else the question that would decide and where to go first
       _retrieve       hybrid search over the analysis (retriever)
