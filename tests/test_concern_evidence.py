@@ -146,3 +146,11 @@ def test_a_hospital_question_the_kb_cannot_place_is_promised_nothing_below():
     assert concern.kind == "hospital"
     assert "下面是" not in concerns.first_line(concern, supported=False)
     assert "下面是" in concerns.first_line(concern, supported=True)
+
+
+def test_a_child_to_be_is_no_child_patient():
+    from chat.patient import extract_facts
+
+    for text in ("我和老公准备要孩子，这几天可以同房吗", "想生个宝宝，需要检查什么", "怀孩子的时候能吃药吗"):
+        assert not extract_facts([text]).child, text
+    assert extract_facts(["我家孩子发烧了"]).child
