@@ -1003,6 +1003,20 @@ def _fired(text: str) -> list[RedFlag]:
     return [flag for flag in RED_FLAGS if reading.fires(flag)]
 
 
+# Bleeding from within (vomited, coughed up, in the stool or urine, from the vagina) is not pressed on: what to do
+# while waiting is to lie on the side and take nothing by mouth.
+_BLEEDING_WITHIN = re.compile(r"((吐|呕|咳|咯|拉|便|尿)(了|出)?[^，。,]{0,6}血|黑便|柏油|阴道|下身|下面|月经|例假|卫生巾|"
+                              r"vomit|throwing up|coughing up|stool|urine|vagina)", re.I)
+BLEEDING_WITHIN_ADVICE = "让病人侧躺或平躺、保持安静，不要吃喝东西；记下出血的量和颜色（可拍照），带上正在用的药。"
+
+
+def _advice(flag: RedFlag, text: str) -> str:
+    """What to do while waiting, for this flag as this message tells it (bleeding from within is not pressed on)."""
+    if flag.name == "bleeding" and _BLEEDING_WITHIN.search(text):
+        return BLEEDING_WITHIN_ADVICE
+    return flag.advice
+
+
 def triage(question: str) -> Triage:
     """Which red flags the question raises, and the message to show before anything else."""
     text = normalize(question)
@@ -1019,7 +1033,7 @@ def triage(question: str) -> Triage:
             parts.append(f"⚠️ This may be an emergency ({labels_en}). {EMERGENCY_CALL_EN}")
         labels = "、".join(dict.fromkeys(f.label for f in emergencies))
         parts.append(("" if english else "⚠️ ") + f"紧急提醒：您描述的情况可能是急症（{labels}）。{EMERGENCY_CALL}")
-        advice = [f.advice for f in emergencies if f.advice]
+        advice = [_advice(f, text) for f in emergencies if f.advice]
         if advice:
             parts.append("等待救助时：" + "".join(dict.fromkeys(advice)))
     if crisis:

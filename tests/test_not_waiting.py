@@ -86,3 +86,11 @@ def test_a_fit_that_is_over_is_asked_what_it_was_like_and_told_its_first_aid():
     assert concern.complaint == "fit" and "侧躺" in concern.signs and "当天就医" in concern.signs
     fit = complaints.named("fit")
     assert fit.questions(message)[0].startswith("抽的时候")  # how long it lasted is told
+
+
+def test_bleeding_from_within_is_not_pressed_on():
+    from chat.triage import BLEEDING_WITHIN_ADVICE, triage
+
+    assert BLEEDING_WITHIN_ADVICE in triage("我爸突然吐了半盆血，现在头晕").message
+    assert BLEEDING_WITHIN_ADVICE in triage("阴道大量出血，一小时湿透两片卫生巾").message
+    assert "按压出血处" in triage("手被刀割了，血一直止不住").message
