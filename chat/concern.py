@@ -248,7 +248,7 @@ def not_waiting(question: str, age_years: float | None = None) -> str:
         high, low = readings[-1]
         if 60 <= high <= 300 and 30 <= low <= 200 and high > low and (high >= 180 or low >= 110):
             return BP_LINE.format(bp=f"{high}/{low}")
-    exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE)
+    exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE) or _told(question, _WRONG_MEDICINE, WRONG_MEDICINE_LINE)
     if exposure:
         return exposure
     today = _told(question, _TODAY_COMPILED, TODAY_LINE)
@@ -280,6 +280,14 @@ _EXPOSURE_COMPILED = (("被针扎伤或他人的血液接触到伤口、眼睛�
                                   r"(伤口|破皮|倒刺)[^。]{0,10}(沾|碰|接触)[^。]{0,6}(血|血液))")),)
 EXPOSURE_LINE = ("您提到{what}：请先用流动水冲洗（伤口轻轻挤出血后冲洗消毒），并尽快（最好在2小时内）到医院急诊或感染科，评估是否需要"
                  "乙肝免疫球蛋白、疫苗或艾滋病暴露后预防用药；并尽量了解对方的乙肝、丙肝、艾滋病和梅毒情况。")
+# A medicine taken by mistake (someone else's, the wrong one, twice): a 120 emergency when much was taken or a
+# child took it (chat.triage); otherwise what to watch for depends on the kind of medicine.
+_WRONG_MEDICINE = (("误服或吃错了药",
+                    re.compile(r"(吃错(了)?药|误服|误吃|拿错(了)?药|吃了别人的[^。，,]{0,6}药|把[^。，,]{0,10}的[^。，,]{0,6}药[^。，,]{0,4}吃了|"
+                               r"吃了[^。，,]{0,6}(爸|妈|爷爷|奶奶|老公|老婆|别人|家人|邻居)[^。，,]{0,3}的[^。，,]{0,6}药|药吃重了|重复吃了|多吃了一次)")),)
+WRONG_MEDICINE_LINE = ("您提到{what}：请记下药名、剂量和时间，尽快打电话问医生或药师；误服降压药要留意头晕、乏力、站起来眼前发黑（血压"
+                       "过低，先躺下、起身要慢），误服降糖药要留意心慌、出冷汗、手抖（低血糖，能吞咽时先吃糖）；出现这些加重、"
+                       "胸闷或意识不清，请立即就医或拨打120。")
 _STOMACH = re.compile(r"(胃|上腹|心口|反酸|烧心|嗳气|打嗝|消化不良|吞咽|咽东西)")
 _LONG_STANDING = re.compile(r"(多年|好几年|几年了|十几年|从小|一直都|老毛病|年轻时)")
 STOMACH_LINE = ("45岁以上新出现的胃部不适，建议尽快（一两周内）到消化内科就诊，由医生决定是否需要做胃镜；如有黑便、呕血、吞咽困难、"

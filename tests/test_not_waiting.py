@@ -94,3 +94,10 @@ def test_bleeding_from_within_is_not_pressed_on():
     assert BLEEDING_WITHIN_ADVICE in triage("我爸突然吐了半盆血，现在头晕").message
     assert BLEEDING_WITHIN_ADVICE in triage("阴道大量出血，一小时湿透两片卫生巾").message
     assert "按压出血处" in triage("手被刀割了，血一直止不住").message
+
+
+def test_a_medicine_taken_by_mistake_is_told_what_to_watch_for():
+    line = not_waiting("我奶奶70多了，早上把我爸的降压药吃了一片，会怎样")
+    assert "血压过低" in line and "低血糖" in line
+    assert not_waiting("早上药吃重了，多吃了一次二甲双胍").startswith("您提到「药吃重了」")
+    assert not_waiting("没有吃错药，就是头晕") == ""
