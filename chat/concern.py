@@ -36,7 +36,7 @@ _KINDS = (
     ("can_i", r"(能不能|能否|可不可以|可否|可以.{1,10}(吗|(?<![什怎这那多])么|嘛)|[^，,。？?！!\s]{1,10}(可以|行)(吗|么|嘛)|"
               r"能.{1,10}(吗|(?<![什怎这那多])么|嘛)|要不要|需不需要|需要.{1,8}(吗|(?<![什怎这那多])么)|会不会影响|"
               r"影响.{1,8}(吗|(?<![什怎这那多])么)|还能.{1,8}(吗|(?<![什怎这那多])么)|行不行|"
-              r"(必须|一定|非得)要?.{1,8}(吗|(?<![什怎这那多])么|嘛))"),
+              r"(必须|一定|非得)要?.{1,8}(吗|(?<![什怎这那多])么|嘛)|(有没有|有)必要.{1,8}(吗|(?<![什怎这那多])么|嘛))"),
     ("serious", r"(要紧|要不要紧|严重吗|严不严重|严重不|危险吗|有危险|有没有事|有事吗|有事情吗|有没有事情|会不会有事|没事吧|问题大|大问题|会死|是癌|癌症吗|"
                 r"恶化|会不会.{0,6}(癌|死|瘫|风险|危险|有事|后遗症)|有(什么|没有)?(风险|危害|后遗症))"),
     ("normal", r"(正常吗|正不正常|正常不|是否正常|正常么|算正常|属于正常)"),
@@ -146,6 +146,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
                     else m.group(0)
                 rest = re.sub(r"^(能不能|能否|可不可以|可否|可以|能|要不要|需不需要|需要|还能|必须要|必须|一定要|非得要|非得)", "", rest)
                 rest = re.sub(r"^够", "", rest)  # "能不能够治疗高血压"
+                rest = re.sub(r"^(有没有|有)必要", "", rest)
                 rest = re.sub(r"(可以|行)(吗|么|嘛)$", "", rest)
                 about = _phrase(re.split(r"[，,。？?！!；;\s]|吗|么|嘛|呢", rest)[0])
             break
@@ -230,7 +231,8 @@ _DISCOUNT_BEFORE = re.compile(r"(不|没|无|未|别|如果|万一|会不会|怕
 # A blood pressure told in numbers: 收缩压 ≥ 180 or 舒张压 ≥ 110 mmHg is a severe rise, for today.
 _BP = re.compile(r"(?:血压|高压|mmHg|压)[^。，,；;]{0,8}?(\d{2,3})\s*[/／]\s*(\d{2,3})|(\d{2,3})\s*[/／]\s*(\d{2,3})\s*(?:mmHg|毫米汞柱)|"
                  r"高压\s*(?:是|有|到|达)?\s*(\d{2,3})[^。]{0,8}低压\s*(?:是|有|到|达)?\s*(\d{2,3})", re.I)
-_MUST = re.compile(r"(必须|一定要|非得)")
+_MUST = re.compile(r"(必须|一定要|非得|必要)")
+_SEEING_A_DOCTOR = re.compile(r"(医院|就医|就诊|看医生|看病|看一下医生|看看医生|医治|看急诊|去急诊)")
 _READING = re.compile(r"(?<![\d.])(\d{2,3})\s*[/／]\s*(\d{2,3})(?![\d.])")
 TODAY_LINE = "您提到{what}：这种情况建议今天就到医院就诊（夜间或加重时去急诊），不要在家观察等待。"
 SOON_LINE = "您提到{what}：建议尽快（一两周内）到医院就诊，必要时做病理等检查明确性质，不要自行处理。"
@@ -485,10 +487,14 @@ def first_line(concern: Concern, *, named: str = "", department: str = "", suppo
         return f"是否正常要结合年龄、持续时间和检查结果判断，知识库不能替您下结论；如持续或加重，{go}。"
     if concern.stopping:
         return STOPPING_LINE + (f"以下是知识库中{about}的相关内容。" if supported else "")
+    if concern.kind == "can_i" and _SEEING_A_DOCTOR.search(concern.about or ""):
+        # "要不要去医院", "有必要去医院医治吗": the safe answer is yes, not "the KB has no clear conclusion"
+        return (f"需要。{go}，请医生当面检查后判断；不要只在家观察。"
+                + (f"以下是知识库中{about}的相关内容，供您和医生沟通时参考。" if supported else ""))
     if concern.kind == "can_i":
         x = f"「{concern.about}」" if concern.about else "这样做"
         second = "如有疑虑，可以带上检查结果（片子、报告）再请另一位医生看看。" if concern.must else ""
-        return (f"{'是否一定要' if concern.must else '能否'}{x}，知识库中没有针对您情况的明确结论，需要医生结合您的具体情况判断"
+        return (f"{'是否需要' if concern.must else '能否'}{x}，知识库中没有针对您情况的明确结论，需要医生结合您的具体情况判断"
                 + (f"；以下是知识库中{about}的相关内容，供您和医生沟通时参考。" if supported else "。") + second)
     if concern.kind == "drug":
         return ("用什么药要由医生检查、明确原因后决定，不要自行用药；" +

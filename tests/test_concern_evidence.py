@@ -59,7 +59,7 @@ def test_must_i_is_read_as_a_question_of_whether_and_a_second_opinion_offered():
     concern = concerns.read("牙不疼也没露神经，但是牙体已经缺失很多了，医生说只能抽神经作牙套修复。一定要做根管治疗吗")
     assert concern.kind == "can_i" and concern.must
     line = concerns.first_line(concern)
-    assert line.startswith("是否一定要") and "另一位医生" in line
+    assert line.startswith("是否需要") and "另一位医生" in line
 
 
 def test_a_pain_denied_is_not_asked_about():
@@ -154,3 +154,10 @@ def test_a_child_to_be_is_no_child_patient():
     for text in ("我和老公准备要孩子，这几天可以同房吗", "想生个宝宝，需要检查什么", "怀孩子的时候能吃药吗"):
         assert not extract_facts([text]).child, text
     assert extract_facts(["我家孩子发烧了"]).child
+
+
+def test_should_i_see_a_doctor_is_answered_yes_not_hedged():
+    for message in ("眼底出血了，要不要去医院", "高血压眼底出血，有必要到医院医治吗", "这种情况需要去看医生吗"):
+        line = concerns.first_line(concerns.read(message))
+        assert line.startswith("需要。") and "没有针对您情况的明确结论" not in line, message
+    assert concerns.first_line(concerns.read("有必要做胃镜吗")).startswith("是否需要「做胃镜」")
