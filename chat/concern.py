@@ -310,6 +310,13 @@ _ANSWERING_WORDS = {
 }
 
 
+def signs_of_entries(names: str) -> str:
+    """When not to wait for the kind of complaint the answered entries are about ("胃癌" -> the digestive signs), or
+    "" when their names say no kind: said instead of the general line when the message named no complaint."""
+    kind = complaints.of(names) if names else None
+    return complaints.signs(kind, names) if kind is not None else ""
+
+
 def answering_words(concern: Concern) -> tuple[str, ...]:
     """What a sentence that answers this concern mentions (`_ANSWERING_WORDS`), for choosing sentences."""
     return _ANSWERING_WORDS.get(concern.kind, ())

@@ -510,7 +510,7 @@ class Pipeline:
         if kept:
             yield from turn.say(concerns.follow_up(turn.concern))
         if not turn.flagged.level:  # a complaint of the person's own, or a pregnancy: when not to wait
-            yield from turn.say(_when_not_to_wait(turn.facts, turn.describes, turn.concern))
+            yield from turn.say(_when_not_to_wait(turn.facts, turn.describes, turn.concern, "、".join(answer.entities)))
         yield from turn.say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
         cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in turn.flags}
         answer.citations = [self._citation(n, numbered[n]) for n in sorted(cited)]
@@ -678,12 +678,15 @@ def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
     return out
 
 
-def _when_not_to_wait(facts, describes: bool, concern: concerns.Concern | None = None) -> str:
+def _when_not_to_wait(facts, describes: bool, concern: concerns.Concern | None = None, entries: str = "") -> str:
     """The signs that mean going now: a pregnancy's own, else those of the kind of complaint described
-    (chat.complaints), else the general ones for a complaint ("" otherwise)."""
+    (chat.complaints), else those of the kind the answered `entries` are about ("胃癌": the digestive ones), else the
+    general ones for a complaint ("" otherwise)."""
     if facts.pregnant:
         return PREGNANCY_SIGNS
-    return (concern.signs if concern is not None else "") or (URGENT_SIGNS if describes else "")
+    if concern is not None and concern.signs:
+        return concern.signs
+    return (concerns.signs_of_entries(entries) or URGENT_SIGNS) if describes else ""
 
 
 def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: QueryAnalysis,

@@ -161,3 +161,8 @@ def test_should_i_see_a_doctor_is_answered_yes_not_hedged():
         line = concerns.first_line(concerns.read(message))
         assert line.startswith("需要。") and "没有针对您情况的明确结论" not in line, message
     assert concerns.first_line(concerns.read("有必要做胃镜吗")).startswith("是否需要「做胃镜」")
+
+
+def test_the_signs_not_to_wait_for_are_those_of_the_entry_answered_when_the_message_named_no_complaint():
+    assert "黑便" in concerns.signs_of_entries("胃癌") and "180/120" in concerns.signs_of_entries("高血压")
+    assert concerns.signs_of_entries("尖锐湿疣") == ""
