@@ -31,7 +31,7 @@ MIN_SITE_SHARE = 0.4  # a direction read off the body site alone needs more, and
 MIN_ENTRIES = 3
 MIN_LONE_ENTRIES = 10  # entries a single finding said without a site must match to point anywhere
 # A pregnancy, or a test for one, goes to 妇产科 first unless the KB points to a specific department.
-_PREGNANCY = re.compile(r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|早孕|验孕|测孕|试纸|验孕棒|hcg|孕酮|两道杠|一深一浅|一道深一道浅|弱阳|产后|坐月子|备孕|要孩子|要个孩子|要宝宝|生孩子|生个孩子|怀上)", re.I)  # fewer matching entries than this: no direction from the KB
+_PREGNANCY = re.compile(r"(怀孕|孕妇|孕期|孕[0-9一二三四五六七八九十]+周|早孕|验孕|测孕|试纸|验孕棒|hcg|孕酮|两道杠|一深一浅|一道深一道浅|弱阳|产后|坐月子|备孕|要孩子|要个孩子|要宝宝|怀上)", re.I)  # fewer matching entries than this: no direction from the KB
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,7 @@ def test_should_i_see_a_doctor_is_answered_yes_not_hedged():
 def test_the_signs_not_to_wait_for_are_those_of_the_entry_answered_when_the_message_named_no_complaint():
     assert "黑便" in concerns.signs_of_entries("胃癌") and "180/120" in concerns.signs_of_entries("高血压")
     assert concerns.signs_of_entries("尖锐湿疣") == ""
+
+
+def test_can_it_be_treated_is_not_should_i_see_a_doctor():
+    assert not concerns.first_line(concerns.read("乙肝大三阳可以医治吗？")).startswith("需要。")
