@@ -310,6 +310,22 @@ _ANSWERING_WORDS = {
 }
 
 
+URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
+# In pregnancy what must not wait is different: said to every pregnant person the answer is about.
+PREGNANCY_SIGNS = "怀孕期间如出现阴道出血、腹痛加重、流水、胎动明显减少、头痛眼花或头晕乏力，请立即到有产科的医院就诊。"
+
+
+def when_not_to_wait(concern: Concern | None, pregnant: bool | None, describes: bool, entries: str = "") -> str:
+    """The signs that mean going now: a pregnancy's own, else those of the kind of complaint described
+    (chat.complaints), else those of the kind the answered `entries` are about ("胃癌": the digestive ones), else the
+    general ones for a complaint ("" otherwise)."""
+    if pregnant:
+        return PREGNANCY_SIGNS
+    if concern is not None and concern.signs:
+        return concern.signs
+    return (signs_of_entries(entries) or URGENT_SIGNS) if describes else ""
+
+
 def signs_of_entries(names: str) -> str:
     """When not to wait for the kind of complaint the answered entries are about ("胃癌" -> the digestive signs), or
     "" when their names say no kind: said instead of the general line when the message named no complaint."""

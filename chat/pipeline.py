@@ -80,9 +80,6 @@ CORROBORATED_LIST = "常用药物"  # the list the index keeps corroborated drug
 DRUGS_NOT_LISTED = "具体用什么药，要由医生检查、明确原因后决定，这里不列药名，请不要自行买药。"
 INJECTIONS_NOT_LISTED = "注射、输液类药物须由医生在医疗机构使用，这里不列出。"
 DRUGS_NOT_FOR_GROUP = "{who}用药要由医生根据年龄、体重和具体情况决定，这里不列药名，请不要自行用药。"
-URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
-# In pregnancy what must not wait is different: said to every pregnant person the answer is about.
-PREGNANCY_SIGNS = "怀孕期间如出现阴道出血、腹痛加重、流水、胎动明显减少、头痛眼花或头晕乏力，请立即到有产科的医院就诊。"
 MAX_CONDITIONS = 3
 OVERVIEW_SENTENCES = 2  # quoted from an entry's overview to a person's story
 THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
@@ -279,7 +276,7 @@ class Pipeline:
         state.pregnant = True if (facts.pregnant or facts.breastfeeding) else None
         replying = bool(_last_question(turn.messages)) and analysis.kind != "entity"  # "有" to "您是否有「咳嗽」？"
         if state.active and (replying or analysis.kind in ("findings", "which_disease")):
-            signs = _when_not_to_wait(facts, True, turn.concern)
+            signs = concerns.when_not_to_wait(turn.concern, facts.pregnant, True)
             return (yield from self._inquire(turn.answer, state, turn.concern, signs, turn.timings))
         return False
 
@@ -330,7 +327,7 @@ class Pipeline:
                                       concerns.measures_line(analysis.question),
                                       "" if turn.describes and not first or "知识库" in first else NO_BASIS,
                                       "" if department in first else concerns.direction_line(kb_department, concern),
-                                      asks, _when_not_to_wait(facts, turn.describes, concern)))
+                                      asks, concerns.when_not_to_wait(concern, facts.pregnant, turn.describes)))
         elif not turn.flagged.level:  # in an emergency the call-120 notice is the answer
             # a story gets no "ask me about 阿莫西林" example: that is for a question put to the KB
             yield from turn.say(_join(REFUSAL, support.suggestion if len(turn.question) <= concerns.STORY_CHARS
@@ -373,7 +370,7 @@ class Pipeline:
             yield from turn.say(withheld)
         if not passages:
             answer.refused = True
-            yield from turn.say(_join(URGENT_SIGNS, concerns.follow_up(concern), SHORT_DISCLAIMER))
+            yield from turn.say(_join(concerns.URGENT_SIGNS, concerns.follow_up(concern), SHORT_DISCLAIMER))
             return True
         turn.passages = passages
         turn.numbered = numbered = {n: p for n, p in enumerate(passages, 1)}
@@ -510,7 +507,8 @@ class Pipeline:
         if kept:
             yield from turn.say(concerns.follow_up(turn.concern))
         if not turn.flagged.level:  # a complaint of the person's own, or a pregnancy: when not to wait
-            yield from turn.say(_when_not_to_wait(turn.facts, turn.describes, turn.concern, "、".join(answer.entities)))
+            yield from turn.say(concerns.when_not_to_wait(turn.concern, turn.facts.pregnant, turn.describes,
+                                                          "、".join(answer.entities)))
         yield from turn.say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
         cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in turn.flags}
         answer.citations = [self._citation(n, numbered[n]) for n in sorted(cited)]
@@ -676,17 +674,6 @@ def _quarantine(passages: list[Passage], answer: Answer) -> list[Passage]:
             answer.debug.setdefault("emptied", []).append(p.id)
         out.append(dataclasses.replace(p, text="".join(kept) or f"{p.entity_name} · {p.section}："))
     return out
-
-
-def _when_not_to_wait(facts, describes: bool, concern: concerns.Concern | None = None, entries: str = "") -> str:
-    """The signs that mean going now: a pregnancy's own, else those of the kind of complaint described
-    (chat.complaints), else those of the kind the answered `entries` are about ("胃癌": the digestive ones), else the
-    general ones for a complaint ("" otherwise)."""
-    if facts.pregnant:
-        return PREGNANCY_SIGNS
-    if concern is not None and concern.signs:
-        return concern.signs
-    return (concerns.signs_of_entries(entries) or URGENT_SIGNS) if describes else ""
 
 
 def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: QueryAnalysis,

@@ -1079,7 +1079,7 @@ def test_a_value_after_a_drug_name_is_a_result_not_the_drug(pipeline):
 
 
 def test_a_pregnant_person_is_told_the_pregnancy_signs_that_mean_going_now(pipeline):
-    from chat.pipeline import PREGNANCY_SIGNS, URGENT_SIGNS
+    from chat.concern import PREGNANCY_SIGNS, URGENT_SIGNS
 
     a = pipeline.answer("怀孕三个月了，最近咳嗽咳痰，要紧吗？")
     assert PREGNANCY_SIGNS in a.text and URGENT_SIGNS not in a.text
