@@ -170,3 +170,11 @@ def test_the_signs_not_to_wait_for_are_those_of_the_entry_answered_when_the_mess
 
 def test_can_it_be_treated_is_not_should_i_see_a_doctor():
     assert not concerns.first_line(concerns.read("乙肝大三阳可以医治吗？")).startswith("需要。")
+
+
+def test_an_age_told_roughly_is_an_age_told():
+    from chat.patient import extract_facts
+
+    assert extract_facts(["我奶奶70多岁了，头晕"]).age_years == 70
+    assert extract_facts(["他三十来岁，胃疼两天了"]).age_years == 30
+    assert "age" not in concerns.read("我奶奶70多岁了，头晕", describes_symptoms=True).missing
