@@ -51,7 +51,7 @@ from chat import concern as concerns
 from chat.conversation import asks_to_override, clean_text, normalize_messages, rewrite_followup, topic
 from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, GeneratorError, load_generator
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
-from chat.patient import check_drug_safety, extract_facts
+from chat.patient import check_drug_safety, core_names, extract_facts
 from chat.selection import MAX_SENTENCES, PERSONAL_SENTENCES, select
 from chat.support import Thresholds, check_support, looks_like_name, not_in_kb, without_suggestions
 from chat.triage import ENGLISH_ONLY_NOTE, is_english, triage
@@ -395,7 +395,7 @@ class Pipeline:
             limit = OVERVIEW_SENTENCES  # a person who asked nothing of a named entry: a sentence or two of its overview
         # the sentences that answer the person's concern (how it is treated, how serious it is) are chosen first
         wanted = concerns.answering_words(turn.concern) if turn.concern.personal else ()
-        excerpts, turn.cut_short, focused = select(dataclasses.replace(analysis, focus=analysis.focus + wanted),
+        excerpts, turn.cut_short, _ = select(dataclasses.replace(analysis, focus=analysis.focus + wanted),
                                                    passages, groups, limit)
         # a dose question answered from the label's dose text (not the overview of a drug that has none)
         dosing = turn.support.intent in DOSING_SECTIONS and any(p.section in DOSING_SECTIONS for p in passages)
@@ -408,7 +408,7 @@ class Pipeline:
             answer.refused = True
             yield from turn.say(_join(DOSE_QUARANTINED.format(drug=emptied[0].entity_name), SHORT_DISCLAIMER))
             return True
-        lead = _lead(analysis, turn.support, focused)
+        lead = _lead(turn.support, _names_another(excerpts, passages))
         if lead:
             yield from turn.say(lead)
         elif dosing:
@@ -981,15 +981,23 @@ def _differs_note(kept: list[Claim], numbered: dict[int, Passage]) -> str:
 _TIME_OR_DEGREE = re.compile(r"(突发|突然|早期|初期|近期|最近|轻度|中度|重度|轻微|严重|急性发作|反复)+")
 
 
-def _lead(analysis: QueryAnalysis, support, focused: bool) -> str:
-    """A one-line lead for an interaction question, built only from what the selected sentences show."""
+def _lead(support, names_another: bool) -> str:
+    """A one-line lead for an interaction question, built only from what the selected sentences show: whether a
+    quoted sentence of one drug's text names the other (`names_another`)."""
     drugs = list(dict.fromkeys(m.entity_name for m in support.entities if m.entity_type == "drug"))
     if support.intent != "药物相互作用" or len(drugs) < 2:
         return ""
-    if focused:
-        return f"{'和'.join(drugs[:2])}的说明书中提到对方（或同类药）的句子如下，合用前请咨询医生或药师："
-    return (f"知识库中{'和'.join(drugs[:2])}的说明书都没有直接写明两者合用的情况；以下是它们的相互作用部分，"
-            "合用前请咨询医生或药师：")
+    if names_another:
+        return f"{'和'.join(drugs[:2])}的说明书中提到对方的句子如下，合用前请咨询医生或药师："
+    return (f"知识库中{'和'.join(drugs[:2])}的说明书都没有直接写明两者合用的情况；合用前请咨询医生或药师。"
+            "以下是知识库中它们的相关内容：")
+
+
+def _names_another(excerpts: list[tuple[int, str]], passages: list[Passage]) -> bool:
+    """Whether a quoted sentence of one entry's passage names another entry the answer quotes (its core name)."""
+    names = {p.entity_name for p in passages}
+    return any(any(len(c) >= 2 and c in sentence for other in names - {passages[n - 1].entity_name}
+                   for c in core_names(other)) for n, sentence in excerpts)
 
 
 def _norm(text: str) -> str:

@@ -178,3 +178,17 @@ def test_an_age_told_roughly_is_an_age_told():
     assert extract_facts(["我奶奶70多岁了，头晕"]).age_years == 70
     assert extract_facts(["他三十来岁，胃疼两天了"]).age_years == 30
     assert "age" not in concerns.read("我奶奶70多岁了，头晕", describes_symptoms=True).missing
+
+
+def test_the_interaction_lead_says_the_labels_name_each_other_only_when_a_quoted_sentence_does():
+    from chat.pipeline import _names_another
+
+    def label(name, text):
+        return Passage(f"e:{name}", 1, "drug", name, "药物相互作用", f"{name} · 药物相互作用：{text}", "demo", 1, "h")
+
+    ibuprofen = label("布洛芬缓释胶囊", "本品可能干扰小剂量阿司匹林的抗血小板作用。")
+    aspirin = label("阿司匹林肠溶片", "与其他非甾体抗炎药合用，增加溃疡风险。")
+    cold = label("感冒药片", "用于感冒引起的头痛、发热。")
+    assert _names_another([(1, "本品可能干扰小剂量阿司匹林的抗血小板作用")], [ibuprofen, aspirin])
+    assert not _names_another([(1, "用于感冒引起的头痛、发热"), (2, "与其他非甾体抗炎药合用，增加溃疡风险")],
+                              [cold, aspirin])
