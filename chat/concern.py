@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from retriever.words import BODY_SITE
+from retriever.words import BODY_SITE, DENIAL_CHARS
 
 from chat import complaints
 
@@ -227,7 +227,7 @@ _SOON = (
                                               r"(越来越大|变大了|长大了|不愈合|一直不好|长期不好|总不好|溃烂)"),
 )
 _SOON_COMPILED = tuple((what, re.compile(p)) for what, p in _SOON)
-_DISCOUNT_BEFORE = re.compile(r"(不|没|无|未|别|如果|万一|会不会|怕|担心|以免|防止)[^，,。！？!?]{0,3}$")
+_DISCOUNT_BEFORE = re.compile(rf"([{DENIAL_CHARS}]|别|如果|万一|会不会|怕|担心|以免|防止)[^，,。！？!?]{{0,3}}$")
 # A blood pressure told in numbers: 收缩压 ≥ 180 or 舒张压 ≥ 110 mmHg is a severe rise, for today.
 _BP = re.compile(r"(?:血压|高压|mmHg|压)[^。，,；;]{0,8}?(\d{2,3})\s*[/／]\s*(\d{2,3})|(\d{2,3})\s*[/／]\s*(\d{2,3})\s*(?:mmHg|毫米汞柱)|"
                  r"高压\s*(?:是|有|到|达)?\s*(\d{2,3})[^。]{0,8}低压\s*(?:是|有|到|达)?\s*(\d{2,3})", re.I)

@@ -395,8 +395,8 @@ class Pipeline:
             limit = OVERVIEW_SENTENCES  # a person who asked nothing of a named entry: a sentence or two of its overview
         # the sentences that answer the person's concern (how it is treated, how serious it is) are chosen first
         wanted = concerns.answering_words(turn.concern) if turn.concern.personal else ()
-        excerpts, turn.cut_short, _ = select(dataclasses.replace(analysis, focus=analysis.focus + wanted),
-                                                   passages, groups, limit)
+        excerpts, turn.cut_short = select(dataclasses.replace(analysis, focus=analysis.focus + wanted),
+                                          passages, groups, limit)
         # a dose question answered from the label's dose text (not the overview of a drug that has none)
         dosing = turn.support.intent in DOSING_SECTIONS and any(p.section in DOSING_SECTIONS for p in passages)
         if dosing and not generator.quotes:

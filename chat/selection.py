@@ -68,9 +68,9 @@ def is_list(passage: Passage) -> bool:
 
 
 def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, ...] = (),
-           limit: int = MAX_SENTENCES) -> tuple[list[tuple[int, str]], bool, bool]:
-    """The sentences to quote as (passage number, sentence), in the order to quote them; whether any
-    were left out; whether any matched the question's focus."""
+           limit: int = MAX_SENTENCES) -> tuple[list[tuple[int, str]], bool]:
+    """The sentences to quote as (passage number, sentence), in the order to quote them, and whether any
+    were left out."""
     scored = []  # (leads, matches the focus, passage number, position, sentence)
     whole = []  # the same, of lists answered whole
     seen = set()
@@ -97,7 +97,7 @@ def select(analysis: QueryAnalysis, passages: list[Passage], groups: tuple[str, 
     rank = lambda s: -passages[s[2] - 1].authority  # noqa: E731
     quoted = sorted(whole, key=lambda s: (rank(s), not s[1], s[2], s[3])) + chosen
     excerpts = labelled([(n, sentence) for *_, n, _, sentence in quoted], passages)
-    return excerpts, len(chosen) < len(scored), any(s[1] for s in quoted)
+    return excerpts, len(chosen) < len(scored)
 
 
 _BARE_LIST = re.compile(r"^[^，,。；;：:]+(?:、[^，,。；;：:]+)+[。；;]?$")  # "尿频、尿急、尿痛": names, no clause

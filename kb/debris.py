@@ -209,7 +209,8 @@ SYMPTOM_LISTS = frozenset({"症状", "相关症状", "临床症状及体征"})
 # A disease named as a symptom of another ("复杂性尿路感染", "急性单纯性膀胱炎" under 尿路感染's symptoms, "酒精性肝硬化"
 # under 酒精性肝病's): a kind or a consequence, not what a person has or reports. Short ones that are also what a
 # person reports (皮炎? no: 4 characters or a qualifier at least) stay.
-_DISEASE_ITEM = re.compile(r"^(?:[\u4e00-\u9fff]{2,}(?:炎|病|癌|瘤|综合征|综合症|感染|硬化|结核)|"
+_DISEASE_ENDINGS = "炎|病|癌|瘤|综合征|综合症|感染|硬化|结核"  # how the name of a disease ends
+_DISEASE_ITEM = re.compile(rf"^(?:[\u4e00-\u9fff]{{2,}}(?:{_DISEASE_ENDINGS})|"
                            r"(?:急性|慢性|复杂性|单纯性|特发性|继发性|原发性|严重性|假肥大型)[\u4e00-\u9fff]*[症病炎癌瘤])$")
 
 
@@ -247,7 +248,7 @@ def _own_name(item: str, entity: str) -> bool:
     return bool(entity) and len(item) >= 2 and (item in entity or entity in item) and bool(_DISEASE_END.search(item))
 
 
-_DISEASE_END = re.compile(r"(?:炎|病|症|癌|瘤|综合征|综合症|感染|硬化|结核)$")
+_DISEASE_END = re.compile(rf"(?:{_DISEASE_ENDINGS}|症)$")
 
 
 def efficacy_term(item: str) -> bool:
