@@ -48,6 +48,8 @@ _NEGATED = re.compile(denial_alternation() + r"[^，。,；;、]{0,1}$")
 # Endings of a name part: what is glued after a drug and ends like this is another product's name.
 _PRODUCT_END = re.compile(r"(片|胶囊|颗粒|注射液|口服液|丸|散|膏|剂|液|钾|钠|钙|镁|锌|铁|酸|盐|素|醇|酮|胺|嗪|唑|啶|林|"
                           r"霉|肽|韦|尼|单抗|水|茶|冲剂)$")
+# One character after a drug's name that makes another herbal material of it ("仙灵" + 子, "桃" + 仁): a product too.
+_HERB_PART = re.compile(r"(子|仁|草|根|藤|果|叶|花|皮)$")
 _FORM_FIRST = re.compile("(缓释|控释|肠溶|分散|咀嚼|泡腾|口腔崩解|薄膜衣|" + "|".join(DOSAGE_FORMS) + ")")
 # A modifier that makes a narrower disease: "反流性", "二型", "急性" (when the KB lacks the longer name).
 _MODIFIER = re.compile(r"(小儿|儿童|婴幼儿|婴儿|新生儿|成人|老年|老年人|孕期|妊娠期|早期|晚期|中期|初期|末期|轻度|中度|重度|"
@@ -259,7 +261,8 @@ def _glue_keeps(m: EntityMention, before: str, after: str, glue: _Glue, notes: l
     """Whether `m` stays a topic with `before` and `after` stuck to it. Records in `glue` another product
     (a drug with a product's ending after it, or anything before it), another disease (a disease ending
     after, name-like characters before) or a narrower disease whose broader entry answers (a modifier before)."""
-    if after and m.entity_type == "drug" and _PRODUCT_END.search(after) or before and m.entity_type == "drug":
+    if after and m.entity_type == "drug" and (_PRODUCT_END.search(after) or _HERB_PART.fullmatch(after)) \
+            or before and m.entity_type == "drug":
         glue.unknown.append(before + m.surface + after)  # "阿莫西林" + "克拉维酸钾", "阿兹" + "夫定"
         notes.append(f"「{before}{m.surface}{after}」 is another product than {m.entity_name}")
         glue.glued_ends.add(m.end)
@@ -417,7 +420,8 @@ def _taking(question: str, mentions: list[EntityMention]) -> list[EntityMention]
 
 
 def _glued_after(question: str, m: EntityMention, spans: list[tuple[int, int]]) -> str:
-    """Han characters stuck after a name up to the next name, asking word or glue-free word."""
+    """Han characters stuck after a name up to the next name, asking word or glue-free word: two or more, or
+    one that makes a drug's name another herbal material's ("仙灵子")."""
     run = HAN.match(question, m.end)
     if not run:
         return ""
@@ -430,7 +434,7 @@ def _glued_after(question: str, m: EntityMention, spans: list[tuple[int, int]]) 
     cut = NON_NAME_GLUE.search(tail)
     if cut:
         tail = tail[: cut.start()]
-    return tail if len(tail) >= 2 else ""
+    return tail if len(tail) >= 2 or m.entity_type == "drug" and _HERB_PART.fullmatch(tail) else ""
 
 
 def _glued_before(question: str, m: EntityMention, spans: list[tuple[int, int]]) -> str:

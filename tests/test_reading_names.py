@@ -9,7 +9,8 @@ from retriever.hits import EntityMention
 
 
 NAMES = {"抗病毒": (1, "drug", "抗病毒颗粒"), "乙肝": (2, "disease", "乙肝"), "传染性软疣": (3, "disease", "传染性软疣"),
-         "痘痘": (4, "disease", "痤疮"), "布洛芬": (5, "drug", "布洛芬片")}
+         "痘痘": (4, "disease", "痤疮"), "布洛芬": (5, "drug", "布洛芬片"),
+         "仙灵": (6, "drug", "仙灵")}
 
 
 def topics(text: str) -> list[str]:
@@ -26,3 +27,10 @@ def test_a_class_word_before_treatment_is_no_product():
 def test_an_everyday_word_for_what_is_seen_is_a_finding_of_the_disease_named():
     assert topics("身上长了小痘痘，医院说是传染性软疣，为什么还痒") == ["传染性软疣"]
     assert topics("脸上的痘痘怎么办") == ["痤疮"]
+
+
+def test_one_character_that_makes_another_herbal_material_makes_another_product():
+    # "仙灵子" is not 仙灵 (a product, 润燥止痒胶囊): answering with that product's label would be unsafe
+    assert topics("仙灵子能治什么病") == [] and topics("仙灵能治什么病") == ["仙灵"]
+    assert topics("布洛芬子怎么吃") == [] and topics("布洛芬能吃吗") == ["布洛芬片"]
+    assert topics("布洛芬吃了还是头痛") == ["布洛芬片"]  # a verb after the name is no part of a name
