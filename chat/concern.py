@@ -253,6 +253,8 @@ def not_waiting(question: str, age_years: float | None = None) -> str:
     exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE) or _told(question, _WRONG_MEDICINE, WRONG_MEDICINE_LINE)
     if exposure:
         return exposure
+    if _LATE_PERIOD.search(question) and _BLEEDING_OR_PAIN.search(question) and not _NO_PREGNANCY_POSSIBLE.search(question):
+        return ECTOPIC_LINE  # a late period with bleeding or pain: an ectopic pregnancy is ruled out first, today
     today = _told(question, _TODAY_COMPILED, TODAY_LINE)
     if today:
         return today
@@ -290,6 +292,13 @@ _WRONG_MEDICINE = (("误服或吃错了药",
 WRONG_MEDICINE_LINE = ("您提到{what}：请记下药名、剂量和时间，尽快打电话问医生或药师；误服降压药要留意头晕、乏力、站起来眼前发黑（血压"
                        "过低，先躺下、起身要慢），误服降糖药要留意心慌、出冷汗、手抖（低血糖，能吞咽时先吃糖）；出现这些加重、"
                        "胸闷或意识不清，请立即就医或拨打120。")
+# A period that is late, then bleeding or lower belly pain: a pregnancy outside the womb is ruled out the same day.
+_LATE_PERIOD = re.compile(r"(月经|例假|大姨妈|姨妈|经期)[^。，,；;？?]{0,6}(推迟|延迟|晚了|迟了|没来|不来|过了|超过|迟迟)|"
+                          r"停经[0-9一二两三四五六七八九十几多]+(天|周|个?星期|个月)")
+_BLEEDING_OR_PAIN = re.compile(r"出血|流血|见红|褐色|咖啡色|(小腹|下腹|小肚子|肚子|腹部?)[^。，,；;]{0,3}(疼|痛|坠|绞)")
+_NO_PREGNANCY_POSSIBLE = re.compile(r"(没有|无|未|没)(过)?(性生活|同房|性行为)|绝经|处女")
+ECTOPIC_LINE = ("您提到月经推迟后又有出血或腹痛：建议今天就到医院妇科（夜间去急诊）查血或尿HCG和B超，先排除宫外孕；如腹痛加剧、"
+                "头晕心慌、出冷汗或肛门坠胀，请立即拨打120。")
 _STOMACH = re.compile(r"(胃|上腹|心口|反酸|烧心|嗳气|打嗝|消化不良|吞咽|咽东西)")
 _LONG_STANDING = re.compile(r"(多年|好几年|几年了|十几年|从小|一直都|老毛病|年轻时)")
 STOMACH_LINE = ("45岁以上新出现的胃部不适，建议尽快（一两周内）到消化内科就诊，由医生决定是否需要做胃镜；如有黑便、呕血、吞咽困难、"
@@ -342,7 +351,7 @@ _QUESTIONS = {
     "age": "请问患者（是您本人还是家人）今年多大年龄？",
     "duration": "这种情况持续多久了，是越来越重还是时好时坏？",
     "site": "具体是哪个部位不舒服？",
-    "pregnancy": "月经是否推迟、有没有怀孕的可能？",
+    "pregnancy": "有没有怀孕的可能？末次月经是哪天开始的？",
     "values": "报告上的具体数值、单位和参考范围分别是多少？",
     "conclusion": "报告最后的结论（诊断意见或分级）写的是什么？是因为什么不舒服去做的检查？",
     "drug": "吃（用）的是什么药？药名、剂量和开始用药的时间是？",

@@ -101,3 +101,15 @@ def test_a_medicine_taken_by_mistake_is_told_what_to_watch_for():
     assert "血压过低" in line and "低血糖" in line
     assert not_waiting("早上药吃重了，多吃了一次二甲双胍").startswith("您提到「药吃重了」")
     assert not_waiting("没有吃错药，就是头晕") == ""
+
+
+@pytest.mark.parametrize("message, told", [
+    ("月经推迟了十天，这两天有少量出血，小肚子有点疼，怎么回事？", True),
+    ("例假过了一周没来，今天肚子痛得厉害", True),
+    ("停经40天，褐色分泌物", True),
+    ("例假推迟一周了，没有性生活，肚子疼", False),  # no pregnancy is possible: no ectopic to rule out
+    ("月经推迟了五天，别的没什么不舒服", False),
+    ("绝经两年了，最近肚子疼", False),
+])
+def test_a_late_period_with_bleeding_or_pain_is_seen_today_for_an_ectopic_pregnancy(message, told):
+    assert (not_waiting(message) == concerns.ECTOPIC_LINE) is told
