@@ -50,6 +50,7 @@ FALLBACK = {
     "药物过量": ("注意事项",),
     "护理": ("预防", "饮食"),
     "治疗方式": ("常用药物",),
+    "概述": ("病因", "症状"),  # "怎么回事" of an entry with no overview: what causes it and how it shows answer it
 }
 # A general question's section and what a doctor adds to it (one passage each, when the entity has it).
 BUNDLES = {"治疗方式": ("常用药物", "就诊科室"), "护理": ("饮食", "预防")}

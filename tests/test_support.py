@@ -20,6 +20,9 @@ KB = {
     (1, "就诊科室"): [passage(1, "高血压", "就诊科室", "心血管内科。", items=("心血管内科",))],
     (1, "概述"): [passage(1, "高血压", "概述", "高血压是以动脉血压持续升高为特征的慢性疾病，诊断标准为140/90mmHg。")],
     (2, "概述"): [passage(2, "感冒", "概述", "感冒是上呼吸道感染。")],
+    (3, "症状"): [passage(3, "经期推迟", "症状", "乏力、便秘。", items=("乏力", "便秘"))],
+    (3, "病因"): [passage(3, "经期推迟", "病因", "怀孕、内分泌失调。", items=("怀孕", "内分泌失调"))],
+    (3, "就诊科室"): [passage(3, "经期推迟", "就诊科室", "妇产科。", items=("妇产科",))],
 }
 
 
@@ -53,6 +56,13 @@ def test_a_missing_section_is_answered_with_the_overview_and_says_what_is_not_co
     s = check_support(a, result_of(q), passages_of, Thresholds())
     assert s.ok and s.passages[0].section == "概述"
     assert s.not_covered and "没有关于治愈率的内容" in s.not_covered[0] and "治疗方式" in s.not_covered[0]
+
+
+def test_what_it_is_of_an_entry_without_an_overview_is_answered_with_its_causes_and_signs_without_a_note():
+    q = "月经推迟了十天是怎么回事"
+    a = QueryAnalysis(q, topics=(mention(q, "月经推迟", 3),), intents=("概述",), kind="entity")
+    s = check_support(a, result_of(q), passages_of, Thresholds())
+    assert s.ok and s.passages[0].section == "病因" and not s.not_covered
 
 
 def test_a_focus_word_finds_the_sentences_that_mention_it():
