@@ -53,6 +53,7 @@ HEADING_WORDS = frozenset("""
 药物相互作用 相互作用 临床试验 药理 毒理 对照 对照组 治疗组 双盲 单盲 开放 随机 随机化 多中心 安慰剂 安慰剂对照
 年龄 性别 患者性别 种族 体重 生命体征 用药种类 常规生化 报告频率 严重 严重的 很可能 可能有关 不需停药 其他 其它 等
 一般 少见 罕见 偶见 常见 较少见 十分罕见 非常罕见 敏感 病因 症状 预防 概述 治疗 护理 诊断 检查 饮食
+伴随症状 伴随症状体征 症状体征 临床表现 典型症状 早期症状 主要症状 其他症状
 """.split())
 # Words the xywy crawl lists among symptoms that are link texts of its page, not findings a person reports
 # ("地点", "婚姻", "溺水" under 癫痫): a heading of the page wherever a finding is expected.

@@ -125,3 +125,11 @@ def test_a_complication_the_causes_only_name_stays():
 def test_discomfort_with_no_site_is_no_symptom_but_stays_an_adverse_reaction():
     assert debris("不适", section="症状") == FRAGMENT and debris("不适或疼痛", section="症状") == FRAGMENT
     assert debris("不适", section="不良反应") is None and debris("胃部不适", section="症状") is None
+
+
+def test_a_crawl_heading_for_the_symptoms_that_come_with_it_is_no_symptom():
+    from kb.debris import HEADING, debris
+
+    for item in ("伴随症状体征", "伴随症状", "临床表现", "典型症状"):
+        assert debris(item, section="症状") == HEADING, item
+    assert debris("伴恶心", section="症状") is None and debris("乏力", section="症状") is None
