@@ -36,7 +36,13 @@ STATISTIC_SECTIONS = frozenset({"治愈率", "治疗周期"})
 PROMOTION = "promotion"
 _PROMOTION = re.compile(r"(可以根治|能根治|能够根治|彻底根治|根治率|彻底治愈|彻底治好|效果神奇|祖传|秘方|治愈率(高达|达到|可达)|"
                         r"我院|本院|无副作用|无毒副作用|一次性治愈|永不复发|不再复发|专家提醒|专家指出|专家表示|"
-                        r"(中医|中药|偏方|秘方)[^。]{0,12}(可以|能够|能|可)(清除|根治|治愈|消除|杀灭|治好))")
+                        r"(中医|中药|偏方|秘方)[^。]{0,12}(可以|能够|能|可)(清除|根治|治愈|消除|杀灭|治好)|"
+                        # a household remedy for a wound or a burn, and a promise of a quick cure ("小面积烫伤…立刻涂点
+                        # 牙膏…1次即愈"): a burn covered in toothpaste keeps its heat and gets infected
+                        r"涂(点|些|上|抹)?(牙膏|酱油|香油|麻油|醋|白酒|蛋清|蜂蜜|红药水|紫药水|草木灰)|"
+                        r"[0-9一二两三]\s*次(即|就)(愈|好)|即可痊愈|药到病除)")
+# A share of patients cured, told anywhere in a crawl's text ("可以有百分之六七拾的患者可以治疗痊愈"): a statistic too.
+_CURE_SHARE = re.compile(r"(百分之|[0-9]\s*[%％])[^。]{0,12}(治愈|痊愈|根治|治好)")
 # An organism under a drug's adverse reactions ("葡萄球菌", "金黄色葡萄球菌": CMeKG cut it out of "…所致感染").
 ORGANISM = "organism under adverse reactions"
 _ORGANISM = re.compile(r"(球菌|杆菌|螺旋体|支原体|衣原体|念珠菌|真菌|病毒)$")
@@ -154,6 +160,8 @@ def debris(text: str, *, sentence: bool = False, section: str = "", strict: bool
         return HEADING
     if sentence and _PROMOTION.search(core):
         return PROMOTION
+    if sentence and _CURE_SHARE.search(core):
+        return STATISTIC
     if sentence and (_NAMED_DISEASE_HEADING.match(t) or _NAMED_HEADING.match(core) or len(core) <= 30 and _LEAD_IN.search(t.strip())):
         return HEADING
     if sentence and section in SYMPTOM_LISTS and _CAUSE_SENTENCE.match(core):

@@ -133,3 +133,14 @@ def test_a_crawl_heading_for_the_symptoms_that_come_with_it_is_no_symptom():
     for item in ("伴随症状体征", "伴随症状", "临床表现", "典型症状"):
         assert debris(item, section="症状") == HEADING, item
     assert debris("伴恶心", section="症状") is None and debris("乏力", section="症状") is None
+
+
+def test_a_household_remedy_a_quick_cure_and_a_share_cured_are_never_quoted_from_a_crawl():
+    from kb.debris import PROMOTION, STATISTIC, debris
+
+    remedy = "发生小面积烫伤时, 立刻涂点牙膏, 不仅止痛, 且能抑制起水泡. 小面积二度烧伤1次即愈"
+    assert debris(remedy, sentence=True, section="护理") == PROMOTION
+    assert debris("可以有百分之六七拾的患者可以治疗痊愈", sentence=True, section="概述") == STATISTIC
+    assert debris(remedy, sentence=True, section="护理", strict=False) is None  # a label or curated text is not judged
+    for kept in ("烫伤后立即用流动的凉水冲洗15～20分钟", "约30%的患者可自行缓解", "白癜风的治疗以外用药物和光疗为主"):
+        assert debris(kept, sentence=True, section="护理") is None, kept
