@@ -228,6 +228,15 @@ KINDS: tuple[Complaint, ...] = (
 DIAGNOSED = _kind("diagnosed", r"(?!)", "",
                   ("医生目前给的治疗方案是什么，正在用哪些药或做什么治疗？",
                    "最近一次复查（检查报告）的结论和主要数值是什么？"), "")
+# A bite or a wound of years ago ("十年前被小猫咬透嘴唇…现在会不会有事"): the time for washing it and for the
+# vaccines has passed; what is asked is whether it left something, not what to do today.
+LONG_AGO = _kind("long_ago", r"(?!)", "外科（动物咬伤可到狂犬病预防门诊）",
+                 ("现在那个部位有没有不舒服：疼、麻、肿、硬块或活动受限？",
+                  "当时的伤口多深、是怎么处理的，打过狂犬病疫苗或破伤风疫苗吗？"), "",
+                 lead="您说的是多年前的伤：当时冲洗伤口、打疫苗的时机已经过去，现在要看的是那里有没有留下问题；"
+                      "如果一直放心不下，可以到外科（动物咬伤可到狂犬病预防门诊）当面咨询，说明当时的情况。")
+_ACUTE = ("bite", "wound")  # kinds whose advice is for the hours and days after it happened
+_LONG_AGO = re.compile(r"([0-9一二两三四五六七八九十几多]+|好几|十几|二十多)年(前|以前|了)|多年前|小时候|年轻时")
 _DIAGNOSIS_TOLD = re.compile(r"(确诊|诊断(为|是|出)|查出|检查出|医生说(是|我|她|他|可能)|得了|患有|患了|患上|晚期|早期|术后|化疗|放疗|"
                              r"复查|在治疗|治疗当中)")
 
@@ -247,7 +256,7 @@ def of(text: str) -> Complaint | None:
             if n > most:
                 best, most = kind, n
         if best is not None:
-            return best
+            return LONG_AGO if best.kind in _ACUTE and _LONG_AGO.search(text) else best
     return None
 
 
@@ -288,4 +297,4 @@ def signs(kind: Complaint, text: str) -> str:
 
 def named(kind: str) -> Complaint | None:
     """The kind called `kind` (None for "" or an unknown name)."""
-    return next((c for c in CONDITIONS + KINDS + (DIAGNOSED,) if c.kind == kind), None)
+    return next((c for c in CONDITIONS + KINDS + (DIAGNOSED, LONG_AGO) if c.kind == kind), None)
