@@ -314,7 +314,7 @@ class Pipeline:
         if not turn.flagged.level and personal and not analysis.unknown:  # (a product it lacks is said as such)
             # the person's own situation, which the KB cannot place: answer the concern plainly (what decides
             # it, where to go first as the KB's entries say), ask for what would decide, say when to go now
-            direction = self._direction(analysis.question, facts)
+            direction = self._direction(analysis.question, facts, concern=concern)
             answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
             kb_department = direction.department if direction else ""
             department = kb_department or concerns.usual_department(concern)
@@ -536,13 +536,16 @@ class Pipeline:
         if step.thin:
             # one generic word or two names no condition: ask what would tell them apart instead of listing
             answer.mode, answer.refused = "inquiry", False
-            direction = self._direction(answer.question, None, state)
+            direction = self._direction(answer.question, None, state, concern)
             answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
             yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(state.present)),
                                           concerns.direction_line(direction.department if direction else "", concern)))
-            # at most MAX_QUESTIONS in all: the symptom that separates the candidates, then the missing facts
-            facts_asked = concern.missing[:concerns.MAX_QUESTIONS - bool(step.symptom)]
-            yield from _say(answer, _join(question_text(step.symptom) if step.symptom else "",
+            # at most MAX_QUESTIONS in all: the symptom that separates the candidates, then the missing facts; when
+            # the kind of complaint is read, its own questions decide, not a symptom of a condition one word suggests
+            # ("最近全身无力，我怀孕了吗" was asked about 肝大而硬)
+            separating = step.symptom if not concern.complaint else None
+            facts_asked = concern.missing[:concerns.MAX_QUESTIONS - bool(separating)]
+            yield from _say(answer, _join(question_text(separating) if separating else "",
                                           concerns.follow_up(dataclasses.replace(concern, missing=facts_asked))))
             yield from _say(answer, signs)
             yield from _say(answer, SHORT_DISCLAIMER)
@@ -598,9 +601,12 @@ class Pipeline:
     def _link(self, text: str):
         return self.retriever.link_entities(text)
 
-    def _direction(self, text: str, facts, state: InquiryState | None = None):
-        """Where to go first for what `text` describes, as the KB's entries say (None: the KB points nowhere)."""
-        if self.symptoms is None or not hasattr(self.retriever, "direction"):
+    def _direction(self, text: str, facts, state: InquiryState | None = None, concern: concerns.Concern | None = None):
+        """Where to go first for what `text` describes, as the KB's entries say (None: the KB points nowhere, or
+        the kind of complaint read from the message says where: a period that is late goes to gynaecology, not to
+        the 骨科 of the conditions that list 全身无力)."""
+        if self.symptoms is None or not hasattr(self.retriever, "direction") \
+                or concern is not None and concerns.usual_department(concern):
             return None
         if state is None:
             state = InquiryState(*self.symptoms.find(text), child=facts.child, sex=facts.sex,
