@@ -65,7 +65,8 @@ _STOPPING = re.compile(r"(不吃药|不喝药|不用药|不服药|停药|停掉|
 STOPPING_LINE = ("不要自行停药或减量：能不能停、怎样减，要由医生根据病情和复查结果决定；自行停药可能使病情反复或加重。"
                  "有顾虑（副作用、费用）请直接和开药的医生说。")
 # The message is about the person or someone of theirs ("我", "我妈", "孩子"), not a question put to the KB.
-_PERSONAL = re.compile(r"(我|俺|本人|自己|孩子|宝宝|儿子|女儿|老公|老婆|爱人|丈夫|妻子|爸|妈|父亲|母亲|家人|奶奶|爷爷|朋友|邻居|亲戚)")
+_PERSONAL = re.compile(r"(我|俺|本人|自己|孩子|宝宝|儿子|女儿|老公|老婆|爱人|丈夫|妻子|爸|妈|父亲|母亲|家人|奶奶|爷爷|朋友|邻居|亲戚)|"
+                       r"被[^，。,；;]{0,6}(咬|抓|挠|扎|刺|烫|烧|砸|撞|割|划|蛰|叮)|(昨天|昨晚|前天|今早|刚才|刚刚)")  # (what happened)
 _BODY_PAIN = re.compile(r"(疼|痛|酸|胀|麻|痒|肿)")
 _FEMALE_COMPLAINT = re.compile(r"(月经|例假|姨妈|白带|阴道|下身出血|小腹|下腹|停经|同房|怀孕|验孕|试纸|早孕|乳房|恶心想吐)")
 
@@ -210,8 +211,10 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
 _TODAY = (
     ("疼得很厉害", r"(疼|痛)得(很|非常|特别)?(厉害|要命|受不了|睡不着|直不起腰|打滚|不行)|剧痛|剧烈(的)?(疼|痛)|疼痛难忍|"
                  r"(疼|痛)死了|(疼|痛)得(哭|叫)"),
-    ("受伤后站不起来、不能走或动不了", r"(摔|跌|扭|崴|撞|砸|车祸|绊)[^。！？!?]{0,24}(站不起来|站不住|不能站|不能走|走不了|"
-                                  r"走不动|不能行走|动不了|不能动|抬不起|不能弯|不敢动|不能着地|变形)"),
+    ("受伤后站不起来、不能走或动不了", r"(摔|跌|扭|崴|撞|砸|车祸|绊)[^？?]{0,60}?(站不起来|站不住|不能站|不能走|走不了|"
+                                  r"走不动|不能行走|动不了|不能动|抬不起|不能弯|不敢动|不能着地|变形|一站(起来)?就[^。，,]{0,4}(疼|痛))"),
+    ("烧烫伤面积较大", r"(烧伤|烫伤|烧烫伤|烫到|烧到)[^。？?]{0,16}(面积(很|较|比较|特别|挺|太)?大|大面积|一大片)|"
+                     r"大面积[^。，,]{0,2}(烧伤|烫伤|烧烫伤)"),
     ("起不了床、走不了路", r"(起不来床|下不了床|起不了床|走不了路|不能走路|路都走不了)"),
     ("老人或糖尿病患者发烧", r"(老人|老年|爷爷|奶奶|外公|外婆|姥姥|姥爷|老爸|老妈|[6-9]\d岁|糖尿病)[^。！？!?]{0,30}"
                         r"(发烧|发热|高烧|烧到|体温3[89])"),
@@ -253,8 +256,10 @@ def not_waiting(question: str, age_years: float | None = None) -> str:
     exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE) or _told(question, _WRONG_MEDICINE, WRONG_MEDICINE_LINE)
     if exposure:
         return exposure
-    if _LATE_PERIOD.search(question) and _BLEEDING_OR_PAIN.search(question) and not _NO_PREGNANCY_POSSIBLE.search(question):
-        return ECTOPIC_LINE  # a late period with bleeding or pain: an ectopic pregnancy is ruled out first, today
+    if (_LATE_PERIOD.search(question) or _TEST_POSITIVE.search(question)) and _BLEEDING_OR_PAIN.search(question) \
+            and not _NO_PREGNANCY_POSSIBLE.search(question):
+        # a late period or a positive test, with bleeding or pain: an ectopic pregnancy is ruled out first, today
+        return ECTOPIC_LINE.format(what="验孕阳性（或弱阳）" if _TEST_POSITIVE.search(question) else "月经推迟")
     today = _told(question, _TODAY_COMPILED, TODAY_LINE)
     if today:
         return today
@@ -295,9 +300,11 @@ WRONG_MEDICINE_LINE = ("您提到{what}：请记下药名、剂量和时间，�
 # A period that is late, then bleeding or lower belly pain: a pregnancy outside the womb is ruled out the same day.
 _LATE_PERIOD = re.compile(r"(月经|例假|大姨妈|姨妈|经期)[^。，,；;？?]{0,6}(推迟|延迟|晚了|迟了|没来|不来|过了|超过|迟迟)|"
                           r"停经[0-9一二两三四五六七八九十几多]+(天|周|个?星期|个月)")
+_TEST_POSITIVE = re.compile(r"(早孕|验孕|试纸|测孕|孕检)[^。？?]{0,12}(弱阳|阳性|两道杠|两条杠|一深一浅|一道深一道浅|一浅一深)|"
+                            r"(HCG|hcg|绒毛膜促性腺激素)[^。？?]{0,8}(阳性|升高|偏高)")
 _BLEEDING_OR_PAIN = re.compile(r"出血|流血|见红|褐色|咖啡色|(小腹|下腹|小肚子|肚子|腹部?)[^。，,；;]{0,3}(疼|痛|坠|绞)")
 _NO_PREGNANCY_POSSIBLE = re.compile(r"(没有|无|未|没)(过)?(性生活|同房|性行为)|绝经|处女")
-ECTOPIC_LINE = ("您提到月经推迟后又有出血或腹痛：建议今天就到医院妇科（夜间去急诊）查血或尿HCG和B超，先排除宫外孕；如腹痛加剧、"
+ECTOPIC_LINE = ("您提到{what}后又有出血或腹痛：建议今天就到医院妇科（夜间去急诊）查血或尿HCG和B超，先排除宫外孕；如腹痛加剧、"
                 "头晕心慌、出冷汗或肛门坠胀，请立即拨打120。")
 _STOMACH = re.compile(r"(胃|上腹|心口|反酸|烧心|嗳气|打嗝|消化不良|吞咽|咽东西)")
 _LONG_STANDING = re.compile(r"(多年|好几年|几年了|十几年|从小|一直都|老毛病|年轻时)")
@@ -306,7 +313,7 @@ STOMACH_LINE = ("45岁以上新出现的胃部不适，建议尽快（一两周�
 
 
 _SUPPOSED = re.compile(r"(如果|假如|万一|要是|或者说|比如说|假设)")  # a question about a case, not one told
-_OVER = re.compile(r"(去年|前年|以前|曾经|那时|当时|小时候|年轻时|几年前|好了|已经好|每次|每回|每当|一到)")  # or a habit
+_OVER = re.compile(r"(去年|前年|以前|曾经|那时|当时|小时候|年轻时|几年前|[0-9一二两三四五六七八九十多]+年前|好了|已经好|每次|每回|每当|一到)")  # or a habit
 
 
 # Words a quoted sentence that answers this kind of concern holds (chosen first among a passage's sentences):

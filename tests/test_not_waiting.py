@@ -112,4 +112,17 @@ def test_a_medicine_taken_by_mistake_is_told_what_to_watch_for():
     ("绝经两年了，最近肚子疼", False),
 ])
 def test_a_late_period_with_bleeding_or_pain_is_seen_today_for_an_ectopic_pregnancy(message, told):
-    assert (not_waiting(message) == concerns.ECTOPIC_LINE) is told
+    assert (not_waiting(message) == concerns.ECTOPIC_LINE.format(what="月经推迟")) is told
+
+
+@pytest.mark.parametrize("message", [
+    "测早孕都有浅浅的弱阳，今天凌晨阴道出血，有大血块",
+    "烧伤的面积很大，糖尿病烫伤后如何护理",
+    "膝盖骑车摔伤的，去医院看了。但已经结痂了却还不能动，特别一站起来就刺骨的痛",
+])
+def test_a_positive_test_with_bleeding_a_large_burn_and_an_injury_that_still_bears_no_weight_are_for_today(message):
+    assert not_waiting(message)
+
+
+def test_what_happened_years_ago_is_not_for_today():
+    assert not not_waiting("十年前摔了一跤，当时站不起来，现在走路没问题")
