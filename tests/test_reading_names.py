@@ -34,3 +34,11 @@ def test_one_character_that_makes_another_herbal_material_makes_another_product(
     assert topics("仙灵子能治什么病") == [] and topics("仙灵能治什么病") == ["仙灵"]
     assert topics("布洛芬子怎么吃") == [] and topics("布洛芬能吃吗") == ["布洛芬片"]
     assert topics("布洛芬吃了还是头痛") == ["布洛芬片"]  # a verb after the name is no part of a name
+
+
+def test_which_drugs_treat_a_disease_asked_as_people_ask_it_is_its_usual_drugs():
+    from retriever.intent import detect_intent
+
+    for q in ("治疗[D]的药有哪些？", "[D]的药有什么", "[D]吃什么药"):
+        assert detect_intent(q, ["disease"])[0] == "常用药物", q
+    assert detect_intent("这药有什么副作用", ["drug"]) == ["不良反应"]
