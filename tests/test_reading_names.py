@@ -42,3 +42,13 @@ def test_which_drugs_treat_a_disease_asked_as_people_ask_it_is_its_usual_drugs()
     for q in ("治疗[D]的药有哪些？", "[D]的药有什么", "[D]吃什么药"):
         assert detect_intent(q, ["disease"])[0] == "常用药物", q
     assert detect_intent("这药有什么副作用", ["drug"]) == ["不良反应"]
+
+
+def test_a_time_told_is_no_question_and_treatment_and_care_asked_as_people_ask_are_read():
+    from retriever.intent import detect_intent
+    from retriever.words import is_asking_clause
+
+    assert not is_asking_clause("这几天我的姑姑是查出来得上了宫颈癌了，") and not is_asking_clause("前几天发烧")
+    assert is_asking_clause("一天吃几片") and is_asking_clause("几岁可以打")
+    assert detect_intent("这个病有什么要特别注意的事情以及它的治疗手段", ["disease"], last_first=True) == ["治疗方式", "护理"]
+    assert detect_intent("[D]咋样的治疗？", ["disease"]) == ["治疗方式"]
