@@ -62,6 +62,10 @@ _VALUE_AFTER = re.compile(r"\s*(值|水平|结果)?\s*(也|才|只|仅)?\s*(只�
 # What glued after a disease name starts another disease ("视神经脊髓炎" + "谱系疾病").
 _NEW_DISEASE_END = re.compile(r"(病|疾病|综合征|综合症)$")
 # After a drug's short name, a word that makes it a kind of treatment: "抗病毒治疗", "抗生素疗法", "降压药物".
+# Around an exam's name, what says it was done and what it showed ("检查了" before, "发现", "正常" after).
+_EXAM_NAME = re.compile(r"(检查|镜|造影|B超|彩超|CT|MRI|化验|常规|检测)$")  # (a crawl types some exams as diseases)
+_EXAM_DONE_BEFORE = re.compile(r"(做了|查了|检查了|做过|查过|复查了)$")
+_EXAM_SHOWED_AFTER = re.compile(r"[^。？?]{0,10}?(发现|显示|提示|结果|报告|正常|未见|没有异常|无异常|说)")
 _KIND_OF_TREATMENT = re.compile(r"(治疗|救治|疗法|方案|药物|类药)")
 _CLASS_WORD = re.compile(r"^[抗降消止镇][\u4e00-\u9fff]{1,3}$")  # 抗病毒, 抗生素, 降压, 消炎, 止痛
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+[。！？!?；;，,\n]*")
@@ -146,7 +150,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     masked = mask_mentions(question, mentions)
     asking = _asking_clauses(question)
     parts = tuple(question[a:b].strip() for a, b in asking)
-    topics = _asked_topics(topics, asking, glue.other_products, notes)
+    topics = _asked_topics(question, topics, asking, glue.other_products, notes)
     intents = _intents(masked, question, parts, _types(topics) or _types(taking))
     topics, intents = _without_weak(topics, intents, findings, masked, question, parts, notes)
     topics = _drugs_when_drug_section(topics, intents)
@@ -294,7 +298,7 @@ def _asking_clauses(question: str) -> list[tuple[int, int]]:
     return [c.span() for c in _CLAUSE.finditer(question) if is_asking_clause(c.group(0))]
 
 
-def _asked_topics(topics: list[EntityMention], asking: list[tuple[int, int]], other_products: list[int],
+def _asked_topics(question: str, topics: list[EntityMention], asking: list[tuple[int, int]], other_products: list[int],
                   notes: list[str]) -> list[EntityMention]:
     """The topics named in the asking clauses when there are any; none when what is asked about is a
     product the KB lacks; otherwise all of them."""
@@ -304,6 +308,14 @@ def _asked_topics(topics: list[EntityMention], asking: list[tuple[int, int]], ot
     if asked:
         notes += [f"「{m.surface}」 is only in the story" for m in topics if m not in asked]
         return asked
+    # an exam the story tells was done ("检查了血常规…都正常", "胃镜检查发现…息肉") is how it was found, not what is
+    # asked about: what it found, or the disease named beside it, is
+    means = [m for m in topics if (m.entity_type == "exam" or _EXAM_NAME.search(m.entity_name)) and asking and not any(a <= m.start < b for a, b in asking)
+             and (_EXAM_DONE_BEFORE.search(question[max(0, m.start - 4):m.start])
+                  or _EXAM_SHOWED_AFTER.match(question, m.end))]
+    if means:
+        notes += [f"「{m.surface}」 is an exam the story tells was done" for m in means]
+        topics = [m for m in topics if m not in means]
     if any(a <= end <= b for end in other_products for a, b in asking):
         # "我一直拉肚子，阿莫西林克拉维酸钾能吃吗": what is asked about is a product the KB lacks; the story's
         # names are not an answer to it

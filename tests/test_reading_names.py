@@ -13,9 +13,9 @@ NAMES = {"抗病毒": (1, "drug", "抗病毒颗粒"), "乙肝": (2, "disease", "
          "仙灵": (6, "drug", "仙灵")}
 
 
-def topics(text: str) -> list[str]:
+def topics(text: str, names: dict = NAMES) -> list[str]:
     mentions = [EntityMention(surface, text.find(surface), text.find(surface) + len(surface), eid, etype, name)
-                for surface, (eid, etype, name) in NAMES.items() if surface in text]
+                for surface, (eid, etype, name) in names.items() if surface in text]
     return [m.entity_name for m in analyze(text, mentions, None).topics]
 
 
@@ -52,3 +52,10 @@ def test_a_time_told_is_no_question_and_treatment_and_care_asked_as_people_ask_a
     assert is_asking_clause("一天吃几片") and is_asking_clause("几岁可以打")
     assert detect_intent("这个病有什么要特别注意的事情以及它的治疗手段", ["disease"], last_first=True) == ["治疗方式", "护理"]
     assert detect_intent("[D]咋样的治疗？", ["disease"]) == ["治疗方式"]
+
+
+def test_an_exam_the_story_tells_was_done_is_how_it_was_found_not_the_topic():
+    names = {"血常规": (7, "exam", "血常规"), "胃炎": (8, "disease", "胃炎"), "胃镜检查": (9, "disease", "胃镜检查")}
+    assert topics("吃东西后胃胀怎么办？医院去检查了血常规，都正常，钡餐造影说有点轻微胃炎。", names) == ["胃炎"]
+    assert topics("胃镜检查发现胃窦有3cm息肉，切片为良性。问需要开刀切除吗？", names) == []
+    assert topics("血常规能查出什么？", names) == ["血常规"] and topics("胃镜检查前要注意什么", names) == ["胃镜检查"]
