@@ -192,3 +192,19 @@ def test_the_interaction_lead_says_the_labels_name_each_other_only_when_a_quoted
     assert _names_another([(1, "本品可能干扰小剂量阿司匹林的抗血小板作用")], [ibuprofen, aspirin])
     assert not _names_another([(1, "用于感冒引起的头痛、发热"), (2, "与其他非甾体抗炎药合用，增加溃疡风险")],
                               [cold, aspirin])
+
+
+def test_a_question_the_message_already_answers_is_not_asked_again():
+    from chat import complaints
+
+    told = {
+        "gynaecology": ("白带像豆腐渣，有异味", 0),
+        "liver": ("乙肝携带者，肝功能正常", 0),
+        "digestion": ("胃疼，晚饭后特别严重", 0),
+        "joint": ("膝盖摔伤，一站起来就刺骨的痛", 1),
+        "epilepsy": ("一直吃丙戊酸钠", 1),
+    }
+    for kind, (text, i) in told.items():
+        k = complaints.named(kind)
+        assert k.asks[i] not in k.questions(text), (kind, text)
+        assert k.asks[i] in k.questions("最近不舒服"), kind  # and asked of one who did not
