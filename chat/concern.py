@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from retriever.words import BODY_SITE, DENIAL_CHARS
+from retriever.words import BODY_SITE, DENIAL_CHARS, is_asking_clause
 
 from chat import complaints
 
@@ -155,8 +155,10 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     missing: list[str] = []
     # a description is the person's own when it says whose, tells a story, or asks what a person asks of their own
     # ("肚子疼要紧吗"); "怎样才能避免便秘" and "失眠需要做哪些检查" are questions put to the KB
+    # ... and a description that asks nothing ("主要就是头皮痒，有时候还疼，出白头") is one's own too
     personal = bool(_PERSONAL.search(question)) or len(question) > STORY_CHARS \
-        or kind in ("serious", "normal") or describes_symptoms and kind in ("what_to_do", "can_i", "what_is", "result", "drug")
+        or kind in ("serious", "normal") or describes_symptoms and kind in ("what_to_do", "can_i", "what_is", "result", "drug") \
+        or describes_symptoms and not is_asking_clause(question)
     complaint = complaints.of(question) if kind != "hospital" else None
     if complaint is not None and not complaint.condition and disease_named and complaints.diagnosed(question):
         complaint = complaints.DIAGNOSED  # a named disease already diagnosed: its treatment and results decide
@@ -213,6 +215,8 @@ _TODAY = (
                  r"(疼|痛)死了|(疼|痛)得(哭|叫)"),
     ("受伤后站不起来、不能走或动不了", r"(摔|跌|扭|崴|撞|砸|车祸|绊)[^？?]{0,60}?(站不起来|站不住|不能站|不能走|走不了|"
                                   r"走不动|不能行走|动不了|不能动|抬不起|不能弯|不敢动|不能着地|变形|一站(起来)?就[^。，,]{0,4}(疼|痛))"),
+    ("伤口较深或血止不住", r"(伤口|口子|刀口)[^。，,？?]{0,3}(很|挺|比较|特别|太|那么)深|割(得)?(很|挺|太)深|深可见骨|"
+                        r"血(止不住|流不止|一直止不住)|按(了|着)?[^。，,]{0,6}(还|仍|也)?(止不住|在流)"),
     ("烧烫伤面积较大", r"(烧伤|烫伤|烧烫伤|烫到|烧到)[^。？?]{0,16}(面积(很|较|比较|特别|挺|太)?大|大面积|一大片)|"
                      r"大面积[^。，,]{0,2}(烧伤|烫伤|烧烫伤)"),
     ("起不了床、走不了路", r"(起不来床|下不了床|起不了床|走不了路|不能走路|路都走不了)"),

@@ -208,3 +208,13 @@ def test_a_question_the_message_already_answers_is_not_asked_again():
         k = complaints.named(kind)
         assert k.asks[i] not in k.questions(text), (kind, text)
         assert k.asks[i] in k.questions("最近不舒服"), kind  # and asked of one who did not
+
+
+def test_a_surgical_wound_is_its_own_kind_and_a_description_that_asks_nothing_is_the_persons_own():
+    from chat import complaints
+
+    assert complaints.of("肝移植缝合需要注意哪些问题？肝移植清创需要有留意哪些问题？").kind == "surgical_wound"
+    assert complaints.of("手指被刀割伤了，伤口挺深").kind == "wound" and complaints.named("wound").lead
+    c = concerns.read("主要就是头皮痒有时候还疼出白头挤开可疼了", describes_symptoms=True)
+    assert c.personal and c.complaint == "skin"
+    assert not concerns.read("头皮痒的治疗方法有哪些", describes_symptoms=False).personal  # a question put to the KB

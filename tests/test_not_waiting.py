@@ -126,3 +126,8 @@ def test_a_positive_test_with_bleeding_a_large_burn_and_an_injury_that_still_bea
 
 def test_what_happened_years_ago_is_not_for_today():
     assert not not_waiting("十年前摔了一跤，当时站不起来，现在走路没问题")
+
+
+def test_a_deep_wound_or_bleeding_that_will_not_stop_is_for_today():
+    assert not_waiting("手指被刀割伤了，伤口挺深") and not_waiting("按了十分钟血还止不住")
+    assert not not_waiting("伤口不深，已经止血了")
