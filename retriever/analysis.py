@@ -272,6 +272,10 @@ def _glue_keeps(m: EntityMention, before: str, after: str, glue: _Glue, notes: l
         glue.glued_ends.add(m.end)
         glue.other_products.append(m.end)
         return False
+    if after and m.entity_type == "disease" and after[0] == "性" and len(after) >= 3:
+        glue.unknown.append(m.surface + after)  # "癫痫" + "性肌阵挛": what it qualifies is another condition
+        notes.append(f"「{m.surface}{after}」 is another condition than {m.entity_name}")
+        return False
     if after and m.entity_type != "drug" and len(after) >= 3 and _NEW_DISEASE_END.search(after):
         glue.unknown.append(m.surface + after)  # "视神经脊髓炎" + "谱系疾病": another disease
         notes.append(f"「{m.surface}{after}」 is another disease than {m.entity_name}")

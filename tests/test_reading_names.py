@@ -59,3 +59,8 @@ def test_an_exam_the_story_tells_was_done_is_how_it_was_found_not_the_topic():
     assert topics("吃东西后胃胀怎么办？医院去检查了血常规，都正常，钡餐造影说有点轻微胃炎。", names) == ["胃炎"]
     assert topics("胃镜检查发现胃窦有3cm息肉，切片为良性。问需要开刀切除吗？", names) == []
     assert topics("血常规能查出什么？", names) == ["血常规"] and topics("胃镜检查前要注意什么", names) == ["胃镜检查"]
+
+
+def test_a_disease_name_before_xing_qualifies_another_condition():
+    names = {"癫痫": (10, "disease", "癫痫")}
+    assert topics("非癫痫性肌阵挛是病吗？", names) == [] and topics("癫痫会遗传吗？", names) == ["癫痫"]
