@@ -40,6 +40,8 @@ _KINDS = (
     ("serious", r"(要紧|要不要紧|严重吗|严不严重|严重不|危险吗|有危险|有没有事|有事吗|有事情吗|有没有事情|会不会有事|没事吧|问题大|大问题|会死|是癌|癌症吗|"
                 r"恶化|会不会.{0,6}(癌|死|瘫|风险|危险|有事|后遗症)|有(什么|没有)?(风险|危害|后遗症))"),
     ("normal", r"(正常吗|正不正常|正常不|是否正常|正常么|算正常|属于正常)"),
+    # "癫痫药物有哪些副作用", "常年吃一种药会有副作用吗": what a medicine may do to the person taking it
+    ("side_effects", r"(副作用|不良反应|伤肝|伤肾|伤胃|毒副)"),
     ("drug", r"(吃什么药|用什么药|什么药|哪种药|哪些药|用药|药膏)"),
     ("what_to_do", r"(怎么办|咋办|怎么治|如何治|怎样治|怎么处理|如何处理|怎么调理|如何调理|怎么弄|治疗方法|怎么解决|有什么办法|"
                    r"如何是好|该怎么|需要注意|注意什么|怎么缓解|如何缓解|能治好|治得好|多久能好|多久才能)"),
@@ -100,7 +102,8 @@ _NOT_A_PHRASE = re.compile(r"(什|怎|如何|哪|吗|呢|多少|多久|几|是�
 
 COMPLAINT = "complaint:"  # a missing fact that is the complaint's own question number n ("complaint:0")
 _ASKS_PREGNANCY = ("postpartum", "diagnosed")  # their own questions cover what a pregnancy question would
-_DECIDES = {"can_i": ("pregnancy", "drug"), "drug": ("drug", "pregnancy", "age"), "causes": ("drug",)}
+_DECIDES = {"can_i": ("pregnancy", "drug"), "drug": ("drug", "pregnancy", "age"), "causes": ("drug",),
+            "side_effects": ("drug",)}
 
 
 def _phrase(text: str) -> str:
@@ -151,6 +154,8 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
                 rest = re.sub(r"(可以|行)(吗|么|嘛)$", "", rest)
                 about = _phrase(re.split(r"[，,。？?！!；;\s]|吗|么|嘛|呢", rest)[0])
             break
+    if kind == "side_effects" and drug_named:
+        kind = "tell"  # a named drug's reactions are its label's to say; no line on drugs in general before them
     scope = _SCOPE.search(question)
     missing: list[str] = []
     # a description is the person's own when it says whose, tells a story, or asks what a person asks of their own
@@ -539,6 +544,9 @@ def first_line(concern: Concern, *, named: str = "", department: str = "", suppo
         second = "如有疑虑，可以带上检查结果（片子、报告）再请另一位医生看看。" if concern.must else ""
         return (f"{'是否需要' if concern.must else '能否'}{x}，知识库中没有针对您情况的明确结论，需要医生结合您的具体情况判断"
                 + (f"；以下是知识库中{about}的相关内容，供您和医生沟通时参考。" if supported else "。") + second)
+    if concern.kind == "side_effects":
+        return ("副作用因药而异，要看具体是哪种药、吃多大量、吃了多久；担心副作用时不要自行停药、减量或换药，请和开药的医生商量、"
+                "按时复查" + ("；以下是知识库中的相关内容。" if supported else "。"))
     if concern.kind == "drug":
         return ("用什么药要由医生检查、明确原因后决定，不要自行用药；" +
                 ("以下药物只是知识库中写明用于该病的药，不是处方。" if supported else f"{go}。"))

@@ -218,3 +218,9 @@ def test_a_surgical_wound_is_its_own_kind_and_a_description_that_asks_nothing_is
     c = concerns.read("主要就是头皮痒有时候还疼出白头挤开可疼了", describes_symptoms=True)
     assert c.personal and c.complaint == "skin"
     assert not concerns.read("头皮痒的治疗方法有哪些", describes_symptoms=False).personal  # a question put to the KB
+
+
+def test_side_effects_of_a_diseases_drugs_are_said_to_depend_on_the_drug_and_not_to_stop_it_alone():
+    c = concerns.read("癫痫药物有哪些副作用？我老公一直在吃药物调养")
+    assert c.kind == "side_effects" and "不要自行停药" in concerns.first_line(c)
+    assert concerns.read("阿莫西林有哪些不良反应？", drug_named=True).kind != "side_effects"  # its label says them
