@@ -131,3 +131,9 @@ def test_what_happened_years_ago_is_not_for_today():
 def test_a_deep_wound_or_bleeding_that_will_not_stop_is_for_today():
     assert not_waiting("手指被刀割伤了，伤口挺深") and not_waiting("按了十分钟血还止不住")
     assert not not_waiting("伤口不深，已经止血了")
+
+
+def test_a_warm_belly_or_a_past_weekend_is_not_a_fever_or_pain_of_today():
+    assert not not_waiting("73岁，肚子长期发热很不舒服，吃过很多药") and not not_waiting("奶奶手脚发热")
+    assert not not_waiting("婶婶上周末的时候在家里忽然昏倒，然后口吐白沫，浑身剧烈疼痛。")
+    assert not_waiting("老人发热三天了")
