@@ -236,7 +236,7 @@ _TODAY = (
 _TODAY_COMPILED = tuple((what, re.compile(p)) for what, p in _TODAY)
 _SOON = (
     ("越来越大或一直不愈合的包块、溃疡或痣", r"(包块|肿块|疙瘩|溃疡|疮|痣|结节|硬块)[^。！？!?]{0,20}"
-                                              r"(越来越大|变大了|长大了|不愈合|一直不好|长期不好|总不好|溃烂)"),
+                                              r"(越来越大|变大了|长大了|不愈合|一直不好|长期不好|总不好|都没好|溃烂|越来越严重)"),
 )
 _SOON_COMPILED = tuple((what, re.compile(p)) for what, p in _SOON)
 _DISCOUNT_BEFORE = re.compile(rf"([{DENIAL_CHARS}]|别|如果|万一|会不会|怕|担心|以免|防止)[^，,。！？!?]{{0,3}}$")
