@@ -229,7 +229,7 @@ def test_side_effects_of_a_diseases_drugs_are_said_to_depend_on_the_drug_and_not
 def test_a_syphilis_test_weakly_positive_is_no_pregnancy_and_a_sore_worse_for_a_year_is_seen_soon():
     from chat import complaints
 
-    assert complaints.of("梅毒TP弱阳性1:16身上的红点忽隐忽现") is None or complaints.of("梅毒TP弱阳性1:16").kind != "pregnancy"
+    assert complaints.of("梅毒TP弱阳性1:16身上的红点忽隐忽现").kind == "skin" and complaints.of("梅毒TP弱阳性1:16") is None
     assert complaints.of("测了早孕试纸弱阳").kind == "pregnancy"
     assert concerns.not_waiting("爸爸的毒疮本来不大1年多都没好现在越来越严重了") == concerns.SOON_LINE.format(
         what="越来越大或一直不愈合的包块、溃疡或痣")
