@@ -198,7 +198,8 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         # the questions a doctor asks first about this kind of complaint (or about the condition the person has)
         # decide more than age or how long (which follow when they leave room) and say where; after birth a
         # pregnancy is not asked
-        covered = {"site"} | ({"pregnancy"} if complaint.kind in _ASKS_PREGNANCY else set())
+        covered = {"site"} | ({"pregnancy"} if complaint.kind in _ASKS_PREGNANCY else set()) \
+            | ({"age", "duration"} if complaint.condition else set())  # a condition's treatment and values decide
         missing = [m for m in missing if m not in covered] \
             + [f"{COMPLAINT}{complaint.asks.index(q)}" for q in complaint.questions(question)]
     # a report's values, a possible pregnancy and the age decide most; the site before the duration when pain has none

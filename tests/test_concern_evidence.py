@@ -233,3 +233,8 @@ def test_a_syphilis_test_weakly_positive_is_no_pregnancy_and_a_sore_worse_for_a_
     assert complaints.of("测了早孕试纸弱阳").kind == "pregnancy"
     assert concerns.not_waiting("爸爸的毒疮本来不大1年多都没好现在越来越严重了") == concerns.SOON_LINE.format(
         what="越来越大或一直不愈合的包块、溃疡或痣")
+
+
+def test_a_long_standing_condition_is_asked_its_treatment_and_values_not_the_age():
+    c = concerns.read("乙肝病毒清除不了吗？现在肝功正常，有时傍晚有点恶心", describes_symptoms=True)
+    assert c.complaint == "liver" and "age" not in c.missing and "duration" not in c.missing
