@@ -236,5 +236,5 @@ def test_a_syphilis_test_weakly_positive_is_no_pregnancy_and_a_sore_worse_for_a_
 
 
 def test_a_long_standing_condition_is_asked_its_treatment_and_values_not_the_age():
-    c = concerns.read("乙肝病毒清除不了吗？现在肝功正常，有时傍晚有点恶心", describes_symptoms=True)
+    c = concerns.read("我是乙肝携带者，乙肝病毒清除不了吗？现在肝功正常，有时傍晚有点恶心", describes_symptoms=True)
     assert c.complaint == "liver" and "age" not in c.missing and "duration" not in c.missing
