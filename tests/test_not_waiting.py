@@ -137,3 +137,8 @@ def test_a_warm_belly_or_a_past_weekend_is_not_a_fever_or_pain_of_today():
     assert not not_waiting("73岁，肚子长期发热很不舒服，吃过很多药") and not not_waiting("奶奶手脚发热")
     assert not not_waiting("婶婶上周末的时候在家里忽然昏倒，然后口吐白沫，浑身剧烈疼痛。")
     assert not_waiting("老人发热三天了")
+
+
+def test_a_newborns_jaundice_that_is_rising_is_for_today():
+    assert not_waiting("宝宝出生6天，黄疸17.7，还在升高，有点吐奶，要紧吗")
+    assert not not_waiting("新生儿黄疸要紧吗") and not not_waiting("宝宝出生10天，黄疸已经退了")
