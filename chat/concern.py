@@ -251,6 +251,9 @@ _SEEING_A_DOCTOR = re.compile(r"(医院|就医|就诊|看医生|看病|看一下
 _READING = re.compile(r"(?<![\d.])(\d{2,3})\s*[/／]\s*(\d{2,3})(?![\d.])")
 TODAY_LINE = "您提到{what}：这种情况建议今天就到医院就诊（夜间或加重时去急诊），不要在家观察等待。"
 SOON_LINE = "您提到{what}：建议尽快（一两周内）到医院就诊，必要时做病理等检查明确性质，不要自行处理。"
+_PREGNANT_NOW = re.compile(r"(怀孕|孕妇|孕期|妊娠|孕[0-9一二两三四五六七八九十]+\s*(周|个?月)|怀了)")
+PREGNANCY_BP_LINE = ("您提到怀孕期间血压{bp}mmHg：孕期血压达到140/90mmHg就要警惕妊娠期高血压、子痫前期，建议今天到产科复测血压、查尿蛋白（达到160/110mmHg请立即就医）；"
+                     "如出现头痛、看东西模糊、上腹痛、气短或明显浮肿，请立即就医或拨打120。")
 BP_LINE = "您提到血压{bp}mmHg：已明显高于正常（正常应低于140/90mmHg），建议今天就医复测并处理；如伴剧烈头痛、胸痛、说话不清或肢体无力，请立即拨打120。"
 
 
@@ -263,7 +266,10 @@ def not_waiting(question: str, age_years: float | None = None) -> str:
         readings = [[int(m.group(1)), int(m.group(2))] for m in _READING.finditer(question)] or readings
     if readings:  # the last reading told is the one now ("以前180/120，现在130/80")
         high, low = readings[-1]
-        if 60 <= high <= 300 and 30 <= low <= 200 and high > low and (high >= 180 or low >= 110):
+        plausible = 60 <= high <= 300 and 30 <= low <= 200 and high > low
+        if plausible and (high >= 140 or low >= 90) and _PREGNANT_NOW.search(question):
+            return PREGNANCY_BP_LINE.format(bp=f"{high}/{low}")  # in pregnancy 140/90 is already a warning
+        if plausible and (high >= 180 or low >= 110):
             return BP_LINE.format(bp=f"{high}/{low}")
     exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE) or _told(question, _WRONG_MEDICINE, WRONG_MEDICINE_LINE)
     if exposure:

@@ -142,3 +142,8 @@ def test_a_warm_belly_or_a_past_weekend_is_not_a_fever_or_pain_of_today():
 def test_a_newborns_jaundice_that_is_rising_is_for_today():
     assert not_waiting("宝宝出生6天，黄疸17.7，还在升高，有点吐奶，要紧吗")
     assert not not_waiting("新生儿黄疸要紧吗") and not not_waiting("宝宝出生10天，黄疸已经退了")
+
+
+def test_in_pregnancy_a_pressure_of_140_90_is_already_for_today_at_obstetrics():
+    assert not_waiting("怀孕7个月，血压150/95，头有点晕") == concerns.PREGNANCY_BP_LINE.format(bp="150/95")
+    assert not not_waiting("血压150/95，头有点晕") and not not_waiting("孕妇血压120/80正常吗")
