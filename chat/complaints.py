@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retriever.words import DENIAL_CHARS
+from retriever.words import DENIAL_CHARS, RULED_OUT_AFTER
 
 
 @dataclass(frozen=True)
@@ -307,6 +307,7 @@ def _said(kind: Complaint, text: str) -> int:
     condition only where the person has it, not where they ask whether it is one ("是癫痫还是缺钙", "非癫痫性")."""
     return sum(1 for m in kind.words.finditer(text) if not _DENIED.search(text[max(0, m.start() - 4):m.start()])
                and not _DENIED_AFTER.match(text, m.end())
+               and not RULED_OUT_AFTER.match(text, m.end())  # "心脏、甲亢都没问题"
                and not (kind.condition and (_WONDERED_BEFORE.search(text[max(0, m.start() - 5):m.start()])
                                             or _WONDERED_AFTER.match(text, m.end()))))
 

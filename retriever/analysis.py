@@ -39,7 +39,7 @@ from retriever.hits import EntityMention
 from retriever.intent import DRUG_SECTIONS, asks_which_disease, detect_intent, drug_question_intents
 from retriever.linking import DOSAGE_FORMS, mask_mentions
 from retriever.symptoms import Finding, SymptomIndex
-from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE, TAKING, WORD_CHAR,
+from retriever.words import (RULED_OUT_AFTER, ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE, TAKING, WORD_CHAR,
                              asking_pattern, denial_alternation, is_asking_clause)
 
 TOPIC_TYPES = ("drug", "disease", "exam")
@@ -213,7 +213,8 @@ def _not_denied(question: str, topics: list[EntityMention], findings: tuple[Find
     for m in topics:
         if m.entity_type == "disease" and (any(f.start <= m.start and m.end <= f.end for f in denied)
                                            or _NEGATED.search(question[max(0, m.start - 3):m.start])
-                                           and not ASKING_BEFORE.search(question[max(0, m.start - 6):m.start])):
+                                           and not ASKING_BEFORE.search(question[max(0, m.start - 6):m.start])
+                                           or RULED_OUT_AFTER.match(question, m.end)):
             notes.append(f"「{m.surface}」 is denied: a finding, not a topic")
             continue
         kept.append(m)

@@ -99,6 +99,8 @@ def body_sites(text: str) -> set[str]:
 
 # "是不是糖尿病", "会不会是胃炎", "有没有发烧": the words before a name ask about it; a "不" or "没" inside them
 # denies nothing (every reader of denials asks this first).
+# After a name, what says tests ruled it out ("心脏、甲亢都没问题", "乙肝排除了"): a denied finding, not a topic.
+RULED_OUT_AFTER = re.compile(r"[^，。,；;？?]{0,3}?(都|也)?(没问题|没有问题|没什么问题|正常|排除)(?![吗么嘛呢？?不]|了吗)")
 ASKING_BEFORE = re.compile(r"(是不是|会不会|有没有|是否|能不能|要不要|可不可能)[^，。,；;、？?]{0,4}$")
 
 # Words that deny what follows ("没有发烧", "不咳嗽", "无肿胀", "未发热", "否认胸痛", "并无不适"): the one list every

@@ -64,3 +64,12 @@ def test_an_exam_the_story_tells_was_done_is_how_it_was_found_not_the_topic():
 def test_a_disease_name_before_xing_qualifies_another_condition():
     names = {"癫痫": (10, "disease", "癫痫")}
     assert topics("非癫痫性肌阵挛是病吗？", names) == [] and topics("癫痫会遗传吗？", names) == ["癫痫"]
+
+
+def test_a_disease_tests_ruled_out_is_no_topic_and_no_condition_of_the_person():
+    from chat import complaints
+
+    names = {"甲亢": (11, "disease", "甲亢")}
+    told = "去医院做检查，心脏甲亢都没问题，医生说继续观察"
+    assert topics(told, names) == [] and complaints.of(told) is None
+    assert topics("甲亢正常吗", names) == ["甲亢"] and complaints.of("我有甲亢，最近心慌").kind == "thyroid"
