@@ -32,10 +32,14 @@ class Complaint:
 
     def questions(self, text: str) -> tuple[str, ...]:
         """The questions `text` does not already answer, most useful first."""
+        # "牙不疼" tells how it hurts; a question that takes a pain as told is not asked of "恶心没食欲"
         return tuple(q for q, told in zip(self.asks, self.told) if (told is None or not told.search(text))
-                     and not ("疼" in q and _NO_PAIN.search(text)))  # "牙不疼": how it hurts is told
+                     and not ("疼" in q and _NO_PAIN.search(text))
+                     and not (_HOW_IT_HURTS.search(q) and not _PAIN.search(text)))
 
 
+_HOW_IT_HURTS = re.compile(r"^疼|疼痛是")  # a question that takes a pain as told ("疼在肚子哪个位置")
+_PAIN = re.compile(r"疼|痛")
 _NO_PAIN = re.compile(r"(不疼|不痛|没疼|没有疼|没有痛|无痛|不怎么疼|没什么疼|也不疼|也不痛)")
 
 
