@@ -375,7 +375,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(呼吸|喘气|嗓子|喉咙)[^，。,]{0,3}(哨音|吹哨|拉风箱|呼噜呼噜|咝咝|嘶嘶)|"
         rf"噎住|卡住{_NP}{{0,6}}(喉咙|气管|嗓子)|(异物|糖|果冻|硬币|花生|瓜子|豆|葡萄|汤圆|年糕|药片|玩具|纽扣|珠子|东西卡住喉咙){_NP}{{0,6}}卡|"
         r"哮喘.{0,8}(发作|不缓解|没用|喘不))",
-    ), "让病人坐起、解开紧身衣物；有异物卡喉可用海姆立克法。", label_en="trouble breathing", english=(
+    ), "让病人坐起、解开紧身衣物；有异物卡喉可用海姆立克法（孕妇、肥胖者改为按压胸骨下半段的胸部冲击，"
+       "一岁以下婴儿用拍背加压胸）。", label_en="trouble breathing", english=(
         r"(can'?t catch (my|his|her|their) breath|can'?t get (any )?(air|breath)|struggling for (air|breath)|gasping for air|"
         r"breathing (really |very )?(fast|hard)|can'?t breathe|cannot breathe|unable to breathe|not breathing|stopped breathing|struggling to breathe|"
         r"(difficulty|trouble|hard time) breathing|hard to breathe|short(ness)? of breath|gasping|choking|"
