@@ -326,7 +326,9 @@ _DENIED_AFTER = re.compile(r"(不|没)(太|怎么)?[^，。,；;]{0,2}(干|痛|�
 
 
 # Chest pain said beside another complaint ("吃完饭胃胀…心脏有点点痛"): its emergency is said too.
-_CHEST_PAIN = re.compile(r"(胸痛|胸口痛|胸口疼|胸背(痛|疼)|前胸后背|心脏[^，。,]{0,3}(痛|疼)|心口(痛|疼)|心前区|胸闷)")
+_CHEST_PAIN = re.compile(r"(胸痛|胸口痛|胸口疼|胸背(痛|疼)|前胸后背|心脏[^，。,]{0,3}(痛|疼)|心口(痛|疼)|心前区|胸闷|"
+                         # relieved by a heart drug: what it relieved may be angina, whatever it was called
+                         r"(救心丸|硝酸甘油|消心痛)[^。？?]{0,10}(就好|好了|缓解|管用|好一些|好点))")
 
 
 def signs(kind: Complaint, text: str) -> str:

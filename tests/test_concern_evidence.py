@@ -248,3 +248,11 @@ def test_a_question_that_takes_a_pain_as_told_is_not_asked_of_a_complaint_withou
     assert digestion.asks[0] in digestion.questions("肚子疼三天了")
     eye = complaints.named("eye")
     assert eye.asks[0] in eye.questions("眼睛红") and eye.asks[0] not in eye.questions("眼睛红，但不疼")
+
+
+def test_a_complaint_a_heart_drug_relieves_gets_the_chest_pain_signs():
+    from chat import complaints
+
+    told = "胃难受，刚吃完饭心里也不好受，吃救心丸一会就好"
+    assert complaints.named("chest").signs in complaints.signs(complaints.named("digestion"), told)
+    assert complaints.named("chest").signs not in complaints.signs(complaints.named("digestion"), "胃难受，吃饭后胀")
