@@ -331,12 +331,17 @@ _CHEST_PAIN = re.compile(r"(胸痛|胸口痛|胸口疼|胸背(痛|疼)|前胸后
                          r"(救心丸|硝酸甘油|消心痛)[^。？?]{0,10}(就好|好了|缓解|管用|好一些|好点))")
 
 
-def signs(kind: Complaint, text: str) -> str:
-    """When not to wait for `kind`, with chest pain's own signs when the message also says it."""
+# What does not wait in a child with such a complaint, said after the kind's own signs.
+CHILD_SIGNS = {"digestion": "孩子如尿明显减少、哭时没有眼泪、精神差或嗜睡、反复呕吐喝不进水，或大便带血，请立即就医。"}
+
+
+def signs(kind: Complaint, text: str, child: bool = False) -> str:
+    """When not to wait for `kind`, with chest pain's own signs when the message also says it, and a child's
+    own (dehydration for vomiting and diarrhoea)."""
     chest = next(c for c in KINDS if c.kind == "chest")
     also = _CHEST_PAIN.search(text) and kind.kind not in ("chest", "heart") and not _DENIED.search(
         text[max(0, _CHEST_PAIN.search(text).start() - 4):_CHEST_PAIN.search(text).start()])
-    return kind.signs + (chest.signs if also else "")
+    return kind.signs + (chest.signs if also else "") + (CHILD_SIGNS.get(kind.kind, "") if child else "")
 
 
 def named(kind: str) -> Complaint | None:

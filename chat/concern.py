@@ -87,6 +87,7 @@ class Concern:
     signs: str = ""  # when not to wait, for the kind of complaint (chat.complaints.signs)
     today: str = ""  # what the message itself tells that should not wait (`not_waiting`): said first
     must: bool = False  # can_i asked as "must I X" (必须/一定要/非得…吗), not "may I X"
+    child: bool = False  # the patient is a child: seen by paediatrics, whatever the kind of complaint
 
 
 # A number with a unit or a reference mark: the message gives the report's values.
@@ -208,9 +209,9 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     stopping = kind in ("can_i", "what_to_do", "tell") and bool(_STOPPING.search(asking))
     return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]),
                    complaint.kind if complaint else "", stopping, personal,
-                   complaints.signs(complaint, question) if complaint else "",
+                   complaints.signs(complaint, question, child is True) if complaint else "",
                    not_waiting(question, age_years) if personal else "",
-                   kind == "can_i" and bool(_MUST.search(asking)))
+                   kind == "can_i" and bool(_MUST.search(asking)), child is True)
 
 
 # What a message itself tells that is not for waiting and watching, though not a 120 emergency (chat.triage
@@ -409,9 +410,22 @@ def lead_line(concern: Concern) -> str:
 
 
 def usual_department(concern: Concern) -> str:
-    """Where the kind of complaint described is usually seen first ("" when no kind was read)."""
+    """Where the kind of complaint described is usually seen first ("" when no kind was read); a child's medical
+    complaint in paediatrics (a baby's stomach trouble was sent to 消化内科)."""
     kind = complaints.named(concern.complaint)
-    return kind.department if kind else ""
+    if not kind:
+        return ""
+    if concern.child and "内科" in kind.department and "儿" not in kind.department:
+        return "儿科"  # a child's medical complaint; eyes, teeth, skin and injuries keep their own department
+    return kind.department
+
+
+def where_to_go(concern: Concern, kb_department: str) -> str:
+    """The department to name first: the KB's for what is answered, else the kind of complaint's; a child's
+    paediatrics where the KB's names none (its 就诊科室 lists are written for adults)."""
+    if concern.child and kb_department and "儿" not in kb_department:
+        return usual_department(concern) if "儿" in usual_department(concern) else "儿科"
+    return kb_department or usual_department(concern)
 
 
 def direction_line(department: str, concern: Concern | None = None) -> str:

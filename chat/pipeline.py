@@ -317,7 +317,7 @@ class Pipeline:
             direction = self._direction(analysis.question, facts, concern=concern)
             answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
             kb_department = direction.department if direction else ""
-            department = kb_department or concerns.usual_department(concern)
+            department = concerns.where_to_go(concern, kb_department)
             # what decides this kind of complaint, when there is such a line, says more than a general one
             lead = concerns.lead_line(concern) if concern.kind in ("tell", "what_is", "serious", "normal", "what_to_do") else ""
             first = lead or concerns.first_line(concern, department=department, supported=False)
@@ -354,7 +354,7 @@ class Pipeline:
                                         support, self._passages_of, concern)
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
-        department = _department_of(passages) or concerns.usual_department(concern) if concern.personal else ""
+        department = concerns.where_to_go(concern, _department_of(passages)) if concern.personal else ""
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
             concern, named=named, department=department, supported=cited_facts_follow))
         notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [first] \

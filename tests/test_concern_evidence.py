@@ -256,3 +256,15 @@ def test_a_complaint_a_heart_drug_relieves_gets_the_chest_pain_signs():
     told = "胃难受，刚吃完饭心里也不好受，吃救心丸一会就好"
     assert complaints.named("chest").signs in complaints.signs(complaints.named("digestion"), told)
     assert complaints.named("chest").signs not in complaints.signs(complaints.named("digestion"), "胃难受，吃饭后胀")
+
+
+def test_a_childs_medical_complaint_goes_to_paediatrics_with_a_childs_signs():
+    from chat import complaints
+
+    c = concerns.read("我家宝宝8个月，这两天老是吐奶，拉肚子，怎么办", child=True, describes_symptoms=True)
+    assert c.complaint == "digestion" and concerns.usual_department(c) == "儿科"
+    assert concerns.where_to_go(c, "消化内科") == "儿科" and concerns.where_to_go(c, "小儿内科") == "小儿内科"
+    assert complaints.CHILD_SIGNS["digestion"] in c.signs
+    adult = concerns.read("我最近老是拉肚子怎么办", describes_symptoms=True)
+    assert concerns.where_to_go(adult, "消化内科") == "消化内科" and complaints.CHILD_SIGNS["digestion"] not in adult.signs
+    assert concerns.usual_department(concerns.Concern("tell", complaint="eye", child=True)) == "眼科"
