@@ -415,8 +415,10 @@ def usual_department(concern: Concern) -> str:
     kind = complaints.named(concern.complaint)
     if not kind:
         return ""
-    if concern.child and "内科" in kind.department and "儿" not in kind.department:
-        return "儿科"  # a child's medical complaint; eyes, teeth, skin and injuries keep their own department
+    if concern.child and ("内科" in kind.department or kind.department == "内分泌科") and "儿" not in kind.department:
+        # a child's medical complaint (eyes, teeth, skin and injuries keep their own department): 消化内科 -> 小儿消化科
+        plain = re.fullmatch(r"(消化|呼吸|神经|心|肾|内分泌)(内)?科", kind.department)
+        return f"儿科（小儿{plain.group(1).replace('心', '心血管')}科）" if plain else "儿科"
     return kind.department
 
 

@@ -262,8 +262,8 @@ def test_a_childs_medical_complaint_goes_to_paediatrics_with_a_childs_signs():
     from chat import complaints
 
     c = concerns.read("我家宝宝8个月，这两天老是吐奶，拉肚子，怎么办", child=True, describes_symptoms=True)
-    assert c.complaint == "digestion" and concerns.usual_department(c) == "儿科"
-    assert concerns.where_to_go(c, "消化内科") == "儿科" and concerns.where_to_go(c, "小儿内科") == "小儿内科"
+    assert c.complaint == "digestion" and concerns.usual_department(c) == "儿科（小儿消化科）"
+    assert concerns.where_to_go(c, "消化内科") == "儿科（小儿消化科）" and concerns.where_to_go(c, "小儿内科") == "小儿内科"
     assert complaints.CHILD_SIGNS["digestion"] in c.signs
     adult = concerns.read("我最近老是拉肚子怎么办", describes_symptoms=True)
     assert concerns.where_to_go(adult, "消化内科") == "消化内科" and complaints.CHILD_SIGNS["digestion"] not in adult.signs
