@@ -478,6 +478,15 @@ def can_line(x: str, about: str, section: str = "", diet: bool = False) -> str:
     return ""
 
 
+def purpose_line(drug: str, wanted: str, listed: bool) -> str:
+    """Whether a drug's label lists, among its indications, what the person would use it for ("X能治Y吗", "Y可以吃X
+    吗"): said before its 适应症; never a yes of the KB's own."""
+    if listed:
+        return (f"「{drug}」说明书的适应症写到了「{wanted}」（见下文）；是否适合您、怎么用，请按医嘱或说明书，拿不准时问医生或药师。")
+    return (f"「{drug}」说明书的适应症没有写到「{wanted}」（下文是它写明的用途）；用它来治「{wanted}」是否合适，请先问医生或药师，"
+            "不要自行服用。")
+
+
 def reaction_line(drug: str, told: list[str], listed: list[str]) -> str:
     """Whether the label of a drug the person took lists what they tell ("吃了X以后起皮疹，是过敏吗"): said before
     the label's sentences; whether the drug caused it is the doctor's to judge."""

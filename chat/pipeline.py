@@ -708,8 +708,8 @@ def _concern_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
     """The evidence for what the person asks, when it is a comparison the KB can make: the line said before the
     cited sentences and the passages that bear it (else "" and the passages as they were). The first reader
     that finds its kind of question answers: X会引起Y吗, a complaint after a drug, 这是X吗, 能不能X, X要紧吗."""
-    for reader in (_link_evidence, _reaction_evidence, _hypothesis_evidence, _test_evidence, _can_evidence,
-                   _serious_evidence):
+    for reader in (_link_evidence, _reaction_evidence, _purpose_evidence, _hypothesis_evidence, _test_evidence,
+                   _can_evidence, _serious_evidence):
         line, found = reader(concern, analysis, support, passages_of, passages)
         if line:
             return line, found
@@ -826,6 +826,28 @@ def _can_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, p
     if diet and concerns.is_diet(concern.about):
         return concerns.can_line(x.entity_name, concern.about, diet=True), diet
     return "", passages
+
+
+def _purpose_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
+                      passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """For "X能治Y吗", "Y可以吃X吗" about a named drug: the line that says whether its label's 适应症 names Y, and
+    that passage; not its dose when it does not (a dose for a use the label does not name reads as advice to take it)."""
+    if concern.kind not in ("can_i", "what_is") or concern.stopping or not support.entities:
+        return "", passages
+    x = support.entities[0]
+    if x.entity_type != "drug" or "药物相互作用" in analysis.intents \
+            or sum(m.entity_type == "drug" for m in support.entities) > 1:
+        return "", passages  # "X和Y能一起吃吗" asks about the two together: the interaction lead answers it
+    wanted = [m.entity_name for m in analysis.mentions if m.entity_type == "disease"] \
+        + [f.term for f in analysis.findings if f.present]
+    wanted = [w for w in dict.fromkeys(wanted) if len(w) >= 2 and w not in x.entity_name]
+    indications = [p for p in passages_of(x.entity_id, "适应症") if p.body.strip()]
+    if not wanted or not indications:
+        return "", passages
+    listed = next((w for w in wanted if any(w in p.body for p in indications)), "")
+    naming = [p for p in indications if listed and listed in p.body] or indications[:1]
+    return concerns.purpose_line(x.entity_name, listed or wanted[0], bool(listed)), \
+        naming[:1] + ([p for p in passages if p.id != naming[0].id and p.entity_id == x.entity_id][:1] if listed else [])
 
 
 SYMPTOM_SECTIONS = ("症状", "临床症状及体征")

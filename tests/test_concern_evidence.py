@@ -10,6 +10,7 @@ import pytest
 
 from chat import concern as concerns
 from chat.pipeline import _with_department
+from tests.test_chat import pipeline, tiny_kb  # noqa: F401  (the tiny KB's pipeline, a fixture)
 from kb.debris import PROMOTION, debris
 from retriever.hits import EntityMention, Passage
 
@@ -268,3 +269,11 @@ def test_a_childs_medical_complaint_goes_to_paediatrics_with_a_childs_signs():
     adult = concerns.read("我最近老是拉肚子怎么办", describes_symptoms=True)
     assert concerns.where_to_go(adult, "消化内科") == "消化内科" and complaints.CHILD_SIGNS["digestion"] not in adult.signs
     assert concerns.usual_department(concerns.Concern("tell", complaint="eye", child=True)) == "眼科"
+
+
+def test_a_use_the_label_does_not_list_gets_that_said_and_no_dose(pipeline):
+    a = pipeline.answer("流感可以吃阿莫西林胶囊吗，一次吃多少")
+    assert "说明书的适应症没有写到「流行性感冒」" in a.text or "说明书的适应症没有写到「流感」" in a.text, a.text
+    assert not any(c.section == "用法用量" for c in a.citations)
+    b = pipeline.answer("头痛可以吃布洛芬缓释胶囊吗")
+    assert "说明书的适应症写到了「头痛」" in b.text, b.text
