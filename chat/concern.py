@@ -482,8 +482,8 @@ def purpose_line(drug: str, wanted: str, listed: bool) -> str:
     """Whether a drug's label lists, among its indications, what the person would use it for ("X能治Y吗", "Y可以吃X
     吗"): said before its 适应症; never a yes of the KB's own."""
     if listed:
-        return (f"「{drug}」说明书的适应症写到了「{wanted}」（见下文）；是否适合您、怎么用，请按医嘱或说明书，拿不准时问医生或药师。")
-    return (f"「{drug}」说明书的适应症没有写到「{wanted}」（下文是它写明的用途）；用它来治「{wanted}」是否合适，请先问医生或药师，"
+        return (f"知识库中「{drug}」的适应症写到了「{wanted}」（见下文）；是否适合您、怎么用，请按医嘱或说明书，拿不准时问医生或药师。")
+    return (f"知识库中「{drug}」的适应症没有写到「{wanted}」（下文是它写明的用途）；用它来治「{wanted}」是否合适，请先问医生或药师，"
             "不要自行服用。")
 
 

@@ -835,9 +835,11 @@ def _purpose_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
     if concern.kind not in ("can_i", "what_is") or concern.stopping or not support.entities:
         return "", passages
     x = support.entities[0]
-    if x.entity_type != "drug" or "药物相互作用" in analysis.intents \
+    if x.entity_type != "drug" or not _ORAL.search(x.entity_name) or "药物相互作用" in analysis.intents \
             or sum(m.entity_type == "drug" for m in support.entities) > 1:
-        return "", passages  # "X和Y能一起吃吗" asks about the two together: the interaction lead answers it
+        # a medicine by its form ("能吃牛肉吗" asks of a food a graph lists as a material); "X和Y能一起吃吗" asks
+        # about the two together: the interaction lead answers it
+        return "", passages
     wanted = [m.entity_name for m in analysis.mentions if m.entity_type == "disease"] \
         + [f.term for f in analysis.findings if f.present]
     wanted = [w for w in dict.fromkeys(wanted) if len(w) >= 2 and w not in x.entity_name]
