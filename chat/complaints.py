@@ -326,8 +326,8 @@ def signs(kind: Complaint, text: str, child: bool = False) -> str:
     """When not to wait for `kind`, with chest pain's own signs when the message also says it, and a child's
     own (dehydration for vomiting and diarrhoea)."""
     chest = next(c for c in KINDS if c.kind == "chest")
-    also = _CHEST_PAIN.search(text) and kind.kind not in ("chest", "heart") and not _DENIED.search(
-        text[max(0, _CHEST_PAIN.search(text).start() - 4):_CHEST_PAIN.search(text).start()])
+    pain = _CHEST_PAIN.search(text)
+    also = pain and kind.kind not in ("chest", "heart") and not _DENIED.search(text[max(0, pain.start() - 4):pain.start()])
     return kind.signs + (chest.signs if also else "") + (CHILD_SIGNS.get(kind.kind, "") if child else "")
 
 

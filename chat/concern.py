@@ -275,10 +275,11 @@ def not_waiting(question: str, age_years: float | None = None) -> str:
     exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE) or _told(question, _WRONG_MEDICINE, WRONG_MEDICINE_LINE)
     if exposure:
         return exposure
-    if (_LATE_PERIOD.search(question) or _TEST_POSITIVE.search(question)) and _BLEEDING_OR_PAIN.search(question) \
+    positive = _TEST_POSITIVE.search(question)
+    if (positive or _LATE_PERIOD.search(question)) and _BLEEDING_OR_PAIN.search(question) \
             and not _NO_PREGNANCY_POSSIBLE.search(question):
         # a late period or a positive test, with bleeding or pain: an ectopic pregnancy is ruled out first, today
-        return ECTOPIC_LINE.format(what="验孕阳性（或弱阳）" if _TEST_POSITIVE.search(question) else "月经推迟")
+        return ECTOPIC_LINE.format(what="验孕阳性（或弱阳）" if positive else "月经推迟")
     today = _told(question, _TODAY_COMPILED, TODAY_LINE)
     if today:
         return today
@@ -425,9 +426,10 @@ def usual_department(concern: Concern) -> str:
 def where_to_go(concern: Concern, kb_department: str) -> str:
     """The department to name first: the KB's for what is answered, else the kind of complaint's; a child's
     paediatrics where the KB's names none (its 就诊科室 lists are written for adults)."""
+    usual = usual_department(concern)
     if concern.child and kb_department and "儿" not in kb_department:
-        return usual_department(concern) if "儿" in usual_department(concern) else "儿科"
-    return kb_department or usual_department(concern)
+        return usual if "儿" in usual else "儿科"
+    return kb_department or usual
 
 
 def direction_line(department: str, concern: Concern | None = None) -> str:

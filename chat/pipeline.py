@@ -830,8 +830,8 @@ def _can_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, p
 
 def _purpose_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
                       passages: list[Passage]) -> tuple[str, list[Passage]]:
-    """For "X能治Y吗", "Y可以吃X吗" about a named drug: the line that says whether its label's 适应症 names Y, and
-    that passage; not its dose when it does not (a dose for a use the label does not name reads as advice to take it)."""
+    """For "X能治Y吗", "Y可以吃X吗" about a medicine: the line that says whether the KB's 适应症 for it names Y, and
+    that passage; not its dose when it does not (a dose for a use not named there reads as advice to take it)."""
     if concern.kind not in ("can_i", "what_is") or concern.stopping or not support.entities:
         return "", passages
     x = support.entities[0]

@@ -39,8 +39,9 @@ from retriever.hits import EntityMention
 from retriever.intent import DRUG_SECTIONS, asks_which_disease, detect_intent, drug_question_intents
 from retriever.linking import DOSAGE_FORMS, mask_mentions
 from retriever.symptoms import Finding, SymptomIndex
-from retriever.words import (RULED_OUT_AFTER, ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE, TAKING, WORD_CHAR,
-                             asking_pattern, denial_alternation, is_asking_clause)
+from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE,
+                             RULED_OUT_AFTER, TAKING, WORD_CHAR, asking_pattern, denial_alternation,
+                             is_asking_clause)
 
 TOPIC_TYPES = ("drug", "disease", "exam")
 # A name is denied when a denial word (`retriever.words.DENIAL_WORDS`) stands right before it, one character apart at most.
