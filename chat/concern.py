@@ -130,6 +130,16 @@ def _asking_part(text: str) -> str:
     return "".join(clauses[-2:]).strip()
 
 
+def _can_i_about(m: re.Match) -> str:
+    """The X of 能不能X / 可以X吗: what follows the asking word, up to the end of the clause."""
+    rest = m.string[m.end():] if re.match(r"(能不能|能否|可不可以|可否|要不要|需不需要|行不行)$", m.group(0)) else m.group(0)
+    rest = re.sub(r"^(能不能|能否|可不可以|可否|可以|能|要不要|需不需要|需要|还能|必须要|必须|一定要|非得要|非得)", "", rest)
+    rest = re.sub(r"^够", "", rest)  # "能不能够治疗高血压"
+    rest = re.sub(r"^(有没有|有)必要", "", rest)
+    rest = re.sub(r"(可以|行)(吗|么|嘛)$", "", rest)
+    return _phrase(re.split(r"[，,。？?！!；;\s]|吗|么|嘛|呢", rest)[0])
+
+
 def read(question: str, *, child: bool | None = None, sex: str | None = None, pregnant: bool | None = None,
          age_years: float | None = None, describes_symptoms: bool = False, drug_named: bool = False,
          disease_named: bool = False) -> Concern:
@@ -145,15 +155,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             if name == "causes":
                 about = _phrase(m.group("what"))
             if name == "can_i":
-                # the X of 能不能X / 可以X吗: what follows the asking word, up to the end of the clause
-                text = m.string
-                rest = text[m.end():] if re.match(r"(能不能|能否|可不可以|可否|要不要|需不需要|行不行)$", m.group(0)) \
-                    else m.group(0)
-                rest = re.sub(r"^(能不能|能否|可不可以|可否|可以|能|要不要|需不需要|需要|还能|必须要|必须|一定要|非得要|非得)", "", rest)
-                rest = re.sub(r"^够", "", rest)  # "能不能够治疗高血压"
-                rest = re.sub(r"^(有没有|有)必要", "", rest)
-                rest = re.sub(r"(可以|行)(吗|么|嘛)$", "", rest)
-                about = _phrase(re.split(r"[，,。？?！!；;\s]|吗|么|嘛|呢", rest)[0])
+                about = _can_i_about(m)
             break
     if kind == "side_effects" and drug_named:
         kind = "tell"  # a named drug's reactions are its label's to say; no line on drugs in general before them
@@ -210,7 +212,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
     return Concern(kind, about, scope.group(0) if scope else "", tuple(missing[:MAX_QUESTIONS]),
                    complaint.kind if complaint else "", stopping, personal,
                    complaints.signs(complaint, question, child is True) if complaint else "",
-                   not_waiting(question, age_years) if personal else "",
+                   not_waiting(question, age_years, pregnant) if personal else "",
                    kind == "can_i" and bool(_MUST.search(asking)), child is True)
 
 
@@ -252,23 +254,23 @@ _SEEING_A_DOCTOR = re.compile(r"(医院|就医|就诊|看医生|看病|看一下
 _READING = re.compile(r"(?<![\d.])(\d{2,3})\s*[/／]\s*(\d{2,3})(?![\d.])")
 TODAY_LINE = "您提到{what}：这种情况建议今天就到医院就诊（夜间或加重时去急诊），不要在家观察等待。"
 SOON_LINE = "您提到{what}：建议尽快（一两周内）到医院就诊，必要时做病理等检查明确性质，不要自行处理。"
-_PREGNANT_NOW = re.compile(r"(怀孕|孕妇|孕期|妊娠|孕[0-9一二两三四五六七八九十]+\s*(周|个?月)|怀了)")
 PREGNANCY_BP_LINE = ("您提到怀孕期间血压{bp}mmHg：孕期血压达到140/90mmHg就要警惕妊娠期高血压、子痫前期，建议今天到产科复测血压、查尿蛋白（达到160/110mmHg请立即就医）；"
                      "如出现头痛、看东西模糊、上腹痛、气短或明显浮肿，请立即就医或拨打120。")
 BP_LINE = "您提到血压{bp}mmHg：已明显高于正常（正常应低于140/90mmHg），建议今天就医复测并处理；如伴剧烈头痛、胸痛、说话不清或肢体无力，请立即拨打120。"
 
 
-def not_waiting(question: str, age_years: float | None = None) -> str:
+def not_waiting(question: str, age_years: float | None = None, pregnant: bool | None = None) -> str:
     """One line when the message itself tells what should not wait for days (a severe pain, an injury that
     stops walking, fever in an old person or a diabetic, a new complaint after a procedure, a severe blood
-    pressure reading; soon: a growing lump, new stomach trouble past 45), else ""."""
+    pressure reading, 140/90 in a pregnancy; soon: a growing lump, new stomach trouble past 45), else "".
+    `pregnant` is what chat.patient read (a denied or planned pregnancy is not one)."""
     readings = [[int(g) for g in m.groups() if g][:2] for m in _BP.finditer(question)]
     if readings:  # once a pressure is told, a bare reading after it is one too ("现在控制在130/80")
         readings = [[int(m.group(1)), int(m.group(2))] for m in _READING.finditer(question)] or readings
     if readings:  # the last reading told is the one now ("以前180/120，现在130/80")
         high, low = readings[-1]
         plausible = 60 <= high <= 300 and 30 <= low <= 200 and high > low
-        if plausible and (high >= 140 or low >= 90) and _PREGNANT_NOW.search(question):
+        if plausible and (high >= 140 or low >= 90) and pregnant:
             return PREGNANCY_BP_LINE.format(bp=f"{high}/{low}")  # in pregnancy 140/90 is already a warning
         if plausible and (high >= 180 or low >= 110):
             return BP_LINE.format(bp=f"{high}/{low}")

@@ -145,5 +145,21 @@ def test_a_newborns_jaundice_that_is_rising_is_for_today():
 
 
 def test_in_pregnancy_a_pressure_of_140_90_is_already_for_today_at_obstetrics():
-    assert not_waiting("怀孕7个月，血压150/95，头有点晕") == concerns.PREGNANCY_BP_LINE.format(bp="150/95")
-    assert not not_waiting("血压150/95，头有点晕") and not not_waiting("孕妇血压120/80正常吗")
+    assert not_waiting("怀孕7个月，血压150/95，头有点晕", pregnant=True) == concerns.PREGNANCY_BP_LINE.format(bp="150/95")
+    assert not not_waiting("血压150/95，头有点晕") and not not_waiting("孕妇血压120/80正常吗", pregnant=True)
+
+
+@pytest.mark.parametrize("message, pregnant", [
+    ("怀孕7个月，血压150/95，头有点晕", True),
+    ("孕三个月了，血压145/92正常吗", True),
+    ("没有怀孕，血压150/95，头晕", None),  # a pregnancy denied (read by chat.patient, once)
+    ("备孕3个月了，血压150/95，能吃降压药吗", None),  # a pregnancy planned is not one
+    ("想怀孕，血压145/95，要紧吗", None),
+])
+def test_the_pregnancy_line_follows_what_the_patient_reader_read(message, pregnant):
+    from chat.patient import extract_facts
+
+    facts = extract_facts([message])
+    assert facts.pregnant is pregnant or (pregnant is None and not facts.pregnant)
+    told = concerns.read(message, pregnant=facts.pregnant, describes_symptoms=True).today
+    assert told.startswith("您提到怀孕期间血压") is bool(pregnant)
