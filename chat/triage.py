@@ -117,7 +117,7 @@ _CHOKING = (r"(呛|噎|卡)(着|住|到)(了)?[^。！？!?]{0,16}(哭不出|说
             r"脸(憋)?(得)?(通红|发紫|发青|青紫|紫))")
 # Stridor and croup: a noise as the breath goes in, a throat that whistles or wheezes, a barking cough with breathing
 # worse ("吸气的时候喉咙里有呼呼的声音", "咳得像狗叫"). "呼吸声音大" with a blocked nose is not this.
-_STRIDOR = (r"(吸气(的)?(时候)?[^，。,]{0,6}(有声音|有响声|呼呼|嘶嘶|咝咝|吼|哨|拉风箱)|"
+_STRIDOR = (r"(吸气(的)?(时候)?[^，。,]{0,6}(有声音|有响声|有怪声|怪响|呼呼|嘶嘶|咝咝|吼|哨|拉风箱)|"
             r"(喉咙|嗓子)(里)?[^，。,]{0,4}(呼呼|嘶嘶|咝咝|哨音|吹哨|拉风箱)(的)?(声|响)?|"
             r"(咳|咳嗽)[^，。,]{0,3}(像狗叫|犬吠|像小狗)[^。！？!?]{0,16}(喘|呼吸|憋|吸气))")
 _CHEST = r"((胸|背)[^，。,]{0,8}撕裂|撕裂(样|一样|般)?的?(疼|痛)|心脏(那块|那里|那儿|部位)?.{0,4}(绞痛|剧痛|痛|疼)|胸痛|胸口.{0,4}(痛|疼|闷|压|发紧)|胸疼|心口(痛|疼)|(胸口|心口|心前区)(像|跟)[^，。,]{0,6}(痛|疼|绞)|心前区(痛|疼)|胸闷|胸部(剧痛|压榨))"
@@ -128,7 +128,7 @@ _CHEST_COMPANION = (r"((出|冒|流|淌)(了)?.{0,3}汗|大汗|冷汗|虚汗|一
                     r"(疼|痛|放射|窜|牵扯)(到|至)(后背|背|肩|左|胳膊|手臂|下巴|脖子)|剧烈|剧痛|撕裂|压榨|压着|石头|濒死|"
                     r"要死|喘不(上|过)|透不过气|上不来气|半小时|半个小时|[0-9一二三四五六七八九十几]+(多|来)?分钟|[0-9一二两三四五六七八九十几]+(多|来)?个?小时|"
                     r"不缓解|不见缓解|(硝酸甘油|救心丸|药)[^，。,]{0,8}(不管用|没用|不缓解|不见效|不顶用|也不行)|窜到后背|"
-                    r"(面色|脸色)(苍白|发白|煞白|发青|发紫))")
+                    r"(面色|脸色)(苍白|发白|煞白|发青|发紫)|晕倒|昏倒|晕过去|(一黑|晕)(就)?倒(了|下)|心慌得(厉害|不行|受不了))")
 _MINUTES = r"([0-9]+|[一二两三四五六七八九十几好半]+)(多|来)?(个)?(分钟|小时)"  # "二十多分钟", "半个小时", "五分钟"
 _MONTHS = r"([0-9]{1,2}|[一二两三四五六七八九十]{1,2})个(多)?月"
 _KID = r"(宝宝|孩子|婴儿|小孩|儿子|女儿|娃)"
@@ -209,7 +209,7 @@ _DRUG = (r"(药|片|丸|胶囊|安眠|安定|扑热息痛|对乙酰氨基酚|布
 _POISON = (r"(农药|百草枯|敌敌畏|敌百虫|乐果|草甘膦|草铵膦|敌草快|毒死蜱|甲胺磷|溴敌隆|除草剂|杀虫剂|杀虫水|灭蚊|蚊香液|蟑螂药|老鼠药|鼠药|毒鼠强|灭鼠|消毒液|消毒水|"
            r"84(消毒|液)|漂白|洁厕|洗洁精|洗衣液|洗衣凝珠|洗甲水|卸甲水|干燥剂|防冻液|甲醇|工业酒精|水银|汞|电池|纽扣|"
            r"硬币|磁(铁|珠|力珠)|吸铁石|图钉|钉子|刀片|缝衣针|大头针|硫酸|盐酸|烧碱|火碱|管道疏通|通下水道|汽油|柴油|煤油|"
-           r"樟脑丸|卫生球|风油精|驱虫|河豚|断肠草|钩吻|夹竹桃|曼陀罗|亚硝酸盐|假酒|氰化|砒霜)"
+           r"樟脑丸|卫生球|风油精|花露水|打火机油|机油|松节油|香蕉水|天那水|稀释剂|驱虫|河豚|断肠草|钩吻|夹竹桃|曼陀罗|亚硝酸盐|假酒|氰化|砒霜)"
            rf"(?!{_NP}{{0,2}}(残留|味|泡|洗过|擦过|冲|没洗|没冲|消过毒)|的(菜|水果|蔬菜|碗|筷子|杯子|奶瓶))")
 # A whole container taken at once, told with 把 ("把一板降压药都当成维生素吃了", "把一瓶安眠药吃了").
 _WHOLE_BA = (rf"把{_NP}{{0,6}}(一整|整|大半|一大|一|半|两|几|好几){_NP}{{0,1}}(瓶|板|盒|袋|包|把|罐){_NP}{{0,8}}"
@@ -227,6 +227,7 @@ _UNWATCHED = rf"(偷吃|偷偷{_NP}{{0,2}}{_SWALLOW}|趁{_NP}{{0,6}}(不注意|�
 _GROWN_UP = r"(爷爷|奶奶|姥姥|姥爷|外公|外婆|爸爸|妈妈|大人|老人|我|我们|家里|别人)的"
 _NOT_VITAMIN = r"(?:(?!维生素|维C|钙|益生菌|鱼肝油|糖)[^，。,；;！？!?\n])"  # a child's vitamin is no adult medicine
 _CHILD_INGESTION = (rf"(?<!给)({_KID}{_NP}{{0,8}}{_UNWATCHED}{_NP}{{0,10}}({_DRUG}|{_POISON})|"
+                    rf"{_KID}[^。！？!?]{{0,30}}{_POISON}[^。！？!?]{{0,10}}(?<![没不未])(?<!差点){_SWALLOW}{_DONE}|"
                     rf"{_KID}{_NP}{{0,4}}把{_NP}{{0,2}}{_GROWN_UP}{_NOT_VITAMIN}{{0,6}}{_DRUG}{_NP}{{0,6}}{_SWALLOW}{_DONE}|"
                     rf"{_KID}{_NP}{{0,4}}{_SWALLOW}{_DONE}{_NP}{{0,4}}{_GROWN_UP}{_NOT_VITAMIN}{{0,6}}{_DRUG})")
 # A seizure told by its signs: jerking, eyes rolled up, jaw clenched, foam at the mouth. "抽了血", "抽烟",
@@ -235,13 +236,14 @@ _EYES_UP = r"((眼睛|眼球|两眼|双眼|眼珠)(子)?(一直|总是|老是)?(
 _SEIZURE_SIGNS = (rf"(抽(起来|了起来|个不停|得(很|特别)?厉害)|(?<![腿脚])(在|还在|正在){_JERK}(?!了?一下)|"
                   rf"(舌头|嘴巴|嘴)[^，。,]{{0,2}}咬(破|出血|伤)|咬(破|伤)(了)?舌头|(?<![腿脚皮指胃肉筋])一抽一抽(?!的?(疼|痛))|"
                   rf"((手脚|四肢|胳膊腿)(一直|不停地?|在)?(抽|抖|抽动|抖动)|(全身|浑身|身体)(一直|不停地?|在)?(抽|抽动))(个不停|不停|起来)|"
+                  rf"(手脚|四肢|胳膊腿|全身|浑身)(一直|不停地?|还在|一下一下地?)(抽|抽动|抽搐)|"
                   rf"(?<![烟血会能])抽(了|着)(?=[,，。!！?？]|$|{_MINUTES}|一阵|好久|很久|半天)|"
                   rf"(?<![烟血])抽{_NP}{{0,8}}(一次又一次|一次接一次|一阵接一阵|接二连三|停不下来|还没停|还不停)|"
                   rf"(一次又一次|一次接一次|接二连三|接连){_NP}{{0,4}}(抽|发作)|(抽|发作){_NP}{{0,8}}中间{_NP}{{0,4}}(没|不)(醒|清醒)|"
                   rf"(身体|全身|浑身)一挺一挺|(?<![腿脚])(突然){_JERK}(了|起来)?{_NP}{{0,4}}[,，]?{_NP}{{0,2}}(全身|浑身|身体|手脚|四肢)(发|都)?(僵|硬|挺)|嘴角(抽动|抽搐|一抽一抽)|(眼睛|眼球|两眼|双眼)(往|向)?一边(斜|偏|歪)|"
-                  rf"{_EYES_UP}{_NP}{{0,2}}[,，]?{_NP}{{0,6}}(僵|硬|发紫|发青|不动)|牙关紧闭|牙关咬紧|咬紧牙关|(口|嘴)(里|角)?(吐|冒|流)白?沫)")
+                  rf"{_EYES_UP}{_NP}{{0,2}}[,，]?{_NP}{{0,6}}(僵|硬|发紫|发青|不动|{_JERK})|牙关紧闭|牙关咬紧|咬紧牙关|(口|嘴)(里|角)?(吐|冒|流)白?沫)")
 # Not responding, told in other words: "叫也不应", "喊他没反应", "怎么叫都不醒", "没知觉".
-_UNRESPONSIVE = (r"((叫|喊|拍|摇)(他|她|它|孩子|宝宝|人|名字)?(也|都|半天|了半天)?((不太|不怎么)(应|答应|理|理人|搭理)|不应|不答应|不理|不醒|没醒|没(有)?(反应|回应|动静))|"
+_UNRESPONSIVE = (r"((叫|喊|拍|摇)(他|她|它|孩子|宝宝|人|名字)?(也|都|半天|了半天)?((不太|不怎么)(应|答应|理|理人|搭理)|不应|不答应|不理|不醒|没醒|不说话|不吭声|不出声|没(有)?(反应|回应|动静))|"
                  r"怎么(叫|喊|拍|摇)都(叫|喊|拍|摇)?不(醒|应|理)|没(有)?(了)?知觉|失去(了)?知觉|人事不省|"
                  r"(叫|喊|拍)(他|她|孩子|宝宝|老人)?[^，。,]{0,3}只(会|是|能)?(哼|嗯|眼睛动|睁一下|动一下)|叫不太醒|(躺|趴|倒)(在)?[^，。,]{0,4}一动不动)")
 # Confused: drowsy and not answering sense ("人迷迷糊糊的，叫他也说不清话"), or low blood sugar with sweating or
@@ -274,7 +276,8 @@ _ALLERGIC = (r"(过敏(?!性(鼻炎|皮炎|结膜炎|紫癜|哮喘|咳嗽))|(蜂
              r"(全身|浑身)(发)?(红|痒)|(吃|喝|碰|咬)(了|到)[^，。,]{0,8}(花生|坚果|核桃|腰果|开心果|虾|蟹|海鲜|芒果|菠萝|"
              r"鸡蛋|牛奶|贝|蚕蛹|荞麦))")
 _AIRWAY_SHOCK = (r"((喉咙|嗓子|嗓子眼|喉头|咽喉)[^，。,]{0,3}(发紧|紧|肿|堵|被掐|掐住|封住)|像被掐住|喉头水肿|"
-                 r"(舌头|嘴唇|嘴巴|整张脸|满脸|整个脸)[^，。,]{0,3}肿(得|起来|了)(?!点|一点)|声音(嘶哑|变了|哑了|发不出)|声音[^，。,]{0,3}变了|"
+                 r"(舌头|嘴唇|嘴巴|整张脸|满脸|整个脸)[^，。,]{0,3}肿(得|起来|了)(?!点|一点)|舌头[^，。,]{0,3}(胀|发胀|变大|变厚)|"
+                 r"咽(口水|东西)[^，。,]{0,3}(都)?(难|困难|咽不下)|声音(嘶哑|变了|哑了|发不出)|声音[^，。,]{0,3}变了|"
                  r"呼吸(困难|费劲|费力|急促|不了|不上)|喘(不上|不过|得厉害|起来)|有点喘|憋得|憋气|胸口憋|胸闷|吞(口水|咽)[^，。,]{0,3}(难|困难|不下)|"
                  r"头晕|发晕|晕倒|要倒|站不住|站不稳|心慌|血压(低|下降|掉)|脸色(苍白|发白)|出冷汗|意识模糊)")
 
@@ -329,6 +332,11 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"活着没(意思|意义)|活不下去|伤害自己|自残|自伤|(想|要|我|你|就|都)去死|不想再活|死了算了|离开这个世界|"
         rf"(安眠药|药){_NP}{{0,8}}(全吃|全部吃|攒)|安眠药{_NP}{{0,8}}一次吃|想{_NP}{{0,6}}跳下去|结束(这)?一切|吃多少{_NP}{{0,10}}(会死|能死|致死|致命|死人)|怎么死|"
         rf"(死|自杀){_NP}{{0,4}}(方法|不痛)|遗书|遗言|绝笔|交代(好)?后事|永别了|(跟|和|向)(这个世界|世界|大家|所有人|家里人|家人){_NP}{{0,3}}(再见|告别|道别)|(发|说|留)[^，。,]{{0,8}}(对不起大家|永别|下辈子)|"
+        r"一时想不开|想不开(就|去|才)?(吃|喝|跳|割|吞)|"
+        rf"烧(了)?{_NP}{{0,2}}炭[^。！？!?]{{0,20}}(封|胶带|堵)|(封|堵)(了|住|死)?[^。！？!?]{{0,10}}(门|窗)[^。！？!?]{{0,20}}炭|"
+        r"我[^，。,]{0,4}(在|站在|坐在|爬到|上了)(楼顶|天台|顶楼|桥上|楼顶边|窗台|江边|河边)[^。！？!?]{0,30}(累|没意思|撑不|绝望|再见|对不起|不知道为什么)|"
+        r"(谢谢(我|你)?这些年|(让|请|拜托)(我|你)[^，。,]{0,4}(帮|替)?(她|他)?(养|照顾)(她的|他的)?(猫|狗|孩子|宠物|爸妈|父母)|交[代待](了)?后事)"
+        r"[^。！？!?]{0,50}(关机|不回|联系不上|失联|找不到|(存|攒|囤)(了|下)?[^，。,]{0,4}药)|"
         r"把自己(结束|了结|解决)|活腻了|不想(再)?醒来|想(永远)?消失|没有活下去的(意义|理由|勇气|动力)|结束(掉)?自己|撑不(下去|住)了|不想(再)?(撑|熬|坚持)(下去)?了)",
     ), kind="crisis", chronic_ok=True, label_en="thoughts of self-harm", english=(
         r"(kill(ing)? myself|(want|wish)(ed)? (someone|somebody|you|they|god|it) (would |to |could )?kill me|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
@@ -370,15 +378,18 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         rf"(呼吸(很|好|特别|非常|太|越来越)?困(难|南)|{_CHOKING}|{_STRIDOR}|越来越喘|喘得越来越(厉害|重|快)|粉红色?的?泡沫(样)?痰|憋醒|大口(大口)?(地)?喘气|喘得(很|特别|非常)?(厉害|不行|说不出话|上气不接下气)|"
         r"(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|三凹|鼻翼(扇动|一扇一扇)|"
         r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|(喘|呼吸|透)不(过|上)来|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息(?!感)|"
-        r"(嘴唇|口唇|脸|嘴|指甲)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)[^，。,]{0,4}(喘|呼吸|出不来气|上不来气|憋)|"
+        r"(嘴唇|口唇|脸|嘴|指甲|手指头|手指|指头)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)[^，。,]{0,4}(喘|呼吸|出不来气|上不来气|憋)|"
         r"吸不进气|(只能|必须)坐着(才能)?(睡|呼吸|喘)|躺下(就)?(喘|憋|上不来气)|"
-        r"(呼吸|喘气|嗓子|喉咙)[^，。,]{0,3}(哨音|吹哨|拉风箱|呼噜呼噜|咝咝|嘶嘶)|"
+        r"(呼吸|喘气|嗓子|喉咙)[^，。,]{0,3}(哨音|吹哨|拉风箱|呼噜呼噜|咝咝|嘶嘶)|(喘气|呼吸|出气|吸气)[^，。,]{0,6}(哨子|哨声|口哨)|"
+        r"喘得(很|特别|非常)?(急|快)|说话[^，。,]{0,6}(停下来|停下|歇)[^，。,]{0,3}(换气|喘气|喘口气)|"
+        r"(口水|唾沫|唾液)[^，。,]{0,3}(都)?(咽不下|吞不下|咽不了|吞不了)|"
         rf"噎住|卡住{_NP}{{0,6}}(喉咙|气管|嗓子)|(异物|糖|果冻|硬币|花生|瓜子|豆|葡萄|汤圆|年糕|药片|玩具|纽扣|珠子|东西卡住喉咙){_NP}{{0,6}}卡|"
         r"哮喘.{0,8}(发作|不缓解|没用|喘不))",
     ), "让病人坐起、解开紧身衣物；有异物卡喉可用海姆立克法（孕妇、肥胖者改为按压胸骨下半段的胸部冲击，"
        "一岁以下婴儿用拍背加压胸）。", label_en="trouble breathing", english=(
         r"(can'?t catch (my|his|her|their) breath|can'?t get (any )?(air|breath)|struggling for (air|breath)|gasping for air|"
-        r"breathing (really |very )?(fast|hard)|can'?t breathe|cannot breathe|unable to breathe|not breathing|stopped breathing|struggling to breathe|"
+        r"breathing (really |very )?(fast|hard)|can'?t breathe|cannot breathe|unable to breathe|not breathing|stop(s|ping|ped)? breathing|"
+        r"(grey|gray|blue|purple|dusky) (around|round) (the |his |her |my )?(mouth|lips)|struggling to breathe|"
         r"(difficulty|trouble|hard time) breathing|hard to breathe|short(ness)? of breath|gasping|choking|"
         r"(lips|face|skin) (are |is )?(turning )?(blue|purple|grey|gray)|turning blue|wheez\w* (badly|bad|a lot|hard)|"
         r"(inhaler|puffer|nebuli[sz]er)[^.!?]{0,20}(isn'?t|is not|not|doesn'?t|does not|didn'?t) (helping|working|help|work)|"
@@ -391,6 +402,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"((一|每|半)(个)?小时.{0,4}(换|湿透)|湿透.{0,4}(卫生巾|护垫|裤子)|哗哗.{0,3}(出|流)血|"
         r"(一直|不停|还)(在)?(流|出|冒)血|(出|流)血.{0,3}(特别|非常|太)多|大出血|出血不止|血流不止|止不住血|血止不住|流血不止|血(一直|还在|不停).{0,3}(流|出|冒)|"
         r"大量(的)?(出血|流血|呕血|吐血|便血|咯血|鲜血)|吐血|呕血|咯血|咳血(?!丝)|喷血|"
+        r"(吐|呕|咳|咯)(出)?(了)?[^，。,]{0,6}(鲜|暗红|红|黑|紫)[^，。,]{0,2}(的)?血(?![压糖脂管丝点])|"
+        r"(便血|拉血|尿血|吐血|出血|流血)[^。！？!?]{0,20}((一)?站起来(就)?(头晕|晕|眼前发黑)|一站(起来)?就(晕|头晕)|一大滩)|"
+        r"(按|压|捂)(了|着)?[^。！？!?]{0,12}(换了|湿透|浸透)[^。！？!?]{0,8}(还在|还是|仍)(往外)?(渗|流|冒|出)|"
         r"(全是|全都是|满是|都是)(的)?(鲜|暗红色?|红)?血(?![丝点压糖])|(马桶|水池|便池|盆|床单|地上)[^，。,]{0,3}(都|全)?(红了|染红|是血)|"
         r"(咳血|吐血|咯血|呕血|便血|鲜血|血块)[^。！？!?]{0,12}(小半|大半|半|一|好几|几)(碗|盆|杯|脸盆|口杯)|一口一口(的)?(鲜)?血|血.{0,2}喷|"
         r"(便血|拉血|尿血|黑便).{0,8}(很多|大量|一直|头晕|晕|心慌)|(阴道|下身|下面).{0,6}(大量|很多|不停).{0,3}(出血|流血)|"
@@ -409,7 +423,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"黑色的?(大便|便便|稀便))[^。！？!?]{0,16}(头晕|晕|心慌|冷汗|站不住|站不稳|眼前发黑|脸色(苍白|发白)|脸白))",
     ), "用干净的布用力持续按压出血处，不要松开查看。", label_en="heavy bleeding", english=(
         r"(bleeding (heavily|a lot|badly|everywhere|won'?t stop|that won'?t stop|non-?stop)|won'?t stop bleeding|"
-        r"can'?t stop (the |his |her |my )?bleeding|heavy bleeding|(vomiting|throwing up|coughing up) blood|"
+        r"can'?t stop (the |his |her |my )?bleeding|heavy bleeding|(vomiting|throwing up|coughing up|spitting up|puking)( up)? ([a-z-]+ ){0,3}blood\b(?! streak| spot| tinge)|"
         r"lots of blood|lost a lot of blood|losing (a lot of|lots of|so much) blood|"
         r"(bleed|bleeding|blood)[^.!?]{0,40}(won'?t|doesn'?t|does not|will not) stop|"
         r"bleeding[^.!?]{0,30}for (over |more than |about )?(an|half an|one|two|\d+) hours?|(bleeding|bled) through|soaked (through|a pad|pads)|spurting|coffee[- ]grounds?|(black|tarry|tar-like) (stool|poop)[^.!?]{0,40}(dizz|faint|pale|weak)|"
@@ -431,10 +445,13 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         rf"(误服|误食|误吞|误喝|误吃|{_INGESTION}|{_CHILD_INGESTION}|吞(下|了){_NP}{{0,6}}(消毒|毒)|"
         r"喝(了|下).{0,8}(农药|百草枯|敌敌畏|消毒|洗洁精|漂白|84|洁厕|酒精|甲醇|老鼠药|杀虫)|"
         r"(采|摘|捡|山上|野生|野)[^，。,]{0,6}(蘑菇|菌子|菌)[^。！？!?]{0,20}(吐|拉肚子|腹泻|晕|胡话|幻觉|小人|抽)|"
-        r"(煤气|燃气|天然气|一氧化碳|烧炭|炭盆|炭火|火盆|木炭|蜂窝煤|煤炉|煤球|热水器)[^？?]{0,30}"
+        r"(煤气|燃气|天然气|一氧化碳|烧炭|烧了炭|炭盆|炭火|火盆|木炭|蜂窝煤|煤炉|煤球|热水器)[^？?]{0,30}"
         r"(头晕|头疼|头痛|恶心|想吐|吐了|晕|昏|叫不醒|站不起|迷糊|没力气)|"
         r"(头晕|头疼|头痛|恶心|想吐|吐了|昏|叫不醒|站不起|迷糊)[^？?]{0,16}(烧炭|炭盆|炭火|火盆|煤炉|蜂窝煤|一氧化碳)|"
         r"(打|喷|撒|配)(了|完)?[^，。,]{0,2}农药[^。！？!?]{0,16}(头晕|恶心|吐|出汗|抽|流口水|呼吸|喘|晕)|"
+        r"(打|喷|撒)(了|完)?(农)?药[^？?]{0,40}(大汗|口水|流涎|瞳孔|(黑)?眼珠[^，。,]{0,4}(缩|小)|(大)?蒜味|迷糊|抽|喘)|"
+        r"(大)?蒜(的)?味[^。！？!?]{0,20}(口水|流涎|大汗|出汗|瞳孔|眼珠|迷糊)|(口水|流涎|大汗)[^。！？!?]{0,20}(大)?蒜(的)?味|"
+        r"(瞳孔|黑眼珠|眼珠子?)[^，。,]{0,6}(缩得?(很|特别|非常)?小|针尖)|"
         r"(一家人|全家|一家[三四五六几]口|几个人|我们几个|同事们?)[^。！？!?]{0,20}(吃|喝)[^。！？!?]{0,20}(都|全)[^。！？!?]{0,6}"
         r"(吐|上吐下泻|晕|昏|胡话|抽)|"
         r"(吃|服)(错|多)了药|(吃|服)(错|多)药了|过量服用|服药过量|吃药过量|(被|让).{0,3}(毒)?蛇咬|毒蘑菇|野蘑菇|"
@@ -484,9 +501,10 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     RedFlag("anaphylaxis", "严重过敏反应", (
         rf"({_ALLERGIC}[^。！？!?]{{0,40}}{_AIRWAY_SHOCK}|{_AIRWAY_SHOCK}[^。！？!?]{{0,20}}{_ALLERGIC}|"
         r"过敏(?!性).{0,30}(嗓子(紧|发紧|肿|堵)|喉咙(紧|发紧)|眼睛肿|喉咙|呼吸(困难|急促|不了|费力)|喘不|憋|全身.{0,3}(肿|疹|红)|嘴唇肿|舌头肿|脸.{0,2}肿|眼睛肿|"
-        r"休克|头晕|晕)|喉头水肿|过敏性休克)",
+        r"休克|头晕|晕)|喉头水肿|过敏性休克|(打|用|扎|注射)(了)?[^，。,]{0,4}肾上腺素)",
     ), "立即停用可疑的药物或食物；有医生开的肾上腺素笔时按说明使用。", label_en="a severe allergic reaction",
             english=(r"(anaphyla|allergic reaction.{0,40}(throat|breath|swell|lips|tongue|faint|dizzy)|"
+                     r"(gave|used|injected|give|use) (her|him|my|the|an|his|them|me)?\s?(\w+ )?(epi-?pen|epinephrine|adrenaline)|"
                      r"throat (is |feels |is feeling |getting )?(closing|swelling|swollen|tight)|"
                      r"(tongue|lips|face) (is |are )?(swelling|swollen|puffing up)|"
                      r"(hives|rash) (all over|everywhere)[^.!?]{0,40}(breath|wheez|dizzy|faint|throat))",)),
@@ -499,12 +517,15 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         rf"(头|脑袋).{{0,6}}(撞|摔|磕).{{0,12}}{_NOT_DENIED}(吐|呕|昏|晕|意识|出血)|(?<![像被])触电|溺水|被.{{0,4}}(砍|捅)|刀.{{0,4}}(很深|扎)|"
         rf"{_HEAD_HIT}[^。！？!?]{{0,24}}{_HEAD_RED}|{_BURN}|被电(打|击|到|了|着)|电(到|着)了|电击|"
         r"掉(进|到|入)[^，。,]{0,4}(水|河|池塘|塘|湖|井|游泳池|泳池|水缸|浴缸|海)|落水|(从水里|水里)?(捞|救)(上来|起来)|"
-        r"(腿|胳膊|手臂|手腕|脚踝)[^，。,]{0,3}(变形|弯了|(?<!骨)折了)|"
+        r"(腿|胳膊|手臂|前臂|手腕|脚踝)[^，。,]{0,6}(变形|弯了|(?<!骨)折了|(明显)?是歪的|歪了|变短|短了一截|不直了)|"
+        r"(滑倒|跌倒|摔倒|摔下来)[^。！？!?]{0,20}(起不来|站不起来|动不了|(脚|腿)(往外|向外)(撇|翻|转))|"
+        r"(很深|特别深|好深|挺深)的(口子|伤口)|(切|砍|剁|轧|夹|锯|绞)掉(了)?(一节|一截|半截|一块|手指|指头)|"
         r"(眼睛|眼球)[^，。,]{0,4}(扎|戳|炸|刺)(伤|破|了|到)|炸伤|"
         r"(卷进|绞进|碾|轧)(去|了|到|断|烂|碎)|(卷|绞|夹)(进|入)[^，。,]{0,4}(机器|机|滚筒|皮带|齿轮)|(手指|脚趾|指头)[^，。,]{0,4}(夹|切|砍|压|剁|轧)断|断了一截)",
     ), "不要随意搬动伤者（怀疑颈椎或脊柱受伤时尤其如此），按压止血。", label_en="a serious injury", english=(
         r"(car (accident|crash)|hit by a (car|truck|bus)|"
         r"fell (from|off|out of) (a |the )?(roof|ladder|building|balcony|window|height|tree|bunk|second|third)|fell down (the )?stairs|bone (is )?sticking out|"
+        r"(arm|leg|wrist|ankle|forearm|elbow) (is |looks )?(bent|twisted|deformed)|(bent|twisted) at (a|an) (weird|strange|funny|odd|unnatural|wrong) angle|"
         r"severe burn|badly burn|electrocuted|drown|stab(bed)?|head injury.{0,30}(vomit|unconscious)|"
         r"(hit|bumped|banged|struck) (his|her|my|their|the) head[^.!?]{0,50}(vomit|throwing up|sleepy|drowsy|confused|"
         r"unconscious|passed out|won'?t wake)|electric shock|burn(ed|t)? (all over|his face|her face|my face)|"
@@ -512,7 +533,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(boiling|hot) (water|oil)[^.!?]{0,20}(all over|poured on|spilled (on|over)) (him|her|his|my|the))",
     )),
     RedFlag("thunderclap_headache", "突发剧烈头痛", (
-        r"(突然.{0,3}像(被)?.{0,3}(打|敲|砸)了?一(棍|锤|下)|头.{0,2}(炸裂|要炸|像要裂开)|从来没(有)?这么(疼|痛)过|"
+        r"(突然.{0,3}像(被)?.{0,3}(打|敲|砸)了?一(棍|锤|下)|突然.{0,3}像(被)?[^，。,]{0,6}(锤子|棍子|榔头|斧头)[^，。,]{0,3}(打|敲|砸|劈)|"
+        r"头.{0,2}(炸裂|要炸|像要裂开)|(从来|这辈子|长这么大|有生以来)(都)?没(有)?这么(疼|痛)过|"
         r"(突然|剧烈|炸裂|撕裂|这辈子最|从来没(有)?这么|从未).{0,6}(头痛|头疼)|(头痛|头疼).{0,8}(剧烈|炸|喷射|脖子(僵|硬)|呕吐)|"
         r"(头|脑袋|后脑勺?)[^，。,]{0,3}(疼|痛)得(要命|要死|受不了|要炸|要裂|像要炸|像要裂开|抱头|打滚|站不住)|"
         r"(头|脑袋)[^，。,]{0,3}(爆炸|炸开|要爆)|(头|脑袋|后脑勺?)[^，。,]{0,2}(突然|一下子)[^，。,]{0,3}(剧痛|炸|裂|剧烈(地)?(疼|痛))|(突然|一下子)[^，。,]{0,6}(头|脑袋|后脑勺?)[^，。,]{0,3}(剧痛|炸|裂))",
@@ -590,6 +612,11 @@ _REALIZED = re.compile(r"了(?!就)")  # "他平时会头晕，突然晕倒了":
 _OVER = re.compile(r"(退烧(?!药|贴|针|栓|的药)|烧退|退了|退下去|(?<![不没未])停了|(?<![不没未])停下|止住|不抽了|不吐了|(?<![不没未])好了|好转|"
                    r"(?<![不没未])缓解了|自行(缓解|纾|停止|恢复|好)|纾缓|恢复(了|正常)|(?<![不没未])醒了|醒过来|醒来|醒后|(?<![不没未叫还])清醒|"
                    r"苏醒|没事了|没事儿|没大碍|正常了|一切正常|没(有)?再(抽|吐|流|出血|发作)|过去了|平稳|稳定了)")
+_CLAUSE_BREAKS = "。！？!?；;，,\n"
+_ASKING_OVER = re.compile(r"(是不是|是否|会不会|算不算|能不能|吗|么|？|\?)")
+# What is not over when it feels better: an amount swallowed acts later ("吃了四十颗…现在没事了"), and a reaction
+# that needed adrenaline can come back within hours ("打了肾上腺素笔，好多了").
+_ACTS_LATER = re.compile(rf"({_PILLS}|{_CONTAINER}|肾上腺素|epi-?pen|epinephrine|adrenaline)")
 # Handled: later in the question a doctor has seen it (a diagnosis, a hospital, an ambulance), or the asker
 # learned afterwards what it was: it is not happening now.
 _HANDLED = re.compile(rf"((医院|医生|大夫|急诊|门诊|校医|诊所)(去)?{_NP}{{0,12}}(检查|诊断|确诊|说(?!过)|告诉|查出|判断|"
@@ -638,6 +665,7 @@ _PERSON = re.compile(r"(?P<other>(他|她)自己|他|她|爸|妈|父亲|母亲|�
 _PET = re.compile(r"(?<!热)(狗狗|小狗|狗子|狗|猫咪|小猫|猫|宠物|兔子|仓鼠|鹦鹉|泰迪|金毛|柯基|哈士奇|二哈|比熊|博美)"
                   r"(?!粮|砂|毛|屎|尿|窝|绳|链|笼|眼|头鹰)")
 _PET_AGENT = re.compile(r"(了)?(咬|抓|挠|扑|撞|踢|舔)")
+_LIKE = re.compile(r"(跟|像|似|如|好像|和)$")  # "咳得跟小狗叫似的": a comparison
 # The question asks about the condition in general (what it is, causes, cost, where to treat it).
 _INFO = re.compile(r"(是什么|什么是|有哪些|哪些|原因|为什么|为何|怎么预防|如何预防|预防|区别|不同|分辨|辨别|区分|的症状|表现|科普|机制|"
                    r"病因|概率|发病率|死亡率|能治好|后遗症|康复|护理|饮食|怎么检查|做什么检查|多久能好|"
@@ -657,7 +685,10 @@ _EN_PAST = re.compile(r"\b(last (year|month|week)|years ago|months ago|weeks ago
                       r"when i was (a )?(kid|child|young)|in the past|years back|is over|has stopped|stopped now|"
                       r"went away|gone now|better now|is fine now|(he'?s|she'?s|i'?m|they'?re|seems?|is|am|are|feels?) (fine|ok|okay|alright|all right|"
                       r"back to normal|awake and (talking|alert)) now|for a (few|couple of) seconds|for a second|recovered|(in|since) (19|20)\d\d)\b")
-_EN_HYPOTHETICAL = re.compile(r"\b(if|in case|whether|would|could|might|should someone|when someone)\b")
+_EN_HYPOTHETICAL = re.compile(r"\b(if|in case|whether|would|could|might|should someone|when someone|"
+                              r"(don'?t|do not|never) want to|to avoid|so (that )?(i|we|he|she) (don'?t|won'?t))\b")
+_EN_IS_IT = re.compile(r"\b(is|could|might|can) (that|this|it) (be )?(some (kind|sort) of |a |an )?")
+_EN_LONG = re.compile(r"\b(on and off|comes and goes|for (a|one|two|three|several|a few|\d+) (weeks?|months?|years?))\b")
 _EN_HABIT = re.compile(r"\b(sometimes|occasionally|every now and then|from time to time|once in a while|often|usually|"
                        r"whenever|comes and goes|on and off|tends? to|dementia|alzheimer'?s|"
                        r"for (the (past|last) )?(a few |several |many |\d+ )?(months|years))\b")  # "I sometimes get short of breath when I'm anxious"
@@ -739,6 +770,17 @@ def _setting(t: _Text, sentence_start: int, at: int, transient: bool) -> str | N
     return last
 
 
+def _over_after(text: str, start: int, end: int) -> bool:
+    """True when, between `start` and `end`, a clause tells it is over; one that asks right around the word
+    ("是不是已经过去了", "好了吗") does not."""
+    for o in _OVER.finditer(text, start, end):
+        c_start = max(text.rfind(ch, start, o.start()) for ch in _CLAUSE_BREAKS) + 1
+        c_end = min((i for i in (text.find(ch, o.end(), end) for ch in _CLAUSE_BREAKS) if i != -1), default=end)
+        if not _ASKING_OVER.search(text, max(c_start, start, o.start() - 8), min(c_end, o.end() + 3)):
+            return True
+    return False
+
+
 def _handled_after(text: str, at: int) -> bool:
     for h in _HANDLED.finditer(text, at):
         if _HISTORY.search(text, max(0, h.start() - 4), h.start()) or text.startswith("过", h.end()):
@@ -791,7 +833,8 @@ def _pet(t: _Text, at: int) -> bool:
     for start in (s_start, 0):
         beings = [(p.end(), False) for p in _PERSON.finditer(t.text, start, at)] + [
             (a.end(), True) for a in _PET.finditer(t.text, start, at)
-            if "被" not in t.text[max(0, a.start() - 5):a.start()] and not _PET_AGENT.match(t.text, a.end())]
+            if "被" not in t.text[max(0, a.start() - 5):a.start()] and not _PET_AGENT.match(t.text, a.end())
+            and not _LIKE.search(t.text, max(0, a.start() - 2), a.start())]
         if beings:
             return max(beings)[1]
     return False
@@ -821,8 +864,8 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
         return "set in the past"
     if setting == "habit" and not _IMMEDIATE.search(clause) and not _REALIZED.match(text, m.end()):
         return "habitual"
-    if _OVER.search(text, m.end(), s_end):  # "发烧39度，吃了退烧药，烧退了"
-        return "over"
+    if _over_after(text, m.end(), s_end) and not _ACTS_LATER.search(m.group()):
+        return "over"  # "发烧39度，吃了退烧药，烧退了"
     if _handled_after(text, m.end()):
         return "handled since"
     if _HANDLED.search(text, start, m.start()):
@@ -903,12 +946,15 @@ def _discount_en(m: re.Match, text: str, clauses: list[tuple[int, int]], chronic
         return "a pet"
     if _EN_NEGATION.search(text[start:m.start()]):
         return "negated"
-    if _EN_PAST.search(text[start:end]) or (not chronic_ok and _EN_PAST.search(text, m.end())):
+    if _EN_PAST.search(text[start:end]) or (not chronic_ok and _EN_PAST.search(text, m.end())
+                                            and not _ACTS_LATER.search(m.group())):
         return "past"
     if not chronic_ok and _EN_HYPOTHETICAL.search(text[start:end]):
         return "habitual or hypothetical"
     if not chronic_ok and _EN_HABIT.search(text[start:end]) and not _EN_ACUTE.search(text[start:end]):
         return "intermittent"
+    if not chronic_ok and _EN_IS_IT.search(text[start:end]) and _EN_LONG.search(text) and not _EN_ACUTE.search(text):
+        return "intermittent"  # "twitching on and off for a week. is that some kind of seizure?"
     return None
 
 
