@@ -210,8 +210,8 @@ def check_drug_safety(facts: PatientFacts, asked: list[tuple[int, str]], taking:
         if facts.age_years is not None and facts.age_years < 12:
             add(drug_id, name, "儿童", ("禁忌", "儿童用药"), r"(儿童|小儿|婴儿|新生儿|岁以下)")
         for other_id, other in taking:
-            if other_id == drug_id:
-                continue
+            if other_id == drug_id or set(core_names(other)) & set(core_names(name)):
+                continue  # the same medicine in another form ("吃阿莫西林胶囊", asked of 阿莫西林咀嚼片): no interaction
             sections = ("药物相互作用", "禁忌", "注意事项")
             if not add(drug_id, name, f"正在服用{other}", sections, names_pattern(other)):
                 add(other_id, other, f"正在服用{other}、同时问到{name}", sections, names_pattern(name))

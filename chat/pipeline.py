@@ -120,6 +120,7 @@ class Turn:
     kept: list[Claim] = field(default_factory=list)
     removed: list[Claim] = field(default_factory=list)
     quoting: bool = True
+    naming: tuple[str, ...] = ()  # what every quoted sentence must name (a complaint told after a drug: its item)
 
     def say(self, text: str, paragraph: bool = True) -> Iterator[Delta]:
         """Append to the answer (a new paragraph unless told otherwise) and yield it."""
@@ -346,7 +347,7 @@ class Pipeline:
             yield from turn.say(_join(STALE_DOSE, SHORT_DISCLAIMER))
             return True
         passages, withheld = _drug_lists(_quarantine(support.passages, answer), concern, analysis, facts)
-        linked, passages = _concern_evidence(concern, analysis, support, self._passages_of, passages)
+        linked, passages, turn.naming = _concern_evidence(concern, analysis, support, self._passages_of, passages)
         if linked and concern.kind != "drug":
             withheld = ""  # the answer is the evidence for the concern, not the disease's overview with its list
         if concern.personal:
@@ -397,6 +398,8 @@ class Pipeline:
         wanted = concerns.answering_words(turn.concern) if turn.concern.personal else ()
         excerpts, turn.cut_short = select(dataclasses.replace(analysis, focus=analysis.focus + wanted),
                                           passages, groups, limit)
+        if turn.naming:
+            excerpts = [e for e in excerpts if any(w in e[1] for w in turn.naming)] or excerpts
         # a dose question answered from the label's dose text (not the overview of a drug that has none)
         dosing = turn.support.intent in DOSING_SECTIONS and any(p.section in DOSING_SECTIONS for p in passages)
         if dosing and not generator.quotes:
@@ -704,16 +707,17 @@ def _drug_lists(passages: list[Passage], concern: concerns.Concern, analysis: Qu
 
 
 def _concern_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
-                      passages: list[Passage]) -> tuple[str, list[Passage]]:
+                      passages: list[Passage]) -> tuple[str, list[Passage], tuple[str, ...]]:
     """The evidence for what the person asks, when it is a comparison the KB can make: the line said before the
-    cited sentences and the passages that bear it (else "" and the passages as they were). The first reader
-    that finds its kind of question answers: X会引起Y吗, a complaint after a drug, 这是X吗, 能不能X, X要紧吗."""
+    cited sentences, the passages that bear it (else "" and the passages as they were), and what each quoted
+    sentence must name (a reader may narrow a list to its items that answer). The first reader that finds its
+    kind of question answers: X会引起Y吗, a complaint after a drug, 这是X吗, 能不能X, X要紧吗."""
     for reader in (_link_evidence, _reaction_evidence, _purpose_evidence, _hypothesis_evidence, _test_evidence,
                    _can_evidence, _serious_evidence):
-        line, found = reader(concern, analysis, support, passages_of, passages)
+        line, found, *naming = reader(concern, analysis, support, passages_of, passages)
         if line:
-            return line, found
-    return "", passages
+            return line, found, tuple(naming[0]) if naming else ()
+    return "", passages, ()
 
 
 LINK_SECTIONS = ("并发症", "不良反应", "症状", "病因", "注意事项", "禁忌", "概述")  # where "X causes Y" is said
@@ -881,12 +885,19 @@ def _reaction_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppo
             continue
         listed = [t for t in told if any(t in p.body or t in {canonical(_norm(i)) for i in p.items} for p in adverse)]
         if listed:
+            # the item that names it, not the label's whole list: to a person taking the drug the rest is a page
+            # of harms beside their question (the source is cited for the whole)
             naming = max(adverse, key=lambda p: sum(t in p.body for t in listed))
-            return concerns.reaction_line(drug.entity_name, told, listed), [naming]
+            return concerns.reaction_line(drug.entity_name, told, listed), [naming], _named_forms(listed, naming)
         first = first or (drug, adverse[0])
     if first is None:
         return "", passages
     return concerns.reaction_line(first[0].entity_name, told, []), [first[1]]
+
+
+def _named_forms(listed: list[str], passage: Passage) -> tuple[str, ...]:
+    """How `passage` words the listed findings: the finding itself, or the item it is the canonical form of."""
+    return tuple(dict.fromkeys(listed + [i for i in passage.items if canonical(_norm(i)) in listed]))
 
 
 _REACTION_NAME = re.compile(r"(过敏|反应|副作用|药疹|中毒)")  # a hypothesis that is the drug's own doing

@@ -210,18 +210,21 @@ def _in_order(short: str, long: str) -> bool:
 def mention_groups(topics, result: RetrievalResult) -> list[list[EntityMention]]:
     """The topics grouped by the name in the question (in the analysis's order: asked-about names
     first), each group's candidates best-ranked first: a bare name ("布洛芬") links several products."""
-    rank = {}
+    rank, authority = {}, {}
     for hit in result.hits:
         rank.setdefault(hit.passage.entity_id, hit.rank)
+        authority[hit.passage.entity_id] = max(authority.get(hit.passage.entity_id, 0), hit.passage.authority)
     groups: dict[tuple[int, int], list[EntityMention]] = {}
     for m in topics:
         if m.entity_type in OVERVIEW:
             groups.setdefault((m.start, m.end), []).append(m)
     out, seen = [], set()
     for key in groups:  # insertion order is the analysis's order
-        # the entity called what was written first (a sibling entry "肾钙乳" only when "肾钙乳症" lacks the section)
-        group = sorted(groups[key], key=lambda m: (m.entity_name != m.surface, rank.get(m.entity_id, 10**6),
-                                                   m.entity_id))
+        # the entity called what was written first (a sibling entry "肾钙乳" only when "肾钙乳症" lacks the section),
+        # then the product whose retrieved text has the most authoritative source (a label before CMeKG's entry of
+        # another form of the same drug: "阿莫西林" is answered from 阿莫西林胶囊's label), then the best ranked
+        group = sorted(groups[key], key=lambda m: (m.entity_name != m.surface, -authority.get(m.entity_id, 0),
+                                                   rank.get(m.entity_id, 10**6), m.entity_id))
         group = [m for m in group if m.entity_id not in seen]
         if group:
             seen.add(group[0].entity_id)
