@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from retriever.words import BODY_SITE, DENIAL_CHARS, is_asking_clause
+from retriever.words import BODY_SITE, COST_WORDS, DENIAL_CHARS, is_asking_clause
 
 from chat import complaints
 
@@ -23,7 +23,7 @@ MAX_QUESTIONS = 2
 
 # (kind, pattern): the first kind whose pattern matches the asking part of the message wins.
 _KINDS = (
-    ("hospital", r"(哪家医院|哪个医院|什么医院|医院推荐|推荐.{0,4}医院|挂什么科|挂哪个科|看什么科|哪个科|多少钱|费用|花费|医保|报销)"),
+    ("hospital", r"(哪家医院|哪个医院|什么医院|医院推荐|推荐.{0,4}医院|挂什么科|挂哪个科|看什么科|哪个科|" + "|".join(COST_WORDS) + ")"),
     ("result", r"((化验|检查|体检|报告|彩超|B超|CT|核磁|血常规|尿常规|肝功|指标|结果|筛查|唐筛|化验单|报告单).{0,20}(偏高|偏低|升高|降低|高|低|阳性|阴性|异常|"
                r"什么意思|说明什么|怎么回事|正常吗|正常不|正不正常|严重吗)|[↑↓]|\d+(\.\d+)?\s*(mmol|umol|μmol|U/L|g/L|mg|×10)|"
                # an imaging report copied in: sizes and the words such reports are written in

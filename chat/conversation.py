@@ -13,6 +13,7 @@ import unicodedata
 from typing import Callable
 
 from kb.injection import DROP_INSTRUCTIONS
+from kb.records import ENTITY_TYPES
 from kb.terminal import checked_text
 from retriever.hits import EntityMention
 
@@ -61,12 +62,12 @@ def topic(history: list[dict], link: Callable[[str], list[EntityMention]]) -> En
     """The entity the conversation is about: the last one named by the user, else by the last answer."""
     for m in reversed(history):
         if m["role"] == "user":
-            found = [e for e in link(clean_text(m["content"])) if e.entity_type in ("drug", "disease", "exam")]
+            found = [e for e in link(clean_text(m["content"])) if e.entity_type in ENTITY_TYPES]
             if found:
                 return found[-1]
     for m in reversed(history):
         if m["role"] == "assistant":
-            found = [e for e in link(m["content"][:400]) if e.entity_type in ("drug", "disease", "exam")]
+            found = [e for e in link(m["content"][:400]) if e.entity_type in ENTITY_TYPES]
             return found[0] if found else None
     return None
 
@@ -77,7 +78,7 @@ def rewrite_followup(question: str, mentions: list[EntityMention], subject: Enti
 
     Only a question that points back ("它", "这个药") or asks for a section ("副作用呢") is a follow-up;
     "今天天气怎么样" after a drug question is not about the drug."""
-    if subject is None or any(m.entity_type in ("drug", "disease", "exam") for m in mentions):
+    if subject is None or any(m.entity_type in ENTITY_TYPES for m in mentions):
         return None
     name = subject.entity_name
     if _PRONOUN.search(question):

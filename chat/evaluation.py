@@ -34,6 +34,7 @@ import numpy as np
 
 from chat.support import DEFAULT_THRESHOLD, Thresholds, support_score
 from chat.triage import triage
+from kb.records import ENTITY_TYPES
 
 SETS = Path(__file__).resolve().parent / "eval_sets"
 TARGETS = {
@@ -67,7 +68,7 @@ def load_set(name: str) -> list[dict]:
 def in_kb(pipeline, subject: str) -> bool:
     """True when the KB has an entity called `subject` (the linker finds a name covering all of it);
     a KB name inside it ("病毒感染" in "尼帕病毒感染") does not count: that question stays in the set."""
-    return bool(subject) and any(m.entity_type in ("drug", "disease", "exam") and m.start == 0 and m.end == len(subject)
+    return bool(subject) and any(m.entity_type in ENTITY_TYPES and m.start == 0 and m.end == len(subject)
                                  for m in pipeline.retriever.link_entities(subject))
 
 

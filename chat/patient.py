@@ -16,7 +16,7 @@ from typing import Callable
 from retriever.hits import EntityMention, Passage
 from retriever.linking import bare_drug_name
 from retriever.passages import SENTENCE_END
-from retriever.words import TAKING
+from retriever.words import CHILD_WORDS, TAKING, alternation
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
               "半": 0.5, "几": 3}
@@ -34,7 +34,7 @@ _BREASTFEEDING = re.compile(r"(哺乳|喂奶|母乳|喂母乳)")
 _NEWBORN = re.compile(r"(新生儿|婴儿|出生(后)?[0-9一二两三四五六七八九十几]+\s*(天|周)|满月)")
 _POSTPARTUM = re.compile(r"(产后|剖腹产|剖宫产|剖妇产|生完孩子|生孩子后|坐月子|月子里|恶露|顺产后)")
 # (a child to be: "准备要孩子", "想生个宝宝", "怀孩子" is a couple planning or a pregnancy, not a child patient)
-_CHILD = re.compile(r"(?<!要)(?<!生)(?<!怀)(?<!要个)(?<!生个)(?<!怀上)(?<!备孕)(孩子|宝宝|小孩|儿子|女儿|婴儿|新生儿|娃)")
+_CHILD = re.compile(r"(?<!要)(?<!生)(?<!怀)(?<!要个)(?<!生个)(?<!怀上)(?<!备孕)" + alternation(CHILD_WORDS + ("新生儿",)))
 _MALE = re.compile(r"(男性|男的|我是男|男士|先生|男，|男,|^男)")
 _FEMALE = re.compile(r"(女性|女的|我是女|女士|女，|女,|^女)")
 _ALLERGY = re.compile(r"(?:对)?([\u4e00-\u9fffA-Za-z0-9]{1,12}?)(?:类药物|类药|类|药物|药)?(?:都)?过敏")

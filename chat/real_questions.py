@@ -39,6 +39,7 @@ import numpy as np
 
 from chat.answer import DISCLAIMER, SHORT_DISCLAIMER
 from kb.formats.common import FormatError, decode
+from kb.records import ENTITY_TYPES
 
 # guided: the concern answered without KB facts to cite (what decides it, where to go first, when not to wait)
 OUTCOMES = ("answered", "guided", "refused", "asked_back", "emergency")
@@ -163,7 +164,7 @@ def evaluate_real(pipeline, questions: list[RealQuestion], progress=None) -> tup
         answer = pipeline.answer(q.question)
         latencies.append((time.perf_counter() - started) * 1000)
         kind = outcome(answer)
-        asked = {m.entity_id for m in link(q.question) if m.entity_type in ("drug", "disease", "exam")}
+        asked = {m.entity_id for m in link(q.question) if m.entity_type in ENTITY_TYPES}
         cited = [pipeline.retriever.passage(c.passage_id) for c in answer.citations]
         cited_entities = {c.entity for c in answer.citations}
         # only what an answer says counts: a refusal's suggestion ("例如「高血压挂什么科」") names nothing

@@ -25,7 +25,7 @@ from kb.names import fold
 from retriever.analysis import QueryAnalysis, residue
 from retriever.hits import EntityMention, Passage, RetrievalResult
 from retriever.linking import bare_drug_name
-from retriever.words import HAN
+from retriever.words import COST_WORDS, HAN, alternation
 
 from chat.selection import focus_words, is_list
 
@@ -344,7 +344,7 @@ def whole_list(found: list[Passage]) -> list[Passage]:
 NOT_IN_KB = (
     (re.compile(r"(哪家医院|医院哪家|哪个医院|什么医院|哪里治|哪家好|哪里看|推荐.{0,4}医院|医院.{0,6}(推荐|哪|有哪些))"),
      "知识库不评价或推荐具体医院；请到正规医院的相应科室就诊。"),
-    (re.compile(r"(多少钱|费用|花多少|贵不贵|报销|医保)"), "具体费用因地区和医院而异，请向就诊医院或当地医保部门咨询。"),
+    (re.compile(alternation(COST_WORDS)), "具体费用因地区和医院而异，请向就诊医院或当地医保部门咨询。"),
     (re.compile(r"([0-9.]+\s*(mmol|umol|μmol|u/l|iu|g/l|mg/dl|拷贝|copies|次方)|化验单|报告单|指标|[一二三四五]项.{0,6}阳)",
                 re.IGNORECASE), "化验和检查的具体数值需要结合化验单、参考范围和病情，由医生当面解读。"),
 )

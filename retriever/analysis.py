@@ -35,15 +35,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kb.records import DRUG_SECTIONS, ENTITY_TYPES
 from retriever.hits import EntityMention
-from retriever.intent import DRUG_SECTIONS, asks_which_disease, detect_intent, drug_question_intents
+from retriever.intent import asks_which_disease, detect_intent, drug_question_intents
 from retriever.linking import DOSAGE_FORMS, mask_mentions
 from retriever.symptoms import Finding, SymptomIndex
 from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE,
                              RULED_OUT_AFTER, TAKING, WORD_CHAR, asking_pattern, denial_alternation,
                              is_asking_clause)
 
-TOPIC_TYPES = ("drug", "disease", "exam")
 # A name is denied when a denial word (`retriever.words.DENIAL_WORDS`) stands right before it, one character apart at most.
 _NEGATED = re.compile(denial_alternation() + r"[^，。,；;、]{0,1}$")
 # Endings of a name part: what is glued after a drug and ends like this is another product's name.
@@ -171,7 +171,7 @@ def _kept_mentions(question: str, mentions: list[EntityMention], cut=None) -> li
     only where the text has a word boundary on both sides ("前几天可能" does not name the drug 天可)."""
     greetings = [g.span() for g in _GREETING.finditer(question)]  # "您好医生" does not name the product 好医生
     bounds = _word_bounds(question, cut)
-    return [m for m in mentions if m.entity_type in TOPIC_TYPES
+    return [m for m in mentions if m.entity_type in ENTITY_TYPES
             and not any(a < m.end and m.start < b for a, b in greetings)
             and not (m.entity_type == "drug" and len(m.surface) <= 2 and bounds is not None
                      and not (m.start in bounds and m.end in bounds))]
@@ -331,7 +331,7 @@ def _asked_topics(question: str, topics: list[EntityMention], asking: list[tuple
 
 
 def _asks_drug_section(intents: list[str]) -> bool:
-    """Whether the first section asked is a drug's."""
+    """Whether the first section asked is a drug label's (kb.records.DRUG_SECTIONS)."""
     return bool(intents) and intents[0] in DRUG_SECTIONS
 
 

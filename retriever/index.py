@@ -30,13 +30,13 @@ from sqlalchemy import select
 
 from kb.db import kb_id, kb_revision, redact, resolve_url, session_scope
 from kb.models import Contribution, Entity
+from kb.records import ENTITY_TYPES
 from retriever.dense import DenseIndex, PassageFields, compose_vectors
 from retriever.encoders import EmbeddingCache, Encoder, load_encoder
 from retriever.hits import Passage
 from retriever.intent import expansion_terms
 from retriever.linking import EntityLinker
 from retriever.passages import (
-    PASSAGE_TYPES,
     EntityName,
     kb_entity_names,
     kb_licenses,
@@ -208,7 +208,7 @@ def _read_kb(session, entity_ids: Sequence[int] | None = None) -> _KbPart:
 
 def _kb_contributions(session, entity_ids: Iterable[int] | None = None) -> list[tuple[int, int, int]]:
     q = select(Contribution.id, Contribution.entity_id, Contribution.revision) \
-        .join(Entity, Entity.id == Contribution.entity_id).where(Entity.type.in_(PASSAGE_TYPES))
+        .join(Entity, Entity.id == Contribution.entity_id).where(Entity.type.in_(ENTITY_TYPES))
     if entity_ids is None:
         return [tuple(r) for r in session.execute(q)]
     ids = sorted(set(entity_ids))

@@ -12,6 +12,9 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from kb.records import ENTITY_TYPES
+from retriever.words import COST_WORDS
+
 # (sections, entity types, cues). The first section of a row is the main one; the others are
 # acceptable answers too, in that order. Longer cues win over the shorter cues they contain.
 CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
@@ -74,7 +77,7 @@ CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
     (("治愈率",), ("disease",), ("治愈率", "能治好", "能治愈", "能根治", "治得好", "好治吗", "能好吗")),
     (("发病率",), ("disease",), ("发病率", "常见吗", "多见吗", "患病率")),
     (("医保",), ("disease",), ("医保", "报销")),
-    (("治疗费用",), ("disease",), ("费用", "多少钱", "花多少", "贵不贵", "花费", "要花")),
+    (("治疗费用",), ("disease",), COST_WORDS + ("要花",)),
     (("护理",), ("disease",), ("护理", "照顾", "注意什么", "要注意", "需要注意", "日常注意", "注意的事",
                             "注意哪些")),
     (("饮食",), ("disease",), ("饮食", "食疗", "食谱", "吃什么", "怎么吃")),
@@ -106,9 +109,6 @@ QUESTION_ONLY_CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]
                                         "检查目的", "有什么必要")),
 ]
 
-TYPES = ("drug", "disease", "exam")
-DRUG_SECTIONS = {"适应症", "用法用量", "不良反应", "禁忌", "注意事项", "药物相互作用", "孕妇及哺乳期妇女用药",
-                 "儿童用药", "老年用药", "成份", "规格", "贮藏", "药理毒理", "药代动力学", "药物过量", "性状", "有效期"}
 # Ways people ask about a drug that name no section ("甲硝唑吃了能喝酒吗", "布洛芬一次吃了6粒会怎么样"): read
 # only when a drug is named and no cue above matched.
 DRUG_QUESTIONS: tuple[tuple[tuple[str, ...], re.Pattern], ...] = (
@@ -150,7 +150,7 @@ def _cue_pattern(types: tuple[str, ...]) -> re.Pattern:
 
 def cue_pattern() -> re.Pattern:
     """Every cue of every type, longest first (to take cues out of a question's residue)."""
-    return _cue_pattern(TYPES)
+    return _cue_pattern(ENTITY_TYPES)
 
 
 # The words a section goes by, for BM25 expansion and the dense section phrase ("不良反应 副作用 副反应").
@@ -209,7 +209,7 @@ def detect_intent(question: str, entity_types: Iterable[str] | None = None, last
     clause), the cue nearest the end of the clause comes first: a Chinese question ends in what it asks
     ("糖尿病引起的瘙痒用什么药" asks 常用药物, not 病因).
     """
-    types = tuple(t for t in TYPES if t in set(entity_types or ())) or TYPES
+    types = tuple(t for t in ENTITY_TYPES if t in set(entity_types or ())) or ENTITY_TYPES
     found: list[str] = []
     weak: list[str] = []
     matches = list(_cue_pattern(types).finditer(question.lower()))

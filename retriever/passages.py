@@ -20,11 +20,10 @@ from kb.authority import Held, authority_column, settle_held
 from kb.debris import CAUSE_AS_COMPLICATION, strict_for
 from kb.corroboration import DRUG_SECTION as DRUG_LIST, corroborated_links
 from kb.models import Alias, Contribution, Entity, Section, Source
-from kb.records import LINK_KINDS, text_of_items
+from kb.records import ENTITY_TYPES, LINK_KINDS, text_of_items
 from retriever.symptoms import is_symptom_item
 from retriever.hits import Passage
 
-PASSAGE_TYPES = ("drug", "disease", "exam")  # symptoms have no sections: they are link targets only
 CHUNK_CHARS = 360  # long enough for a label paragraph, short enough for a compact prompt
 # List sections whose items are the answer ("百日咳 · 症状：阵发性咳嗽、…"); detail text follows as later chunks.
 LIST_FIRST = set(LINK_KINDS) | {"就诊科室", "宜吃", "忌吃", "治疗方式"}
@@ -162,7 +161,7 @@ def read_sections(session: Session, entity_ids: Iterable[int] | None = None) -> 
         .join(Entity, Entity.id == Section.entity_id)
         .join(Contribution, Contribution.id == Section.contribution_id)
         .join(Source, Source.id == Contribution.source_id)
-        .where(Entity.type.in_(PASSAGE_TYPES))
+        .where(Entity.type.in_(ENTITY_TYPES))
         .order_by(Section.entity_id, Contribution.origin, Section.position)
     )
     ids = sorted(set(entity_ids)) if entity_ids is not None else None
@@ -269,9 +268,9 @@ class EntityName:
 
 def kb_entity_names(session: Session, entity_ids: Iterable[int] | None = None) -> list[EntityName]:
     """Names and aliases of drugs, diseases and exams (symptoms are not linked: they have no passages)."""
-    q = select(Entity.id, Entity.type, Entity.name).where(Entity.type.in_(PASSAGE_TYPES)).order_by(Entity.id)
+    q = select(Entity.id, Entity.type, Entity.name).where(Entity.type.in_(ENTITY_TYPES)).order_by(Entity.id)
     aq = select(Alias.entity_id, Alias.alias).join(Entity, Entity.id == Alias.entity_id) \
-        .where(Entity.type.in_(PASSAGE_TYPES)).order_by(Alias.id)
+        .where(Entity.type.in_(ENTITY_TYPES)).order_by(Alias.id)
     if entity_ids is not None:
         ids = sorted(set(entity_ids))
         rows, alias_rows = [], []

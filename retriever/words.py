@@ -103,6 +103,22 @@ def body_sites(text: str) -> set[str]:
 RULED_OUT_AFTER = re.compile(r"[^，。,；;？?]{0,3}?(都|也)?(没问题|没有问题|没什么问题|正常|排除)(?![吗么嘛呢？?不]|了吗)")
 ASKING_BEFORE = re.compile(r"(是不是|会不会|有没有|是否|能不能|要不要|可不可能)[^，。,；;、？?]{0,4}$")
 
+# Words that ask what care costs ("手术要多少钱", "医保能报销吗"): the concern (chat.concern), the line on what the KB
+# does not hold (chat.support), a general question that is no emergency (chat.triage) and the 治疗费用 cue
+# (retriever.intent) read the same words.
+COST_WORDS = ("多少钱", "费用", "花费", "花多少", "贵不贵", "医保", "报销")
+
+
+# Words for a child the message is about ("孩子", "宝宝", "娃"): chat.patient (who the patient is) and chat.triage
+# (who an emergency happens to) build from this one list.
+CHILD_WORDS = ("宝宝", "孩子", "婴儿", "小孩", "儿子", "女儿", "娃")
+
+
+def alternation(words: tuple[str, ...]) -> str:
+    """The regex group "(a|b|…)" of `words`, as written."""
+    return "(" + "|".join(words) + ")"
+
+
 # Words that deny what follows ("没有发烧", "不咳嗽", "无肿胀", "未发热", "否认胸痛", "并无不适"): the one list every
 # reader of denials builds from (retriever.analysis, retriever.symptoms, chat.triage, chat.citations,
 # chat.inquiry). Each keeps its own context (how far back it looks, what may stand between) and its own
