@@ -1099,3 +1099,13 @@ def test_a_medicine_taken_without_its_name_is_asked_for(pipeline):
     assert "drug" not in read("吃了阿莫西林以后起疹子怎么办", describes_symptoms=True, drug_named=True).missing
     a = pipeline.answer("吃了药以后皮肤红痒，是过敏吗？怎么办")
     assert "吃（用）的是什么药" in a.text
+
+
+def test_the_same_medicine_in_another_form_is_no_interaction():
+    from chat.patient import PatientFacts, check_drug_safety
+    from retriever.hits import Passage
+
+    note = Passage("e1:注意事项:demo:0", 1, "drug", "阿莫西林胶囊", "注意事项", "阿莫西林可导致尿糖试验假阳性。", "demo", 1, "h")
+    passages_of = lambda entity_id, section: [note] if (entity_id, section) == (1, "注意事项") else []  # noqa: E731
+    flags = check_drug_safety(PatientFacts(), [(2, "阿莫西林咀嚼片")], [(1, "阿莫西林胶囊")], passages_of)
+    assert flags == []

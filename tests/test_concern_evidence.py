@@ -279,3 +279,19 @@ def test_a_use_the_label_does_not_list_gets_that_said_and_no_dose(pipeline):
     assert "「布洛芬缓释胶囊」的适应症写到了「头痛」" in b.text, b.text
     c = pipeline.answer("高血压能吃牛肉吗")  # a food, whatever a graph lists it as
     assert "的适应症" not in c.text.split("\n")[0]
+
+
+def test_a_complaint_after_a_drug_quotes_the_labels_item_that_names_it_not_the_whole_list():
+    from chat.pipeline import _concern_evidence
+    from retriever.analysis import QueryAnalysis
+    from retriever.symptoms import Finding
+
+    question = "我在吃阿莫西林，这两天身上起了疹子，是不是药的副作用？"
+    drug = EntityMention("阿莫西林", 2, 6, 7, "drug", "阿莫西林胶囊")
+    analysis = QueryAnalysis(question=question, topics=(drug,), findings=(Finding("皮疹", 14, 16, True),))
+    reactions = Passage("e7:不良反应:demo:0", 7, "drug", "阿莫西林胶囊", "不良反应",
+                        "1. 恶心、呕吐、腹泻等胃肠道反应。2. 皮疹、药物热和哮喘等过敏反应。", "demo", 1, "h",
+                        items=("恶心", "皮疹", "药物热"), authority=30)
+    line, found, naming = _concern_evidence(concerns.read(question, drug_named=True), analysis, support(),
+                                            lambda *a: [reactions], [])
+    assert "写到了「皮疹」" in line and found == [reactions] and "皮疹" in naming and "恶心" not in naming

@@ -254,3 +254,26 @@ def test_the_answer_says_a_lower_source_differs_where_it_does(db_url, tmp_path):
     db.close()
     old = Pipeline.load(db_url, str(index), log_answers=False).answer("某某片的用法用量是什么？")
     assert "一次1片，一日3次" in old.text and "另有与上文不同的记载" not in old.text
+
+
+def test_a_bare_drug_name_is_answered_from_the_product_with_the_most_authoritative_text():
+    """"阿莫西林" links every product of that name; the one whose retrieved text is a label answers, though
+    retrieval ranked another form's shorter CMeKG list first."""
+    from chat.support import mention_groups
+    from retriever.hits import EntityMention, Passage, RetrievalHit, RetrievalResult
+
+    def hit(entity_id, name, origin, authority, rank):
+        p = Passage(f"e{entity_id}:不良反应:{origin}:0", entity_id, "drug", name, "不良反应", "恶心、呕吐", origin, 1,
+                    "h", authority=authority)
+        return RetrievalHit(p, 1.0 / rank, rank)
+
+    products = {2: "阿莫西林口腔崩解片", 1: "阿莫西林胶囊", 3: "阿莫西林咀嚼片"}
+    topics = [EntityMention("阿莫西林", 0, 4, i, "drug", n) for i, n in products.items()]
+    result = RetrievalResult("阿莫西林的不良反应", [hit(2, products[2], "cmekg", 20, 1), hit(3, products[3], "cmekg", 20, 2),
+                                                 hit(1, products[1], "demo", 30, 3)], topics, ["不良反应"])
+    (group,) = mention_groups(topics, result)
+    assert [m.entity_name for m in group] == ["阿莫西林胶囊", "阿莫西林口腔崩解片", "阿莫西林咀嚼片"]
+    # a name written out in full still wins over authority ("阿莫西林咀嚼片的不良反应")
+    written = [EntityMention("阿莫西林咀嚼片", 0, 7, 3, "drug", products[3]),
+               EntityMention("阿莫西林咀嚼片", 0, 7, 1, "drug", products[1])]
+    assert mention_groups(written, result)[0][0].entity_name == "阿莫西林咀嚼片"

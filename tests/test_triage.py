@@ -348,3 +348,24 @@ def test_a_black_tarry_stool_is_an_emergency_unless_iron_bismuth_or_blood_food_e
         assert triage(q).level == "emergency", q
     for q in ("吃了铁剂以后大便发黑正常吗", "黑便是什么原因引起的", "大便是黑色的，昨天吃了猪血", "昨天拉了黑色的大便，今天正常了"):
         assert triage(q).level is None, q
+
+
+@pytest.mark.parametrize("question", [
+    "昨天晚上一时想不开吃了快四十颗扑热息痛，现在就是有点恶心，是不是已经过去了没事了",  # asked, not told, over
+    "吃了三十片安眠药，现在没事了",  # an amount swallowed acts later
+    "孩子吃花生过敏，打了肾上腺素笔，现在好多了",  # adrenaline needed: the reaction can come back
+    "我儿子三岁，半夜突然咳得跟小狗叫似的，吸气喉咙里嘶嘶响，嘴唇有点紫",  # a comparison, not a pet
+    "My daughter had a nut reaction and I gave her the epipen, she seems better now",
+])
+def test_what_is_not_over_when_it_feels_better_and_what_only_sounds_like_a_pet(question):
+    assert triage(question).urgent, explain(question)
+
+
+@pytest.mark.parametrize("question", [
+    "宝宝发烧39度，吃了退烧药，烧退了，还要去医院吗",  # over, told
+    "孩子差点吃了洗衣凝珠，被我抢下来了，没吃进去",
+    "my eyelid has been twitching on and off for a week. is that some kind of seizure?",
+    "Is it ok to alternate ibuprofen and paracetamol for a fever? dont want to accidentally overdose",
+])
+def test_what_is_over_or_never_happened_is_no_emergency(question):
+    assert not triage(question).urgent, explain(question)
