@@ -142,6 +142,8 @@ def test_a_warm_belly_or_a_past_weekend_is_not_a_fever_or_pain_of_today():
 def test_a_newborns_jaundice_that_is_rising_is_for_today():
     assert not_waiting("宝宝出生6天，黄疸17.7，还在升高，有点吐奶，要紧吗")
     assert not not_waiting("新生儿黄疸要紧吗") and not not_waiting("宝宝出生10天，黄疸已经退了")
+    # the day counted ("出生第六天") and the value told first, the trend a sentence later
+    assert not_waiting("宝宝出生第六天，黄疸值17.7，晚上爱哭闹，白天还好。吃了三天药黄疸值不退反升，怎么办")
 
 
 def test_in_pregnancy_a_pressure_of_140_90_is_already_for_today_at_obstetrics():
