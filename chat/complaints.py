@@ -214,7 +214,7 @@ KINDS: tuple[Complaint, ...] = (
           ("是一侧还是两侧肿，按下去有没有坑，早上起来能不能消？",
            "有没有气短、夜里不能平躺、尿少或尿里泡沫多？在吃什么药（如降压药）？"),
           "如一侧腿突然肿痛、发红发热，或伴胸痛、气短、咳血，请立即就医；气短不能平躺或尿量明显减少也要尽快就医。"),
-    _kind("joint", r"(膝|关节|腰疼|腰痛|腰酸|腰椎|颈椎|脖子疼|脖子痛|落枕|肩|脚踝|手腕|骨折|扭伤|崴|腿疼|腿痛|脚后跟|足跟|肋骨|肋子|骨头|"
+    _kind("joint", r"(膝|关节|腰疼|腰痛|腰酸|腰椎|颈椎|脖子疼|脖子痛|落枕|肩|脚踝|手腕|骨折|扭伤|崴|腿疼|腿痛|脚后跟|后脚跟|脚跟|足跟|肋骨|肋子|骨头|"
                    r"摔|跌|蹲|抽筋|腱鞘|手指|脚趾|屈伸|伸不直)", "骨科",
           ("有没有扭伤、摔伤等外伤，或最近运动量、劳动量突然增加？",
            "疼的地方有没有红肿、发热，活动时有没有卡住、弹响，能不能负重？"),
@@ -236,14 +236,14 @@ KINDS: tuple[Complaint, ...] = (
           (r"(饭后|餐后|吃完饭|吃东西后|吃了东西|空腹|饿的时候)[^，。]{0,6}(疼|痛|胀|难受|严重|加重|不舒服)", r"(大便|拉肚子|腹泻|便秘|黑便|便血)[^，。]{0,6}(正常|稀|干|次|黑|血|不成形|还好|没问题)")),
     # a fit told when it is over (a fit happening now is triage's): what it was like decides, and a first one is
     # seen the same day; the first aid is the line not to wait for
-    _kind("fit", r"(抽搐|抽筋了|抽了|在抽|惊厥|抽风|翻白眼|上翻|往上翻|口吐白沫|牙关紧闭|四肢僵硬|全身僵硬|一抽一抽)",
+    _kind("fit", r"(抽搐|抽动|抽筋了|抽了|在抽|惊厥|抽风|翻白眼|上翻|往上翻|眼睛发直|两眼发直|愣神|口吐白沫|牙关紧闭|四肢僵硬|全身僵硬|一抽一抽)",
           "神经内科（孩子看儿科或小儿神经科）",
           ("这次抽了多久，当时有没有发烧？以前有没有这样抽过？",
            "抽的时候是全身还是一侧，叫得应吗，之后多久清醒，有没有咬到舌头或尿裤子？"),
           "如抽搐超过5分钟、接连发作、抽完一直叫不醒或呼吸困难，请立即拨打120；第一次抽搐请当天就医。抽的时候让人侧躺、移开"
           "周围硬物，不要往嘴里塞东西，不要按压肢体。",
           (r"[0-9一二两三四五六七八九十几半]+\s*(分钟|秒)|发烧|发热|烧到",)),
-    _kind("head", r"(头疼|头痛|头晕|头昏|眩晕|偏头痛|失眠|睡不着|多梦|手麻|脚麻|麻木|记忆力|健忘|抽搐|抽动|晕倒|眼睛发直|两眼发直|两眼上翻|翻白眼|愣神)", "神经内科",
+    _kind("head", r"(头疼|头痛|头晕|头昏|眩晕|偏头痛|失眠|睡不着|多梦|手麻|脚麻|麻木|记忆力|健忘|晕倒)", "神经内科",
           ("头痛（头晕）是什么样的：哪个部位，每次多久，有没有恶心呕吐、看东西模糊或天旋地转？",
            "有没有高血压，最近有没有头部外伤、熬夜或精神压力大？"),
           "如突然剧烈头痛、一侧肢体无力或麻木、口角歪斜、说话不清、意识模糊或抽搐，请立即拨打120。",
@@ -277,7 +277,7 @@ def diagnosed(text: str) -> bool:
 def of(text: str) -> Complaint | None:
     """The kind of complaint `text` is about: a long-standing condition it names first, else the part of the
     body with most words in it (None when no kind's words are in it)."""
-    for kinds in (CONDITIONS, (BABY,), KINDS):
+    for kinds in (CONDITIONS, (BABY, REPRODUCTION), KINDS):
         best, most = None, 0
         for kind in kinds:
             n = _said(kind, text)
@@ -288,6 +288,13 @@ def of(text: str) -> Complaint | None:
     return None
 
 
+# After egg retrieval or an embryo transfer the belly's complaints are the procedure's first (ovarian
+# hyperstimulation), whatever part of the body they are told in ("取卵后胃胀肚子变大").
+REPRODUCTION = _kind("reproduction", r"(取卵|促排卵?|打促排|降调|试管婴儿|做试管|胚胎移植|移植后|移植完)",
+                     "生殖医学科（做试管的生殖中心）或妇科",
+                     ("取卵（或移植）是哪天做的，取了多少个卵，用过哪些促排卵的针或药？",
+                      "这两天小便量和体重有没有明显变化，有没有气短、胸闷或腹痛加重？"),
+                     "取卵或移植后如腹胀越来越重、尿量明显减少、几天内体重增加很快、气短或不能平躺，请立即去医院急诊。")
 # A young baby's questions come before those of the part of the body ("出生三天…眼皮肿" is not asked about
 # contact lenses).
 BABY = next(k for k in KINDS if k.kind == "baby")
@@ -296,6 +303,8 @@ BABY = next(k for k in KINDS if k.kind == "baby")
 def _said(kind: Complaint, text: str) -> int:
     """How many of the kind's words `text` says, a denied one left out ("眼睛不太干" is not about the eyes); a
     condition only where the person has it, not where they ask whether it is one ("是癫痫还是缺钙", "非癫痫性")."""
+    if kind.kind == "postpartum" and _LONG_AGO.search(text):
+        return 0  # "生孩子已经七年了…后脚跟疼": the heel, not what a birth leaves
     return sum(1 for m in kind.words.finditer(text) if not _DENIED.search(text[max(0, m.start() - 4):m.start()])
                and not _DENIED_AFTER.match(text, m.end())
                and not RULED_OUT_AFTER.match(text, m.end())  # "心脏、甲亢都没问题"
@@ -314,6 +323,8 @@ _DENIED_AFTER = re.compile(r"(不|没)(太|怎么)?[^，。,；;]{0,2}(干|痛|�
 
 # Chest pain said beside another complaint ("吃完饭胃胀…心脏有点点痛"): its emergency is said too.
 _CHEST_PAIN = re.compile(r"(胸痛|胸口痛|胸口疼|胸背(痛|疼)|前胸后背|心脏[^，。,]{0,3}(痛|疼)|心口(痛|疼)|心前区|胸闷|"
+                         # a weight on the chest ("胸下部中间那块地方有东西压着一样有点喘不过气")
+                         r"胸[^，。,？?]{0,14}(压着|压迫|压得|发紧|憋)|"
                          # relieved by a heart drug: what it relieved may be angina, whatever it was called
                          r"(救心丸|硝酸甘油|消心痛)[^。？?]{0,10}(就好|好了|缓解|管用|好一些|好点))")
 
@@ -333,4 +344,4 @@ def signs(kind: Complaint, text: str, child: bool = False) -> str:
 
 def named(kind: str) -> Complaint | None:
     """The kind called `kind` (None for "" or an unknown name)."""
-    return next((c for c in CONDITIONS + KINDS + (DIAGNOSED, LONG_AGO) if c.kind == kind), None)
+    return next((c for c in CONDITIONS + KINDS + (REPRODUCTION, DIAGNOSED, LONG_AGO) if c.kind == kind), None)

@@ -282,7 +282,7 @@ def not_waiting(question: str, age_years: float | None = None, pregnant: bool | 
             and not _NO_PREGNANCY_POSSIBLE.search(question):
         # a late period or a positive test, with bleeding or pain: an ectopic pregnancy is ruled out first, today
         return ECTOPIC_LINE.format(what="验孕阳性（或弱阳）" if positive else "月经推迟")
-    today = _told(question, _TODAY_COMPILED, TODAY_LINE)
+    today = _told(question, _OHSS, OHSS_LINE) or _told(question, _TODAY_COMPILED, TODAY_LINE)
     if today:
         return today
     if age_years is not None and age_years >= 45 and _STOMACH.search(question) and not _LONG_STANDING.search(question):
@@ -319,6 +319,12 @@ _WRONG_MEDICINE = (("误服或吃错了药",
 WRONG_MEDICINE_LINE = ("您提到{what}：请记下药名、剂量和时间，尽快打电话问医生或药师；误服降压药要留意头晕、乏力、站起来眼前发黑（血压"
                        "过低，先躺下、起身要慢），误服降糖药要留意心慌、出冷汗、手抖（低血糖，能吞咽时先吃糖）；出现这些加重、"
                        "胸闷或意识不清，请立即就医或拨打120。")
+# After egg retrieval or an embryo transfer, a belly that swells, less urine or breathlessness: ovarian
+# hyperstimulation is ruled out the same day, at the clinic that did it.
+_OHSS = (("取卵或移植后腹胀、肚子变大等不适", re.compile(r"(取卵|促排卵?|移植)(后|以后|之后|完)?[^。！？!?]{0,30}(腹胀|胃胀|肚子[^，。,]{0,3}(胀|大)|"
+                                          r"腹水|尿(量)?(少|减少)|体重[^，。,]{0,4}(增|涨|长)|气短|喘不)")),)
+OHSS_LINE = ("您提到{what}：要警惕卵巢过度刺激综合征，建议今天就联系给您做的生殖中心或到医院妇科就诊；"
+             "如尿量明显减少、几天内体重增加很快、气短或腹痛加剧，请立即去急诊。")
 # A period that is late, then bleeding or lower belly pain: a pregnancy outside the womb is ruled out the same day.
 _LATE_PERIOD = re.compile(r"(月经|例假|大姨妈|姨妈|经期)[^。，,；;？?]{0,6}(推迟|延迟|晚了|迟了|没来|不来|过了|超过|迟迟)|"
                           r"停经[0-9一二两三四五六七八九十几多]+(天|周|个?星期|个月)")
@@ -425,10 +431,15 @@ def usual_department(concern: Concern) -> str:
     return kind.department
 
 
+_CARED_FOR_WHERE_DONE = ("reproduction",)  # kinds of complaint that belong to the procedure that caused them
+
+
 def where_to_go(concern: Concern, kb_department: str) -> str:
     """The department to name first: the KB's for what is answered, else the kind of complaint's; a child's
     paediatrics where the KB's names none (its 就诊科室 lists are written for adults)."""
     usual = usual_department(concern)
+    if concern.complaint in _CARED_FOR_WHERE_DONE and usual:
+        return usual  # after egg retrieval the clinic that did it, not where the KB's 腹水 is seen
     if concern.child and kb_department and "儿" not in kb_department:
         return usual if "儿" in usual else "儿科"
     return kb_department or usual

@@ -165,3 +165,25 @@ def test_the_pregnancy_line_follows_what_the_patient_reader_read(message, pregna
     assert facts.pregnant is pregnant or (pregnant is None and not facts.pregnant)
     told = concerns.read(message, pregnant=facts.pregnant, describes_symptoms=True).today
     assert told.startswith("您提到怀孕期间血压") is bool(pregnant)
+
+
+def test_after_egg_retrieval_a_swelling_belly_is_the_clinics_today_and_its_questions_are_asked():
+    from chat import complaints
+
+    message = "取卵后胃胀肚子变大，这是不是腹水，胃胀得不舒服，恶心"
+    assert "卵巢过度刺激综合征" in not_waiting(message)
+    kind = complaints.of(message)
+    assert kind.kind == "reproduction" and "生殖" in kind.department
+    concern = concerns.read(message, describes_symptoms=True)
+    assert "生殖" in concerns.where_to_go(concern, "内科、消化内科")  # not where the KB's 腹水 is seen
+
+
+def test_a_birth_years_ago_is_no_postpartum_complaint_and_a_fit_is_not_a_headache():
+    from chat import complaints
+
+    assert complaints.of("生孩子已经七年了，生孩子后下地早，后脚跟疼，一见凉风就疼").kind == "joint"
+    assert complaints.of("剖腹产后一个月，还有出血").kind == "postpartum"
+    assert complaints.of("我小孩昨晚半夜里突然抽动，在我怀里面抽动，两眼发直").kind == "fit"
+    # a weight on the chest with breathlessness gets chest pain's signs beside the belly's
+    message = "肚子上部即胸下部中间那块地方有东西压着一样有点喘不过气，按下去会疼一会"
+    assert "左肩臂" in complaints.signs(complaints.of(message), message)
