@@ -259,8 +259,9 @@ class Pipeline:
                                    "out_of_scope": concern.out_of_scope}
         if concern.today and not turn.flagged.level:
             yield from turn.say(concern.today)  # what the message itself tells that should not wait: said first
-        if concern.out_of_scope and not analysis.topics:
+        if concern.out_of_scope and not analysis.topics and not (turn.describes or concern.complaint and concern.personal):
             # a cosmetic, a supplement, a beauty procedure: one line on what the KB covers, not a refusal paragraph
+            # (a complaint told beside one is answered as a complaint, the line among its notes: "喝酵素…绿色大便")
             answer.mode, answer.refused = "scope", True
             yield from turn.say(concerns.scope_line(concern))
             yield from turn.say(SHORT_DISCLAIMER)
@@ -326,6 +327,7 @@ class Pipeline:
             answer.mode = "inquiry" if asks else "guidance"
             yield from turn.say(_join(first or (NOT_PLACED if turn.describes else ""),
                                       concerns.measures_line(analysis.question),
+                                      concerns.scope_line(concern),  # a product told beside the complaint
                                       "" if turn.describes and not first or "知识库" in first else NO_BASIS,
                                       "" if department in first else concerns.direction_line(kb_department, concern),
                                       asks, concerns.when_not_to_wait(concern, facts.pregnant, turn.describes)))
