@@ -42,7 +42,7 @@ from retriever.hits import Passage, RetrievalResult
 from retriever.passages import SENTENCE_END
 from retriever.store import index_dir_setting
 from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
-from retriever.words import body_sites
+from retriever.words import body_sites, is_asking_clause
 
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation, Generation
 from chat.answer_log import AnswerLogger
@@ -259,7 +259,10 @@ class Pipeline:
                                    "out_of_scope": concern.out_of_scope}
         if concern.today and not turn.flagged.level:
             yield from turn.say(concern.today)  # what the message itself tells that should not wait: said first
-        if concern.out_of_scope and not analysis.topics and not (turn.describes or concern.complaint and concern.personal):
+        # a symptom told, or a story of a complaint that asks nothing, is more than the product
+        complaint_told = any(f.present for f in analysis.findings) \
+            or concern.complaint and not is_asking_clause(analysis.question)
+        if concern.out_of_scope and not analysis.topics and not complaint_told:
             # a cosmetic, a supplement, a beauty procedure: one line on what the KB covers, not a refusal paragraph
             # (a complaint told beside one is answered as a complaint, the line among its notes: "喝酵素…绿色大便")
             answer.mode, answer.refused = "scope", True

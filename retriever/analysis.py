@@ -40,7 +40,7 @@ from retriever.hits import EntityMention
 from retriever.intent import asks_which_disease, detect_intent, drug_question_intents
 from retriever.linking import DOSAGE_FORMS, mask_mentions
 from retriever.symptoms import Finding, SymptomIndex
-from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, GENERAL_FOCUS, HAN, NON_NAME_GLUE,
+from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, BODY_SITE, GENERAL_FOCUS, HAN, NON_NAME_GLUE,
                              RULED_OUT_AFTER, TAKING, WORD_CHAR, asking_pattern, denial_alternation,
                              is_asking_clause)
 
@@ -65,8 +65,8 @@ _NEW_DISEASE_END = re.compile(r"(病|疾病|综合征|综合症)$")
 # After a drug's short name, a word that makes it a kind of treatment: "抗病毒治疗", "抗生素疗法", "降压药物".
 # Around an exam's name, what says it was done and what it showed ("检查了" before, "发现", "正常" after).
 _EXAM_NAME = re.compile(r"(检查|镜|造影|B超|彩超|CT|MRI|化验|常规|检测)$")  # (a crawl types some exams as diseases)
-_EXAM_DONE_BEFORE = re.compile(r"(做了|查了|检查了|做过|查过|复查了)$")
-_EXAM_SHOWED_AFTER = re.compile(r"[^。？?]{0,10}?(发现|显示|提示|结果|报告|正常|未见|没有异常|无异常|说)")
+_EXAM_DONE_BEFORE = re.compile(r"(做了|查了|检查了|做过|查过|复查了|(前天|昨天|今天|上周|刚|去)做(的)?)$")
+_EXAM_SHOWED_AFTER = re.compile(r"[^。？?]{0,10}?(发现|显示|提示|结果|报告|正常|未见|没有异常|无异常|说)|[，,]?(是|示)(?!不是|否)")
 _KIND_OF_TREATMENT = re.compile(r"(治疗|救治|疗法|方案|药物|类药)")
 _CLASS_WORD = re.compile(r"^[抗降消止镇][\u4e00-\u9fff]{1,3}$")  # 抗病毒, 抗生素, 降压, 消炎, 止痛
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+[。！？!?；;，,\n]*")
@@ -152,6 +152,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     asking = _asking_clauses(question)
     parts = tuple(question[a:b].strip() for a, b in asking)
     topics = _asked_topics(question, topics, asking, glue.other_products, notes)
+    topics = _without_umbrella(topics, notes)
     intents = _intents(masked, question, parts, _types(topics) or _types(taking))
     topics, intents = _without_weak(topics, intents, findings, masked, question, parts, notes)
     topics = _drugs_when_drug_section(topics, intents)
@@ -316,7 +317,7 @@ def _asked_topics(question: str, topics: list[EntityMention], asking: list[tuple
         return asked
     # an exam the story tells was done ("检查了血常规…都正常", "胃镜检查发现…息肉") is how it was found, not what is
     # asked about: what it found, or the disease named beside it, is
-    means = [m for m in topics if (m.entity_type == "exam" or _EXAM_NAME.search(m.entity_name)) and asking and not any(a <= m.start < b for a, b in asking)
+    means = [m for m in topics if (m.entity_type == "exam" or _EXAM_NAME.search(m.entity_name)) and not any(a <= m.start < b for a, b in asking)
              and (_EXAM_DONE_BEFORE.search(question[max(0, m.start - 4):m.start])
                   or _EXAM_SHOWED_AFTER.match(question, m.end))]
     if means:
@@ -327,6 +328,21 @@ def _asked_topics(question: str, topics: list[EntityMention], asking: list[tuple
         # names are not an answer to it
         notes += [f"「{m.surface}」 is only in the story" for m in topics]
         return []
+    return topics
+
+
+# A disease named only by its organ ("胃病", "肝病", "心脏病"): an umbrella for many, the KB's entry for it a page
+# of everything the organ suffers ("所谓胃病，实际上是许多病的统称").
+_UMBRELLA = re.compile(rf"^({BODY_SITE.pattern})(脏)?病$")
+
+
+def _without_umbrella(topics: list[EntityMention], notes: list[str]) -> list[EntityMention]:
+    """The topics less a disease named only by its organ when a disease is also named in full ("是慢性浅表性胃炎…
+    胃病几年了" is about the gastritis)."""
+    umbrella = [m for m in topics if m.entity_type == "disease" and _UMBRELLA.match(m.entity_name)]
+    if umbrella and any(m.entity_type == "disease" and m not in umbrella for m in topics):
+        notes += [f"「{m.surface}」 is an umbrella beside a disease named in full" for m in umbrella]
+        return [m for m in topics if m not in umbrella]
     return topics
 
 

@@ -32,8 +32,8 @@ BM25_STOPWORDS = frozenset(
     "一下 我 你 他 她 它 我们 你们 他们 吃 用 是否 一个 一些 等 为 以 于 所 者 啥 咋 呗 不".split()
 )
 
-# A clause asks something when it has a question mark or one of these.
-_QUESTION = re.compile(r"[？?]|吗|呢|什么|怎么|怎样|如何|哪|多少|多久|多长|(?<![这那前后好头近十])几[次天个粒片岁年月周]|是否|能否|可否|能不能|"
+# A clause asks something when it has a question mark or one of these ("几年了" tells how long: "胃病几年了").
+_QUESTION = re.compile(r"[？?]|吗|呢|什么|怎么|怎样|如何|哪|多少|多久|多长|(?<![这那前后好头近十])几[次天个粒片岁年月周](?!了)|是否|能否|可否|能不能|"
                        r"可不可以|会不会|要不要|需不需要|有没有|好不好|严不严重|咋|啥|为何|为什么|请问|请教|咨询")
 
 # Never part of a drug or disease name: asking words, verbs of taking and doing, numbers and measure

@@ -73,3 +73,18 @@ def test_a_disease_tests_ruled_out_is_no_topic_and_no_condition_of_the_person():
     told = "去医院做检查，心脏甲亢都没问题，医生说继续观察"
     assert topics(told, names) == [] and complaints.of(told) is None
     assert topics("甲亢正常吗", names) == ["甲亢"] and complaints.of("我有甲亢，最近心慌").kind == "thyroid"
+
+
+def test_a_disease_named_in_full_is_read_before_its_organs_umbrella_and_an_exam_told_as_done_is_not_the_topic():
+    from retriever.analysis import _UMBRELLA, _without_umbrella
+    from retriever.hits import EntityMention
+    from retriever.words import is_asking_clause
+
+    assert not is_asking_clause("胃病几年了，断断续续发作")  # how long it has been, not "how many years?"
+    assert is_asking_clause("吃了几天了？") and is_asking_clause("一天吃几次")
+    assert _UMBRELLA.match("胃病") and _UMBRELLA.match("心脏病") and not _UMBRELLA.match("慢性浅表性胃炎")
+    gastritis = EntityMention("慢性浅表性胃炎", 6, 13, 1, "disease", "慢性浅表性胃炎")
+    umbrella = EntityMention("胃病", 20, 22, 2, "disease", "胃病")
+    notes: list[str] = []
+    assert _without_umbrella([gastritis, umbrella], notes) == [gastritis] and notes
+    assert _without_umbrella([umbrella], []) == [umbrella]  # alone, it is what is asked about
