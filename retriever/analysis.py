@@ -337,10 +337,11 @@ _UMBRELLA = re.compile(rf"^({BODY_SITE.pattern})(脏)?病$")
 
 
 def _without_umbrella(topics: list[EntityMention], notes: list[str]) -> list[EntityMention]:
-    """The topics less a disease named only by its organ when a disease is also named in full ("是慢性浅表性胃炎…
-    胃病几年了" is about the gastritis)."""
-    umbrella = [m for m in topics if m.entity_type == "disease" and _UMBRELLA.match(m.entity_name)]
-    if umbrella and any(m.entity_type == "disease" and m not in umbrella for m in topics):
+    """The topics less a disease named only by its organ when a disease of that organ is also named in full
+    ("是慢性浅表性胃炎…胃病几年了" is about the gastritis; "胃病能引起高血压吗" is still about 胃病)."""
+    umbrella = [m for m in topics if m.entity_type == "disease" and (u := _UMBRELLA.match(m.entity_name))
+                and any(o.entity_type == "disease" and o.entity_id != m.entity_id and u.group(1) in o.entity_name for o in topics)]
+    if umbrella:
         notes += [f"「{m.surface}」 is an umbrella beside a disease named in full" for m in umbrella]
         return [m for m in topics if m not in umbrella]
     return topics

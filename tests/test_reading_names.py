@@ -88,3 +88,7 @@ def test_a_disease_named_in_full_is_read_before_its_organs_umbrella_and_an_exam_
     notes: list[str] = []
     assert _without_umbrella([gastritis, umbrella], notes) == [gastritis] and notes
     assert _without_umbrella([umbrella], []) == [umbrella]  # alone, it is what is asked about
+    # beside a disease of another organ, or said twice, it is still what is asked about ("胃病能引起高血压吗")
+    pressure = EntityMention("高血压", 5, 8, 3, "disease", "高血压")
+    again = EntityMention("胃病", 30, 32, 2, "disease", "胃病")
+    assert _without_umbrella([umbrella, pressure, again], []) == [umbrella, pressure, again]
