@@ -266,7 +266,6 @@ LONG_AGO = _kind("long_ago", r"(?!)", "外科（动物咬伤可到狂犬病预�
 _ACUTE = ("bite", "wound")  # kinds whose advice is for the hours and days after it happened
 _LONG_AGO = re.compile(r"([0-9一二两三四五六七八九十几多]+|好几|十几|二十多)年(前|以前|了)|多年前|小时候|年轻时")
 _DIAGNOSIS_TOLD = re.compile(r"(确诊|诊断(为|是|出)|查出|检查出|医生说(是|我|她|他|可能)|得了|患有|患了|患上|晚期|早期|术后|化疗|放疗|"
-                             r"(胃镜|肠镜|B超|彩超|CT|核磁|活检|病理)[^。？?]{0,6}(是|显示|提示|示)|"
                              r"复查|在治疗|治疗当中)")
 
 

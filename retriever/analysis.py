@@ -65,8 +65,8 @@ _NEW_DISEASE_END = re.compile(r"(病|疾病|综合征|综合症)$")
 # After a drug's short name, a word that makes it a kind of treatment: "抗病毒治疗", "抗生素疗法", "降压药物".
 # Around an exam's name, what says it was done and what it showed ("检查了" before, "发现", "正常" after).
 _EXAM_NAME = re.compile(r"(检查|镜|造影|B超|彩超|CT|MRI|化验|常规|检测)$")  # (a crawl types some exams as diseases)
-_EXAM_DONE_BEFORE = re.compile(r"(做了|查了|检查了|做过|查过|复查了|(前天|昨天|今天|上周|刚|去)做(的)?)$")
-_EXAM_SHOWED_AFTER = re.compile(r"[^。？?]{0,10}?(发现|显示|提示|结果|报告|正常|未见|没有异常|无异常|说)|[，,]?(是|示)(?!不是|否)")
+_EXAM_DONE_BEFORE = re.compile(r"(做了|查了|检查了|做过|查过|复查了)$")
+_EXAM_SHOWED_AFTER = re.compile(r"[^。？?]{0,10}?(发现|显示|提示|结果|报告|正常|未见|没有异常|无异常|说)")
 _KIND_OF_TREATMENT = re.compile(r"(治疗|救治|疗法|方案|药物|类药)")
 _CLASS_WORD = re.compile(r"^[抗降消止镇][\u4e00-\u9fff]{1,3}$")  # 抗病毒, 抗生素, 降压, 消炎, 止痛
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+[。！？!?；;，,\n]*")
@@ -317,7 +317,7 @@ def _asked_topics(question: str, topics: list[EntityMention], asking: list[tuple
         return asked
     # an exam the story tells was done ("检查了血常规…都正常", "胃镜检查发现…息肉") is how it was found, not what is
     # asked about: what it found, or the disease named beside it, is
-    means = [m for m in topics if (m.entity_type == "exam" or _EXAM_NAME.search(m.entity_name)) and not any(a <= m.start < b for a, b in asking)
+    means = [m for m in topics if (m.entity_type == "exam" or _EXAM_NAME.search(m.entity_name)) and asking and not any(a <= m.start < b for a, b in asking)
              and (_EXAM_DONE_BEFORE.search(question[max(0, m.start - 4):m.start])
                   or _EXAM_SHOWED_AFTER.match(question, m.end))]
     if means:

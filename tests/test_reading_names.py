@@ -75,7 +75,7 @@ def test_a_disease_tests_ruled_out_is_no_topic_and_no_condition_of_the_person():
     assert topics("甲亢正常吗", names) == ["甲亢"] and complaints.of("我有甲亢，最近心慌").kind == "thyroid"
 
 
-def test_a_disease_named_in_full_is_read_before_its_organs_umbrella_and_an_exam_told_as_done_is_not_the_topic():
+def test_a_disease_named_in_full_is_read_before_its_organs_umbrella_and_how_long_is_no_question():
     from retriever.analysis import _UMBRELLA, _without_umbrella
     from retriever.hits import EntityMention
     from retriever.words import is_asking_clause
