@@ -270,8 +270,8 @@ _DIAGNOSIS_TOLD = re.compile(r"(确诊|诊断(为|是|出)|查出|检查出|医�
 
 
 def diagnosed(text: str) -> bool:
-    """Whether the message tells of a disease already diagnosed (or treated)."""
-    return bool(_DIAGNOSIS_TOLD.search(text))
+    """Whether the message tells of a disease already diagnosed (or treated); "是不是得了胃炎" asks whether."""
+    return any(not _WONDERED_BEFORE.search(text[max(0, m.start() - 5):m.start()]) for m in _DIAGNOSIS_TOLD.finditer(text))
 
 
 def of(text: str) -> Complaint | None:

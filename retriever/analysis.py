@@ -152,7 +152,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     asking = _asking_clauses(question)
     parts = tuple(question[a:b].strip() for a, b in asking)
     topics = _asked_topics(question, topics, asking, glue.other_products, notes)
-    topics = _without_umbrella(topics, notes)
+    topics = _without_umbrella(question, topics, notes)
     intents = _intents(masked, question, parts, _types(topics) or _types(taking))
     topics, intents = _without_weak(topics, intents, findings, masked, question, parts, notes)
     topics = _drugs_when_drug_section(topics, intents)
@@ -334,13 +334,17 @@ def _asked_topics(question: str, topics: list[EntityMention], asking: list[tuple
 # A disease named only by its organ ("胃病", "肝病", "心脏病"): an umbrella for many, the KB's entry for it a page
 # of everything the organ suffers ("所谓胃病，实际上是许多病的统称").
 _UMBRELLA = re.compile(rf"^({BODY_SITE.pattern})(脏)?病$")
+_WONDERED = re.compile(r"(是不是|会不会|怀疑|是否|可能是|难道是)(得了|是|患了|有)?$")
 
 
-def _without_umbrella(topics: list[EntityMention], notes: list[str]) -> list[EntityMention]:
-    """The topics less a disease named only by its organ when a disease of that organ is also named in full
-    ("是慢性浅表性胃炎…胃病几年了" is about the gastritis; "胃病能引起高血压吗" is still about 胃病)."""
+def _without_umbrella(question: str, topics: list[EntityMention], notes: list[str]) -> list[EntityMention]:
+    """The topics less a disease named only by its organ when a disease of that organ is told in full ("是慢性浅表性
+    胃炎…胃病几年了" is about the gastritis; "胃病能引起高血压吗" is still about 胃病, and so is "是不是得了胃病…是不是
+    胃炎": both are wondered, and the umbrella's entry lists what it may be)."""
+    told = [o for o in topics if o.entity_type == "disease"
+            and not _WONDERED.search(question[max(0, o.start - 6):o.start])]
     umbrella = [m for m in topics if m.entity_type == "disease" and (u := _UMBRELLA.match(m.entity_name))
-                and any(o.entity_type == "disease" and o.entity_id != m.entity_id and u.group(1) in o.entity_name for o in topics)]
+                and any(o.entity_id != m.entity_id and u.group(1) in o.entity_name for o in told)]
     if umbrella:
         notes += [f"「{m.surface}」 is an umbrella beside a disease named in full" for m in umbrella]
         return [m for m in topics if m not in umbrella]

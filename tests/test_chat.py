@@ -1109,3 +1109,10 @@ def test_the_same_medicine_in_another_form_is_no_interaction():
     passages_of = lambda entity_id, section: [note] if (entity_id, section) == (1, "注意事项") else []  # noqa: E731
     flags = check_drug_safety(PatientFacts(), [(2, "阿莫西林咀嚼片")], [(1, "阿莫西林胶囊")], passages_of)
     assert flags == []
+
+
+def test_a_disease_wondered_about_is_no_diagnosis_told():
+    from chat import complaints
+
+    assert not complaints.diagnosed("是不是得了胃病了？吃晚饭后疼痛") and not complaints.diagnosed("怀疑得了糖尿病")
+    assert complaints.diagnosed("我得了胃炎三年了") and complaints.diagnosed("医生说是胃溃疡")

@@ -86,9 +86,13 @@ def test_a_disease_named_in_full_is_read_before_its_organs_umbrella_and_how_long
     gastritis = EntityMention("慢性浅表性胃炎", 6, 13, 1, "disease", "慢性浅表性胃炎")
     umbrella = EntityMention("胃病", 20, 22, 2, "disease", "胃病")
     notes: list[str] = []
-    assert _without_umbrella([gastritis, umbrella], notes) == [gastritis] and notes
-    assert _without_umbrella([umbrella], []) == [umbrella]  # alone, it is what is asked about
+    assert _without_umbrella("前天做胃镜，是慢性浅表性胃炎伴胃窦糜烂，胃病几年了", [gastritis, umbrella], notes) == [gastritis] and notes
+    assert _without_umbrella("胃病几年了", [umbrella], []) == [umbrella]  # alone, it is what is asked about
     # beside a disease of another organ, or said twice, it is still what is asked about ("胃病能引起高血压吗")
     pressure = EntityMention("高血压", 5, 8, 3, "disease", "高血压")
     again = EntityMention("胃病", 30, 32, 2, "disease", "胃病")
-    assert _without_umbrella([umbrella, pressure, again], []) == [umbrella, pressure, again]
+    assert _without_umbrella("x" * 40, [umbrella, pressure, again], []) == [umbrella, pressure, again]
+    question = "是不是得了胃病了？吃晚饭后疼痛，今天吐了许多。是不是胃炎啊？"
+    at = question.index("胃炎")
+    wondered = EntityMention("胃炎", at, at + 2, 4, "disease", "胃炎")
+    assert _without_umbrella(question, [umbrella, wondered], []) == [umbrella, wondered]
