@@ -355,6 +355,8 @@ _ANSWERING_WORDS = {
 
 
 URGENT_SIGNS = "如出现高热不退、剧烈疼痛、呼吸困难、胸痛、意识不清、呕血或黑便等情况，请立即就医或拨打 120。"
+CHILD_URGENT_SIGNS = ("孩子如出现精神差或嗜睡、吃奶（进食）明显减少、呼吸急促或费力、抽搐、高热不退、反复呕吐或尿明显减少，"
+                      "请立即就医或拨打 120。")
 # In pregnancy what must not wait is different: said to every pregnant person the answer is about.
 PREGNANCY_SIGNS = "怀孕期间如出现阴道出血、腹痛加重、流水、胎动明显减少、头痛眼花或头晕乏力，请立即到有产科的医院就诊。"
 
@@ -367,6 +369,8 @@ def when_not_to_wait(concern: Concern | None, pregnant: bool | None, describes: 
         return PREGNANCY_SIGNS
     if concern is not None and concern.signs:
         return concern.signs
+    if concern is not None and concern.child and describes:
+        return CHILD_URGENT_SIGNS  # not the adult list (胸痛, 呕血) for a baby
     return (signs_of_entries(entries) or URGENT_SIGNS) if describes else ""
 
 

@@ -187,3 +187,12 @@ def test_a_birth_years_ago_is_no_postpartum_complaint_and_a_fit_is_not_a_headach
     # a weight on the chest with breathlessness gets chest pain's signs beside the belly's
     message = "肚子上部即胸下部中间那块地方有东西压着一样有点喘不过气，按下去会疼一会"
     assert "左肩臂" in complaints.signs(complaints.of(message), message)
+
+
+def test_a_childs_complaint_with_no_kind_of_its_own_gets_a_childs_go_now_signs_and_保胎_is_a_pregnancy():
+    from chat.patient import extract_facts
+
+    concern = concerns.read("孩子智力低下，有时候想说什么给忘了，爱生气爱哭", child=True, describes_symptoms=True)
+    signs = concerns.when_not_to_wait(concern, None, True)
+    assert signs == concerns.CHILD_URGENT_SIGNS and "呕血" not in signs
+    assert extract_facts(["羊水断断续续的流，不算太多，可以保胎吗"]).pregnant is True
