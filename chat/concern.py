@@ -369,9 +369,8 @@ def when_not_to_wait(concern: Concern | None, pregnant: bool | None, describes: 
         return PREGNANCY_SIGNS
     if concern is not None and concern.signs:
         return concern.signs
-    if concern is not None and concern.child and describes:
-        return CHILD_URGENT_SIGNS  # not the adult list (胸痛, 呕血) for a baby
-    return (signs_of_entries(entries) or URGENT_SIGNS) if describes else ""
+    general = CHILD_URGENT_SIGNS if concern is not None and concern.child else URGENT_SIGNS  # not 胸痛, 呕血 for a baby
+    return (signs_of_entries(entries) or general) if describes else ""
 
 
 def signs_of_entries(names: str) -> str:
