@@ -196,3 +196,4 @@ def test_a_childs_complaint_with_no_kind_of_its_own_gets_a_childs_go_now_signs_a
     signs = concerns.when_not_to_wait(concern, None, True)
     assert signs == concerns.CHILD_URGENT_SIGNS and "呕血" not in signs
     assert extract_facts(["羊水断断续续的流，不算太多，可以保胎吗"]).pregnant is True
+    assert not extract_facts(["结婚两年一直没有避孕，还没有怀上宝宝，就是担心要不到孩子"]).child  # a couple
