@@ -612,7 +612,6 @@ _REALIZED = re.compile(r"了(?!就)")  # "他平时会头晕，突然晕倒了":
 _OVER = re.compile(r"(退烧(?!药|贴|针|栓|的药)|烧退|退了|退下去|(?<![不没未])停了|(?<![不没未])停下|止住|不抽了|不吐了|(?<![不没未])好了|好转|"
                    r"(?<![不没未])缓解了|自行(缓解|纾|停止|恢复|好)|纾缓|恢复(了|正常)|(?<![不没未])醒了|醒过来|醒来|醒后|(?<![不没未叫还])清醒|"
                    r"苏醒|没事了|没事儿|没大碍|正常了|一切正常|没(有)?再(抽|吐|流|出血|发作)|过去了|平稳|稳定了)")
-_CLAUSE_BREAKS = "。！？!?；;，,\n"
 _ASKING_OVER = re.compile(r"(是不是|是否|会不会|算不算|能不能|吗|么|？|\?)")
 # What is not over when it feels better: an amount swallowed acts later ("吃了四十颗…现在没事了"), and a reaction
 # that needed adrenaline can come back within hours ("打了肾上腺素笔，好多了").
@@ -770,13 +769,12 @@ def _setting(t: _Text, sentence_start: int, at: int, transient: bool) -> str | N
     return last
 
 
-def _over_after(text: str, start: int, end: int) -> bool:
+def _over_after(t: "_Text", start: int, end: int) -> bool:
     """True when, between `start` and `end`, a clause tells it is over; one that asks right around the word
     ("是不是已经过去了", "好了吗") does not."""
-    for o in _OVER.finditer(text, start, end):
-        c_start = max(text.rfind(ch, start, o.start()) for ch in _CLAUSE_BREAKS) + 1
-        c_end = min((i for i in (text.find(ch, o.end(), end) for ch in _CLAUSE_BREAKS) if i != -1), default=end)
-        if not _ASKING_OVER.search(text, max(c_start, start, o.start() - 8), min(c_end, o.end() + 3)):
+    for o in _OVER.finditer(t.text, start, end):
+        c_start, c_end = _span(t.clauses, o.start(), len(t.text))
+        if not _ASKING_OVER.search(t.text, max(c_start, start, o.start() - 8), min(c_end, end, o.end() + 3)):
             return True
     return False
 
@@ -864,7 +862,7 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
         return "set in the past"
     if setting == "habit" and not _IMMEDIATE.search(clause) and not _REALIZED.match(text, m.end()):
         return "habitual"
-    if _over_after(text, m.end(), s_end) and not _ACTS_LATER.search(m.group()):
+    if _over_after(t, m.end(), s_end) and not _ACTS_LATER.search(m.group()):
         return "over"  # "发烧39度，吃了退烧药，烧退了"
     if _handled_after(text, m.end()):
         return "handled since"

@@ -134,4 +134,4 @@ def denial_alternation(extra: tuple[str, ...] = (), guards: dict[str, str] | Non
     """The regex group "(没有|没|不|…)": `words`, then a module's own `extra`, each after its lookbehind in
     `guards` ({"不": "(?<![是时])"} keeps "是不是", "时不时" out)."""
     guards = guards or {}
-    return "(" + "|".join(guards.get(w, "") + w for w in (*words, *extra)) + ")"
+    return alternation(tuple(guards.get(w, "") + w for w in (*words, *extra)))
