@@ -108,6 +108,7 @@ class RedFlag:
     who: str = ""  # who it happens to ("宝宝", "孕晚期"): must be named and not negated; no other discount applies
     sequela_of: str = ""  # a known past episode of this makes the signs after-effects unless said to be new
     transient: bool = False  # over in minutes (a faint, a fit): yesterday's is past, and the one writing is awake
+    lasting: str = ""  # what stays an emergency once over (a fit in pregnancy, an electric shock): 'over' does not discount it
 
 
 _NP = r"[^，。,；;！？!?\n]"  # any character but a clause break: "腹痛急迫，便意难忍" is two clauses
@@ -134,7 +135,7 @@ _MONTHS = r"([0-9]{1,2}|[一二两三四五六七八九十]{1,2})个(多)?月"
 _KID = alternation(CHILD_WORDS)
 _INFANT = rf"([0-9一二三四五六七八九十]+(周|天)(大|的{_KID})|{_KID}(才|刚)[0-9一二三四五六七八九十几多]+(周|天)|婴儿|新生儿|宝宝|小宝|婴幼儿|满月|奶娃|{_MONTHS}(大|的{_KID})|{_KID}(才|刚)?{_MONTHS})"
 _YOUNG_INFANT = rf"(([0-9]|1[0-2]|[一二三四五六七八九十]|十[一二])周(大|的{_KID})|([1-8]?[0-9]|[一二三四五六七八九十几]+)天(大|的{_KID})|{_KID}(才|刚)([0-9]|[一二三四五六七八九十几多]+)(周|天)|新生儿|满月|出生.{{0,6}}天|([0-3]|[一二两三])个(多)?月(大|的{_KID})|{_KID}(才|刚)?([0-3]|[一二两三])个(多)?月)"
-_FEVER = (r"(发烧|发热|高烧|高热|烧到|体温|烧了|烧得|fever|3[7-9](\.[0-9])?度|(?<![0-9.])(37\.[5-9]|3[89]\.[0-9]|4[0-2]\.[0-9])(?![0-9])|"
+_FEVER = (r"(发烧|发热|高烧|高热|烧到|(?<!正常)体温(?!计|表)|烧了|烧得|fever|3[7-9](\.[0-9])?度|(?<![0-9.])(37\.[5-9]|3[89]\.[0-9]|4[0-2]\.[0-9])(?![0-9])|"
           r"(摸着|身上|额头|头|浑身|全身)[^，。,]{0,2}(滚)?烫)")
 # What makes a child's fever an emergency besides its height: a bulging fontanelle, floppiness, no response, a weak
 # or shrill cry, a rash that does not fade, blue lips, fast breathing, no wet nappy for hours.
@@ -272,13 +273,13 @@ _ACUTE_BELLY = (rf"({_BELLY_SEVERE}|{_BELLY}{_NP}{{0,6}}(不让|不敢让|不给
 # people react to) and the airway or circulation giving way (throat tight, tongue or face swelling, a hoarse
 # voice, wheezing, faintness). "过敏起了几个包，吃了药就消了" has no second part.
 _ALLERGIC = (r"(过敏(?!性(鼻炎|皮炎|结膜炎|紫癜|哮喘|咳嗽))|(蜂|马蜂|蜜蜂|黄蜂|胡蜂)[^，。,]{0,2}(蛰|蜇|叮)|(蛰|蜇)(了|到|伤)|"
-             r"风团|荨麻疹|(全身|浑身|身上|满身|脸上)[^，。,]{0,4}(起|长|冒|出)(了)?[^，。,]{0,6}(疹|疙瘩|包|风团|红斑|红点)|"
+             r"(打|接种)(完|了)[^，。,]{0,3}(疫苗|针)[^。！？!?]{0,20}(疙瘩|疹|风团|肿)|风团|荨麻疹|(全身|浑身|身上|满身|脸上)[^，。,]{0,4}(起|长|冒|出)(了)?[^，。,]{0,6}(疹|疙瘩|包|风团|红斑|红点)|"
              r"(全身|浑身)(发)?(红|痒)|(吃|喝|碰|咬)(了|到)[^，。,]{0,8}(花生|坚果|核桃|腰果|开心果|虾|蟹|海鲜|芒果|菠萝|"
              r"鸡蛋|牛奶|贝|蚕蛹|荞麦))")
 _AIRWAY_SHOCK = (r"((喉咙|嗓子|嗓子眼|喉头|咽喉)[^，。,]{0,3}(发紧|紧|肿|堵|被掐|掐住|封住)|像被掐住|喉头水肿|"
                  r"(舌头|嘴唇|嘴巴|整张脸|满脸|整个脸)[^，。,]{0,3}肿(得|起来|了)(?!点|一点)|舌头[^，。,]{0,3}(胀|发胀|变大|变厚)|"
                  r"咽(口水|东西)[^，。,]{0,3}(都)?(难|困难|咽不下)|声音(嘶哑|变了|哑了|发不出)|声音[^，。,]{0,3}变了|"
-                 r"呼吸(困难|费劲|费力|急促|不了|不上)|喘(不上|不过|得厉害|起来)|有点喘|憋得|憋气|胸口憋|胸闷|吞(口水|咽)[^，。,]{0,3}(难|困难|不下)|"
+                 r"呼吸(有点|很|特别|越来越)?(困难|费劲|费力|急促|急|不了|不上)|喘(不上|不过|得厉害|起来)|有点喘|憋得|憋气|胸口憋|胸闷|吞(口水|咽)[^，。,]{0,3}(难|困难|不下)|"
                  r"头晕|发晕|晕倒|要倒|站不住|站不稳|心慌|血压(低|下降|掉)|脸色(苍白|发白)|出冷汗|意识模糊)")
 
 # Not right after a denial ("没吐", "没有昏迷"): the denial words of `retriever.words`, one character or "没有".
@@ -337,7 +338,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"我[^，。,]{0,4}(在|站在|坐在|爬到|上了)(楼顶|天台|顶楼|桥上|楼顶边|窗台|江边|河边)[^。！？!?]{0,30}(累|没意思|撑不|绝望|再见|对不起|不知道为什么)|"
         r"(谢谢(我|你)?这些年|(让|请|拜托)(我|你)[^，。,]{0,4}(帮|替)?(她|他)?(养|照顾)(她的|他的)?(猫|狗|孩子|宠物|爸妈|父母)|交[代待](了)?后事)"
         r"[^。！？!?]{0,50}(关机|不回|联系不上|失联|找不到|(存|攒|囤)(了|下)?[^，。,]{0,4}药)|"
-        r"把自己(结束|了结|解决)|活腻了|不想(再)?醒来|想(永远)?消失|没有活下去的(意义|理由|勇气|动力)|结束(掉)?自己|撑不(下去|住)了|不想(再)?(撑|熬|坚持)(下去)?了)",
+        r"不(太|怎么|是很)想活|活着(太|真|好)?累|(绳子|药|刀片?|炭)[^，。,]{0,4}(已经|都)?(准备好|买好|备好|攒够)|一睡不醒|睡(下去)?(就)?不(用|要)?再醒|割(了|破|开)(自己的?)?(手腕|腕)|(站在|在|爬上|上了)(天台|楼顶|顶楼|桥上|窗台)[^。！？!?]{0,20}(跳下去|跳下来|往下跳)|(你们|大家)以后(就)?(清净|轻松|不用(再)?(管|操心))|(再也)?不(会)?(再)?(拖累|连累|麻烦)你们|把自己(结束|了结|解决)|活腻了|不想(再)?醒来|想(永远)?消失|没有活下去的(意义|理由|勇气|动力)|结束(掉)?自己|撑不(下去|住)了|不想(再)?(撑|熬|坚持)(下去)?了)",
     ), kind="crisis", chronic_ok=True, label_en="thoughts of self-harm", english=(
         r"(kill(ing)? myself|(want|wish)(ed)? (someone|somebody|you|they|god|it) (would |to |could )?kill me|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
         r"(hurt|harm|cut)(ting|ing)? myself|(cut|slit|slashed) (my|his|her) wrists?|self[- ]harm|better off dead|"
@@ -345,7 +346,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(overdose|overdosed|od'?d?) on purpose|(going|want|plan(ning)?) to (overdose|take (all|a whole|the whole))|"
         r"don'?t want to be here anymore|(have|got) the pills (ready|in front of me|here|with me)|"
         r"(wrote|writing|left) (a |my )?(suicide |goodbye )?note|saying goodbye (to everyone|forever)|end it (tonight|now)|(going to|gonna|want to|wanna|i'?ll|i will|about to|ready to) end it\b(?! with)|"
-        r"jump (off|from) (the|a) (bridge|roof|building))",
+        r"jump (off|from) (the|a) (bridge|roof|building)|can'?t do this anymore|(letters?|notes?) (to|for) (my|the) (kids|children|family|wife|husband)|pills (are )?(lined up|counted out|ready))",
     )),
     RedFlag("chest_pain", "胸痛伴出汗等，可能是急性心肌梗死等心脏急症", (_CHEST, _CHEST_COMPANION),
             "立即停止活动，坐下或半躺休息，不要自己开车去医院。", label_en="chest pain that may be a heart attack",
@@ -359,7 +360,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(突然.{0,4}(一只|一边)(手|脚|胳膊|腿).{0,6}(没(有)?力|无力|麻|不能动|动不了)|"
         r"(口角|嘴(巴)?(角)?|口眼|脸(突然)?)[^，。,]{0,4}(歪|斜)|((一侧|半边|半身|单侧|左侧|右侧|左边|右边)(的)?"
         r"(肢体|手脚|胳膊腿|手|脚|腿|胳膊|身体|脸|身子)?|一边(的)?(肢体|手脚|胳膊腿|手|脚|腿|胳膊|身体|脸|身子)).{0,4}" + _WEAK + r"|半身不遂|偏瘫|"
-        r"说话.{0,4}(不清|含糊|不利索|大舌头)|口齿不清|言语不清|说不出话|突然[^，。,]{0,6}(看不清|看不见|失明|眼前发黑|听不见)|"
+        r"说话.{0,4}(不清|含糊|不利索|大舌头)|说不清(楚)?话|口齿不清|言语不清|说不出话|突然[^，。,]{0,6}(看不清|看不见|失明|眼前发黑|听不见)|(一只眼|单眼|左眼|右眼)[^，。,]{0,4}突然[^，。,]{0,10}(看不见|看不清|失明|黑了)|(拉了|拉上|挡了)[^，。,]{0,2}(帘子|窗帘|幕布)|说话[^，。,]{0,4}大舌头|"
         r"(左|右)(手|脚|腿|胳膊|臂)(突然)?[^，。,]{0,2}(抬不起|没劲|没力|无力|不能动|动不了|拿不住|不听使唤|使不上劲)|听不懂(我们|别人|人)?(说话|的话|讲话)|答非所问|"
         r"(筷子|碗|杯子|东西)[^，。,]{0,3}(掉|拿不住|握不住)|"
         rf"突然.{{0,6}}(走路不稳|站不稳|天旋地转)|{_SUSPECT}{_NP}{{0,4}}{_STROKE_NAME}|{_STROKE_NAME}了|"
@@ -376,9 +377,9 @@ RED_FLAGS: tuple[RedFlag, ...] = (
     )),
     RedFlag("breathing", "呼吸困难", (
         rf"(呼吸(很|好|特别|非常|太|越来越)?困(难|南)|{_CHOKING}|{_STRIDOR}|越来越喘|喘得越来越(厉害|重|快)|粉红色?的?泡沫(样)?痰|憋醒|大口(大口)?(地)?喘气|喘得(很|特别|非常)?(厉害|不行|说不出话|上气不接下气)|"
-        r"(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|三凹|鼻翼(扇动|一扇一扇)|"
+        r"(呼吸|气)(都)?(不上来|上不来)|(肋骨|锁骨|胸口)(下面|中间)?.{0,3}凹(进去|下去)|(肋骨|锁骨|肋间)[^。！？!?]{0,10}(往里|向里|往下)凹|三凹|鼻翼(扇动|一扇一扇)|"
         r"(塞|放|吞)(进|到)(了)?(嘴|鼻|喉)[^。！？!?]{0,14}(呼吸|喘|憋)|憋得(躺不|睡不)|(一句话|话)都说不(完|全|出)|喘不(上|过)气|(喘|呼吸|透)不(过|上)来|透不过气|上不来气|喘不动|憋得(喘|透|脸|嘴|说不|上不)|(快|要)?憋死了|窒息(?!感)|"
-        r"(嘴唇|口唇|脸|嘴|指甲|手指头|手指|指头)(发)?(紫|青紫|发绀)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)[^，。,]{0,4}(喘|呼吸|出不来气|上不来气|憋)|"
+        r"(嘴唇|口唇|嘴皮子?|脸|嘴|指甲|手指头|手指|指头)(都|也|有点|已经)?(发)?(紫|青紫|乌紫|发乌|乌青|发青|发绀|颜色(也)?不(太)?对)|(说|讲)(一句|句|两句)话[^，。,]{0,4}(要|就|得)?(歇|喘|停)|躺(都)?躺不下|(喘气|呼吸|出气)(都|也)?(很|特别|有点)?费(劲|力)|呼吸(很)?(急促|费力|停止|不了)|不能呼吸|无法呼吸|喉咙(肿|堵)[^，。,]{0,4}(喘|呼吸|出不来气|上不来气|憋)|"
         r"吸不进气|(只能|必须)坐着(才能)?(睡|呼吸|喘)|躺下(就)?(喘|憋|上不来气)|"
         r"(呼吸|喘气|嗓子|喉咙)[^，。,]{0,3}(哨音|吹哨|拉风箱|呼噜呼噜|咝咝|嘶嘶)|(喘气|呼吸|出气|吸气)[^，。,]{0,6}(哨子|哨声|口哨)|"
         r"喘得(很|特别|非常)?(急|快)|说话[^，。,]{0,6}(停下来|停下|歇)[^，。,]{0,3}(换气|喘气|喘口气)|"
@@ -415,7 +416,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(流血|出血|血)[^，。,]{0,3}越来越多|(出血|流血|鼻血)(流)?(了)?[^，。,]{0,2}(半个|一个|[0-9一二两三四五六七八九十几]+个?)(多)?(小时|钟头)|"
         r"(一晚上|一夜|一个小时|半天|一会儿?)[^，。,]{0,3}(湿|换)(了|透)?[^，。,]{0,2}(两|三|四|五|六|好几|几)(条|片|个|次|张)|"
         r"(流血|出血|下血)[^。！？!?]{0,20}(脸(色)?(煞|发|苍)?白|手脚(冰凉|发凉|冰冷)|冷汗|站不住|站不稳|眼前发黑|心慌)|"
-        r"血崩|(满地|一地|一身|满身|满脸|满手|满嘴)(都是)?(的)?血|动脉(出血|破)|血[^，。,]{0,8}(湿透|染红|浸透)|"
+        r"血崩|湿透(了)?[^，。,]{0,3}(两|三|四|几|好几)?(条|块|张|片)?(毛巾|纱布|衣服|卫生巾)|(捂|按|压)着[^，。,]{0,4}血(还是|还|仍)(一直)?(往下|往外)?(流|淌|冒)|(满地|一地|一身|满身|满脸|满手|满嘴)(都是)?(的)?血|动脉(出血|破)|血[^，。,]{0,8}(湿透|染红|浸透)|"
         r"(衣服|裤子|床单|被子|纱布|毛巾|卫生巾|尿不湿)[^，。,]{0,4}(染红|浸透)|"
         r"(流血|出血|鼻血|血)[^。！？!?]{0,16}(止不住|按不住|(按|压|捂)[^，。,]{0,6}(也|都|还)(止不住|在流|在出|没用|不管用)|"
         r"还在(流|出|冒|淌))|"
@@ -427,8 +428,20 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"lots of blood|lost a lot of blood|losing (a lot of|lots of|so much) blood|"
         r"(bleed|bleeding|blood)[^.!?]{0,40}(won'?t|doesn'?t|does not|will not) stop|"
         r"bleeding[^.!?]{0,30}for (over |more than |about )?(an|half an|one|two|\d+) hours?|(bleeding|bled) through|soaked (through|a pad|pads)|spurting|coffee[- ]grounds?|(black|tarry|tar-like) (stool|poop)[^.!?]{0,40}(dizz|faint|pale|weak)|"
-        r"blood (is )?(everywhere|gushing|pouring))",
+        r"blood (is )?(everywhere|gushing|pouring)|soaking (through|every)|soaked (every|two|three|several) towels?)",
     )),
+    # Shock, whatever caused it: a pale or waxen face with cold sweat, fainting or confusion ("脸色蜡黄，一直出冷汗").
+    RedFlag("shock", "面色苍白、出冷汗、晕厥等休克表现", (
+        r"((脸色|面色|脸)[^，。,]{0,3}(苍白|发白|煞白|惨白|蜡黄|很白|灰白|白得吓人)[^。！？!?]{0,16}(冷汗|虚汗|晕|昏|迷糊|手脚(冰凉|发凉)|站不住)|"
+        r"(冷汗|虚汗|晕了一下|晕倒|晕过去)[^。！？!?]{0,16}(脸色|面色)[^，。,]{0,3}(苍白|发白|煞白|惨白|蜡黄|很白|灰白))",
+    ), "让病人平躺、抬高双腿、保暖，不要喂水喂食。", label_en="signs of shock", english=(
+        r"(pale|grey|gray|ashen|white as a sheet)[^.!?]{0,30}(cold sweat|clammy|sweaty|faint|passed out|confused)",)),
+    # A very high blood pressure with what it does to the brain or eyes now.
+    RedFlag("hypertensive_crisis", "血压极高并伴头痛、视物模糊等，可能是高血压急症", (
+        r"((?<![0-9])(2[0-9]{2}|1[89][0-9])\s*[/／]\s*(1[2-9][0-9])(?![0-9])|(高压|收缩压)[^，。,]{0,3}(2[0-9]{2})(?![0-9]))",
+        r"(头(疼|痛)|看(东西)?[^，。,]{0,2}(模糊|不清|重影)|视物模糊|胸(痛|闷)|说话不清|(手|脚|半边)[^，。,]{0,2}麻|恶心|呕吐|吐了)",
+    ), "安静坐下休息，不要自行加量服用降压药。", label_en="a very high blood pressure with symptoms", english=(
+        r"(2[0-9]{2}|1[89][0-9]) ?/ ?(1[2-9][0-9])", r"(headache|blurr|chest pain|vision|confus|vomit)")),
     # Black, tarry stool is bleeding in the upper gut until shown otherwise (not after iron, bismuth or blood food).
     RedFlag("melena", "黑便（柏油样大便，可能是上消化道出血）", (
         r"(黑便|柏油(样|色|一样|似)|(大便|便便|拉的|屎)[^，。,]{0,4}(发黑|黑色|是黑的|黑黑的|像柏油)|拉(了)?[^，。,]{0,4}黑色?的?(大便|便|屎)|"
@@ -454,7 +467,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(瞳孔|黑眼珠|眼珠子?)[^，。,]{0,6}(缩得?(很|特别|非常)?小|针尖)|"
         r"(一家人|全家|一家[三四五六几]口|几个人|我们几个|同事们?)[^。！？!?]{0,20}(吃|喝)[^。！？!?]{0,20}(都|全)[^。！？!?]{0,6}"
         r"(吐|上吐下泻|晕|昏|胡话|抽)|"
-        r"(吃|服)(错|多)了药|(吃|服)(错|多)药了|过量服用|服药过量|吃药过量|(被|让).{0,3}(毒)?蛇咬|毒蘑菇|野蘑菇|"
+        r"(纽扣|扣子|扣式|圆饼|圆圆的?)[^，。,]{0,4}电池[^。！？!?]{0,30}(吞|吃|咽)|(吞|吃|咽)[^，。,]{0,6}(纽扣|扣子|扣式)?电池|(磁铁|磁珠|巴克球)[^。！？!?]{0,20}(吞|吃|咽)|(吞|吃|咽)[^，。,]{0,6}(磁铁|磁珠|巴克球)|(吃|服)(错|多)了药|(吃|服)(错|多)药了|过量服用|服药过量|吃药过量|(被|让).{0,3}(毒)?蛇咬|毒蘑菇|野蘑菇|"
         rf"(煤气|一氧化碳|食物|农药|药物|酒精)?中毒了|{_SUSPECT}{_NP}{{0,4}}(煤气|一氧化碳|食物|农药|药物|酒精)?中毒|"
         r"中毒.{0,4}(怎么办|急救)|(煤气|燃气|天然气).{0,4}(泄漏|漏了).{0,10}(晕|恶心|头疼|头痛|昏))",
     ), "保留药瓶或毒物包装带去医院；不要自行催吐或喂东西，除非医生指导。", label_en="poisoning or an overdose",
@@ -463,7 +476,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
                      r"took (too many|a whole|the whole|all (the|my|his|her|of)) |" + _EN_INGESTION + "|"
                      r"(drank|ate|swallowed|licked) (some |a bit of |a little |a cup of |a mouthful of |a sip of |a lot of )?"
                      r"(bleach|pesticide|weed ?killer|detergent|poison|rat poison|antifreeze|nail polish remover|drain cleaner)|poisoned|"
-                     r"carbon monoxide)",)),
+                     r"carbon monoxide|(swallowed|ate) (a |some |two |the )?(button |coin )?(batter(y|ies)|magnets))",)),
     RedFlag("infant_fever", "婴幼儿高热", (_FEVER, _HIGH), "尽快带孩子去医院急诊；不要捂汗。", who=_INFANT,
             label_en="high fever in a baby", english=(
                 r"(newborn|infant|\b\d+[- ]?(week|month)s?[- ]?old|\bbaby)", r"(fever|temperature)",
@@ -490,7 +503,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
             english=(r"(\b4[0-2](\.\d)? ?(°|degrees|c\b)|\b10[5-7](\.\d)? ?(°|degrees|f\b))",)),
     RedFlag("unconscious", "意识障碍或抽搐", (
         rf"({_SEIZURE_SIGNS}|{_UNRESPONSIVE}|{_COLLAPSE}|{_CONFUSED}|"
-        r"昏迷|昏倒|晕倒|晕过去|不省人事|叫不醒|叫不应|意识(不清|模糊|丧失)|神志不清|没(有)?了?意识|抽搐|抽风|"
+        r"人(也|都|已经)?(有点|有些|开始|变得)?(迷糊|糊涂|不清醒)(了)?(?![的地])|昏迷|昏倒|晕倒|晕过去|不省人事|叫不醒|叫不应|意识(不清|模糊|丧失)|神志不清|没(有)?了?意识|抽搐|抽风|"
         r"(?<![性热烧])惊厥|惊厥了|癫痫(病)?(又)?(发作|复发|犯)(了|起来)|口吐白沫|没(有)?(了)?(呼吸|心跳)|心跳停|没反应|休克|倒地)",
     ), "让病人侧躺、保持呼吸道通畅，不要往嘴里塞东西；没有呼吸心跳时立即胸外按压。",
             label_en="loss of consciousness or a seizure", transient=True, english=(
@@ -522,7 +535,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(很深|特别深|好深|挺深)的(口子|伤口)|(切|砍|剁|轧|夹|锯|绞)掉(了)?(一节|一截|半截|一块|手指|指头)|"
         r"(眼睛|眼球)[^，。,]{0,4}(扎|戳|炸|刺)(伤|破|了|到)|炸伤|"
         r"(卷进|绞进|碾|轧)(去|了|到|断|烂|碎)|(卷|绞|夹)(进|入)[^，。,]{0,4}(机器|机|滚筒|皮带|齿轮)|(手指|脚趾|指头)[^，。,]{0,4}(夹|切|砍|压|剁|轧)断|断了一截)",
-    ), "不要随意搬动伤者（怀疑颈椎或脊柱受伤时尤其如此），按压止血。", label_en="a serious injury", english=(
+    ), "不要随意搬动伤者（怀疑颈椎或脊柱受伤时尤其如此），按压止血。", label_en="a serious injury",
+            lasting=r"(电|溺水|落水|捞|救|卷进|绞进|碾|轧)", english=(
         r"(car (accident|crash)|hit by a (car|truck|bus)|"
         r"fell (from|off|out of) (a |the )?(roof|ladder|building|balcony|window|height|tree|bunk|second|third)|fell down (the )?stairs|bone (is )?sticking out|"
         r"(arm|leg|wrist|ankle|forearm|elbow) (is |looks )?(bent|twisted|deformed)|(bent|twisted) at (a|an) (weird|strange|funny|odd|unnatural|wrong) angle|"
@@ -537,7 +551,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"头.{0,2}(炸裂|要炸|像要裂开)|(从来|这辈子|长这么大|有生以来)(都)?没(有)?这么(疼|痛)过|"
         r"(突然|剧烈|炸裂|撕裂|这辈子最|从来没(有)?这么|从未).{0,6}(头痛|头疼)|(头痛|头疼).{0,8}(剧烈|炸|喷射|脖子(僵|硬)|呕吐)|"
         r"(头|脑袋|后脑勺?)[^，。,]{0,3}(疼|痛)得(要命|要死|受不了|要炸|要裂|像要炸|像要裂开|抱头|打滚|站不住)|"
-        r"(头|脑袋)[^，。,]{0,3}(爆炸|炸开|要爆)|(头|脑袋|后脑勺?)[^，。,]{0,2}(突然|一下子)[^，。,]{0,3}(剧痛|炸|裂|剧烈(地)?(疼|痛))|(突然|一下子)[^，。,]{0,6}(头|脑袋|后脑勺?)[^，。,]{0,3}(剧痛|炸|裂))",
+        r"突然[^，。,]{0,3}(抱|捂)着头[^，。,]{0,3}(喊|叫|说)?(疼|痛)|(头|脑袋)[^，。,]{0,3}(爆炸|炸开|要爆)|(头|脑袋|后脑勺?)[^，。,]{0,2}(突然|一下子)[^，。,]{0,3}(剧痛|炸|裂|剧烈(地)?(疼|痛))|(突然|一下子)[^，。,]{0,6}(头|脑袋|后脑勺?)[^，。,]{0,3}(剧痛|炸|裂))",
     ), "", label_en="a sudden severe headache",
             english=(r"(worst headache|sudden(ly)?[^.!?]{0,20}(severe|terrible|excruciating|splitting|explosive|blinding) (headache|head pain)|"
                      r"thunderclap|"
@@ -553,6 +567,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"(pain|ache|cramps)|ectopic|(abdominal|stomach|belly|tummy) (pain|ache|cramps?) (is |was |has been )?(so |really )?"
         r"(unbearable|excruciating|severe|agonizing|so bad)|doubled over|(belly|stomach|abdomen|tummy) (is )?(rigid|hard as a board|board-?like)|"
         r"pain (moved|moving|spread|has moved|went) (down )?(to|into) (the |my |his |her )?(lower )?right|"
+        r"(belly ?button|navel)[^.!?]{0,40}(moved|moving|went|shifted|spread) (down )?(to|into) (the |my |his |her )?(lower )?right|"
         r"(hasn'?t|haven'?t|has not|not) (pooped|passed gas|farted)[^.!?]{0,30}(vomit|throwing up)|"
         r"testic\w* (pain|is swollen|suddenly)|"
         r"(severe|terrible|unbearable|excruciating) pain in (my|his|her|the) (lower )?(right )?(belly|stomach|abdomen|tummy)",)),
@@ -568,7 +583,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"肚子[^，。,]{0,2}(一直)?(硬|发硬|硬邦邦)[^。！？!?]{0,8}(疼|痛)|(宫缩|肚子)[^。！？!?]{0,10}([0-9一二两三四五六七八九十几]+分钟(一次|来一次)|"
         r"有规律|越来越(疼|紧|频))|" + _BELLY_SEVERE + ")",
     ), "立即去有产科的医院急诊。", label_en="an emergency in pregnancy",
-            who=_PREGNANT, english=(
+            who=_PREGNANT, lasting=rf"({_JERK}|白眼|白沫|眼睛[^，。,]{{0,4}}上翻)", english=(
         r"(pregnan|\d+ weeks|\d+ months along)", r"(bleeding|water (just |has |had )?(broke|broken|breaking)|leaking fluid|"
                                 r"fluid (is |keeps |kept |started )?(leaking|gushing|coming out|pouring|trickling)|"
                                 r"(severe|terrible|awful|bad|pounding|splitting|really bad) headache|seeing (spots|stars|flash)|"
@@ -592,11 +607,11 @@ _NEG_FILLER = (r"(明显|什么|任何|出现|发生|再|有|感到|感觉|觉�
                r"算|经常|怎|大|想|打算)")
 _NEGATION = re.compile(rf"{_NEG_WORD}{_NEG_FILLER}{{0,2}}$")  # not "是不是", "有没有", "时不时"
 # Said in the match's own clause: it happened before, or it is over.
-_PAST = re.compile(r"(去年|前年|几年前|多年前|年前|小时候|小的时候|年轻的时候|以前|之前|曾经|(?<![不未])曾|上个月|上月|上次|那次|当年|早年|"
+_PAST = re.compile(r"(去年|前年|几年前|多年前|年前|小时候|小的时候|年轻的时候|(?<![跟和比同])(以前|之前)(?![^，。,]{0,3}(从来|从未|从没|都没|没有过|没出现))|曾经|(?<![不未])曾|上个月|上月|上次|那次|当年|早年|"
                    r"月前|已经好了|现在好了|早就好了|已经好转|已经恢复|已痊愈|已经不|现在没事|后来好了|早就没事|依稀记得|记得)")
 # Words that set the scene for the clauses after them, up to the next such word of the sentence: a past time
 # ("有一次…突然晕倒，四肢抽搐"), the present ("今天", "刚才"), or a habit ("发作时…口吐白沫，全身抽动").
-_WHEN_PAST = (r"去年|前年|几年前|多年前|年前|小时候|小的时候|年轻的时候|以前|之前|曾经|上个月|上月|上次|那次|当年|早年|月前|"
+_WHEN_PAST = (r"去年|前年|几年前|多年前|年前|小时候|小的时候|年轻的时候|(?<![跟和比同])以前|(?<![跟和比同])之前|曾经|上个月|上月|上次|那次|当年|早年|月前|"
               r"天前|周前|星期前|礼拜前|前段时间|前一段时间|前阵子|前一阵|前些天|前些日子|前几天|前两天|前天|上个?星期|上个?礼拜|"
               r"上周|当时|那时|那天|有一天|有一次|有次|(最近|上|那)一次|[0-9]{4}年|[0-9]{1,2}月[0-9]{1,2}[日号]|"
               r"[0-9一二三四五六七八九十]+月份")
@@ -612,6 +627,7 @@ _REALIZED = re.compile(r"了(?!就)")  # "他平时会头晕，突然晕倒了":
 _OVER = re.compile(r"(退烧(?!药|贴|针|栓|的药)|烧退|退了|退下去|(?<![不没未])停了|(?<![不没未])停下|止住|不抽了|不吐了|(?<![不没未])好了|好转|"
                    r"(?<![不没未])缓解了|自行(缓解|纾|停止|恢复|好)|纾缓|恢复(了|正常)|(?<![不没未])醒了|醒过来|醒来|醒后|(?<![不没未叫还])清醒|"
                    r"苏醒|没事了|没事儿|没大碍|正常了|一切正常|没(有)?再(抽|吐|流|出血|发作)|过去了|平稳|稳定了)")
+_BELIEF = re.compile(r"(说|以为|认为|估计|觉得)")  # what someone says will pass, not what has passed
 _ASKING_OVER = re.compile(r"(是不是|是否|会不会|算不算|能不能|吗|么|？|\?)")
 # What is not over when it feels better: an amount swallowed acts later ("吃了四十颗…现在没事了"), and a reaction
 # that needed adrenaline can come back within hours ("打了肾上腺素笔，好多了").
@@ -643,6 +659,7 @@ _DURATION = re.compile(r"(好几个月|几个月了|好几年|多年|几年了|�
                        r"[0-9一两二三四五六七八九十几多]+(个)?(周|星期|礼拜)(了|多|以来|来)|第[二三四五六七八九十0-9两几]+天|前一天|头一天|[0-9一二两三四五六七八九十几多]+天(了|来|以来)|这几天|这两天|近几天|"
                        r"几天来|好几天|连续.{0,3}天|一周了|一个星期|半个月|个把月|这段时间|一段时间|最近|近期|近来|至今|一直以来|病史)")
 _DURATION_OVERRIDE = re.compile(r"(突然|剧烈|越来越|加重|刚才|刚刚|正在|此刻|现在还|还在|今天|今早|今晚|昨天|昨晚)")
+_UNLIKE_BEFORE = re.compile(r"(完全不一样|跟(以前|平时|往常)[^，。,]{0,3}不一样|从来没(有)?这么|从没这么|从未这么)")  # this time is new
 _RED_COMPANION = re.compile(r"(冷汗|大汗|压榨|剧烈|剧痛|濒死|左臂|左(胳膊|肩|手臂)|撕裂|发紫|青紫|发绀)")
 _AGE = re.compile(r"(宝宝|孩子|婴儿|儿子|女儿|小孩|娃|怀孕|怀上|孕|出生|满|今年|岁)")  # "宝宝三个月了" is an age
 # Habitual or hypothetical in the match's clause: "癫痫发作会窒息吗", "每次都疼得受不了", "怕他中风了", "…的话".
@@ -663,16 +680,18 @@ _PERSON = re.compile(r"(?P<other>(他|她)自己|他|她|爸|妈|父亲|母亲|�
 # animal that did it ("被狗咬了", "狗咬了…") nor a thing named after one ("猫砂", "狗粮", "热狗").
 _PET = re.compile(r"(?<!热)(狗狗|小狗|狗子|狗|猫咪|小猫|猫|宠物|兔子|仓鼠|鹦鹉|泰迪|金毛|柯基|哈士奇|二哈|比熊|博美)"
                   r"(?!粮|砂|毛|屎|尿|窝|绳|链|笼|眼|头鹰)")
-_PET_AGENT = re.compile(r"(了)?(咬|抓|挠|扑|撞|踢|舔)")
+_PET_AGENT = re.compile(r"(了)?(把[^，。,]{0,6})?(咬|抓|挠|扑|撞|踢|舔)")  # "狗把腿咬开": the dog did it
 _LIKE = re.compile(r"(跟|像|似|如|好像|和)$")  # "咳得跟小狗叫似的": a comparison
 # The question asks about the condition in general (what it is, causes, cost, where to treat it).
 _INFO = re.compile(r"(是什么|什么是|有哪些|哪些|原因|为什么|为何|怎么预防|如何预防|预防|区别|不同|分辨|辨别|区分|的症状|表现|科普|机制|"
                    r"病因|概率|发病率|死亡率|能治好|后遗症|康复|护理|饮食|怎么检查|做什么检查|多久能好|"
                    r"影响|会不会(?!是)|会引起|能引起|导致|致使|引发|造成|使人|让人|一定是|遗传|传染|急救知识|怎么急救|如何急救|常识|知识|"
-                   r"了解|介绍|定义|统计|电影|电视剧|纪录片|小说|新闻|论文|话题|哪个|哪国|率|"
+                   r"了解|介绍|定义|统计|电影|电视剧|纪录片|小说|新闻|论文|话题|哪个|哪国|率|先[^，。,]{1,8}还是先|"
                    r"哪家医院|哪里治|医院哪家好|哪家好|" + "|".join(COST_WORDS) + ")")
-_NOW = re.compile(r"(现在|正在|突然|刚才|刚刚|此刻|马上|赶紧|快|一直|越来越|止不住|救命|急(?![救性诊促躁])|怎么办|在医院|送医|打120|"
+_NOW = re.compile(r"(现在|正在|突然|刚才|刚刚|此刻|马上|赶紧|快|一直|越来越|止不住|救命|急(?![救性诊促躁])|怎么办|在医院|送医|(?<!先)打120|"
                   r"[0-9一二两三四五六七八九十半几]+(分钟|小时|个小时)|今天|今晚|今早|昨晚|昨天)")
+# Watched or read, not lived: a scene of a drama, a film, the news.
+_STORY = re.compile(r"((电视剧|电视|电影|视频|新闻|小说|剧)(里|里面|中|上)|新闻说|看(了)?(一)?(个|部|集)?(电视剧|电影|纪录片|小说))")
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n]+")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+")
 _TITLE = re.compile(r"[^。！？!?；;\n]{2,60}[？?](?=.{6,})", re.S)  # "题目？描述": the title sums up the description
@@ -774,6 +793,9 @@ def _over_after(t: "_Text", start: int, end: int) -> bool:
     ("是不是已经过去了", "好了吗") does not."""
     for o in _OVER.finditer(t.text, start, end):
         c_start, c_end = _span(t.clauses, o.start(), len(t.text))
+        if _BELIEF.search(t.text, c_start, o.start()) \
+                or _setting(t, _span(t.sentences, o.start(), len(t.text))[0], o.start(), False) == "past":
+            continue  # "她说吐完就好了", "去年也有过一次，十几分钟就好了，这次…还没好": not this time
         if not _ASKING_OVER.search(t.text, max(c_start, start, o.start() - 8), min(c_end, end, o.end() + 3)):
             return True
     return False
@@ -783,8 +805,8 @@ def _handled_after(text: str, at: int) -> bool:
     for h in _HANDLED.finditer(text, at):
         if _HISTORY.search(text, max(0, h.start() - 4), h.start()) or text.startswith("过", h.end()):
             continue  # "以前确诊过癫痫": what was known before, not a visit since
-        if re.match(r"(的)?(路上|途中)", text[h.end():]):
-            continue  # "正在送医院的路上": still an emergency, and what to do meanwhile helps
+        if re.match(r"(的)?(路上|途中)|[^，。,]{0,4}(处理不了|看不了|治不了|没(有)?办法|让[^，。,]{0,4}(去|转)|建议[^，。,]{0,4}(去|转)|叫[^，。,]{0,4}(去|转))", text[h.end():]):
+            continue  # "正在送医院的路上", "诊所说处理不了": still an emergency, and what to do meanwhile helps
         return True
     return False
 
@@ -844,6 +866,8 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
     if _pet(t, m.start()):
         return "a pet"
     start, end = _span(t.clauses, m.start(), len(text))
+    if _STORY.search(text, _span(t.sentences, m.start(), len(text))[0], m.start()):
+        return "in a story"  # "昨晚看电视剧，里面一个老板…突然捂着胸口就倒下了"
     last_end = _span(t.clauses, max(m.start(), m.end() - 1), len(text))[1]  # the clause where the match ends
     clause = text[start:end]
     if _NEGATION.search(text, start, m.start()):
@@ -862,7 +886,8 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
         return "set in the past"
     if setting == "habit" and not _IMMEDIATE.search(clause) and not _REALIZED.match(text, m.end()):
         return "habitual"
-    if _over_after(t, m.end(), s_end) and not _ACTS_LATER.search(m.group()):
+    if _over_after(t, m.end(), s_end) and not _ACTS_LATER.search(m.group()) \
+            and not (flag.lasting and re.search(flag.lasting, m.group())):
         return "over"  # "发烧39度，吃了退烧药，烧退了"
     if _handled_after(text, m.end()):
         return "handled since"
@@ -874,7 +899,7 @@ def _discount(flag: RedFlag, m: re.Match, t: _Text) -> str | None:
             and not _INTERVAL.search(m.group()) \
             and (_HABITUAL.search(clause) or not any(_WORSE.search(text, a, b) for a, b in t.clauses if a in (end + 1, last_end + 1))):
         return "intermittent"  # unless the clause after it (or after the match, when it runs on) says it is getting worse
-    if _long_standing(text, s_start, s_end) and not _DURATION_OVERRIDE.search(clause) \
+    if _long_standing(text, s_start, s_end) and not _DURATION_OVERRIDE.search(clause) and not _UNLIKE_BEFORE.search(text, s_start, s_end) \
             and not _RED_COMPANION.search(text, s_start, s_end):
         return "long-standing"
     if flag.transient and _said_by_patient(t, s_start, m.start()):

@@ -369,3 +369,34 @@ def test_what_is_not_over_when_it_feels_better_and_what_only_sounds_like_a_pet(q
 ])
 def test_what_is_over_or_never_happened_is_no_emergency(question):
     assert not triage(question).urgent, explain(question)
+
+
+@pytest.mark.parametrize("question", [
+    "我爸喘得躺都躺不下，嘴唇乌紫，说一句话要歇两口气",  # breathing failing, however told
+    "她一直咳嗽，喘气都费劲，嘴唇颜色也不太对",
+    "我妈刚才脸色蜡黄，一直出冷汗，说想躺会儿",  # shock, whatever caused it
+    "狗把腿咬开一个口子，用毛巾捂着血还是一直往下流，湿透两条毛巾了，诊所说处理不了",  # not handled: sent on
+    "妈妈吃了野蘑菇，现在上吐下泻，人有点迷糊，她说吐完就好了",  # what she says will pass has not passed
+    "我爷爷嘴角歪了，说话大舌头，上次也有过一次，十几分钟就好了，这次一个多钟头了",  # last time's is not this time's
+    "孩子手在抖，叫他也不理，之前从来没有过这种情况",  # never before: new, not past
+    "头疼了好多年了，但今天这个跟以前不一样，像脑袋里炸开一样",  # unlike before: not long-standing
+    "血压量了210/125，头疼得厉害，看东西模糊",  # a very high pressure with what it does now
+    "我媳妇怀孕八个月，刚才全身抽了一阵，翻白眼，现在醒了",  # a fit in pregnancy stays an emergency
+    "邻居被电打了一下倒地上了，现在醒了",  # so does an electric shock
+    "孩子好像把遥控器里的纽扣电池吞下去了",
+    "活着太累了，绳子已经准备好了",
+    "我刚才割了手腕，其实也不太想活了",
+    "I can't do this anymore. The pills are lined up on the table.",
+])
+def test_what_people_tell_without_the_red_flag_words(question):
+    assert triage(question).level is not None, explain(question)
+
+
+@pytest.mark.parametrize("question", [
+    "新生儿正常体温是多少",  # a temperature asked about, not a fever
+    "看电视剧里一个人突然捂着胸口倒下了，真的心脏病发作也这样吗",  # watched, not lived
+    "有人晕倒先打120还是先按压",  # first-aid knowledge
+    "跑完步喘不上气，歇一会就好了",  # over after rest
+])
+def test_what_only_sounds_like_an_emergency(question):
+    assert triage(question).level is None, explain(question)
