@@ -134,17 +134,19 @@ _MINUTES = r"([0-9]+|[一二两三四五六七八九十几好半]+)(多|来)?(�
 _MONTHS = r"([0-9]{1,2}|[一二两三四五六七八九十]{1,2})个(多)?月"
 _KID = alternation(CHILD_WORDS)
 _INFANT = rf"([0-9一二三四五六七八九十]+(周|天)(大|的{_KID})|{_KID}(才|刚)[0-9一二三四五六七八九十几多]+(周|天)|婴儿|新生儿|宝宝|小宝|婴幼儿|满月|奶娃|{_MONTHS}(大|的{_KID})|{_KID}(才|刚)?{_MONTHS})"
-_YOUNG_INFANT = rf"(([0-9]|1[0-2]|[一二三四五六七八九十]|十[一二])周(大|的{_KID})|([1-8]?[0-9]|[一二三四五六七八九十几]+)天(大|的{_KID})|{_KID}(才|刚)([0-9]|[一二三四五六七八九十几多]+)(周|天)|新生儿|满月|出生.{{0,6}}天|([0-3]|[一二两三])个(多)?月(大|的{_KID})|{_KID}(才|刚)?([0-3]|[一二两三])个(多)?月)"
+_YOUNG_INFANT = rf"(([0-9]|1[0-2]|[一二三四五六七八九十]|十[一二])周(大|的{_KID})|([1-8]?[0-9]|[一二三四五六七八九十几]+)天(大|的{_KID})|{_KID}(才|刚)([0-9]|[一二三四五六七八九十几多]+)(周|天)|新生儿|满月|出生.{{0,6}}天|([0-3]|[一二两三])个(多|半)?月(大|的{_KID})|{_KID}(才|刚)?([0-3]|[一二两三])个(多|半)?月)"
 _FEVER = (r"(发烧|发热|高烧|高热|烧到|(?<!正常)体温(?!计|表)|烧了|烧得|fever|3[7-9](\.[0-9])?度|(?<![0-9.])(37\.[5-9]|3[89]\.[0-9]|4[0-2]\.[0-9])(?![0-9])|"
           r"(摸着|身上|额头|头|浑身|全身)[^，。,]{0,2}(滚)?烫)")
-# What makes a child's fever an emergency besides its height: a bulging fontanelle, floppiness, no response, a weak
-# or shrill cry, a rash that does not fade, blue lips, fast breathing, no wet nappy for hours.
-_CHILD_DANGER = (r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴|软的|塌塌)|没(什么)?反应|尿(也|都|量)?(很|特别|明显)?少(了)?|哭声(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|"
+# A baby past three months with 38-38.9 and nothing else has a fever to watch, not a call to 120 (under three
+# months any fever is: `young_infant_fever`). What makes a child's fever an emergency besides its height: a bulging
+# fontanelle, floppiness, no response, a weak or shrill cry, a rash that does not fade, blue lips, fast breathing,
+# no wet nappy for hours.
+_CHILD_DANGER = (r"囟门[^，。,]{0,3}(鼓|凸|膨|隆|突)|软(绵绵|趴趴|软的|塌塌)|没(什么)?反应|尿(也|都|量)?(很|特别|明显)?少(了)?|哭声(很|特别|有点)?(弱|尖|无力)|(出血|瘀)(点|斑)|紫(红)?色?的?(点|斑)|"
                  r"不(褪|退)色|嘴唇[^，。,]{0,2}(发紫|发青|青)|呼吸(急促|困难|(很|特别|非常)?快)|"
                  r"(一天|半天|好久|[0-9一二两三四五六七八九十几]+个?小时)(都)?没(有)?(尿|湿尿布)|皮肤发花")
 _JERK = r"抽(?!屉|烟|血|筋|空|奖|签|查|水|样|成|出|取|脂)"  # a fit, not 抽屉, 抽烟, 抽血, 腿抽筋, 抽空
 _DULL = r"(精神(很|特别|非常|极|太)?(差|不好)|没(有)?精神|蔫(蔫|了)|没精打采)"  # listless: "今天精神特别差"
-_HIGH = (r"(3[89](\.[0-9])?|4[0-2](\.[0-9])?|三十[八九]|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|" + _DULL + r"|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|" + _CHILD_DANGER + ")")
+_HIGH = (r"(39(\.[0-9])?|4[0-2](\.[0-9])?|三十九|四十|高烧|高热|烧得厉害|" + _JERK + r"|惊厥|" + _DULL + r"|嗜睡|叫不醒|不吃奶|哭闹不止|烧.{0,4}不退|" + _CHILD_DANGER + ")")
 # What blackens a stool without a bleed: iron, bismuth, blood tofu and dark foods.
 _BLACK_FROM_FOOD_OR_DRUG = re.compile(r"(铁剂|补铁|硫酸亚铁|琥珀酸亚铁|多糖铁|铋|得乐|动物血|猪血|鸭血|血豆腐|黑芝麻|桑葚|蓝莓|"
                                       r"火龙果|黑米|墨鱼|活性炭|药用炭)")

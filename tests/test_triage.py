@@ -384,6 +384,8 @@ def test_what_is_over_or_never_happened_is_no_emergency(question):
     "我媳妇怀孕八个月，刚才全身抽了一阵，翻白眼，现在醒了",  # a fit in pregnancy stays an emergency
     "邻居被电打了一下倒地上了，现在醒了",  # so does an electric shock
     "孩子好像把遥控器里的纽扣电池吞下去了",
+    "宝宝一个半月，发烧38度",  # under three months any fever
+    "宝宝八个月，发烧38度，哭声很弱，叫他没什么反应",  # past three months with a danger sign
     "活着太累了，绳子已经准备好了",
     "我刚才割了手腕，其实也不太想活了",
     "I can't do this anymore. The pills are lined up on the table.",
@@ -397,6 +399,7 @@ def test_what_people_tell_without_the_red_flag_words(question):
     "看电视剧里一个人突然捂着胸口倒下了，真的心脏病发作也这样吗",  # watched, not lived
     "有人晕倒先打120还是先按压",  # first-aid knowledge
     "跑完步喘不上气，歇一会就好了",  # over after rest
+    "宝宝八个月，发烧38度一晚上了，能喝点什么",  # past three months, 38 and nothing else: a fever to watch
 ])
 def test_what_only_sounds_like_an_emergency(question):
     assert triage(question).level is None, explain(question)
