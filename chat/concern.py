@@ -274,7 +274,8 @@ def not_waiting(question: str, age_years: float | None = None, pregnant: bool | 
             return PREGNANCY_BP_LINE.format(bp=f"{high}/{low}")  # in pregnancy 140/90 is already a warning
         if plausible and (high >= 180 or low >= 110):
             return BP_LINE.format(bp=f"{high}/{low}")
-    exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE) or _told(question, _WRONG_MEDICINE, WRONG_MEDICINE_LINE)
+    exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE) or _told(question, _WRONG_MEDICINE, WRONG_MEDICINE_LINE) \
+        or _told(question, _DRUG_RASH, DRUG_RASH_LINE)
     if exposure:
         return exposure
     positive = _TEST_POSITIVE.search(question)
@@ -319,6 +320,13 @@ _WRONG_MEDICINE = (("误服或吃错了药",
 WRONG_MEDICINE_LINE = ("您提到{what}：请记下药名、剂量和时间，尽快打电话问医生或药师；误服降压药要留意头晕、乏力、站起来眼前发黑（血压"
                        "过低，先躺下、起身要慢），误服降糖药要留意心慌、出冷汗、手抖（低血糖，能吞咽时先吃糖）；出现这些加重、"
                        "胸闷或意识不清，请立即就医或拨打120。")
+# A rash or itch after a medicine, or the person asks whether it is the medicine: a drug allergy is stopped first.
+_DRUG_RASH = (("用药后皮肤起疹、发痒",
+               re.compile(r"((吃|服|用|打|输|涂|抹|擦|喝)(了)?[^。，,？?]{0,12}(药|粒|片|针|膏|胶囊|颗粒|口服液|吊瓶|点滴|素|西林|头孢|沙星|洛芬|霉素)"
+                          r"[^。？?没不无]{0,24}(皮疹|疹子|红疹|疙瘩|起包|风团|荨麻疹|红痒|发痒|瘙痒|痒)|"  # (not "没有起疹子")
+                          r"(是不是|是否|会不会)[^。，,]{0,6}药(物)?过敏|药(物)?过敏(导致|引起|导制|造成)?的吗)")),)
+DRUG_RASH_LINE = ("您提到{what}：如果怀疑是药物过敏，先停用这个药，尽快问开药的医生或药师（降压、抗癫痫、抗凝等必须长期用的药，"
+                  "先问医生再停）；出现嘴唇或眼睑肿、喉咙发紧、呼吸困难、起大片水疱或皮肤剥脱，请立即就医或拨打120。")
 # After egg retrieval or an embryo transfer, a belly that swells, less urine or breathlessness: ovarian
 # hyperstimulation is ruled out the same day, at the clinic that did it.
 _OHSS = (("取卵或移植后腹胀、肚子变大等不适", re.compile(r"(取卵|促排卵?|移植)(后|以后|之后|完)?[^。！？!?]{0,30}(腹胀|胃胀|肚子[^，。,]{0,3}(胀|大)|"

@@ -85,6 +85,8 @@ OVERVIEW_SENTENCES = 2  # quoted from an entry's overview to a person's story
 THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
 STORY_REFUSAL = "这个问题需要了解您的具体情况，建议当面咨询医生；如有不适请及时就医。"
 NO_BASIS = "知识库中没有能直接回答这个问题的条目，我不凭猜测作答。"
+# After a first line that answered what it could (what decides it, where to go): where it came from, not a refusal.
+NO_ENTRY_AFTER_LEAD = "以上是一般的就医提示，不是对您病情的结论；知识库中没有与您的情况直接对应的条目。"
 NOT_PLACED = "仅凭目前的描述还判断不了是什么原因（这不等于没有问题），知识库中也找不到足够相符的条目，所以这里不猜病名。"
 
 
@@ -331,7 +333,7 @@ class Pipeline:
             yield from turn.say(_join(first or (NOT_PLACED if turn.describes else ""),
                                       concerns.measures_line(analysis.question),
                                       concerns.scope_line(concern),  # a product told beside the complaint
-                                      "" if turn.describes and not first or "知识库" in first else NO_BASIS,
+                                      _no_basis(first, turn.describes),
                                       "" if department in first else concerns.direction_line(kb_department, concern),
                                       asks, concerns.when_not_to_wait(concern, facts.pregnant, turn.describes)))
         elif not turn.flagged.level:  # in an emergency the call-120 notice is the answer
@@ -1025,6 +1027,14 @@ def _differs_note(kept: list[Claim], numbered: dict[int, Passage]) -> str:
 
 
 _TIME_OR_DEGREE = re.compile(r"(突发|突然|早期|初期|近期|最近|轻度|中度|重度|轻微|严重|急性发作|反复)+")
+
+
+def _no_basis(first: str, describes: bool) -> str:
+    """What an unsupported answer says of the KB: nothing when its first line already says it (or a story got
+    none), where the first line came from when there is one, else that nothing in the KB answers it."""
+    if "知识库" in first or (describes and not first):
+        return ""
+    return NO_ENTRY_AFTER_LEAD if first else NO_BASIS
 
 
 def _lead(support, names_another: bool) -> str:

@@ -197,3 +197,16 @@ def test_a_childs_complaint_with_no_kind_of_its_own_gets_a_childs_go_now_signs_a
     assert signs == concerns.CHILD_URGENT_SIGNS and "呕血" not in signs
     assert extract_facts(["羊水断断续续的流，不算太多，可以保胎吗"]).pregnant is True
     assert not extract_facts(["结婚两年一直没有避孕，还没有怀上宝宝，就是担心要不到孩子"]).child  # a couple
+
+
+@pytest.mark.parametrize("message, said", [
+    ("昨天晚上吃了一粒，皮肤红痒，是这个药过敏导致的吗？我应该怎么办", True),
+    ("吃了阿莫西林两天，身上起了红疹子，很痒", True),
+    ("输了两天头孢，今天身上没有起疹子", False),  # denied
+    ("我对青霉素过敏，能吃头孢吗", False),  # an allergy known before: the label answers, no stop line
+])
+def test_a_rash_after_a_medicine_is_told_to_stop_it_and_ask_the_prescriber(message, said):
+    line = not_waiting(message)
+    assert ("先停用这个药" in line) is said, line
+    if said:
+        assert "必须长期用的药" in line and "120" in line  # not for every medicine, and when to go now
