@@ -26,16 +26,28 @@ class Complaint:
     department: str  # where such a complaint is usually seen first, when the KB points nowhere more specific
     asks: tuple[str, ...]  # the questions that decide, most useful first
     signs: str  # when not to wait
-    told: tuple[re.Pattern | None, ...] = ()  # per question: words that show the message already answers it
+    # per question: words that show the message already answers it, or per part of it (its clauses, "，")
+    told: tuple[re.Pattern | tuple[re.Pattern | None, ...] | None, ...] = ()
     condition: bool = False  # a long-standing condition named by the person (癫痫, 高血压): its own questions
     lead: str = ""  # what decides it, said first when the KB has no entry to answer from
 
     def questions(self, text: str) -> tuple[str, ...]:
         """The questions `text` does not already answer, most useful first."""
         # "牙不疼" tells how it hurts; a question that takes a pain as told is not asked of "恶心没食欲"
-        return tuple(q for q, told in zip(self.asks, self.told) if (told is None or not told.search(text))
-                     and not ("疼" in q and _NO_PAIN.search(text))
-                     and not (_HOW_IT_HURTS.search(q) and not _PAIN.search(text)))
+        return tuple(asked for q, told in zip(self.asks, self.told) if (asked := _untold(q, told, text))
+                     and not ("疼" in q and _NO_PAIN.search(text)) and not (_HOW_IT_HURTS.search(q) and not _PAIN.search(text)))
+
+
+def _untold(question: str, told, text: str) -> str:
+    """`question` less what `text` already tells: all of it ("" when told), or the parts of it not told
+    ("什么时候被咬的，伤口破皮、出血了吗，在哪个部位？" of "被狗咬出血了": "什么时候被咬的，在哪个部位？")."""
+    if told is None:
+        return question
+    if not isinstance(told, tuple):
+        return "" if told.search(text) else question
+    parts = question.rstrip("？").split("，")
+    kept = [p for p, t in zip(parts, told + (None,) * len(parts)) if t is None or not t.search(text)]
+    return "，".join(kept) + "？" if kept else ""
 
 
 _HOW_IT_HURTS = re.compile(r"^疼|疼痛是")  # a question that takes a pain as told ("疼在肚子哪个位置")
@@ -48,8 +60,13 @@ def _kind(kind: str, words: str, department: str, asks: tuple[str, ...], signs: 
     """`told`: for each of `asks`, what a message says that already answers it ("肝功能正常", "豆腐渣样"): the
     question is not asked again of a person who told it (None: always asked)."""
     told = tuple(told) + (None,) * (len(asks) - len(told))
-    return Complaint(kind, re.compile(words), department, asks, signs,
-                     tuple(re.compile(t) if t else None for t in told), condition, lead)
+    return Complaint(kind, re.compile(words), department, asks, signs, tuple(_compiled(t) for t in told), condition, lead)
+
+
+def _compiled(told):
+    if isinstance(told, tuple):
+        return tuple(re.compile(t) if t else None for t in told)
+    return re.compile(told) if told else None
 
 
 # Long-standing conditions a person says they have: what decides the next step is how it is treated and
@@ -80,7 +97,8 @@ CONDITIONS: tuple[Complaint, ...] = (
           ("最近一次肝功能（转氨酶）和肝脏B超结果怎样？如是乙肝，HBV-DNA（病毒量）是多少？",
            "现在有没有在用药（包括抗病毒药、保健品），是否规律？"),
           "如出现眼睛或皮肤发黄、尿色像浓茶、极度乏力不想吃饭、肚子胀大，或呕血、解黑便、神志改变，请尽快就医。",
-          (r"(ALT|AST|转氨酶|谷丙|谷草|DNA|病毒量)[^，。]{0,10}\d|(肝功能?|转氨酶)[^，。？?]{0,4}(正常|异常|不正常|偏高|升高|高)",),
+          (r"(ALT|AST|转氨酶|谷丙|谷草|DNA|病毒量)[^，。]{0,10}\d|(肝功能?|转氨酶)[^，。？?]{0,4}(正常|异常|不正常|偏高|升高|高)",
+           r"(没(再)?吃了|没再吃|停药|停了药|药停了|自行停|不吃了|没有?(吃|用)药|在吃|在用|正在服|一直吃)"),
           condition=True),
     _kind("heart", r"(冠心病|心绞痛|心梗|心肌梗|心衰|心力衰竭|心脏病|房颤|心律不齐|早搏|心肌缺血|供血不足)", "心内科",
           ("胸闷、胸痛多在什么时候发作，每次多久，休息后能否缓解？", "现在吃什么药，有没有高血压、糖尿病？"),
@@ -136,7 +154,8 @@ KINDS: tuple[Complaint, ...] = (
            "咬人的动物打过狂犬病疫苗吗，现在状况如何？您以前打过狂犬病疫苗吗？"),
           "被狗、猫等动物咬伤或抓伤且破皮、出血的，请尽快用肥皂水和流动清水交替冲洗伤口约15分钟，"
           "当天到狂犬病预防门诊（犬伤门诊）处理伤口，由医生评估是否需要接种狂犬病疫苗和免疫球蛋白，不要等待观察。",
-          (r"(小时|天|周|刚才|刚刚|昨天|今天|前天)",),
+          ((r"(小时|天|周|刚才|刚刚|昨天|今天|前天|早上|晚上|上午|下午)", r"(出血|流血|破皮|破了|见血|没破|冒血|渗血)",
+            r"(手|脚|腿|胳膊|脸|头|指|臂|背|屁股|腰|肚子|鼻|耳|嘴|脖子)"),),
           lead="被动物咬伤或抓伤，要不要紧主要看伤口是否破皮出血和动物情况；破皮出血的，要尽快冲洗伤口并当天到狂犬病预防门诊评估。"),
     # a surgical wound (an incision, its stitches): how it heals after the operation, seen by the surgeons who did it
     _kind("surgical_wound", r"(缝合|清创|拆线|刀口|切口|术后伤口|手术伤口|手术的伤口)", "做手术的医院的外科（或手术科室）",
@@ -233,7 +252,10 @@ KINDS: tuple[Complaint, ...] = (
           ("疼在肚子哪个位置（上腹、肚脐周围、右下腹……），是一直疼还是一阵一阵，和吃饭有没有关系？",
            "大便怎样：次数、性状，有没有带血或发黑？"),
           "如腹痛剧烈或持续加重、肚子发硬，呕血、解黑便或大量便血，持续呕吐不能进食进水，或伴高热，请立即就医或拨打 120。",
-          (r"(饭后|餐后|吃完饭|吃东西后|吃了东西|空腹|饿的时候)[^，。]{0,6}(疼|痛|胀|难受|严重|加重|不舒服)", r"(大便|拉肚子|腹泻|便秘|黑便|便血)[^，。]{0,6}(正常|稀|干|次|黑|血|不成形|还好|没问题)")),
+          ((r"(上腹|下腹|小腹|右腹|左腹|右下|左下|右上|左上|肚脐|心口|剑突|胃(部|口)?[^，。]{0,2}(疼|痛|胀))",
+            r"(一阵一阵|阵发|一直(疼|痛)|持续|隐隐|时好时坏|时不时)",
+            r"(饭后|餐后|吃完饭|吃东西后|吃了东西|空腹|饿的时候)[^，。]{0,6}(疼|痛|胀|难受|严重|加重|不舒服)"),
+           (r"(大便|拉肚子|腹泻|便秘|黑便|便血)[^，。]{0,6}(正常|稀|干|次|黑|血|不成形|还好|没问题)", r"(便血|带血|血便|黑便|发黑|拉血)"))),
     # a fit told when it is over (a fit happening now is triage's): what it was like decides, and a first one is
     # seen the same day; the first aid is the line not to wait for
     _kind("fit", r"(抽搐|抽动|抽筋了|抽了|在抽|惊厥|抽风|翻白眼|上翻|往上翻|眼睛发直|两眼发直|愣神|口吐白沫|牙关紧闭|四肢僵硬|全身僵硬|一抽一抽)",

@@ -101,7 +101,7 @@ _CONCLUSION = re.compile(r"(结论|提示|诊断|考虑|印象|分级|级|BI-?RA
 _NOT_A_PHRASE = re.compile(r"(什|怎|如何|哪|吗|呢|多少|多久|几|是否|还是|之类|等)")
 
 
-COMPLAINT = "complaint:"  # a missing fact that is the complaint's own question number n ("complaint:0")
+COMPLAINT = "complaint:"  # a missing fact that is one of the complaint's own questions ("complaint:" + its text)
 _ASKS_PREGNANCY = ("postpartum", "diagnosed")  # their own questions cover what a pregnancy question would
 _DECIDES = {"can_i": ("pregnancy", "drug"), "drug": ("drug", "pregnancy", "age"), "causes": ("drug",),
             "side_effects": ("drug",)}
@@ -204,7 +204,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         covered = {"site"} | ({"pregnancy"} if complaint.kind in _ASKS_PREGNANCY else set()) \
             | ({"age", "duration"} if complaint.condition else set())  # a condition's treatment and values decide
         missing = [m for m in missing if m not in covered] \
-            + [f"{COMPLAINT}{complaint.asks.index(q)}" for q in complaint.questions(question)]
+            + [f"{COMPLAINT}{q}" for q in complaint.questions(question)]
     # a report's values, a possible pregnancy and the age decide most; the site before the duration when pain has none
     order = {"values": -1, "conclusion": -1, "drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4}
     missing.sort(key=lambda m: order.get(m, 1.5))  # (a complaint's questions after a pregnancy, in their order)
@@ -286,18 +286,22 @@ def not_waiting(question: str, age_years: float | None = None, pregnant: bool | 
     today = _told(question, _OHSS, OHSS_LINE) or _told(question, _TODAY_COMPILED, TODAY_LINE)
     if today:
         return today
+    relapse = _told(question, _STOPPED_RELAPSE, STOPPED_RELAPSE_LINE, better_before=True)
+    if relapse:
+        return relapse
     if age_years is not None and age_years >= 45 and _STOMACH.search(question) and not _LONG_STANDING.search(question):
         return STOMACH_LINE  # new stomach trouble past 45: a gastroscopy is the doctor's to decide, soon
     return _told(question, _SOON_COMPILED, SOON_LINE)
 
 
-def _told(question: str, compiled, line: str) -> str:
-    """The line for the first of `compiled` the message tells now (not negated, past or a habit), else ""."""
+def _told(question: str, compiled, line: str, better_before: bool = False) -> str:
+    """The line for the first of `compiled` the message tells now (not negated, past or a habit), else "".
+    `better_before`: what it tells comes after a time it was better ("后来好了，就没吃了，现在又…")."""
     for what, pattern in compiled:
         for m in pattern.finditer(question):
             sentence = re.split(r"[。！？!?\n]", question[:m.start()])[-1]
             whole = sentence + re.split(r"[。！？!?\n]", question[m.start():])[0]
-            if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) or _OVER.search(sentence) \
+            if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) or (_OVER.search(sentence) and not better_before) \
                     or _SUPPOSED.search(whole):
                 continue
             told = m.group(0)
@@ -344,6 +348,12 @@ ECTOPIC_LINE = ("您提到{what}后又有出血或腹痛：建议今天就到医
                 "头晕心慌、出冷汗或肛门坠胀，请立即拨打120。")
 _STOMACH = re.compile(r"(胃|上腹|心口|反酸|烧心|嗳气|打嗝|消化不良|吞咽|咽东西)")
 _LONG_STANDING = re.compile(r"(多年|好几年|几年了|十几年|从小|一直都|老毛病|年轻时)")
+# A medicine stopped by the person, then the illness back: the specialist decides how to treat again, soon.
+_STOPPED_RELAPSE = (("停药后又复发",
+                     re.compile(r"(停药|停了药|药停了|自己停|自行停|就没(再)?吃了?|没再吃|不吃了|没有再吃)[^。？?]{0,20}"
+                                r"(又(复发|病发|发作|犯|加重|反弹|严重|高|升)|复发了|反弹了)")),)
+STOPPED_RELAPSE_LINE = ("您提到{what}：请尽快回开药的专科复诊，带上以前的化验单和用药记录，由医生决定是否、怎样重新用药；不要自己恢复以前的药或换药。"
+                        "有的病停药后复发来势较重（如乙肝停用抗病毒药后），出现明显乏力、眼黄尿黄或症状迅速加重，请当天就医。")
 STOMACH_LINE = ("45岁以上新出现的胃部不适，建议尽快（一两周内）到消化内科就诊，由医生决定是否需要做胃镜；如有黑便、呕血、吞咽困难、"
                 "明显消瘦或贫血，应更早就医。")
 
@@ -406,8 +416,7 @@ _QUESTIONS = {
 
 def follow_up(concern: Concern) -> str:
     """At most two questions for the facts that would change the answer (empty when nothing is missing)."""
-    kind = complaints.named(concern.complaint)
-    asks = [kind.asks[int(m[len(COMPLAINT):])] if m.startswith(COMPLAINT) else _QUESTIONS[m] for m in concern.missing]
+    asks = [m[len(COMPLAINT):] if m.startswith(COMPLAINT) else _QUESTIONS[m] for m in concern.missing]
     if not asks:
         return ""
     return "为了更准确，请补充：" + "".join(f"\n- {a}" for a in asks)
