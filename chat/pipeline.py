@@ -859,7 +859,9 @@ def _purpose_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
         return "", passages
     listed = next((w for w in wanted if any(w in p.body for p in indications)), "")
     naming = [p for p in indications if listed and listed in p.body] or indications[:1]
-    return concerns.purpose_line(x.entity_name, listed or wanted[0], bool(listed)), \
+    child_unsaid = concern.child and not _CHILD_USE.search(x.entity_name) \
+        and not any(_CHILD_USE.search(p.body) for p in passages_of(x.entity_id))
+    return concerns.purpose_line(x.entity_name, listed or wanted[0], bool(listed), child_unsaid), \
         naming[:1] + ([p for p in passages if p.id != naming[0].id and p.entity_id == x.entity_id][:1] if listed else [])
 
 
@@ -867,6 +869,7 @@ SYMPTOM_SECTIONS = ("症状", "临床症状及体征")
 
 
 _ORAL = re.compile(r"(片|胶囊|颗粒|丸|口服|糖浆|混悬|滴丸|散)$")
+_CHILD_USE = re.compile(r"(儿童|小儿|婴|幼儿|新生儿)")  # a drug's KB text that speaks of children at all
 
 
 def _reaction_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,

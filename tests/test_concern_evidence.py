@@ -295,3 +295,27 @@ def test_a_complaint_after_a_drug_quotes_the_labels_item_that_names_it_not_the_w
     line, found, naming = _concern_evidence(concerns.read(question, drug_named=True), analysis, support(),
                                             lambda *a: [reactions], [])
     assert "写到了「皮疹」" in line and found == [reactions] and "皮疹" in naming and "恶心" not in naming
+
+
+def test_a_childs_use_of_a_drug_whose_kb_text_never_speaks_of_children_is_for_the_paediatrician_first(pipeline):
+    from chat.pipeline import _purpose_evidence
+    from retriever.analysis import QueryAnalysis
+    from retriever.symptoms import Finding
+
+    syrup = EntityMention("金银花糖浆", 9, 14, 9, "drug", "金银花糖浆")
+    indications = Passage("e9:适应症:cmekg:0", 9, "drug", "金银花糖浆", "适应症", "金银花糖浆 · 适应症：发热、口渴、腰痛",
+                          "cmekg", 1, "h")
+    question = "宝宝六个月，发烧38度，喝金银花糖浆可以吗？"
+    analysis = QueryAnalysis(question=question, mentions=(syrup,), topics=(syrup,), findings=(Finding("发热", 8, 10, True),))
+    support = SimpleNamespace(entities=[syrup])
+
+    def passages_of(entity_id, section=None):
+        return [indications] if section in (None, "适应症") else []
+
+    for child, said in ((True, "没有写到儿童（婴幼儿）能不能用"), (False, "的适应症写到了「发热」")):
+        concern = concerns.Concern("can_i", child=child)
+        line, found = _purpose_evidence(concern, analysis, support, passages_of, [indications])
+        assert said in line and found[0] is indications, line
+    # through the pipeline: the tiny KB's label never speaks of children
+    assert "没有写到儿童（婴幼儿）" in pipeline.answer("孩子三岁，头痛可以吃布洛芬缓释胶囊吗").text
+    assert "没有写到儿童（婴幼儿）" not in pipeline.answer("头痛可以吃布洛芬缓释胶囊吗").text
