@@ -255,7 +255,7 @@ KINDS: tuple[Complaint, ...] = (
           ((r"(上腹|下腹|小腹|右腹|左腹|右下|左下|右上|左上|肚脐|心口|剑突|胃(部|口)?[^，。]{0,2}(疼|痛|胀))",
             r"(一阵一阵|阵发|一直(疼|痛)|持续|隐隐|时好时坏|时不时)",
             r"(饭后|餐后|吃完饭|吃东西后|吃了东西|空腹|饿的时候)[^，。]{0,6}(疼|痛|胀|难受|严重|加重|不舒服)"),
-           (r"(大便|拉肚子|腹泻|便秘|黑便|便血)[^，。]{0,6}(正常|稀|干|次|黑|血|不成形|还好|没问题)", r"(便血|带血|血便|黑便|发黑|拉血)"))),
+           (r"(大便|拉肚子|腹泻|便秘|黑便|便血)[^，。]{0,6}(正常|稀|干|次|黑|血|不成形|还好|没问题)", r"(便血|带血|血便|黑便|发黑|拉血|有血|出血|见血|没血)"))),
     # a fit told when it is over (a fit happening now is triage's): what it was like decides, and a first one is
     # seen the same day; the first aid is the line not to wait for
     _kind("fit", r"(抽搐|抽动|抽筋了|抽了|在抽|惊厥|抽风|翻白眼|上翻|往上翻|眼睛发直|两眼发直|愣神|口吐白沫|牙关紧闭|四肢僵硬|全身僵硬|一抽一抽)",
@@ -265,7 +265,7 @@ KINDS: tuple[Complaint, ...] = (
           "如抽搐超过5分钟、接连发作、抽完一直叫不醒或呼吸困难，请立即拨打120；第一次抽搐请当天就医。抽的时候让人侧躺、移开"
           "周围硬物，不要往嘴里塞东西，不要按压肢体。",
           (r"[0-9一二两三四五六七八九十几半]+\s*(分钟|秒)|发烧|发热|烧到",)),
-    _kind("head", r"(头疼|头痛|头晕|头昏|眩晕|偏头痛|失眠|睡不着|多梦|手麻|脚麻|麻木|记忆力|健忘|晕倒)", "神经内科",
+    _kind("head", r"(头疼|头痛|头晕|头昏|头(的)?(左边|右边|左侧|右侧|两侧|一侧|顶)|眩晕|偏头痛|失眠|睡不着|多梦|手麻|脚麻|麻木|记忆力|健忘|晕倒)", "神经内科",
           ("头痛（头晕）是什么样的：哪个部位，每次多久，有没有恶心呕吐、看东西模糊或天旋地转？",
            "有没有高血压，最近有没有头部外伤、熬夜或精神压力大？"),
           "如突然剧烈头痛、一侧肢体无力或麻木、口角歪斜、说话不清、意识模糊或抽搐，请立即拨打120。",
@@ -327,11 +327,19 @@ def _said(kind: Complaint, text: str) -> int:
     condition only where the person has it, not where they ask whether it is one ("是癫痫还是缺钙", "非癫痫性")."""
     if kind.kind == "postpartum" and _LONG_AGO.search(text):
         return 0  # "生孩子已经七年了…后脚跟疼": the heel, not what a birth leaves
-    return sum(1 for m in kind.words.finditer(text) if not _DENIED.search(text[max(0, m.start() - 4):m.start()])
-               and not _DENIED_AFTER.match(text, m.end())
+    said = [m for m in kind.words.finditer(text) if (m.group() in _LACKED or not _DENIED.search(text[max(0, m.start() - 4):m.start()]))
+            and not _DENIED_AFTER.match(text, m.end())
+            and not _LOCATES.match(text, m.end())  # "耳朵上方7-10cm的地方": where on the head, not the ear
                and not RULED_OUT_AFTER.match(text, m.end())  # "心脏、甲亢都没问题"
                and not (kind.condition and (_WONDERED_BEFORE.search(text[max(0, m.start() - 5):m.start()])
-                                            or _WONDERED_AFTER.match(text, m.end()))))
+                                            or _WONDERED_AFTER.match(text, m.end())))]
+    # feeling sick is told in several words ("恶心想呕吐") and by many kinds of complaint: it counts once
+    return len(said) - max(0, sum(1 for m in said if _NAUSEA.fullmatch(m.group())) - 1)
+
+
+_LACKED = ("食欲",)  # "没食欲" is the complaint, not a denial of one
+_LOCATES = re.compile(r"(的)?(上方|上面|上边|以上)")
+_NAUSEA = re.compile(r"(恶心|呕吐|想吐|恶心想吐)")
 
 
 # Asking whether it is the condition: "是不是癫痫", "会不会是乙肝", "是癫痫还是…", "癫痫吗", "非癫痫性".
@@ -340,7 +348,7 @@ _WONDERED_AFTER = re.compile(r"[病性症]?(吗|么|嘛|还是|[？?]|的(症状
 
 
 _DENIED = re.compile(rf"([{DENIAL_CHARS}]|没有)(太|怎么|是很|很|大)?$")
-_DENIED_AFTER = re.compile(r"(不|没)(太|怎么)?[^，。,；;]{0,2}(干|痛|疼|痒|肿|红|难受|舒服)")
+_DENIED_AFTER = re.compile(r"(不|没)(太|怎么)?[^，。,；;]{0,2}(干|痛|疼|痒|肿|红|难受)")  # not "胃不舒服": a complaint
 
 
 # Chest pain said beside another complaint ("吃完饭胃胀…心脏有点点痛"): its emergency is said too.

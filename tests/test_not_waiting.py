@@ -233,3 +233,14 @@ def test_a_question_is_asked_only_for_the_parts_the_message_does_not_tell():
     told = "前几天拉肚子现在疼得厉害没有便血"
     assert complaints.of(told).questions(told)[1] == "大便怎样：次数、性状？"
     assert complaints.of("肝炎又犯了，药停了半年").questions("肝炎又犯了，药停了半年")[1:] == ()
+
+
+def test_which_kind_of_complaint_a_message_is_about_reads_words_as_they_are_meant():
+    from chat import complaints
+
+    # a place on the head told by the ear is the head's, not the ear's
+    assert complaints.of("头左边很疼，位置大概在耳朵上方7-10cm的地方").kind == "head"
+    # feeling sick told in two words counts once: a period's change with nausea is gynaecology's first
+    assert complaints.of("月经这次很少，还有褐色的东西，这几天有点恶心想呕吐").kind == "gynaecology"
+    # "胃不舒服" and "没食欲" are complaints, not denials
+    assert complaints.of("口臭，胃里不舒服，经常恶心没有食欲").kind == "digestion"
