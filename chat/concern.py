@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from retriever.words import BODY_SITE, COST_WORDS, DENIAL_CHARS, is_asking_clause
 
-from chat import complaints
+from chat import complaints, values
 
 MAX_QUESTIONS = 2
 
@@ -545,7 +545,7 @@ def serious_line(x: str) -> str:
 # "ALT 74（0-40）". The range must be said (正常值/参考值… or brackets): "38-39度" is no result.
 _MEASURED = re.compile(
     r"(?P<name>[A-Za-z][A-Za-z0-9\-]{0,9}|[\u4e00-\u9fff]{2,8}?)\s*(结果)?(是|为|:|：)?\s*(?P<value>\d+(\.\d+)?)\s*"
-    r"([A-Za-zμ/%]+)?\s*[，,]?\s*((正常值|参考值|参考范围|正常范围)(是|为|:|：)?|[（(])\s*"
+    r"([A-Za-zμ/%]+)?\s*[，,]?\s*(([（(]\s*)?(正常值|参考值|参考范围|正常范围)(是|为|:|：)?|[（(])\s*"
     r"(?P<low>\d+(\.\d+)?)\s*(-|~|～|—|至|到)\s*(?P<high>\d+(\.\d+)?)")
 
 
@@ -555,6 +555,8 @@ def measures_line(question: str) -> str:
     said, outside = [], False
     for m in _MEASURED.finditer(question):
         name, value, low, high = m.group("name"), float(m.group("value")), float(m.group("low")), float(m.group("high"))
+        test = next((t for t in values.TESTS if re.search(t.said, name, re.I)), None)
+        name = re.search(test.said, name, re.I).group() if test else name  # "查出来谷丙转氨酶" -> "谷丙转氨酶"
         if low >= high:
             continue
         where = (f"高于上限{m.group('high')}" if value > high else f"低于下限{m.group('low')}" if value < low

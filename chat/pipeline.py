@@ -54,6 +54,7 @@ from chat.inquiry import asked_symptom, is_answer, question_text, read_state
 from chat.patient import check_drug_safety, core_names, extract_facts
 from chat.selection import MAX_SENTENCES, PERSONAL_SENTENCES, select
 from chat.support import Thresholds, check_support, looks_like_name, not_in_kb, without_suggestions
+from chat import values
 from chat.triage import ENGLISH_ONLY_NOTE, is_english, triage
 
 log = logging.getLogger("chat")
@@ -123,6 +124,8 @@ class Turn:
     removed: list[Claim] = field(default_factory=list)
     quoting: bool = True
     naming: tuple[str, ...] = ()  # what every quoted sentence must name (a complaint told after a drug: its item)
+    values: list = field(default_factory=list)  # (comparison, passage): the person's report values (chat.values)
+    cited_notes: set = field(default_factory=set)  # passage numbers the pipeline's own lines cite
 
     def say(self, text: str, paragraph: bool = True) -> Iterator[Delta]:
         """Append to the answer (a new paragraph unless told otherwise) and yield it."""
@@ -259,6 +262,7 @@ class Pipeline:
             disease_named=any(m.entity_type == "disease" for m in analysis.topics))
         answer.debug["concern"] = {"kind": concern.kind, "about": concern.about, "missing": list(concern.missing),
                                    "out_of_scope": concern.out_of_scope}
+        turn.values = self._report_values(analysis.question, facts.sex) if concern.personal else []
         if concern.today and not turn.flagged.level:
             yield from turn.say(concern.today)  # what the message itself tells that should not wait: said first
         # a symptom told, or a story of a complaint that asks nothing, is more than the product
@@ -275,8 +279,8 @@ class Pipeline:
 
     def _findings(self, turn: "Turn") -> Iterator[Delta]:
         """4. A description of symptoms: possible conditions now, one narrowing question (not in an emergency)."""
-        if self.symptoms is None or turn.flagged.level:
-            return False
+        if self.symptoms is None or turn.flagged.level or turn.values:
+            return False  # (report values are answered from their tests' entries, with what retrieval finds)
         analysis, facts = turn.analysis, turn.facts
         state = read_state(self.symptoms, turn.messages + [{"role": "user", "content": analysis.question}])
         state.child, state.sex = facts.child, facts.sex
@@ -330,7 +334,9 @@ class Pipeline:
             first = lead or concerns.first_line(concern, department=department, supported=False)
             asks = concerns.follow_up(concern)
             answer.mode = "inquiry" if asks else "guidance"
-            yield from turn.say(_join(first or (NOT_PLACED if turn.describes else ""),
+            said_values = values.line([(text, n) for n, (text, _) in enumerate(turn.values, 1)])
+            answer.citations = [self._citation(n, p) for n, (_, p) in enumerate(turn.values, 1)]
+            yield from turn.say(_join(said_values, first or (NOT_PLACED if turn.describes else ""),
                                       concerns.measures_line(analysis.question),
                                       concerns.scope_line(concern),  # a product told beside the complaint
                                       _no_basis(first, turn.describes),
@@ -360,12 +366,18 @@ class Pipeline:
         if concern.personal:
             passages = _with_department(_without_crawled_treatments(_without_standing_overview(passages, support)),
                                         support, self._passages_of, concern)
+        if not passages and turn.values:
+            passages = list({p.id: p for _, p in turn.values}.values())  # the intervals answer the report's values
+        ids = [p.id for p in passages]
+        extra = list(dict.fromkeys(p.id for _, p in turn.values if p.id not in ids))
+        numbers = [ids.index(p.id) + 1 if p.id in ids else len(ids) + 1 + extra.index(p.id) for _, p in turn.values]
+        said_values = values.line([(text, n) for (text, _), n in zip(turn.values, numbers)])
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         department = concerns.where_to_go(concern, _department_of(passages)) if concern.personal else ""
         first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
             concern, named=named, department=department, supported=cited_facts_follow))
-        notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [first] \
+        notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [said_values, first] \
             + [concerns.measures_line(analysis.question)] \
             + [concerns.scope_line(concern)] \
             + ([] if linked else [without_suggestions(n) if concern.personal else n for n in support.not_covered]) \
@@ -382,6 +394,7 @@ class Pipeline:
             return True
         turn.passages = passages
         turn.numbered = numbered = {n: p for n, p in enumerate(passages, 1)}
+        turn.cited_notes = {_number_of(p, numbered) for _, p in turn.values}  # (numbered as said above)
         drugs = [(m.entity_id, m.entity_name) for m in support.entities if m.entity_type == "drug"]
         taking = [d for d in facts.drug_ids if d[0] not in {i for i, _ in drugs}]
         turn.flags = flags = check_drug_safety(facts, drugs, taking, self._passages_of) if drugs else []
@@ -520,7 +533,8 @@ class Pipeline:
             yield from turn.say(concerns.when_not_to_wait(turn.concern, turn.facts.pregnant, turn.describes,
                                                           "、".join(answer.entities)))
         yield from turn.say(SHORT_DISCLAIMER if answer.refused else DISCLAIMER)
-        cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in turn.flags}
+        cited = set(n for c in kept for n in c.cited) | {_number_of(f.passage, numbered) for f in turn.flags} \
+            | turn.cited_notes
         answer.citations = [self._citation(n, numbered[n]) for n in sorted(cited)]
         return True
 
@@ -623,6 +637,25 @@ class Pipeline:
                                  pregnant=True if (facts.pregnant or facts.breastfeeding) else None)
         with self.lock:
             return self.retriever.direction(text, state)
+
+    def _report_values(self, text: str, sex: str | None) -> list[tuple[str, Passage]]:
+        """The report values `text` gives, each compared with the reference interval the KB holds for its test
+        (chat.values), with the passage that states it; none for a test the KB has no interval of."""
+        said = []
+        for reading in values.read(text):
+            test = reading.test
+            passage = next((p for name in test.entries for m in self._link(name)
+                            if m.entity_type == "exam" and m.entity_name == name
+                            for p in self._passages_of(m.entity_id, test.section)), None)
+            if passage is None:
+                continue
+            if test.section == "临床意义":
+                said.append((values.virus(reading), passage))
+                continue
+            comparison = values.compare(reading, values.intervals(passage.body, test.key), sex)
+            if comparison:
+                said.append((comparison, passage))
+        return said
 
     def _passages_of(self, entity_id: int, section: str | None = None) -> list[Passage]:
         return list(self.retriever.passages_of(entity_id, section))
