@@ -327,7 +327,8 @@ WRONG_MEDICINE_LINE = ("您提到{what}：请记下药名、剂量和时间，�
 # A rash or itch after a medicine, or the person asks whether it is the medicine: a drug allergy is stopped first.
 _DRUG_RASH = (("用药后皮肤起疹、发痒",
                re.compile(r"((吃|服|用|打|输|涂|抹|擦|喝)(了)?[^。，,？?]{0,12}(药|粒|片|针|膏|胶囊|颗粒|口服液|吊瓶|点滴|素|西林|头孢|沙星|洛芬|霉素)"
-                          r"[^。？?没不无]{0,24}(皮疹|疹子|红疹|疙瘩|起包|风团|荨麻疹|红痒|发痒|瘙痒|痒)|"  # (not "没有起疹子")
+                          r"[^。？?没不无停完]{0,24}(皮疹|疹子|红疹|疙瘩|起包|风团|荨麻疹|(皮肤|身上|全身|浑身|脸上|手上|脖子)[^，。,]{0,3}(红|痒))|"
+                          # (not "没有起疹子", not after the medicine was stopped or finished, not an itch elsewhere)
                           r"(是不是|是否|会不会)[^。，,]{0,6}药(物)?过敏|药(物)?过敏(导致|引起|导制|造成)?的吗)")),)
 DRUG_RASH_LINE = ("您提到{what}：如果怀疑是药物过敏，先停用这个药，尽快问开药的医生或药师（降压、抗癫痫、抗凝等必须长期用的药，"
                   "先问医生再停）；出现嘴唇或眼睑肿、喉咙发紧、呼吸困难、起大片水疱或皮肤剥脱，请立即就医或拨打120。")
