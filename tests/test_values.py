@@ -22,6 +22,7 @@ def said(text: str) -> list[tuple[str, float]]:
     ("小三阳HBV-DNA病毒数为9.32*10的4次方", [("乙肝病毒DNA", 9.32e4)]),
     ("乙肝DNA1.15E+03有点高", [("乙肝病毒DNA", 1150)]),
     ("糖化血红蛋白7.2%，空腹血糖8.1", [("糖化血红蛋白", 7.2), ("空腹血糖", 8.1)]),  # not also 血红蛋白
+    ("空腹血糖7.68，空腹胰岛素2.4，空腹6.2", [("空腹血糖", 6.2)]),  # insulin is no glucose; the last value told
     ("谷丙转氨酶是55（参考值是5-40）", []),  # the message's own range: measures_line's
     ("抗双链DNA抗体 1:100", []),  # a bare DNA outside hepatitis B
     ("血红蛋白9.8g/dL", []),  # another unit: outside what g/L can be
