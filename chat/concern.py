@@ -536,6 +536,12 @@ def reaction_line(drug: str, told: list[str], listed: list[str]) -> str:
             "如出现全身皮疹、嘴唇或眼睑肿胀、呼吸困难、胸闷或头晕，请立即就医。")
 
 
+def cure_line(x: str) -> str:
+    """The first line for "X能治好吗" when X's entry says whether and how it is cured or controlled."""
+    return (f"能不能治好，知识库中「{x}」的说法见下文（是总体情况，不是对您的预测）；具体到您，要看病情轻重、治疗是否规范，"
+            "由医生结合检查和治疗反应判断，按时复诊、规范治疗最要紧。")
+
+
 def serious_line(x: str) -> str:
     """The first line for "X要紧吗" when the KB lists what X can lead to: what decides it, and that list."""
     return (f"是否严重，要看病情轻重和有没有并发症，由医生结合检查判断，知识库不能替您下结论；"

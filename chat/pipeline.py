@@ -364,8 +364,9 @@ class Pipeline:
         if linked and concern.kind != "drug":
             withheld = ""  # the answer is the evidence for the concern, not the disease's overview with its list
         if concern.personal:
-            passages = _with_department(_without_crawled_treatments(_without_standing_overview(passages, support)),
-                                        support, self._passages_of, concern)
+            # (evidence chosen for the concern stays, an overview's sentence that answers it included)
+            passages = _with_department(_without_crawled_treatments(
+                passages if linked else _without_standing_overview(passages, support)), support, self._passages_of, concern)
         if not passages and turn.values:
             passages = list({p.id: p for _, p in turn.values}.values())  # the intervals answer the report's values
         ids = [p.id for p in passages]
@@ -416,8 +417,8 @@ class Pipeline:
             limit = OVERVIEW_SENTENCES  # a person who asked nothing of a named entry: a sentence or two of its overview
         # the sentences that answer the person's concern (how it is treated, how serious it is) are chosen first
         wanted = concerns.answering_words(turn.concern) if turn.concern.personal else ()
-        excerpts, turn.cut_short = select(dataclasses.replace(analysis, focus=analysis.focus + wanted),
-                                          passages, groups, limit)
+        excerpts, turn.cut_short = select(dataclasses.replace(analysis, focus=analysis.focus + wanted + turn.naming),
+                                          passages, groups, limit)  # (what each quoted sentence must name leads)
         if turn.naming:
             excerpts = [e for e in excerpts if any(w in e[1] for w in turn.naming)] or excerpts
         # a dose question answered from the label's dose text (not the overview of a drug that has none)
@@ -753,7 +754,7 @@ def _concern_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
     sentence must name (a reader may narrow a list to its items that answer). The first reader that finds its
     kind of question answers: X会引起Y吗, a complaint after a drug, 这是X吗, 能不能X, X要紧吗."""
     for reader in (_link_evidence, _reaction_evidence, _purpose_evidence, _hypothesis_evidence, _test_evidence,
-                   _can_evidence, _serious_evidence):
+                   _cure_evidence, _can_evidence, _serious_evidence):
         line, found, *naming = reader(concern, analysis, support, passages_of, passages)
         if line:
             return line, found, tuple(naming[0]) if naming else ()
@@ -849,6 +850,28 @@ def _serious_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
     return concerns.serious_line(x.entity_name), leads_to + [p for p in passages if p.section not in ("概述", "并发症")][:1]
 
 
+# "能治好吗", "能彻底根治吗", "多久能好": whether it can be cured or controlled, as the disease's own text says
+_CURABLE = re.compile(r"(能(不能)?(彻底|完全)?(治好|根治|治愈|痊愈|康复|好转|好)|(治|医)得好|好得了|根治|能不能好|会好吗|会不会好|"
+                      r"多久(能|才能|可以|会)?(好|治好|痊愈|康复)|治愈率|有(没有)?救)")
+# What such a sentence names (not the crawl's bare 治愈率 or 治疗周期 figures: kb.debris keeps them from quotes).
+CURE_WORDS = ("痊愈", "治愈", "得到控制", "可以控制", "能够控制", "预后")
+CURE_SECTIONS = ("概述", "治疗")  # where a disease's course is told (not 预防's "痊愈后半年内…")
+
+
+def _cure_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
+                   passages: list[Passage]) -> tuple[str, list[Passage], tuple[str, ...]]:
+    """For "X能治好吗" about a disease: the sentences of its entry that say whether and how it is cured or
+    controlled (each quoted sentence names one of CURE_WORDS); "" when its entry says nothing of it."""
+    if not support.entities or support.entities[0].entity_type != "disease" or not _CURABLE.search(analysis.question):
+        return "", passages, ()
+    x = support.entities[0]
+    said = [p for section in CURE_SECTIONS for p in passages_of(x.entity_id, section)
+            if any(w in p.body for w in CURE_WORDS)][:2]
+    if not said:
+        return "", passages, ()
+    return concerns.cure_line(x.entity_name), said, CURE_WORDS
+
+
 CAN_SECTIONS = ("饮食", "宜吃", "忌吃", "护理", "注意事项", "禁忌", "预防")  # where "能不能X" is said, in order
 
 
@@ -856,8 +879,9 @@ def _can_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, p
                   passages: list[Passage]) -> tuple[str, list[Passage]]:
     """For "能不能X" about an entry: the line that says which of its sections mentions X, and that passage
     first; for a food or drink it does not mention, its diet advice (not its overview)."""
-    if concern.kind != "can_i" or concern.stopping or not concern.about or not support.entities:
-        return "", passages
+    if concern.kind != "can_i" or concern.stopping or not concern.about or not support.entities \
+            or _CURABLE.search(analysis.question):
+        return "", passages  # (whether it can be cured is not a matter of its diet or prevention text)
     x = support.entities[0]
     own = [p for p in passages_of(x.entity_id) if p.section in CAN_SECTIONS]
     own.sort(key=lambda p: CAN_SECTIONS.index(p.section))

@@ -40,7 +40,9 @@ _PROMOTION = re.compile(r"(可以根治|能根治|能够根治|彻底根治|根�
                         # a household remedy for a wound or a burn, and a promise of a quick cure ("小面积烫伤…立刻涂点
                         # 牙膏…1次即愈"): a burn covered in toothpaste keeps its heat and gets infected
                         r"涂(点|些|上|抹)?(牙膏|酱油|香油|麻油|醋|白酒|蛋清|蜂蜜|红药水|紫药水|草木灰)|"
-                        r"[0-9一二两三]\s*次(即|就)(愈|好)|即可痊愈|药到病除)")
+                        r"[0-9一二两三]\s*次(即|就)(愈|好)|即可痊愈|药到病除|"
+                        # the "acid body" claim ("平衡你的身体PH值…不管你得的是什么癌症都有转变和被治好")
+                        r"(身体|体内|体液|血液)的?\s*(PH|pH|酸碱)值?|酸性体质|碱性体质|弱碱性(体质|身体)?|(什么|任何)癌症都)")
 # A share of patients cured, told anywhere in a crawl's text ("可以有百分之六七拾的患者可以治疗痊愈"): a statistic too.
 _CURE_SHARE = re.compile(r"(百分之|[0-9]\s*[%％])[^。]{0,12}(治愈|痊愈|根治|治好)")
 # An organism under a drug's adverse reactions ("葡萄球菌", "金黄色葡萄球菌": CMeKG cut it out of "…所致感染").

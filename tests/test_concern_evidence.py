@@ -44,7 +44,8 @@ def test_other_concerns_get_no_treatment_text():
 
 
 @pytest.mark.parametrize("sentence", ["中医治疗癫痫，可以根治。", "本品无毒副作用。", "采用祖传秘方，一次性治愈，永不复发。",
-                                      "中医整体治疗可以清除残存的癌细胞。"])
+                                      "中医整体治疗可以清除残存的癌细胞。",
+                                      "如果你能平衡你的身体PH值，让你的身体转变成弱碱性，不管你得的是什么癌症都有转变和被治好。"])
 def test_a_crawled_promise_is_never_a_claim(sentence):
     assert debris(sentence, sentence=True) == PROMOTION
     assert debris(sentence, sentence=True, strict=False) is None  # a curated text is as written
@@ -319,3 +320,29 @@ def test_a_childs_use_of_a_drug_whose_kb_text_never_speaks_of_children_is_for_th
     # through the pipeline: the tiny KB's label never speaks of children
     assert "没有写到儿童（婴幼儿）" in pipeline.answer("孩子三岁，头痛可以吃布洛芬缓释胶囊吗").text
     assert "没有写到儿童（婴幼儿）" not in pipeline.answer("头痛可以吃布洛芬缓释胶囊吗").text
+
+
+def test_whether_it_can_be_cured_is_answered_from_the_sentences_of_its_entry_that_say_so():
+    from chat.pipeline import CURE_WORDS, _can_evidence, _cure_evidence
+    from retriever.analysis import QueryAnalysis
+
+    epilepsy = EntityMention("癫痫", 0, 2, 1, "disease", "癫痫")
+    overview = passage("概述", "癫痫患者经过正规的抗癫痫药物治疗，约70%的患者其发作是可以得到控制的。")
+    prevention = passage("预防", "急性期患者痊愈后半年内应定期复查。")  # not where a disease's course is told
+    sections = {"概述": [overview], "预防": [prevention]}
+
+    def passages_of(entity_id, section=None):
+        return sections.get(section, [])
+
+    question = "癫痫病能彻底根治吗？"
+    analysis = QueryAnalysis(question=question, topics=(epilepsy,))
+    line, found, naming = _cure_evidence(concerns.read(question), analysis, support(), passages_of, [])
+    assert "能不能治好" in line and "不是对您的预测" in line and found == [overview] and naming == CURE_WORDS
+    sections.pop("概述")
+    assert _cure_evidence(concerns.read(question), analysis, support(), passages_of, [])[0] == ""
+    # nor is it a matter of what its prevention or diet text happens to say ("关于「治好」：…预防部分")
+    sections["预防"] = [passage("预防", "坚持治疗就能治好。")]
+    asked = "癫痫能不能治好"
+    assert concerns.read(asked).kind == "can_i" and "治好" in concerns.read(asked).about
+    assert _can_evidence(concerns.read(asked), QueryAnalysis(question=asked, topics=(epilepsy,)),
+                         support(), passages_of, [])[0] == ""
