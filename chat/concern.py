@@ -274,7 +274,8 @@ def not_waiting(question: str, age_years: float | None = None, pregnant: bool | 
             return PREGNANCY_BP_LINE.format(bp=f"{high}/{low}")  # in pregnancy 140/90 is already a warning
         if plausible and (high >= 180 or low >= 110):
             return BP_LINE.format(bp=f"{high}/{low}")
-    exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE) or _told(question, _WRONG_MEDICINE, WRONG_MEDICINE_LINE) \
+    exposure = _told(question, _EXPOSURE_COMPILED, EXPOSURE_LINE) or _told(question, _INTACT_SKIN, INTACT_SKIN_LINE) \
+        or _told(question, _WRONG_MEDICINE, WRONG_MEDICINE_LINE) \
         or _told(question, _DRUG_RASH, DRUG_RASH_LINE)
     if exposure:
         return exposure
@@ -312,10 +313,16 @@ def _told(question: str, compiled, line: str, better_before: bool = False) -> st
 # Someone else's blood into a wound, an eye or the mouth, or a needle-stick: prevention works best within hours.
 _EXPOSURE_COMPILED = (("被针扎伤或他人的血液接触到伤口、眼睛或口腔",
                        re.compile(r"(针扎伤|针刺伤|被[^。，,]{0,6}针头?(扎|刺)|用过的针头?[^。，,]{0,4}(扎|刺)|"
-                                  r"(血|血液)[^。]{0,10}(溅|滴|沾|弄|流)到[^。]{0,16}(伤口|眼睛|眼里|嘴里|口里|嘴巴|破了|破皮|倒刺)|"
+                                  r"(血|血液)[^。]{0,10}(溅|滴|沾|弄|流)到[^。]{0,16}(伤口|口子|眼睛|眼里|嘴里|口里|嘴巴|破了|破皮|倒刺)|"
                                   r"(伤口|破皮|倒刺)[^。]{0,10}(沾|碰|接触)[^。]{0,6}(血|血液))")),)
 EXPOSURE_LINE = ("您提到{what}：请先用流动水冲洗（伤口轻轻挤出血后冲洗消毒），并尽快（最好在2小时内）到医院急诊或感染科，评估是否需要"
                  "乙肝免疫球蛋白、疫苗或艾滋病暴露后预防用药；并尽量了解对方的乙肝、丙肝、艾滋病和梅毒情况。")
+# Someone else's blood on skin the person says is whole ("掉在我的手指上…手没伤口"): washing is the whole of it.
+_INTACT_SKIN = (("他人的血液沾到完好的皮肤上",
+                 re.compile(r"(血|血液|液体|分泌物)[^。]{0,12}(溅|滴|沾|掉|弄|流|碰)(到|在)[^。]{0,10}(手|皮肤|胳膊|手指|脸)"
+                            r"(?=[^。]{0,30}(没(有)?(伤口|破|破口|破皮)|完好|无伤口))")),)
+INTACT_SKIN_LINE = ("您提到{what}：完好的皮肤能挡住乙肝、丙肝和艾滋病病毒，及时用肥皂和流动水洗净即可，一般不会因此感染；"
+                    "如果当时皮肤有伤口、倒刺，或溅进了眼睛、口腔，请尽快（最好在2小时内）到医院急诊或感染科评估。")
 # A medicine taken by mistake (someone else's, the wrong one, twice): a 120 emergency when much was taken or a
 # child took it (chat.triage); otherwise what to watch for depends on the kind of medicine.
 _WRONG_MEDICINE = (("误服或吃错了药",

@@ -244,3 +244,12 @@ def test_which_kind_of_complaint_a_message_is_about_reads_words_as_they_are_mean
     assert complaints.of("月经这次很少，还有褐色的东西，这几天有点恶心想呕吐").kind == "gynaecology"
     # "胃不舒服" and "没食欲" are complaints, not denials
     assert complaints.of("口臭，胃里不舒服，经常恶心没有食欲").kind == "digestion"
+
+
+@pytest.mark.parametrize("message, line", [
+    ("拔针头的时候，有些带血的液体掉在我的手指上了，看了手没伤口，赶紧擦掉洗了手，肝病会被传染吗", "完好的皮肤能挡住"),
+    ("病人的血溅到我手上的伤口了", "最好在2小时内"),
+    ("血滴到手上了，手上有个小口子", "最好在2小时内"),
+])
+def test_blood_on_whole_skin_is_washed_and_blood_in_a_wound_is_seen_within_hours(message, line):
+    assert line in not_waiting(message)
