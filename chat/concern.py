@@ -337,8 +337,8 @@ _DRUG_RASH = (("用药后皮肤起疹、发痒",
                           r"[^。？?没不无停完]{0,24}(皮疹|疹子|红疹|疙瘩|起包|风团|荨麻疹|(皮肤|身上|全身|浑身|脸上|手上|脖子)[^，。,]{0,3}(红|痒))|"
                           # (not "没有起疹子", not after the medicine was stopped or finished, not an itch elsewhere)
                           r"(是不是|是否|会不会)[^。，,]{0,6}药(物)?过敏|药(物)?过敏(导致|引起|导制|造成)?的吗)")),)
-DRUG_RASH_LINE = ("您提到{what}：如果怀疑是药物过敏，先停用这个药，尽快问开药的医生或药师（降压、抗癫痫、抗凝等必须长期用的药，"
-                  "先问医生再停）；出现嘴唇或眼睑肿、喉咙发紧、呼吸困难、起大片水疱或皮肤剥脱，请立即就医或拨打120。")
+DRUG_RASH_LINE = ("您提到{what}：如果怀疑是药物过敏，先停用这个药，尽快问开药的医生或药师；降压、抗凝、抗癫痫等长期用的药，"
+                  "当天就联系医生，由医生决定怎么停或换；出现嘴唇或眼睑肿、喉咙发紧、呼吸困难、起大片水疱或皮肤剥脱，请立即就医或拨打120。")
 # After egg retrieval or an embryo transfer, a belly that swells, less urine or breathlessness: ovarian
 # hyperstimulation is ruled out the same day, at the clinic that did it.
 _OHSS = (("取卵或移植后腹胀、肚子变大等不适", re.compile(r"(取卵|促排卵?|移植)(后|以后|之后|完)?[^。！？!?]{0,30}(腹胀|胃胀|肚子[^，。,]{0,3}(胀|大)|"
@@ -359,7 +359,7 @@ _LONG_STANDING = re.compile(r"(多年|好几年|几年了|十几年|从小|一�
 # A medicine stopped by the person, then the illness back: the specialist decides how to treat again, soon.
 _STOPPED_RELAPSE = (("停药后又复发",
                      re.compile(r"(停药|停了药|药停了|自己停|自行停|就没(再)?吃了?|没再吃|不吃了|没有再吃)[^。？?]{0,20}"
-                                r"(又(复发|病发|发作|犯|加重|反弹|严重|高|升)|复发了|反弹了)")),)
+                                r"(又(复发|病发|发作|犯|加重|反弹|严重|高|升|不正常|异常|不好)|复发了|反弹了)")),)
 STOPPED_RELAPSE_LINE = ("您提到{what}：请尽快回开药的专科复诊，带上以前的化验单和用药记录，由医生决定是否、怎样重新用药；不要自己恢复以前的药或换药。"
                         "有的病停药后复发来势较重（如乙肝停用抗病毒药后），出现明显乏力、眼黄尿黄或症状迅速加重，请当天就医。")
 STOMACH_LINE = ("45岁以上新出现的胃部不适，建议尽快（一两周内）到消化内科就诊，由医生决定是否需要做胃镜；如有黑便、呕血、吞咽困难、"

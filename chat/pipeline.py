@@ -862,8 +862,9 @@ def _cure_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, 
                    passages: list[Passage]) -> tuple[str, list[Passage], tuple[str, ...]]:
     """For "X能治好吗" about a disease: the sentences of its entry that say whether and how it is cured or
     controlled (each quoted sentence names one of CURE_WORDS); "" when its entry says nothing of it."""
-    if not support.entities or support.entities[0].entity_type != "disease" or not _CURABLE.search(analysis.question):
-        return "", passages, ()
+    if not support.entities or support.entities[0].entity_type != "disease" or not _CURABLE.search(analysis.question) \
+            or concern.kind == "hospital" or concern.child:
+        return "", passages, ()  # (where to go is asked; a child's course is not the adult figures')
     x = support.entities[0]
     said = [p for section in CURE_SECTIONS for p in passages_of(x.entity_id, section)
             if any(w in p.body for w in CURE_WORDS)][:2]

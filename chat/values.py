@@ -29,7 +29,7 @@ class Test:
 TESTS: tuple[Test, ...] = (
     Test("谷丙转氨酶（ALT）", r"(谷丙转氨酶|谷丙|(?<![冬门])丙氨酸(氨基)?转[移氨]酶|(?<![A-Za-z])(ALT|GPT)(?![A-Za-z]))", (1, 5000),
          ("肝功能",), "ALT"),
-    Test("谷草转氨酶（AST）", r"(谷草转氨酶|谷草|天?[门冬]+氨酸(氨基)?转[移氨]酶|(?<![A-Za-z])(AST|GOT)(?![A-Za-z]))", (1, 5000),
+    Test("谷草转氨酶（AST）", r"(谷草转氨酶|谷草|天?[门冬]+氨酸(氨基)?转([移氨]酶)?|(?<![A-Za-z])(AST|GOT)(?![A-Za-z]))", (1, 5000),
          ("肝功能",), "AST"),
     Test("总胆红素", r"(总胆红素|(?<![A-Za-z])TBIL(?![A-Za-z]))", (1, 800), ("肝功能",), "总胆红素"),
     Test("糖化血红蛋白", r"(糖化血红蛋白|HbA1c)", (3, 20), ("糖化血红蛋白",), "正常参考范围"),
@@ -57,6 +57,9 @@ _GAP = re.compile(r"[^\d，。,；？?！!\n]{0,10}?(?=\d)")
 _SCIENTIFIC = re.compile(rf"(?P<m>{_NUMBER})?\s*(?:[*×xX?？·`]+\s*)?10\s*(?:\^|的|`|\*\*)\s*(?P<e>\d+)\s*(?:次方|次幂)?|"
                          rf"(?P<m2>{_NUMBER})\s*[Ee]\s*[+]?\s*(?P<e2>\d+)")
 _PLAIN = re.compile(rf"(?P<v>{_NUMBER})")
+_RATIO = re.compile(r"[/／比]")
+# A value told of the past: a past time is the last time word before it in its sentence ("当时谷丙转氨酶90").
+_THEN_PAST = re.compile(r"(当时|那时|以前|之前|原来|去年|前年|刚发现|刚查出|[12][09]\d\d年|\d+年前)(?!.*(现在|目前|今天|最近|这次|复查))")
 _HEPATITIS_B = re.compile(r"(乙肝|HBV|大三阳|小三阳|两对半|乙型肝炎)", re.I)
 # "从89降到65": the value now is the last one.
 _THEN = re.compile(rf"\s*(?:降到|降至|升到|升至|到了|变为|变成|→|->)\s*(?P<v>{_NUMBER})")
@@ -81,6 +84,10 @@ def read(text: str) -> list[Reading]:
         for m in pattern.finditer(text):
             if any(a <= m.start() < b for a, b in taken) or (m.group() == "DNA" and not _HEPATITIS_B.search(text)):
                 continue  # a bare "DNA" is the hepatitis B virus's only where the message is about hepatitis B
+            if _RATIO.search(text, max(0, m.start() - 1), m.start() + 1) or _RATIO.match(text, m.end()):
+                continue  # "ALT/AST 1.31": a ratio of two tests, not either's value
+            if _THEN_PAST.search(_sentence_before(text, m.start())):
+                continue  # "2013年…当时谷丙转氨酶90…现在一切正常": a value of the past
             gap = _GAP.match(text, m.end())
             if not gap:
                 continue
@@ -98,6 +105,10 @@ def read(text: str) -> list[Reading]:
             taken.append((m.start(), m.end()))
             found[test.label] = (m.start(), Reading(test, value, said))
     return [r for _, r in sorted(found.values(), key=lambda x: x[0])]
+
+
+def _sentence_before(text: str, at: int) -> str:
+    return re.split(r"[。！？!?\n]", text[:at])[-1]
 
 
 def _value(text: str, at: int, scientific: bool) -> tuple[float | None, str]:

@@ -346,3 +346,10 @@ def test_whether_it_can_be_cured_is_answered_from_the_sentences_of_its_entry_tha
     assert concerns.read(asked).kind == "can_i" and "治好" in concerns.read(asked).about
     assert _can_evidence(concerns.read(asked), QueryAnalysis(question=asked, topics=(epilepsy,)),
                          support(), passages_of, [])[0] == ""
+
+
+def test_a_pain_in_the_chest_told_by_what_it_is_like_adds_chest_pains_signs():
+    from chat import complaints
+
+    told = "我得的是不是浅表性胃炎？胸口发锥，疼"
+    assert complaints.named("chest").signs in complaints.signs(complaints.named("digestion"), told)

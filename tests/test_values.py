@@ -27,6 +27,9 @@ def said(text: str) -> list[tuple[str, float]]:
     ("抗双链DNA抗体 1:100", []),  # a bare DNA outside hepatitis B
     ("血红蛋白9.8g/dL", []),  # another unit: outside what g/L can be
     ("尿白细胞3个，尿肌酐检查", []),  # urine, not blood
+    ("丙氨酸氨基转移酶35.2天门冬氨酸氨基转26.9.AIT/AST1.31.", [("谷丙转氨酶（ALT）", 35.2), ("谷草转氨酶（AST）", 26.9)]),
+    ("2013年发现乙肝，当时谷丙转氨酶90，现在一切正常了", []),  # a value of the past
+    ("去年谷丙转氨酶90，现在复查谷丙转氨酶60", [("谷丙转氨酶（ALT）", 60)]),
 ])
 def test_a_report_value_is_read_with_the_test_it_belongs_to(text, expected):
     got = said(text)
