@@ -306,6 +306,8 @@ def test_drug_name_aliases_drop_dosage_form_and_salt_but_not_other_substances():
     assert drug_name_aliases("琥珀酸亚铁片") == ["琥珀酸亚铁"]  # 亚铁 is not the drug's name
     assert drug_name_aliases("氯化钾缓释片") == ["氯化钾"]
     assert drug_name_aliases("葡萄糖酸钙片") == ["葡萄糖酸钙"]
+    # a two-character remainder is a word people use for something else ("减肥", "感冒"), not the drug's name
+    assert drug_name_aliases("减肥胶囊") == [] and drug_name_aliases("感冒颗粒") == []
 
 
 @pytest.mark.parametrize("raw,clean", [

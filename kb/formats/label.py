@@ -101,8 +101,10 @@ def drug_name_aliases(name: str) -> list[str]:
     """
     out = []
     current = strip_dosage_form(name) or name.strip()
-    if current != name.strip():
-        out.append(current)
+    if current != name.strip() and len(current) >= 3:
+        out.append(current)  # ("减肥胶囊", "感冒颗粒", "止咳糖浆": a two-character remainder is a word, not a name)
+    elif current != name.strip():
+        return out
     for prefix in SALT_PREFIXES:
         if current.startswith(prefix) and len(current) - len(prefix) >= 3:
             current = current[len(prefix):]
