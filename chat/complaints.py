@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retriever.words import DENIAL_CHARS, RULED_OUT_AFTER
+from retriever.words import DENIAL_CHARS, RULED_OUT_AFTER, WONDERED
 
 
 @dataclass(frozen=True)
@@ -345,7 +345,7 @@ _NAUSEA = re.compile(r"(恶心|呕吐|想吐|恶心想吐)")
 
 
 # Asking whether it is the condition: "是不是癫痫", "会不会是乙肝", "是癫痫还是…", "癫痫吗", "非癫痫性".
-_WONDERED_BEFORE = re.compile(r"(是不是|会不会是?|可能是|怀疑是?|是否是?|非|不是)$")
+_WONDERED_BEFORE = re.compile(rf"({WONDERED}是?|非|不是)$")  # (or denied: "非癫痫性"; "是不是有乙肝" keeps the liver's questions)
 _WONDERED_AFTER = re.compile(r"[病性症]?(吗|么|嘛|还是|[？?]|的(症状|表现|前兆)吗)")
 
 

@@ -42,7 +42,7 @@ from retriever.hits import Passage, RetrievalResult
 from retriever.passages import SENTENCE_END
 from retriever.store import index_dir_setting
 from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
-from retriever.words import body_sites, is_asking_clause
+from retriever.words import WONDERED_BEFORE, body_sites, is_asking_clause
 
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation, Generation
 from chat.answer_log import AnswerLogger
@@ -941,7 +941,7 @@ def _reaction_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppo
                                                                   if m.entity_type == "drug"]}.values())
     if not told or not drugs or len(analysis.question) < 8:
         return "", passages
-    if any(m.entity_type == "disease" and _ASKED_WHETHER.search(analysis.question[max(0, m.start - 5):m.start])
+    if any(m.entity_type == "disease" and WONDERED_BEFORE.search(analysis.question[max(0, m.start - 6):m.start])
            and not _REACTION_NAME.search(m.entity_name) for m in analysis.topics):
         return "", passages  # "吃了多西环素…又开始痒，是不是支原体发作了": the disease asked about, not the drug
     if re.search(r"(吃|服|喝)", analysis.question):  # a drug swallowed: its oral forms, not a cream of one name
@@ -969,7 +969,6 @@ def _named_forms(listed: list[str], passage: Passage) -> tuple[str, ...]:
 
 
 _REACTION_NAME = re.compile(r"(过敏|反应|副作用|药疹|中毒)")  # a hypothesis that is the drug's own doing
-_ASKED_WHETHER = re.compile(r"(是不是|是否是?|会不会是|可能是|难道是)$")
 
 
 def _hypothesis_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,

@@ -41,7 +41,7 @@ from retriever.intent import asks_which_disease, detect_intent, drug_question_in
 from retriever.linking import DOSAGE_FORMS, mask_mentions
 from retriever.symptoms import Finding, SymptomIndex
 from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, BODY_SITE, GENERAL_FOCUS, HAN, NON_NAME_GLUE,
-                             RULED_OUT_AFTER, TAKING, WORD_CHAR, asking_pattern, denial_alternation,
+                             RULED_OUT_AFTER, TAKING, WONDERED_BEFORE, WORD_CHAR, asking_pattern, denial_alternation,
                              is_asking_clause)
 
 # A name is denied when a denial word (`retriever.words.DENIAL_WORDS`) stands right before it, one character apart at most.
@@ -334,7 +334,6 @@ def _asked_topics(question: str, topics: list[EntityMention], asking: list[tuple
 # A disease named only by its organ ("胃病", "肝病", "心脏病"): an umbrella for many, the KB's entry for it a page
 # of everything the organ suffers ("所谓胃病，实际上是许多病的统称").
 _UMBRELLA = re.compile(rf"^({BODY_SITE.pattern})(脏)?病$")
-_WONDERED = re.compile(r"(是不是|会不会|怀疑|是否|可能是|难道是)(得了|是|患了|有)?$")
 
 
 def _without_umbrella(question: str, topics: list[EntityMention], notes: list[str]) -> list[EntityMention]:
@@ -342,7 +341,7 @@ def _without_umbrella(question: str, topics: list[EntityMention], notes: list[st
     胃炎…胃病几年了" is about the gastritis; "胃病能引起高血压吗" is still about 胃病, and so is "是不是得了胃病…是不是
     胃炎": both are wondered, and the umbrella's entry lists what it may be)."""
     told = [o for o in topics if o.entity_type == "disease"
-            and not _WONDERED.search(question[max(0, o.start - 6):o.start])]
+            and not WONDERED_BEFORE.search(question[max(0, o.start - 6):o.start])]
     umbrella = [m for m in topics if m.entity_type == "disease" and (u := _UMBRELLA.match(m.entity_name))
                 and any(o.entity_id != m.entity_id and u.group(1) in o.entity_name for o in told)]
     if umbrella:

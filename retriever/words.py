@@ -101,6 +101,9 @@ def body_sites(text: str) -> set[str]:
 # denies nothing (every reader of denials asks this first).
 # After a name, what says tests ruled it out ("心脏、甲亢都没问题", "乙肝排除了"): a denied finding, not a topic.
 RULED_OUT_AFTER = re.compile(r"[^，。,；;？?]{0,3}?(都|也)?(没问题|没有问题|没什么问题|正常|排除)(?![吗么嘛呢？?不]|了吗)")
+# Right before a name: the person wonders whether it is that ("是不是得了胃炎", "会不会是乙肝", "怀疑是"), not tells it.
+WONDERED = r"(是不是|会不会|怀疑|是否|可能是|难道是)"
+WONDERED_BEFORE = re.compile(rf"{WONDERED}(得了|是|患了|有)?$")
 ASKING_BEFORE = re.compile(r"(是不是|会不会|有没有|是否|能不能|要不要|可不可能)[^，。,；;、？?]{0,4}$")
 
 # Words that ask what care costs ("手术要多少钱", "医保能报销吗"): the concern (chat.concern), the line on what the KB
