@@ -40,9 +40,9 @@ from retriever.hits import EntityMention
 from retriever.intent import asks_which_disease, detect_intent, drug_question_intents
 from retriever.linking import DOSAGE_FORMS, mask_mentions
 from retriever.symptoms import Finding, SymptomIndex
-from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, BODY_SITE, GENERAL_FOCUS, HAN, NON_NAME_GLUE,
-                             RULED_OUT_AFTER, TAKING, WONDERED_BEFORE, WORD_CHAR, asking_pattern, denial_alternation,
-                             is_asking_clause)
+from retriever.words import (ASKING_BEFORE, ASKING_WORDS, BEFORE_NAME_STOP, BODY_SITE, EXERCISE, GENERAL_FOCUS, HAN,
+                             NON_NAME_GLUE, RULED_OUT_AFTER, TAKING, WONDERED_BEFORE, WORD_CHAR, asking_pattern,
+                             denial_alternation, is_asking_clause)
 
 # A name is denied when a denial word (`retriever.words.DENIAL_WORDS`) stands right before it, one character apart at most.
 _NEGATED = re.compile(denial_alternation() + r"[^，。,；;、]{0,1}$")
@@ -537,10 +537,12 @@ def _focus(question: str, asking: list[tuple[int, int]], mentions: list[EntityMe
     asks about 冷水浴. The story around the question ("我外公年龄不小了") is not a focus."""
     spans = asking or [(0, len(question))]
     masked = mask_mentions(question, mentions)
-    words = residue("，".join(masked[a:b] for a, b in spans), [], cut, keep_cues=True).split()
-    return tuple(dict.fromkeys(w for w in words if len(w) >= 2 and not re.search(r"\d", w)
-                               and not GENERAL_FOCUS.fullmatch(w) and not common(w)
-                               and not w.endswith(("不", "没"))))  # "严不(严重)": half an A-not-A question
+    asked = "，".join(masked[a:b] for a, b in spans)
+    words = residue(asked, [], cut, keep_cues=True).split()
+    return tuple(dict.fromkeys([w for w in words if len(w) >= 2 and not re.search(r"\d", w)
+                                and not GENERAL_FOCUS.fullmatch(w) and not common(w)
+                                and not w.endswith(("不", "没"))]  # "严不(严重)": half an A-not-A question
+                               + (["运动"] if EXERCISE.search(asked) else [])))  # (as a text says it)
 
 
 def residue(question: str, mentions: list[EntityMention], cut=None, keep_cues: bool = False) -> str:

@@ -107,6 +107,10 @@ QUESTION_ONLY_CUES: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]
                                     "怎样知道自己是不是", "怎么知道自己得了", "怎么知道得了")),
     (("临床意义", "相关疾病"), ("exam",), ("为什么要做", "为啥要做", "为什么做", "为什么要查", "为啥要查", "做的目的",
                                         "检查目的", "有什么必要")),
+    # how to live with it: exercise, and salt ("高血压什么运动比较好", "有高血压不能够吃钠？"): where an entry says
+    # it is its prevention, care and diet text, not its definition
+    (("预防", "护理", "饮食"), ("disease",), ("运动", "锻炼", "什么活动", "活动最好", "健身", "跑步", "慢跑", "快走", "游泳", "散步", "太极")),
+    (("饮食", "忌吃", "预防"), ("disease",), ("吃盐", "食盐", "盐分", "少盐", "钠", "咸")),
 ]
 
 # Ways people ask about a drug that name no section ("甲硝唑吃了能喝酒吗", "布洛芬一次吃了6粒会怎么样"): read

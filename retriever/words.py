@@ -101,6 +101,8 @@ def body_sites(text: str) -> set[str]:
 # denies nothing (every reader of denials asks this first).
 # After a name, what says tests ruled it out ("心脏、甲亢都没问题", "乙肝排除了"): a denied finding, not a topic.
 RULED_OUT_AFTER = re.compile(r"[^，。,；;？?]{0,3}?(都|也)?(没问题|没有问题|没什么问题|正常|排除)(?![吗么嘛呢？?不]|了吗)")
+# Ways of saying exercise ("慢跑还是快走", "什么活动最好"): a text says it as 运动 ("规律进行中等强度有氧运动").
+EXERCISE = re.compile(r"(运动|锻炼|活动|健身|跑步|慢跑|快走|游泳|散步|太极|爬山|骑车|瑜伽)")
 # Right before a name: the person wonders whether it is that ("是不是得了胃炎", "会不会是乙肝", "怀疑是"), not tells it.
 WONDERED = r"(是不是|会不会|怀疑|是否|可能是|难道是)"
 WONDERED_BEFORE = re.compile(rf"{WONDERED}(得了|是|患了|有)?$")

@@ -262,3 +262,11 @@ def test_chat_eval_real_on_a_small_file(demo, tmp_path):
     out = write_report(tmp_path / "r.md", report, rows, 2, 0, str(path))
     text = out.read_text(encoding="utf-8")
     assert "**Doctor**" in text and "高血压吃什么药好" in text
+
+
+def test_how_to_live_with_it_is_answered_from_its_prevention_and_diet_text_not_its_definition(demo):
+    exercise = demo.answer("高血压什么运动比较好呢？大舅是个活动达人，高血压什么活动最好？")
+    assert body(exercise).split("\n")[0].startswith("高血压的预防：规律进行中等强度有氧运动"), exercise.text
+    assert "高血压的预防：规律进行中等强度有氧运动" in demo.answer("高血压慢跑还是快走对身体好呢？").text
+    salt = demo.answer("钠对高血压的影响是什么？有高血压不能够吃钠？")
+    assert ("高血压", "饮食") in cited(salt) and "低盐" in salt.text, salt.text
