@@ -679,11 +679,15 @@ class Pipeline:
         return answer
 
 
+_PAIN_QUALITY = re.compile(r"(刺|胀|隐|钝|绞|酸|灼|跳|剧|阵|针扎样|烧灼样?|撕裂样?)?(痛|疼)|疼痛|酸胀|麻木|乏力")
+
+
 def _led_by_most_specific(candidates: list[Candidate], present: list[str], weight) -> list[Candidate]:
     """The candidates that list the one most specific finding told ("甲状腺结节" beside "疼痛、肿块"), when some
     do: one that lacks it matched only the generic words (乳腺炎, 霰粒肿 for a thyroid nodule). All of them when
     no single finding stands out."""
-    ranked = sorted(present, key=weight, reverse=True)
+    # a pain named only by what it is like ("刺痛", "胀痛") says nothing of where: never the one that leads
+    ranked = sorted([f for f in present if not _PAIN_QUALITY.fullmatch(f)], key=weight, reverse=True)
     if not ranked or weight(ranked[0]) <= 0 or len(ranked) > 1 and weight(ranked[0]) == weight(ranked[1]):
         return candidates
     leading = [c for c in candidates if ranked[0] in c.matched]

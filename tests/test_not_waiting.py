@@ -258,3 +258,23 @@ def test_which_kind_of_complaint_a_message_is_about_reads_words_as_they_are_mean
 ])
 def test_blood_on_whole_skin_is_washed_and_blood_in_a_wound_is_seen_within_hours(message, line):
     assert line in not_waiting(message)
+
+
+def test_a_stroke_had_brings_its_questions_and_the_signs_of_another_and_a_hip_after_a_fall_is_for_today():
+    from chat import complaints
+
+    told = "妈妈前段时间有轻微的中风，脸上也已经开始有面瘫的症状，她一直说脸很疼"
+    kind = complaints.of(told)
+    assert kind.kind == "stroke" and "口角歪斜" in kind.signs and "120" in kind.signs
+XX
+    assert "摔倒后大腿根或胯部疼" in not_waiting("我妈52岁摔了一跤，右腿大腿内侧的筋疼，能伸直，就是不能用力")
+
+
+def test_a_pain_named_only_by_what_it_is_like_never_leads_the_possible_conditions():
+    from types import SimpleNamespace
+
+    from chat.pipeline import _led_by_most_specific
+
+    weights = {"尿痛": 5.8, "刺痛": 6.2, "疼痛": 0.0}
+    urinary, spine = SimpleNamespace(matched=["尿痛", "疼痛"]), SimpleNamespace(matched=["刺痛", "疼痛"])
+    assert _led_by_most_specific([urinary, spine], ["尿痛", "刺痛", "疼痛"], weights.get) == [urinary]
