@@ -266,7 +266,7 @@ def test_a_stroke_had_brings_its_questions_and_the_signs_of_another_and_a_hip_af
     told = "妈妈前段时间有轻微的中风，脸上也已经开始有面瘫的症状，她一直说脸很疼"
     kind = complaints.of(told)
     assert kind.kind == "stroke" and "口角歪斜" in kind.signs and "120" in kind.signs
-XX
+    assert complaints.of("是不是中风了？") is None  # wondered: triage's to read, not a condition had
     assert "摔倒后大腿根或胯部疼" in not_waiting("我妈52岁摔了一跤，右腿大腿内侧的筋疼，能伸直，就是不能用力")
 
 
