@@ -546,6 +546,12 @@ def reaction_line(drug: str, told: list[str], listed: list[str]) -> str:
             "如出现全身皮疹、嘴唇或眼睑肿胀、呼吸困难、胸闷或头晕，请立即就医。")
 
 
+def diet_line(x: str) -> str:
+    """The first line for "X吃什么好" when X's entry has diet advice: that it follows, and what it cannot know."""
+    return (f"吃什么，知识库中「{x}」的饮食建议见下文；这是一般的建议，具体还要结合病因、病情和医生的嘱咐，"
+            "饮食调整不能代替检查和治疗。")
+
+
 def cure_line(x: str) -> str:
     """The first line for "X能治好吗" when X's entry says whether and how it is cured or controlled."""
     return (f"能不能治好，知识库中「{x}」的说法见下文（是总体情况，不是对您的预测）；具体到您，要看病情轻重、治疗是否规范，"

@@ -63,6 +63,8 @@ DEFAULT_K = 5
 OVERRIDE_NOTE = "（我只能根据知识库回答；要求忽略知识库或规则的内容不会被执行。）"
 DOSING_NOTE = "剂量照录说明书原文，请按医嘱或说明书使用："
 DOSING_SECTIONS = ("用法用量", "药物过量")  # answered by quoting the label, and never from a stale index
+DIET_SECTIONS = ("饮食", "宜吃", "忌吃")  # what to eat: answered whole (what to eat and what not), said as such
+_TREATMENT_ASKED = re.compile(r"(治疗|药)")  # "吃什么治疗比较好", "吃什么中药": not a question of diet
 # A stale index (the KB moved on) and a foreign one (built from another KB) are told alike to the reader;
 # the reason itself is in the answer's warnings and /health.
 STALE_NOTE = ("⚠️ 注意：检索索引与知识库不一致（知识库已更新而索引未更新，或索引建自另一个知识库），"
@@ -376,8 +378,10 @@ class Pipeline:
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
         cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
         department = concerns.where_to_go(concern, _department_of(passages)) if concern.personal else ""
-        first = linked or ("" if support.intent == "药物相互作用" else concerns.first_line(
-            concern, named=named, department=department, supported=cited_facts_follow))
+        diet = support.intent in DIET_SECTIONS and concern.kind in ("what_to_do", "tell") \
+            and any(p.section in DIET_SECTIONS for p in passages) and not _TREATMENT_ASKED.search(analysis.question)
+        first = linked or ("" if support.intent == "药物相互作用" else concerns.diet_line(named) if diet
+                           else concerns.first_line(concern, named=named, department=department, supported=cited_facts_follow))
         notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [said_values, first] \
             + [concerns.measures_line(analysis.question)] \
             + [concerns.scope_line(concern)] \
@@ -412,7 +416,7 @@ class Pipeline:
         groups = tuple(g for g, on in (("child", facts.child), ("pregnant", facts.pregnant)) if on)
         # a person's own story gets fewer quoted sentences: the answer also carries its questions and signs, and
         # should still fit a phone screen
-        limit = PERSONAL_SENTENCES if turn.concern.personal else MAX_SENTENCES
+        limit = PERSONAL_SENTENCES if turn.concern.personal and turn.support.intent not in DIET_SECTIONS else MAX_SENTENCES
         if turn.concern.personal and turn.support.reason == "entity overview":
             limit = OVERVIEW_SENTENCES  # a person who asked nothing of a named entry: a sentence or two of its overview
         # the sentences that answer the person's concern (how it is treated, how serious it is) are chosen first

@@ -270,3 +270,10 @@ def test_how_to_live_with_it_is_answered_from_its_prevention_and_diet_text_not_i
     assert "高血压的预防：规律进行中等强度有氧运动" in demo.answer("高血压慢跑还是快走对身体好呢？").text
     salt = demo.answer("钠对高血压的影响是什么？有高血压不能够吃钠？")
     assert ("高血压", "饮食") in cited(salt) and "低盐" in salt.text, salt.text
+
+
+def test_what_to_eat_is_answered_from_the_diet_text_said_as_such_and_a_drug_question_is_not(demo):
+    a = demo.answer("我有高血压，平时吃什么好？")
+    assert a.text.startswith("吃什么，知识库中「高血压」的饮食建议见下文"), a.text
+    assert ("高血压", "饮食") in cited(a)
+    assert not demo.answer("我有高血压，吃什么药好？").text.startswith("吃什么，知识库中")
