@@ -96,3 +96,9 @@ def test_a_disease_named_in_full_is_read_before_its_organs_umbrella_and_how_long
     at = question.index("胃炎")
     wondered = EntityMention("胃炎", at, at + 2, 4, "disease", "胃炎")
     assert _without_umbrella(question, [umbrella, wondered], []) == [umbrella, wondered]
+
+
+def test_catching_a_disease_is_no_part_of_its_name():
+    """"接吻会被传染乙肝病毒吗" was refused as a question about an unknown "传染乙肝"."""
+    assert topics("接吻会被传染乙肝病毒吗？他有乙肝") == ["乙肝"]
+    assert analyze("接吻会被传染乙肝吗", [EntityMention("乙肝", 5, 7, 2, "disease", "乙肝")], None).unknown == ()
