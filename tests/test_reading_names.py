@@ -102,3 +102,7 @@ def test_catching_a_disease_is_no_part_of_its_name():
     """"接吻会被传染乙肝病毒吗" was refused as a question about an unknown "传染乙肝"."""
     assert topics("接吻会被传染乙肝病毒吗？他有乙肝") == ["乙肝"]
     assert analyze("接吻会被传染乙肝吗", [EntityMention("乙肝", 5, 7, 2, "disease", "乙肝")], None).unknown == ()
+    # nor is where on the body: "腰部肋子裂了" is 肋骨骨折 (by its everyday name), not an unknown "腰部肋子裂"
+    told = "老人跌了一下，腰部肋子裂了好几根"
+    ribs = EntityMention("肋子裂", told.find("肋子裂"), told.find("肋子裂") + 3, 9, "disease", "肋骨骨折")
+    assert analyze(told, [ribs], None).unknown == ()
