@@ -170,10 +170,17 @@ def compare(reading: Reading, found: list[Interval], sex: str | None = None) -> 
         limits = "、".join(f"{i.who}{_num(i.high)}" for i in found)
         times = sorted({round(reading.value / i.high, 1) for i in found})
         return said + f"高于参考区间上限（{limits}）" + (
-            f"，约为上限的{'～'.join(f'{t:g}' for t in times)}倍" if 2 <= times[0] and times[-1] < 100 else "")
+            f"，约为上限的{'～'.join(f'{t:g}' for t in times)}倍" if 2 <= times[0] and times[-1] < 100 else "") + (
+            FAR if times[0] >= FAR_TIMES else "")
     if where == "low":
-        return said + f"低于参考区间下限（{'、'.join(i.who + _num(i.low) for i in found)}）"
+        return said + f"低于参考区间下限（{'、'.join(i.who + _num(i.low) for i in found)}）" + (
+            FAR if all(reading.value <= i.low / FAR_TIMES for i in found) else "")
     return said + "在参考区间内"
+
+
+# Three times the upper limit (a third of the lower): not a value to watch at home, whatever it means.
+FAR_TIMES = 3
+FAR = "，明显超出，建议尽快（近日内）就医复查，不要拖"
 
 
 def _range(i: Interval) -> str:

@@ -49,7 +49,7 @@ def test_where_a_value_lies_is_said_for_both_sexes_unless_the_sex_is_known():
     alt = next(t for t in TESTS if t.label.startswith("谷丙"))
     both = [Interval("男性", 9, 50, "U/L"), Interval("女性", 7, 40, "U/L")]
     assert compare(Reading(alt, 342.4, "342.4"), both) == \
-        "谷丙转氨酶（ALT）342.4：高于参考区间上限（男性50、女性40），约为上限的6.8～8.6倍"
+        "谷丙转氨酶（ALT）342.4：高于参考区间上限（男性50、女性40），约为上限的6.8～8.6倍，明显超出，建议尽快（近日内）就医复查，不要拖"
     assert compare(Reading(alt, 45, "45"), both).endswith("是否超出参考区间要看性别（男性9～50U/L、女性7～40U/L）")
     assert compare(Reading(alt, 45, "45"), both, "男").endswith("在参考区间内")
     assert compare(Reading(alt, 45, "45"), both, "女").endswith("高于参考区间上限（女性40）")
