@@ -35,7 +35,8 @@ class Complaint:
         """The questions `text` does not already answer, most useful first."""
         # "牙不疼" tells how it hurts; a question that takes a pain as told is not asked of "恶心没食欲"
         return tuple(asked for q, told in zip(self.asks, self.told) if (asked := _untold(q, told, text))
-                     and not ("疼" in q and _NO_PAIN.search(text)) and not (_HOW_IT_HURTS.search(q) and not _PAIN.search(text)))
+                     and not ("疼" in q and _NO_PAIN.search(text))
+                     and not (_HOW_IT_HURTS.search(q) and not _PAIN.search(text)))
 
 
 def _untold(question: str, told, text: str) -> str:
@@ -60,7 +61,8 @@ def _kind(kind: str, words: str, department: str, asks: tuple[str, ...], signs: 
     """`told`: for each of `asks`, what a message says that already answers it ("肝功能正常", "豆腐渣样"): the
     question is not asked again of a person who told it (None: always asked)."""
     told = tuple(told) + (None,) * (len(asks) - len(told))
-    return Complaint(kind, re.compile(words), department, asks, signs, tuple(_compiled(t) for t in told), condition, lead)
+    return Complaint(kind, re.compile(words), department, asks, signs, tuple(_compiled(t) for t in told), condition,
+                     lead)
 
 
 def _compiled(told):
@@ -343,7 +345,8 @@ def _said(kind: Complaint, text: str) -> int:
     condition only where the person has it, not where they ask whether it is one ("是癫痫还是缺钙", "非癫痫性")."""
     if kind.kind == "postpartum" and _LONG_AGO.search(text):
         return 0  # "生孩子已经七年了…后脚跟疼": the heel, not what a birth leaves
-    said = [m for m in kind.words.finditer(text) if (m.group() in _LACKED or not _DENIED.search(text[max(0, m.start() - 4):m.start()]))
+    said = [m for m in kind.words.finditer(text)
+            if (m.group() in _LACKED or not _DENIED.search(text[max(0, m.start() - 4):m.start()]))
             and not _DENIED_AFTER.match(text, m.end())
             and not _LOCATES.match(text, m.end())  # "耳朵上方7-10cm的地方": where on the head, not the ear
                and not RULED_OUT_AFTER.match(text, m.end())  # "心脏、甲亢都没问题"

@@ -305,7 +305,8 @@ def _told(question: str, compiled, line: str, better_before: bool = False) -> st
         for m in pattern.finditer(question):
             sentence = re.split(r"[。！？!?\n]", question[:m.start()])[-1]
             whole = sentence + re.split(r"[。！？!?\n]", question[m.start():])[0]
-            if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) or (_OVER.search(sentence) and not better_before) \
+            if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) \
+                    or (_OVER.search(sentence) and not better_before) \
                     or _SUPPOSED.search(whole):
                 continue
             told = m.group(0)

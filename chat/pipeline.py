@@ -368,7 +368,8 @@ class Pipeline:
         if concern.personal:
             # (evidence chosen for the concern stays, an overview's sentence that answers it included)
             passages = _with_department(_without_crawled_treatments(
-                passages if linked else _without_standing_overview(passages, support)), support, self._passages_of, concern)
+                passages if linked else _without_standing_overview(passages, support)),
+                support, self._passages_of, concern)
         if not passages and turn.values:
             passages = list({p.id: p for _, p in turn.values}.values())  # the intervals answer the report's values
         ids = [p.id for p in passages]
@@ -383,11 +384,13 @@ class Pipeline:
         if diet:  # the diet text is the answer (with where to go): what else was retrieved would crowd it out
             passages = [p for p in passages if p.section in DIET_SECTIONS or p.section == "就诊科室"]
         first = linked or ("" if support.intent == "药物相互作用" else concerns.diet_line(named) if diet
-                           else concerns.first_line(concern, named=named, department=department, supported=cited_facts_follow))
+                           else concerns.first_line(concern, named=named, department=department,
+                                                    supported=cited_facts_follow))
         notes = ([STALE_NOTE] if turn.result.stale else []) + _analysis_notes(analysis, support) + [said_values, first] \
             + [concerns.measures_line(analysis.question)] \
             + [concerns.scope_line(concern)] \
-            + ([] if linked or diet else [without_suggestions(n) if concern.personal else n for n in support.not_covered]) \
+            + ([] if linked or diet else
+               [without_suggestions(n) if concern.personal else n for n in support.not_covered]) \
             + ([] if first and concern.kind in ("hospital", "result") else not_in_kb(analysis))  # (said first)
         notes = [n for n in notes if n]
         if notes:
@@ -418,8 +421,9 @@ class Pipeline:
         groups = tuple(g for g, on in (("child", facts.child), ("pregnant", facts.pregnant)) if on)
         # a person's own story gets fewer quoted sentences: the answer also carries its questions and signs, and
         # should still fit a phone screen
-        limit = PERSONAL_SENTENCES if turn.concern.personal and turn.support.intent not in DIET_SECTIONS else MAX_SENTENCES
-        if turn.concern.personal and turn.support.reason == "entity overview" and turn.support.intent not in DIET_SECTIONS:
+        diet = turn.support.intent in DIET_SECTIONS  # a diet text is answered whole
+        limit = PERSONAL_SENTENCES if turn.concern.personal and not diet else MAX_SENTENCES
+        if turn.concern.personal and turn.support.reason == "entity overview" and not diet:
             limit = OVERVIEW_SENTENCES  # a person who asked nothing of a named entry: a sentence or two of its overview
         # the sentences that answer the person's concern (how it is treated, how serious it is) are chosen first
         wanted = concerns.answering_words(turn.concern) if turn.concern.personal else ()

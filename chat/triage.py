@@ -108,7 +108,7 @@ class RedFlag:
     who: str = ""  # who it happens to ("宝宝", "孕晚期"): must be named and not negated; no other discount applies
     sequela_of: str = ""  # a known past episode of this makes the signs after-effects unless said to be new
     transient: bool = False  # over in minutes (a faint, a fit): yesterday's is past, and the one writing is awake
-    lasting: str = ""  # what stays an emergency once over (a fit in pregnancy, an electric shock): 'over' does not discount it
+    lasting: str = ""  # what stays an emergency once over (a fit in pregnancy, an electric shock): not discounted as over
 
 
 _NP = r"[^，。,；;！？!?\n]"  # any character but a clause break: "腹痛急迫，便意难忍" is two clauses
@@ -340,7 +340,10 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         r"我[^，。,]{0,4}(在|站在|坐在|爬到|上了)(楼顶|天台|顶楼|桥上|楼顶边|窗台|江边|河边)[^。！？!?]{0,30}(累|没意思|撑不|绝望|再见|对不起|不知道为什么)|"
         r"(谢谢(我|你)?这些年|(让|请|拜托)(我|你)[^，。,]{0,4}(帮|替)?(她|他)?(养|照顾)(她的|他的)?(猫|狗|孩子|宠物|爸妈|父母)|交[代待](了)?后事)"
         r"[^。！？!?]{0,50}(关机|不回|联系不上|失联|找不到|(存|攒|囤)(了|下)?[^，。,]{0,4}药)|"
-        r"不(太|怎么|是很)想活|活着(太|真|好)?累|(绳子|药|刀片?|炭)[^，。,]{0,4}(已经|都)?(准备好|买好|备好|攒够)|一睡不醒|睡(下去)?(就)?不(用|要)?再醒|割(了|破|开)(自己的?)?(手腕|腕)|(站在|在|爬上|上了)(天台|楼顶|顶楼|桥上|窗台)[^。！？!?]{0,20}(跳下去|跳下来|往下跳)|(你们|大家)以后(就)?(清净|轻松|不用(再)?(管|操心))|(再也)?不(会)?(再)?(拖累|连累|麻烦)你们|把自己(结束|了结|解决)|活腻了|不想(再)?醒来|想(永远)?消失|没有活下去的(意义|理由|勇气|动力)|结束(掉)?自己|撑不(下去|住)了|不想(再)?(撑|熬|坚持)(下去)?了)",
+        r"不(太|怎么|是很)想活|活着(太|真|好)?累|(绳子|药|刀片?|炭)[^，。,]{0,4}(已经|都)?(准备好|买好|备好|攒够)|一睡不醒|"
+        r"睡(下去)?(就)?不(用|要)?再醒|割(了|破|开)(自己的?)?(手腕|腕)|"
+        r"(站在|在|爬上|上了)(天台|楼顶|顶楼|桥上|窗台)[^。！？!?]{0,20}(跳下去|跳下来|往下跳)|"
+        r"(你们|大家)以后(就)?(清净|轻松|不用(再)?(管|操心))|(再也)?不(会)?(再)?(拖累|连累|麻烦)你们|把自己(结束|了结|解决)|活腻了|不想(再)?醒来|想(永远)?消失|没有活下去的(意义|理由|勇气|动力)|结束(掉)?自己|撑不(下去|住)了|不想(再)?(撑|熬|坚持)(下去)?了)",
     ), kind="crisis", chronic_ok=True, label_en="thoughts of self-harm", english=(
         r"(kill(ing)? myself|(want|wish)(ed)? (someone|somebody|you|they|god|it) (would |to |could )?kill me|suicid|end (my life|it all)|want to die|wanna die|don'?t want to (live|be alive)|"
         r"(hurt|harm|cut)(ting|ing)? myself|(cut|slit|slashed) (my|his|her) wrists?|self[- ]harm|better off dead|"
