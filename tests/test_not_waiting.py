@@ -278,3 +278,12 @@ def test_a_pain_named_only_by_what_it_is_like_never_leads_the_possible_condition
     weights = {"尿痛": 5.8, "刺痛": 6.2, "疼痛": 0.0}
     urinary, spine = SimpleNamespace(matched=["尿痛", "疼痛"]), SimpleNamespace(matched=["刺痛", "疼痛"])
     assert _led_by_most_specific([urinary, spine], ["尿痛", "刺痛", "疼痛"], weights.get) == [urinary]
+
+
+@pytest.mark.parametrize("message, said", [
+    ("坐了十几个小时的火车，下车后发现左小腿肿了，有点疼", True),
+    ("右腿肿了两天，前几天刚做完手术", True),
+    ("两条腿都肿，晚上更明显", False),  # both legs: not a clot's picture
+])
+def test_one_leg_swollen_after_sitting_a_journey_or_an_operation_is_for_today(message, said):
+    assert ("一条腿肿" in not_waiting(message)) is said
