@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from retriever.words import BODY_SITE, COST_WORDS, DENIAL_CHARS, is_asking_clause
+from retriever.words import BODY_SITE, COST_WORDS, DENIAL_CHARS, is_asking_clause, sentence_before
 
 from chat import complaints, values
 
@@ -308,7 +308,7 @@ def _told(question: str, compiled, line: str, better_before: bool = False) -> st
     `better_before`: what it tells comes after a time it was better ("后来好了，就没吃了，现在又…")."""
     for what, pattern in compiled:
         for m in pattern.finditer(question):
-            sentence = re.split(r"[。！？!?\n]", question[:m.start()])[-1]
+            sentence = sentence_before(question, m.start())
             whole = sentence + re.split(r"[。！？!?\n]", question[m.start():])[0]
             if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) \
                     or (_OVER.search(sentence) and not better_before) \
@@ -584,8 +584,8 @@ def measures_line(question: str) -> str:
     said, outside = [], False
     for m in _MEASURED.finditer(question):
         name, value, low, high = m.group("name"), float(m.group("value")), float(m.group("low")), float(m.group("high"))
-        test = next((t for t in values.TESTS if re.search(t.said, name, re.I)), None)
-        name = re.search(test.said, name, re.I).group() if test else name  # "查出来谷丙转氨酶" -> "谷丙转氨酶"
+        named = next((n for t in values.TESTS if (n := re.search(t.said, name, re.I))), None)
+        name = named.group() if named else name  # "查出来谷丙转氨酶" -> "谷丙转氨酶"
         if low >= high:
             continue
         where = (f"高于上限{m.group('high')}" if value > high else f"低于下限{m.group('low')}" if value < low

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from retriever.words import sentence_before
+
 
 @dataclass(frozen=True)
 class Test:
@@ -86,7 +88,7 @@ def read(text: str) -> list[Reading]:
                 continue  # a bare "DNA" is the hepatitis B virus's only where the message is about hepatitis B
             if _RATIO.search(text, max(0, m.start() - 1), m.start() + 1) or _RATIO.match(text, m.end()):
                 continue  # "ALT/AST 1.31": a ratio of two tests, not either's value
-            if _THEN_PAST.search(_sentence_before(text, m.start())):
+            if _THEN_PAST.search(sentence_before(text, m.start())):
                 continue  # "2013年…当时谷丙转氨酶90…现在一切正常": a value of the past
             gap = _GAP.match(text, m.end())
             if not gap:
@@ -105,10 +107,6 @@ def read(text: str) -> list[Reading]:
             taken.append((m.start(), m.end()))
             found[test.label] = (m.start(), Reading(test, value, said))
     return [r for _, r in sorted(found.values(), key=lambda x: x[0])]
-
-
-def _sentence_before(text: str, at: int) -> str:
-    return re.split(r"[。！？!?\n]", text[:at])[-1]
 
 
 def _value(text: str, at: int, scientific: bool) -> tuple[float | None, str]:

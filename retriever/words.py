@@ -119,6 +119,11 @@ COST_WORDS = ("多少钱", "费用", "花费", "花多少", "贵不贵", "医保
 CHILD_WORDS = ("宝宝", "孩子", "婴儿", "小孩", "儿子", "女儿", "娃")
 
 
+def sentence_before(text: str, at: int) -> str:
+    """The part of `at`'s sentence before it (sentences end at 。！？ and a line break)."""
+    return re.split(r"[。！？!?\n]", text[:at])[-1]
+
+
 def alternation(words: tuple[str, ...]) -> str:
     """The regex group "(a|b|…)" of `words`, as written."""
     return "(" + "|".join(words) + ")"
