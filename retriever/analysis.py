@@ -142,7 +142,7 @@ def analyze(question: str, mentions: list[EntityMention], symptoms: SymptomIndex
     The decisions, in order; each step may add a line to `notes` saying why."""
     notes: list[str] = []
     mentions = _kept_mentions(question, mentions, cut)
-    findings = tuple(symptoms.findings(question)) if symptoms is not None else ()
+    findings = _outside_names(question, symptoms, mentions, notes)
     taking = _taking(question, mentions)
     topics, unknown = _not_taken_measured_or_guessed(question, mentions, taking, corrected, notes)
     topics = _not_denied(question, topics, findings, notes)
@@ -187,6 +187,24 @@ def _word_bounds(question: str, cut) -> set[int] | None:
         at += len(word)
         bounds.add(at)
     return bounds
+
+
+def _outside_names(question: str, symptoms: SymptomIndex | None, mentions: list[EntityMention],
+                   notes: list[str]) -> tuple[Finding, ...]:
+    """The findings of `question`, less those written inside a longer disease name it names: "糜烂性胃炎的治疗方式"
+    names a disease and reports no 糜烂. A name that is itself a complaint ("偏头痛") keeps what it holds."""
+    if symptoms is None:
+        return ()
+    names = [m for m in mentions if m.entity_type == "disease" and not symptoms.is_symptom(m.surface)]
+    kept = []
+    for f in symptoms.findings(question):
+        inside = next((m for m in names if m.start <= f.start and f.end <= m.end and m.end - m.start > f.end - f.start),
+                      None)
+        if inside is None:
+            kept.append(f)
+        else:
+            notes.append(f"「{question[f.start:f.end]}」 is part of the name {inside.surface}: not a finding")
+    return tuple(kept)
 
 
 def _not_taken_measured_or_guessed(question: str, mentions: list[EntityMention], taking: list[EntityMention],

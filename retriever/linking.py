@@ -195,13 +195,22 @@ class EntityLinker:
             cuts = [a] + [x for g in NON_NAME_GLUE.finditer(text, a, b) for x in g.span()] + [b]
             for start, end in zip(cuts[::2], cuts[1::2]):
                 span = text[start:end]
-                if not 4 <= len(span) <= 12 or any(taken[start:end]):
+                if not 4 <= len(span) <= 12:
+                    continue
+                # a disease linked inside the segment ("胃炎" in "咪烂性胃炎") may be the stem of a misspelt longer
+                # disease name: the segment is read only for disease names that hold that stem whole (a drug is
+                # not: "乙肝病毒" is no misspelling of 乙肝解毒丸)
+                stems = [m.surface for m in mentions if start <= m.start and m.end <= end and m.end - m.start < len(span)]
+                straddles = any(m.start < start < m.end or m.start < end < m.end for m in mentions)
+                if any(taken[start:end]) and (not stems or straddles):
                     continue
                 half = len(span) // 2
                 candidates = self.halves.get((len(span), 0, span[:half]), []) + \
                     self.halves.get((len(span), 1, span[half:]), [])
                 targets = {self.forms[i][1] for i in candidates
-                           if sum(a != b for a, b in zip(span, self.forms[i][0])) == 1}
+                           if sum(a != b for a, b in zip(span, self.forms[i][0])) == 1
+                           and (not stems or self.forms[i][1][1] == "disease"
+                                and all(stem in self.forms[i][0] for stem in stems))}
                 if targets and len({_product(name) for _, _, name in targets}) == 1:
                     found += [EntityMention(span, start, end, eid, etype, name) for eid, etype, name in targets]
         return sorted(found, key=lambda m: m.start)

@@ -106,3 +106,32 @@ def test_catching_a_disease_is_no_part_of_its_name():
     told = "老人跌了一下，腰部肋子裂了好几根"
     ribs = EntityMention("肋子裂", told.find("肋子裂"), told.find("肋子裂") + 3, 9, "disease", "肋骨骨折")
     assert analyze(told, [ribs], None).unknown == ()
+
+
+def test_a_finding_written_inside_a_disease_name_is_no_finding_of_the_person():
+    from retriever.symptoms import SymptomIndex
+
+    index = SymptomIndex({1: "糜烂性胃炎", 2: "宫颈糜烂", 3: "偏头痛", 4: "感冒"},
+                         {1: {"糜烂", "恶心"}, 2: {"糜烂", "白带增多"}, 3: {"偏头痛", "恶心"}, 4: {"偏头痛", "发热"}})
+    named = EntityMention("糜烂性胃炎", 0, 5, 1, "disease", "糜烂性胃炎")
+    analysis = analyze("糜烂性胃炎的治疗方式", [named], index)
+    assert analysis.present == [] and [m.entity_name for m in analysis.topics] == ["糜烂性胃炎"]
+    assert analysis.kind == "entity"
+    # a name that is itself a complaint keeps what it holds; a finding beside the name is still read
+    migraine = EntityMention("偏头痛", 1, 4, 3, "disease", "偏头痛")
+    assert analyze("我偏头痛三天了", [migraine], index).present == ["偏头痛"]
+    assert "恶心" in analyze("糜烂性胃炎，最近恶心", [named], index).present
+
+
+def test_a_longer_disease_name_misspelt_around_a_name_it_holds_is_read_as_that_disease():
+    from retriever.linking import EntityLinker
+    from retriever.passages import EntityName
+
+    linker = EntityLinker([EntityName(1, "disease", "胃炎"), EntityName(2, "disease", "糜烂性胃炎"),
+                           EntityName(3, "drug", "乙肝解毒丸"), EntityName(4, "disease", "乙肝")])
+    text = "咪烂性胃炎怎么治疗比较有效"
+    near = linker.near_misses(text, linker.link(text))
+    assert [(m.surface, m.entity_name) for m in near] == [("咪烂性胃炎", "糜烂性胃炎")]
+    # a drug is no misspelling of a phrase that holds a disease's name ("乙肝病毒" is not 乙肝解毒)
+    text = "接吻会被传染乙肝病毒吗"
+    assert linker.near_misses(text, linker.link(text)) == []
