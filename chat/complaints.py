@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retriever.words import DENIAL_CHARS, RULED_OUT_AFTER, WONDERED
+from retriever.words import DENIAL_CHARS, DIAGNOSIS_TOLD, RULED_OUT_AFTER, WONDERED
 
 
 @dataclass(frozen=True)
@@ -98,10 +98,12 @@ CONDITIONS: tuple[Complaint, ...] = (
           "如出现心慌、手抖、出冷汗、意识模糊（可能是低血糖，能吞咽时先吃糖），或极度口渴、呕吐、呼吸深快、嗜睡，请立即就医或拨打120。",
           (r"(血糖|空腹|餐后)[^，。]{0,6}\d", r"(二甲双胍|格列|胰岛素|阿卡波糖|拜糖平|西格列汀|达格列净|诺和|吡格列酮|瑞格列奈)"), condition=True),
     _kind("fatty_liver", r"(脂肪肝|酒精肝|酒精性肝)", "消化内科",
-          ("平时喝酒吗，每天大概喝多少？体重、腰围最近有没有增加？",
+          ("平时喝酒吗，每天大概喝多少，体重、腰围最近有没有增加？",
            "最近一次转氨酶、血脂、血糖和肝脏B超结果怎样？"),
           "如出现眼睛或皮肤发黄、尿色像浓茶、极度乏力不想吃饭、肚子胀大，或呕血、解黑便、神志改变，请尽快就医。",
-          (r"(喝酒|饮酒|酗酒|戒酒|戒没法酒|不喝酒|不饮酒|酒量)",),
+          # whether one drinks is told by any drink named ("我经常喝啤酒") or by 酒精肝 itself; how much by an amount
+          ((r"(喝[^，。,]{0,4}酒|饮酒|酗酒|戒酒|酒量|酒精肝|酒精性|不喝酒|不饮酒)",
+            r"(\d+|[一二两三四五六七八九十半几])\s*(瓶|两|斤|杯|听|罐|升|毫升|ml|克)|不喝酒|不饮酒|滴酒不沾", None),),
           condition=True),
     _kind("liver", r"(乙肝|丙肝|甲肝|戊肝|肝炎|大三阳|小三阳|肝硬化|肝病|转氨酶|肝功|病毒携带|乙型肝炎)", "感染科或消化内科（肝病门诊）",
           ("最近一次肝功能（转氨酶）和肝脏B超结果怎样？如是乙肝，HBV-DNA（病毒量）是多少？",
@@ -305,13 +307,11 @@ LONG_AGO = _kind("long_ago", r"(?!)", "外科（动物咬伤可到狂犬病预�
                       "如果一直放心不下，可以到外科（动物咬伤可到狂犬病预防门诊）当面咨询，说明当时的情况。")
 _ACUTE = ("bite", "wound")  # kinds whose advice is for the hours and days after it happened
 _LONG_AGO = re.compile(r"([0-9一二两三四五六七八九十几多]+|好几|十几|二十多)年(前|以前|了)|多年前|小时候|年轻时")
-_DIAGNOSIS_TOLD = re.compile(r"(确诊|诊断(为|是|出)|查出|检查出|医生说(是|我|她|他|可能)|得了|患有|患了|患上|晚期|早期|术后|化疗|放疗|"
-                             r"复查|在治疗|治疗当中)")
 
 
 def diagnosed(text: str) -> bool:
     """Whether the message tells of a disease already diagnosed (or treated); "是不是得了胃炎" asks whether."""
-    return any(not _WONDERED_BEFORE.search(text[max(0, m.start() - 5):m.start()]) for m in _DIAGNOSIS_TOLD.finditer(text))
+    return any(not _WONDERED_BEFORE.search(text[max(0, m.start() - 5):m.start()]) for m in DIAGNOSIS_TOLD.finditer(text))
 
 
 def of(text: str) -> Complaint | None:

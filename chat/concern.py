@@ -533,10 +533,10 @@ def can_line(x: str, about: str, section: str = "", diet: bool = False) -> str:
 def purpose_line(drug: str, wanted: str, listed: bool, child_unsaid: bool = False) -> str:
     """Whether a drug's label lists, among its indications, what the person would use it for ("X能治Y吗", "Y可以吃X
     吗"): said before its 适应症; never a yes of the KB's own. `child_unsaid`: the patient is a child and nothing
-    the KB holds of the drug speaks of children: that is said first, whatever its indications list."""
+    the KB holds of the drug speaks of children: that is the answer, whatever its indications list (they are not shown)."""
     if child_unsaid:
-        return (f"知识库中「{drug}」的内容没有写到儿童（婴幼儿）能不能用、怎么用；给孩子用药请先问儿科医生或药师，不要自行给药。"
-                "下文只是它写明的用途。")
+        return (f"知识库中「{drug}」的内容没有写到儿童（婴幼儿）能不能用、怎么用，所以不能说可以给孩子用；"
+                "给孩子用药请先问儿科医生或药师，不要自行给药。")
     if listed:
         return (f"知识库中「{drug}」的适应症写到了「{wanted}」（见下文）；是否适合您、怎么用，请按医嘱或说明书，拿不准时问医生或药师。")
     return (f"知识库中「{drug}」的适应症没有写到「{wanted}」（下文是它写明的用途）；用它来治「{wanted}」是否合适，请先问医生或药师，"

@@ -344,6 +344,9 @@ class Pipeline:
                                       _no_basis(first, turn.describes),
                                       "" if department in first else concerns.direction_line(kb_department, concern),
                                       asks, concerns.when_not_to_wait(concern, facts.pregnant, turn.describes)))
+        elif concern.today and not turn.flagged.level:
+            # what to do today was said first: the KB's silence is where that line came from, not "I do not answer"
+            yield from turn.say(NO_ENTRY_AFTER_LEAD)
         elif not turn.flagged.level:  # in an emergency the call-120 notice is the answer
             # a story gets no "ask me about 阿莫西林" example: that is for a question put to the KB
             yield from turn.say(_join(REFUSAL, support.suggestion if len(turn.question) <= concerns.STORY_CHARS
@@ -400,7 +403,8 @@ class Pipeline:
             yield from turn.say(withheld)
         if not passages:
             answer.refused = True
-            yield from turn.say(_join(concerns.URGENT_SIGNS, concerns.follow_up(concern), SHORT_DISCLAIMER))
+            signs = concerns.when_not_to_wait(concern, facts.pregnant, True)  # (a child's, a pregnancy's, a complaint's)
+            yield from turn.say(_join(signs, concerns.follow_up(concern), SHORT_DISCLAIMER))
             return True
         turn.passages = passages
         turn.numbered = numbered = {n: p for n, p in enumerate(passages, 1)}
@@ -933,7 +937,9 @@ def _purpose_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
     naming = [p for p in indications if listed and listed in p.body] or indications[:1]
     child_unsaid = concern.child and not _CHILD_USE.search(x.entity_name) \
         and not any(_CHILD_USE.search(p.body) for p in passages_of(x.entity_id))
-    return concerns.purpose_line(x.entity_name, listed or wanted[0], bool(listed), child_unsaid), \
+    if child_unsaid:  # the line is the answer: an adult's indications under a child's question read as a yes
+        return concerns.purpose_line(x.entity_name, listed or wanted[0], bool(listed), child_unsaid), []
+    return concerns.purpose_line(x.entity_name, listed or wanted[0], bool(listed)), \
         naming[:1] + ([p for p in passages if p.id != naming[0].id and p.entity_id == x.entity_id][:1] if listed else [])
 
 

@@ -72,7 +72,7 @@ PAGE_WORDS = frozenset("感觉 紧张 外伤 脑外伤 婚姻 地点 溺水 烫�
 # Under symptoms, discomfort with no part of the body says nothing (an adverse reaction's 不适, malaise, stays).
 _SITELESS = frozenset({"不适", "不适或疼痛", "不舒服"})
 # Department names: the items of 就诊科室, a heading word anywhere else ("产科[1]。" as an indication).
-DEPARTMENTS = frozenset("产科 妇科 外科 内科 儿科 妇产科 急诊科 皮肤科 眼科 口腔科 耳鼻喉科 骨科 神经科 精神科".split())
+DEPARTMENTS = frozenset("产科 妇科 外科 内科 儿科 妇产科 急诊科 皮肤科 眼科 口腔科 耳鼻喉科 骨科 神经科 精神科 中医科".split())
 DEPARTMENT_SECTION = "就诊科室"
 # Sections whose items and sentences are findings or prose a person is told: the only ones checked. Values
 # (规格 5mg, 有效期 36个月, 治愈率 90%, 治疗周期 1-6周), names (成份, 就诊科室) and foods (宜吃: 梨) are not statements

@@ -17,11 +17,16 @@ from pathlib import Path
 
 import ahocorasick
 
+from kb.debris import DEPARTMENTS
 from kb.names import normalize_name
 from retriever.hits import EntityMention
 from retriever.passages import EntityName
+from retriever.words import ORGANS
 
 MAX_PER_KEY = 8
+# Words that are another thing's name, whatever a source lists them as an alias of: an organ ("甲状腺" as 甲状腺片's
+# short name) or a department ("外科" as an alias of 腹部损伤). Only an entity called so links by them.
+_NEVER_ALIASES = ORGANS | DEPARTMENTS
 # Shortest names a near-miss spelling may link to: drug names are long and misspelt often; short disease
 # names are one character away from too many words.
 NEAR_MISS_MIN = {"drug": 4, "disease": 5, "exam": 5}
@@ -162,6 +167,8 @@ class EntityLinker:
                 _SEPARATORS.search(name) for _, _, name in targets
             ):
                 continue
+            if key in _NEVER_ALIASES and all(normalize_name(name) != key for _, _, name in targets):
+                continue  # "甲状腺" names the organ, not 甲状腺片; "外科" a department, not 腹部损伤 (crawled aliases)
             matches.append((start, end + 1, is_exact, targets))
         matches.sort(key=lambda m: (-(m[1] - m[0]), not m[2], m[0]))
         taken = [False] * len(norm)

@@ -82,6 +82,10 @@ BODY_SITES = frozenset(
     "面 关节 骨 骨头 肌肉 心 心脏 肝 肝脏 肾 肾脏 肺 嗓子 下身 私处 全身 四肢 躯干 淋巴结 血管 神经 "
     "白带 分泌物 血 血液 汗 汗液 尿 尿液 大便 小便 粪便 痰 唾液 口水 精液 乳汁".split())
 BODY_SITE = re.compile("|".join(sorted(BODY_SITES, key=len, reverse=True)))
+# Organs a person names as where a finding is ("甲状腺外科", "乳腺增生"): never a product's name stripped of its form
+# (甲状腺片 is not what "甲状腺" names).
+ORGANS = BODY_SITES | frozenset("甲状腺 甲状旁腺 乳腺 胆囊 胆 胰腺 胰 脾 脾脏 肠 肠道 大肠 小肠 结肠 直肠 膀胱 扁桃体 气管 支气管 "
+                                "食管 食道 脑 大脑 小脑 骨髓 淋巴 肾上腺 垂体 胸腺 心肌 血液 眼球 视网膜 角膜 声带 鼻窦".split())
 # A site said with a side or a part ("左侧大腿内侧", "面颊部", "腋下周围"): still only where.
 _SITE_ONLY = re.compile(rf"^(左|右|双|两|左侧|右侧|双侧|两侧|一侧)?({BODY_SITE.pattern})+(内侧|外侧|两侧|部|处|周围|周|上|下|部位)?$")
 
@@ -106,6 +110,10 @@ EXERCISE = re.compile(r"(运动|锻炼|活动|健身|跑步|慢跑|快走|游泳
 # Right before a name: the person wonders whether it is that ("是不是得了胃炎", "会不会是乙肝", "怀疑是"), not tells it.
 WONDERED = r"(是不是|会不会|怀疑|是否|可能是|难道是)"
 WONDERED_BEFORE = re.compile(rf"{WONDERED}(得了|是|患了|有)?$")
+# Words that tell a disease was diagnosed or is being treated ("确诊为脑瘤", "医生说是宫腔粘连", "胃癌晚期"), as the
+# complaint kinds (chat.complaints) read them.
+DIAGNOSIS_TOLD = re.compile(r"(确诊|诊断(为|是|出)|查出|检查出|医生说(是|我|她|他|可能)|得了|患有|患了|患上|晚期|早期|术后|化疗|放疗|"
+                            r"复查|在治疗|治疗当中)")
 ASKING_BEFORE = re.compile(r"(是不是|会不会|有没有|是否|能不能|要不要|可不可能)[^，。,；;、？?]{0,4}$")
 
 # Words that ask what care costs ("手术要多少钱", "医保能报销吗"): the concern (chat.concern), the line on what the KB

@@ -313,12 +313,14 @@ def test_a_childs_use_of_a_drug_whose_kb_text_never_speaks_of_children_is_for_th
     def passages_of(entity_id, section=None):
         return [indications] if section in (None, "适应症") else []
 
-    for child, said in ((True, "没有写到儿童（婴幼儿）能不能用"), (False, "的适应症写到了「发热」")):
+    # for a child the line is the whole answer: an adult's indications ("发热") under it would read as a yes
+    for child, said, shown in ((True, "没有写到儿童（婴幼儿）能不能用", []), (False, "的适应症写到了「发热」", [indications])):
         concern = concerns.Concern("can_i", child=child)
         line, found = _purpose_evidence(concern, analysis, support, passages_of, [indications])
-        assert said in line and found[0] is indications, line
+        assert said in line and found == shown, line
     # through the pipeline: the tiny KB's label never speaks of children
-    assert "没有写到儿童（婴幼儿）" in pipeline.answer("孩子三岁，头痛可以吃布洛芬缓释胶囊吗").text
+    child = pipeline.answer("孩子三岁，头痛可以吃布洛芬缓释胶囊吗")
+    assert "没有写到儿童（婴幼儿）" in child.text and "适应症" not in child.text and "[1]" not in child.text
     assert "没有写到儿童（婴幼儿）" not in pipeline.answer("头痛可以吃布洛芬缓释胶囊吗").text
 
 

@@ -287,3 +287,24 @@ def test_a_pain_named_only_by_what_it_is_like_never_leads_the_possible_condition
 ])
 def test_one_leg_swollen_after_sitting_a_journey_or_an_operation_is_for_today(message, said):
     assert ("一条腿肿" in not_waiting(message)) is said
+
+
+def test_a_line_for_today_is_never_followed_by_i_do_not_answer(pipeline):
+    from chat.answer import REFUSAL
+    from chat.pipeline import NO_ENTRY_AFTER_LEAD
+
+    # the tiny KB has nothing on it: the line for today stands, and the KB's silence is said as where it came from
+    answer = pipeline.answer("测早孕有浅浅的弱阳，今天凌晨阴道出血，有大血块，这是什么情况？")
+    assert answer.text.startswith("您提到验孕阳性") and NO_ENTRY_AFTER_LEAD in answer.text
+    assert REFUSAL not in answer.text and "我不作回答" not in answer.text
+
+
+def test_whether_one_drinks_is_told_by_any_drink_named_and_how_much_by_an_amount():
+    from chat import complaints
+
+    story = "患了酒精肝怎么办?我经常喝啤酒，几个月前检查发觉我患了酒精肝"
+    asked = complaints.of(story).questions(story)
+    assert not any("平时喝酒吗" in q for q in asked) and any("每天大概喝多少" in q for q in asked)
+    asked = complaints.of("我有脂肪肝，每天喝两瓶啤酒，怎么办").questions("我有脂肪肝，每天喝两瓶啤酒，怎么办")
+    assert not any("喝" in q for q in asked)
+    assert any("平时喝酒吗" in q for q in complaints.of("我有脂肪肝，怎么办").questions("我有脂肪肝，怎么办"))

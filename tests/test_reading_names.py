@@ -135,3 +135,15 @@ def test_a_longer_disease_name_misspelt_around_a_name_it_holds_is_read_as_that_d
     # a drug is no misspelling of a phrase that holds a disease's name ("乙肝病毒" is not 乙肝解毒)
     text = "接吻会被传染乙肝病毒吗"
     assert linker.near_misses(text, linker.link(text)) == []
+
+
+def test_an_organ_or_a_department_a_source_lists_as_an_alias_names_the_organ_or_the_department():
+    from retriever.linking import EntityLinker
+    from retriever.passages import EntityName
+
+    linker = EntityLinker([EntityName(1, "drug", "甲状腺片", ("甲状腺", "万通")), EntityName(2, "disease", "腹部损伤", ("外科",)),
+                           EntityName(3, "disease", "甲状腺"), EntityName(4, "disease", "阑尾炎")])
+    found = [(m.surface, m.entity_name) for m in linker.link("让及时到甲状腺外科进一步咨询，万通是什么药，阑尾炎")]
+    assert ("甲状腺", "甲状腺片") not in found and ("外科", "腹部损伤") not in found
+    assert ("万通", "甲状腺片") in found and ("阑尾炎", "阑尾炎") in found
+    assert ("甲状腺", "甲状腺") in found  # an entity called so still links by its own name
