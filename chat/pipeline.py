@@ -41,7 +41,7 @@ from retriever.analysis import QueryAnalysis, is_hypothesis
 from retriever.hits import Passage, RetrievalResult
 from retriever.passages import SENTENCE_END
 from retriever.store import index_dir_setting
-from retriever.symptoms import Candidate, InquiryState, SymptomIndex, canonical
+from retriever.symptoms import ELDERLY_AGE, Candidate, InquiryState, SymptomIndex, canonical
 from retriever.words import WONDERED_BEFORE, body_sites, is_asking_clause
 
 from chat.answer import DISCLAIMER, REFUSAL, SHORT_DISCLAIMER, Answer, Citation, Generation
@@ -286,6 +286,7 @@ class Pipeline:
         analysis, facts = turn.analysis, turn.facts
         state = read_state(self.symptoms, turn.messages + [{"role": "user", "content": analysis.question}])
         state.child, state.sex = facts.child, facts.sex
+        state.elderly = facts.age_years is not None and facts.age_years >= ELDERLY_AGE
         state.pregnant = True if (facts.pregnant or facts.breastfeeding) else None
         replying = bool(_last_question(turn.messages)) and analysis.kind != "entity"  # "有" to "您是否有「咳嗽」？"
         if state.active and (replying or analysis.kind in ("findings", "which_disease")):
@@ -693,15 +694,12 @@ class Pipeline:
         return answer
 
 
-_PAIN_QUALITY = re.compile(r"(刺|胀|隐|钝|绞|酸|灼|跳|剧|阵|针扎样|烧灼样?|撕裂样?)?(痛|疼)|疼痛|酸胀|麻木|乏力")
-
-
 def _led_by_most_specific(candidates: list[Candidate], present: list[str], weight) -> list[Candidate]:
     """The candidates that list the one most specific finding told ("甲状腺结节" beside "疼痛、肿块"), when some
     do: one that lacks it matched only the generic words (乳腺炎, 霰粒肿 for a thyroid nodule). All of them when
     no single finding stands out."""
-    # a pain named only by what it is like ("刺痛", "胀痛") says nothing of where: never the one that leads
-    ranked = sorted([f for f in present if not _PAIN_QUALITY.fullmatch(f)], key=weight, reverse=True)
+    # (a pain named only by what it is like, "刺痛", weighs nothing: `retriever.symptoms.QUALITY_ONLY`)
+    ranked = sorted(present, key=weight, reverse=True)
     if not ranked or weight(ranked[0]) <= 0 or len(ranked) > 1 and weight(ranked[0]) == weight(ranked[1]):
         return candidates
     leading = [c for c in candidates if ranked[0] in c.matched]

@@ -48,6 +48,9 @@ MAX_ASKED_CHARS = 6  # "初发性或维持性睡眠障碍失眠症" is a KB term
 SYMPTOMS_FILE = "symptoms.pickle"  # in each index generation, beside passages.sqlite
 _LEGACY_FILE = "symptoms.json"  # written by earlier versions
 VAGUE = {"感染", "疼痛", "炎症", "发炎", "不适", "异常", "病变", "损伤", "症状", "疾病"}  # not worth asking about
+# A finding that says only what a feeling is like, not where or what ("刺痛", "胀痛", "酸胀", "麻木"): few entries list
+# "刺痛" as such (6 bits in the full KB), but it places nothing, so it weighs nothing (urination pain had led to 电脑病).
+QUALITY_ONLY = re.compile(r"(刺|胀|隐|钝|绞|酸|灼|跳|剧|阵|针扎样|烧灼样?|撕裂样?)?(痛|疼)|疼痛|酸胀|麻木|乏力")
 
 
 def is_symptom_item(item: str) -> bool:
@@ -82,6 +85,38 @@ _NEGATION_BEFORE = re.compile(denial_alternation(("也没", "未见")) + r"(感�
 # A denied finding carries its denial over a plain list: "没有恶心、呕吐" denies both.
 _LIST_JOIN = re.compile(r"^[、和或及也与/ ]{1,2}$")
 
+# A part of the body and what is wrong with it, said apart ("双膝盖蹲不下…就疼痛难忍", "白带发黄，多"): read as the KB's
+# own term for that pair ("膝关节疼痛", "白带增多") when the KB lists such a term often enough to stand for it. Each
+# surface names its site or descriptor (the second word); KB terms are parsed the same way (see `_pair_terms`).
+SITE_WORDS = {
+    "头皮": "头皮", "眼睛": "眼", "眼部": "眼", "眼": "眼", "耳朵": "耳", "耳部": "耳", "耳": "耳", "鼻子": "鼻", "鼻腔": "鼻",
+    "鼻": "鼻", "嗓子": "咽", "喉咙": "咽", "咽喉": "咽", "咽部": "咽", "咽": "咽", "牙齿": "牙", "牙": "牙", "牙龈": "牙龈",
+    "舌头": "舌", "舌": "舌", "脖子": "颈", "颈部": "颈", "颈": "颈", "肩膀": "肩", "肩部": "肩", "肩关节": "肩", "肩": "肩",
+    "后背": "背", "背部": "背", "背": "背", "腰部": "腰", "腰": "腰", "胸口": "胸", "胸部": "胸", "胸": "胸", "乳房": "乳房",
+    "乳腺": "乳房", "肚子": "腹", "腹部": "腹", "小腹": "下腹", "下腹": "下腹", "下腹部": "下腹", "小肚子": "下腹",
+    "上腹": "上腹", "上腹部": "上腹", "胃部": "胃", "胃": "胃", "外阴": "外阴", "阴部": "外阴", "私处": "外阴", "阴道": "阴道",
+    "白带": "白带", "阴囊": "阴囊", "睾丸": "睾丸", "龟头": "龟头", "阴茎": "阴茎", "肛门": "肛门", "尿道": "尿道",
+    "膝盖": "膝", "膝关节": "膝", "膝部": "膝", "膝": "膝", "脚踝": "踝", "踝关节": "踝", "踝部": "踝", "手指": "手指",
+    "手": "手", "关节": "关节", "皮肤": "皮肤", "面部": "面", "脸": "面", "眼皮": "眼睑", "眼睑": "眼睑", "嘴唇": "唇",
+    "口唇": "唇", "口腔": "口腔",
+}
+DESCRIPTOR_WORDS = {
+    "疼痛": "痛", "疼": "痛", "痛": "痛", "酸痛": "痛", "胀痛": "痛", "刺痛": "痛", "隐痛": "痛", "瘙痒": "痒", "发痒": "痒",
+    "痒": "痒", "刺痒": "痒", "肿胀": "肿", "肿大": "肿", "肿": "肿", "增多": "增多", "过多": "增多", "多": "增多",
+    "量多": "增多", "发红": "红", "红": "红", "充血": "红", "麻木": "麻", "发麻": "麻", "麻": "麻", "出血": "出血",
+    "流血": "出血", "异味": "异味", "干燥": "干", "干": "干", "僵硬": "僵", "溃疡": "溃疡", "红肿": "红肿", "流脓": "脓",
+    "灼热": "灼热", "烧灼感": "灼热", "不适": "不适",
+}
+PAIR_MIN_FREQUENCY = 10  # a pair's term stands for it only when this many diseases list it ("大腿刺痛" (5) is no 大腿疼)
+_PAIR_TERM = re.compile(rf"^(?P<site>{'|'.join(sorted(SITE_WORDS, key=len, reverse=True))})(部|部位)?的?"
+                        rf"(?P<what>{'|'.join(sorted(DESCRIPTOR_WORDS, key=len, reverse=True))})$")
+_SITE = re.compile("|".join(sorted(SITE_WORDS, key=len, reverse=True)))
+_DESCRIPTOR = re.compile("|".join(sorted(DESCRIPTOR_WORDS, key=len, reverse=True)))
+_CLAUSE = re.compile(r"[^，。,；;！!？?\s]+")
+_ELLIPSIS_CHARS = 4
+_PAIR_SPAN = 12  # characters from a site to what is said of it, in one clause ("膝盖蹲不下伸不直用力过度就疼痛")
+_DENIED_BEFORE = re.compile(rf"[{''.join(sorted(set('不没无未')))}]$|(不太|不怎么|没有|没什么)$")
+
 
 def canonical(term: str) -> str:
     return CANONICAL.get(term, term)
@@ -114,6 +149,7 @@ class InquiryState:
     child: bool | None = None  # the patient is a child (True), an adult (False), or unknown
     sex: str | None = None
     pregnant: bool | None = None  # pregnant or just delivered (True), or not said
+    elderly: bool | None = None  # said to be ELDERLY_AGE or older (True), or not said
 
     @property
     def active(self) -> bool:
@@ -243,10 +279,56 @@ class SymptomIndex:
             negated = bool(_NEGATION_BEFORE.search(before)) and not ASKING_BEFORE.search(before)
             found.append(Finding(canonical(surface), start, end, not negated))
         found.sort(key=lambda f: f.start)
+        have = {f.term for f in found}
+        # a term the message writes itself ("关节痛") says the pair already: the KB's other wording is not added
+        paired = [f for f in self._pair_findings(text) if f.term not in have
+                  and not any(_SITE.search(e.term) and e.start < f.end and f.start < e.end for e in found)]
+        # what is said of a site without one ("疼痛" of "膝盖…疼痛难忍", "很痒" of "外阴很痒") is said by the pair's term
+        found = sorted([f for f in found if _SITE.search(f.term) or not any(p.start < f.end and f.start < p.end
+                                                                            for p in paired)] + paired,
+                       key=lambda f: f.start)
         for i in range(1, len(found)):  # "没有恶心、呕吐": the denial runs over the list
             before, f = found[i - 1], found[i]
             if not before.present and f.present and _LIST_JOIN.match(lowered[before.end:f.start]):
                 found[i] = Finding(f.term, f.start, f.end, False)
+        return found
+
+    def _pair_terms(self) -> dict[tuple[str, str], str]:
+        """(site, descriptor) -> the KB term most diseases list for that pair (see SITE_WORDS), from this index's
+        own vocabulary; worked out once per loaded index."""
+        pairs = self.__dict__.get("_pairs")
+        if pairs is None:
+            best: dict[tuple[str, str], tuple[int, str]] = {}
+            for term, n in self.frequency.items():
+                m = _PAIR_TERM.match(term)
+                if m and n >= max(PAIR_MIN_FREQUENCY, self.min_frequency) and self.weight(term) > 0:
+                    key = (SITE_WORDS[m.group("site")], DESCRIPTOR_WORDS[m.group("what")])
+                    best[key] = max(best.get(key, (0, "")), (n, term))
+            pairs = self.__dict__["_pairs"] = {k: term for k, (_, term) in best.items()}
+        return pairs
+
+    def _pair_findings(self, text: str) -> list[Finding]:
+        """Findings told as a site and, later in the same clause, what is wrong with it ("膝盖…疼痛难忍" -> the KB's
+        膝关节疼痛); a one-character site only right before it ("腰很疼", not "手术后…疼"). A denial right before the
+        descriptor ("膝盖不疼") reads nothing: what is denied is left to the exact terms."""
+        pairs = self._pair_terms() if self.size else {}
+        found: list[Finding] = []
+        last_site = None  # a clause of a few characters that names no site says more of the last one ("白带发黄，多")
+        for clause in _CLAUSE.finditer(text) if pairs else ():
+            sites = list(_SITE.finditer(text, clause.start(), clause.end()))
+            spans = [(site, min(sites[i + 1].start() if i + 1 < len(sites) else clause.end(),
+                                site.end() + (3 if len(site.group()) == 1 else _PAIR_SPAN)))
+                     for i, site in enumerate(sites)]
+            if not sites and last_site is not None and len(clause.group()) <= _ELLIPSIS_CHARS:
+                spans = [(last_site, clause.end())]
+            for site, stop in spans:
+                for what in _DESCRIPTOR.finditer(text, max(site.end(), clause.start()), stop):
+                    term = pairs.get((SITE_WORDS[site.group()], DESCRIPTOR_WORDS[what.group()]))
+                    if term and not _DENIED_BEFORE.search(text[max(0, what.start() - 3):what.start()]):
+                        found.append(Finding(term, min(site.start(), what.start()) if site.end() <= clause.start()
+                                             else site.start(), what.end(), True))
+                        break
+            last_site = sites[-1] if sites else last_site if len(clause.group()) <= _ELLIPSIS_CHARS else None
         return found
 
     def find(self, text: str) -> tuple[list[str], list[str]]:
@@ -265,7 +347,7 @@ class SymptomIndex:
         """Bits a present finding carries: log2(diseases / diseases listing it); 0 for a generic one."""
         n = len(self.diseases) or 1
         listed = self.frequency.get(term, 0)
-        if not listed or term in VAGUE or listed > GENERIC_SHARE * n and n > 100:
+        if not listed or term in VAGUE or QUALITY_ONLY.fullmatch(term) or listed > GENERIC_SHARE * n and n > 100:
             return 0.0
         return math.log2(n / listed)
 
@@ -344,6 +426,8 @@ _CHILD_ONLY = re.compile(r"(小儿|儿童|婴儿|婴幼儿|新生儿|早产儿|�
 _ADULT_ONLY = re.compile(r"(成人|老年|妊娠|产后|产褥|经前|更年期|绝经|围绝经|孕|职业性)")
 _FEMALE_ONLY = re.compile(r"(妇|经前|月经|痛经|闭经|妊娠|产后|产褥|子宫|宫颈|卵巢|阴道|外阴|输卵管|孕|乳腺|绝经|更年期)")
 _MALE_ONLY = re.compile(r"(前列腺|睾丸|阴茎|精索|阴囊|男性不育|勃起|包皮|龟头)")
+_ELDERLY_ONLY = re.compile(r"^(老年|老人)")  # 老年人肺癌 is not named to someone whose age is not said to be old
+ELDERLY_AGE = 60
 _PREGNANCY_ONLY = re.compile(r"(妊娠|产后|产褥|孕|胎|分娩|流产|哺乳期|乳汁)")
 # Departments that say who a disease is for (xywy, CMeKG 就诊科室).
 _CHILD_DEPARTMENT = re.compile(r"(儿科|小儿|新生儿)")
@@ -353,7 +437,7 @@ _MALE_DEPARTMENT = re.compile(r"(男科)")
 
 def populations(disease: str, departments=()) -> frozenset[str]:
     """Who a disease is for, read off its name and departments: "child" (小儿…, 儿科 only), "adult",
-    "female", "male", "pregnant" (妊娠…, 产后…). A department counts only when it is the disease's only kind
+    "female", "male", "pregnant" (妊娠…, 产后…), "elderly" (老年…). A department counts only when it is the disease's only kind
     of department (儿科 beside 内科 says nothing)."""
     out = set()
     deps = [d for d in departments if d]
@@ -367,6 +451,8 @@ def populations(disease: str, departments=()) -> frozenset[str]:
         out.add("male")
     if _PREGNANCY_ONLY.search(disease):
         out.add("pregnant")
+    if _ELDERLY_ONLY.search(disease):
+        out.add("elderly")
     return frozenset(out)
 
 
@@ -379,6 +465,8 @@ def fits(groups: frozenset[str], state: InquiryState) -> bool:
     if "adult" in groups and state.child is True:
         return False
     if "pregnant" in groups and not state.pregnant:
+        return False
+    if "elderly" in groups and not state.elderly:
         return False
     if "female" in groups and state.sex == "男" or "male" in groups and state.sex == "女":
         return False

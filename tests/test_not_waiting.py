@@ -274,10 +274,14 @@ def test_a_pain_named_only_by_what_it_is_like_never_leads_the_possible_condition
     from types import SimpleNamespace
 
     from chat.pipeline import _led_by_most_specific
+    from retriever.symptoms import SymptomIndex
 
-    weights = {"尿痛": 5.8, "刺痛": 6.2, "疼痛": 0.0}
+    # "刺痛" is listed by few entries, yet it says only what the pain is like: it weighs nothing in the index
+    index = SymptomIndex({i: f"D{i}" for i in range(40)},
+                         {i: ({"刺痛"} if i < 2 else {"尿痛"} if i < 5 else {"咳嗽"}) for i in range(40)})
+    assert index.weight("刺痛") == 0.0 and index.weight("尿痛") > 0
     urinary, spine = SimpleNamespace(matched=["尿痛", "疼痛"]), SimpleNamespace(matched=["刺痛", "疼痛"])
-    assert _led_by_most_specific([urinary, spine], ["尿痛", "刺痛", "疼痛"], weights.get) == [urinary]
+    assert _led_by_most_specific([urinary, spine], ["尿痛", "刺痛", "疼痛"], index.weight) == [urinary]
 
 
 @pytest.mark.parametrize("message, said", [

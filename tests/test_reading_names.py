@@ -147,3 +147,30 @@ def test_an_organ_or_a_department_a_source_lists_as_an_alias_names_the_organ_or_
     assert ("甲状腺", "甲状腺片") not in found and ("外科", "腹部损伤") not in found
     assert ("万通", "甲状腺片") in found and ("阑尾炎", "阑尾炎") in found
     assert ("甲状腺", "甲状腺") in found  # an entity called so still links by its own name
+
+
+def _pairs_index():
+    from retriever.symptoms import PAIR_MIN_FREQUENCY, SymptomIndex
+
+    n = PAIR_MIN_FREQUENCY
+    lists = {i: {"膝关节疼痛"} for i in range(n)} | {n + i: {"白带增多", "外阴瘙痒"} for i in range(n)} \
+        | {2 * n + i: {"大腿刺痛"} for i in range(2)} | {2 * n + 2 + i: {"咳嗽"} for i in range(40)}
+    return SymptomIndex({i: f"D{i}" for i in lists}, lists)
+
+
+def test_a_site_and_what_is_wrong_with_it_said_apart_are_read_as_the_kbs_term_for_the_pair():
+    index = _pairs_index()
+    assert index.find("双膝盖蹲不下伸不直用力过度就疼痛难忍") == (["膝关节疼痛"], [])
+    assert index.find("我外阴很痒，白带多，有异味")[0] == ["外阴瘙痒", "白带增多"]
+    assert index.find("白带发黄，多，有时痒")[0] == ["白带增多"]  # a short clause says more of the last site
+    # denied, too far apart, a one-character site not right before it, or a pair the KB lists too rarely: nothing
+    assert index.find("膝盖不疼，就是有点肿")[0] == []
+    assert index.find("手术后伤口有点疼")[0] == [] and index.find("大腿有点疼")[0] == []
+
+
+def test_a_disease_of_old_age_is_named_only_for_someone_said_to_be_old():
+    from retriever.symptoms import InquiryState, SymptomIndex
+
+    index = SymptomIndex({1: "老年人肺癌", 2: "胸膜炎"}, {1: {"胸痛", "背痛"}, 2: {"胸痛", "刺痛"}})
+    assert [c.name for c in index.rank(InquiryState(present=["胸痛", "背痛"]))] == ["胸膜炎"]
+    assert "老年人肺癌" in [c.name for c in index.rank(InquiryState(present=["胸痛", "背痛"], elderly=True))]
