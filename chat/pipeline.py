@@ -578,7 +578,8 @@ class Pipeline:
             answer.mode, answer.refused = "inquiry", False
             direction = self._direction(answer.question, None, state, concern)
             answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
-            yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(state.present)),
+            yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(
+                [f for f in state.present if self.symptoms.weight(f) > 0] or state.present)),
                                           concerns.direction_line(direction.department if direction else "", concern)))
             # at most MAX_QUESTIONS in all: the symptom that separates the candidates, then the missing facts; when
             # the kind of complaint is read, its own questions decide, not a symptom of a condition one word suggests

@@ -428,6 +428,14 @@ def _unless_description(question: str, topics: list[EntityMention], findings: tu
             and set(intents) <= {"治疗方式", "概述", "病因"} and not any(is_hypothesis(question, m) for m in topics):
         notes.append("the names are symptom words with no section asked: a description")
         return []
+    # beside a diagnosis the message names ("腹部疼痛…发现是得了宫颈癌"), a symptom word it describes is a finding
+    described = {f.term for f in present}
+    if any(not _symptom_word(m, symptoms) for m in topics):
+        kept = [m for m in topics if not (_symptom_word(m, symptoms) and m.entity_name in described
+                                          and not is_hypothesis(question, m))]
+        if len(kept) < len(topics):
+            notes.append("symptom words beside a diagnosis are findings, not topics")
+        return kept
     return topics
 
 
@@ -507,13 +515,20 @@ def _glued_before(question: str, m: EntityMention, spans: list[tuple[int, int]])
     return head if len(head) >= 2 else ""
 
 
+_EXAM_DONE = re.compile(r"(做了|做过|去做|去|到医院|B超|彩超|CT|胃镜|肠镜|核磁|体检)[^，。,；;]{0,6}?检查|"
+                        r"检查(了|过|出来?|发现|结果|显示|提示|说|有)")
+
+
 def _intents(masked: str, question: str, parts: tuple[str, ...], types: list[str]) -> list[str]:
     """Sections asked, read from the asking clauses (the whole message when none asks): an overdose
     first ("一次吃了6粒"), then the cues, a specific cue before a general one; for a drug, the ways of
     asking that name no section ("能喝酒吗") when no cue does."""
-    scope = "，".join(mask_part(masked, question, p) for p in parts) if parts else masked
+    # a message that asks nothing tells a story: the examination it tells was done ("到医院去做了检查…发现是得了宫颈癌",
+    # "之前B超检查有胃炎") is how the disease was found, not a section asked
+    told = masked if parts else _EXAM_DONE.sub(" ", masked)
+    scope = "，".join(mask_part(masked, question, p) for p in parts) if parts else told
     intents = []  # the first asking clause (a consultation's title) first; in a clause, a specific cue before
-    for clause in [mask_part(masked, question, p) for p in parts] or [masked]:  # a general one, the last first
+    for clause in [mask_part(masked, question, p) for p in parts] or [told]:  # a general one, the last first
         specific = detect_intent(_GENERAL_CUES.sub(" ", clause), types, last_first=True)
         general = detect_intent(clause, types, last_first=True)
         intents += [i for i in dict.fromkeys(specific + general) if i not in intents]

@@ -174,3 +174,17 @@ def test_a_disease_of_old_age_is_named_only_for_someone_said_to_be_old():
     index = SymptomIndex({1: "老年人肺癌", 2: "胸膜炎"}, {1: {"胸痛", "背痛"}, 2: {"胸痛", "刺痛"}})
     assert [c.name for c in index.rank(InquiryState(present=["胸痛", "背痛"]))] == ["胸膜炎"]
     assert "老年人肺癌" in [c.name for c in index.rank(InquiryState(present=["胸痛", "背痛"], elderly=True))]
+
+
+def test_a_story_that_asks_nothing_tells_the_examination_done_and_a_symptom_word_beside_a_diagnosis_is_a_finding():
+    from retriever.symptoms import SymptomIndex
+
+    index = SymptomIndex({1: "宫颈癌", 2: "疼痛", 3: "感冒"}, {1: {"疼痛", "月经过多"}, 2: {"疼痛"}, 3: {"发热", "咳嗽"}})
+    story = "一直觉得腹部疼痛，就到医院去做了检查了，结果发现是得了宫颈癌了。"
+    names = {"宫颈癌": (1, "disease", "宫颈癌"), "疼痛": (2, "disease", "疼痛")}
+    mentions = [EntityMention(s, story.find(s), story.find(s) + len(s), eid, t, n) for s, (eid, t, n) in names.items()]
+    analysis = analyze(story, mentions, index)
+    assert analysis.intents == () or "检查" not in analysis.intents
+    assert [m.entity_name for m in analysis.topics] == ["宫颈癌"]
+    asked = "宫颈癌要做哪些检查？"
+    assert "检查" in analyze(asked, [EntityMention("宫颈癌", 0, 3, 1, "disease", "宫颈癌")], index).intents
