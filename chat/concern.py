@@ -287,6 +287,10 @@ def not_waiting(question: str, age_years: float | None = None, pregnant: bool | 
         or _told(question, _DRUG_RASH, DRUG_RASH_LINE)
     if exposure:
         return exposure
+    if not _PLANNED.search(question):
+        unprotected = _told(question, _UNPROTECTED, UNPROTECTED_LINE, dated=True)
+        if unprotected:
+            return unprotected  # (a window of days: before a late period's lines)
     positive = _TEST_POSITIVE.search(question)
     if (positive or _LATE_PERIOD.search(question)) and _BLEEDING_OR_PAIN.search(question) \
             and not _NO_PREGNANCY_POSSIBLE.search(question):
@@ -303,15 +307,16 @@ def not_waiting(question: str, age_years: float | None = None, pregnant: bool | 
     return _told(question, _SOON_COMPILED, SOON_LINE)
 
 
-def _told(question: str, compiled, line: str, better_before: bool = False) -> str:
+def _told(question: str, compiled, line: str, better_before: bool = False, dated: bool = False) -> str:
     """The line for the first of `compiled` the message tells now (not negated, past or a habit), else "".
-    `better_before`: what it tells comes after a time it was better ("后来好了，就没吃了，现在又…")."""
+    `better_before`: what it tells comes after a time it was better ("后来好了，就没吃了，现在又…"); `dated`: a
+    date told before it (a last period's, "上个月20号来的月经") does not put it in the past."""
     for what, pattern in compiled:
         for m in pattern.finditer(question):
             sentence = sentence_before(question, m.start())
             whole = sentence + re.split(r"[。！？!?\n]", question[m.start():])[0]
             if _DISCOUNT_BEFORE.search(question[max(0, m.start() - 6):m.start()]) \
-                    or (_OVER.search(sentence) and not better_before) \
+                    or (_OVER.search(sentence) and not (better_before or dated)) \
                     or _SUPPOSED.search(whole):
                 continue
             told = m.group(0)
@@ -327,6 +332,15 @@ _EXPOSURE_COMPILED = (("被针扎伤或他人的血液接触到伤口、眼睛�
 EXPOSURE_LINE = ("您提到{what}：请先用流动水冲洗（伤口轻轻挤出血后冲洗消毒），并尽快（最好在2小时内）到医院急诊或感染科，评估是否需要"
                  "乙肝免疫球蛋白、疫苗或艾滋病暴露后预防用药；并尽量了解对方的乙肝、丙肝、艾滋病和梅毒情况。")
 # Someone else's blood on skin the person says is whole ("掉在我的手指上…手没伤口"): washing is the whole of it.
+# Sex without protection, or a method that failed, and a pregnancy not wanted: emergency contraception works only
+# within days ("套套破了，会怀孕吗", "没戴套，怕怀孕"); a pregnancy planned is no such worry.
+_UNPROTECTED = (("同房时没有避孕或避孕失败",
+                 re.compile(r"(没戴套|没带套|不戴套|没有戴套|没有?(做|采取)?(任何)?(避孕)?措施|无保护|套(套|子)?[^，。,]{0,4}(破|漏|掉|滑)|"
+                            r"精液|体外射精|安全期|避孕失败|忘(了|记)吃(避孕)?药)[^。]{0,40}"
+                            r"(会不会怀孕|会怀孕|能怀孕|怀上|中招|怕怀孕|担心怀孕|有没有可能怀孕)")),)
+_PLANNED = re.compile(r"(备孕|想要(个)?(孩子|宝宝)|准备要孩子|试孕|求子|不孕)")
+UNPROTECTED_LINE = ("您提到{what}：如果不想怀孕，紧急避孕药要在同房后72小时内服用，越早越有效，可到药店或医院妇科、计划生育科咨询；"
+                    "已超过72小时，请尽快问医生还有什么办法。紧急避孕不能代替常规避孕；如月经推迟一周以上，请验孕。")
 _INTACT_SKIN = (("他人的血液沾到完好的皮肤上",
                  re.compile(r"(血|血液|液体|分泌物)[^。]{0,12}(溅|滴|沾|掉|弄|流|碰)(到|在)[^。]{0,10}(手|皮肤|胳膊|手指|脸)"
                             r"(?=[^。]{0,30}(没(有)?(伤口|破|破口|破皮)|完好|无伤口))")),)

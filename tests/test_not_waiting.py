@@ -312,3 +312,13 @@ def test_whether_one_drinks_is_told_by_any_drink_named_and_how_much_by_an_amount
     asked = complaints.of("我有脂肪肝，每天喝两瓶啤酒，怎么办").questions("我有脂肪肝，每天喝两瓶啤酒，怎么办")
     assert not any("喝" in q for q in asked)
     assert any("平时喝酒吗" in q for q in complaints.of("我有脂肪肝，怎么办").questions("我有脂肪肝，怎么办"))
+
+
+@pytest.mark.parametrize("message, said", [
+    ("昨天和男朋友同房没戴套，怕怀孕怎么办", True),
+    ("我上个月20号来的月经，这个月十一号左右同房，发现套套底端有一些精液，会怀孕吗", True),  # a period's date is no past
+    ("我们在备孕，安全期同房会怀孕吗", False),  # a pregnancy wanted
+    ("男朋友是乙肝病毒携带者，过性生活不戴避孕套可以吗", False),  # no pregnancy worry
+])
+def test_sex_without_protection_and_a_pregnancy_not_wanted_is_told_the_72_hour_window(message, said):
+    assert ("72小时内" in not_waiting(message)) is said
