@@ -80,6 +80,8 @@ DRUG_LIST_NOTE = ("以上是知识库中列出的常用药物，不是处方：�
 # never for a child or in pregnancy or breastfeeding: what suits them is decided by a doctor, not a list.
 DRUG_LIST_SECTIONS = ("常用药物", "相关药物")
 CORROBORATED_LIST = "常用药物"  # the list the index keeps corroborated drugs in (retriever.passages)
+FOOD_LISTS_LEFT_OUT = ("吃什么，知识库中「{x}」只有没有写明理由的食物清单，不一定适合您的病情，这里不列出；饮食请按医生的嘱咐，"
+                      "必要时问营养科。")
 DRUGS_NOT_LISTED = "具体用什么药，要由医生检查、明确原因后决定，这里不列药名，请不要自行买药。"
 INJECTIONS_NOT_LISTED = "注射、输液类药物须由医生在医疗机构使用，这里不列出。"
 DRUGS_NOT_FOR_GROUP = "{who}用药要由医生根据年龄、体重和具体情况决定，这里不列药名，请不要自行用药。"
@@ -369,6 +371,7 @@ class Pipeline:
         linked, passages, turn.naming = _concern_evidence(concern, analysis, support, self._passages_of, passages)
         if linked and concern.kind != "drug":
             withheld = ""  # the answer is the evidence for the concern, not the disease's overview with its list
+        food_lists = [p for p in passages if p.section in ("宜吃", "忌吃")]
         if concern.personal:
             # (evidence chosen for the concern stays, an overview's sentence that answers it included)
             passages = _with_department(_without_crawled_treatments(
@@ -387,6 +390,8 @@ class Pipeline:
             and any(p.section in DIET_SECTIONS for p in passages) and not _TREATMENT_ASKED.search(analysis.question)
         if diet:  # the diet text is the answer (with where to go): what else was retrieved would crowd it out
             passages = [p for p in passages if p.section in DIET_SECTIONS or p.section == "就诊科室"]
+        if support.intent in DIET_SECTIONS and food_lists and not any(p.section in DIET_SECTIONS for p in passages):
+            linked = linked or FOOD_LISTS_LEFT_OUT.format(x=named)  # (asked what to eat: say why no list follows)
         first = linked or ("" if support.intent == "药物相互作用" else concerns.diet_line(named) if diet
                            else concerns.first_line(concern, named=named, department=department,
                                                     supported=cited_facts_follow))
@@ -578,8 +583,7 @@ class Pipeline:
             answer.mode, answer.refused = "inquiry", False
             direction = self._direction(answer.question, None, state, concern)
             answer.debug["direction"] = dataclasses.asdict(direction) if direction else None
-            yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(
-                [f for f in state.present if self.symptoms.weight(f) > 0] or state.present)),
+            yield from _say(answer, _join(lead, THIN_EVIDENCE.format(findings="、".join(state.present)),
                                           concerns.direction_line(direction.department if direction else "", concern)))
             # at most MAX_QUESTIONS in all: the symptom that separates the candidates, then the missing facts; when
             # the kind of complaint is read, its own questions decide, not a symptom of a condition one word suggests
@@ -803,9 +807,14 @@ def _link_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, 
 # person's treatment: to a person asking about their own it reads as the treatment ("心理、康复治疗" for epilepsy;
 # TCM beside antivirals for hepatitis B), and is left out; a curated entry's (or a label's) is kept. Which
 # treatment suits them is the doctor's, as the concern's first line says.
+# So is a crawled list of foods to eat or avoid ("宜吃：鸡心、葵花子仁、白果（干）" for thrombocytopenia with bleeding,
+# "鹿肉、鸡肝" for liver fibrosis): items without a reason, not advice for this person; a diet text (饮食) is kept.
+_CRAWLED_LISTS = ("治疗方式", "宜吃", "忌吃")
+
+
 def _without_crawled_treatments(passages: list[Passage]) -> list[Passage]:
-    """The passages without a treatment list ranked below a curated entry."""
-    return [p for p in passages if not (p.section == "治疗方式" and p.authority < BY_NAME["curated"])]
+    """The passages without a treatment or food list ranked below a curated entry."""
+    return [p for p in passages if not (p.section in _CRAWLED_LISTS and p.authority < BY_NAME["curated"])]
 
 
 def _without_standing_overview(passages: list[Passage], support) -> list[Passage]:

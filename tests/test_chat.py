@@ -505,6 +505,12 @@ def test_a_person_is_told_no_crawled_list_of_treatments():
     named = treatment("中医中药、免疫调节剂、导向治疗、抗病毒治疗", 10)
     curated = treatment("药物治疗、康复治疗", 30)
     assert _without_crawled_treatments([kinds, named, curated]) == [curated]
+    # nor a crawled list of foods (items without a reason: 白果 for bleeding from too few platelets); a diet text stays
+    foods = Passage("f1", 3, "disease", "血小板减少症", "宜吃", "血小板减少症 · 宜吃：鸡心、葵花子仁、白果（干）", "x", 1, "h",
+                    authority=10)
+    diet = Passage("f2", 3, "disease", "血小板减少症", "饮食", "血小板减少症 · 饮食：宜吃软食，避免坚硬带刺的食物。", "x", 1, "h",
+                   authority=10)
+    assert _without_crawled_treatments([foods, diet]) == [diet]
 
 
 def test_a_person_whose_disease_has_nothing_left_to_quote_is_told_its_care_and_where_to_go():
