@@ -209,8 +209,8 @@ class EntityLinker:
                 # not: "乙肝病毒" is no misspelling of 乙肝解毒丸)
                 stems = [m.surface for m in mentions if start <= m.start and m.end <= end and m.end - m.start < len(span)]
                 straddles = any(m.start < start < m.end or m.start < end < m.end for m in mentions)
-                if any(taken[start:end]) and (not stems or straddles):
-                    continue
+                if any(taken[start:end]) and (not stems or straddles or _QUALIFIER.search(span)):
+                    continue  # ("青年高血压" is no misspelling of 老年高血压: a qualifier is written as meant)
                 half = len(span) // 2
                 candidates = self.halves.get((len(span), 0, span[:half]), []) + \
                     self.halves.get((len(span), 1, span[half:]), [])
@@ -221,6 +221,11 @@ class EntityLinker:
                 if targets and len({_product(name) for _, _, name in targets}) == 1:
                     found += [EntityMention(span, start, end, eid, etype, name) for eid, etype, name in targets]
         return sorted(found, key=lambda m: m.start)
+
+
+# Words that qualify a disease by whom or which course ("青年", "急性"): a name that holds one is not misspelt there.
+_QUALIFIER = re.compile(r"(青年|老年|中年|少年|小儿|儿童|婴儿|幼儿|新生儿|成人|妊娠|孕妇|产后|急性|慢性|早期|晚期|原发性|继发性|"
+                        r"男性|女性)")
 
 
 def _product(name: str) -> str:

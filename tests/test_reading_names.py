@@ -132,6 +132,12 @@ def test_a_longer_disease_name_misspelt_around_a_name_it_holds_is_read_as_that_d
     text = "咪烂性胃炎怎么治疗比较有效"
     near = linker.near_misses(text, linker.link(text))
     assert [(m.surface, m.entity_name) for m in near] == [("咪烂性胃炎", "糜烂性胃炎")]
+    # a qualifier is written as meant: "青年高血压" is no misspelling of 老年高血压
+    linker = EntityLinker([EntityName(1, "disease", "胃炎"), EntityName(2, "disease", "糜烂性胃炎"),
+                           EntityName(3, "drug", "乙肝解毒丸"), EntityName(4, "disease", "乙肝"),
+                           EntityName(5, "disease", "高血压"), EntityName(6, "disease", "老年高血压")])
+    text = "青年高血压怎么治疗"
+    assert linker.near_misses(text, linker.link(text)) == []
     # a drug is no misspelling of a phrase that holds a disease's name ("乙肝病毒" is not 乙肝解毒)
     text = "接吻会被传染乙肝病毒吗"
     assert linker.near_misses(text, linker.link(text)) == []
