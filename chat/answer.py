@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from retriever.hits import Passage
 
 # The KB's silence, said the same way by the pipeline and by the tuned model (finetune trains on this text).
-REFUSAL = "知识库中没有找到能回答这个问题的依据，因此我不作回答，也不会凭模型自己的“记忆”猜测。"
+REFUSAL = "知识库中没有能回答这个问题的内容，我不凭猜测回答。"
 DISCLAIMER = "以上内容来自知识库，仅供参考，不能替代医生的诊断和治疗；如有不适请及时就医。"
 # For answers that quote nothing from the KB (a refusal, an emergency or crisis notice).
 SHORT_DISCLAIMER = "本回答仅供参考，不能替代医生的诊断和治疗；如有不适请及时就医。"

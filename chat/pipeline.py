@@ -53,7 +53,7 @@ from chat.generators import ExtractiveGenerator, GenerationRequest, Generator, G
 from chat.inquiry import asked_symptom, is_answer, question_text, read_state
 from chat.patient import check_drug_safety, core_names, extract_facts
 from chat.selection import MAX_SENTENCES, PERSONAL_SENTENCES, select
-from chat.support import Thresholds, check_support, looks_like_name, not_in_kb, without_suggestions
+from chat.support import ASK_THE_KB, Thresholds, check_support, looks_like_name, not_in_kb, without_suggestions
 from chat import values
 from chat.triage import ENGLISH_ONLY_NOTE, is_english, triage
 
@@ -88,11 +88,11 @@ DRUGS_NOT_FOR_GROUP = "{who}用药要由医生根据年龄、体重和具体情�
 MAX_CONDITIONS = 3
 OVERVIEW_SENTENCES = 2  # quoted from an entry's overview to a person's story
 THIN_EVIDENCE = "仅凭「{findings}」还不足以判断可能是哪种疾病，很多情况都会这样；先请您补充一点信息。"
-STORY_REFUSAL = "这个问题需要了解您的具体情况，建议当面咨询医生；如有不适请及时就医。"
+STORY_REFUSAL = "这个问题要结合您的具体情况判断，建议当面咨询医生。"  # (the disclaimer after it says 如有不适…)
 NO_BASIS = "知识库中没有能直接回答这个问题的条目，我不凭猜测作答。"
 # After a first line that answered what it could (what decides it, where to go): where it came from, not a refusal.
 NO_ENTRY_AFTER_LEAD = "以上是一般的就医提示，不是对您病情的结论；知识库中没有与您的情况直接对应的条目。"
-NOT_PLACED = "仅凭目前的描述还判断不了是什么原因（这不等于没有问题），知识库中也找不到足够相符的条目，所以这里不猜病名。"
+NOT_PLACED = "仅凭目前的描述还判断不了是什么原因（这不等于没有问题），知识库中也没有足够相符的条目。"
 
 
 @dataclass
@@ -351,9 +351,9 @@ class Pipeline:
             # what to do today was said first: the KB's silence is where that line came from, not "I do not answer"
             yield from turn.say(NO_ENTRY_AFTER_LEAD)
         elif not turn.flagged.level:  # in an emergency the call-120 notice is the answer
-            # a story gets no "ask me about 阿莫西林" example: that is for a question put to the KB
-            yield from turn.say(_join(REFUSAL, support.suggestion if len(turn.question) <= concerns.STORY_CHARS
-                                      else STORY_REFUSAL))
+            # a person's own question gets no "ask me about 阿莫西林" example: that is for a question put to the KB
+            yield from turn.say(_join(REFUSAL, STORY_REFUSAL if concern.personal and support.suggestion == ASK_THE_KB
+                                      else support.suggestion))
         yield from turn.say(SHORT_DISCLAIMER)
         return True
 
@@ -384,7 +384,8 @@ class Pipeline:
         numbers = [ids.index(p.id) + 1 if p.id in ids else len(ids) + 1 + extra.index(p.id) for _, p in turn.values]
         said_values = values.line([(text, n) for (text, _), n in zip(turn.values, numbers)])
         named = "、".join(dict.fromkeys(m.entity_name for m in support.entities[:2]))
-        cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug")
+        cited_facts_follow = bool(passages) and not (support.not_covered or withheld and concern.kind == "drug") \
+            and (concern.kind != "drug" or any(p.section in DRUG_LIST_SECTIONS for p in passages))  # (drugs follow)
         department = concerns.where_to_go(concern, _department_of(passages)) if concern.personal else ""
         diet = support.intent in DIET_SECTIONS and concern.kind in ("what_to_do", "tell") \
             and any(p.section in DIET_SECTIONS for p in passages) and not _TREATMENT_ASKED.search(analysis.question)

@@ -32,6 +32,8 @@ from chat.selection import focus_words, is_list
 THRESHOLDS_FILE = "chat-support.json"
 DEFAULT_THRESHOLD = 0.8
 LEXICAL_WEIGHT = 0.85  # the rest is dense cosine, when the retriever reports it
+# What a refusal suggests when nothing the message names is missing: how to ask the KB (for a question put to it).
+ASK_THE_KB = "可以换个说法，或直接问知识库中的药品、疾病或检查，例如「阿莫西林的用法用量」「高血压挂什么科」；身体不适请咨询医生或药师。"
 MAX_PASSAGES = 3  # per entity: enough for a long section, few enough for a compact prompt
 MAX_TOPICS = 2  # a narrative names many things; the answer is about the first two asked about
 
@@ -186,8 +188,7 @@ def check_support(analysis: QueryAnalysis, result: RetrievalResult, passages_of,
         keep = [p for p in keep if p.entity_id == top_entity][:MAX_PASSAGES]
         return Support(True, keep, f"support {best:.2f} >= {threshold:.2f}", best, [], intent, scores=debug)
     return Support(False, [], f"best support {best:.2f} < {threshold:.2f}", best, [], intent, scores=debug,
-                   suggestion="可以换个说法，或直接问知识库中的药品、疾病或检查，例如「阿莫西林的用法用量」"
-                              "「高血压挂什么科」；身体不适请咨询医生或药师。")
+                   suggestion=ASK_THE_KB)
 
 
 def _fuller_entity(empty: EntityMention, result: RetrievalResult) -> EntityMention | None:

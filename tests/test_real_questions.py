@@ -277,3 +277,14 @@ def test_what_to_eat_is_answered_from_the_diet_text_said_as_such_and_a_drug_ques
     assert a.text.startswith("吃什么，知识库中「高血压」的饮食建议见下文"), a.text
     assert ("高血压", "饮食") in cited(a)
     assert not demo.answer("我有高血压，吃什么药好？").text.startswith("吃什么，知识库中")
+
+
+def test_a_refusal_says_why_in_one_line_without_talk_of_models_and_a_persons_own_question_gets_no_example(demo):
+    from chat.answer import REFUSAL
+    from chat.support import ASK_THE_KB
+
+    assert "模型" not in REFUSAL and "我不凭猜测回答" in REFUSAL
+    own = demo.answer("我最近总觉得自己运气不好，做什么都不顺，这是怎么回事")
+    put = demo.answer("量子纠缠是什么")
+    assert own.refused and ASK_THE_KB not in own.text and "阿莫西林" not in own.text
+    assert put.refused and ASK_THE_KB in put.text
