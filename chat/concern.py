@@ -61,6 +61,17 @@ _AGE = re.compile(r"([0-9一二两三四五六七八九十几]+\s*(多|来)?\s*(
 # A medicine taken, told without its name ("吃了一粒", "吃了药以后", "打了一针"): which one decides the answer.
 _TOOK_MEDICINE = re.compile(r"((吃|服|用)(了)?(这个|那个|一种|一些|几天|几次)?(药|药物|一粒|一片|两粒|两片|几粒|几片)|"
                             r"(打|输)(了)?(一针|针|吊瓶|点滴)|用药(后|以后|之后))")
+# ... said as asked, not done ("需要吃药吗", "要不要打针", "能不能用药"): no medicine was taken
+_MEDICINE_ASKED_BEFORE = re.compile(r"(需要|要不要|需不需要|能不能|能否|可不可以|可以|该不该|应该|用不用|必须|想|准备|打算|不想)$")
+_MEDICINE_ASKED_AFTER = re.compile(r"^\s*(吗|么|嘛|呢|好|比较好|才)")
+
+
+def _took_medicine(question: str) -> bool:
+    """Whether the message tells a medicine taken or given (which one then decides), not one asked about."""
+    return any(not _MEDICINE_ASKED_BEFORE.search(question[max(0, m.start() - 4):m.start()])
+               and not _MEDICINE_ASKED_AFTER.match(question[m.end():]) for m in _TOOK_MEDICINE.finditer(question))
+
+
 STORY_CHARS = 30  # a message longer than this tells a story rather than asks the KB
 # Asking whether a medicine may be stopped, skipped or cut ("不喝药行吗", "可以停药吗", "能不能减药").
 _STOPPING = re.compile(r"(不吃药|不喝药|不用药|不服药|停药|停掉|减药|减量|断药|不用吃药|不吃西药|不再吃药|少吃点药|药停了|不想吃药)")
@@ -190,7 +201,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
             missing.append("duration")
         if _BODY_PAIN.search(question) and not BODY_SITE.search(question):
             missing.append("site")
-        if _TOOK_MEDICINE.search(question) and not drug_named:
+        if _took_medicine(question) and not drug_named:
             missing.append("drug")  # "吃了一粒…皮肤红痒，是过敏吗": which medicine decides it
         if sex != "男" and pregnant is None and child is not True and _FEMALE_COMPLAINT.search(question) \
                 and not re.search(r"(怀孕|孕|没有同房|未同房|没同房|绝经|试纸|一道?深一道?浅|两道杠|一道杠)", question):

@@ -322,3 +322,14 @@ def test_whether_one_drinks_is_told_by_any_drink_named_and_how_much_by_an_amount
 ])
 def test_sex_without_protection_and_a_pregnancy_not_wanted_is_told_the_72_hour_window(message, said):
     assert ("72小时内" in not_waiting(message)) is said
+
+
+@pytest.mark.parametrize("message, took", [
+    ("4.8号有性行为，4.10今天有少量褐色血，请问是什么原因？需要吃药吗？", False),
+    ("要不要打针", False),
+    ("昨天晚上吃了一粒，皮肤红痒，是这个药过敏吗", True),
+    ("吃了药还是疼", True),
+])
+def test_a_medicine_asked_about_is_no_medicine_taken_and_its_name_is_not_asked(message, took):
+    concern = concerns.read(message, describes_symptoms=True)
+    assert ("drug" in concern.missing) is took
