@@ -78,6 +78,8 @@ from dataclasses import dataclass
 from kb.names import fold
 from retriever.words import CHILD_WORDS, COST_WORDS, DENIAL_CHARS, alternation, denial_alternation
 
+from chat import urgent_reader
+
 EMERGENCY_CALL = "请立即拨打 120 急救电话，或马上去最近医院的急诊，不要等待线上答复。"
 EMERGENCY_CALL_EN = ("Call 120 (China) or your local emergency number now, or go to the nearest emergency "
                      "department; do not wait for an online answer.")
@@ -1092,12 +1094,46 @@ def _advice(flag: RedFlag, text: str) -> str:
     return flag.advice
 
 
+# The learned reader names the kinds of the red-flag words set; a fit is told under the flag that covers it.
+_FLAG_OF_KIND = {"seizure": "unconscious"}
+_BY_NAME = {f.name: f for f in RED_FLAGS}
+
+
+def fired(question: str) -> list[str]:
+    """The names of the red flags the rules raise for `question` (the learned reader not asked)."""
+    return [f.name for f in _fired(normalize(question))]
+
+
+def _read_by_model(text: str) -> list[RedFlag]:
+    """The red flag the learned reader (chat.urgent_reader) reads in a message the rules let pass, if any."""
+    reader = urgent_reader.load()
+    kind = reader.urgent(text) if reader is not None else None
+    flag = _BY_NAME.get(_FLAG_OF_KIND.get(kind, kind)) if kind else None
+    return [flag] if flag is not None else []
+
+
+def _learned_notice(flag: RedFlag, text: str) -> Triage:
+    """What the learned reader's flag says: the same call to act now, said as a possibility (no rule read the
+    event; the reader has read wording like it), with the crisis lines for self-harm and no first-aid advice (the
+    kind it names may be wrong); the answer goes on below."""
+    english = is_english(text)
+    parts = [f"⚠️ This may need urgent care ({flag.label_en or flag.name}). If it is happening now or getting worse, "
+             f"{EMERGENCY_CALL_EN[0].lower()}{EMERGENCY_CALL_EN[1:]}"] if english else []
+    parts.append(("" if english else "⚠️ ") + f"提醒：您描述的情况可能需要紧急处理（{flag.label}）。如果情况正在发生或在加重，"
+                 + EMERGENCY_CALL)
+    if flag.kind == "crisis":
+        parts += ([CRISIS_LINE_EN] if english else []) + [CRISIS_LINES]
+    return Triage("emergency", [f"{flag.name} (learned)"], [flag.label], "\n".join(parts))
+
+
 def triage(question: str) -> Triage:
-    """Which red flags the question raises, and the message to show before anything else."""
+    """Which red flags the question raises (the rules, then the learned reader for what they let pass), and the
+    message to show before anything else."""
     text = normalize(question)
     fired = _fired(text)
     if not fired:
-        return Triage(None, [], [])
+        learned = _read_by_model(text)
+        return _learned_notice(learned[0], text) if learned else Triage(None, [], [])
     english = is_english(text)
     crisis = any(f.kind == "crisis" for f in fired)
     emergencies = [f for f in fired if f.kind == "emergency"]
