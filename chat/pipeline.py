@@ -351,9 +351,10 @@ class Pipeline:
             # what to do today was said first: the KB's silence is where that line came from, not "I do not answer"
             yield from turn.say(NO_ENTRY_AFTER_LEAD)
         elif not turn.flagged.level:  # in an emergency the call-120 notice is the answer
-            # a person's own question gets no "ask me about 阿莫西林" example: that is for a question put to the KB
-            yield from turn.say(_join(REFUSAL, STORY_REFUSAL if concern.personal and support.suggestion == ASK_THE_KB
-                                      else support.suggestion))
+            # a story gets no suggestion (a "did you mean" from a word inside it misleads), and a person's own short
+            # question no "ask me about 阿莫西林" example: both are for a question put to the KB
+            story = len(turn.question) > concerns.STORY_CHARS or concern.personal and support.suggestion == ASK_THE_KB
+            yield from turn.say(_join(REFUSAL, STORY_REFUSAL if story else support.suggestion))
         yield from turn.say(SHORT_DISCLAIMER)
         return True
 
