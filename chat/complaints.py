@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from retriever.words import DENIAL_CHARS, DIAGNOSIS_TOLD, RULED_OUT_AFTER, WONDERED
 
+from chat import values
+
 
 @dataclass(frozen=True)
 class Complaint:
@@ -31,12 +33,42 @@ class Complaint:
     condition: bool = False  # a long-standing condition named by the person (癫痫, 高血压): its own questions
     lead: str = ""  # what decides it, said first when the KB has no entry to answer from
 
-    def questions(self, text: str) -> tuple[str, ...]:
-        """The questions `text` does not already answer, most useful first."""
+    def questions(self, text: str, child: bool = False) -> tuple[str, ...]:
+        """The questions `text` does not already answer, most useful first; for a child, not the parts that are
+        an adult's (smoking, drinking, sex)."""
+        told_values = [r.test for r in values.read(text)]  # a result given with its value ("HBV-DNA 2.3*10^7")
+
+        def moot(part: str) -> bool:
+            return bool(child and _ADULT_PARTS.search(part)) or any(re.search(t.said, part, re.I) for t in told_values)
+
         # "牙不疼" tells how it hurts; a question that takes a pain as told is not asked of "恶心没食欲"
-        return tuple(asked for q, told in zip(self.asks, self.told) if (asked := _untold(q, told, text))
+        return tuple(asked for q, told in zip(self.asks, self.told) if (asked := _without(_untold(q, told, text), moot))
                      and not ("疼" in q and _NO_PAIN.search(text))
                      and not (_HOW_IT_HURTS.search(q) and not _PAIN.search(text)))
+
+
+# Parts of a question only an adult is asked ("是否吸烟" of an infant's cough, as a blind read found).
+_ADULT_PARTS = re.compile(r"(吸烟|抽烟|喝酒|饮酒|同房|性生活|性伴)")
+
+
+def _without(question: str, moot) -> str:
+    """`question` less its parts (its "，" clauses, and a part's "或"/"、" items) that `moot` says need not be asked."""
+    if not question:
+        return question
+    parts = []
+    for part in question.rstrip("？").split("，"):
+        if not moot(part):
+            parts.append(part)
+            continue
+        # ("最近有没有感冒、接触过敏原或吸烟": the smoking item alone, each kept item with the word before it)
+        tokens = re.split(r"([、或])", part)
+        kept = [(tokens[i - 1] if i else "", tokens[i]) for i in range(0, len(tokens), 2)
+                if not (tokens[i] and moot(tokens[i]))]
+        if kept and tokens[0] and kept[0][0]:
+            kept[0] = ("", kept[0][1])  # the first item went: no word before the new first
+        if any(item for _, item in kept) and len(kept) < len(tokens[::2]):
+            parts.append("".join(sep + item for sep, item in kept))
+    return "，".join(parts) + "？" if parts else ""
 
 
 def _untold(question: str, told, text: str) -> str:

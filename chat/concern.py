@@ -215,7 +215,7 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
         covered = {"site"} | ({"pregnancy"} if complaint.kind in _ASKS_PREGNANCY else set()) \
             | ({"age", "duration"} if complaint.condition else set())  # a condition's treatment and values decide
         missing = [m for m in missing if m not in covered] \
-            + [f"{COMPLAINT}{q}" for q in complaint.questions(question)]
+            + [f"{COMPLAINT}{q}" for q in complaint.questions(question, child is True)]
     # a report's values, a possible pregnancy and the age decide most; the site before the duration when pain has none
     order = {"values": -1, "conclusion": -1, "drug": 0, "pregnancy": 1, "site": 2, "age": 3, "duration": 4}
     missing.sort(key=lambda m: order.get(m, 1.5))  # (a complaint's questions after a pregnancy, in their order)

@@ -333,3 +333,14 @@ def test_sex_without_protection_and_a_pregnancy_not_wanted_is_told_the_72_hour_w
 def test_a_medicine_asked_about_is_no_medicine_taken_and_its_name_is_not_asked(message, took):
     concern = concerns.read(message, describes_symptoms=True)
     assert ("drug" in concern.missing) is took
+
+
+def test_a_complaints_questions_skip_a_result_already_given_and_an_adults_habits_for_a_child():
+    from chat import complaints
+
+    story = "乙肝病毒携带者，HBV-DNA 2.3*10^7，想问要不要治疗"
+    asked = complaints.of(story).questions(story)
+    assert not any("HBV-DNA" in q for q in asked)
+    cough = "宝宝肺炎好了，这两天又开始咳嗽"
+    assert not any("吸烟" in q for q in complaints.of(cough).questions(cough, child=True))
+    assert any("吸烟" in q for q in complaints.of("咳嗽两周了").questions("咳嗽两周了"))
