@@ -344,3 +344,8 @@ def test_a_complaints_questions_skip_a_result_already_given_and_an_adults_habits
     cough = "宝宝肺炎好了，这两天又开始咳嗽"
     assert not any("吸烟" in q for q in complaints.of(cough).questions(cough, child=True))
     assert any("吸烟" in q for q in complaints.of("咳嗽两周了").questions("咳嗽两周了"))
+
+
+def test_whether_it_matters_is_asked_as_serious_not_as_may_i():
+    assert concerns.read("宝宝出生第三天，黄疸值15，要不要紧").kind == "serious"
+    assert concerns.read("要不要去医院").kind == "can_i"
