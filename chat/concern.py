@@ -589,6 +589,12 @@ def cure_line(x: str) -> str:
             "由医生结合检查和治疗反应判断，按时复诊、规范治疗最要紧。")
 
 
+def course_line(x: str) -> str:
+    """The first line for "X要紧吗" when X's entry says how it goes (cured, controlled, benign): that it follows."""
+    return (f"是否严重，要看病情轻重，由医生结合检查判断；知识库中「{x}」关于病程和预后的说法见下文（是总体情况，"
+            "不是对您的判断），按医生的安排复查最要紧。")
+
+
 def serious_line(x: str) -> str:
     """The first line for "X要紧吗" when the KB lists what X can lead to: what decides it, and that list."""
     return (f"是否严重，要看病情轻重和有没有并发症，由医生结合检查判断，知识库不能替您下结论；"

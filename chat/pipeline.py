@@ -871,6 +871,13 @@ def _serious_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
     x = support.entities[0]
     if re.search(rf"(无|没有|否认|不是|非)({re.escape(x.surface)}|{re.escape(x.entity_name)})", analysis.question):
         return "", passages  # "…无乙肝病史，这有影响么": not what 乙肝 leads to
+    # what its own text says of its course comes first (a crawled 并发症 list reads as what it leads to, and names
+    # 乳腺癌 for 乳腺增生, 糖尿病 for 甲状腺结节): "预后良好", "可以控制"; then what it can lead to
+    course = [p for section in CURE_SECTIONS for p in passages_of(x.entity_id, section)
+              if any(w in p.body for w in COURSE_WORDS)][:1]
+    if course:
+        return concerns.course_line(x.entity_name), course + [p for p in passages if p.section == "就诊科室"][:1], \
+            COURSE_WORDS
     # (a knowledge graph's 并发症 relates diseases seen together, not what this one leads to: 脂肪肝 -> 结核病)
     leads_to = [p for p in passages_of(x.entity_id, "并发症") if p.body.strip() and p.authority != BY_NAME["graph"]][:1]
     if not leads_to:
@@ -884,6 +891,7 @@ _CURABLE = re.compile(r"(能(不能)?(彻底|完全)?(治好|根治|治愈|痊�
 # What such a sentence names (not the crawl's bare 治愈率 or 治疗周期 figures: kb.debris keeps them from quotes).
 CURE_WORDS = ("痊愈", "治愈", "得到控制", "可以控制", "能够控制", "预后")
 CURE_SECTIONS = ("概述", "治疗")  # where a disease's course is told (not 预防's "痊愈后半年内…")
+COURSE_WORDS = CURE_WORDS + ("良性", "自愈", "可逆")  # what a sentence on how serious it is names
 
 
 def _cure_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,

@@ -355,3 +355,26 @@ def test_a_pain_in_the_chest_told_by_what_it_is_like_adds_chest_pains_signs():
 
     told = "我得的是不是浅表性胃炎？胸口发锥，疼"
     assert complaints.named("chest").signs in complaints.signs(complaints.named("digestion"), told)
+
+
+def test_how_serious_is_answered_from_what_its_entry_says_of_its_course_before_a_crawled_complication_list():
+    from chat.pipeline import _serious_evidence
+    from retriever.analysis import QueryAnalysis
+
+    kawasaki = EntityMention("川崎病", 0, 3, 7, "disease", "川崎病")
+    overview = Passage("e7:概述:xywy:0", 7, "disease", "川崎病", "概述", "川崎病 · 概述：为自限性疾病，多数预后良好，复发率1%至2%。",
+                       "xywy", 1, "h", authority=10)
+    complications = Passage("e7:并发症:xywy:0", 7, "disease", "川崎病", "并发症", "川崎病 · 并发症：冠状动脉瘤、心肌炎", "xywy", 1,
+                            "h", items=("冠状动脉瘤", "心肌炎"), authority=10)
+
+    def passages_of(entity_id, section=None):
+        return {"概述": [overview], "并发症": [complications]}.get(section, [])
+
+    question = "川崎病很严重吗"
+    line, found, *naming = _serious_evidence(concerns.read(question), QueryAnalysis(question=question, topics=(kawasaki,)),
+                                             SimpleNamespace(entities=[kawasaki]), passages_of, [])
+    assert "关于病程和预后的说法" in line and found[0] is overview and "预后" in naming[0]
+    no_course = lambda entity_id, section=None: [complications] if section == "并发症" else []  # noqa: E731
+    line, found = _serious_evidence(concerns.read(question), QueryAnalysis(question=question, topics=(kawasaki,)),
+                                    SimpleNamespace(entities=[kawasaki]), no_course, [])
+    assert "可能引起的并发症" in line and found[0] is complications
