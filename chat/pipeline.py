@@ -54,7 +54,7 @@ from chat.inquiry import asked_symptom, is_answer, question_text, read_state
 from chat.patient import check_drug_safety, core_names, extract_facts
 from chat.selection import MAX_SENTENCES, PERSONAL_SENTENCES, select
 from chat.support import ASK_THE_KB, Thresholds, check_support, looks_like_name, not_in_kb, without_suggestions
-from chat import values
+from chat import serology, values
 from chat.triage import ENGLISH_ONLY_NOTE, is_english, triage
 
 log = logging.getLogger("chat")
@@ -341,7 +341,7 @@ class Pipeline:
             answer.mode = "inquiry" if asks else "guidance"
             said_values = values.line([(text, n) for n, (text, _) in enumerate(turn.values, 1)])
             answer.citations = [self._citation(n, p) for n, (_, p) in enumerate(turn.values, 1)]
-            yield from turn.say(_join(said_values, first or (NOT_PLACED if turn.describes else ""),
+            yield from turn.say(_join(said_values, first or (NOT_PLACED if turn.describes and not said_values else ""),
                                       concerns.measures_line(analysis.question),
                                       concerns.scope_line(concern),  # a product told beside the complaint
                                       _no_basis(first, turn.describes),
@@ -678,6 +678,15 @@ class Pipeline:
             comparison = values.compare(reading, values.intervals(passage.body, test.key), sex)
             if comparison:
                 said.append((comparison, passage))
+        result = serology.read(text)  # a hepatitis B serology pattern, with the sentence of the KB that names it
+        chunks = [p for m in self._link(serology.ENTRY) if m.entity_type == "exam" and m.entity_name == serology.ENTRY
+                  for p in self._passages_of(m.entity_id, serology.SECTION)] if result else []
+        found = next(((p, sentence) for p in chunks if (sentence := serology.sentence(result, p.body))), None)
+        if found:
+            said.append((serology.item(result, found[1]), found[0]))
+            weak = next(((p, s) for p in chunks if (s := serology.weak_sentence(p.body))), None) if result.weak else None
+            if weak:
+                said.append((f"其中的弱阳性：知识库中写到“{weak[1].rstrip('。')}”", weak[0]))
         return said
 
     def _passages_of(self, entity_id: int, section: str | None = None) -> list[Passage]:

@@ -202,5 +202,5 @@ def line(items: list[tuple[str, int]]) -> str:
     """The sentence said before the answer: each value's comparison with the number of the passage it rests on."""
     if not items:
         return ""
-    return ("您给出的化验数值，对照知识库中的成人参考区间（各医院略有不同，以您报告单上所附的为准）："
+    return ("您给出的化验结果，对照知识库中的成人参考区间和说明（各医院略有不同，以您报告单上所附的为准）："
             + "；".join(f"{text}[{n}]" for text, n in items) + "。")
