@@ -13,7 +13,7 @@ logistic output, not a probability: use it with the threshold.
 
 Everything scoring needs is in one .npz beside this file (vocabulary, idf, weights, threshold, kinds): scoring is
 numpy only, about 0.2 ms a message. Training needs scikit-learn (`pip install scikit-learn`); rebuild the
-artefact after the words set changes:
+artefact after the words set or the rules change (the ordinary questions are those the rules let pass):
 
     python -m chat.urgent_reader [QUESTIONS]  # trains on the tune split (and the ordinary questions), writes
                                               # chat/urgent_reader.npz, prints the cross-validated figures
