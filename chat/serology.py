@@ -29,8 +29,10 @@ _NEGATIVE = r"(阴性|阴|\(\s*-\s*\)|（\s*-\s*）|-)"
 _MARKER = re.compile("|".join(f"(?P<m{n}>{p})" for n, p in MARKERS), re.I)
 _RESULT = re.compile(rf"^[^，。,；;、\d]{{0,6}}?(?P<res>(-/\+|\+/-)|{_POSITIVE}|{_NEGATIVE})")
 # "两对半245阳性", "乙肝五项1、3、5阳性", "第二项弱阳性": which numbered markers are positive
-_NUMBERED = re.compile(r"(两对半|五项|乙肝)[^。？?！!]{0,12}?(第)?(?P<nums>[1-5一二三四五](\s*[、，,和及]?\s*[1-5一二三四五]){0,4})\s*项?"
-                       r"\s*(是|为|呈)?\s*(?P<weak>弱)?阳")
+# (a marker's number: 1-5, or 第一…第五; "五项" alone is the test's name)
+_NUMBER = r"(第\s*[1-5一二三四五]|[1-5])\s*项?"
+_NUMBERED = re.compile(rf"(两对半|五项|乙肝)[^。？?！!]{{0,12}}?(?P<nums>{_NUMBER}(\s*[、，,和及与跟]?\s*{_NUMBER}){{0,4}})"
+                       r"\s*(都|均)?\s*(是|为|呈)?\s*(?P<weak>弱)?阳")
 _ALL_NEGATIVE = re.compile(r"(两对半|五项)[^。？?！!，,]{0,6}?(全|都|全部|均)(是|为|呈)?阴")
 _REST_NEGATIVE = re.compile(r"(其他|其余|其它|别的|剩下的)[^，。,；;]{0,4}(都|全|全部|均)?(是)?阴")
 _DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}

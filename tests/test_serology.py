@@ -20,6 +20,9 @@ MEANING = ENTRY["sections"][serology.SECTION]
     ("乙肝两对半245阳性，即三抗体阳性，还要检验乙肝吗？", {2, 4, 5}, False),
     ("乙肝五项1、3、5阳性怎么办", {1, 3, 5}, False),
     ("检查出我乙肝两对半的五项全是阴性，这严重吗", set(), False),
+    # ordinals ("第一项和第五项"): a blind read found 1+5 read as 5 alone, a current infection told as a past one
+    ("乙肝的第一项和第五项是阳性，其余三项都是阴性，吃什么药能治好", {1, 5}, False),
+    ("乙肝两对半第1、5项阳性", {1, 5}, False),
     ("乙肝两对半检查结果，第二项弱阳性，其他全部阴性，正常吗？", {2}, True),
     ("乙肝表面抗体弱阳性其他都是阴性，我传染了乙肝病毒吗？", {2}, True),
     ("表面抗原阳性，表面抗体阴性，e抗原阴性，e抗体阳性，核心抗体阳性", {1, 4, 5}, False),
@@ -33,6 +36,7 @@ def test_the_five_markers_are_read_from_the_forms_people_copy(message, positive,
 
 def test_a_result_not_told_whole_is_not_guessed_and_each_pattern_has_its_sentence():
     assert serology.read("表面抗原阳性，怎么办") is None and serology.read("我有乙肝") is None
+    assert serology.read("两对半一五阳性") is None  # (a bare 一 or 五 is no marker's number: "乙肝五项" is the test)
     for pattern, _ in serology.PATTERNS:
         said = serology.sentence(serology.Result(pattern, False), MEANING)
         assert said and said in MEANING
