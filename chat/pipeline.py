@@ -667,9 +667,7 @@ class Pipeline:
         said = []
         for reading in values.read(text):
             test = reading.test
-            passage = next((p for name in test.entries for m in self._link(name)
-                            if m.entity_type == "exam" and m.entity_name == name
-                            for p in self._passages_of(m.entity_id, test.section)), None)
+            passage = next((p for name in test.entries for p in self._exam_passages(name, test.section)), None)
             if passage is None:
                 continue
             if test.section == "临床意义":
@@ -679,15 +677,19 @@ class Pipeline:
             if comparison:
                 said.append((comparison, passage))
         result = serology.read(text)  # a hepatitis B serology pattern, with the sentence of the KB that names it
-        chunks = [p for m in self._link(serology.ENTRY) if m.entity_type == "exam" and m.entity_name == serology.ENTRY
-                  for p in self._passages_of(m.entity_id, serology.SECTION)] if result else []
+        chunks = self._exam_passages(serology.ENTRY, serology.SECTION) if result else []
         found = next(((p, sentence) for p in chunks if (sentence := serology.sentence(result, p.body))), None)
         if found:
             said.append((serology.item(result, found[1]), found[0]))
             weak = next(((p, s) for p in chunks if (s := serology.weak_sentence(p.body))), None) if result.weak else None
             if weak:
-                said.append((f"其中的弱阳性：知识库中写到“{weak[1].rstrip('。')}”", weak[0]))
+                said.append((serology.weak_item(weak[1]), weak[0]))
         return said
+
+    def _exam_passages(self, name: str, section: str) -> list[Passage]:
+        """The passages of a section of the exam entity called `name` (one linker lookup)."""
+        return [p for m in self._link(name) if m.entity_type == "exam" and m.entity_name == name
+                for p in self._passages_of(m.entity_id, section)]
 
     def _passages_of(self, entity_id: int, section: str | None = None) -> list[Passage]:
         return list(self.retriever.passages_of(entity_id, section))

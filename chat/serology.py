@@ -105,3 +105,8 @@ def weak_sentence(text: str) -> str:
 def item(result: Result, said: str) -> str:
     """The result as told and the entry's sentence for it: one item of the answer's report line (chat.values)."""
     return f"乙肝两对半（五项）{result.told()}：知识库中写到“{said.rstrip('。')}”"
+
+
+def weak_item(said: str) -> str:
+    """The entry's sentence on a weakly positive marker, as one more item of the report line."""
+    return f"其中的弱阳性：知识库中写到“{said.rstrip('。')}”"
