@@ -115,7 +115,7 @@ _DESCRIPTOR = re.compile("|".join(sorted(DESCRIPTOR_WORDS, key=len, reverse=True
 _CLAUSE = re.compile(r"[^，。,；;！!？?\s]+")
 _ELLIPSIS_CHARS = 4
 _PAIR_SPAN = 12  # characters from a site to what is said of it, in one clause ("膝盖蹲不下伸不直用力过度就疼痛")
-_DENIED_BEFORE = re.compile(rf"[{''.join(sorted(set('不没无未')))}]$|(不太|不怎么|没有|没什么)$")
+_DENIED_BEFORE = re.compile(r"[不没无未]$|(不太|不怎么|没有|没什么)$")
 
 
 def canonical(term: str) -> str:
@@ -325,8 +325,9 @@ class SymptomIndex:
                 for what in _DESCRIPTOR.finditer(text, max(site.end(), clause.start()), stop):
                     term = pairs.get((SITE_WORDS[site.group()], DESCRIPTOR_WORDS[what.group()]))
                     if term and not _DENIED_BEFORE.search(text[max(0, what.start() - 3):what.start()]):
-                        found.append(Finding(term, min(site.start(), what.start()) if site.end() <= clause.start()
-                                             else site.start(), what.end(), True))
+                        # (a site said in an earlier clause: the finding is where its descriptor is)
+                        start = site.start() if site.end() > clause.start() else what.start()
+                        found.append(Finding(term, start, what.end(), True))
                         break
             last_site = sites[-1] if sites else last_site if len(clause.group()) <= _ELLIPSIS_CHARS else None
         return found
