@@ -231,8 +231,9 @@ def read(question: str, *, child: bool | None = None, sex: str | None = None, pr
 # decides those first): (what it tells, what to do). Each is read in its sentence; a negation or a worry right
 # before it ("不是很疼", "怕会疼得厉害") discounts it.
 _TODAY = (
-    ("疼得很厉害", r"(疼|痛)得(很|非常|特别)?(厉害|要命|受不了|睡不着|直不起腰|打滚|不行)|剧痛|剧烈(的)?(疼|痛)|疼痛难忍|"
-                 r"(疼|痛)死了|(疼|痛)得(哭|叫)"),
+    # (a pain only on a trigger, "用力过度就疼痛难忍", "蹲下的时候疼得厉害", is not this: how it is brought on decides)
+    ("疼得很厉害", r"(?<![就时候才])((疼|痛)得(很|非常|特别)?(厉害|要命|受不了|睡不着|直不起腰|打滚|不行)|剧痛|剧烈(的)?(疼|痛)|"
+                 r"疼痛难忍|(疼|痛)死了|(疼|痛)得(哭|叫))"),
     ("受伤后站不起来、不能走或动不了", r"(摔|跌|扭|崴|撞|砸|车祸|绊)[^？?]{0,60}?(站不起来|站不住|不能站|不能走|走不了|"
                                   r"走不动|不能行走|动不了|不能动|抬不起|不能弯|不敢动|不能着地|变形|一站(起来)?就[^。，,]{0,4}(疼|痛))"),
     # one leg swollen after sitting long, a journey, an operation or bed rest: a clot in the leg until shown otherwise

@@ -33,6 +33,8 @@ def test_what_should_not_wait_is_read(message):
     "血压130/85正常吗",
     "以前血压180/120，现在吃药控制在130/80，能停药吗",
     "量了下150/95",
+    "双膝盖蹲不下伸不直，用力过度就疼痛难忍",  # a pain brought on by a trigger: how it comes on decides, not today
+    "蹲下的时候疼得厉害",
 ])
 def test_a_worry_a_negation_the_past_or_a_habit_is_no_reason(message):
     assert not_waiting(message) == ""
