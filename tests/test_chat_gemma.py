@@ -49,14 +49,14 @@ def test_gemma_streams_and_only_verified_claims_reach_the_answer(gemma_pipeline)
             assert "0.5g" in answer.text  # the dose is the label's
 
 
-def _without_framing(text: str, question: str) -> str:
+def _without_framing(text: str, question: str = "") -> str:
     """The answer minus what the pipeline itself adds around the generated body (notes, disclaimer, the concern's
     first line: "流感挂什么科" gets "知识库不收录医院排名…" before the body)."""
     from chat import concern as concerns
     from chat.answer import DISCLAIMER, SHORT_DISCLAIMER
     from chat.pipeline import DOSING_NOTE
 
-    first = concerns.first_line(concerns.read(question), supported=True)
+    first = concerns.first_line(concerns.read(question), supported=True) if question else ""
     for fixed in (DISCLAIMER, SHORT_DISCLAIMER, DOSING_NOTE) + ((first,) if first else ()):
         text = text.replace(fixed, "")
     return re.sub(r"（[^）]*）\n?", "", text).strip()
