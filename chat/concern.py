@@ -343,7 +343,6 @@ _EXPOSURE_COMPILED = (("被针扎伤或他人的血液接触到伤口、眼睛�
                                   r"(伤口|破皮|倒刺)[^。]{0,10}(沾|碰|接触)[^。]{0,6}(血|血液))")),)
 EXPOSURE_LINE = ("您提到{what}：请先用流动水冲洗（伤口轻轻挤出血后冲洗消毒），并尽快（最好在2小时内）到医院急诊或感染科，评估是否需要"
                  "乙肝免疫球蛋白、疫苗或艾滋病暴露后预防用药；并尽量了解对方的乙肝、丙肝、艾滋病和梅毒情况。")
-# Someone else's blood on skin the person says is whole ("掉在我的手指上…手没伤口"): washing is the whole of it.
 # Sex without protection, or a method that failed, and a pregnancy not wanted: emergency contraception works only
 # within days ("套套破了，会怀孕吗", "没戴套，怕怀孕"); a pregnancy planned is no such worry.
 _UNPROTECTED = (("同房时没有避孕或避孕失败",
@@ -353,6 +352,7 @@ _UNPROTECTED = (("同房时没有避孕或避孕失败",
 _PLANNED = re.compile(r"(备孕|想要(个)?(孩子|宝宝)|准备要孩子|试孕|求子|不孕)")
 UNPROTECTED_LINE = ("您提到{what}：如果不想怀孕，紧急避孕药要在同房后72小时内服用，越早越有效，可到药店或医院妇科、计划生育科咨询；"
                     "已超过72小时，请尽快问医生还有什么办法。紧急避孕不能代替常规避孕；如月经推迟一周以上，请验孕。")
+# Someone else's blood on skin the person says is whole ("掉在我的手指上…手没伤口"): washing is the whole of it.
 _INTACT_SKIN = (("他人的血液沾到完好的皮肤上",
                  re.compile(r"(血|血液|液体|分泌物)[^。]{0,12}(溅|滴|沾|掉|弄|流|碰)(到|在)[^。]{0,10}(手|皮肤|胳膊|手指|脸)"
                             r"(?=[^。]{0,30}(没(有)?(伤口|破|破口|破皮)|完好|无伤口))")),)

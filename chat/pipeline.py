@@ -38,7 +38,7 @@ from typing import Iterator
 from kb.authority import BY_NAME, BY_ORIGIN, authority_label
 from kb.injection import INSTRUCTION_LIKE
 from retriever.analysis import QueryAnalysis, is_hypothesis
-from retriever.hits import Passage, RetrievalResult
+from retriever.hits import EntityMention, Passage, RetrievalResult
 from retriever.passages import SENTENCE_END
 from retriever.store import index_dir_setting
 from retriever.symptoms import ELDERLY_AGE, Candidate, InquiryState, SymptomIndex, canonical
@@ -63,7 +63,8 @@ DEFAULT_K = 5
 OVERRIDE_NOTE = "（我只能根据知识库回答；要求忽略知识库或规则的内容不会被执行。）"
 DOSING_NOTE = "剂量照录说明书原文，请按医嘱或说明书使用："
 DOSING_SECTIONS = ("用法用量", "药物过量")  # answered by quoting the label, and never from a stale index
-DIET_SECTIONS = ("饮食", "宜吃", "忌吃")  # what to eat: answered whole (what to eat and what not), said as such
+FOOD_LIST_SECTIONS = ("宜吃", "忌吃")  # a crawl's foods to eat and to avoid, listed without a reason
+DIET_SECTIONS = ("饮食",) + FOOD_LIST_SECTIONS  # what to eat: answered whole (what to eat and what not), said as such
 _TREATMENT_ASKED = re.compile(r"(治疗|药)")  # "吃什么治疗比较好", "吃什么中药": not a question of diet
 # A stale index (the KB moved on) and a foreign one (built from another KB) are told alike to the reader;
 # the reason itself is in the answer's warnings and /health.
@@ -372,7 +373,7 @@ class Pipeline:
         linked, passages, turn.naming = _concern_evidence(concern, analysis, support, self._passages_of, passages)
         if linked and concern.kind != "drug":
             withheld = ""  # the answer is the evidence for the concern, not the disease's overview with its list
-        food_lists = [p for p in passages if p.section in ("宜吃", "忌吃")]
+        food_lists = [p for p in passages if p.section in FOOD_LIST_SECTIONS]
         if concern.personal:
             # (evidence chosen for the concern stays, an overview's sentence that answers it included)
             passages = _with_department(_without_crawled_treatments(
@@ -822,7 +823,7 @@ def _link_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, 
 # treatment suits them is the doctor's, as the concern's first line says.
 # So is a crawled list of foods to eat or avoid ("宜吃：鸡心、葵花子仁、白果（干）" for thrombocytopenia with bleeding,
 # "鹿肉、鸡肝" for liver fibrosis): items without a reason, not advice for this person; a diet text (饮食) is kept.
-_CRAWLED_LISTS = ("治疗方式", "宜吃", "忌吃")
+_CRAWLED_LISTS = ("治疗方式",) + FOOD_LIST_SECTIONS
 
 
 def _without_crawled_treatments(passages: list[Passage]) -> list[Passage]:
@@ -884,8 +885,7 @@ def _serious_evidence(concern: concerns.Concern, analysis: QueryAnalysis, suppor
         return "", passages  # "…无乙肝病史，这有影响么": not what 乙肝 leads to
     # what its own text says of its course comes first (a crawled 并发症 list reads as what it leads to, and names
     # 乳腺癌 for 乳腺增生, 糖尿病 for 甲状腺结节): "预后良好", "可以控制"; then what it can lead to
-    course = [p for section in CURE_SECTIONS for p in passages_of(x.entity_id, section)
-              if any(w in p.body for w in COURSE_WORDS)][:1]
+    course = _course_passages(x, passages_of, COURSE_WORDS)[:1]
     if course:
         return concerns.course_line(x.entity_name), course + [p for p in passages if p.section == "就诊科室"][:1], \
             COURSE_WORDS
@@ -905,6 +905,12 @@ CURE_SECTIONS = ("概述", "治疗")  # where a disease's course is told (not �
 COURSE_WORDS = CURE_WORDS + ("良性", "自愈", "可逆")  # what a sentence on how serious it is names
 
 
+def _course_passages(x: EntityMention, passages_of, words: tuple[str, ...]) -> list[Passage]:
+    """The passages of x's overview and treatment text (CURE_SECTIONS) that name one of `words`: where its
+    course is told."""
+    return [p for section in CURE_SECTIONS for p in passages_of(x.entity_id, section) if any(w in p.body for w in words)]
+
+
 def _cure_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, passages_of,
                    passages: list[Passage]) -> tuple[str, list[Passage], tuple[str, ...]]:
     """For "X能治好吗" about a disease: the sentences of its entry that say whether and how it is cured or
@@ -913,8 +919,7 @@ def _cure_evidence(concern: concerns.Concern, analysis: QueryAnalysis, support, 
             or concern.kind == "hospital" or concern.child:
         return "", passages, ()  # (where to go is asked; a child's course is not the adult figures')
     x = support.entities[0]
-    said = [p for section in CURE_SECTIONS for p in passages_of(x.entity_id, section)
-            if any(w in p.body for w in CURE_WORDS)][:2]
+    said = _course_passages(x, passages_of, CURE_WORDS)[:2]
     if not said:
         return "", passages, ()
     return concerns.cure_line(x.entity_name), said, CURE_WORDS
